@@ -1,0 +1,275 @@
+"""One exception hierarchy for everything the Content Library client can raise.
+
+Every error has a short `title` and a `message` a person can act on. Server errors are chosen by
+their vAPI `error_type` (the status code differs between releases, PROTOCOL.md §3); a body that
+is not vAPI JSON (vcsim, proxies) is mapped by HTTP status instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from .models import LocalizableMessage, decode_list
+
+
+class ContentLibraryError(Exception):
+    """Base of every error raised by cl_desktop.api."""
+
+    title: ClassVar[str] = "Content Library error"
+    hint: ClassVar[str] = ""
+
+    def __init__(self, message: str, *, operation: str = "") -> None:
+        self.operation = operation
+        self.detail = message
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """The detail, what was being done, and what the user can do about it."""
+        text = f"{self.operation}: {self.detail}" if self.operation else self.detail
+        return f"{text} {self.hint}".strip() if self.hint else text
+
+
+class TransportError(ContentLibraryError):
+    """The server could not be reached, or the connection broke or timed out."""
+
+    title = "Connection problem"
+    hint = "Check the server address and the network; the transfer can be retried."
+
+
+class TlsTrustError(TransportError):
+    """The server's certificate is not trusted (or does not match the pinned fingerprint)."""
+
+    title = "Untrusted certificate"
+    hint = (
+        "Give the CA certificate file of this server, or pin its certificate's SHA-256 "
+        "fingerprint after checking it with the server's administrator."
+    )
+
+
+class ProtocolError(ContentLibraryError):
+    """The server answered something this client cannot understand."""
+
+    title = "Unexpected server response"
+    hint = (
+        "The server may not be a vCenter Content Library endpoint, or its version is unsupported."
+    )
+
+
+class VapiError(ContentLibraryError):
+    """An error reported by the server as a vAPI standard error (com.vmware.vapi.std.errors)."""
+
+    error_type: ClassVar[str] = "ERROR"
+    title = "Server error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str = "",
+        status: int | None = None,
+        messages: tuple[LocalizableMessage, ...] = (),
+        data: Any = None,
+    ) -> None:
+        self.status = status
+        self.messages = messages
+        self.data = data
+        super().__init__(message, operation=operation)
+
+
+def _vapi(name: str, error_type: str, title: str, hint: str = "") -> type[VapiError]:
+    cls = type(name, (VapiError,), {"error_type": error_type, "title": title, "hint": hint})
+    cls.__doc__ = f"vAPI {error_type}: {title.lower()}."
+    cls.__module__ = __name__
+    return cls
+
+
+AlreadyExists = _vapi("AlreadyExists", "ALREADY_EXISTS", "Already exists", "Choose another name.")
+AlreadyInDesiredState = _vapi("AlreadyInDesiredState", "ALREADY_IN_DESIRED_STATE", "Already done")
+Canceled = _vapi("Canceled", "CANCELED", "Canceled")
+ConcurrentChange = _vapi(
+    "ConcurrentChange", "CONCURRENT_CHANGE", "Changed by someone else", "Refresh and try again."
+)
+FeatureInUse = _vapi("FeatureInUse", "FEATURE_IN_USE", "Feature in use")
+InternalServerError = _vapi(
+    "InternalServerError",
+    "INTERNAL_SERVER_ERROR",
+    "Internal server error",
+    "Try again; if it persists, check the vCenter Content Library service logs.",
+)
+InvalidArgument = _vapi("InvalidArgument", "INVALID_ARGUMENT", "Invalid argument")
+InvalidElementConfiguration = _vapi(
+    "InvalidElementConfiguration", "INVALID_ELEMENT_CONFIGURATION", "Invalid configuration"
+)
+InvalidElementType = _vapi(
+    "InvalidElementType",
+    "INVALID_ELEMENT_TYPE",
+    "Wrong kind of object",
+    "Subscribed libraries are read-only; upload into a local library.",
+)
+InvalidRequest = _vapi("InvalidRequest", "INVALID_REQUEST", "Invalid request")
+NotAllowedInCurrentState = _vapi(
+    "NotAllowedInCurrentState",
+    "NOT_ALLOWED_IN_CURRENT_STATE",
+    "Not allowed now",
+    "Refresh to see the object's current state.",
+)
+NotFound = _vapi(
+    "NotFound", "NOT_FOUND", "Not found", "It may have been deleted or expired; refresh the view."
+)
+OperationNotFound = _vapi(
+    "OperationNotFound",
+    "OPERATION_NOT_FOUND",
+    "Operation not supported",
+    "The server does not offer this operation; check the vCenter version.",
+)
+ResourceBusy = _vapi(
+    "ResourceBusy",
+    "RESOURCE_BUSY",
+    "Busy",
+    "Another update session holds this item; wait for it, or cancel it in the session monitor.",
+)
+ResourceInUse = _vapi("ResourceInUse", "RESOURCE_IN_USE", "In use")
+ResourceInaccessible = _vapi(
+    "ResourceInaccessible",
+    "RESOURCE_INACCESSIBLE",
+    "Storage inaccessible",
+    "Check the library's datastore.",
+)
+ServiceUnavailable = _vapi(
+    "ServiceUnavailable",
+    "SERVICE_UNAVAILABLE",
+    "Service unavailable",
+    "The Content Library service is down or overloaded; try again shortly.",
+)
+TimedOut = _vapi("TimedOut", "TIMED_OUT", "Timed out", "Try again.")
+UnableToAllocateResource = _vapi(
+    "UnableToAllocateResource",
+    "UNABLE_TO_ALLOCATE_RESOURCE",
+    "Out of resources",
+    "The datastore may be full.",
+)
+Unauthenticated = _vapi(
+    "Unauthenticated",
+    "UNAUTHENTICATED",
+    "Login failed",
+    "Check the user name and password; the login session may have expired.",
+)
+Unauthorized = _vapi(
+    "Unauthorized",
+    "UNAUTHORIZED",
+    "Permission denied",
+    "Ask your vCenter administrator for the ContentLibrary privileges this needs.",
+)
+UnexpectedInput = _vapi("UnexpectedInput", "UNEXPECTED_INPUT", "Unexpected input")
+Unsupported = _vapi("Unsupported", "UNSUPPORTED", "Unsupported")
+UnverifiedPeer = _vapi(
+    "UnverifiedPeer",
+    "UNVERIFIED_PEER",
+    "Unverified peer",
+    "The server could not verify a remote certificate.",
+)
+
+ERROR_TYPES: dict[str, type[VapiError]] = {
+    cls.error_type: cls
+    for cls in (
+        VapiError,
+        AlreadyExists,
+        AlreadyInDesiredState,
+        Canceled,
+        ConcurrentChange,
+        FeatureInUse,
+        InternalServerError,
+        InvalidArgument,
+        InvalidElementConfiguration,
+        InvalidElementType,
+        InvalidRequest,
+        NotAllowedInCurrentState,
+        NotFound,
+        OperationNotFound,
+        ResourceBusy,
+        ResourceInUse,
+        ResourceInaccessible,
+        ServiceUnavailable,
+        TimedOut,
+        UnableToAllocateResource,
+        Unauthenticated,
+        Unauthorized,
+        UnexpectedInput,
+        Unsupported,
+        UnverifiedPeer,
+    )
+}
+
+# For bodies that are not vAPI JSON (vcsim's plain-text 404, empty 400/401, proxies).
+_BY_STATUS: dict[int, type[VapiError]] = {
+    400: InvalidRequest,
+    401: Unauthenticated,
+    403: Unauthorized,
+    404: NotFound,
+    409: ConcurrentChange,
+    500: InternalServerError,
+    502: ServiceUnavailable,
+    503: ServiceUnavailable,
+    504: TimedOut,
+}
+
+_STATUS_TEXT = {
+    400: "the server rejected the request",
+    401: "authentication required",
+    403: "permission denied",
+    404: "no such object",
+    409: "the object was changed concurrently",
+    500: "internal server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
+
+
+def _error_type_of(body: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """(error_type, the vAPI error structure) from an /api or /rest error body."""
+    if "error_type" in body:
+        return str(body["error_type"]), body
+    value = body.get("value")
+    inner = value if isinstance(value, dict) else {}
+    if "error_type" in inner:
+        return str(inner["error_type"]), inner
+    type_name = body.get("type")
+    if isinstance(type_name, str) and type_name.startswith("com.vmware.vapi.std.errors."):
+        return type_name.rsplit(".", 1)[1].upper(), inner
+    return None, inner
+
+
+def error_from_response(status: int, body: bytes, *, operation: str = "") -> VapiError:
+    """The exception for an HTTP error answer, by vAPI error_type first, then by status."""
+    parsed: Any = None
+    if body.strip():
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+    if isinstance(parsed, dict):
+        error_type, structure = _error_type_of(parsed)
+        if error_type is not None:
+            messages = decode_list(LocalizableMessage, structure.get("messages"))
+            cls = ERROR_TYPES.get(error_type) or _BY_STATUS.get(status, VapiError)
+            text = " ".join(str(m) for m in messages if str(m)) or _default_text(error_type)
+            return cls(
+                text,
+                operation=operation,
+                status=status,
+                messages=messages,
+                data=structure.get("data"),
+            )
+    cls = _BY_STATUS.get(status, VapiError)
+    text = _STATUS_TEXT.get(status, f"HTTP {status}")
+    snippet = body[:200].decode("utf-8", "replace").strip() if not isinstance(parsed, dict) else ""
+    if snippet and "<" not in snippet:  # plain text is informative; an HTML error page is not
+        text = f"{text} ({snippet})"
+    return cls(text, operation=operation, status=status)
+
+
+def _default_text(error_type: str) -> str:
+    return error_type.replace("_", " ").lower()

@@ -1,0 +1,168 @@
+"""HTTP plumbing for the client: TLS trust (CA file or a pinned certificate) and error mapping.
+
+`trust_env` is always off so that variables such as REQUESTS_CA_BUNDLE never change what is
+trusted. Pinning uses urllib3's `assert_fingerprint`: the connection is accepted exactly when the
+server's leaf certificate has the given SHA-256 fingerprint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import ContentLibraryError, TlsTrustError, TransportError
+
+DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
+
+_HEX = re.compile(r"[^0-9a-fA-F]")
+
+
+def normalize_fingerprint(text: str) -> str:
+    """'AA:bb:..' or 'aabb..' -> 64 lower-case hex digits; ValueError otherwise."""
+    digits = _HEX.sub("", text).lower()
+    if len(digits) != 64:
+        raise ValueError(f"a SHA-256 fingerprint has 64 hex digits, got {len(digits)}")
+    return digits
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """How to trust the server: the system CAs, a CA file, or one pinned certificate."""
+
+    ca_file: str | None = None
+    pin_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ca_file and self.pin_sha256:
+            raise ValueError("use either a CA file or a pinned fingerprint, not both")
+        if self.pin_sha256:
+            object.__setattr__(self, "pin_sha256", normalize_fingerprint(self.pin_sha256))
+
+
+class _PinnedCertificateAdapter(HTTPAdapter):
+    """Accept exactly the certificate with this SHA-256 fingerprint (CA checks replaced)."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self._fingerprint = fingerprint
+        super().__init__()
+
+    def build_connection_pool_key_attributes(
+        self, request: Any, verify: Any, cert: Any = None
+    ) -> Any:
+        host_params, typed_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        pool_kwargs: dict[str, Any] = dict(typed_kwargs)
+        for key in ("ssl_context", "ca_certs", "ca_cert_dir"):
+            pool_kwargs.pop(key, None)
+        # The pin replaces chain and host name checks, as in a browser's "trust this cert".
+        pool_kwargs["cert_reqs"] = "CERT_NONE"
+        pool_kwargs["assert_fingerprint"] = self._fingerprint
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        conn.cert_reqs = "CERT_NONE"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+        conn.assert_fingerprint = self._fingerprint
+
+
+def make_session(tls: TlsSettings, pool_size: int = 8) -> requests.Session:
+    """A requests session with our trust settings; never influenced by the environment."""
+    session = requests.Session()
+    session.trust_env = False
+    if tls.pin_sha256:
+        adapter: HTTPAdapter = _PinnedCertificateAdapter(tls.pin_sha256)
+    else:
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        session.verify = tls.ca_file or True
+    session.mount("https://", adapter)
+    session.mount("http://", HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size))
+    return session
+
+
+@contextlib.contextmanager
+def translate_transport_errors(operation: str) -> Iterator[None]:
+    """Turn requests/urllib3 exceptions into our hierarchy; ours pass through."""
+    try:
+        yield
+    except ContentLibraryError:
+        raise
+    except requests.exceptions.SSLError as exc:
+        raise TlsTrustError(_ssl_text(exc), operation=operation) from exc
+    except requests.exceptions.ConnectTimeout as exc:
+        raise TransportError("timed out connecting to the server", operation=operation) from exc
+    except requests.exceptions.ReadTimeout as exc:
+        raise TransportError("the server stopped answering (timeout)", operation=operation) from exc
+    except requests.exceptions.ConnectionError as exc:
+        raise TransportError(_connection_text(exc), operation=operation) from exc
+    except requests.exceptions.ChunkedEncodingError as exc:
+        raise TransportError("the connection broke mid-transfer", operation=operation) from exc
+    except requests.exceptions.RequestException as exc:
+        raise TransportError(str(exc) or type(exc).__name__, operation=operation) from exc
+
+
+def _ssl_text(exc: Exception) -> str:
+    text = str(exc)
+    if "Fingerprints did not match" in text or "fingerprint" in text.lower():
+        return "the server's certificate does not match the pinned fingerprint"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        match = re.search(r"certificate verify failed: ([^(')]+)", text)
+        reason = match.group(1).strip() if match else "verification failed"
+        return f"the server's certificate could not be verified ({reason})"
+    return f"TLS handshake failed ({text[:160]})"
+
+
+def _connection_text(exc: Exception) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused (is the server running, and is the port right?)"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "the server name could not be resolved"
+    if "Connection reset" in text or "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the server closed the connection"
+    return f"could not talk to the server ({text[:160]})"
+
+
+@dataclass(frozen=True)
+class PeerCertificate:
+    """The certificate a TLS server presents, for showing to the user before trusting it."""
+
+    pem: str
+    sha256: str  # lower-case hex
+
+    @property
+    def sha256_colons(self) -> str:
+        return ":".join(self.sha256[i : i + 2] for i in range(0, 64, 2)).upper()
+
+
+def fetch_peer_certificate(url: str, timeout: float = 10.0) -> PeerCertificate:
+    """Read the server's leaf certificate without trusting it (for a pin/trust prompt)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or 443
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # we only read the certificate here; nothing is sent
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+    except OSError as exc:
+        raise TransportError(_connection_text(exc), operation="read certificate") from exc
+    if not der:
+        raise TlsTrustError("the server sent no certificate", operation="read certificate")
+    return PeerCertificate(ssl.DER_cert_to_PEM_cert(der), hashlib.sha256(der).hexdigest())
