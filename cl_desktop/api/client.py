@@ -29,6 +29,7 @@ from .errors import (
     NotFound,
     ProtocolError,
     Unauthenticated,
+    VapiError,
     error_from_response,
 )
 from .models import (
@@ -171,8 +172,8 @@ class ContentLibraryClient:
                 self._dialect = Dialect.API
                 self._token = str(token)
                 return
-            except NotFound:
-                if self._dialect is Dialect.API:
+            except VapiError as exc:  # NOT_FOUND or OPERATION_NOT_FOUND, JSON or plain text
+                if exc.status != 404 or self._dialect is Dialect.API:
                     raise
                 log.info("%s has no /api endpoint; using the /rest dialect", self.server)
         headers["vmware-use-header-authn"] = "true"  # no cookie; the header carries the token

@@ -1,0 +1,281 @@
+"""The download workflow (DownloadSession): create, prepare, poll, GET into NAME.part with
+resume, verify, atomic rename, delete. A file appears under its final name only when verified."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from cl_desktop.api import (
+    ChecksumInfo,
+    DownloadFileInfo,
+    PrepareStatus,
+    errors,
+)
+
+from .context import KeepAlive, WorkflowContext
+from .control import is_retryable, with_retries
+from .errors import DiskFullError, IntegrityError, Interrupted, LocalFileError, TransferError
+from .jobs import FileProgress, Phase, Verification
+from .naming import safe_local_name, unique_path
+
+log = logging.getLogger(__name__)
+
+GET_ATTEMPTS = 6
+PART_SUFFIX = ".part"
+
+
+def run_download(ctx: WorkflowContext) -> None:
+    client, control, report, spec = ctx.client, ctx.control, ctx.report, ctx.spec
+    assert spec.item_id, "a download needs an item"
+    item_id = spec.item_id
+    dest = Path(spec.dest_dir)
+    report.phase(Phase.CHECKING)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalFileError(f"cannot create the folder {dest}: {exc.strerror}") from exc
+    if not os.access(dest, os.W_OK):
+        raise LocalFileError(f"the folder {dest} is not writable")
+    item = with_retries(control, lambda: client.items.get(item_id))
+    report.item(item_id, item.name or item_id)
+    sizes = {f.name: f.size for f in with_retries(control, lambda: client.item_files.list(item_id))}
+
+    session_id = with_retries(
+        control, lambda: client.download_sessions.create(item_id, client_token=ctx.client_token)
+    )
+    report.session(session_id)
+    try:
+        listed = with_retries(control, lambda: client.download_session_files.list(session_id))
+        wanted = _select(listed, spec.file_names)
+        targets = {f.name: dest / safe_local_name(f.name) for f in wanted}
+        progress = [FileProgress(f.name, f.size or sizes.get(f.name) or 0) for f in wanted]
+        report.files(progress)
+        _check_free_space(dest, targets, {p.name: p.size for p in progress})
+        session = with_retries(control, lambda: client.download_sessions.get(session_id))
+        keep_alive = KeepAlive(
+            lambda p: client.download_sessions.keep_alive(session_id, progress=p),
+            session.expiration_time,
+        )
+        total = sum(p.size for p in progress) or 1
+        done_before = 0
+        for entry in progress:
+            final = _download_one(
+                ctx, session_id, entry, targets[entry.name], keep_alive, done_before, total
+            )
+            log.info("downloaded %s to %s", entry.name, final)
+            done_before += entry.size
+    except Interrupted:
+        _end_session(ctx, session_id, None)
+        raise
+    except BaseException as exc:
+        _end_session(ctx, session_id, getattr(exc, "message", None) or str(exc))
+        raise
+    _delete_session(ctx, session_id)
+
+
+def _select(listed: tuple[DownloadFileInfo, ...], names: tuple[str, ...]) -> list[DownloadFileInfo]:
+    if not listed:
+        raise TransferError("the item has no files to download")
+    if not names:
+        return list(listed)
+    by_name = {f.name: f for f in listed}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise TransferError(f"the item has no file named {', '.join(missing)}")
+    return [by_name[n] for n in names]
+
+
+def _check_free_space(dest: Path, targets: dict[str, Path], sizes: dict[str, int]) -> None:
+    needed = 0
+    for name, target in targets.items():
+        part = target.with_name(target.name + PART_SUFFIX)
+        have = part.stat().st_size if part.exists() else 0
+        needed += max(0, sizes.get(name, 0) - have)
+    free = shutil.disk_usage(dest).free
+    if needed > free:
+        raise DiskFullError(f"{dest} has {free:,} bytes free, the download needs {needed:,}")
+
+
+def _wait_prepared(
+    ctx: WorkflowContext, session_id: str, name: str, keep_alive: KeepAlive
+) -> DownloadFileInfo:
+    client, control = ctx.client, ctx.control
+    info = with_retries(control, lambda: client.download_session_files.prepare(session_id, name))
+    delay = 0.05
+    while info.status is not PrepareStatus.PREPARED:
+        if info.status is PrepareStatus.ERROR:
+            raise TransferError(f"the server could not prepare {name}: {info.error_message}")
+        control.wait(delay)
+        delay = min(2.0, delay * 1.5)  # govc polls every second; start faster, back off
+        keep_alive.maybe()
+        info = with_retries(control, lambda: client.download_session_files.get(session_id, name))
+    return info
+
+
+def _download_one(
+    ctx: WorkflowContext,
+    session_id: str,
+    entry: FileProgress,
+    target: Path,
+    keep_alive: KeepAlive,
+    done_before: int,
+    total: int,
+) -> Path:
+    client, control, report = ctx.client, ctx.control, ctx.report
+    report.phase(Phase.PREPARING, entry.name)
+    info = _wait_prepared(ctx, session_id, entry.name, keep_alive)
+    assert info.download_endpoint is not None
+    uri = info.download_endpoint.uri
+    part = target.with_name(target.name + PART_SUFFIX)
+    report.phase(Phase.TRANSFERRING)
+
+    for attempt in range(1, GET_ATTEMPTS + 1):
+        control.check()
+        offset = part.stat().st_size if part.exists() else 0
+        digest = hashlib.sha256()
+        try:
+            with (
+                _open_part(part) as sink,
+                client.open_download(uri, offset, op=f"download {entry.name}") as stream,
+            ):
+                if stream.offset:
+                    _hash_prefix(part, stream.offset, digest)
+                sink.seek(stream.offset)
+                sink.truncate()
+                written = stream.offset
+                size = stream.total_size or entry.size
+                for chunk in stream.chunks():
+                    _write(sink, chunk, part)
+                    digest.update(chunk)
+                    written += len(chunk)
+                    control.check()
+                    control.throttle(len(chunk))
+                    report.progress(entry.name, written)
+                    keep_alive.maybe(min(99, (done_before + written) * 100 // total))
+                if size and written != size:
+                    raise errors.ProtocolError(
+                        f"the download of {entry.name} ended at {written} of {size} bytes"
+                    )
+                sink.flush()
+                os.fsync(sink.fileno())
+            break
+        except errors.Unauthenticated:
+            if attempt == GET_ATTEMPTS:
+                raise
+            client.login()
+        except Exception as exc:
+            if not (is_retryable(exc) or isinstance(exc, errors.ProtocolError)) or (
+                attempt == GET_ATTEMPTS
+            ):
+                raise
+            report.phase(Phase.RETRYING, f"{entry.name}: {exc}")
+            control.wait(min(10.0, 0.5 * 2**attempt))
+            keep_alive.now()
+            report.phase(Phase.TRANSFERRING)
+
+    report.phase(Phase.VERIFYING, entry.name)
+    verification, checksum = _verify(ctx, session_id, entry, part, written, digest.hexdigest())
+    final = unique_path(target)
+    os.replace(part, final)  # atomic: the final name only ever holds a complete, checked file
+    report.file_done(entry.name, verification, checksum, session_id)
+    return final
+
+
+def _verify(
+    ctx: WorkflowContext,
+    session_id: str,
+    entry: FileProgress,
+    part: Path,
+    written: int,
+    sha256_hex: str,
+) -> tuple[Verification, str | None]:
+    client, control = ctx.client, ctx.control
+    info = with_retries(control, lambda: client.download_session_files.get(session_id, entry.name))
+    checksum: ChecksumInfo | None = info.checksum_info
+    if checksum is None and ctx.spec.item_id:  # fall back to the item's File.Info
+        item_id = ctx.spec.item_id
+        try:
+            checksum = with_retries(
+                control, lambda: client.item_files.get(item_id, entry.name)
+            ).checksum_info
+        except errors.VapiError:
+            checksum = None
+    expected_size = info.size or entry.size
+    if expected_size and written != expected_size:
+        raise IntegrityError(f"{entry.name}: got {written} bytes, the server has {expected_size}")
+    if checksum is None or not checksum.checksum:
+        return (Verification.SIZE_ONLY if expected_size else Verification.UNVERIFIED), None
+    algorithm = checksum.effective_algorithm
+    if algorithm.hashlib_name == "sha256":
+        ours = sha256_hex
+    else:  # one read of the local copy in the server's algorithm (page cache makes it cheap)
+        digest = hashlib.new(algorithm.hashlib_name)
+        _hash_prefix(part, written, digest)
+        ours = digest.hexdigest()
+    if ours != checksum.checksum.lower():
+        part.unlink(missing_ok=True)  # a corrupt partial must not be resumed either
+        raise IntegrityError(
+            f"{entry.name}: {algorithm.value} of the download is {ours}, the server's is "
+            f"{checksum.checksum.lower()}"
+        )
+    return Verification.VERIFIED, f"{algorithm.value}:{ours}"
+
+
+def _hash_prefix(path: Path, length: int, digest: hashlib._Hash) -> None:
+    with path.open("rb") as source:
+        left = length
+        while left > 0:
+            block = source.read(min(1 << 20, left))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+
+
+def _open_part(part: Path):  # type: ignore[no-untyped-def]
+    try:
+        return part.open("r+b" if part.exists() else "w+b")
+    except OSError as exc:
+        raise LocalFileError(f"cannot write {part}: {exc.strerror}") from exc
+
+
+def _write(sink, chunk: bytes, part: Path) -> None:  # type: ignore[no-untyped-def]
+    try:
+        sink.write(chunk)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(
+                f"the disk holding {part.parent} is full; {part.name} keeps what arrived"
+            ) from exc
+        raise LocalFileError(f"cannot write {part}: {exc.strerror}") from exc
+
+
+def _end_session(ctx: WorkflowContext, session_id: str, failure: str | None) -> None:
+    client = ctx.client
+    try:
+        if failure is None:
+            client.download_sessions.cancel(session_id)
+        else:
+            client.download_sessions.fail(session_id, f"cl_desktop: {failure}"[:1000])
+    except (errors.NotFound, errors.NotAllowedInCurrentState):
+        pass
+    except Exception as exc:
+        log.warning("could not end download session: %s", exc)
+        return
+    _delete_session(ctx, session_id)
+
+
+def _delete_session(ctx: WorkflowContext, session_id: str) -> None:
+    try:
+        ctx.client.download_sessions.delete(session_id)
+    except errors.NotFound:
+        pass
+    except Exception as exc:
+        log.warning("could not delete download session: %s", exc)
+        return
+    ctx.report.session(None)

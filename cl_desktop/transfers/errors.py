@@ -1,0 +1,46 @@
+"""Errors of the transfer engine, in the client's hierarchy (each has a title and a message)."""
+
+from __future__ import annotations
+
+from cl_desktop.api.errors import ContentLibraryError
+
+
+class TransferError(ContentLibraryError):
+    title = "Transfer failed"
+
+
+class PreflightError(TransferError):
+    """The local files are not fit to upload; found before any byte moved."""
+
+    title = "Files not ready"
+    hint = "Nothing was sent; fix the files and retry."
+
+
+class LocalFileError(TransferError):
+    title = "Local file problem"
+
+
+class DiskFullError(LocalFileError):
+    title = "Disk full"
+    hint = "Free some space and retry; the partial download is kept and will resume."
+
+
+class IntegrityError(TransferError):
+    """The bytes that arrived are not the bytes that were sent."""
+
+    title = "Checksum mismatch"
+    hint = "The copy was not accepted; retry the transfer."
+
+
+class ItemNameTaken(TransferError):
+    title = "Name in use"
+    hint = "Pick another name, or upload into the existing item."
+
+
+class Interrupted(Exception):
+    # control flow, not an error shown to users
+    """Raised inside a worker when the user cancels or pauses the job."""
+
+    def __init__(self, pause: bool) -> None:
+        super().__init__("paused" if pause else "canceled")
+        self.pause = pause

@@ -1,0 +1,167 @@
+"""What a transfer job is: its request, its state, and the snapshots the queue publishes.
+
+Everything here is immutable so that it can cross threads (worker -> queue -> GUI) safely.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Direction(StrEnum):
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELED)
+
+
+class Verification(StrEnum):
+    """How sure we are that the bytes on the other side are the bytes we meant."""
+
+    VERIFIED = "verified"  # a checksum computed while streaming matched the server's
+    SIZE_ONLY = "size only"  # the server offered no checksum; the sizes matched
+    UNVERIFIED = "unverified"
+
+
+class Phase(StrEnum):
+    """The step a running job is in, for the user to see."""
+
+    WAITING = "waiting"
+    CHECKING = "checking files"
+    PREPARING = "preparing"
+    TRANSFERRING = "transferring"
+    VERIFYING = "verifying"
+    FINISHING = "finishing"
+    RETRYING = "retrying"
+
+
+@dataclass(frozen=True)
+class ServerRef:
+    """Which server and account a job talks to (the password is looked up, never stored)."""
+
+    url: str
+    username: str
+    dialect: str = "auto"
+    ca_file: str | None = None
+    pin_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What the user asked for.
+
+    Upload: `paths` into `item_id`, or into a new item `item_name` in `library_id` when
+    `item_id` is None (`unique_name` picks a free name instead of failing on a clash).
+    Download: the files `file_names` (all when empty) of `item_id` into `dest_dir`.
+    """
+
+    direction: Direction
+    server: ServerRef
+    library_id: str
+    item_id: str | None = None
+    item_name: str = ""
+    item_type: str | None = None
+    paths: tuple[str, ...] = ()
+    dest_dir: str = ""
+    file_names: tuple[str, ...] = ()
+    unique_name: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        raw: dict[str, Any] = json.loads(text)
+        raw["direction"] = Direction(raw["direction"])
+        raw["server"] = ServerRef(**raw["server"])
+        raw["paths"] = tuple(raw.get("paths", ()))
+        raw["file_names"] = tuple(raw.get("file_names", ()))
+        return cls(**raw)
+
+    @property
+    def title(self) -> str:
+        if self.direction is Direction.UPLOAD:
+            names = ", ".join(p.replace("\\", "/").rsplit("/", 1)[-1] for p in self.paths)
+            return f"{names} -> {self.item_name or self.item_id}"
+        return f"{self.item_name or self.item_id} -> {self.dest_dir}"
+
+
+@dataclass(frozen=True)
+class FileProgress:
+    name: str
+    size: int
+    done: int = 0
+    verification: Verification | None = None
+    checksum: str | None = None  # "ALGORITHM:hex" once known
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """One job as the queue sees it at one moment."""
+
+    id: int
+    spec: JobSpec
+    state: JobState
+    phase: Phase = Phase.WAITING
+    position: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    speed: float = 0.0  # bytes per second, rolling average
+    files: tuple[FileProgress, ...] = ()
+    item_id: str | None = None
+    session_id: str | None = None
+    verification: Verification | None = None
+    error_title: str = ""
+    error_message: str = ""
+    attempts: int = 0
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current speed, or None when unknown."""
+        if self.state is not JobState.RUNNING or self.speed <= 0 or self.bytes_total <= 0:
+            return None
+        return max(0.0, (self.bytes_total - self.bytes_done) / self.speed)
+
+    @property
+    def fraction(self) -> float:
+        return self.bytes_done / self.bytes_total if self.bytes_total else 0.0
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One finished file transfer: the audit trail row (exported as CSV and JSON)."""
+
+    job_id: int
+    server: str
+    user: str
+    direction: str
+    library_id: str
+    item_id: str
+    item_name: str
+    session_id: str
+    file: str
+    bytes: int
+    checksum: str
+    verification: str
+    started_at: str
+    duration_s: float
+    outcome: str
+    error: str = ""
+    extra: dict[str, str] = field(default_factory=dict)

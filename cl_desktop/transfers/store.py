@@ -1,0 +1,144 @@
+"""The persistent queue and history: one SQLite file under the user data dir.
+
+Written on every state change, so that after a crash the queue knows which jobs were running
+and which server sessions they held (those are cleaned up before the job runs again).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from .jobs import HistoryRecord, JobSnapshot, JobSpec, JobState, Phase, Verification
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    item_id TEXT,
+    session_id TEXT,
+    verification TEXT,
+    error_title TEXT NOT NULL DEFAULT '',
+    error_message TEXT NOT NULL DEFAULT '',
+    bytes_done INTEGER NOT NULL DEFAULT 0,
+    bytes_total INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record TEXT NOT NULL
+);
+"""
+
+_JOB_COLUMNS = (
+    "state", "position", "item_id", "session_id", "verification", "error_title",
+    "error_message", "bytes_done", "bytes_total", "attempts", "started_at", "finished_at",
+)  # fmt: skip
+
+
+class JobStore:
+    """Thread-safe access to the jobs and history tables."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def insert(self, spec: JobSpec, position: int, created_at: float) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO jobs (spec, state, position, created_at) VALUES (?, ?, ?, ?)",
+                (spec.to_json(), JobState.QUEUED.value, position, created_at),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def save(self, job: JobSnapshot) -> None:
+        values: list[Any] = []
+        for column in _JOB_COLUMNS:
+            value = getattr(job, column)
+            values.append(value.value if hasattr(value, "value") else value)
+        assignments = ", ".join(f"{c} = ?" for c in _JOB_COLUMNS)
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job.id))
+
+    def delete(self, job_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def load(self) -> list[JobSnapshot]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, spec, created_at, "
+                + ", ".join(_JOB_COLUMNS)
+                + " FROM jobs ORDER BY position, id"
+            ).fetchall()
+        jobs = []
+        for row in rows:
+            job_id, spec, created_at, *rest = row
+            values = dict(zip(_JOB_COLUMNS, rest, strict=True))
+            values["state"] = JobState(values["state"])
+            if values["verification"]:
+                values["verification"] = Verification(values["verification"])
+            jobs.append(
+                JobSnapshot(
+                    id=job_id,
+                    spec=JobSpec.from_json(spec),
+                    created_at=created_at,
+                    phase=Phase.WAITING,
+                    **values,
+                )
+            )
+        return jobs
+
+    # --- history -------------------------------------------------------------------------
+
+    def add_history(self, record: HistoryRecord) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO history (record) VALUES (?)", (json.dumps(asdict(record)),)
+            )
+
+    def history(self) -> list[HistoryRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM history ORDER BY id").fetchall()
+        return [HistoryRecord(**json.loads(row[0])) for row in rows]
+
+    def export_history(self, path: Path | str, fmt: str) -> int:
+        """Write the history as 'csv' or 'json'; returns the number of records."""
+        records = self.history()
+        target = Path(path)
+        if fmt == "json":
+            target.write_text(
+                json.dumps([asdict(r) for r in records], indent=2, ensure_ascii=False) + "\n",
+                encoding="utf-8",
+            )
+        elif fmt == "csv":
+            names = [f.name for f in fields(HistoryRecord) if f.name != "extra"]
+            with target.open("w", newline="", encoding="utf-8") as out:
+                writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
+                writer.writeheader()
+                for record in records:
+                    writer.writerow(asdict(record))
+        else:
+            raise ValueError(f"unknown export format {fmt!r} (csv or json)")
+        return len(records)

@@ -1,0 +1,52 @@
+"""Fixtures for the engine: a logged-in client, a library, and a running queue per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import client_for
+from servers import ServerTarget
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.transfers.jobs import ServerRef
+from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
+
+
+@pytest.fixture
+def client(server_target: ServerTarget) -> Iterator[ContentLibraryClient]:
+    with client_for(server_target) as c:
+        yield c
+
+
+@pytest.fixture
+def server_ref(server_target: ServerTarget) -> ServerRef:
+    return ServerRef(server_target.base_url, server_target.username, "auto",
+                     server_target.ca_file)  # fmt: skip
+
+
+@pytest.fixture
+def library_id(client: ContentLibraryClient, server_target: ServerTarget) -> str:
+    datastore = server_target.datastore_id or client.datastores.list()[0].datastore
+    return client.libraries.create_local(f"lib-{uuid.uuid4().hex[:8]}", datastore)
+
+
+@pytest.fixture
+def queue(tmp_path: Path, server_target: ServerTarget) -> Iterator[TransferQueue]:
+    clients: list[ContentLibraryClient] = []
+
+    def connect(ref: ServerRef) -> ContentLibraryClient:
+        c = client_for(server_target)
+        c.login()
+        clients.append(c)
+        return c
+
+    q = TransferQueue(JobStore(tmp_path / "queue.sqlite"), connect, progress_interval=0.05)
+    q.start()
+    yield q
+    q.shutdown()
+    for c in clients:
+        c.close()
