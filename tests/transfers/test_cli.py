@@ -1,0 +1,138 @@
+"""cl-transfer as a user runs it: a subprocess against real servers, exit codes, crash recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from helpers import active_sessions, client_for, wait_until
+from servers import VcsimServer
+from test_workflows import make_file
+
+from cl_desktop.api import ContentLibraryClient, TlsSettings
+
+
+def cli(target_url: str, *args: str, password: str = "secret", user: str = "admin",
+        extra_env: dict[str, str] | None = None, ca_file: str | None = None,
+        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    env = {**os.environ, "CL_PASSWORD": password, **(extra_env or {})}
+    trust = ["--ca-file", ca_file] if ca_file else []
+    return subprocess.run(
+        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", target_url,
+         "--user", user, *trust, *args],
+        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_upload_list_download_with_json(sim_service: Any, tmp_path: Path) -> None:
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "setup script.ps1", 70_000)
+    up = cli(url, "--queue-db", db, "--json", "upload", "Local library/scripts", str(source),
+             "--create")  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    (result,) = json.loads(up.stdout)
+    assert result["state"] == "done" and result["verification"] == "verified"
+
+    items = json.loads(cli(url, "--json", "items", "Local library").stdout)
+    assert [i["name"] for i in items] == ["scripts"]
+    files = json.loads(cli(url, "--json", "files", "Local library/scripts").stdout)
+    assert files[0]["name"] == "setup script.ps1" and files[0]["checksum_info"]["checksum"]
+    storage = cli(url, "storage", "Local library/scripts")
+    assert storage.returncode == 0 and "ds:///" in storage.stdout
+
+    dest = tmp_path / "out"
+    down = cli(url, "--queue-db", db, "download", "Local library/scripts", str(dest))
+    assert down.returncode == 0, down.stderr
+    assert (dest / source.name).read_bytes() == source.read_bytes()
+    history = cli(url, "--queue-db", db, "history", "--export", str(tmp_path / "h.json"),
+                  "--format", "json")  # fmt: skip
+    assert history.returncode == 0
+    assert len(json.loads((tmp_path / "h.json").read_text())) == 2
+    assert "no sessions" in cli(url, "sessions").stdout
+
+
+def test_exit_codes(sim_service: Any, tmp_path: Path) -> None:
+    url = sim_service.base_url
+    assert cli(url, "libraries", password="wrong").returncode == 3
+    missing = cli(url, "files", "Local library/nothing-here")
+    assert missing.returncode == 4 and "nothing-here" in missing.stderr
+    assert cli(url, "upload", "Local library/x", "/no/such/file").returncode == 4  # no --create
+    failed = cli(url, "--queue-db", str(tmp_path / "q"), "upload", "Local library/x",
+                 str(tmp_path), "--create")  # fmt: skip
+    assert failed.returncode == 1 and "is a folder" in failed.stdout
+    usage = subprocess.run([sys.executable, "-m", "cl_desktop.transfers.cli"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert usage.returncode == 2
+    assert "secret" not in failed.stdout + failed.stderr
+
+
+def test_untrusted_certificate_is_exit_5_and_pinning_works(vcsim_server: VcsimServer) -> None:
+    target = vcsim_server.target("vcsim")
+    untrusted = cli(target.base_url, "libraries", user="user", password="pass")
+    assert untrusted.returncode == 5, untrusted.stderr
+    assert "Untrusted certificate" in untrusted.stderr
+    from cl_desktop.api import fetch_peer_certificate
+
+    pin = fetch_peer_certificate(target.base_url).sha256
+    pinned = cli(target.base_url, "--pin-sha256", pin, "libraries", user="user", password="pass")
+    assert pinned.returncode == 0, pinned.stderr
+    wrong = cli(target.base_url, "--pin-sha256", "ab" * 32, "libraries", user="user",
+                password="pass")  # fmt: skip
+    assert wrong.returncode == 5 and "pinned fingerprint" in wrong.stderr
+
+
+def test_cli_against_vcsim(vcsim_server: VcsimServer, tmp_path: Path) -> None:
+    server_target = vcsim_server.target("vcsim")
+    with client_for(server_target) as c:
+        c.libraries.create_local("cli-lib", server_target.datastore_id or "")
+    source = make_file(tmp_path / "a.iso", 100_000)
+    args = ("--queue-db", str(tmp_path / "q"))
+    up = cli(server_target.base_url, *args, "upload", "cli-lib/a", str(source), "--create",
+             user="user", password="pass", ca_file=server_target.ca_file)  # fmt: skip
+    assert up.returncode == 0, up.stderr + up.stdout
+    assert "size only" in up.stdout  # VCSIM.md difference 7: no checksums on vcsim
+
+
+def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Path) -> None:
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "crash.iso", 12_000_000, seed=7)
+    sim_service.faults.throttle(1_000_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", "admin",
+         "--queue-db", db, "upload", "Local library/crash", str(source), "--create"],
+        env={**os.environ, "CL_PASSWORD": "secret"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    with ContentLibraryClient(url, "admin", "secret", tls=TlsSettings()) as client:
+        try:
+            wait_until(lambda: _bytes_on_server(sim_service) > 1_000_000, 30, "upload under way")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        assert len(active_sessions(client)) == 1  # the killed process left its session
+        sim_service.faults.throttle(None)
+        again = cli(url, "--queue-db", db, "resume")
+        assert again.returncode == 0, again.stderr + again.stdout
+        assert "done" in again.stdout
+        assert active_sessions(client) == []  # the stale session was cleaned up
+        (item,) = client.items.find(name="crash", library_id=sim_service.default_library_id)
+        (stored,) = client.item_files.list(item)
+        assert stored.size == source.stat().st_size
+
+
+def _bytes_on_server(sim: Any) -> int:
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    state = session.get(sim.base_url + "/_sim/state", timeout=5).json()
+    total = 0
+    for s in state.get("update_sessions", []):
+        for f in s.get("files", []):
+            total += int(f.get("bytes_transferred") or 0)
+    return total

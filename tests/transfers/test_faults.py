@@ -1,0 +1,210 @@
+"""Faults the embedded service injects; each transfer ends DONE and verified, or FAILED with a
+clear message, with no corrupt file and no ACTIVE session left."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import active_sessions, upload_spec, wait_until
+from test_workflows import download_spec, make_file
+
+from cl_desktop.api import ContentLibraryClient, TlsSettings
+from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
+from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
+
+USER, PASSWORD = "admin", "secret"
+
+
+@pytest.fixture
+def sim(sim_service: Any) -> Any:
+    return sim_service
+
+
+@pytest.fixture
+def ref(sim: Any) -> ServerRef:
+    return ServerRef(sim.base_url, USER)
+
+
+@pytest.fixture
+def client(sim: Any) -> Iterator[ContentLibraryClient]:
+    with ContentLibraryClient(sim.base_url, USER, PASSWORD, tls=TlsSettings()) as c:
+        yield c
+
+
+@pytest.fixture
+def queue(sim: Any, tmp_path: Path) -> Iterator[TransferQueue]:
+    q = TransferQueue(
+        JobStore(tmp_path / "q.sqlite"),
+        lambda r: ContentLibraryClient(r.url, USER, PASSWORD),
+        progress_interval=0.02,
+    )
+    q.start()
+    yield q
+    q.shutdown()
+
+
+def uploaded_item(queue: TransferQueue, ref: ServerRef, library: str, path: Path) -> str:
+    job = queue.wait(queue.add(upload_spec(ref, library, path)), 60)
+    assert job.state is JobState.DONE, job.error_message
+    assert job.item_id is not None
+    return job.item_id
+
+
+def test_dropped_upload_connection_is_resent(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "big.iso", 4 * 1024 * 1024)
+    sim.faults.drop_after_bytes(1_000_000, which="upload")
+    job = queue.wait(queue.add(upload_spec(ref, sim.default_library_id, source)), 60)
+    assert job.state is JobState.DONE, job.error_message
+    assert job.verification is Verification.VERIFIED
+    assert active_sessions(client) == []
+
+
+def test_dropped_download_resumes_with_range(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "big.bin", 6 * 1024 * 1024, seed=9)
+    item = uploaded_item(queue, ref, sim.default_library_id, source)
+    sim.faults.drop_after_bytes(2_500_000, which="download")
+    dest = tmp_path / "dl"
+    job = queue.wait(queue.add(download_spec(ref, sim.default_library_id, item, dest)), 60)
+    assert job.state is JobState.DONE, job.error_message
+    assert job.verification is Verification.VERIFIED
+    assert (dest / "big.bin").read_bytes() == source.read_bytes()
+    assert os.listdir(dest) == ["big.bin"]
+    assert active_sessions(client) == []
+
+
+def test_service_unavailable_is_retried(
+    sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
+) -> None:
+    sim.faults.fail_next(3)
+    job = queue.wait(
+        queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "a.bin", 1000))),
+        60,
+    )
+    assert job.state is JobState.DONE, job.error_message
+
+
+def test_expired_login_logs_in_again(
+    sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
+) -> None:
+    first = uploaded_item(queue, ref, sim.default_library_id, make_file(tmp_path / "a.bin", 10))
+    assert first
+    sim.faults.expire_logins()
+    job = queue.wait(
+        queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "b.bin", 10))), 60
+    )
+    assert job.state is JobState.DONE, job.error_message
+
+
+def running_with_bytes(queue: TransferQueue, job_id: int) -> JobSnapshot | None:
+    job = queue.snapshot(job_id)
+    return job if job.state is JobState.RUNNING and job.bytes_done > 0 else None
+
+
+def test_cancel_takes_effect_within_a_second_and_cleans_up(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    sim.faults.throttle(500_000)
+    job_id = queue.add(
+        upload_spec(ref, sim.default_library_id, make_file(tmp_path / "slow.iso", 20_000_000))
+    )
+    wait_until(lambda: running_with_bytes(queue, job_id), 20, "bytes moving")
+    queue.cancel(job_id)
+    job = queue.wait(job_id, timeout=1.0)
+    assert job.state is JobState.CANCELED
+    sim.faults.throttle(None)
+    assert active_sessions(client) == []
+    assert client.items.find(name="slow", library_id=sim.default_library_id) == ()  # no empty item
+    assert [r.outcome for r in queue.history()] == ["canceled"]
+
+
+def test_pause_and_resume_a_download_keeps_the_partial_file(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "p.bin", 8_000_000, seed=5)
+    item = uploaded_item(queue, ref, sim.default_library_id, source)
+    sim.faults.throttle(1_000_000)
+    dest = tmp_path / "dl"
+    job_id = queue.add(download_spec(ref, sim.default_library_id, item, dest))
+    wait_until(lambda: running_with_bytes(queue, job_id), 20, "bytes moving")
+    queue.pause(job_id)
+    paused = queue.wait(job_id, timeout=2.0)
+    assert paused.state is JobState.PAUSED
+    part = dest / "p.bin.part"
+    assert part.exists() and 0 < part.stat().st_size < source.stat().st_size
+    assert not (dest / "p.bin").exists()
+    assert active_sessions(client) == []
+    sim.faults.throttle(None)
+    queue.resume(job_id)
+    wait_until(lambda: queue.snapshot(job_id).state is JobState.DONE, 30, "resumed download")
+    assert (dest / "p.bin").read_bytes() == source.read_bytes()
+    assert not part.exists()
+
+
+def test_expired_update_session_fails_clearly(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    sim.faults.throttle(500_000)
+    job_id = queue.add(
+        upload_spec(ref, sim.default_library_id, make_file(tmp_path / "x.iso", 10_000_000))
+    )
+    running = wait_until(lambda: running_with_bytes(queue, job_id), 20, "bytes moving")
+    session = wait_until(lambda: queue.snapshot(job_id).session_id or running.session_id)
+    sim.faults.expire_session(session)
+    sim.faults.throttle(None)
+    job = queue.wait(job_id, 30)
+    assert job.state is JobState.FAILED
+    assert job.error_title and job.error_message
+    assert active_sessions(client) == []
+
+
+def test_uploads_into_one_item_run_one_at_a_time(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    item = client.items.create(sim.default_library_id, "serial", type="file")
+    seen: list[int] = []
+    lock = threading.Lock()
+    running: set[int] = set()
+
+    def watch(job: JobSnapshot) -> None:
+        with lock:
+            if job.state is JobState.RUNNING:
+                running.add(job.id)
+            else:
+                running.discard(job.id)
+            seen.append(len(running))
+
+    queue.add_listener(watch)
+    ids = [
+        queue.add(upload_spec(ref, sim.default_library_id,
+                              make_file(tmp_path / f"f{i}.bin", 2_000_000), item_id=item))
+        for i in range(3)
+    ]  # fmt: skip
+    for job_id in ids:
+        assert queue.wait(job_id, 60).state is JobState.DONE
+    assert max(seen) == 1
+    assert {f.name for f in client.item_files.list(item)} == {"f0.bin", "f1.bin", "f2.bin"}
+
+
+def test_history_exports_csv_and_json(
+    sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
+) -> None:
+    uploaded_item(queue, ref, sim.default_library_id, make_file(tmp_path / "h.iso", 1234))
+    queue.export_history(tmp_path / "h.csv", "csv")
+    queue.export_history(tmp_path / "h.json", "json")
+    (row,) = list(csv.DictReader((tmp_path / "h.csv").open()))
+    assert row["file"] == "h.iso" and row["bytes"] == "1234" and row["outcome"] == "done"
+    assert row["checksum"].startswith("SHA1:") and row["session_id"] and row["user"] == USER
+    (record,) = json.loads((tmp_path / "h.json").read_text())
+    assert record["verification"] == "verified" and record["server"] == sim.base_url
