@@ -1,0 +1,99 @@
+"""Pure rules: safe local names from hostile server names, item types, integrity verdicts."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from cl_desktop.api import ChecksumAlgorithm, ChecksumInfo, FileInfo
+from cl_desktop.transfers import download
+from cl_desktop.transfers.errors import DiskFullError, IntegrityError
+from cl_desktop.transfers.jobs import Verification
+from cl_desktop.transfers.naming import (
+    UnsafeNameError,
+    infer_item_type,
+    item_name_for,
+    safe_local_name,
+    unique_item_name,
+    unique_path,
+)
+from cl_desktop.transfers.ovf import LocalFile
+from cl_desktop.transfers.upload import verify_upload
+
+
+@pytest.mark.parametrize(
+    ("server_name", "local"),
+    [
+        ("disk 1.vmdk", "disk 1.vmdk"),
+        ("ünïcode %20.iso", "ünïcode %20.iso"),
+        ("../../etc/passwd", "passwd"),
+        ("/abs/path.iso", "path.iso"),
+        ("C:\\Windows\\evil.dll", "evil.dll"),
+        ("C:evil.txt", "evil.txt"),
+        ("CON.txt", "_CON.txt"),
+        ("lpt1", "_lpt1"),
+        ("a<b>c?.iso", "a_b_c_.iso"),
+        ("name. ", "name"),
+    ],
+)
+def test_server_names_are_made_safe(server_name: str, local: str) -> None:
+    assert safe_local_name(server_name) == local
+
+
+@pytest.mark.parametrize("bad", ["..", ".", "", "a\x00b", "dir/..", "  "])
+def test_unusable_server_names_are_refused(bad: str) -> None:
+    with pytest.raises(UnsafeNameError):
+        safe_local_name(bad)
+
+
+def test_item_types_and_names() -> None:
+    assert [infer_item_type(n) for n in ("a.ISO", "b.ovf", "c.ova", "d.vmdk")] == [
+        "iso", "ovf", "ovf", "file"]  # fmt: skip
+    assert item_name_for("/x/Ubuntu.iso") == "Ubuntu" and item_name_for("run.sh") == "run.sh"
+    assert unique_item_name("A", {"a", "A (2)"}) == "A (3)"
+
+
+def test_unique_path(tmp_path: Path) -> None:
+    (tmp_path / "f.iso").touch()
+    assert unique_path(tmp_path / "f.iso") == tmp_path / "f (2).iso"
+
+
+def test_verify_upload_verdicts(tmp_path: Path) -> None:
+    data = b"abc" * 100
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    local = LocalFile(path, "f", len(data))
+    sha1 = hashlib.sha1(data).hexdigest()
+    verdict = verify_upload(local, FileInfo("f", len(data), checksum_info=ChecksumInfo(sha1)), sha1)
+    assert verdict == (Verification.VERIFIED, f"SHA1:{sha1}")
+    sha256 = hashlib.sha256(data).hexdigest()  # another algorithm: one more local read
+    info = FileInfo("f", len(data), checksum_info=ChecksumInfo(sha256, ChecksumAlgorithm.SHA256))
+    assert verify_upload(local, info, sha1)[0] is Verification.VERIFIED
+    assert verify_upload(local, FileInfo("f", len(data)), sha1)[0] is Verification.SIZE_ONLY
+    with pytest.raises(IntegrityError, match="SHA1 on the server"):
+        verify_upload(local, FileInfo("f", len(data), checksum_info=ChecksumInfo("00")), sha1)
+    with pytest.raises(IntegrityError, match="stored 5 bytes"):
+        verify_upload(local, FileInfo("f", 5), sha1)
+    with pytest.raises(IntegrityError, match="missing"):
+        verify_upload(local, None, sha1)
+
+
+class _FullDisk:
+    """A file object whose disk is full: a real ENOSPC cannot be produced on this machine's
+    test disk without root-only mounts, so only the write call is replaced."""
+
+    def write(self, _chunk: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_disk_full_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DiskFullError, match="is full"):
+        download._write(_FullDisk(), b"x", tmp_path / "a.iso.part")
+
+
+def test_not_enough_free_space_is_refused_before_downloading(tmp_path: Path) -> None:
+    with pytest.raises(DiskFullError, match="bytes free"):
+        download._check_free_space(tmp_path, {"a": tmp_path / "a"}, {"a": 1 << 60})
