@@ -43,7 +43,13 @@ def run_download(ctx: WorkflowContext) -> None:
         raise LocalFileError(f"the folder {dest} is not writable")
     item = with_retries(control, lambda: client.items.get(item_id))
     report.item(item_id, item.name or item_id)
-    sizes = {f.name: f.size for f in with_retries(control, lambda: client.item_files.list(item_id))}
+    item_files = {f.name: f for f in with_retries(control, lambda: client.item_files.list(item_id))}
+    sizes = {name: f.size for name, f in item_files.items()}
+    # hash while streaming in the algorithm the server reports, so verifying needs no re-read
+    algorithms = {
+        name: (f.checksum_info.effective_algorithm.hashlib_name if f.checksum_info else "sha1")
+        for name, f in item_files.items()
+    }
 
     session_id = with_retries(
         control, lambda: client.download_sessions.create(item_id, client_token=ctx.client_token)
@@ -64,8 +70,16 @@ def run_download(ctx: WorkflowContext) -> None:
         total = sum(p.size for p in progress) or 1
         done_before = 0
         for entry in progress:
+            algorithm = algorithms.get(entry.name, "sha1")
             final = _download_one(
-                ctx, session_id, entry, targets[entry.name], keep_alive, done_before, total
+                ctx,
+                session_id,
+                entry,
+                targets[entry.name],
+                keep_alive,
+                done_before,
+                total,
+                algorithm,
             )
             log.info("downloaded %s to %s", entry.name, final)
             done_before += entry.size
@@ -125,6 +139,7 @@ def _download_one(
     keep_alive: KeepAlive,
     done_before: int,
     total: int,
+    algorithm: str,
 ) -> Path:
     client, control, report = ctx.client, ctx.control, ctx.report
     report.phase(Phase.PREPARING, entry.name)
@@ -137,7 +152,7 @@ def _download_one(
     for attempt in range(1, GET_ATTEMPTS + 1):
         control.check()
         offset = part.stat().st_size if part.exists() else 0
-        digest = hashlib.sha256()
+        digest = hashlib.new(algorithm)
         try:
             with (
                 _open_part(part) as sink,
@@ -179,7 +194,7 @@ def _download_one(
             report.phase(Phase.TRANSFERRING)
 
     report.phase(Phase.VERIFYING, entry.name)
-    verification, checksum = _verify(ctx, session_id, entry, part, written, digest.hexdigest())
+    verification, checksum = _verify(ctx, session_id, entry, part, written, digest)
     final = unique_path(target)
     os.replace(part, final)  # atomic: the final name only ever holds a complete, checked file
     report.file_done(entry.name, verification, checksum, session_id)
@@ -192,7 +207,7 @@ def _verify(
     entry: FileProgress,
     part: Path,
     written: int,
-    sha256_hex: str,
+    streamed: hashlib._Hash,
 ) -> tuple[Verification, str | None]:
     client, control = ctx.client, ctx.control
     info = with_retries(control, lambda: client.download_session_files.get(session_id, entry.name))
@@ -211,8 +226,8 @@ def _verify(
     if checksum is None or not checksum.checksum:
         return (Verification.SIZE_ONLY if expected_size else Verification.UNVERIFIED), None
     algorithm = checksum.effective_algorithm
-    if algorithm.hashlib_name == "sha256":
-        ours = sha256_hex
+    if algorithm.hashlib_name == streamed.name:
+        ours = streamed.hexdigest()
     else:  # one read of the local copy in the server's algorithm (page cache makes it cheap)
         digest = hashlib.new(algorithm.hashlib_name)
         _hash_prefix(part, written, digest)

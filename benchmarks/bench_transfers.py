@@ -1,0 +1,185 @@
+"""Benchmark: cl-transfer against curl on the same loopback server and the same 1 GiB file.
+
+Starts the embedded service (plain HTTP) in a subprocess, then for several runs times:
+  - curl PUT of the file to an upload endpoint (session set up with the Python client),
+  - `cl-transfer upload` (whole workflow: login, session, PUT with SHA-1, verify, complete),
+  - curl GET of a prepared download endpoint to a file,
+  - `cl-transfer download` (whole workflow: session, prepare, GET with SHA-256, verify, rename),
+and the peak RSS of cl-transfer for a 16 MiB versus a 2 GiB upload.
+
+    python benchmarks/bench_transfers.py [--runs 3] [--write docs/PERFORMANCE.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from perfdoc import replace_section  # type: ignore[import-not-found]
+
+from cl_desktop.api import AddSpec, ContentLibraryClient, PrepareStatus
+
+GIB = 1 << 30
+USER, PASSWORD = "bench", "bench"
+
+
+def make_random(path: Path, size: int) -> None:
+    with path.open("wb") as out:
+        left = size
+        while left:
+            n = min(left, 1 << 24)
+            out.write(os.urandom(n))
+            left -= n
+
+
+def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cl_desktop.simulator", "--data-dir", str(data),
+         "--user", f"{USER}:{PASSWORD}"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    assert line.startswith("serving "), line
+    return proc, line.split(" ", 1)[1]
+
+
+def cl_transfer(url: str, *args: str) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of one cl-transfer run."""
+    env = {**os.environ, "CL_PASSWORD": PASSWORD}
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", USER,
+         *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"cl-transfer {args[:3]} failed: {proc.stderr.read() if proc.stderr else ''}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def curl(*args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(["curl", "-sS", "-f", *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def curl_upload(client: ContentLibraryClient, item: str, source: Path) -> float:
+    sid = client.update_sessions.create(item)
+    info = client.update_session_files.add(sid, AddSpec(source.name, size=source.stat().st_size))
+    assert info.upload_endpoint is not None
+    seconds = curl("-T", str(source), "-H", "Content-Type: application/octet-stream",
+                   info.upload_endpoint.uri)  # fmt: skip
+    client.update_sessions.complete(sid)
+    client.update_sessions.delete(sid)
+    return seconds
+
+
+def curl_download(client: ContentLibraryClient, item: str, name: str, target: Path) -> float:
+    did = client.download_sessions.create(item)
+    client.download_session_files.prepare(did, name)
+    while (info := client.download_session_files.get(did, name)).status is not (
+        PrepareStatus.PREPARED
+    ):
+        time.sleep(0.05)
+    assert info.download_endpoint is not None
+    seconds = curl("-o", str(target), info.download_endpoint.uri)
+    client.download_sessions.delete(did)
+    return seconds
+
+
+def mbps(size: int, seconds: list[float]) -> float:
+    return size / statistics.median(seconds) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--write", help="update the '## Transfers' section of this file")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cl-bench-", dir="/tmp"))
+    try:
+        size = args.size_mib << 20
+        source = work / "big.iso"
+        make_random(source, size)
+        proc, url = start_server(work / "server")
+        try:
+            client = ContentLibraryClient(url, USER, PASSWORD)
+            client.login()
+            library = client.libraries.list()[0]
+            curl_item = client.items.create(library, "curl", type="iso")
+            up = {"curl": [], "cl-transfer": []}  # type: dict[str, list[float]]
+            down = {"curl": [], "cl-transfer": []}  # type: dict[str, list[float]]
+            queue_db = str(work / "queue.sqlite")
+            for run in range(args.runs + 1):  # the first run warms caches and is not counted
+                t_curl = curl_upload(client, curl_item, source)
+                t_cl, _ = cl_transfer(url, "--queue-db", queue_db, "upload",
+                                      f"{library}/cl{run}", str(source), "--create")  # fmt: skip
+                target = work / "curl.out"
+                d_curl = curl_download(client, curl_item, source.name, target)
+                target.unlink()
+                dest = work / f"dl{run}"
+                d_cl, _ = cl_transfer(url, "--queue-db", queue_db, "download",
+                                      f"{library}/cl{run}", str(dest))  # fmt: skip
+                shutil.rmtree(dest)
+                if run:
+                    up["curl"].append(t_curl)
+                    up["cl-transfer"].append(t_cl)
+                    down["curl"].append(d_curl)
+                    down["cl-transfer"].append(d_cl)
+                print(f"run {run}: up curl {t_curl:.2f}s cl {t_cl:.2f}s; "
+                      f"down curl {d_curl:.2f}s cl {d_cl:.2f}s", flush=True)  # fmt: skip
+            small = work / "small.iso"
+            make_random(small, 16 << 20)
+            _, rss_small = cl_transfer(url, "--queue-db", queue_db, "upload",
+                                       f"{library}/mem-small", str(small), "--create")  # fmt: skip
+            big = work / "huge.iso"
+            make_random(big, 2 * GIB)
+            _, rss_big = cl_transfer(url, "--queue-db", queue_db, "upload",
+                                     f"{library}/mem-big", str(big), "--create")  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait()
+        rows = [
+            ("upload", up),
+            ("download", down),
+        ]
+        lines = [
+            f"Loopback, plain HTTP, embedded service in its own process, a {args.size_mib} MiB "
+            f"random file, median of {args.runs} runs after one warm-up "
+            f"(measured {time.strftime('%Y-%m-%d')}). cl-transfer times are the whole command "
+            "(start-up, login, session, transfer with streaming hash, verification).",
+            "",
+            "| direction | curl MB/s | cl-transfer MB/s | ratio | target |",
+            "|---|---|---|---|---|",
+        ]
+        for name, times in rows:
+            c, t = mbps(size, times["curl"]), mbps(size, times["cl-transfer"])
+            lines.append(f"| {name} | {c:.0f} | {t:.0f} | {t / c:.2f}x | >= 0.9x |")
+        lines += [
+            "",
+            "| cl-transfer upload | peak RSS |",
+            "|---|---|",
+            f"| 16 MiB file | {rss_small:.1f} MiB |",
+            f"| 2 GiB file | {rss_big:.1f} MiB |",
+            f"| growth | {rss_big - rss_small:.1f} MiB (target <= 50 MiB) |",
+        ]
+        report = "\n".join(lines)
+        print(report)
+        if args.write:
+            replace_section(Path(args.write), "Transfers", report)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
