@@ -1,0 +1,56 @@
+"""Configuration of the embedded Content Library service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DIALECTS = frozenset({"api", "rest"})
+
+
+def _default_users() -> dict[str, str]:
+    return {"administrator@vsphere.local": "demo"}
+
+
+@dataclass
+class SimulatorConfig:
+    """How the simulator binds, where it keeps its data and who may log in.
+
+    ``port=0`` picks a free port.  ``data_dir=None`` means a fresh temporary
+    directory (removed again on ``stop()``).  ``users`` may read and write;
+    ``readonly_users`` may log in and read but get UNAUTHORIZED when creating
+    libraries, items, update sessions or download sessions.  ``session_timeout``
+    is the idle timeout of update/download sessions, ``login_timeout`` the idle
+    timeout of API login tokens (both in seconds).  ``dialects`` picks which of
+    ``/api`` and ``/rest`` are served (the other answers 404).  ``control_api``
+    enables the ``/_sim/...`` test endpoints (fault injection, state dump).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    data_dir: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    users: dict[str, str] = field(default_factory=_default_users)
+    readonly_users: dict[str, str] = field(default_factory=dict)
+    session_timeout: float = 300.0
+    login_timeout: float = 1800.0
+    dialects: frozenset[str] = DIALECTS
+    control_api: bool = True
+    # Seconds per download "prepare" stage (PREPARE_REQUESTED -> PREPARING -> PREPARED).
+    prepare_stage_delay: float = 0.05
+
+    def validate(self) -> None:
+        """Raise ValueError for settings the service cannot run with."""
+        unknown = set(self.dialects) - DIALECTS
+        if unknown:
+            raise ValueError(f"unknown dialect(s): {', '.join(sorted(unknown))}")
+        if not self.dialects:
+            raise ValueError("at least one dialect must be served")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be given together")
+        if self.session_timeout <= 0 or self.login_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        overlap = set(self.users) & set(self.readonly_users)
+        if overlap:
+            raise ValueError(f"user(s) both read-write and read-only: {', '.join(sorted(overlap))}")

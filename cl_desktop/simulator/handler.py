@@ -1,0 +1,353 @@
+"""HTTP/1.1 server and request handler: framing, auth, dialect wrapping, control API.
+
+Everything speaks HTTP/1.1 with keep-alive.  ``Expect: 100-continue`` is
+answered only once a request has been accepted, so a rejected upload never
+makes the client send its body.  Small responses go out with TCP_NODELAY so
+keep-alive connections do not stall on Nagle + delayed ACK.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import socketserver
+import ssl
+import struct
+import threading
+from collections.abc import Iterable
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import transfer
+from .backend import Backend
+from .config import SimulatorConfig
+from .errors import ApiError, invalid_argument, operation_not_found, service_unavailable
+from .routes import Call, Route, resolve
+
+log = logging.getLogger(__name__)
+
+MAX_API_BODY = 16 << 20
+SESSION_HEADER = "vmware-api-session-id"
+_HOST_OK = re.compile(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?")
+_DATA_TOKEN = re.compile(r"(/cls/data/)[^/ ]+")
+
+
+class SimServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows the backend and can cut open connections on stop."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(
+        self, config: SimulatorConfig, backend: Backend, tls_context: ssl.SSLContext | None
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.tls_context = tls_context
+        self.tls = tls_context is not None
+        self._conns: set[Any] = set()
+        self._conns_lock = threading.Lock()
+        if ":" in config.host:
+            self.address_family = socket.AF_INET6
+        super().__init__((config.host, config.port), Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (getfqdn), which can be slow.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def track(self, conn: Any) -> None:
+        with self._conns_lock:
+            self._conns.add(conn)
+
+    def untrack(self, conn: Any) -> None:
+        with self._conns_lock:
+            self._conns.discard(conn)
+
+    def close_connections(self) -> None:
+        """Shut down every open connection so their handler threads end."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that vanish or fail the TLS handshake are routine for a test server.
+        log.debug("connection from %s failed", client_address, exc_info=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "cl-desktop-simulator"
+    sys_version = ""
+    server: SimServer
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        sock = self.request
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.server.tls_context is not None:
+            # Handshake here, in the connection's thread, not in the accept loop.
+            self.request = self.server.tls_context.wrap_socket(sock, server_side=True)
+        super().setup()
+        self._expect_continue = False
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    # -- logging: quiet, and never a data token --------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:
+        text = _DATA_TOKEN.sub(r"\1***", format % args)
+        log.debug("%s %s", self.address_string(), text)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        self.log_message(format, *args)
+
+    # -- framing helpers used by transfer.py too -------------------------------------------
+
+    def handle_expect_100(self) -> bool:
+        # Defer the interim response until the request has been accepted.
+        self._expect_continue = True
+        return True
+
+    def send_continue(self) -> None:
+        if self._expect_continue:
+            self._expect_continue = False
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def send_bytes(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        content_length: int | None = None,
+    ) -> None:
+        if self._expect_continue:
+            # The client may still send the body it announced; we will not read it.
+            self.close_connection = True
+        self.send_response(status)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+        if status != 204:
+            self.send_header(
+                "Content-Length", str(len(body) if content_length is None else content_length)
+            )
+        for key, value in headers:
+            self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, status: int, value: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.send_bytes(status, json.dumps(value).encode("utf-8"), "application/json", headers)
+
+    def send_api_error(
+        self,
+        err: ApiError,
+        dialect: str = "api",
+        status: int | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.send_json(status or err.status, err.body(dialect), headers)
+
+    def drop_connection(self) -> None:
+        """Cut the connection abruptly (RST), as a network failure would."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_HEAD = do_GET
+    do_POST = do_GET
+    do_PUT = do_GET
+    do_PATCH = do_GET
+    do_DELETE = do_GET
+
+    def _dispatch(self) -> None:
+        try:
+            url = urlsplit(self.path)
+            path = url.path
+            if path.startswith(transfer.PREFIX):
+                transfer.handle(self, self.command, path)
+            elif path == "/_sim" or path.startswith("/_sim/"):
+                self._control(path)
+            else:
+                self._api(path, url.query)
+        except (ConnectionError, TimeoutError, ssl.SSLError) as exc:
+            log.debug("connection lost: %s", exc)
+            self.close_connection = True
+        except Exception:
+            log.exception(
+                "internal error on %s %s", self.command, _DATA_TOKEN.sub(r"\1***", self.path)
+            )
+            self.close_connection = True
+            try:
+                self.send_api_error(
+                    ApiError("INTERNAL_SERVER_ERROR", "Internal error in the simulator.")
+                )
+            except OSError:
+                pass
+        finally:
+            self._expect_continue = False
+
+    def _read_body(self) -> bytes:
+        """The whole (small) request body of an API call."""
+        reader = transfer.body_reader(self)
+        if reader is None:
+            if self.headers.get("Content-Length") is not None:
+                self.close_connection = True
+                raise ApiError("INVALID_REQUEST", "Invalid Content-Length.", key="bad_length")
+            return b""
+        if isinstance(reader, transfer.LengthReader):
+            if reader.left > MAX_API_BODY:
+                self.close_connection = True
+                raise invalid_argument(
+                    f"The request body is too large (limit {MAX_API_BODY} bytes).",
+                    key="body_too_large",
+                )
+            if reader.left == 0:
+                return b""
+        self.send_continue()
+        data = bytearray()
+        buf = memoryview(bytearray(64 << 10))
+        while True:
+            n = reader.readinto(buf)
+            if not n:
+                break
+            data += buf[:n]
+            if len(data) > MAX_API_BODY:
+                self.close_connection = True
+                raise invalid_argument("The request body is too large.", key="body_too_large")
+        if not reader.eof:
+            raise ConnectionError("request body ended early")
+        return bytes(data)
+
+    def base(self) -> str:
+        """scheme://host:port as the client addressed us, for data URIs."""
+        scheme = "https" if self.server.tls else "http"
+        host = str(self.headers.get("Host") or "")
+        if not _HOST_OK.fullmatch(host):
+            host, port = self.server.server_name, self.server.server_port
+            host = f"[{host}]" if ":" in host else host
+            host = f"{host}:{port}"
+        return f"{scheme}://{host}"
+
+    def _session_token(self) -> str | None:
+        token = self.headers.get(SESSION_HEADER)
+        if token:
+            return str(token)
+        cookie_header = self.headers.get("Cookie")
+        if cookie_header:
+            try:
+                morsel = SimpleCookie(str(cookie_header)).get(SESSION_HEADER)
+            except CookieError:
+                return None
+            if morsel is not None:
+                return morsel.value
+        return None
+
+    def _api(self, path: str, query_string: str) -> None:
+        dialect = None
+        if path == "/api" or path.startswith("/api/"):
+            dialect = "api"
+        elif path == "/rest" or path.startswith("/rest/"):
+            dialect = "rest"
+        shape = dialect or "api"
+        backend = self.server.backend
+        try:
+            raw = self._read_body()
+            if dialect is None or dialect not in self.server.config.dialects:
+                raise operation_not_found(self.command, path)
+            if backend.faults.take_failure(path):
+                raise service_unavailable()
+            query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+            action = query.pop("action" if dialect == "api" else "~action", None)
+            route, params = resolve(dialect, self.command, path, action)
+            body: Any = None
+            if raw.strip():
+                try:
+                    body = json.loads(raw)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise invalid_argument(
+                        f"The request body is not valid JSON: {exc}.", key="invalid_json"
+                    ) from None
+            call = Call(dialect, params, query, body, self.headers, self.base())
+            if route.auth:
+                call.token = self._session_token()
+                call.principal = backend.authenticate(call.token)
+            result = route.op(backend, call)
+        except ApiError as err:
+            self.send_api_error(err, shape)
+            return
+        assert dialect is not None
+        self._send_result(dialect, route, result, call.response_headers)
+
+    def _send_result(
+        self, dialect: str, route: Route, result: Any, headers: list[tuple[str, str]]
+    ) -> None:
+        if dialect == "api":
+            if result is None:
+                self.send_bytes(204, b"", headers=headers)
+            else:
+                self.send_json(201 if route.created else 200, result, headers)
+        elif result is None:
+            self.send_bytes(200, b"", headers=headers)
+        else:
+            self.send_json(200, {"value": result}, headers)
+
+    # -- control API (/_sim/...) -----------------------------------------------------------------
+
+    def _control(self, path: str) -> None:
+        faults = self.server.backend.faults
+        try:
+            raw = self._read_body()
+            if not self.server.config.control_api:
+                raise operation_not_found(self.command, path)
+            if path == "/_sim/state" and self.command == "GET":
+                self.send_json(200, self.server.backend.dump(self.base()))
+            elif path == "/_sim/faults" and self.command == "GET":
+                self.send_json(200, {"faults": faults.snapshot()})
+            elif path == "/_sim/faults" and self.command == "POST":
+                try:
+                    body = json.loads(raw) if raw.strip() else {}
+                    result = faults.apply_json(body)
+                except ValueError as exc:
+                    raise invalid_argument(f"Bad fault request: {exc}.", key="bad_fault") from None
+                except KeyError as exc:
+                    raise ApiError(
+                        "NOT_FOUND",
+                        f"There is no update or download session '{exc.args[0]}'.",
+                        key="session_not_found",
+                    ) from None
+                self.send_json(200, {"faults": faults.snapshot(), **result})
+            else:
+                raise operation_not_found(self.command, path)
+        except ApiError as err:
+            self.send_api_error(err)

@@ -1,0 +1,400 @@
+"""The data endpoints: ``PUT`` (upload) and ``GET`` (download) at ``/cls/data/<token>/<name>``.
+
+The URI carries its own token, as on vCenter, so no login header is needed
+(``vmware-api-session-id`` is accepted and ignored).  Bodies stream in 1 MiB
+chunks and are never held in memory; SHA-1 (plus the AddSpec's algorithm, if
+another) is computed while the PUT streams.  Plain-HTTP downloads use
+``os.sendfile``.  The state lock is never held during byte I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from io import BufferedIOBase, FileIO
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from .backend import DownloadTicket, UploadTicket
+from .errors import ApiError
+
+if TYPE_CHECKING:
+    from .handler import Handler
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+SENDFILE_CHUNK = 8 << 20  # bytes per os.sendfile call between progress updates
+PREFIX = "/cls/data/"
+
+
+class ChunkedReader:
+    """Decodes a ``Transfer-Encoding: chunked`` body from a buffered stream."""
+
+    def __init__(self, rfile: BufferedIOBase) -> None:
+        self.rfile = rfile
+        self.left = 0
+        self.eof = False
+
+    def readinto(self, buf: memoryview) -> int:
+        if self.eof:
+            return 0
+        if self.left == 0:
+            line = self.rfile.readline(1024)
+            if not line:
+                return 0
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise ConnectionError("malformed chunked body") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                self.eof = True
+                return 0
+            self.left = size
+        n = self.rfile.readinto(buf[: min(len(buf), self.left)])
+        if not n:
+            return 0
+        self.left -= n
+        if self.left == 0:
+            self.rfile.readline(3)  # the CRLF after the chunk
+        return n
+
+
+class LengthReader:
+    """Reads at most ``length`` bytes of a body."""
+
+    def __init__(self, rfile: BufferedIOBase, length: int) -> None:
+        self.rfile = rfile
+        self.left = length
+
+    @property
+    def eof(self) -> bool:
+        return self.left == 0
+
+    def readinto(self, buf: memoryview) -> int:
+        if self.left == 0:
+            return 0
+        n = self.rfile.readinto(buf[: min(len(buf), self.left)])
+        self.left -= n or 0
+        return n or 0
+
+
+def body_reader(h: Handler) -> ChunkedReader | LengthReader | None:
+    """A reader for the request body, or None when its length is unknown."""
+    if "chunked" in str(h.headers.get("Transfer-Encoding", "")).lower():
+        return ChunkedReader(h.rfile)
+    length = h.headers.get("Content-Length")
+    if length is None:
+        return None
+    try:
+        n = int(length)
+    except ValueError:
+        return None
+    return LengthReader(h.rfile, n) if n >= 0 else None
+
+
+def _pace(start: float, done: int, bps: int | None) -> None:
+    if bps:
+        ahead = done / bps - (time.monotonic() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def _chunk_size(bps: int | None, limit: int) -> int:
+    # Smaller pieces when throttled, so progress moves smoothly.
+    return min(limit, max(16 << 10, bps // 10)) if bps else limit
+
+
+def handle(h: Handler, method: str, path: str) -> None:
+    parts = path[len(PREFIX) :].split("/", 1)
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        h.close_connection = True
+        h.send_api_error(
+            ApiError("NOT_FOUND", "There is no such transfer URI.", key="transfer_uri_not_found")
+        )
+        return
+    token, name = parts[0], unquote(parts[1])
+    if method in ("PUT", "POST"):
+        _upload(h, token, name)
+    elif method in ("GET", "HEAD"):
+        _download(h, token, name, head=method == "HEAD")
+    else:
+        h.close_connection = True
+        h.send_api_error(
+            ApiError(
+                "OPERATION_NOT_FOUND",
+                f"{method} is not supported on a transfer URI; use PUT or GET.",
+                key="method_not_allowed",
+            ),
+            status=405,
+            headers=[("Allow", "GET, HEAD, PUT, POST")],
+        )
+
+
+# -- upload --------------------------------------------------------------------------------
+
+
+def _upload(h: Handler, token: str, name: str) -> None:
+    backend = h.server.backend
+    reader = body_reader(h)
+    if reader is None:
+        h.close_connection = True
+        h.send_api_error(
+            ApiError("INVALID_REQUEST", "A Content-Length is required.", key="length_required"),
+            status=411,
+        )
+        return
+    try:
+        ticket = backend.begin_upload(token, name)
+    except ApiError as err:
+        # The body was not read (and, with Expect: 100-continue, not even sent).
+        h.close_connection = True
+        h.send_api_error(err)
+        return
+    drop_at = backend.faults.take_drop("upload")
+    h.send_continue()
+    received, complete, failure, dropped, digests = _receive(h, ticket, reader, drop_at)
+    if dropped:
+        backend.finish_upload(
+            ticket,
+            received,
+            False,
+            digests,
+            f"The connection was dropped after {received} bytes (injected fault).",
+        )
+        h.drop_connection()
+        return
+    owned = backend.finish_upload(ticket, received, complete, digests, failure)
+    if not complete:
+        h.close_connection = True  # the rest of the body is still on the wire
+    if not owned:
+        h.send_api_error(
+            ApiError(
+                "NOT_ALLOWED_IN_CURRENT_STATE",
+                f"The upload of {name} was aborted: its session ended or the file was "
+                "re-added or removed.",
+                key="transfer_aborted",
+                args=[name],
+            )
+        )
+    elif failure is not None:
+        h.send_api_error(ApiError("INTERNAL_SERVER_ERROR", failure, key="store_failed"))
+    elif complete:
+        h.send_bytes(200, b"")
+
+
+class HashPipe:
+    """Hashes chunks on a helper thread while the handler reads the next one.
+
+    hashlib releases the GIL for large updates, so on a box without SHA
+    instructions (SHA-1 at ~0.7 GB/s on one core) hashing overlaps the socket
+    reads and disk writes instead of adding to them.  Buffers circulate
+    between the two threads; each byte is still read from the socket once.
+    """
+
+    DEPTH = 4
+
+    def __init__(self, algorithms: list[str]) -> None:
+        self._hashers = {alg: hashlib.new(alg.lower()) for alg in algorithms}
+        self._free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[tuple[memoryview, int] | None] = queue.SimpleQueue()
+        for _ in range(self.DEPTH):
+            self._free.put(memoryview(bytearray(CHUNK)))
+        self._thread = threading.Thread(target=self._run, name="cl-simulator-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (job := self._work.get()) is not None:
+            buf, n = job
+            for hasher in self._hashers.values():
+                hasher.update(buf[:n])
+            self._free.put(buf)
+
+    def buffer(self) -> memoryview:
+        """A free buffer to read into (waits while the hasher is behind)."""
+        return self._free.get()
+
+    def submit(self, buf: memoryview, n: int) -> None:
+        """Hash ``buf[:n]``; the buffer returns to the free pool afterwards."""
+        self._work.put((buf, n))
+
+    def release(self, buf: memoryview) -> None:
+        """Return a buffer that was not submitted."""
+        self._free.put(buf)
+
+    def finish(self) -> dict[str, str]:
+        self._work.put(None)
+        self._thread.join()
+        return {alg: hasher.hexdigest() for alg, hasher in self._hashers.items()}
+
+
+def _receive(
+    h: Handler,
+    ticket: UploadTicket,
+    reader: ChunkedReader | LengthReader,
+    drop_at: int | None,
+) -> tuple[int, bool, str | None, bool, dict[str, str]]:
+    """Stream the body into the ticket's temp file.
+
+    Returns (bytes received, whole body read, store failure, dropped by fault, digests).
+    """
+    backend = h.server.backend
+    faults = backend.faults
+    algorithms = ["SHA1"] if ticket.algorithm == "SHA1" else ["SHA1", ticket.algorithm]
+    pipe = HashPipe(algorithms)
+    received = 0
+    complete = dropped = False
+    failure: str | None = None
+    start = time.monotonic()
+    try:
+        with open(ticket.temp, "wb", buffering=0) as out:
+            while True:
+                if reader.eof:
+                    complete = True
+                    break
+                bps = faults.throttle_bps
+                want = _chunk_size(bps, CHUNK)
+                if drop_at is not None:
+                    if received >= drop_at:
+                        dropped = True
+                        break
+                    want = min(want, drop_at - received)
+                buf = pipe.buffer()
+                try:
+                    n = reader.readinto(buf[:want])
+                except (ConnectionError, TimeoutError) as exc:
+                    log.info("upload connection failed: %s", exc)
+                    pipe.release(buf)
+                    break
+                if not n:
+                    pipe.release(buf)
+                    complete = reader.eof
+                    break
+                chunk = buf[:n]
+                while chunk:
+                    written = out.write(chunk) or 0
+                    chunk = chunk[written:]
+                pipe.submit(buf, n)
+                received += n
+                backend.upload_progress(ticket, received)
+                if not backend.upload_alive(ticket):
+                    break
+                _pace(start, received, bps)
+    except OSError as exc:
+        log.warning("cannot store upload: %s", exc)
+        failure = f"The server could not store the file: {exc.strerror or exc}."
+        complete = False
+    return received, complete, failure, dropped, pipe.finish()
+
+
+# -- download ------------------------------------------------------------------------------
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """(first, last) for a satisfiable single range, None to send everything,
+    "unsatisfiable" for a 416."""
+    if not header:
+        return None
+    m = _RANGE.fullmatch(header.strip())
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None  # multi-range or malformed: answer with the whole file
+    first_s, last_s = m.group(1), m.group(2)
+    if not first_s:
+        suffix = int(last_s)
+        if suffix == 0 or size == 0:
+            return "unsatisfiable"
+        return max(0, size - suffix), size - 1
+    first = int(first_s)
+    last = int(last_s) if last_s else size - 1
+    if last_s and last < first:
+        return None
+    if first >= size:
+        return "unsatisfiable"
+    return first, min(last, size - 1)
+
+
+def _download(h: Handler, token: str, name: str, head: bool) -> None:
+    backend = h.server.backend
+    try:
+        ticket = backend.begin_download(token, name)
+        f = open(ticket.path, "rb", buffering=0)  # noqa: SIM115 - closed below
+    except ApiError as err:
+        h.send_api_error(err)
+        return
+    except FileNotFoundError:
+        h.send_api_error(
+            ApiError(
+                "NOT_FOUND",
+                f"The content of {name} is no longer available.",
+                key="content_not_found",
+            )
+        )
+        return
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        rng = parse_range(str(h.headers.get("Range") or ""), size)
+        headers = [("Accept-Ranges", "bytes"), ("Content-Type", "application/octet-stream")]
+        if rng == "unsatisfiable":
+            headers.append(("Content-Range", f"bytes */{size}"))
+            h.send_bytes(416, b"", headers=headers)
+            return
+        if isinstance(rng, tuple):
+            first, last = rng
+            status = 206
+            headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+        else:
+            first, last, status = 0, size - 1, 200
+        length = last - first + 1
+        h.send_bytes(status, b"", headers=headers, content_length=length)
+        if head or length == 0:
+            return
+        drop_at = backend.faults.take_drop("download")
+        _send_body(h, ticket, f, first, length, drop_at)
+
+
+def _send_body(
+    h: Handler, ticket: DownloadTicket, f: FileIO, offset: int, length: int, drop_at: int | None
+) -> None:
+    backend = h.server.backend
+    faults = backend.faults
+    use_sendfile = not h.server.tls and hasattr(os, "sendfile")
+    sock_fd = h.connection.fileno() if use_sendfile else -1
+    buf = memoryview(bytearray(CHUNK)) if not use_sendfile else None
+    sent = 0
+    start = time.monotonic()
+    try:
+        while sent < length:
+            bps = faults.throttle_bps
+            want = min(length - sent, _chunk_size(bps, SENDFILE_CHUNK if use_sendfile else CHUNK))
+            if drop_at is not None:
+                if sent >= drop_at:
+                    h.drop_connection()
+                    return
+                want = min(want, drop_at - sent)
+            if buf is None:
+                n = os.sendfile(sock_fd, f.fileno(), offset + sent, want)
+            else:
+                n = os.preadv(f.fileno(), [buf[:want]], offset + sent)
+                if n:
+                    h.wfile.write(buf[:n])
+            if not n:
+                break  # file shrank underneath us
+            sent += n
+            backend.note_download(ticket, n)
+            if not backend.download_alive(ticket):
+                break
+            _pace(start, sent, bps)
+    except (ConnectionError, TimeoutError) as exc:
+        log.info("download connection failed after %d bytes: %s", sent, exc)
+    if sent < length:
+        # The client must not mistake a short body for the file.
+        h.drop_connection()

@@ -1,0 +1,65 @@
+"""Fixtures for the simulator's own tests.
+
+- ``sim_factory(**config_overrides)``: start a ContentLibraryService on 127.0.0.1:0
+  with a data dir under ``tmp_path`` (users admin/secret, read-only reader/secret);
+  every service started is stopped at teardown.
+- ``sim``: one service from the factory with default settings.
+- ``api`` / ``rest``: a logged-in ``Client`` (see simclient.py) for ``sim``;
+  ``client``: the same, parametrized over both dialects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from simclient import READONLY_USERS, USERS, Client
+
+from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
+
+
+@pytest.fixture
+def sim_factory(tmp_path: Path) -> Iterator[Callable[..., ContentLibraryService]]:
+    """Start services with ``SimulatorConfig`` overrides; all are stopped at teardown."""
+    started: list[ContentLibraryService] = []
+
+    def make(**overrides: Any) -> ContentLibraryService:
+        settings: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": 0,
+            "data_dir": tmp_path / f"sim-{len(started)}",
+            "users": dict(USERS),
+            "readonly_users": dict(READONLY_USERS),
+        }
+        settings.update(overrides)
+        service = ContentLibraryService(SimulatorConfig(**settings))
+        service.start()
+        started.append(service)
+        return service
+
+    yield make
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture
+def sim(sim_factory: Callable[..., ContentLibraryService]) -> ContentLibraryService:
+    return sim_factory()
+
+
+@pytest.fixture
+def api(sim: ContentLibraryService) -> Client:
+    return Client(sim, "api")
+
+
+@pytest.fixture
+def rest(sim: ContentLibraryService) -> Client:
+    return Client(sim, "rest")
+
+
+@pytest.fixture(params=["api", "rest"])
+def client(request: pytest.FixtureRequest, sim: ContentLibraryService) -> Client:
+    """A logged-in client, once per dialect."""
+    return Client(sim, request.param)

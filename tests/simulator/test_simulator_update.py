@@ -1,0 +1,434 @@
+"""UpdateSession semantics: upload, complete, cancel, fail, expiry, validation, retries."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import uuid
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from simclient import Client, error_type, message, new_http, poll_until
+
+from cl_desktop.simulator import ContentLibraryService
+
+DATA = b"0123456789" * 1000
+
+
+def _tmp_files(svc: ContentLibraryService) -> list[str]:
+    return [p.name for p in (svc.data_dir / "tmp").iterdir()]
+
+
+def test_upload_round_trip(client: Client) -> None:
+    item_id = client.create_item("round-trip")
+    sid = client.create_update_session(item_id)
+    uuid.UUID(sid)
+    session = client.update_session(sid)
+    assert session["state"] == "ACTIVE"
+    assert session["library_item_id"] == item_id
+    assert session["library_item_content_version"] == "1"
+    assert session["client_progress"] == 0
+    assert "expiration_time" in session
+
+    info = client.add_file(sid, "disk.iso", size=len(DATA))
+    assert info["status"] == "WAITING_FOR_TRANSFER"
+    assert info["source_type"] == "PUSH"
+    uri = info["upload_endpoint"]["uri"]
+    assert uri.startswith(client.base + "/cls/data/")
+    r = client.put(uri, DATA)
+    assert r.status_code == 200
+    ready = client.upload_file(sid, "disk.iso")
+    assert ready["status"] == "READY"
+    assert ready["bytes_transferred"] == ready["size"] == len(DATA)
+    assert ready["checksum_info"] == {
+        "algorithm": "SHA1",
+        "checksum": hashlib.sha1(DATA).hexdigest(),
+    }
+
+    r = client.us_action(sid, "complete")
+    assert r.status_code == (204 if client.dialect == "api" else 200)
+    assert r.content == b""
+    assert client.update_session(sid)["state"] == "DONE"
+    item = client.item(item_id)
+    assert item["content_version"] == "2"
+    assert item["size"] == len(DATA) and item["cached"] is True
+    files = client.item_files(item_id)
+    assert files == [
+        {
+            "name": "disk.iso",
+            "size": len(DATA),
+            "cached": True,
+            "version": "1",
+            "checksum_info": {"algorithm": "SHA1", "checksum": hashlib.sha1(DATA).hexdigest()},
+        }
+    ]
+
+
+def test_rest_shapes_of_update_session(rest: Client) -> None:
+    item_id = rest.create_item("rest-shapes")
+    r = rest.call(
+        "POST",
+        "/rest/com/vmware/content/library/item/update-session",
+        json={"create_spec": {"library_item_id": item_id}},
+    )
+    assert r.status_code == 200
+    sid = r.json()["value"]
+    got = rest.call("GET", f"/rest/com/vmware/content/library/item/update-session/id:{sid}")
+    assert got.json()["value"]["state"] == "ACTIVE"
+    listed = rest.call(
+        "GET",
+        "/rest/com/vmware/content/library/item/updatesession/file",
+        params={"update_session_id": sid},
+    )
+    assert listed.json() == {"value": []}
+    validate = rest.validate(sid)
+    assert validate == {"has_errors": False, "missing_files": [], "invalid_files": []}
+    r = rest.us_action(sid, "keep-alive", {"client_progress": 5})
+    assert r.status_code == 200 and r.content == b""
+
+
+def test_second_active_session_is_resource_busy(client: Client) -> None:
+    item_id = client.create_item("busy")
+    first = client.create_update_session(item_id)
+    spec = {"library_item_id": item_id}
+    r = client.call(
+        "POST", client.us_path(), json=spec if client.dialect == "api" else {"create_spec": spec}
+    )
+    assert r.status_code == 400
+    assert error_type(r, client.dialect) == "RESOURCE_BUSY"
+    assert first in message(r)
+    client.us_action(first, "cancel")
+    assert client.create_update_session(item_id) != first
+
+
+def test_changes_are_invisible_until_complete(api: Client) -> None:
+    item_id = api.create_item("invisible")
+    sid = api.upload(item_id, {"a.bin": DATA}, complete=False)
+    assert api.upload_file(sid, "a.bin")["status"] == "READY"
+    item = api.item(item_id)
+    assert item["content_version"] == "1" and item["size"] == 0
+    assert api.item_files(item_id) == []
+    # A download session made now sees no files either.
+    did = api.create_download_session(item_id)
+    assert api.ok("GET", api.ds_path(did) + "/file") == []
+    assert api.us_action(sid, "complete").status_code == 204
+    assert [f["name"] for f in api.item_files(item_id)] == ["a.bin"]
+
+
+def test_cancel_discards_received_content(api: Client, sim: ContentLibraryService) -> None:
+    item_id = api.create_item("cancel")
+    sid = api.upload(item_id, {"a.bin": DATA}, complete=False)
+    assert len(_tmp_files(sim)) == 1
+    r = api.us_action(sid, "cancel")
+    assert r.status_code == 204
+    assert api.update_session(sid)["state"] == "CANCELED"
+    assert _tmp_files(sim) == []
+    assert api.item_files(item_id) == []
+    # Nothing but get/list/delete is allowed any more.
+    for action, body in (
+        ("complete", None),
+        ("keep-alive", {"client_progress": 50}),
+        ("cancel", None),
+    ):
+        r = api.us_action(sid, action, body)
+        assert r.status_code == 400, action
+        assert error_type(r) == "NOT_ALLOWED_IN_CURRENT_STATE"
+    r = api.call("POST", api.us_path(sid) + "/file", json={"name": "b", "source_type": "PUSH"})
+    assert error_type(r) == "NOT_ALLOWED_IN_CURRENT_STATE"
+    assert sid in api.ok("GET", api.us_path())
+
+
+def test_fail_records_client_message(client: Client) -> None:
+    item_id = client.create_item("fail")
+    sid = client.create_update_session(item_id)
+    r = client.us_action(sid, "fail", {"client_error_message": "disk read failed"})
+    assert r.status_code in (200, 204)
+    session = client.update_session(sid)
+    assert session["state"] == "ERROR"
+    assert session["error_message"]["default_message"] == "disk read failed"
+    assert session["error_message"]["id"]
+
+
+def test_delete_refused_while_active(client: Client) -> None:
+    item_id = client.create_item("delete")
+    sid = client.create_update_session(item_id)
+    r = client.call("DELETE", client.us_path(sid))
+    assert r.status_code == 400
+    assert error_type(r, client.dialect) == "NOT_ALLOWED_IN_CURRENT_STATE"
+    client.us_action(sid, "cancel")
+    r = client.call("DELETE", client.us_path(sid))
+    assert r.status_code == (204 if client.dialect == "api" else 200)
+    r = client.call("GET", client.us_path(sid))
+    assert r.status_code == 404 and error_type(r, client.dialect) == "NOT_FOUND"
+
+
+def test_keep_alive_progress_must_increase(client: Client) -> None:
+    item_id = client.create_item("keep-alive")
+    sid = client.create_update_session(item_id)
+    before = client.update_session(sid)["expiration_time"]
+    assert client.us_action(sid, "keep-alive", {"client_progress": 10}).status_code in (200, 204)
+    for bad in (10, 5, 101, -1):
+        r = client.us_action(sid, "keep-alive", {"client_progress": bad})
+        assert r.status_code == 400, bad
+        assert error_type(r, client.dialect) == "INVALID_ARGUMENT"
+    assert client.us_action(sid, "keep-alive", {"client_progress": 20}).status_code in (200, 204)
+    assert client.us_action(sid, "keep-alive", {}).status_code in (200, 204)
+    session = client.update_session(sid)
+    assert session["client_progress"] == 20
+    assert session["expiration_time"] >= before
+
+
+def test_idle_session_expires_and_content_is_discarded(
+    sim_factory: Callable[..., ContentLibraryService],
+) -> None:
+    svc = sim_factory(session_timeout=0.3)
+    api = Client(svc, "api")
+    item_id = api.create_item("expire")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin")
+    assert api.put(info["upload_endpoint"]["uri"], DATA).status_code == 200
+    assert len(_tmp_files(svc)) == 1
+    r = poll_until(lambda: (r := api.call("GET", api.us_path(sid))).status_code == 404 and r)
+    assert error_type(r) == "NOT_FOUND"
+    assert _tmp_files(svc) == []
+    assert api.put(info["upload_endpoint"]["uri"], DATA).status_code == 404
+    # The item is free again.
+    assert api.create_update_session(item_id) != sid
+
+
+def test_size_mismatch_makes_file_error(client: Client) -> None:
+    item_id = client.create_item("size")
+    sid = client.create_update_session(item_id)
+    info = client.add_file(sid, "a.bin", size=len(DATA) + 1)
+    assert client.put(info["upload_endpoint"]["uri"], DATA).status_code == 200
+    f = client.upload_file(sid, "a.bin")
+    assert f["status"] == "ERROR"
+    text = f["error_message"]["default_message"]
+    assert str(len(DATA) + 1) in text and str(len(DATA)) in text
+
+
+def test_checksum_mismatch_then_retry_by_adding_again(client: Client) -> None:
+    item_id = client.create_item("checksum")
+    sid = client.create_update_session(item_id)
+    good = hashlib.sha256(DATA).hexdigest()
+    wrong = hashlib.sha256(b"other").hexdigest()
+    info = client.add_file(sid, "a.bin", checksum_info={"algorithm": "SHA256", "checksum": wrong})
+    client.put(info["upload_endpoint"]["uri"], DATA)
+    f = client.upload_file(sid, "a.bin")
+    assert f["status"] == "ERROR"
+    assert wrong in f["error_message"]["default_message"]
+    assert good in f["error_message"]["default_message"]
+
+    result = client.validate(sid)
+    assert result["has_errors"] is True and result["missing_files"] == []
+    assert [e["name"] for e in result["invalid_files"]] == ["a.bin"]
+    assert result["invalid_files"][0]["error_message"]["default_message"]
+
+    r = client.us_action(sid, "complete")
+    assert r.status_code == 400
+    assert error_type(r, client.dialect) == "NOT_ALLOWED_IN_CURRENT_STATE"
+    assert "a.bin" in message(r)
+
+    # Adding the same name again replaces it: a retry.
+    info = client.add_file(sid, "a.bin", checksum_info={"algorithm": "SHA256", "checksum": good})
+    assert info["status"] == "WAITING_FOR_TRANSFER"
+    assert [f["name"] for f in client.session_files(sid)] == ["a.bin"]
+    client.put(info["upload_endpoint"]["uri"], DATA)
+    ready = client.upload_file(sid, "a.bin")
+    assert ready["status"] == "READY"
+    assert ready["checksum_info"] == {"algorithm": "SHA256", "checksum": good}
+    assert client.us_action(sid, "complete").status_code in (200, 204)
+    # Items report SHA-1 whatever the upload was verified with.
+    assert client.item_files(item_id)[0]["checksum_info"] == {
+        "algorithm": "SHA1",
+        "checksum": hashlib.sha1(DATA).hexdigest(),
+    }
+
+
+def test_validate_and_complete_name_missing_files(api: Client) -> None:
+    item_id = api.create_item("missing")
+    sid = api.create_update_session(item_id)
+    api.add_file(sid, "never-sent.bin")
+    sent = api.add_file(sid, "sent.bin")
+    api.put(sent["upload_endpoint"]["uri"], DATA)
+    assert api.validate(sid) == {
+        "has_errors": True,
+        "missing_files": ["never-sent.bin"],
+        "invalid_files": [],
+    }
+    r = api.us_action(sid, "complete")
+    assert r.status_code == 400 and error_type(r) == "NOT_ALLOWED_IN_CURRENT_STATE"
+    assert "never-sent.bin" in message(r)
+    assert api.update_session(sid)["state"] == "ACTIVE"
+
+
+def test_remove_and_versions(client: Client) -> None:
+    item_id = client.create_item("versions")
+    client.upload(item_id, {"a.bin": b"a1", "b.bin": b"b1"})
+    sid = client.create_update_session(item_id)
+    # The session starts from a snapshot of the item's files.
+    snapshot = client.session_files(sid)
+    assert [(f["name"], f["status"], f["source_type"]) for f in snapshot] == [
+        ("a.bin", "READY", "NONE"),
+        ("b.bin", "READY", "NONE"),
+    ]
+    if client.dialect == "api":
+        r = client.call("DELETE", client.us_path(sid) + "/file/a.bin")
+        assert r.status_code == 204
+    else:
+        r = client.call(
+            "POST",
+            f"/rest/com/vmware/content/library/item/updatesession/file/id:{sid}",
+            params={"~action": "remove"},
+            json={"file_name": "a.bin"},
+        )
+        assert r.status_code == 200
+    # Still there until complete.
+    assert [f["name"] for f in client.item_files(item_id)] == ["a.bin", "b.bin"]
+    assert [f["name"] for f in client.session_files(sid)] == ["b.bin"]
+    info = client.add_file(sid, "b.bin")
+    client.put(info["upload_endpoint"]["uri"], b"b2-longer")
+    assert client.us_action(sid, "complete").status_code in (200, 204)
+    files = client.item_files(item_id)
+    assert [(f["name"], f["version"], f["size"]) for f in files] == [("b.bin", "2", 9)]
+    assert client.item(item_id)["content_version"] == "3"
+
+
+def test_remove_unknown_file_is_invalid(api: Client) -> None:
+    item_id = api.create_item("remove-unknown")
+    sid = api.create_update_session(item_id)
+    r = api.call("DELETE", api.us_path(sid) + "/file/nope.bin")
+    assert r.status_code == 400 and error_type(r) == "INVALID_ARGUMENT"
+    r = api.call("GET", api.us_path(sid) + "/file/nope.bin")
+    assert r.status_code == 400 and error_type(r) == "INVALID_ARGUMENT"
+
+
+def test_update_warning_behavior(api: Client) -> None:
+    item_id = api.create_item("warnings")
+    sid = api.create_update_session(item_id)
+    behavior = [{"type": "SELF_SIGNED_CERTIFICATE", "ignored": True}]
+    r = api.call("PATCH", api.us_path(sid), json={"warning_behavior": behavior})
+    assert r.status_code == 204
+    assert api.update_session(sid)["warning_behavior"] == behavior
+    r = api.call("PATCH", api.us_path(sid), json={"warning_behavior": [{"type": "BOGUS"}]})
+    assert r.status_code == 400 and error_type(r) == "INVALID_ARGUMENT"
+
+
+def test_session_lists_are_per_user(sim_factory: Callable[..., ContentLibraryService]) -> None:
+    svc = sim_factory(users={"admin": "secret", "other": "secret"})
+    admin = Client(svc, "api")
+    other = Client(svc, "api", user="admin")
+    other.http.headers["vmware-api-session-id"] = (
+        new_http().post(svc.base_url + "/api/session", auth=("other", "secret")).json()
+    )
+    a_item, o_item = admin.create_item("a"), admin.create_item("o")
+    mine = admin.create_update_session(a_item)
+    theirs = other.create_update_session(o_item)
+    assert admin.ok("GET", admin.us_path()) == [mine]
+    assert other.ok("GET", other.us_path()) == [theirs]
+    assert admin.ok("GET", admin.us_path(), params={"library_item_id": o_item}) == []
+    r = admin.call("GET", admin.us_path(), params={"library_item_id": str(uuid.uuid4())})
+    assert r.status_code == 404
+
+
+def test_client_token_on_update_session(api: Client, rest: Client) -> None:
+    item_id = api.create_item("token")
+    token = str(uuid.uuid4())
+    spec = {"library_item_id": item_id}
+    a = api.call("POST", api.us_path(), json=spec, headers={"Client-Token": token})
+    b = api.call("POST", api.us_path(), json=spec, headers={"Client-Token": token})
+    assert a.status_code == b.status_code == 201 and a.json() == b.json()
+    r = rest.call("POST", rest.us_path(), json={"create_spec": spec, "client_token": "not-a-uuid"})
+    assert r.status_code == 400 and error_type(r, "rest") == "INVALID_ARGUMENT"
+
+
+def _raw_put(uri: str, head_extra: str, body: bytes, close: bool = True) -> bytes:
+    parts = urlsplit(uri)
+    sock = socket.create_connection((parts.hostname, parts.port))
+    try:
+        sock.sendall(
+            f"PUT {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{head_extra}\r\n".encode() + body
+        )
+        if close:
+            sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(10)
+        return sock.recv(65536)
+    finally:
+        sock.close()
+
+
+def test_put_that_ends_early_leaves_file_in_error(api: Client) -> None:
+    item_id = api.create_item("early")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin")
+    _raw_put(info["upload_endpoint"]["uri"], "Content-Length: 10000\r\n", DATA[:4000])
+    f = poll_until(lambda: (f := api.upload_file(sid, "a.bin"))["status"] == "ERROR" and f)
+    assert "4000" in f["error_message"]["default_message"]
+    assert f["bytes_transferred"] == 4000
+
+
+def test_expect_continue_is_answered_only_for_accepted_puts(api: Client) -> None:
+    item_id = api.create_item("expect")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin")
+    uri = info["upload_endpoint"]["uri"]
+    parts = urlsplit(uri)
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        sock.settimeout(10)
+        sock.sendall(
+            f"PUT {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Length: {len(DATA)}\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(DATA)
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+    assert api.upload_file(sid, "a.bin")["status"] == "READY"
+    # A bad URI gets its final answer at once, without 100 Continue.
+    reply = _raw_put(
+        uri.replace("/cls/data/", "/cls/data/0"),
+        f"Content-Length: {len(DATA)}\r\nExpect: 100-continue\r\n",
+        b"",
+        close=False,
+    )
+    assert reply.startswith(b"HTTP/1.1 404")
+
+
+def test_chunked_upload(api: Client) -> None:
+    item_id = api.create_item("chunked")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin", size=len(DATA))
+    pieces = (DATA[i : i + 3000] for i in range(0, len(DATA), 3000))
+    r = new_http().put(info["upload_endpoint"]["uri"], data=pieces)  # Transfer-Encoding: chunked
+    assert r.status_code == 200
+    f = api.upload_file(sid, "a.bin")
+    assert f["status"] == "READY" and f["size"] == len(DATA)
+
+
+def test_ovf_manifest_is_not_kept(api: Client) -> None:
+    item_id = api.create_item("appliance", item_type="ovf")
+    sid = api.create_update_session(item_id)
+    for name in ("vm.ovf", "vm.mf"):
+        info = api.add_file(sid, name)
+        assert info["keep_in_storage"] is (name == "vm.ovf")
+        api.put(info["upload_endpoint"]["uri"], b"<xml/>")
+    assert api.us_action(sid, "complete").status_code == 204
+    assert [f["name"] for f in api.item_files(item_id)] == ["vm.ovf"]
+
+
+def test_invalid_file_specs(api: Client) -> None:
+    item_id = api.create_item("specs")
+    sid = api.create_update_session(item_id)
+    for spec in (
+        {"source_type": "PUSH"},
+        {"name": "../x", "source_type": "PUSH"},
+        {"name": "a", "source_type": "PUSH", "size": "big"},
+        {
+            "name": "a",
+            "source_type": "PUSH",
+            "checksum_info": {"algorithm": "CRC", "checksum": "0"},
+        },
+        {"name": "a", "source_type": "PULL", "source_endpoint": {"uri": "http://x/y"}},
+    ):
+        r = api.call("POST", api.us_path(sid) + "/file", json=spec)
+        assert r.status_code == 400, spec
+        assert error_type(r) == "INVALID_ARGUMENT"
