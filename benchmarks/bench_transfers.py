@@ -62,7 +62,9 @@ def cl_transfer(url: str, *args: str) -> tuple[float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
-        raise SystemExit(f"cl-transfer {args[:3]} failed: {proc.stderr.read() if proc.stderr else ''}")
+        raise SystemExit(
+            f"cl-transfer {args[:3]} failed: {proc.stderr.read() if proc.stderr else ''}"
+        )
     return seconds, usage.ru_maxrss / 1024
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-HEADER = "# Performance\n\nEvery number here was measured by a script in `benchmarks/`; rerun it to update.\n"
+HEADER = (
+    "# Performance\n\n"
+    "Every number here was measured by a script in `benchmarks/`; rerun it to update.\n"
+)
 
 
 def replace_section(path: Path, title: str, body: str) -> None:
