@@ -1,0 +1,151 @@
+"""The composition root: builds every service once, injects it, and starts and stops them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+from PySide6.QtCore import QObject, QSettings, QTimer
+
+from cl_desktop.demo import DemoServer, StartDemo, start_demo_server
+from cl_desktop.services import (
+    BackgroundTasks,
+    Connector,
+    ErrorInfo,
+    LibraryBrowser,
+    LoginRequest,
+    QThreadSpawner,
+    TransferService,
+)
+from cl_desktop.services.qt_compat import guard_refcount_bug
+from cl_desktop.transfers.jobs import JobSpec, ServerRef
+from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
+from cl_desktop.ui.dialogs import Prompts
+from cl_desktop.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "cl-desktop"
+SHUTDOWN_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """What the command line chose."""
+
+    demo: bool = False
+    data_dir: Path | None = None  # default: platformdirs' user data dir
+    settings_path: Path | None = None  # default: <data dir>/settings.ini with --data-dir
+    server: str | None = None
+    user: str | None = None
+    max_parallel: int = 2
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir or Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+    @property
+    def resolved_settings_path(self) -> Path:
+        if self.settings_path is not None:
+            return self.settings_path
+        if self.data_dir is not None:  # --data-dir isolates a whole instance
+            return self.data_dir / "settings.ini"
+        return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "settings.ini"
+
+
+def same_account(server: ServerRef) -> Callable[[JobSpec], bool]:
+    """The queue's `accept`: the jobs of this server and user (others wait for their login)."""
+
+    def accept(spec: JobSpec) -> bool:
+        return (spec.server.url, spec.server.username) == (server.url, server.username)
+
+    return accept
+
+
+class Application(QObject):
+    """Every long-lived object of the program, wired together."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        prompts: Prompts | None = None,
+        start_demo: StartDemo = start_demo_server,
+    ) -> None:
+        guard_refcount_bug()  # before the first signal: PySide6 6.12.0 on Python 3.11
+        super().__init__()
+        self.config = config
+        self.data_dir = config.resolved_data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._start_demo = start_demo
+        self.demo: DemoServer | None = None
+        self.settings = QSettings(
+            str(config.resolved_settings_path), QSettings.Format.IniFormat, self
+        )
+        self.connector = Connector()
+        self.store = JobStore(self.data_dir / "transfers.sqlite")
+        self.spawner = QThreadSpawner(self)
+        self.queue = TransferQueue(
+            self.store, self.connector, max_parallel=config.max_parallel, spawn=self.spawner
+        )
+        self.tasks = BackgroundTasks(max_threads=4, parent=self)
+        # One thread for queue commands keeps them in the order the user gave them.
+        self.commands = BackgroundTasks(max_threads=1, parent=self)
+        self.transfers = TransferService(self.queue, self.commands, self)
+        self.browser = LibraryBrowser(self.connector, self.tasks, self)
+        self.window = MainWindow(self.browser, self.transfers, self.tasks, self.settings, prompts)
+        self.browser.connected.connect(self._on_connected)
+        self._queue_started = False
+
+    def start(self) -> None:
+        """Show the window at once; connecting (and the demo server) happen in the background."""
+        self.window.show()
+        if self.config.demo:
+            self.window.set_starting("Starting the demo server...")
+            self.tasks.run(
+                lambda: self._start_demo(self.data_dir / "demo-server"),
+                self._on_demo_ready,
+                self._on_demo_failed,
+            )
+        else:
+            initial = None
+            if self.config.server:
+                initial = LoginRequest(self.config.server, self.config.user or "", "")
+            self.window.set_login_defaults(initial)
+            QTimer.singleShot(0, self.window.ask_login)  # after the window is on screen
+
+    def connect_to(self, request: LoginRequest) -> None:
+        self.window.connect_to(request)
+
+    def _on_demo_ready(self, demo: DemoServer) -> None:
+        self.demo = demo
+        self.window.connect_to(LoginRequest(demo.url, demo.username, demo.password))
+
+    def _on_demo_failed(self, error: ErrorInfo) -> None:
+        self.window.set_starting(f"The demo server did not start: {error.text}")
+        self.window.prompts.show_error(self.window, error)
+
+    def _on_connected(self, server: ServerRef) -> None:
+        # The queue starts with the first login, so that resumed jobs have a password.
+        if not self._queue_started:
+            self._queue_started = True
+            self.transfers.start(accept=same_account(server))
+
+    def shutdown(self) -> None:
+        """Pause running transfers (they resume next time), stop workers, log out, stop."""
+        self.window.save_state()
+        self.transfers.shutdown()
+        self.spawner.wait(int(SHUTDOWN_WAIT_S * 1000))
+        self.tasks.shutdown()
+        # Logging out is network I/O: bounded, so an unreachable server cannot hold up exit.
+        logout = threading.Thread(target=self.connector.close_all, name="logout", daemon=True)
+        logout.start()
+        logout.join(2.0)
+        if self.demo is not None:
+            self.demo.stop()
+            self.demo = None
+        self.store.close()

@@ -1,0 +1,178 @@
+"""LibraryBrowser: fetches libraries, items, files and storage in the background."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.api.errors import NotFound, OperationNotFound, Unsupported
+from cl_desktop.api.models import FileInfo, ItemModel, LibraryModel, StorageInfo
+from cl_desktop.transfers.jobs import ServerRef
+
+from .connection import Connector, LoginRequest
+from .errors import ErrorInfo
+from .tasks import BackgroundTasks, TaskCancelled
+
+log = logging.getLogger(__name__)
+
+ITEM_FETCH_THREADS = 8  # vCenter has no bulk "get items": one GET per item, a few in parallel
+PROGRESS_INTERVAL = 0.25  # seconds between "loading items n/m" reports
+
+
+@dataclass(frozen=True)
+class ItemDetails:
+    """The detail panes' data for one item."""
+
+    item_id: str
+    files: tuple[FileInfo, ...]
+    storage: tuple[StorageInfo, ...] | None  # None: the server has no Storage API (vcsim)
+    storage_error: ErrorInfo | None = None
+
+
+class LibraryBrowser(QObject):
+    """Browsing for one connected server; every call returns at once and answers by signal.
+
+    Signals:
+        connected(ServerRef): logged in (libraries follow).
+        connection_failed(ErrorInfo)
+        libraries_loaded(tuple[LibraryModel, ...])
+        libraries_failed(ErrorInfo)
+        items_progress(str library_id, int done, int total): while a big library loads.
+        items_loaded(str library_id, tuple[ItemModel, ...])
+        items_failed(str library_id, ErrorInfo)
+        details_loaded(ItemDetails)
+        details_failed(str item_id, ErrorInfo)
+    """
+
+    connected = Signal(object)
+    connection_failed = Signal(object)
+    libraries_loaded = Signal(object)
+    libraries_failed = Signal(object)
+    items_progress = Signal(str, int, int)
+    items_loaded = Signal(str, object)
+    items_failed = Signal(str, object)
+    details_loaded = Signal(object)
+    details_failed = Signal(str, object)
+
+    def __init__(
+        self, connector: Connector, tasks: BackgroundTasks, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._connector = connector
+        self._tasks = tasks
+        self.server: ServerRef | None = None
+        self._items_generation = 0
+        self._items_task: int | None = None
+        self._details_task: int | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._tasks.busy
+
+    def connect_to(self, request: LoginRequest) -> None:
+        """Log in and list the libraries (the password stays in the connector's memory)."""
+        server = request.ref
+        self._connector.set_password(server, request.password)
+
+        def login() -> tuple[LibraryModel, ...]:
+            client = self._connector(server)
+            return client.libraries.list_models()
+
+        def done(libraries: tuple[LibraryModel, ...]) -> None:
+            self.server = server
+            self.connected.emit(server)
+            self.libraries_loaded.emit(libraries)
+
+        self._tasks.run(login, done, self.connection_failed.emit)
+
+    def refresh_libraries(self) -> None:
+        server = self._require_server()
+        self._tasks.run(
+            lambda: self._connector(server).libraries.list_models(),
+            self.libraries_loaded.emit,
+            self.libraries_failed.emit,
+        )
+
+    def load_items(self, library_id: str) -> None:
+        """List the items of a library (progress reported for big ones); supersedes any
+        earlier item load."""
+        server = self._require_server()
+        self._items_generation += 1
+        generation = self._items_generation
+        if self._items_task is not None:
+            self._tasks.discard(self._items_task)
+
+        def fetch() -> tuple[ItemModel, ...]:
+            client = self._connector(server)
+            ids = client.items.list(library_id)
+            return self._fetch_item_models(client, library_id, ids, generation)
+
+        self._items_task = self._tasks.run(
+            fetch,
+            lambda items: self.items_loaded.emit(library_id, items),
+            lambda error: self.items_failed.emit(library_id, error),
+        )
+
+    def _fetch_item_models(
+        self, client: ContentLibraryClient, library_id: str, ids: tuple[str, ...], generation: int
+    ) -> tuple[ItemModel, ...]:
+        def get(item_id: str) -> ItemModel | None:
+            if generation != self._items_generation:
+                raise TaskCancelled
+            try:
+                return client.items.get(item_id)
+            except NotFound:  # deleted while we listed
+                return None
+
+        models: list[ItemModel] = []
+        last_report = time.monotonic()
+        with ThreadPoolExecutor(ITEM_FETCH_THREADS, thread_name_prefix="item-get") as pool:
+            try:
+                for count, model in enumerate(pool.map(get, ids), 1):
+                    if model is not None:
+                        models.append(model)
+                    now = time.monotonic()
+                    if now - last_report >= PROGRESS_INTERVAL:
+                        last_report = now
+                        self.items_progress.emit(library_id, count, len(ids))
+            except TaskCancelled:
+                pool.shutdown(cancel_futures=True)
+                raise
+        return tuple(models)
+
+    def load_details(self, item_id: str) -> None:
+        """Files and storage of one item; an earlier, unfinished details load is dropped."""
+        server = self._require_server()
+        if self._details_task is not None:
+            self._tasks.discard(self._details_task)
+
+        def fetch() -> ItemDetails:
+            client = self._connector(server)
+            files = client.item_files.list(item_id)
+            try:
+                return ItemDetails(item_id, files, client.storage.list(item_id))
+            except (NotFound, OperationNotFound, Unsupported):
+                # The files call just found the item, so a 404 here means "no Storage API".
+                return ItemDetails(item_id, files, None)
+            except Exception as exc:
+                return ItemDetails(item_id, files, (), ErrorInfo.from_exception(exc))
+
+        def done(details: ItemDetails) -> None:
+            self._details_task = None
+            self.details_loaded.emit(details)
+
+        def failed(error: ErrorInfo) -> None:
+            self._details_task = None
+            self.details_failed.emit(item_id, error)
+
+        self._details_task = self._tasks.run(fetch, done, failed)
+
+    def _require_server(self) -> ServerRef:
+        if self.server is None:
+            raise RuntimeError("not connected")
+        return self.server

@@ -1,0 +1,58 @@
+"""ErrorInfo: what the GUI shows for an exception (title, actionable message, details)."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cl_desktop.api.errors import (
+    ContentLibraryError,
+    TlsTrustError,
+    TransportError,
+    Unauthenticated,
+    Unauthorized,
+)
+
+
+class ErrorKind(StrEnum):
+    """What kind of trouble it is, so the GUI can react by type (re-login, retry, crash)."""
+
+    AUTH = "auth"
+    TLS = "tls"
+    CONNECTION = "connection"
+    SERVER = "server"
+    LOCAL = "local"  # a local file problem
+    BUG = "bug"
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """A frozen, thread-safe description of a failure."""
+
+    title: str
+    message: str
+    kind: ErrorKind = ErrorKind.SERVER
+    details: str = ""  # the traceback, for bugs
+
+    @property
+    def text(self) -> str:
+        """One line for a status bar or a clipboard."""
+        return f"{self.title}: {self.message}" if self.message else self.title
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        if isinstance(exc, ContentLibraryError):
+            kind = ErrorKind.SERVER
+            if isinstance(exc, TlsTrustError):
+                kind = ErrorKind.TLS
+            elif isinstance(exc, TransportError):
+                kind = ErrorKind.CONNECTION
+            elif isinstance(exc, Unauthenticated | Unauthorized):
+                kind = ErrorKind.AUTH
+            return cls(exc.title, exc.message, kind)
+        if isinstance(exc, OSError):
+            where = f" ({exc.filename})" if exc.filename else ""
+            return cls("File problem", f"{exc.strerror or exc}{where}", ErrorKind.LOCAL)
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return cls("Unexpected error", f"{type(exc).__name__}: {exc}", ErrorKind.BUG, details)

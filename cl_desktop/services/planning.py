@@ -1,0 +1,125 @@
+"""Turns user gestures (drops, Upload..., Download...) into transfer job specs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cl_desktop.api.models import ItemModel
+from cl_desktop.transfers.errors import PreflightError
+from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
+from cl_desktop.transfers.naming import infer_item_type, item_name_for
+from cl_desktop.transfers.ovf import referenced_files
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """One item to create from one dropped file."""
+
+    name: str
+    item_type: str
+    path: str
+
+
+@dataclass(frozen=True)
+class DropPlan:
+    """What a drop of local paths means.
+
+    `files` are uploaded (one new item each, or all into one item); `companions` are files
+    an .ovf in the same drop references (the engine takes them along with the .ovf);
+    `skipped` are (path, reason) pairs, such as folders.
+    """
+
+    files: tuple[str, ...]
+    companions: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def new_items(self) -> list[NewItem]:
+        return [NewItem(item_name_for(p), infer_item_type(p), p) for p in self.files]
+
+    def new_item_lines(self) -> list[str]:
+        """The confirmation's list: one line per new item, then what else happens."""
+        lines = [
+            f"{item.name} ({item.item_type}) from {Path(item.path).name}" for item in self.new_items
+        ]
+        lines += [f"{Path(p).name}: uploaded with its .ovf" for p in self.companions]
+        lines += [f"{Path(p).name}: skipped, {reason}" for p, reason in self.skipped]
+        return lines
+
+
+def _key(path: str | Path) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def plan_drop(paths: Iterable[str]) -> DropPlan:
+    """Sort dropped paths into files, .ovf companions and skipped ones.
+
+    Reads the disk (folders, .ovf descriptors): call it from a background task.
+    """
+    unique = list(dict.fromkeys(paths))
+    files: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    brought: set[str] = set()
+    for raw in unique:
+        path = Path(raw)
+        if path.is_dir():
+            skipped.append((raw, "folders are not uploaded; drop the files inside"))
+            continue
+        if not path.exists():
+            skipped.append((raw, "it does not exist"))
+            continue
+        files.append(raw)
+        if path.suffix.lower() == ".ovf":
+            brought |= {_key(path.with_suffix(ext)) for ext in (".mf", ".cert")}
+            try:
+                brought |= {_key(path.parent / href) for href, _ in referenced_files(path)}
+            except PreflightError:
+                pass  # the upload job reports the broken descriptor with its reason
+    companions = [p for p in files if _key(p) in brought]
+    return DropPlan(
+        tuple(p for p in files if _key(p) not in brought), tuple(companions), tuple(skipped)
+    )
+
+
+def new_item_specs(server: ServerRef, library_id: str, plan: DropPlan) -> list[JobSpec]:
+    return [
+        JobSpec(
+            direction=Direction.UPLOAD,
+            server=server,
+            library_id=library_id,
+            item_name=item.name,
+            item_type=item.item_type,
+            paths=(item.path,),
+            unique_name=True,  # a clash gets a free name rather than a failed job
+        )
+        for item in plan.new_items
+    ]
+
+
+def upload_into_spec(server: ServerRef, item: ItemModel, paths: Sequence[str]) -> JobSpec:
+    return JobSpec(
+        direction=Direction.UPLOAD,
+        server=server,
+        library_id=item.library_id or "",
+        item_id=item.id,
+        item_name=item.name or "",
+        item_type=item.type,
+        paths=tuple(paths),
+    )
+
+
+def download_spec(
+    server: ServerRef, item: ItemModel, dest_dir: str, file_names: Sequence[str] = ()
+) -> JobSpec:
+    return JobSpec(
+        direction=Direction.DOWNLOAD,
+        server=server,
+        library_id=item.library_id or "",
+        item_id=item.id,
+        item_name=item.name or "",
+        dest_dir=dest_dir,
+        file_names=tuple(file_names),
+    )

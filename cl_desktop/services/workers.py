@@ -1,0 +1,65 @@
+"""QThreadSpawner: the TransferQueue's `spawn`, running each worker function in a QThread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, QThread, Slot
+
+log = logging.getLogger(__name__)
+
+
+class _WorkerThread(QThread):
+    def __init__(self, fn: Callable[[], None], name: str) -> None:
+        super().__init__()
+        self._fn = fn
+        self.setObjectName(name)
+
+    def run(self) -> None:
+        try:
+            self._fn()
+        except BaseException:  # the engine reports job failures itself; this is a bug
+            log.exception("worker %s crashed", self.objectName())
+
+
+class QThreadSpawner(QObject):
+    """Callable `spawn(fn, name)`: starts `fn` in a new QThread at once, from any thread.
+
+    The queue calls it from whichever thread schedules the next job (a command thread, a
+    finishing worker). Each QThread object is handed to the GUI thread, which deletes it
+    when it has finished; `wait()` joins them all at shutdown.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._threads: set[_WorkerThread] = set()
+
+    def __call__(self, fn: Callable[[], None], name: str) -> None:
+        thread = _WorkerThread(fn, name)
+        thread.moveToThread(self.thread())  # so that deleteLater runs on the GUI thread
+        thread.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return sum(1 for thread in self._threads if thread.isRunning())
+
+    @Slot()
+    def _on_finished(self) -> None:
+        with self._lock:
+            done = {thread for thread in self._threads if thread.isFinished()}
+            self._threads -= done
+        for thread in done:
+            thread.deleteLater()
+
+    def wait(self, msecs: int = 10000) -> bool:
+        """Wait for every worker to end (after the queue was told to shut down)."""
+        with self._lock:
+            threads = list(self._threads)
+        return all(thread.wait(msecs) for thread in threads)

@@ -1,0 +1,1 @@
+"""Widgets, item models, delegates and dialogs; never calls the REST client directly."""

@@ -1,0 +1,305 @@
+"""Detail panes of the selected item: Summary, Files (File.Info) and Storage (Storage.Info)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QLabel,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
+
+from cl_desktop.api.models import FileInfo, ItemModel, LibraryModel, StorageInfo
+from cl_desktop.services.browser import ItemDetails
+from cl_desktop.services.errors import ErrorInfo
+
+from . import format as fmt
+from .views import setup_table
+
+Index = QModelIndex | QPersistentModelIndex
+FILE_HEADERS = ("Name", "Size", "Cached", "Version", "Checksum algorithm", "Checksum")
+STORAGE_HEADERS = ("File / storage URI", "Size", "Backing", "Datastore", "Version")
+NOT_AVAILABLE = "Storage information is not available on this server."
+
+
+class FilesModel(QAbstractTableModel):
+    """File.Info rows of one item."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._files: list[FileInfo] = []
+
+    def set_files(self, files: Iterable[FileInfo]) -> None:
+        self.beginResetModel()
+        self._files = sorted(files, key=lambda f: f.name.casefold())
+        self.endResetModel()
+
+    def file(self, row: int) -> FileInfo:
+        return self._files[row]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._files)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(FILE_HEADERS)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(FILE_HEADERS)
+        ):
+            return FILE_HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        f = self._files[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            checksum = f.checksum_info
+            values = (
+                f.name,
+                fmt.size(f.size),
+                fmt.yes_no(f.cached),
+                f.version or "",
+                str(checksum.effective_algorithm) if checksum else "",
+                checksum.checksum if checksum else "",
+            )
+            text = values[index.column()]
+            return text if role == Qt.ItemDataRole.DisplayRole else (text or None)
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class _Pane(QStackedWidget):
+    """A pane's content, or a message in its place (loading, an error, nothing selected)."""
+
+    def __init__(self, content: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.content = content
+        self.message = QLabel()
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setMargin(16)
+        self.addWidget(content)
+        self.addWidget(self.message)
+
+    def show_content(self) -> None:
+        self.setCurrentWidget(self.content)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #b00000" if error else "color: palette(mid)")
+        self.setCurrentWidget(self.message)
+
+    @property
+    def showing_message(self) -> str:
+        return self.message.text() if self.currentWidget() is self.message else ""
+
+
+class SummaryForm(QWidget):
+    """Label/value pairs of the selected item (or library); values are selectable."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QFormLayout(self)
+        self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._fields: dict[str, QLabel] = {}
+
+    def set_rows(self, rows: Iterable[tuple[str, str]]) -> None:
+        while self._layout.rowCount():
+            self._layout.removeRow(0)
+        self._fields.clear()
+        for label, value in rows:
+            field = QLabel(value)
+            field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            field.setWordWrap(True)
+            self._fields[label] = field
+            self._layout.addRow(f"{label}:", field)
+
+    def value(self, label: str) -> str:
+        field = self._fields.get(label)
+        return field.text() if field is not None else ""
+
+
+class DetailPanes(QTabWidget):
+    """Summary, Files and Storage tabs for the current item."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary_form = SummaryForm()
+        self.summary = _Pane(self.summary_form)
+        self.files_model = FilesModel(self)
+        self.files_view = QTableView()
+        self.files_view.setModel(self.files_model)
+        setup_table(self.files_view, {0: 220})
+        self.files_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.files = _Pane(self.files_view)
+        self.storage_tree = QTreeWidget()
+        self.storage_tree.setColumnCount(len(STORAGE_HEADERS))
+        self.storage_tree.setHeaderLabels(list(STORAGE_HEADERS))
+        self.storage_tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.storage_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.copy_uri_action = QAction("&Copy storage URI", self.storage_tree)
+        self.copy_uri_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_uri_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.copy_uri_action.triggered.connect(self.copy_storage_uris)
+        self.storage_tree.addAction(self.copy_uri_action)
+        self._uri_items: list[tuple[QTreeWidgetItem, QTreeWidgetItem]] = []
+        self.storage = _Pane(self.storage_tree)
+        self.addTab(self.summary, "&Summary")
+        self.addTab(self.files, "&Files")
+        self.addTab(self.storage, "S&torage")
+        self.show_nothing()
+
+    # --- states ------------------------------------------------------------------------------
+
+    def show_nothing(self) -> None:
+        self.summary.show_message("Select a library item to see its details.")
+        self.files_model.set_files(())
+        self.files.show_message("No item selected.")
+        self._clear_storage()
+        self.storage.show_message("No item selected.")
+
+    def show_library(self, library: LibraryModel, item_count: int | None) -> None:
+        backings = ", ".join(
+            b.datastore_id or b.storage_uri or str(b.type) for b in library.storage_backings
+        )
+        self.summary_form.set_rows(
+            [
+                ("Library", library.name or ""),
+                ("ID", library.id or ""),
+                ("Type", str(library.type or "")),
+                ("Items", "" if item_count is None else str(item_count)),
+                ("Storage", backings),
+                ("Description", library.description or ""),
+                ("Last modified", fmt.timestamp(library.last_modified_time)),
+            ]
+        )
+        self.summary.show_content()
+        self.files_model.set_files(())
+        self.files.show_message("Select an item to see its files.")
+        self._clear_storage()
+        self.storage.show_message("Select an item to see where its files are stored.")
+
+    def show_item(self, item: ItemModel, library_name: str) -> None:
+        """The summary at once; files and storage show "Loading..." until set_details."""
+        self.summary_form.set_rows(
+            [
+                ("Name", item.name or ""),
+                ("ID", item.id or ""),
+                ("Library", library_name),
+                ("Type", item.type or ""),
+                ("Size", fmt.size(item.size)),
+                ("Cached", fmt.yes_no(item.cached)),
+                ("Version", item.version or ""),
+                ("Content version", item.content_version or ""),
+                ("Metadata version", item.metadata_version or ""),
+                ("Created", fmt.timestamp(item.creation_time)),
+                ("Last modified", fmt.timestamp(item.last_modified_time)),
+                ("Description", item.description or ""),
+            ]
+        )
+        self.summary.show_content()
+        self.files_model.set_files(())  # never show (or download from) the previous item's
+        self._clear_storage()
+        self.files.show_message("Loading files...")
+        self.storage.show_message("Loading storage...")
+
+    def set_details(self, details: ItemDetails) -> None:
+        self.files_model.set_files(details.files)
+        if details.files:
+            self.files.show_content()
+        else:
+            self.files.show_message("This item has no files yet.")
+        self._clear_storage()
+        if details.storage is None:
+            self.storage.show_message(NOT_AVAILABLE)
+        elif details.storage_error is not None:
+            self.storage.show_message(
+                f"Could not read the storage information.\n{details.storage_error.text}", True
+            )
+        elif not details.storage:
+            self.storage.show_message("No storage information for this item.")
+        else:
+            self._fill_storage(details.storage)
+            self.storage.show_content()
+
+    def show_error(self, error: ErrorInfo) -> None:
+        text = f"{error.title}\n{error.message}\nPress F5 to try again."
+        self.files.show_message(text, True)
+        self.storage.show_message(text, True)
+
+    def _fill_storage(self, storage: Iterable[StorageInfo]) -> None:
+        for info in sorted(storage, key=lambda s: s.name.casefold()):
+            backing = info.storage_backing
+            top = QTreeWidgetItem(
+                [
+                    info.name,
+                    fmt.size(info.size),
+                    str(backing.type or "") if backing else "",
+                    (backing.datastore_id or backing.storage_uri or "") if backing else "",
+                    info.version or "",
+                ]
+            )
+            self.storage_tree.addTopLevelItem(top)
+            for uri in info.storage_uris:
+                child = QTreeWidgetItem(top, [uri])
+                child.setToolTip(0, uri)
+                child.setFirstColumnSpanned(True)  # URIs are long: give them the whole row
+                self._uri_items.append((top, child))
+            top.setExpanded(True)
+        self.storage_tree.resizeColumnToContents(0)
+
+    def _clear_storage(self) -> None:
+        self._uri_items.clear()
+        self.storage_tree.clear()
+
+    # --- queries -------------------------------------------------------------------------
+
+    def selected_file_names(self) -> list[str]:
+        rows = sorted({index.row() for index in self.files_view.selectionModel().selectedRows()})
+        return [self.files_model.file(row).name for row in rows]
+
+    def storage_uris(self, selected_only: bool = False) -> list[str]:
+        return [
+            child.text(0)
+            for top, child in self._uri_items
+            if not selected_only or child.isSelected() or top.isSelected()
+        ]
+
+    def copy_storage_uris(self) -> None:
+        """Copy the selected storage URIs (all of a selected file's), one per line."""
+        uris = self.storage_uris(selected_only=True) or self.storage_uris()
+        if uris:
+            QGuiApplication.clipboard().setText("\n".join(uris))

@@ -1,0 +1,157 @@
+"""Dialogs: connection, confirmations, errors, file pickers; bundled in Prompts for injection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cl_desktop.services.connection import LoginRequest
+from cl_desktop.services.errors import ErrorInfo, ErrorKind
+
+MAX_LISTED = 12  # lines of a confirmation shown before "and n more"
+
+
+class ConnectDialog(QDialog):
+    """Server, user, password and CA file: a plain form (profiles replace it later)."""
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        initial: LoginRequest | None = None,
+        error: ErrorInfo | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Connect to vCenter")
+        self.server = QLineEdit(initial.server if initial else "")
+        self.server.setPlaceholderText("host name, or https://host:port")
+        self.username = QLineEdit(initial.username if initial else "")
+        self.username.setPlaceholderText("administrator@vsphere.local")
+        self.password = QLineEdit(initial.password if initial else "")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.ca_file = QLineEdit(initial.ca_file or "" if initial else "")
+        self.ca_file.setPlaceholderText("optional: PEM file of the server's CA")
+        browse = QPushButton("Browse...")
+        browse.clicked.connect(self._browse)
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_file)
+        ca_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("&Server:", self.server)
+        form.addRow("&User:", self.username)
+        form.addRow("&Password:", self.password)
+        form.addRow("&CA file:", ca_row)
+        layout = QVBoxLayout(self)
+        if error is not None:
+            message = QLabel(f"<b>{error.title}</b><br>{error.message}")
+            message.setWordWrap(True)
+            message.setStyleSheet("color: #b00000")
+            layout.addWidget(message)
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        (self.password if initial and initial.server else self.server).setFocus()
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "CA certificate", "", "PEM certificates (*.pem *.crt);;All files (*)"
+        )
+        if path:
+            self.ca_file.setText(path)
+
+    def request(self) -> LoginRequest:
+        return LoginRequest(
+            self.server.text().strip(),
+            self.username.text().strip(),
+            self.password.text(),
+            self.ca_file.text().strip() or None,
+        )
+
+
+def ask_login(
+    parent: QWidget | None, initial: LoginRequest | None, error: ErrorInfo | None
+) -> LoginRequest | None:
+    dialog = ConnectDialog(parent, initial, error)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.request()
+
+
+def listing(lines: Sequence[str]) -> str:
+    """Up to MAX_LISTED lines, then '... and n more'."""
+    shown = list(lines[:MAX_LISTED])
+    if len(lines) > MAX_LISTED:
+        shown.append(f"... and {len(lines) - MAX_LISTED} more")
+    return "\n".join(shown)
+
+
+def confirm(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    box.setInformativeText(listing(lines))
+    if len(lines) > MAX_LISTED:
+        box.setDetailedText("\n".join(lines))
+    box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
+    box.button(QMessageBox.StandardButton.Ok).setText("Upload")
+    return box.exec() == QMessageBox.StandardButton.Ok
+
+
+def show_error(parent: QWidget | None, error: ErrorInfo) -> None:
+    icon = QMessageBox.Icon.Critical if error.kind is ErrorKind.BUG else QMessageBox.Icon.Warning
+    box = QMessageBox(icon, error.title, error.message, parent=parent)
+    if error.details:
+        box.setDetailedText(error.details)
+    box.exec()
+
+
+def ask_directory(parent: QWidget | None, caption: str, start: str) -> str:
+    return QFileDialog.getExistingDirectory(parent, caption, start)
+
+
+def ask_open_files(parent: QWidget | None, caption: str, start: str) -> list[str]:
+    paths, _ = QFileDialog.getOpenFileNames(parent, caption, start)
+    return list(paths)
+
+
+def ask_save_file(parent: QWidget | None, caption: str, start: str, filters: str) -> str:
+    path, _ = QFileDialog.getSaveFileName(parent, caption, start, filters)
+    return path
+
+
+def open_folder(path: str) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+@dataclass
+class Prompts:
+    """Every question the window asks the user; tests replace them with canned answers."""
+
+    ask_login: Callable[
+        [QWidget | None, LoginRequest | None, ErrorInfo | None], LoginRequest | None
+    ] = field(default=ask_login)
+    confirm: Callable[[QWidget | None, str, str, Sequence[str]], bool] = field(default=confirm)
+    show_error: Callable[[QWidget | None, ErrorInfo], None] = field(default=show_error)
+    ask_directory: Callable[[QWidget | None, str, str], str] = field(default=ask_directory)
+    ask_open_files: Callable[[QWidget | None, str, str], list[str]] = field(default=ask_open_files)
+    ask_save_file: Callable[[QWidget | None, str, str, str], str] = field(default=ask_save_file)
+    open_folder: Callable[[str], bool] = field(default=open_folder)

@@ -1,0 +1,48 @@
+"""Human-readable sizes, speeds, durations and times for the views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import QDateTime, QLocale
+
+_locale = QLocale()
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return ""
+    return _locale.formattedDataSize(n, 1, QLocale.DataSizeFormat.DataSizeSIFormat)
+
+
+def speed(bytes_per_second: float) -> str:
+    if bytes_per_second <= 0:
+        return ""
+    return size(int(bytes_per_second)) + "/s"
+
+
+def duration(seconds: float | None) -> str:
+    """'42 s', '3 min 05 s', '2 h 07 min'; '' when unknown."""
+    if seconds is None:
+        return ""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def timestamp(value: datetime | None) -> str:
+    """Local date and time as 2026-11-26 22:57: sortable and the same in every locale."""
+    if value is None:
+        return ""
+    return QDateTime.fromSecsSinceEpoch(int(value.timestamp())).toString("yyyy-MM-dd HH:mm")
+
+
+def yes_no(value: bool | None) -> str:
+    if value is None:
+        return ""
+    return "Yes" if value else "No"

@@ -1,0 +1,720 @@
+"""MainWindow: library browser, detail panes, drag-and-drop uploads and the transfer dock."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QSplitter,
+    QStyle,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cl_desktop.api.models import ItemModel, LibraryModel
+from cl_desktop.services.browser import ItemDetails, LibraryBrowser
+from cl_desktop.services.connection import LoginRequest
+from cl_desktop.services.errors import ErrorInfo, ErrorKind
+from cl_desktop.services.planning import (
+    DropPlan,
+    download_spec,
+    new_item_specs,
+    plan_drop,
+    upload_into_spec,
+)
+from cl_desktop.services.tasks import BackgroundTasks
+from cl_desktop.services.transfers import TransferService
+from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
+
+from .details import DetailPanes
+from .dialogs import Prompts
+from .item_model import ItemFilterProxy, ItemRole, ItemTableModel
+from .queue_model import error_text
+from .transfers_dock import Totals, TransfersDock, add_actions, make_action
+from .views import ItemTableView, LibraryIdRole, LibraryTreeView, setup_table
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "cl_desktop"
+ITEMS_RELOAD_DELAY_MS = 300  # coalesces the reloads of several uploads finishing together
+
+# QSettings keys
+K_GEOMETRY = "window/geometry"
+K_STATE = "window/state"
+K_MAIN_SPLITTER = "window/main_splitter"
+K_RIGHT_SPLITTER = "window/right_splitter"
+K_ITEMS_HEADER = "views/items_header"
+K_FILES_HEADER = "views/files_header"
+K_DOWNLOAD_DIR = "paths/download_dir"
+K_UPLOAD_DIR = "paths/upload_dir"
+K_LAST_LIBRARY = "browser/last_library"
+
+
+def server_label(server: ServerRef) -> str:
+    """'host:port (user)': the server as the tree and the title show it."""
+    host = server.url.split("://", 1)[-1]
+    return f"{host} ({server.username})"
+
+
+class MainWindow(QMainWindow):
+    """The application window. Talks to the server only through LibraryBrowser and
+    TransferService; asks the user only through `prompts` (replaced in tests)."""
+
+    def __init__(
+        self,
+        browser: LibraryBrowser,
+        transfers: TransferService,
+        tasks: BackgroundTasks,
+        settings: QSettings,
+        prompts: Prompts | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.browser = browser
+        self.transfers = transfers
+        self.tasks = tasks
+        self.settings = settings
+        self.prompts = prompts or Prompts()
+        self.server: ServerRef | None = None
+        self.libraries: dict[str, LibraryModel] = {}
+        self.library_id: str | None = None
+        self.item_id: str | None = None
+        self._login: LoginRequest | None = None
+        self._reselect_item: str | None = None
+        self._connected_once = False
+
+        self.setObjectName("MainWindow")
+        self.resize(1200, 800)
+        self._build_actions()
+        self._build_central()
+        self.dock = TransfersDock(transfers, settings, self.prompts, self)
+        self.dock.totals_changed.connect(self._on_totals)
+        self.dock.message.connect(self.show_status)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self._connect_services()
+        self._items_reload = QTimer(self)
+        self._items_reload.setSingleShot(True)
+        self._items_reload.setInterval(ITEMS_RELOAD_DELAY_MS)
+        self._items_reload.timeout.connect(self._reload_items_keep_selection)
+        self.restore_state()
+        self._update_actions()
+        self._update_title()
+
+    # --- construction ----------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.connect_action = make_action(
+            self, "&Connect...", self.ask_login, "Ctrl+L", sp.SP_DriveNetIcon,
+            "Connect to a vCenter server",
+        )  # fmt: skip
+        self.refresh_action = make_action(
+            self, "&Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
+            sp.SP_BrowserReload, "Reload libraries, items and details",
+        )  # fmt: skip
+        self.upload_action = make_action(
+            self, "&Upload into item...", self.upload_into_selected, "Ctrl+U", sp.SP_ArrowUp,
+            "Upload files into the selected item",
+        )  # fmt: skip
+        self.upload_new_action = make_action(
+            self, "Upload as &new items...", self.upload_new_items_dialog, "Ctrl+Shift+U",
+            sp.SP_FileDialogNewFolder, "Create one new item per file in the selected library",
+        )  # fmt: skip
+        self.download_action = make_action(
+            self, "&Download...", self.download_selected_items, "Ctrl+D", sp.SP_ArrowDown,
+            "Download all files of the selected items to a folder",
+        )  # fmt: skip
+        self.download_files_action = make_action(
+            self, "Download selected &files...", self.download_selected_files, "Ctrl+Shift+D",
+            None, "Download the files selected in the Files tab",
+        )  # fmt: skip
+        self.filter_action = make_action(
+            self, "&Find", self._focus_filter, QKeySequence.StandardKey.Find
+        )
+        self.quit_action = make_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.copy_id_action = make_action(self, "Copy item &ID", self._copy_item_id)
+
+    def _build_central(self) -> None:
+        self.library_model = QStandardItemModel(self)
+        self.library_tree = LibraryTreeView()
+        self.library_tree.setObjectName("libraryTree")
+        self.library_tree.setModel(self.library_model)
+        self.library_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.library_tree.customContextMenuRequested.connect(self._library_menu)
+        self.library_tree.files_dropped.connect(self.drop_on_library)
+        self.library_tree.selectionModel().currentChanged.connect(self._on_library_current)
+
+        self.item_model = ItemTableModel(self)
+        self.item_proxy = ItemFilterProxy(self)
+        self.item_proxy.setSourceModel(self.item_model)
+        self.item_view = ItemTableView()
+        self.item_view.setObjectName("itemView")
+        self.item_view.setModel(self.item_proxy)
+        setup_table(self.item_view, {0: 320})
+        self.item_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.item_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.item_view.customContextMenuRequested.connect(self._item_menu)
+        self.item_view.files_dropped.connect(self.drop_on_items)
+        self.item_view.doubleClicked.connect(lambda _: self.download_selected_items())
+        self.item_view.selectionModel().currentRowChanged.connect(self._on_item_current)
+        self.item_view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("filterEdit")
+        self.filter_edit.setPlaceholderText("Filter items by name (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._on_filter_changed)
+        self.items_label = QLabel()
+        filter_row = QHBoxLayout()
+        filter_row.setContentsMargins(0, 0, 0, 0)
+        filter_row.addWidget(self.filter_edit, 1)
+        filter_row.addWidget(self.items_label)
+        items_box = QWidget()
+        items_layout = QVBoxLayout(items_box)
+        items_layout.setContentsMargins(0, 0, 0, 0)
+        items_layout.addLayout(filter_row)
+        items_layout.addWidget(self.item_view)
+
+        self.details = DetailPanes()
+        self.details.setObjectName("details")
+        self.details.files_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.details.files_view.addAction(self.download_files_action)
+        self.details.files_view.selectionModel().selectionChanged.connect(
+            lambda *_: self._update_actions()
+        )
+
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.right_splitter.setObjectName("rightSplitter")
+        self.right_splitter.addWidget(items_box)
+        self.right_splitter.addWidget(self.details)
+        self.right_splitter.setStretchFactor(0, 3)
+        self.right_splitter.setStretchFactor(1, 2)
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.main_splitter.setObjectName("mainSplitter")
+        self.main_splitter.addWidget(self.library_tree)
+        self.main_splitter.addWidget(self.right_splitter)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setSizes([260, 940])
+        self.setCentralWidget(self.main_splitter)
+
+    def _build_menus_and_toolbar(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.connect_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = menu.addMenu("&View")
+        view_menu.addAction(self.refresh_action)
+        view_menu.addAction(self.filter_action)
+        toggle = self.dock.toggleViewAction()
+        toggle.setShortcut(QKeySequence("Ctrl+T"))
+        view_menu.addAction(toggle)
+        add_actions(
+            menu.addMenu("&Item"),
+            [
+                self.upload_action,
+                self.upload_new_action,
+                None,
+                self.download_action,
+                self.download_files_action,
+                None,
+                self.copy_id_action,
+            ],
+        )
+        d = self.dock
+        add_actions(
+            menu.addMenu("&Transfers"),
+            [*d.queue_actions, None, d.export_csv_action, d.export_json_action],
+        )
+        toolbar = QToolBar("Main toolbar")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        add_actions(
+            toolbar,
+            [
+                self.connect_action,
+                self.refresh_action,
+                None,
+                self.upload_action,
+                self.upload_new_action,
+                self.download_action,
+            ],
+        )
+        self.addToolBar(toolbar)
+        # The window-wide actions need the window to own them for their shortcuts.
+        self.addActions([self.filter_action, self.quit_action, toggle])
+
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel("Not connected")
+        self.transfer_label = QLabel()
+        self.total_progress = QProgressBar()
+        self.total_progress.setObjectName("totalProgress")
+        self.total_progress.setRange(0, 1000)
+        self.total_progress.setMaximumWidth(220)
+        self.total_progress.setTextVisible(True)
+        self.total_progress.hide()
+        queue_button = QToolButton()
+        queue_button.setDefaultAction(self.dock.toggleViewAction())
+        queue_button.setAutoRaise(True)
+        bar = self.statusBar()
+        bar.addWidget(self.status_label, 1)
+        bar.addPermanentWidget(self.transfer_label)
+        bar.addPermanentWidget(self.total_progress)
+        bar.addPermanentWidget(queue_button)
+
+    def _connect_services(self) -> None:
+        b = self.browser
+        b.connected.connect(self._on_connected)
+        b.connection_failed.connect(self._on_connection_failed)
+        b.libraries_loaded.connect(self._on_libraries_loaded)
+        b.libraries_failed.connect(self._on_libraries_failed)
+        b.items_progress.connect(self._on_items_progress)
+        b.items_loaded.connect(self._on_items_loaded)
+        b.items_failed.connect(self._on_items_failed)
+        b.details_loaded.connect(self._on_details_loaded)
+        b.details_failed.connect(self._on_details_failed)
+        t = self.transfers
+        t.job_finished.connect(self._on_job_finished)
+        t.command_failed.connect(self._show_failure)
+
+    # --- state ---------------------------------------------------------------------------
+
+    def restore_state(self) -> None:
+        s = self.settings
+
+        def restore(key: str, apply: Callable[[QByteArray], object]) -> None:
+            value = s.value(key)
+            if isinstance(value, QByteArray) and not value.isEmpty():
+                apply(value)
+
+        restore(K_GEOMETRY, self.restoreGeometry)
+        restore(K_STATE, self.restoreState)
+        restore(K_MAIN_SPLITTER, self.main_splitter.restoreState)
+        restore(K_RIGHT_SPLITTER, self.right_splitter.restoreState)
+        restore(K_ITEMS_HEADER, self.item_view.horizontalHeader().restoreState)
+        restore(K_FILES_HEADER, self.details.files_view.horizontalHeader().restoreState)
+        self.dock.restore_state()
+
+    def save_state(self) -> None:
+        s = self.settings
+        s.setValue(K_GEOMETRY, self.saveGeometry())
+        s.setValue(K_STATE, self.saveState())
+        s.setValue(K_MAIN_SPLITTER, self.main_splitter.saveState())
+        s.setValue(K_RIGHT_SPLITTER, self.right_splitter.saveState())
+        s.setValue(K_ITEMS_HEADER, self.item_view.horizontalHeader().saveState())
+        s.setValue(K_FILES_HEADER, self.details.files_view.horizontalHeader().saveState())
+        self.dock.save_state()
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)
+
+    # --- connection ------------------------------------------------------------------------
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        self.status_label.setText(text)
+        self.status_label.setStyleSheet("color: #b00000" if error else "")
+
+    def set_starting(self, text: str) -> None:
+        """Before a connection exists (demo server starting, logging in)."""
+        self.show_status(text)
+        self.item_view.set_placeholder(text)
+
+    def set_login_defaults(self, request: LoginRequest | None) -> None:
+        """What the connection dialog shows first (from the command line)."""
+        self._login = request
+
+    def connect_to(self, request: LoginRequest) -> None:
+        self._login = LoginRequest(request.server, request.username, "", request.ca_file)
+        self.set_starting(f"Connecting to {request.server} as {request.username}...")
+        self.browser.connect_to(request)
+
+    def ask_login(self, error: ErrorInfo | None = None) -> None:
+        request = self.prompts.ask_login(self, self._login, error)
+        if request is not None:
+            self.connect_to(request)
+        elif not self._connected_once:
+            reason = f"{error.text}\n" if error is not None else ""
+            text = f"Not connected. {reason}Use File > Connect... (Ctrl+L)."
+            self.show_status(text.replace("\n", " "), error=error is not None)
+            self.item_view.set_placeholder(text, error=error is not None)
+
+    def _on_connected(self, server: ServerRef) -> None:
+        self.server = server
+        self._connected_once = True
+        self.show_status(f"Connected to {server.url} as {server.username}")
+        self._update_title()
+
+    def _on_connection_failed(self, error: ErrorInfo) -> None:
+        self.show_status(error.text, error=True)
+        self.item_view.set_placeholder(f"Could not connect.\n{error.text}", error=True)
+        self.ask_login(error)
+
+    # --- libraries -------------------------------------------------------------------------
+
+    def _on_libraries_loaded(self, libraries: Sequence[LibraryModel]) -> None:
+        assert self.server is not None
+        previous = self.library_id or self.settings.value(K_LAST_LIBRARY, "", str)
+        self.libraries = {lib.id: lib for lib in libraries if lib.id}
+        self.library_model.clear()
+        root = QStandardItem(server_label(self.server))
+        root.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon))
+        root.setEditable(False)
+        root.setToolTip("Drop files on a library to create new items")
+        first: QStandardItem | None = None
+        select: QStandardItem | None = None
+        for lib in sorted(libraries, key=lambda lib: (lib.name or "").casefold()):
+            node = QStandardItem(lib.name or lib.id or "")
+            node.setEditable(False)
+            node.setData(lib.id, LibraryIdRole)
+            node.setToolTip(f"{lib.type or ''} library {lib.id}")
+            node.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon))
+            root.appendRow(node)
+            first = first or node
+            if lib.id == previous:
+                select = node
+        select = select or first
+        self.library_model.appendRow(root)
+        self.library_tree.expandAll()
+        if select is not None:
+            self.library_tree.setCurrentIndex(select.index())
+        else:
+            self.library_id = None
+            self.item_model.clear()
+            self.item_view.set_placeholder("This server has no content libraries.")
+        self._update_actions()
+
+    def _on_libraries_failed(self, error: ErrorInfo) -> None:
+        self.show_status(f"Could not list the libraries: {error.text}", error=True)
+
+    def _on_library_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        library_id = current.data(LibraryIdRole) if current.isValid() else None
+        if library_id == self.library_id:
+            return
+        self.library_id = library_id
+        self.item_id = None
+        self.item_model.clear()
+        self.item_view.drops_enabled = library_id is not None
+        self.details.show_nothing()
+        if library_id is None:
+            self.item_view.set_placeholder("Select a library.")
+            self._update_actions()
+            return
+        self.settings.setValue(K_LAST_LIBRARY, library_id)
+        self.details.show_library(self.libraries[library_id], None)
+        self._load_items()
+        self._update_actions()
+
+    def _load_items(self) -> None:
+        if self.library_id is None:
+            return
+        if self.item_model.rowCount() == 0:
+            self.item_view.set_placeholder("Loading items...")
+        self.items_label.setText("Loading...")
+        self.browser.load_items(self.library_id)
+
+    def _reload_items_keep_selection(self) -> None:
+        self._reselect_item = self.item_id
+        self._load_items()
+
+    # --- items -----------------------------------------------------------------------------
+
+    def _on_items_progress(self, library_id: str, done: int, total: int) -> None:
+        if library_id == self.library_id:
+            text = f"Loading items... {done:,} of {total:,}"
+            self.items_label.setText(text)
+            if self.item_model.rowCount() == 0:
+                self.item_view.set_placeholder(text)
+
+    def _on_items_loaded(self, library_id: str, items: Sequence[ItemModel]) -> None:
+        if library_id != self.library_id:
+            return  # the user moved on to another library meanwhile
+        reselect = self._reselect_item or self.item_id
+        self._reselect_item = None
+        self.item_model.set_items(items)
+        library = self.libraries.get(library_id)
+        self.item_view.set_placeholder(
+            "This library is empty.\nDrop files here to create new items."
+            if not items
+            else "No items match the filter."
+        )
+        self._update_items_label()
+        if reselect:
+            row = self.item_model.row_of(reselect)
+            if row >= 0:
+                index = self.item_proxy.mapFromSource(self.item_model.index(row, 0))
+                if index.isValid():
+                    self.item_view.setCurrentIndex(index)
+                    self.item_view.selectRow(index.row())
+        if self.item_id is None and library is not None:
+            self.details.show_library(library, len(items))
+        self._update_actions()
+
+    def _on_items_failed(self, library_id: str, error: ErrorInfo) -> None:
+        if library_id != self.library_id:
+            return
+        self.items_label.setText("")
+        self.show_status(f"Could not list the items: {error.text}", error=True)
+        if self.item_model.rowCount() == 0:
+            self.item_view.set_placeholder(
+                f"Could not list the items.\n{error.title}: {error.message}\n"
+                "Press F5 to try again.",
+                error=True,
+            )
+
+    def _update_items_label(self) -> None:
+        shown, total = self.item_proxy.rowCount(), self.item_model.rowCount()
+        self.items_label.setText(
+            f"{total:,} items" if shown == total else f"{shown:,} of {total:,} items"
+        )
+
+    def _on_filter_changed(self, text: str) -> None:
+        self.item_proxy.setFilterFixedString(text)
+        self._update_items_label()
+
+    def _focus_filter(self) -> None:
+        self.filter_edit.setFocus()
+        self.filter_edit.selectAll()
+
+    def selected_items(self) -> list[ItemModel]:
+        rows = self.item_view.selectionModel().selectedRows()
+        return [index.data(ItemRole) for index in sorted(rows, key=lambda i: i.row())]
+
+    def current_item(self) -> ItemModel | None:
+        index = self.item_view.currentIndex()
+        return index.data(ItemRole) if index.isValid() else None
+
+    def _on_item_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        item: ItemModel | None = current.data(ItemRole) if current.isValid() else None
+        if item is None or not item.id:
+            self.item_id = None
+            library = self.libraries.get(self.library_id or "")
+            if library is not None:
+                self.details.show_library(library, self.item_model.rowCount())
+            self._update_actions()
+            return
+        self.item_id = item.id
+        library = self.libraries.get(item.library_id or "")
+        self.details.show_item(item, library.name or "" if library else "")
+        self.browser.load_details(item.id)
+        self._update_actions()
+
+    def _on_details_loaded(self, details: ItemDetails) -> None:
+        if details.item_id == self.item_id:
+            self.details.set_details(details)
+            self._update_actions()
+
+    def _on_details_failed(self, item_id: str, error: ErrorInfo) -> None:
+        if item_id == self.item_id:
+            self.details.show_error(error)
+
+    def refresh(self) -> None:
+        if self.server is None:
+            self.ask_login()
+            return
+        self.show_status("Refreshing...")
+        self.browser.refresh_libraries()
+        self._reload_items_keep_selection()
+
+    def _copy_item_id(self) -> None:
+        item = self.current_item()
+        if item is not None and item.id:
+            QGuiApplication.clipboard().setText(item.id)
+
+    # --- uploads ---------------------------------------------------------------------------
+
+    def drop_on_items(self, item: ItemModel | None, paths: list[str]) -> None:
+        """Files dropped on the item table: into `item`, or new items in the library."""
+        if item is None:
+            if self.library_id is not None:
+                self.drop_on_library(self.library_id, paths)
+            return
+        self.upload_into(item, paths)
+
+    def drop_on_library(self, library_id: str, paths: list[str]) -> None:
+        self._plan(paths, lambda plan: self._confirm_new_items(library_id, plan))
+
+    def upload_into(self, item: ItemModel, paths: Sequence[str]) -> None:
+        def start(plan: DropPlan) -> None:
+            if self.server is None or not plan.files:
+                return
+            self._add_jobs([upload_into_spec(self.server, item, plan.files)])
+
+        self._plan(paths, start)
+
+    def _plan(self, paths: Sequence[str], then: Callable[[DropPlan], None]) -> None:
+        """Look at the dropped paths in the background (folders, .ovf references)."""
+        if self.server is None:
+            self.show_status("Connect to a server first.", error=True)
+            return
+
+        def planned(plan: DropPlan) -> None:
+            if plan.skipped:
+                skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in plan.skipped)
+                self.show_status(f"Skipped {skipped}", error=not plan.files)
+            then(plan)
+
+        self.tasks.run(lambda: plan_drop(paths), planned, self._show_failure)
+
+    def _confirm_new_items(self, library_id: str, plan: DropPlan) -> None:
+        if self.server is None or not plan.files:
+            return
+        library = self.libraries.get(library_id)
+        name = library.name if library is not None and library.name else library_id
+        count = len(plan.files)
+        text = f"Create {count} new item{'s' if count != 1 else ''} in \u201c{name}\u201d?"
+        if not self.prompts.confirm(self, "Upload new items", text, plan.new_item_lines()):
+            return
+        self._add_jobs(new_item_specs(self.server, library_id, plan))
+
+    def _add_jobs(self, specs: list[JobSpec]) -> None:
+        if not specs:
+            return
+        self.dock.show_queue()
+        n = len(specs)
+        self.show_status(f"Queued {n} transfer{'s' if n != 1 else ''}")
+        self.transfers.add(specs)
+
+    def upload_into_selected(self) -> None:
+        item = self.current_item()
+        if item is None:
+            self.upload_new_items_dialog()
+            return
+        paths = self.prompts.ask_open_files(
+            self, f"Upload into \u201c{item.name}\u201d", self._dir(K_UPLOAD_DIR)
+        )
+        if paths:
+            self.settings.setValue(K_UPLOAD_DIR, os.path.dirname(paths[0]))
+            self.upload_into(item, paths)
+
+    def upload_new_items_dialog(self) -> None:
+        if self.library_id is None:
+            self.show_status("Select a library first.", error=True)
+            return
+        paths = self.prompts.ask_open_files(
+            self, "Upload files as new items", self._dir(K_UPLOAD_DIR)
+        )
+        if paths:
+            self.settings.setValue(K_UPLOAD_DIR, os.path.dirname(paths[0]))
+            self.drop_on_library(self.library_id, paths)
+
+    # --- downloads -------------------------------------------------------------------------
+
+    def _dir(self, key: str) -> str:
+        return str(self.settings.value(key, "", str)) or str(Path.home())
+
+    def _ask_download_dir(self, what: str) -> str | None:
+        folder = self.prompts.ask_directory(self, f"Download {what} to", self._dir(K_DOWNLOAD_DIR))
+        if not folder:
+            return None
+        self.settings.setValue(K_DOWNLOAD_DIR, folder)
+        return folder
+
+    def download_selected_items(self) -> None:
+        items = [item for item in self.selected_items() if item.id] or [
+            item for item in [self.current_item()] if item is not None
+        ]
+        if not items or self.server is None:
+            return
+        what = f"\u201c{items[0].name}\u201d" if len(items) == 1 else f"{len(items)} items"
+        folder = self._ask_download_dir(what)
+        if folder is None:
+            return
+        server = self.server
+        self._add_jobs([download_spec(server, item, folder) for item in items])
+
+    def download_selected_files(self) -> None:
+        item = self.current_item()
+        names = self.details.selected_file_names()
+        if item is None or not names or self.server is None:
+            return
+        what = f"{len(names)} file{'s' if len(names) != 1 else ''} of \u201c{item.name}\u201d"
+        folder = self._ask_download_dir(what)
+        if folder is not None:
+            self._add_jobs([download_spec(self.server, item, folder, names)])
+
+    def _on_job_finished(self, job: JobSnapshot) -> None:
+        if job.state is JobState.FAILED:
+            self.show_status(f"Transfer failed: {job.spec.title}: {error_text(job)}", error=True)
+        elif job.state is JobState.DONE:
+            self.show_status(f"Finished: {job.spec.title} ({job.verification or ''})")
+        if job.spec.direction is Direction.UPLOAD and job.spec.library_id == self.library_id:
+            self._items_reload.start()  # sizes, versions and new items changed
+
+    def _on_totals(self, totals: Totals) -> None:
+        if not totals.active:
+            self.total_progress.hide()
+            self.transfer_label.setText("")
+            self._update_title()
+            return
+        self.total_progress.setValue(int(totals.fraction * 1000))
+        self.total_progress.setFormat(f"{int(totals.fraction * 100)}%")
+        self.total_progress.show()
+        self.transfer_label.setText(totals.text())
+        self._update_title(totals.fraction)
+
+    def _update_title(self, fraction: float | None = None) -> None:
+        where = f" \u2014 {server_label(self.server)}" if self.server else ""
+        prefix = f"{int(fraction * 100)}% \u00b7 " if fraction is not None else ""
+        self.setWindowTitle(f"{prefix}{APP_TITLE}{where}")
+
+    # --- menus, actions, errors ------------------------------------------------------------
+
+    def _update_actions(self) -> None:
+        connected = self.server is not None
+        has_item = self.current_item() is not None
+        self.refresh_action.setEnabled(True)
+        self.upload_action.setEnabled(connected and has_item)
+        self.upload_new_action.setEnabled(connected and self.library_id is not None)
+        self.download_action.setEnabled(connected and bool(self.selected_items() or has_item))
+        self.download_files_action.setEnabled(
+            connected and has_item and bool(self.details.selected_file_names())
+        )
+        self.copy_id_action.setEnabled(has_item)
+
+    def _item_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        add_actions(
+            menu,
+            [
+                self.download_action,
+                self.upload_action,
+                self.upload_new_action,
+                None,
+                self.copy_id_action,
+                self.refresh_action,
+            ],
+        )
+        menu.popup(self.item_view.viewport().mapToGlobal(pos))
+
+    def _library_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        add_actions(menu, [self.upload_new_action, self.refresh_action])
+        menu.popup(self.library_tree.viewport().mapToGlobal(pos))
+
+    def _show_failure(self, error: ErrorInfo) -> None:
+        self.show_status(error.text, error=True)
+        if error.kind is ErrorKind.BUG:
+            self.prompts.show_error(self, error)

@@ -1,0 +1,359 @@
+"""QueueModel (one row per transfer job, repainted on a timer) and HistoryModel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QApplication, QStyle
+
+from cl_desktop.transfers.jobs import (
+    Direction,
+    FileProgress,
+    HistoryRecord,
+    JobSnapshot,
+    JobState,
+    Phase,
+    Verification,
+)
+
+from . import format as fmt
+
+Index = QModelIndex | QPersistentModelIndex
+
+(
+    DIRECTION,
+    ITEM,
+    FILE,
+    SIZE,
+    PROGRESS,
+    SPEED,
+    ETA,
+    STATE,
+    VERIFICATION,
+    ERROR,
+) = range(10)
+HEADERS = (
+    "Direction",
+    "Item",
+    "File",
+    "Size",
+    "Progress",
+    "Speed",
+    "ETA",
+    "State",
+    "Verification",
+    "Error",
+)
+JobIdRole = Qt.ItemDataRole.UserRole + 1
+SnapshotRole = Qt.ItemDataRole.UserRole + 2
+ProgressRole = Qt.ItemDataRole.UserRole + 3  # fraction 0..1, or None when the size is unknown
+REPAINT_INTERVAL_MS = 250
+
+_RED = QColor(190, 30, 30)
+_GREEN = QColor(20, 130, 50)
+
+
+def file_label(snapshot: JobSnapshot) -> str:
+    """The file being transferred (or the first one), '+n' for the others."""
+    names = [f.name for f in snapshot.files]
+    current = next((f.name for f in snapshot.files if f.done < f.size), None)
+    if not names:
+        spec = snapshot.spec
+        names = [p.replace("\\", "/").rsplit("/", 1)[-1] for p in spec.paths]
+        names = names or list(spec.file_names)
+        if not names:
+            return "all files"
+    first = current or names[0]
+    return f"{first} (+{len(names) - 1})" if len(names) > 1 else first
+
+
+def state_label(snapshot: JobSnapshot) -> str:
+    if snapshot.state is JobState.RUNNING and snapshot.phase is not Phase.WAITING:
+        return str(snapshot.phase).capitalize()
+    return str(snapshot.state).capitalize()
+
+
+def error_text(snapshot: JobSnapshot) -> str:
+    if not snapshot.error_title:
+        return snapshot.error_message
+    if not snapshot.error_message:
+        return snapshot.error_title
+    return f"{snapshot.error_title}: {snapshot.error_message}"
+
+
+def _files_tooltip(files: Iterable[FileProgress]) -> str:
+    lines = []
+    for f in files:
+        line = f"{f.name}: {fmt.size(f.done)} of {fmt.size(f.size)}"
+        if f.verification is not None:
+            line += f", {f.verification}"
+        if f.checksum:
+            line += f"\n    {f.checksum}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+class QueueModel(QAbstractTableModel):
+    """Transfer jobs as rows, in the order they were queued.
+
+    Rows are inserted and removed at once; changed rows are repainted together by one
+    timer (REPAINT_INTERVAL_MS), so a burst of progress reports costs one repaint.
+
+    Signals:
+        refreshed(): after each timer-driven repaint (the window updates its totals then).
+    """
+
+    refreshed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids: list[int] = []
+        self._rows: dict[int, int] = {}
+        self._jobs: dict[int, JobSnapshot] = {}
+        self._dirty: set[int] = set()
+        self._timer = QTimer(self)
+        self._timer.setInterval(REPAINT_INTERVAL_MS)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.flush)
+        style = QApplication.style()
+        self._icons = {
+            Direction.UPLOAD: style.standardIcon(QStyle.StandardPixmap.SP_ArrowUp),
+            Direction.DOWNLOAD: style.standardIcon(QStyle.StandardPixmap.SP_ArrowDown),
+        }
+
+    # --- content ---------------------------------------------------------------------------
+
+    def update_job(self, snapshot: JobSnapshot) -> None:
+        """Insert a new job now, or remember an update for the next repaint."""
+        job_id = snapshot.id
+        if job_id not in self._rows:
+            row = len(self._ids)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._ids.append(job_id)
+            self._rows[job_id] = row
+            self._jobs[job_id] = snapshot
+            self.endInsertRows()
+            self.refreshed.emit()
+            return
+        self._jobs[job_id] = snapshot
+        self._dirty.add(job_id)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def remove_job(self, job_id: int) -> None:
+        row = self._rows.get(job_id)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._ids[row]
+        del self._jobs[job_id]
+        self._dirty.discard(job_id)
+        self._rows = {jid: r for r, jid in enumerate(self._ids)}
+        self.endRemoveRows()
+        self.refreshed.emit()
+
+    def flush(self) -> None:
+        """Repaint the rows that changed since the last repaint (contiguous runs at once)."""
+        rows = sorted(self._rows[job_id] for job_id in self._dirty if job_id in self._rows)
+        self._dirty.clear()
+        runs: list[list[int]] = []
+        for row in rows:
+            if runs and row == runs[-1][1] + 1:
+                runs[-1][1] = row
+            else:
+                runs.append([row, row])
+        for first, last in runs:
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(HEADERS) - 1))
+        self.refreshed.emit()
+
+    def snapshot(self, row: int) -> JobSnapshot:
+        return self._jobs[self._ids[row]]
+
+    def snapshots(self) -> list[JobSnapshot]:
+        return [self._jobs[job_id] for job_id in self._ids]
+
+    def row_of(self, job_id: int) -> int:
+        return self._rows.get(job_id, -1)
+
+    # --- QAbstractItemModel ----------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(HEADERS)
+        ):
+            return HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        snap = self._jobs[self._ids[index.row()]]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(snap, column)
+        if role == JobIdRole:
+            return snap.id
+        if role == SnapshotRole:
+            return snap
+        if role == ProgressRole:
+            if column != PROGRESS or snap.bytes_total <= 0:
+                return None
+            return 1.0 if snap.state is JobState.DONE else snap.fraction
+        if role == Qt.ItemDataRole.DecorationRole and column == DIRECTION:
+            return self._icons[snap.spec.direction]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == FILE and snap.files:
+                return _files_tooltip(snap.files)
+            if column == ERROR:
+                return error_text(snap) or None
+            if column == ITEM:
+                return snap.spec.title
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole and column in (STATE, VERIFICATION, ERROR):
+            if snap.state is JobState.FAILED:
+                return QBrush(_RED)
+            if snap.state is JobState.DONE and snap.verification is Verification.VERIFIED:
+                return QBrush(_GREEN)
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (SIZE, SPEED, ETA):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _display(snap: JobSnapshot, column: int) -> str:
+        if column == DIRECTION:
+            return "Upload" if snap.spec.direction is Direction.UPLOAD else "Download"
+        if column == ITEM:
+            return snap.spec.item_name or snap.spec.item_id or snap.item_id or ""
+        if column == FILE:
+            return file_label(snap)
+        if column == SIZE:
+            return fmt.size(snap.bytes_total) if snap.bytes_total else ""
+        if column == PROGRESS:
+            if snap.bytes_total <= 0:
+                return ""
+            fraction = 1.0 if snap.state is JobState.DONE else snap.fraction
+            return f"{int(fraction * 100)}%"
+        if column == SPEED:
+            return fmt.speed(snap.speed) if snap.state is JobState.RUNNING else ""
+        if column == ETA:
+            return fmt.duration(snap.eta)
+        if column == STATE:
+            return state_label(snap)
+        if column == VERIFICATION:
+            return str(snap.verification) if snap.verification is not None else ""
+        return error_text(snap)
+
+
+HISTORY_HEADERS = (
+    "Started",
+    "Direction",
+    "Item",
+    "File",
+    "Size",
+    "Duration",
+    "Outcome",
+    "Verification",
+    "Checksum",
+    "Server",
+    "Error",
+)
+
+
+class HistoryModel(QAbstractTableModel):
+    """Finished file transfers, newest first."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._records: list[HistoryRecord] = []
+
+    def set_records(self, records: Iterable[HistoryRecord]) -> None:
+        self.beginResetModel()
+        self._records = list(reversed(list(records)))
+        self.endResetModel()
+
+    def record(self, row: int) -> HistoryRecord:
+        return self._records[row]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._records)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HISTORY_HEADERS)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(HISTORY_HEADERS)
+        ):
+            return HISTORY_HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        record = self._records[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(record, index.column())
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() in (8, 10):
+            return self._display(record, index.column()) or None
+        return None
+
+    @staticmethod
+    def _display(r: HistoryRecord, column: int) -> str:
+        values = (
+            r.started_at.replace("T", " ")[:19],
+            r.direction.capitalize(),
+            r.item_name or r.item_id,
+            r.file,
+            fmt.size(r.bytes),
+            fmt.duration(r.duration_s),
+            r.outcome.capitalize(),
+            r.verification,
+            r.checksum,
+            f"{r.user}@{r.server}",
+            r.error,
+        )
+        return values[column]

@@ -1,0 +1,192 @@
+"""Item, queue, history and file models: qtmodeltester, display, throttled repaints."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from cl_desktop.api.models import ChecksumAlgorithm, ChecksumInfo, FileInfo, ItemModel
+from cl_desktop.services.planning import plan_drop
+from cl_desktop.transfers.jobs import (
+    Direction,
+    FileProgress,
+    HistoryRecord,
+    JobSnapshot,
+    JobSpec,
+    JobState,
+    Phase,
+    ServerRef,
+    Verification,
+)
+from cl_desktop.ui import format as fmt
+from cl_desktop.ui.details import FilesModel
+from cl_desktop.ui.item_model import ItemFilterProxy, ItemTableModel
+from cl_desktop.ui.queue_model import (
+    PROGRESS,
+    STATE,
+    VERIFICATION,
+    HistoryModel,
+    ProgressRole,
+    QueueModel,
+)
+
+pytestmark = pytest.mark.usefixtures("qapp")  # the models use the widget style's icons
+SERVER = ServerRef("http://127.0.0.1:1", "admin")
+
+
+def items(n: int) -> list[ItemModel]:
+    return [
+        ItemModel(
+            id=f"id-{i}",
+            library_id="lib",
+            name=f"item-{i:03d}",
+            type=("iso", "ovf", "file")[i % 3],
+            size=i * 1000,
+            cached=i % 2 == 0,
+            content_version=str(i % 5 + 1),
+            last_modified_time=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        for i in range(n)
+    ]
+
+
+def snapshot(job_id: int, state: JobState = JobState.QUEUED, **changes: object) -> JobSnapshot:
+    spec = JobSpec(Direction.UPLOAD, SERVER, "lib", item_name=f"item {job_id}", paths=("/t/a.iso",))
+    snap = JobSnapshot(job_id, spec, state)
+    return dataclasses.replace(snap, **changes)  # type: ignore[arg-type]
+
+
+def test_item_model_passes_modeltester(qtmodeltester: ModelTester) -> None:
+    model = ItemTableModel()
+    model.set_items(items(30))
+    qtmodeltester.check(model, force_py=True)  # and it keeps watching the changes below
+    model.sort(2, Qt.SortOrder.DescendingOrder)
+    assert model.index(0, 0).data() == "item-029"
+    model.set_items(items(5))
+    model.clear()
+    assert model.rowCount() == 0
+
+
+def test_item_filter_proxy_filters_by_name_and_sorts_in_the_source(
+    qtmodeltester: ModelTester,
+) -> None:
+    model = ItemTableModel()
+    model.set_items(items(30))
+    proxy = ItemFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.setFilterFixedString("ITEM-01")
+    assert proxy.rowCount() == 10  # item-010 .. item-019, case-insensitive
+    proxy.sort(2, Qt.SortOrder.DescendingOrder)
+    assert proxy.index(0, 0).data() == "item-019"
+    qtmodeltester.check(proxy, force_py=True)
+
+
+def test_queue_model_passes_modeltester_through_inserts_updates_and_removals(
+    qtmodeltester: ModelTester, qtbot: QtBot
+) -> None:
+    model = QueueModel()
+    qtmodeltester.check(model, force_py=True)
+    for job_id in (1, 2, 3):
+        model.update_job(snapshot(job_id))
+    files = (FileProgress("a.iso", 100, 40),)
+    running = snapshot(2, JobState.RUNNING, phase=Phase.TRANSFERRING, bytes_total=100)
+    model.update_job(dataclasses.replace(running, bytes_done=40, speed=10.0, files=files))
+    model.update_job(
+        snapshot(3, JobState.FAILED, error_title="Busy", error_message="held by someone")
+    )
+    with qtbot.waitSignal(model.dataChanged, timeout=2000):
+        pass  # the repaint timer delivers the updates together
+    model.remove_job(1)
+    assert [s.id for s in model.snapshots()] == [2, 3]
+    progress = model.index(0, PROGRESS)
+    assert progress.data(ProgressRole) == 0.4
+    assert progress.data() == "40%"
+    assert model.index(0, STATE).data() == "Transferring"
+    assert model.index(0, 6).data() == "6 s"  # ETA: 60 bytes at 10 B/s
+    assert model.index(1, 9).data() == "Busy: held by someone"
+
+
+def test_queue_model_repaints_a_burst_of_updates_once(qtbot: QtBot) -> None:
+    model = QueueModel()
+    model.update_job(snapshot(1))
+    changes: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: changes.append((a.row(), b.row())))
+    for done in range(0, 100, 5):
+        model.update_job(snapshot(1, JobState.RUNNING, bytes_done=done, bytes_total=100))
+    assert changes == []  # nothing repainted per event
+    qtbot.waitUntil(lambda: bool(changes), timeout=2000)
+    assert changes == [(0, 0)]
+    assert model.index(0, PROGRESS).data() == "95%"
+
+
+def test_queue_model_shows_done_and_verified(qtbot: QtBot) -> None:
+    model = QueueModel()
+    model.update_job(snapshot(1))
+    done = snapshot(1, JobState.DONE, bytes_done=100, bytes_total=100)
+    model.update_job(dataclasses.replace(done, verification=Verification.VERIFIED))
+    model.flush()
+    assert model.index(0, STATE).data() == "Done"
+    assert model.index(0, VERIFICATION).data() == "verified"
+    assert model.index(0, PROGRESS).data(ProgressRole) == 1.0
+    assert model.index(0, STATE).data(Qt.ItemDataRole.ForegroundRole) is not None
+
+
+def test_history_and_files_models_pass_modeltester(qtmodeltester: ModelTester) -> None:
+    history = HistoryModel()
+    record = HistoryRecord(
+        1, "http://127.0.0.1:1", "admin", "upload", "lib", "item", "disk", "s1", "a.iso", 2048,
+        "SHA1:ab", "verified", "2026-01-01T10:00:00+00:00", 1.5, "done",
+    )  # fmt: skip
+    history.set_records([record, dataclasses.replace(record, job_id=2, outcome="failed")])
+    qtmodeltester.check(history, force_py=True)
+    assert history.index(0, 6).data() == "Failed"  # newest first
+    files = FilesModel()
+    files.set_files(
+        [
+            FileInfo("b.vmdk", 10, True, "1", ChecksumInfo("abc", ChecksumAlgorithm.SHA256)),
+            FileInfo("a.ovf", 5, True, "2", ChecksumInfo("def")),
+        ]
+    )
+    qtmodeltester.check(files, force_py=True)
+    assert files.index(0, 0).data() == "a.ovf"
+    assert files.index(0, 4).data() == "SHA1"  # the server's default algorithm
+    assert files.index(1, 5).data() == "abc"
+    assert files.rowCount(files.index(0, 0)) == 0
+    assert files.data(QModelIndex()) is None
+
+
+def test_formatting() -> None:
+    assert fmt.size(None) == ""
+    assert fmt.size(1_500_000) == "1.5 MB"
+    assert fmt.speed(0) == ""
+    assert fmt.duration(None) == ""
+    assert fmt.duration(42) == "42 s"
+    assert fmt.duration(185) == "3 min 05 s"
+    assert fmt.duration(7500) == "2 h 05 min"
+
+
+def test_plan_drop_sorts_files_companions_and_folders(tmp_path: Path) -> None:
+    from cl_desktop.demo import write_samples
+
+    samples = write_samples(tmp_path)
+    ovf_files = [str(p) for p in samples["demo-vm"]]
+    iso = str(samples["demo-tools"][0])
+    folder = tmp_path / "scripts"
+    plan = plan_drop([*ovf_files, iso, iso, str(folder), str(tmp_path / "gone.txt")])
+    assert [Path(p).name for p in plan.files] == ["demo-vm.ovf", "demo-tools.iso"]
+    assert sorted(Path(p).name for p in plan.companions) == ["demo-vm-disk1.vmdk", "demo-vm.mf"]
+    assert [Path(p).name for p, _ in plan.skipped] == ["scripts", "gone.txt"]
+    assert [(i.name, i.item_type) for i in plan.new_items] == [
+        ("demo-vm", "ovf"),
+        ("demo-tools", "iso"),
+    ]
+    lines = plan.new_item_lines()
+    assert lines[0] == "demo-vm (ovf) from demo-vm.ovf"
+    assert any("uploaded with its .ovf" in line for line in lines)
+    assert any("skipped, folders are not uploaded" in line for line in lines)

@@ -1,0 +1,385 @@
+"""The main window end to end on the embedded service: drops, downloads, queue actions, errors."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from conftest import (  # type: ignore[import-not-found]
+    FakePrompts,
+    build_app,
+    close_app,
+    drop_files,
+    item_row_point,
+    jobs,
+    select_item,
+    select_library,
+    wait_items_loaded,
+    wait_jobs,
+    write_file,
+)
+from PySide6.QtCore import QPoint, QSettings
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.app import Application
+from cl_desktop.demo import seed
+from cl_desktop.transfers.jobs import JobState, Phase, Verification
+from cl_desktop.ui.details import NOT_AVAILABLE
+from cl_desktop.ui.queue_model import STATE, VERIFICATION
+
+
+def sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def test_drop_on_an_item_row_uploads_into_it_verified(
+    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+) -> None:
+    item_id = client.items.create(sim_service.default_library_id, "target", type="file")
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
+    payload = write_file(tmp_path / "payload.bin", 3 * 1024 * 1024 + 17)
+
+    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "target"))
+
+    [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
+    assert job.spec.item_id == item_id
+    assert job.verification is Verification.VERIFIED
+    model = gui.window.dock.queue_model
+    assert model.index(0, STATE).data() == "Done"
+    assert model.index(0, VERIFICATION).data() == "verified"
+    [info] = client.item_files.list(item_id)
+    assert (info.name, info.size) == ("payload.bin", payload.stat().st_size)
+    assert info.checksum_info is not None and info.checksum_info.checksum == sha1(payload)
+    # the finished upload shows in the history and refreshes the item row (size, version)
+    qtbot.waitUntil(lambda: gui.window.dock.history_model.rowCount() == 1, timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            gui.window.item_model.item(gui.window.item_model.row_of_name("target")).size
+            == payload.stat().st_size
+        ),
+        timeout=5000,
+    )
+
+
+def test_drop_on_a_library_creates_one_item_per_file_after_confirmation(
+    qtbot: QtBot,
+    gui: Application,
+    client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+    tmp_path: Path,
+) -> None:
+    iso = write_file(tmp_path / "installer.iso", 1024 * 1024, seed=2)
+    notes = write_file(tmp_path / "notes.txt", 5000, seed=3)
+    tree = gui.window.library_tree
+    library_index = gui.window.library_model.item(0).child(0).index()
+    pos = tree.visualRect(library_index).center()
+
+    assert drop_files(tree, [iso, notes], pos)
+
+    qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
+    text, lines = fake_prompts.confirmations[0]
+    assert "Create 2 new items" in text and "Local library" in text
+    assert lines == ["installer (iso) from installer.iso", "notes.txt (file) from notes.txt"]
+    wait_jobs(qtbot, gui, 2, JobState.DONE)
+    library = sim_service.default_library_id
+    created = {m.name: m for m in client.items.list_models(library)}
+    assert created["installer"].type == "iso"
+    assert created["notes.txt"].type == "file"
+    # the table reloads on its own once the uploads are done
+    qtbot.waitUntil(lambda: gui.window.item_model.rowCount() == 2, timeout=5000)
+
+
+def test_drop_on_the_empty_area_creates_items_and_declining_creates_none(
+    qtbot: QtBot,
+    gui: Application,
+    client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+    tmp_path: Path,
+) -> None:
+    view = gui.window.item_view
+    empty_spot = QPoint(view.viewport().width() // 2, view.viewport().height() - 5)
+    script = write_file(tmp_path / "setup.ps1", 300)
+    fake_prompts.confirm_answer = False
+    assert drop_files(view, [script], empty_spot)
+    qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
+    assert jobs(gui) == []
+
+    fake_prompts.confirm_answer = True
+    assert drop_files(view, [script], empty_spot)
+    qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 2, timeout=5000)
+    wait_jobs(qtbot, gui, 1, JobState.DONE)
+    [item] = client.items.list_models(sim_service.default_library_id)
+    assert (item.name, item.type) == ("setup.ps1", "file")
+
+
+def test_dropped_ovf_brings_its_disk_and_manifest(
+    qtbot: QtBot,
+    gui: Application,
+    client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+    tmp_path: Path,
+) -> None:
+    from cl_desktop.demo import write_samples
+
+    files = write_samples(tmp_path)["demo-vm"]  # .mf, .ovf, .vmdk, all dropped together
+    view = gui.window.item_view
+    assert drop_files(view, files, QPoint(20, view.viewport().height() - 5))
+    qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
+    text, lines = fake_prompts.confirmations[0]
+    assert "Create 1 new item " in text
+    assert lines[0] == "demo-vm (ovf) from demo-vm.ovf"
+    [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
+    # The server consumes the .mf (it checks the manifest itself): only its size is confirmed.
+    assert {f.name: f.verification for f in job.files} == {
+        "demo-vm.mf": Verification.SIZE_ONLY,
+        "demo-vm.ovf": Verification.VERIFIED,
+        "demo-vm-disk1.vmdk": Verification.VERIFIED,
+    }
+    [item] = client.items.list_models(sim_service.default_library_id)
+    names = sorted(f.name for f in client.item_files.list(item.id or ""))
+    assert names == ["demo-vm-disk1.vmdk", "demo-vm.ovf"]  # vCenter keeps no .mf
+
+
+def test_download_an_item_and_selected_files_verified(
+    qtbot: QtBot,
+    gui: Application,
+    client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+    tmp_path: Path,
+) -> None:
+    seed(sim_service.base_url, "admin", "secret", sim_service.datastore_id)
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.library_model.item(0).rowCount() == 2, timeout=5000)
+    select_library(qtbot, gui, "Demo library")
+    select_item(qtbot, gui, "scripts")
+    gui.window.download_action.trigger()
+    [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
+    downloads = Path(fake_prompts.directory)
+    assert sorted(p.name for p in downloads.iterdir()) == ["configure-ntp.ps1", "first-boot.sh"]
+    assert job.verification is Verification.VERIFIED
+    assert gui.settings.value("paths/download_dir") == str(downloads)  # remembered
+
+    select_item(qtbot, gui, "demo-vm")
+    details = gui.window.details
+    qtbot.waitUntil(lambda: details.files_model.rowCount() == 2, timeout=5000)
+    assert details.files_model.file(0).name == "demo-vm-disk1.vmdk"  # sorted by name
+    details.files_view.selectRow(0)
+    other = tmp_path / "other"
+    other.mkdir()
+    fake_prompts.directory = str(other)
+    assert gui.window.download_files_action.isEnabled()
+    gui.window.download_files_action.trigger()
+    qtbot.waitUntil(lambda: len(jobs(gui)) == 2 and jobs(gui)[1].state.finished, timeout=20000)
+    assert jobs(gui)[1].state is JobState.DONE
+    assert [p.name for p in other.iterdir()] == ["demo-vm-disk1.vmdk"]
+    [remote] = [f for f in client.item_files.list(jobs(gui)[1].spec.item_id or "") if
+                f.name == "demo-vm-disk1.vmdk"]  # fmt: skip
+    assert remote.checksum_info and remote.checksum_info.checksum == sha1(
+        other / "demo-vm-disk1.vmdk"
+    )
+
+
+def test_cancel_and_retry_from_the_queue(
+    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+) -> None:
+    item_id = client.items.create(sim_service.default_library_id, "slow", type="file")
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("slow") >= 0, timeout=10000)
+    # Socket buffers swallow the first ~5 MiB at once; 1 MiB/s keeps the rest running.
+    payload = write_file(tmp_path / "big.bin", 24 * 1024 * 1024)
+    sim_service.faults.throttle(1024 * 1024)
+    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "slow"))
+    qtbot.waitUntil(
+        lambda: bool(jobs(gui)) and jobs(gui)[0].bytes_done > 0 and jobs(gui)[0].speed > 0,
+        timeout=10000,
+    )
+    dock = gui.window.dock
+    assert dock.queue_model.index(0, 5).data()  # a speed is shown
+    dock.queue_view.selectRow(0)
+    assert dock.cancel_action.isEnabled() and not dock.retry_action.isEnabled()
+    dock.cancel_action.trigger()
+    wait_jobs(qtbot, gui, 1, JobState.CANCELED)
+    qtbot.waitUntil(dock.retry_action.isEnabled, timeout=5000)
+
+    sim_service.faults.throttle(None)
+    dock.retry_action.trigger()
+    [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
+    assert job.verification is Verification.VERIFIED
+    [info] = client.item_files.list(item_id)
+    assert info.size == payload.stat().st_size
+
+
+def test_pause_and_resume(
+    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+) -> None:
+    client.items.create(sim_service.default_library_id, "paused", type="file")
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("paused") >= 0, timeout=10000)
+    payload = write_file(tmp_path / "p.bin", 24 * 1024 * 1024)
+    sim_service.faults.throttle(1024 * 1024)
+    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "paused"))
+    qtbot.waitUntil(lambda: bool(jobs(gui)) and jobs(gui)[0].bytes_done > 0, timeout=10000)
+    dock = gui.window.dock
+    dock.queue_view.selectRow(0)
+    dock.pause_action.trigger()
+    wait_jobs(qtbot, gui, 1, JobState.PAUSED)
+    qtbot.waitUntil(dock.resume_action.isEnabled, timeout=5000)
+    sim_service.faults.throttle(None)
+    dock.resume_action.trigger()
+    wait_jobs(qtbot, gui, 1, JobState.DONE)
+
+
+def test_failed_transfer_shows_its_error_which_can_be_copied(
+    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+) -> None:
+    client.items.create(sim_service.default_library_id, "target", type="file")
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert drop_files(gui.window.item_view, [empty], item_row_point(gui, "target"))
+    wait_jobs(qtbot, gui, 1, JobState.FAILED)
+    dock = gui.window.dock
+    error = dock.queue_model.index(0, 9).data()
+    assert "empty" in error and "0 bytes" in error
+    assert dock.queue_model.index(0, STATE).data() == "Failed"
+    assert "Transfer failed" in gui.window.status_label.text()
+    dock.queue_view.selectRow(0)
+    qtbot.waitUntil(dock.copy_error_action.isEnabled, timeout=5000)
+    dock.copy_error_action.trigger()
+    assert "0 bytes" in QApplication.clipboard().text()
+    dock.remove_action.trigger()
+    qtbot.waitUntil(lambda: jobs(gui) == [], timeout=5000)
+
+
+def test_a_dropped_connection_shows_as_retrying_then_succeeds(
+    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+) -> None:
+    client.items.create(sim_service.default_library_id, "flaky", type="file")
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("flaky") >= 0, timeout=10000)
+    payload = write_file(tmp_path / "f.bin", 100_000)
+    notes: list[tuple[Phase, str]] = []
+    gui.transfers.job_changed.connect(lambda s: notes.append((s.phase, s.error_message)))
+    sim_service.faults.drop_after_bytes(50_000, which="upload")
+    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "flaky"))
+    [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
+    retrying = [note for phase, note in notes if phase is Phase.RETRYING]
+    assert retrying and "f.bin" in retrying[0]  # the queue row said why it was retrying
+    assert job.verification is Verification.VERIFIED and job.error_message == ""
+
+
+def test_browse_errors_show_where_the_user_looks(
+    qtbot: QtBot, gui: Application, sim_service: Any
+) -> None:
+    window = gui.window
+    sim_service.faults.fail_next(10)
+    window.refresh()
+    qtbot.waitUntil(lambda: "Service unavailable" in window.status_label.text(), timeout=5000)
+    # the (empty) item table says why it is empty
+    placeholder = window.item_view
+    qtbot.waitUntil(lambda: "Could not list the items" in placeholder.placeholder, timeout=5000)
+    sim_service.faults.reset()
+
+    sim_service.stop()
+    window.refresh()
+    qtbot.waitUntil(lambda: "Connection problem" in window.status_label.text(), timeout=20000)
+
+
+def test_storage_pane_lists_every_uri_and_copies_them(
+    qtbot: QtBot, gui: Application, sim_service: Any
+) -> None:
+    seed(sim_service.base_url, "admin", "secret", sim_service.datastore_id)
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.library_model.item(0).rowCount() == 2, timeout=5000)
+    select_library(qtbot, gui, "Demo library")
+    select_item(qtbot, gui, "demo-vm")
+    details = gui.window.details
+    qtbot.waitUntil(lambda: len(details.storage_uris()) == 2, timeout=5000)
+    assert all(uri.startswith("ds:///vmfs/volumes/") for uri in details.storage_uris())
+    assert details.storage.showing_message == ""
+    assert details.summary_form.value("Type") == "ovf"
+    details.copy_storage_uris()
+    assert QApplication.clipboard().text().splitlines() == details.storage_uris()
+    files = details.files_model
+    assert {files.index(r, 0).data() for r in range(files.rowCount())} == {
+        "demo-vm.ovf",
+        "demo-vm-disk1.vmdk",
+    }
+    assert files.index(0, 4).data() == "SHA1"
+
+
+def test_storage_not_available_message(qapp: QApplication) -> None:
+    from cl_desktop.api.models import FileInfo, ItemModel
+    from cl_desktop.services.browser import ItemDetails
+    from cl_desktop.ui.details import DetailPanes
+
+    panes = DetailPanes()
+    panes.show_item(ItemModel(id="i", name="n"), "lib")
+    panes.set_details(ItemDetails("i", (FileInfo("a.iso", 1),), None))
+    assert panes.storage.showing_message == NOT_AVAILABLE
+    assert panes.files.showing_message == ""
+
+
+def test_filter_as_you_type(qtbot: QtBot, gui: Application, sim_service: Any) -> None:
+    seed(sim_service.base_url, "admin", "secret", sim_service.datastore_id)
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.library_model.item(0).rowCount() == 2, timeout=5000)
+    select_library(qtbot, gui, "Demo library")
+    qtbot.keyClicks(gui.window.filter_edit, "DEMO-")
+    assert gui.window.item_proxy.rowCount() == 2
+    assert gui.window.items_label.text() == "2 of 3 items"
+    qtbot.keyClicks(gui.window.filter_edit, "v")
+    assert gui.window.item_proxy.index(0, 0).data() == "demo-vm"
+
+
+def test_window_geometry_splitters_and_columns_are_remembered(
+    qtbot: QtBot, sim_service: Any, tmp_path: Path, fake_prompts: FakePrompts
+) -> None:
+    app = build_app(tmp_path, fake_prompts)
+    window = app.window
+    window.show()
+    window.resize(640, 480)  # fits the offscreen screen (800x600), so it is not clamped
+    window.main_splitter.setSizes([333, 667])
+    window.item_view.horizontalHeader().resizeSection(1, 123)
+    window.dock.queue_view.horizontalHeader().resizeSection(1, 111)
+    window.close()  # saves
+    sizes = window.main_splitter.sizes()
+    close_app(app)
+    assert QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat).contains(
+        "window/geometry"
+    )
+
+    again = build_app(tmp_path, fake_prompts)
+    again.window.show()
+    assert (again.window.width(), again.window.height()) == (640, 480)
+    assert again.window.main_splitter.sizes() == sizes
+    assert again.window.item_view.horizontalHeader().sectionSize(1) == 123
+    assert again.window.dock.queue_view.horizontalHeader().sectionSize(1) == 111
+    close_app(again)
+
+
+def test_failed_login_asks_again_with_the_error(
+    qtbot: QtBot, sim_service: Any, tmp_path: Path, fake_prompts: FakePrompts
+) -> None:
+    from cl_desktop.services.connection import LoginRequest
+
+    fake_prompts.login = LoginRequest(sim_service.base_url, "admin", "wrong")
+    app = build_app(tmp_path, fake_prompts)
+    app.start()
+    qtbot.waitUntil(lambda: fake_prompts.logins_asked == 2, timeout=10000)
+    assert "Login failed" in app.window.status_label.text()
+    assert app.window.server is None
+    fake_prompts.login = LoginRequest(sim_service.base_url, "admin", "secret")
+    app.window.connect_action.trigger()
+    qtbot.waitUntil(lambda: app.window.server is not None, timeout=10000)
+    wait_items_loaded(qtbot, app)
+    close_app(app)
