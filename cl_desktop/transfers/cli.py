@@ -20,8 +20,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.errors
 import platformdirs
 
 from cl_desktop.api import (
@@ -54,6 +52,9 @@ def password_for(server: str, user: str) -> str:
     env = os.environ.get("CL_PASSWORD")
     if env:
         return env
+    import keyring  # only now: importing it costs a quarter second at every start
+    import keyring.errors
+
     try:
         stored = keyring.get_password(KEYRING_SERVICE, keyring_key(server, user))
     except keyring.errors.KeyringError:

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from cl_desktop.api import (
@@ -20,6 +21,7 @@ from cl_desktop.api import (
 from .context import KeepAlive, WorkflowContext
 from .control import is_retryable, with_retries
 from .errors import DiskFullError, IntegrityError, Interrupted, LocalFileError, TransferError
+from .hashing import BackgroundHasher
 from .jobs import FileProgress, Phase, Verification
 from .naming import safe_local_name, unique_path
 
@@ -149,35 +151,16 @@ def _download_one(
     part = target.with_name(target.name + PART_SUFFIX)
     report.phase(Phase.TRANSFERRING)
 
+    def on_progress(written: int, block: int) -> None:
+        control.check()
+        control.throttle(block)
+        report.progress(entry.name, written)
+        keep_alive.maybe(min(99, (done_before + written) * 100 // total))
+
     for attempt in range(1, GET_ATTEMPTS + 1):
         control.check()
-        offset = part.stat().st_size if part.exists() else 0
-        digest = hashlib.new(algorithm)
         try:
-            with (
-                _open_part(part) as sink,
-                client.open_download(uri, offset, op=f"download {entry.name}") as stream,
-            ):
-                if stream.offset:
-                    _hash_prefix(part, stream.offset, digest)
-                sink.seek(stream.offset)
-                sink.truncate()
-                written = stream.offset
-                size = stream.total_size or entry.size
-                for chunk in stream.chunks():
-                    _write(sink, chunk, part)
-                    digest.update(chunk)
-                    written += len(chunk)
-                    control.check()
-                    control.throttle(len(chunk))
-                    report.progress(entry.name, written)
-                    keep_alive.maybe(min(99, (done_before + written) * 100 // total))
-                if size and written != size:
-                    raise errors.ProtocolError(
-                        f"the download of {entry.name} ended at {written} of {size} bytes"
-                    )
-                sink.flush()
-                os.fsync(sink.fileno())
+            written, streamed = _get_once(ctx, uri, part, entry, algorithm, on_progress)
             break
         except errors.Unauthenticated:
             if attempt == GET_ATTEMPTS:
@@ -194,7 +177,7 @@ def _download_one(
             report.phase(Phase.TRANSFERRING)
 
     report.phase(Phase.VERIFYING, entry.name)
-    verification, checksum = _verify(ctx, session_id, entry, part, written, digest)
+    verification, checksum = _verify(ctx, session_id, entry, part, written, algorithm, streamed)
     final = unique_path(target)
     os.replace(part, final)  # atomic: the final name only ever holds a complete, checked file
     report.file_done(entry.name, verification, checksum, session_id)
@@ -207,7 +190,8 @@ def _verify(
     entry: FileProgress,
     part: Path,
     written: int,
-    streamed: hashlib._Hash,
+    streamed_algorithm: str,
+    streamed_hex: str,
 ) -> tuple[Verification, str | None]:
     client, control = ctx.client, ctx.control
     info = with_retries(control, lambda: client.download_session_files.get(session_id, entry.name))
@@ -226,8 +210,8 @@ def _verify(
     if checksum is None or not checksum.checksum:
         return (Verification.SIZE_ONLY if expected_size else Verification.UNVERIFIED), None
     algorithm = checksum.effective_algorithm
-    if algorithm.hashlib_name == streamed.name:
-        ours = streamed.hexdigest()
+    if algorithm.hashlib_name == streamed_algorithm:
+        ours = streamed_hex
     else:  # one read of the local copy in the server's algorithm (page cache makes it cheap)
         digest = hashlib.new(algorithm.hashlib_name)
         _hash_prefix(part, written, digest)
@@ -241,7 +225,45 @@ def _verify(
     return Verification.VERIFIED, f"{algorithm.value}:{ours}"
 
 
-def _hash_prefix(path: Path, length: int, digest: hashlib._Hash) -> None:
+def _get_once(
+    ctx: WorkflowContext,
+    uri: str,
+    part: Path,
+    entry: FileProgress,
+    algorithm: str,
+    on_progress: Callable[[int, int], None],
+) -> tuple[int, str]:
+    """One GET into NAME.part, resuming from its size: (bytes in the file, its digest)."""
+    offset = part.stat().st_size if part.exists() else 0
+    digest = BackgroundHasher(algorithm)
+    try:
+        with (
+            _open_part(part) as sink,
+            ctx.client.open_download(uri, offset, op=f"download {entry.name}") as stream,
+        ):
+            if stream.offset:  # resumed: the digest must cover what is already on disk
+                _hash_prefix(part, stream.offset, digest)
+            sink.seek(stream.offset)
+            sink.truncate()
+            written = stream.offset
+            size = stream.total_size or entry.size
+            for chunk in stream.chunks():
+                _write(sink, chunk, part)
+                digest.update(chunk)
+                written += len(chunk)
+                on_progress(written, len(chunk))
+            if size and written != size:
+                raise errors.ProtocolError(
+                    f"the download of {entry.name} ended at {written} of {size} bytes"
+                )
+            sink.flush()
+            os.fsync(sink.fileno())  # durable before the rename makes it final
+    finally:
+        hexdigest = digest.hexdigest()
+    return written, hexdigest
+
+
+def _hash_prefix(path: Path, length: int, digest: hashlib._Hash | BackgroundHasher) -> None:
     with path.open("rb") as source:
         left = length
         while left > 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from cl_desktop.api import (
@@ -13,7 +14,6 @@ from cl_desktop.api import (
     ChecksumAlgorithm,
     ChecksumInfo,
     FileInfo,
-    UpdateFileInfo,
     UpdateSessionState,
     errors,
 )
@@ -28,6 +28,7 @@ from .errors import (
     PreflightError,
     TransferError,
 )
+from .hashing import BackgroundHasher
 from .jobs import FileProgress, Phase, Verification
 from .naming import infer_item_type, item_name_for, unique_item_name
 from .ovf import LocalFile, ovf_files
@@ -176,10 +177,7 @@ def _send_files(
         report.phase(Phase.TRANSFERRING)
         for attempt in range(1, PUT_ATTEMPTS + 1):
             control.check()
-            digest = hashlib.sha1()
-            base = sent_before
-
-            last = [0]
+            base, last = sent_before, [0]
 
             def on_progress(
                 done: int, name: str = f.name, base: int = base, last: list[int] = last
@@ -190,26 +188,10 @@ def _send_files(
                 report.progress(name, done)
                 keep_alive.maybe(min(99, (base + done) * 100 // total))
 
-            spec = AddSpec(f.name, size=f.size, checksum_info=_manifest_checksum(f))
-
-            def add(spec: AddSpec = spec) -> UpdateFileInfo:
-                return client.update_session_files.add(session_id, spec)
-
             try:
-                info = with_retries(control, add)
-                if info.keep_in_storage is False:
+                keep, digests[f.name] = _put_once(ctx, session_id, f, on_progress)
+                if not keep:
                     transient.add(f.name)
-                if info.upload_endpoint is None:
-                    raise TransferError(f"the server gave no upload address for {f.name}")
-                with _open_local(f.path) as source:
-                    client.upload(
-                        info.upload_endpoint.uri,
-                        source,
-                        f.size,
-                        progress=on_progress,
-                        on_data=digest.update,
-                        op=f"upload {f.name}",
-                    )
                 break
             except errors.Unauthenticated:
                 if attempt == PUT_ATTEMPTS:
@@ -222,10 +204,30 @@ def _send_files(
                 log.info("PUT of %s failed (%s); adding it again", f.name, exc)
                 control.wait(min(10.0, 0.5 * 2**attempt))
                 keep_alive.now()
-        digests[f.name] = digest.hexdigest()
         sent_before += f.size
         keep_alive.maybe(min(99, sent_before * 100 // total))
     return digests, transient
+
+
+def _put_once(
+    ctx: WorkflowContext, session_id: str, f: LocalFile, on_progress: Callable[[int], None]
+) -> tuple[bool, str]:
+    """Add the file (again) and PUT it once: (kept in storage?, SHA-1 of what was sent)."""
+    client = ctx.client
+    spec = AddSpec(f.name, size=f.size, checksum_info=_manifest_checksum(f))
+    info = with_retries(ctx.control, lambda: client.update_session_files.add(session_id, spec))
+    if info.upload_endpoint is None:
+        raise TransferError(f"the server gave no upload address for {f.name}")
+    digest = BackgroundHasher("sha1")  # SHA-1: the server's default checksum algorithm
+    try:
+        with _open_local(f.path) as source:
+            client.upload(
+                info.upload_endpoint.uri, source, f.size, progress=on_progress,
+                on_data=digest.update, op=f"upload {f.name}",
+            )  # fmt: skip
+    finally:
+        sha1 = digest.hexdigest()
+    return info.keep_in_storage is not False, sha1
 
 
 def _open_local(path: Path):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,14 @@ def test_disk_full_is_a_clear_error(tmp_path: Path) -> None:
 def test_not_enough_free_space_is_refused_before_downloading(tmp_path: Path) -> None:
     with pytest.raises(DiskFullError, match="bytes free"):
         download._check_free_space(tmp_path, {"a": tmp_path / "a"}, {"a": 1 << 60})
+
+
+def test_background_hasher_matches_hashlib() -> None:
+    from cl_desktop.transfers.hashing import BackgroundHasher
+
+    blocks = [os.urandom(n) for n in (1, 1 << 20, 12345, 0, 999_999)]
+    hasher = BackgroundHasher("sha1", depth=2)
+    for block in blocks:
+        hasher.update(block)
+    assert hasher.hexdigest() == hashlib.sha1(b"".join(blocks)).hexdigest()
+    assert hasher.hexdigest() == hasher.hexdigest()  # idempotent
