@@ -7,48 +7,17 @@ import csv
 import json
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from helpers import active_sessions, upload_spec, wait_until
 from test_workflows import download_spec, make_file
 
-from cl_desktop.api import ContentLibraryClient, TlsSettings
+from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
 
-USER, PASSWORD = "admin", "secret"
-
-
-@pytest.fixture
-def sim(sim_service: Any) -> Any:
-    return sim_service
-
-
-@pytest.fixture
-def ref(sim: Any) -> ServerRef:
-    return ServerRef(sim.base_url, USER)
-
-
-@pytest.fixture
-def client(sim: Any) -> Iterator[ContentLibraryClient]:
-    with ContentLibraryClient(sim.base_url, USER, PASSWORD, tls=TlsSettings()) as c:
-        yield c
-
-
-@pytest.fixture
-def queue(sim: Any, tmp_path: Path) -> Iterator[TransferQueue]:
-    q = TransferQueue(
-        JobStore(tmp_path / "q.sqlite"),
-        lambda r: ContentLibraryClient(r.url, USER, PASSWORD),
-        progress_interval=0.02,
-    )
-    q.start()
-    yield q
-    q.shutdown()
+USER = "admin"  # the simulator user of tests/conftest.py
 
 
 def uploaded_item(queue: TransferQueue, ref: ServerRef, library: str, path: Path) -> str:

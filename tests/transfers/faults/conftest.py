@@ -1,0 +1,45 @@
+"""The embedded service alone, for the faults it can inject: these fixtures replace the
+three-server ones of tests/transfers for the tests in this folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cl_desktop.api import ContentLibraryClient, TlsSettings
+from cl_desktop.transfers.jobs import ServerRef
+from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
+
+SIM_USER, SIM_PASSWORD = "admin", "secret"
+
+
+@pytest.fixture
+def sim(sim_service: Any) -> Any:
+    return sim_service
+
+
+@pytest.fixture
+def ref(sim: Any) -> ServerRef:
+    return ServerRef(sim.base_url, SIM_USER)
+
+
+@pytest.fixture
+def client(sim: Any) -> Iterator[ContentLibraryClient]:
+    with ContentLibraryClient(sim.base_url, SIM_USER, SIM_PASSWORD, tls=TlsSettings()) as c:
+        yield c
+
+
+@pytest.fixture
+def queue(sim: Any, tmp_path: Path) -> Iterator[TransferQueue]:
+    q = TransferQueue(
+        JobStore(tmp_path / "q.sqlite"),
+        lambda r: ContentLibraryClient(r.url, SIM_USER, SIM_PASSWORD),
+        progress_interval=0.02,
+    )
+    q.start()
+    yield q
+    q.shutdown()

@@ -1,0 +1,115 @@
+"""Queue behaviour (order, bandwidth), a busy item, files over 4 GiB, and the CLI's sessions and
+password sources."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import upload_spec
+from test_cli import cli
+from test_faults import USER
+from test_workflows import make_file
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.transfers import cli as cli_module
+from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
+from cl_desktop.transfers.queue import TransferQueue
+
+
+def test_move_changes_which_job_runs_next(
+    sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
+) -> None:
+    queue.max_parallel = 1
+    sim.faults.throttle(2_000_000)
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def watch(job: JobSnapshot) -> None:
+        with lock:
+            if job.state is JobState.RUNNING and job.id not in started:
+                started.append(job.id)
+
+    queue.add_listener(watch)
+    ids = [
+        queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / f"{n}.bin", 2000)))
+        for n in ("a", "b", "c")
+    ]
+    queue.move(ids[2], 0)  # c jumps ahead of the waiting b (a may already run)
+    sim.faults.throttle(None)
+    for job_id in ids:
+        assert queue.wait(job_id, 30).state is JobState.DONE
+    assert started.index(ids[2]) < started.index(ids[1])
+
+
+def test_bandwidth_limit_holds_speed_down(
+    sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
+) -> None:
+    queue.bandwidth_limit = 4_000_000  # 4 MB/s
+    job = queue.wait(
+        queue.add(upload_spec(ref, sim.default_library_id,
+                              make_file(tmp_path / "l.bin", 6_000_000))), 60)  # fmt: skip
+    assert job.state is JobState.DONE
+    assert job.started_at is not None and job.finished_at is not None
+    # 6 MB at 4 MB/s cannot take less than ~1.5 s; without the limit it takes ~0.05 s here
+    assert job.finished_at - job.started_at >= 1.2
+
+
+def test_busy_item_names_the_session_that_holds_it(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    item = client.items.create(sim.default_library_id, "held", type="file")
+    holder = client.update_sessions.create(item)
+    job = queue.wait(
+        queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "h.bin", 10),
+                              item_id=item)), 30)  # fmt: skip
+    assert job.state is JobState.FAILED
+    assert holder in job.error_message and "another update session" in job.error_message
+    client.update_sessions.cancel(holder)
+
+
+def test_a_file_over_4_gib(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    big = tmp_path / "large.vmdk"
+    with big.open("wb") as out:  # sparse: reading it is cheap, the size is what matters
+        out.truncate((4 << 30) + 4097)
+    job = queue.wait(queue.add(upload_spec(ref, sim.default_library_id, big)), 600)
+    assert job.state is JobState.DONE, job.error_message
+    assert job.verification is Verification.VERIFIED
+    assert job.item_id is not None
+    (stored,) = client.item_files.list(job.item_id)
+    assert stored.size == (4 << 30) + 4097
+    client.items.delete(job.item_id)  # give the disk space back at once
+
+
+def test_session_commands(sim: Any, client: ContentLibraryClient) -> None:
+    item = client.items.create(sim.default_library_id, "s", type="file")
+    up = client.update_sessions.create(item)
+    down = client.download_sessions.create(item)
+    listed = cli(sim.base_url, "sessions")
+    assert up in listed.stdout and down in listed.stdout
+    assert cli(sim.base_url, "session", "keep-alive", up).returncode == 0
+    assert cli(sim.base_url, "session", "fail", up, "--message", "from test").returncode == 0
+    assert "from test" in str(client.update_sessions.get(up).error_message)
+    assert cli(sim.base_url, "session", "delete", up).returncode == 0
+    assert cli(sim.base_url, "session", "cancel", down).returncode == 0
+    assert cli(sim.base_url, "session", "delete", down).returncode == 0
+    assert cli(sim.base_url, "session", "delete", down).returncode == 4
+
+
+def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) -> None:
+    monkeypatch.setenv("CL_PASSWORD", "from-env")
+    assert cli_module.password_for("https://vc", USER) == "from-env"
+    monkeypatch.delenv("CL_PASSWORD")
+    memory_keyring.set_password(cli_module.KEYRING_SERVICE, f"{USER}@https://vc", "stored")
+    assert cli_module.password_for("https://vc", USER) == "stored"
+    memory_keyring.passwords.clear()
+    monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115 (not a terminal)
+    with pytest.raises(cli_module.UsageError, match="CL_PASSWORD"):
+        cli_module.password_for("https://vc", USER)
