@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +151,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "vcsim_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.vcsim)
+
+
+_TARGET_ID = re.compile(r"\[(?:[^\]]*-)?(sim-api|sim-rest|vcsim)(?:-[^\]]*)?\]")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many tests ran against each of the three servers (the contract suite's reach)."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            match = _TARGET_ID.search(getattr(report, "nodeid", ""))
+            if match and getattr(report, "when", "call") in ("call", "setup"):
+                if outcome == "passed" and report.when != "call":
+                    continue
+                per = counts.setdefault(match.group(1), {})
+                per[outcome] = per.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.section("tests per server")
+        for name in ("sim-api", "sim-rest", "vcsim"):
+            per = counts.get(name, {})
+            line = ", ".join(f"{n} {k}" for k, n in sorted(per.items())) or "none"
+            terminalreporter.write_line(f"{name:9} {line}")
