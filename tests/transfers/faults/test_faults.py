@@ -16,6 +16,7 @@ from test_workflows import download_spec, make_file
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
 
 USER = "admin"  # the simulator user of tests/conftest.py
 
@@ -177,3 +178,34 @@ def test_history_exports_csv_and_json(
     assert row["checksum"].startswith("SHA1:") and row["session_id"] and row["user"] == USER
     (record,) = json.loads((tmp_path / "h.json").read_text())
     assert record["verification"] == "verified" and record["server"] == sim.base_url
+
+
+def test_keep_alive_reports_progress_well_inside_the_expiry(tmp_path: Path) -> None:
+    """With a 1.5 s idle timeout the client must keep the session alive, with growing
+    client_progress, while a 4 s upload runs."""
+    from servers import SimulatorServer
+
+    with SimulatorServer(tmp_path / "srv", users={USER: "secret"},
+                         session_timeout=1.5) as service:  # fmt: skip
+        service.faults.throttle(2_000_000)
+        queue = TransferQueue(
+            JobStore(tmp_path / "q.sqlite"),
+            lambda r: ContentLibraryClient(r.url, USER, "secret"),
+        )
+        queue.start()
+        watcher = ContentLibraryClient(service.base_url, USER, "secret")
+        try:
+            job_id = queue.add(upload_spec(
+                ServerRef(service.base_url, USER), service.default_library_id,
+                make_file(tmp_path / "slow.iso", 8_000_000)))  # fmt: skip
+            sid = wait_until(lambda: queue.snapshot(job_id).session_id, 20, "a session")
+            seen = wait_until(
+                lambda: watcher.update_sessions.get(sid).client_progress, 20, "client progress"
+            )
+            assert 0 < seen < 100
+            job = queue.wait(job_id, 60)
+        finally:
+            queue.shutdown()
+            watcher.close()
+        assert job.state is JobState.DONE, job.error_message
+        assert job.verification is Verification.VERIFIED
