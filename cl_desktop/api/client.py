@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Generic, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -57,6 +57,7 @@ from .models import (
 from .transport import DEFAULT_TIMEOUT, TlsSettings, make_session, translate_transport_errors
 
 log = logging.getLogger(__name__)
+M = TypeVar("M")
 
 SESSION_HEADER = "vmware-api-session-id"
 CHUNK_SIZE = 1 << 20  # 1 MiB: LIMITS.md shows 16 KiB reads halve throughput with inline hashing
@@ -751,11 +752,82 @@ class Storage(_Service):
         return decode_list(StorageInfo, value)
 
 
-class UpdateSessions(_Service):
+class _Sessions(_Service, Generic[M]):
+    """What update and download sessions share: create, get, list, cancel, fail, delete."""
+
+    _API = ""
+    _REST = ""
+    _KIND = ""
+    _model: type[M]
+
+    def _create(self, spec: dict[str, Any], client_token: str | None) -> str:
+        value = self._call(
+            "POST",
+            self._API,
+            self._REST,
+            body=spec,
+            rest_body={"create_spec": spec},
+            client_token=client_token or new_client_token(),
+            op=f"create {self._KIND} session",
+        )
+        return str(value)
+
+    def get(self, session_id: str) -> M:
+        value = self._call(
+            "GET",
+            f"{self._API}/{_q(session_id)}",
+            f"{self._REST}/{_rest_id(session_id)}",
+            op=f"get {self._KIND} session",
+        )
+        model = decode(self._model, value)
+        # vCenter leaves `id` out of get results (PROTOCOL.md §8); fill it in for callers.
+        if getattr(model, "id", None):
+            return model
+        return dataclasses.replace(model, id=session_id)  # type: ignore[type-var]
+
+    def list(self, item_id: str | None = None) -> tuple[str, ...]:
+        """Ids of the calling user's sessions, optionally of one item."""
+        value = self._call(
+            "GET",
+            self._API,
+            self._REST,
+            query={"library_item_id": item_id} if item_id else None,
+            op=f"list {self._KIND} sessions",
+        )
+        return tuple(value or ())
+
+    def cancel(self, session_id: str) -> None:
+        self._action(session_id, "cancel")
+
+    def fail(self, session_id: str, client_error_message: str) -> None:
+        self._action(session_id, "fail", {"client_error_message": client_error_message})
+
+    def delete(self, session_id: str) -> None:
+        self._call(
+            "DELETE",
+            f"{self._API}/{_q(session_id)}",
+            f"{self._REST}/{_rest_id(session_id)}",
+            op=f"delete {self._KIND} session",
+        )
+
+    def _action(self, session_id: str, action: str, body: dict[str, Any] | None = None) -> None:
+        self._call(
+            "POST",
+            f"{self._API}/{_q(session_id)}",
+            f"{self._REST}/{_rest_id(session_id)}",
+            action=action,
+            body=body if body is not None else {},
+            op=f"{action} {self._KIND} session",
+        )
+
+
+class UpdateSessions(_Sessions[UpdateSessionModel]):
     """library.item.UpdateSession: uploads into an item."""
 
     _API = "/content/library/item/update-session"
     _REST = "/com/vmware/content/library/item/update-session"
+    _KIND = "update"
+    _model = UpdateSessionModel
 
     def create(
         self,
@@ -767,37 +839,7 @@ class UpdateSessions(_Service):
         spec: dict[str, Any] = {"library_item_id": item_id}
         if warning_behavior:
             spec["warning_behavior"] = encode(warning_behavior)
-        value = self._call(
-            "POST",
-            self._API,
-            self._REST,
-            body=spec,
-            rest_body={"create_spec": spec},
-            client_token=client_token or new_client_token(),
-            op="create update session",
-        )
-        return str(value)
-
-    def get(self, session_id: str) -> UpdateSessionModel:
-        value = self._call(
-            "GET",
-            f"{self._API}/{_q(session_id)}",
-            f"{self._REST}/{_rest_id(session_id)}",
-            op="get update session",
-        )
-        model = decode(UpdateSessionModel, value)
-        # vCenter leaves `id` out of get results (PROTOCOL.md §8); fill it in for callers.
-        return model if model.id else _with_id(model, session_id)
-
-    def list(self, item_id: str | None = None) -> tuple[str, ...]:
-        value = self._call(
-            "GET",
-            self._API,
-            self._REST,
-            query={"library_item_id": item_id} if item_id else None,
-            op="list update sessions",
-        )
-        return tuple(value or ())
+        return self._create(spec, client_token)
 
     def update(self, session_id: str, warning_behavior: tuple[WarningBehavior, ...]) -> None:
         spec = {"warning_behavior": encode(warning_behavior)}
@@ -815,30 +857,6 @@ class UpdateSessions(_Service):
 
     def complete(self, session_id: str) -> None:
         self._action(session_id, "complete")
-
-    def cancel(self, session_id: str) -> None:
-        self._action(session_id, "cancel")
-
-    def fail(self, session_id: str, client_error_message: str) -> None:
-        self._action(session_id, "fail", {"client_error_message": client_error_message})
-
-    def delete(self, session_id: str) -> None:
-        self._call(
-            "DELETE",
-            f"{self._API}/{_q(session_id)}",
-            f"{self._REST}/{_rest_id(session_id)}",
-            op="delete update session",
-        )
-
-    def _action(self, session_id: str, action: str, body: dict[str, Any] | None = None) -> None:
-        self._call(
-            "POST",
-            f"{self._API}/{_q(session_id)}",
-            f"{self._REST}/{_rest_id(session_id)}",
-            action=action,
-            body=body if body is not None else {},
-            op=f"{action} update session",
-        )
 
 
 class UpdateSessionFiles(_Service):
@@ -906,71 +924,20 @@ class UpdateSessionFiles(_Service):
         return None if value is None else decode(ValidationResult, value)
 
 
-class DownloadSessions(_Service):
+class DownloadSessions(_Sessions[DownloadSessionModel]):
     """library.item.DownloadSession: downloads from an item."""
 
     _API = "/content/library/item/download-session"
     _REST = "/com/vmware/content/library/item/download-session"
+    _KIND = "download"
+    _model = DownloadSessionModel
 
     def create(self, item_id: str, *, client_token: str | None = None) -> str:
-        spec = {"library_item_id": item_id}
-        value = self._call(
-            "POST",
-            self._API,
-            self._REST,
-            body=spec,
-            rest_body={"create_spec": spec},
-            client_token=client_token or new_client_token(),
-            op="create download session",
-        )
-        return str(value)
-
-    def get(self, session_id: str) -> DownloadSessionModel:
-        value = self._call(
-            "GET",
-            f"{self._API}/{_q(session_id)}",
-            f"{self._REST}/{_rest_id(session_id)}",
-            op="get download session",
-        )
-        model = decode(DownloadSessionModel, value)
-        return model if model.id else _with_id(model, session_id)
-
-    def list(self, item_id: str | None = None) -> tuple[str, ...]:
-        value = self._call(
-            "GET",
-            self._API,
-            self._REST,
-            query={"library_item_id": item_id} if item_id else None,
-            op="list download sessions",
-        )
-        return tuple(value or ())
+        return self._create({"library_item_id": item_id}, client_token)
 
     def keep_alive(self, session_id: str, progress: int | None = None) -> None:
+        """Download sessions take `progress` (update sessions `client_progress`)."""
         self._action(session_id, "keep-alive", _opt(progress=progress))
-
-    def cancel(self, session_id: str) -> None:
-        self._action(session_id, "cancel")
-
-    def fail(self, session_id: str, client_error_message: str) -> None:
-        self._action(session_id, "fail", {"client_error_message": client_error_message})
-
-    def delete(self, session_id: str) -> None:
-        self._call(
-            "DELETE",
-            f"{self._API}/{_q(session_id)}",
-            f"{self._REST}/{_rest_id(session_id)}",
-            op="delete download session",
-        )
-
-    def _action(self, session_id: str, action: str, body: dict[str, Any] | None = None) -> None:
-        self._call(
-            "POST",
-            f"{self._API}/{_q(session_id)}",
-            f"{self._REST}/{_rest_id(session_id)}",
-            action=action,
-            body=body if body is not None else {},
-            op=f"{action} download session",
-        )
 
 
 class DownloadSessionFiles(_Service):
@@ -1018,7 +985,3 @@ class DownloadSessionFiles(_Service):
             op=f"prepare {file_name!r}",
         )
         return decode(DownloadFileInfo, value)
-
-
-def _with_id(model: Any, session_id: str) -> Any:
-    return dataclasses.replace(model, id=session_id)
