@@ -127,6 +127,11 @@ class Handler(BaseHTTPRequestHandler):
         self._expect_continue = True
         return True
 
+    @property
+    def expect_continue(self) -> bool:
+        """True while an ``Expect: 100-continue`` has not been answered."""
+        return self._expect_continue
+
     def send_continue(self) -> None:
         if self._expect_continue:
             self._expect_continue = False
@@ -170,11 +175,17 @@ class Handler(BaseHTTPRequestHandler):
     ) -> None:
         self.send_json(status or err.status, err.body(dialect), headers)
 
-    def drop_connection(self) -> None:
-        """Cut the connection abruptly (RST), as a network failure would."""
+    def drop_connection(self, reset: bool = True) -> None:
+        """Cut the connection as a network failure would.
+
+        ``reset`` sends an RST (for a client that is still sending); otherwise a
+        FIN, so a downloading client first reads what was sent, then a short body.
+        """
         self.close_connection = True
         try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            if reset:
+                linger = struct.pack("ii", 1, 0)
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass

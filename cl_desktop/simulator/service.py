@@ -34,9 +34,8 @@ class ContentLibraryService:
         self._temp_dir: Path | None = None
         if self.config.data_dir is None:
             self._temp_dir = Path(tempfile.mkdtemp(prefix="cl-simulator-"))
-        self.data_dir = self.config.data_dir or self._temp_dir
-        assert self.data_dir is not None
-        self.backend = Backend(self.config, Path(self.data_dir))
+        self.data_dir: Path = Path(self.config.data_dir or self._temp_dir or "")
+        self.backend = Backend(self.config, self.data_dir)
         self.faults: Faults = self.backend.faults
         self._server: SimServer | None = None
         self._threads: list[threading.Thread] = []

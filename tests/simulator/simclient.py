@@ -34,9 +34,10 @@ def poll_until(probe: Callable[[], T | None], timeout: float = 10.0, interval: f
         pause.wait(interval)
 
 
-def new_http() -> requests.Session:
+def new_http(verify: str | bool = True) -> requests.Session:
     http = requests.Session()
     http.trust_env = False
+    http.verify = verify
     return http
 
 
@@ -46,11 +47,18 @@ class Client:
     ``call`` returns the raw response; the helpers assert success and unwrap.
     """
 
-    def __init__(self, service: ContentLibraryService, dialect: str, user: str = "admin") -> None:
+    def __init__(
+        self,
+        service: ContentLibraryService,
+        dialect: str,
+        user: str = "admin",
+        verify: str | bool = True,
+    ) -> None:
         self.service = service
         self.base = service.base_url
         self.dialect = dialect
-        self.http = new_http()
+        self.verify = verify
+        self.http = new_http(verify)
         password = {**USERS, **READONLY_USERS}[user]
         path = "/api/session" if dialect == "api" else "/rest/com/vmware/cis/session"
         r = self.http.post(self.base + path, auth=(user, password))
@@ -178,7 +186,7 @@ class Client:
 
     def put(self, uri: str, data: bytes) -> requests.Response:
         # A fresh connection-less call: data URIs need no login header.
-        return new_http().put(uri, data=data)
+        return new_http(self.verify).put(uri, data=data)
 
     def upload(self, item_id: str, files: dict[str, bytes], complete: bool = True) -> str:
         """A whole update session: add each file, PUT it, complete (unless told not to)."""
@@ -246,7 +254,7 @@ class Client:
         return did, str(info["download_endpoint"]["uri"])
 
     def sim_state(self) -> dict[str, Any]:
-        return dict(new_http().get(self.base + "/_sim/state").json())
+        return dict(new_http(self.verify).get(self.base + "/_sim/state").json())
 
 
 def error_type(r: requests.Response, dialect: str = "api") -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
+import os
 import socket
 import uuid
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from simclient import Client, error_type, message, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService
@@ -188,8 +193,8 @@ def test_idle_session_expires_and_content_is_discarded(
     info = api.add_file(sid, "a.bin")
     assert api.put(info["upload_endpoint"]["uri"], DATA).status_code == 200
     assert len(_tmp_files(svc)) == 1
-    r = poll_until(lambda: (r := api.call("GET", api.us_path(sid))).status_code == 404 and r)
-    assert error_type(r) == "NOT_FOUND"
+    poll_until(lambda: api.call("GET", api.us_path(sid)).status_code == 404)
+    assert error_type(api.call("GET", api.us_path(sid))) == "NOT_FOUND"
     assert _tmp_files(svc) == []
     assert api.put(info["upload_endpoint"]["uri"], DATA).status_code == 404
     # The item is free again.
@@ -432,3 +437,64 @@ def test_invalid_file_specs(api: Client) -> None:
         r = api.call("POST", api.us_path(sid) + "/file", json=spec)
         assert r.status_code == 400, spec
         assert error_type(r) == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize("refuse", [None, "open", "write"])
+def test_large_unaligned_upload_is_byte_exact(
+    api: Client, monkeypatch: pytest.MonkeyPatch, refuse: str | None
+) -> None:
+    # Whole 1 MiB blocks go out with O_DIRECT and the tail buffered; a file system
+    # that refuses O_DIRECT (at open or at the first write) must fall back silently.
+    direct = getattr(os, "O_DIRECT", 0)
+    real_open, real_write = os.open, os.write
+    refusals = []
+
+    def fake_open(path: Any, flags: int, *args: Any, **kw: Any) -> int:
+        if refuse == "open" and flags & direct:
+            refusals.append(path)
+            raise OSError(errno.EINVAL, "O_DIRECT not supported")
+        return real_open(path, flags, *args, **kw)
+
+    def fake_write(fd: int, data: Any) -> int:
+        if refuse == "write" and direct and fcntl.fcntl(fd, fcntl.F_GETFL) & direct:
+            refusals.append(fd)
+            raise OSError(errno.EINVAL, "O_DIRECT not supported")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "write", fake_write)
+    data = os.urandom((5 << 20) // 2 + 123)
+    item_id = api.create_item("unaligned")
+    api.upload(item_id, {"a.bin": data})
+    [info] = api.item_files(item_id)
+    assert info["size"] == len(data)
+    assert info["checksum_info"]["checksum"] == hashlib.sha1(data).hexdigest()
+    _, uri = api.prepared_uri(item_id, "a.bin")
+    assert new_http().get(uri).content == data
+    assert len(refusals) == (0 if refuse is None or not direct else 1)
+
+
+def test_chunked_upload_with_odd_chunks_across_buffers(api: Client) -> None:
+    data = os.urandom((3 << 20) + 7)
+    item_id = api.create_item("odd-chunks")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(
+        sid, "a.bin", checksum_info={"algorithm": "MD5", "checksum": hashlib.md5(data).hexdigest()}
+    )
+    pieces = (data[i : i + 333_333] for i in range(0, len(data), 333_333))
+    assert new_http().put(info["upload_endpoint"]["uri"], data=pieces).status_code == 200
+    f = api.upload_file(sid, "a.bin")
+    assert f["status"] == "READY" and f["size"] == len(data)
+    assert f["checksum_info"] == {"algorithm": "MD5", "checksum": hashlib.md5(data).hexdigest()}
+
+
+def test_rejected_small_put_keeps_the_connection(api: Client) -> None:
+    item_id = api.create_item("rejected")
+    sid = api.create_update_session(item_id)
+    uri = api.add_file(sid, "a.bin")["upload_endpoint"]["uri"]
+    http = new_http()
+    bad = uri.replace("/cls/data/", "/cls/data/x")
+    r = http.put(bad, data=os.urandom(100_000))
+    assert r.status_code == 404 and error_type(r) == "NOT_FOUND"
+    assert "close" not in r.headers.get("Connection", "")
+    assert http.put(uri, data=b"fine").status_code == 200

@@ -1,0 +1,352 @@
+"""Benchmark the embedded Content Library service (cl_desktop.simulator) with curl.
+
+Starts ``python -m cl_desktop.simulator`` (plain HTTP, data dir under /tmp) as a
+subprocess, creates a random file (1 GiB by default) and measures:
+
+- upload: a full update session per run, i.e. file add + ``curl -T`` PUT + complete;
+- download: ``curl -o`` into a file next to the data dir, and ``curl -o /dev/null``;
+- keep-alive latency: ~20 update-session keep-alive calls sent while a 1 GiB
+  upload streams (median and max).
+
+Prints a Markdown table; ``--write docs/PERFORMANCE.md`` replaces the section
+``## Simulator`` of that file (creating the file if needed, keeping other sections).
+
+    .venv/bin/python benchmarks/bench_simulator.py [--runs 3] [--size-mib 1024] [--write FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+MB = 1_000_000
+USER, PASSWORD = "bench", "bench"
+
+
+class Server:
+    """The simulator CLI in a subprocess, plus a logged-in /api session."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "cl_desktop.simulator", "--port", "0",
+                "--data-dir", str(data_dir), "--user", f"{USER}:{PASSWORD}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("serving "):
+            self.proc.kill()
+            raise SystemExit(f"simulator did not start: {line!r}")
+        self.base = line.split()[1]
+        self.http = requests.Session()
+        self.http.trust_env = False
+        token = self.http.post(self.base + "/api/session", auth=(USER, PASSWORD)).json()
+        self.http.headers["vmware-api-session-id"] = token
+        self.library_id = self.http.get(self.base + "/api/content/library").json()[0]
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.http.request(method, self.base + path, **kw)
+        if r.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {r.status_code} {r.text}")
+        return r.json() if r.content else None
+
+    def create_item(self, name: str) -> str:
+        return str(
+            self.call(
+                "POST",
+                "/api/content/library/item",
+                json={"library_id": self.library_id, "name": name},
+            )
+        )
+
+    def begin_upload(self, item_id: str, name: str) -> tuple[str, str]:
+        sid = self.call(
+            "POST", "/api/content/library/item/update-session", json={"library_item_id": item_id}
+        )
+        info = self.call(
+            "POST",
+            f"/api/content/library/item/update-session/{sid}/file",
+            json={"name": name, "source_type": "PUSH"},
+        )
+        return str(sid), str(info["upload_endpoint"]["uri"])
+
+    def complete(self, sid: str) -> None:
+        self.call(
+            "POST", f"/api/content/library/item/update-session/{sid}", params={"action": "complete"}
+        )
+
+    def download_uri(self, item_id: str, name: str) -> str:
+        did = self.call(
+            "POST", "/api/content/library/item/download-session", json={"library_item_id": item_id}
+        )
+        path = f"/api/content/library/item/download-session/{did}/file"
+        self.call("POST", path, params={"action": "prepare"}, json={"file_name": name})
+        while True:
+            info = self.call("GET", path, params={"file_name": name})
+            if info["status"] == "PREPARED":
+                return str(info["download_endpoint"]["uri"])
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def make_file(path: Path, size: int) -> None:
+    with path.open("wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 20)
+            f.write(os.urandom(n))
+            left -= n
+
+
+def curl(*args: str) -> None:
+    subprocess.run(["curl", "-sS", "--fail", *args], check=True)
+
+
+def cpu_idle(seconds: float = 0.5) -> float:
+    """Fraction of CPU time the whole box spent idle over ``seconds``."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+    idle0, total0 = sample()
+    time.sleep(seconds)
+    idle1, total1 = sample()
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+class IdleGate:
+    """Waits (up to ``max_wait`` s) for the box to be idle before each run, since
+    other people's processes share these 2 vCPUs; counts runs that started busy."""
+
+    def __init__(self, max_wait: float, threshold: float = 0.85) -> None:
+        self.max_wait = max_wait
+        self.threshold = threshold
+        self.busy_starts = 0
+
+    def wait(self) -> None:
+        if self.max_wait <= 0 or not Path("/proc/stat").exists():
+            return
+        deadline = time.monotonic() + self.max_wait
+        while cpu_idle() < self.threshold:
+            if time.monotonic() > deadline:
+                self.busy_starts += 1
+                print("  (box still busy; running anyway)", file=sys.stderr)
+                return
+
+
+GATE = IdleGate(0)
+
+
+def measure(label: str, runs: int, warmup: int, once: Any) -> list[float]:
+    """Seconds per run of ``once()``, warm-up runs dropped."""
+    times = []
+    for i in range(warmup + runs):
+        GATE.wait()
+        seconds = once()
+        if i >= warmup:
+            times.append(seconds)
+        print(
+            f"  {label} run {i + 1 - warmup if i >= warmup else 'warm-up'}: {seconds:.2f} s",
+            file=sys.stderr,
+        )
+    return times
+
+
+def rate_cell(size: int, times: list[float]) -> str:
+    rates = [size / t / MB for t in times]
+    return f"{statistics.median(rates):.0f} [{min(rates):.0f}-{max(rates):.0f}] ({len(rates)})"
+
+
+def keep_alive_latency(
+    server: Server, item_id: str, source: Path, calls: int
+) -> tuple[list[float], bool]:
+    """Latencies (s) of keep-alive calls sent while ``source`` uploads; and whether the
+    upload was still streaming after the last call."""
+    size = source.stat().st_size
+    GATE.wait()
+    sid, uri = server.begin_upload(item_id, "big.bin")
+    upload = subprocess.Popen(["curl", "-sS", "--fail", "-o", "/dev/null", "-T", str(source), uri])
+    path = f"/api/content/library/item/update-session/{sid}"
+    try:
+        while server.call("GET", path + "/file/big.bin")["bytes_transferred"] < size // 64:
+            time.sleep(0.005)
+        latencies = []
+        for progress in range(1, calls + 1):
+            started = time.perf_counter()
+            server.call(
+                "POST", path, params={"action": "keep-alive"}, json={"client_progress": progress}
+            )
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.02)
+        still = server.call("GET", path + "/file/big.bin")["status"] == "TRANSFERRING"
+    finally:
+        upload.wait()
+    server.complete(sid)
+    return latencies, still
+
+
+def sha1_ceiling(size: int) -> float:
+    """Seconds to SHA-1 ``size`` bytes in memory on one core: the upload's ceiling,
+    since the server must hash every byte it receives."""
+    import hashlib
+
+    buf = memoryview(os.urandom(1 << 20))
+    hasher = hashlib.sha1()
+    started = time.perf_counter()
+    for _ in range(size >> 20):
+        hasher.update(buf)
+    return time.perf_counter() - started
+
+
+def write_section(target: Path, section: str) -> None:
+    """Replace (or append) the ``## Simulator`` section of ``target``."""
+    text = target.read_text(encoding="utf-8") if target.exists() else "# Performance\n"
+    pattern = re.compile(r"^## Simulator\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=3, help="measured runs per row (default 3)")
+    p.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (default 1)")
+    p.add_argument("--size-mib", type=int, default=1024, help="test file size (default 1024)")
+    p.add_argument("--calls", type=int, default=20, help="keep-alive calls (default 20)")
+    p.add_argument("--tmp", type=Path, default=Path("/tmp"), help="work dir parent (default /tmp)")
+    p.add_argument("--write", type=Path, metavar="FILE", help="replace '## Simulator' in FILE")
+    p.add_argument(
+        "--idle-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="before each run, wait up to this long for the box to be >= 85%% idle (0: off)",
+    )
+    args = p.parse_args(argv)
+    GATE.max_wait = args.idle_wait
+    if shutil.which("curl") is None:
+        raise SystemExit("curl is not on PATH")
+
+    size = args.size_mib << 20
+    work = Path(tempfile.mkdtemp(prefix="cl-bench-sim-", dir=args.tmp))
+    load_before = os.getloadavg()
+    try:
+        source = work / "source.bin"
+        print(f"creating {args.size_mib} MiB random file in {work}", file=sys.stderr)
+        make_file(source, size)
+        server = Server(work / "data")
+        try:
+            item_id = server.create_item("bench")
+
+            def upload_once() -> float:
+                started = time.perf_counter()
+                sid, uri = server.begin_upload(item_id, "big.bin")
+                curl("-o", "/dev/null", "-T", str(source), uri)
+                server.complete(sid)
+                return time.perf_counter() - started
+
+            up = measure("upload", args.runs, args.warmup, upload_once)
+            uri = server.download_uri(item_id, "big.bin")
+            target = work / "download.bin"
+
+            def download_file_once() -> float:
+                target.unlink(missing_ok=True)
+                started = time.perf_counter()
+                curl("-o", str(target), uri)
+                seconds = time.perf_counter() - started
+                if target.stat().st_size != size:
+                    raise RuntimeError("short download")
+                return seconds
+
+            def download_null_once() -> float:
+                started = time.perf_counter()
+                curl("-o", "/dev/null", uri)
+                return time.perf_counter() - started
+
+            down = measure("download -> file", args.runs, args.warmup, download_file_once)
+            target.unlink(missing_ok=True)
+            down_null = measure("download -> /dev/null", args.runs, args.warmup, download_null_once)
+            latencies, streaming = keep_alive_latency(server, item_id, source, args.calls)
+            sha1 = measure("sha1 in memory", args.runs, args.warmup, lambda: sha1_ceiling(size))
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    ms = [t * 1000 for t in latencies]
+    size_text = f"{args.size_mib} MiB" if args.size_mib != 1024 else "1 GiB"
+    curl_version = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout
+    late = "" if streaming else " (the upload ended before the last call)"
+    section = "\n".join(
+        [
+            "## Simulator",
+            "",
+            f"`benchmarks/bench_simulator.py` ({time.strftime('%Y-%m-%d')}):"
+            " `python -m cl_desktop.simulator` over plain HTTP on 127.0.0.1,"
+            f" data dir under {args.tmp}, {size_text} random file, curl {curl_version.split()[1]},"
+            f" Python {platform.python_version()}, {cpu_name()}, {os.cpu_count()} vCPUs"
+            f" (load average {load_before[0]:.2f} before the run; the box is shared, so each run"
+            f" waited up to {args.idle_wait:.0f} s for >= 85% idle CPU;"
+            f" {GATE.busy_starts} run(s) started busy anyway).",
+            f"MB = 10^6 bytes; median [min-max] (runs); {args.warmup} warm-up run(s) not counted.",
+            "",
+            "| What | MB/s |",
+            "|---|---|",
+            "| Upload: file add + `curl -T` PUT + complete (SHA-1 computed while streaming)"
+            f" | {rate_cell(size, up)} |",
+            f"| Download: `curl -o` into a file under {args.tmp} | {rate_cell(size, down)} |",
+            f"| Download: `curl -o /dev/null` (`os.sendfile`) | {rate_cell(size, down_null)} |",
+            "| Reference: SHA-1 of the same amount in memory, one core (the upload's ceiling)"
+            f" | {rate_cell(size, sha1)} |",
+            "",
+            f"| Keep-alive while a {size_text} upload streams | median | max | calls |",
+            "|---|---|---|---|",
+            "| `POST .../update-session/{id}?action=keep-alive`"
+            f" | {statistics.median(ms):.1f} ms | {max(ms):.1f} ms | {len(ms)}{late} |",
+            "",
+        ]
+    )
+    print(section)
+    if args.write is not None:
+        write_section(args.write, section)
+        print(f"wrote section '## Simulator' of {args.write}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Fault injection, in-process (``svc.faults``) and over HTTP (``/_sim/faults``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from simclient import Client, error_type, new_http, poll_until
+
+from cl_desktop.simulator import ContentLibraryService
+
+BIG = os.urandom(2 << 20)
+
+
+def _control(svc: ContentLibraryService, body: dict[str, Any]) -> requests.Response:
+    return new_http().post(svc.base_url + "/_sim/faults", json=body)
+
+
+def _put_in_thread(uri: str, data: bytes) -> tuple[threading.Thread, list[Any]]:
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            result.append(new_http().put(uri, data=data))
+        except requests.RequestException as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+@pytest.mark.parametrize("how", ["in-process", "http"])
+def test_drop_upload_after_bytes(api: Client, sim: ContentLibraryService, how: str) -> None:
+    if how == "http":
+        r = _control(sim, {"drop_after_bytes": {"bytes": 100_000, "which": "upload"}})
+        assert r.status_code == 200
+        assert r.json()["faults"]["drop_after_bytes"] == {"bytes": 100_000, "which": "upload"}
+    else:
+        sim.faults.drop_after_bytes(100_000, which="upload")
+    item_id = api.create_item("drop-up")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin")
+    try:
+        r = new_http().put(info["upload_endpoint"]["uri"], data=BIG)
+        assert r.status_code != 200
+    except requests.ConnectionError:
+        pass  # the expected outcome: the connection is reset
+    f = api.upload_file(sid, "a.bin")
+    assert f["status"] == "ERROR"
+    assert f["bytes_transferred"] == 100_000
+    assert "dropped" in f["error_message"]["default_message"]
+    # One-shot: a retry (adding the file again) goes through.
+    info = api.add_file(sid, "a.bin")
+    assert new_http().put(info["upload_endpoint"]["uri"], data=BIG).status_code == 200
+    assert api.upload_file(sid, "a.bin")["status"] == "READY"
+
+
+def test_drop_download_after_bytes(api: Client, sim: ContentLibraryService) -> None:
+    item_id = api.create_item("drop-down")
+    sim.faults.drop_after_bytes(1000, which="download")  # does not hit the upload below
+    api.upload(item_id, {"a.bin": BIG})
+    _, uri = api.prepared_uri(item_id, "a.bin")
+    got = bytearray()
+    with pytest.raises(requests.RequestException), new_http().get(uri, stream=True) as r:
+        assert r.status_code == 200
+        for chunk in r.iter_content(100):  # urllib3 drops a partial read on error
+            got += chunk
+    assert len(got) == 1000
+    assert new_http().get(uri).content == BIG  # one-shot
+
+
+def test_fail_next_answers_503(api: Client, rest: Client, sim: ContentLibraryService) -> None:
+    sim.faults.fail_next(2)
+    for client, path in ((api, "/api/content/library"), (rest, "/rest/com/vmware/content/library")):
+        r = client.call("GET", path)
+        assert r.status_code == 503
+        assert error_type(r, client.dialect) == "SERVICE_UNAVAILABLE"
+    assert api.call("GET", "/api/content/library").status_code == 200
+
+
+def test_fail_next_with_path_filter_over_http(api: Client, sim: ContentLibraryService) -> None:
+    item_id = api.create_item("filtered")
+    r = _control(sim, {"fail_next": {"count": 1, "path": "update-session"}})
+    assert r.json()["faults"]["fail_next"] == {"count": 1, "path": "update-session"}
+    assert api.call("GET", "/api/content/library").status_code == 200
+    r = api.call("POST", api.us_path(), json={"library_item_id": item_id})
+    assert r.status_code == 503
+    assert api.call("POST", api.us_path(), json={"library_item_id": item_id}).status_code == 201
+
+
+@pytest.mark.parametrize("how", ["in-process", "http"])
+def test_expire_session(api: Client, sim: ContentLibraryService, how: str) -> None:
+    item_id = api.create_item("expire-now")
+    sid = api.create_update_session(item_id)
+    did = api.create_download_session(item_id)
+    for session_id, path in ((sid, api.us_path(sid)), (did, api.ds_path(did))):
+        if how == "http":
+            r = _control(sim, {"expire_session": session_id})
+            assert r.status_code == 200 and r.json()["expired_sessions"] == [session_id]
+        else:
+            assert sim.faults.expire_session(session_id) is True
+        r = api.call("GET", path)
+        assert r.status_code == 404 and error_type(r) == "NOT_FOUND"
+    assert sim.faults.expire_session("no-such-session") is False
+    assert _control(sim, {"expire_session": "no-such-session"}).status_code == 404
+
+
+@pytest.mark.parametrize("how", ["in-process", "http"])
+def test_expire_logins(api: Client, rest: Client, sim: ContentLibraryService, how: str) -> None:
+    if how == "http":
+        assert _control(sim, {"expire_logins": True}).json()["expired_logins"] == 2
+    else:
+        assert sim.faults.expire_logins() == 2
+    r = api.call("GET", "/api/content/library")
+    assert r.status_code == 401 and error_type(r) == "UNAUTHENTICATED"
+    r = rest.call("GET", "/rest/com/vmware/content/library")
+    assert r.status_code == 401 and error_type(r, "rest") == "UNAUTHENTICATED"
+    assert Client(sim, "api").call("GET", "/api/content/library").status_code == 200
+
+
+def test_throttle_shows_live_progress_and_keep_alive_stays_fast(
+    api: Client, sim: ContentLibraryService
+) -> None:
+    item_id = api.create_item("throttled")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin", size=len(BIG))
+    assert _control(sim, {"throttle": 4_000_000}).json()["faults"]["throttle"] == 4_000_000
+    thread, result = _put_in_thread(info["upload_endpoint"]["uri"], BIG)
+    live = poll_until(
+        lambda: (
+            (f := api.upload_file(sid, "a.bin"))["status"] == "TRANSFERRING"
+            and 0 < f["bytes_transferred"] < len(BIG)
+            and f
+        )
+    )
+    assert live["bytes_transferred"] < len(BIG)
+    # The state lock is not held during byte I/O: control calls answer at once.
+    started = time.monotonic()
+    assert api.us_action(sid, "keep-alive", {"client_progress": 10}).status_code == 204
+    assert time.monotonic() - started < 0.5
+    sim.faults.throttle(None)
+    thread.join(timeout=30)
+    assert result and isinstance(result[0], requests.Response) and result[0].status_code == 200
+    assert api.upload_file(sid, "a.bin")["status"] == "READY"
+
+
+def test_cancel_aborts_a_running_upload(api: Client, sim: ContentLibraryService) -> None:
+    item_id = api.create_item("cancel-running")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin")
+    sim.faults.throttle(2_000_000)
+    thread, result = _put_in_thread(info["upload_endpoint"]["uri"], BIG)
+    poll_until(lambda: api.upload_file(sid, "a.bin")["bytes_transferred"] > 0)
+    assert api.us_action(sid, "cancel").status_code == 204
+    thread.join(timeout=30)
+    assert result and not (
+        isinstance(result[0], requests.Response) and result[0].status_code == 200
+    )
+    assert [p for p in (sim.data_dir / "tmp").iterdir()] == []
+
+
+def test_prepare_delay_over_http(api: Client, sim: ContentLibraryService) -> None:
+    item_id = api.create_item("slow-prepare")
+    api.upload(item_id, {"a.bin": b"x"})
+    assert _control(sim, {"prepare_delay": 5}).json()["faults"]["prepare_delay"] == 5
+    did = api.create_download_session(item_id)
+    api.prepare(did, "a.bin")
+    assert api.download_file(did, "a.bin")["status"] == "PREPARE_REQUESTED"
+    assert _control(sim, {"reset": True, "prepare_delay": 0.01}).status_code == 200
+    did2 = api.create_download_session(item_id)
+    api.prepare(did2, "a.bin")
+    poll_until(lambda: api.download_file(did2, "a.bin")["status"] == "PREPARED")
+
+
+def test_reset_disarms_everything(api: Client, sim: ContentLibraryService) -> None:
+    sim.faults.fail_next(5)
+    sim.faults.drop_after_bytes(1)
+    sim.faults.throttle(1000)
+    sim.faults.prepare_delay(9.0)
+    sim.faults.reset()
+    snapshot = new_http().get(sim.base_url + "/_sim/faults").json()["faults"]
+    assert snapshot == {
+        "drop_after_bytes": None,
+        "fail_next": None,
+        "throttle": None,
+        "prepare_delay": 0.05,
+    }
+    assert api.call("GET", "/api/content/library").status_code == 200
+
+
+def test_control_api_rejects_bad_requests(sim: ContentLibraryService) -> None:
+    for body in (
+        {"no_such_fault": 1},
+        {"throttle": "fast"},
+        {"drop_after_bytes": {"bytes": 1, "which": "x"}},
+    ):
+        r = _control(sim, body)
+        assert r.status_code == 400, body
+        assert error_type(r) == "INVALID_ARGUMENT"
+
+
+def test_state_dump_shows_sessions(api: Client, sim: ContentLibraryService) -> None:
+    item_id = api.create_item("dump")
+    sid = api.create_update_session(item_id)
+    api.add_file(sid, "a.bin")
+    state = api.sim_state()
+    assert state["default_library_id"] == sim.default_library_id
+    [session] = state["update_sessions"]
+    assert session["id"] == sid and session["state"] == "ACTIVE" and session["user"] == "admin"
+    assert session["files"][0]["status"] == "WAITING_FOR_TRANSFER"
+    assert state["logins"] == [{"user": "admin", "readonly": False}]
+    assert api.token not in str(state)
+
+
+def test_control_api_can_be_switched_off(sim_factory: Callable[..., ContentLibraryService]) -> None:
+    svc = sim_factory(control_api=False)
+    assert new_http().get(svc.base_url + "/_sim/state").status_code == 404
+    assert _control(svc, {"reset": True}).status_code == 404

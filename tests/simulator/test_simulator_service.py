@@ -1,0 +1,241 @@
+"""Service lifecycle: durability across restarts, TLS, the Python interface and the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from simclient import USERS, Client, new_http
+
+from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
+from cl_desktop.simulator.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_restart_keeps_libraries_items_and_content(tmp_path: Path) -> None:
+    cfg = SimulatorConfig(data_dir=tmp_path / "data", users=dict(USERS))
+    data = os.urandom(50_000)
+    with ContentLibraryService(cfg) as svc:
+        default_id = svc.default_library_id
+        api = Client(svc, "api")
+        lib_id = api.ok(
+            "POST",
+            "/api/content/local-library",
+            json={
+                "name": "kept",
+                "storage_backings": [{"type": "DATASTORE", "datastore_id": "datastore-1"}],
+            },
+        )
+        item_id = api.create_item("kept-item", library_id=lib_id)
+        api.upload(item_id, {"disk.bin": data})
+        before_item = api.item(item_id)
+        before_files = api.item_files(item_id)
+        # An unfinished upload: its partial content must not survive a restart.
+        sid = api.create_update_session(item_id)
+        info = api.add_file(sid, "partial.bin")
+        api.put(info["upload_endpoint"]["uri"], b"partial")
+
+    with ContentLibraryService(cfg) as svc:
+        api = Client(svc, "api")
+        assert svc.default_library_id == default_id
+        assert sorted(api.ok("GET", "/api/content/library")) == sorted([default_id, lib_id])
+        assert api.ok("GET", "/api/content/library/item", params={"library_id": lib_id}) == [
+            item_id
+        ]
+        assert api.item(item_id) == before_item
+        assert api.item_files(item_id) == before_files
+        assert list((svc.data_dir / "tmp").iterdir()) == []
+        _, uri = api.prepared_uri(item_id, "disk.bin")
+        assert new_http().get(uri).content == data
+        # Sessions are leases of the old process: gone.
+        assert api.call("GET", api.us_path(sid)).status_code == 404
+        assert api.create_update_session(item_id)
+
+
+def test_deleting_a_library_removes_its_items_and_content(api: Client) -> None:
+    lib_id = api.ok(
+        "POST",
+        "/api/content/local-library",
+        json={
+            "name": "doomed",
+            "storage_backings": [{"type": "DATASTORE", "datastore_id": "datastore-1"}],
+        },
+    )
+    item_id = api.create_item("doomed-item", library_id=lib_id)
+    api.upload(item_id, {"a.bin": b"abc"})
+    content_dir = api.service.data_dir / "datastore-1" / f"contentlib-{lib_id}"
+    assert content_dir.exists()
+    assert api.call("DELETE", f"/api/content/local-library/{lib_id}").status_code == 204
+    assert api.call("GET", f"/api/content/library/item/{item_id}").status_code == 404
+    assert not content_dir.exists()
+
+
+def test_python_interface(tmp_path: Path) -> None:
+    cfg = SimulatorConfig(data_dir=tmp_path / "d")
+    assert cfg.users == {"administrator@vsphere.local": "demo"}
+    assert cfg.dialects == frozenset({"api", "rest"}) and cfg.control_api is True
+    assert cfg.session_timeout == 300.0 and cfg.login_timeout == 1800.0
+    svc = ContentLibraryService(cfg)
+    with pytest.raises(RuntimeError):
+        _ = svc.base_url
+    with svc:
+        assert svc.base_url.startswith("http://127.0.0.1:")
+        assert svc.base_url == f"http://127.0.0.1:{svc.port}"
+        assert svc.datastore_id == "datastore-1"
+        r = new_http().post(
+            svc.base_url + "/api/session", auth=("administrator@vsphere.local", "demo")
+        )
+        assert r.status_code == 201
+    with pytest.raises(ValueError):
+        SimulatorConfig(dialects=frozenset({"soap"})).validate()
+
+
+def test_without_data_dir_uses_a_temporary_one() -> None:
+    with ContentLibraryService(SimulatorConfig(users=dict(USERS))) as svc:
+        data_dir = svc.data_dir
+        assert (data_dir / "state.json").exists()
+    assert not data_dir.exists()
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_tls_round_trip(
+    sim_factory: Callable[..., ContentLibraryService], tls_pair: tuple[Path, Path]
+) -> None:
+    cert, key = tls_pair
+    svc = sim_factory(tls_cert=cert, tls_key=key)
+    assert svc.base_url.startswith("https://127.0.0.1:")
+    api = Client(svc, "api", verify=str(cert))
+    http = api.http
+    data = os.urandom(3 << 20)
+    item_id = api.create_item("tls")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin", size=len(data))
+    assert info["upload_endpoint"]["uri"].startswith("https://")
+    assert http.put(info["upload_endpoint"]["uri"], data=data).status_code == 200
+    assert api.us_action(sid, "complete").status_code == 204
+    _, uri = api.prepared_uri(item_id, "a.bin")
+    assert http.get(uri).content == data
+    assert http.get(uri, headers={"Range": "bytes=5-9"}).content == data[5:10]
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cl_desktop.simulator", "--port", "0", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        stdout = proc.stdout
+        assert stdout is not None
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout=30)
+        assert line and line[0].startswith("serving "), (line, proc.poll())
+        return proc, line[0].split()[1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_cli_round_trip_and_sigterm(
+    cli: Callable[..., tuple[subprocess.Popen[str], str]], tmp_path: Path
+) -> None:
+    proc, base = cli("--data-dir", str(tmp_path / "cli"), "--user", "admin:secret")
+    assert base.startswith("http://127.0.0.1:")
+    http = new_http()
+    token = http.post(base + "/api/session", auth=("admin", "secret")).json()
+    http.headers["vmware-api-session-id"] = token
+    lib_id = http.get(base + "/api/content/library").json()[0]
+    item_id = http.post(
+        base + "/api/content/library/item", json={"library_id": lib_id, "name": "cli"}
+    ).json()
+    sid = http.post(
+        base + "/api/content/library/item/update-session", json={"library_item_id": item_id}
+    ).json()
+    info = http.post(
+        base + f"/api/content/library/item/update-session/{sid}/file",
+        json={"name": "a.txt", "source_type": "PUSH", "size": 5},
+    ).json()
+    assert new_http().put(info["upload_endpoint"]["uri"], data=b"hello").status_code == 200
+    r = http.post(
+        base + f"/api/content/library/item/update-session/{sid}", params={"action": "complete"}
+    )
+    assert r.status_code == 204
+    assert http.get(base + f"/api/content/library/item/{item_id}").json()["size"] == 5
+    # Fault injection over HTTP works against the subprocess.
+    assert new_http().post(base + "/_sim/faults", json={"fail_next": 1}).status_code == 200
+    assert http.get(base + "/api/content/library").status_code == 503
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert proc.stdout is not None and proc.stdout.read() == ""  # exactly one line
+    assert proc.stderr is not None and "secret" not in proc.stderr.read()
+    assert (tmp_path / "cli" / "state.json").exists()
+
+
+def test_cli_rest_only_without_control_api(
+    cli: Callable[..., tuple[subprocess.Popen[str], str]],
+) -> None:
+    proc, base = cli("--dialect", "rest", "--no-control-api", "--readonly-user", "ro:pw")
+    http = new_http()
+    assert (
+        http.post(base + "/api/session", auth=("administrator@vsphere.local", "demo")).status_code
+        == 404
+    )
+    r = http.post(base + "/rest/com/vmware/cis/session", auth=("ro", "pw"))
+    assert r.status_code == 200
+    assert http.get(base + "/_sim/state").status_code == 404
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 0
+
+
+def test_cli_rejects_bad_user_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--user", "no-colon"])
+    assert exc.value.code == 2
+    assert "NAME:PASSWORD" in capsys.readouterr().err
