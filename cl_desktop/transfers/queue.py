@@ -214,18 +214,16 @@ class TransferQueue:
         with self._lock:
             while True:
                 job = self._jobs.get(job_id)
-                if job is None or (
-                    (job.state.finished or job.state is JobState.PAUSED)
-                    and job_id not in self._running
+                if job is None:
+                    raise KeyError(f"job {job_id} was removed")
+                if (job.state.finished or job.state is JobState.PAUSED) and (
+                    job_id not in self._running
                 ):
-                    return job if job is not None else self._store_job(job_id)
+                    return job
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise TimeoutError(f"job {job_id} still {job.state.value}")
                 self._changed.wait(left)
-
-    def _store_job(self, job_id: int) -> JobSnapshot:
-        raise KeyError(f"job {job_id} was removed")
 
     # --- scheduling -------------------------------------------------------------------------
 
