@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -60,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Qt is imported only now, so that --help works without a display.
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from cl_desktop.app import AppConfig, Application
@@ -79,6 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_parallel=max(1, args.parallel),
         )
     )
+    # Ctrl+C and SIGTERM quit cleanly (running transfers pause and resume next time). Python
+    # runs signal handlers only between bytecodes, so a timer wakes it now and then.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: qt_app.quit())
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
     app.start()
     try:
         return qt_app.exec()

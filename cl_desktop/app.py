@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 from PySide6.QtCore import QObject, QSettings, QTimer
 
-from cl_desktop.demo import DemoServer, StartDemo, start_demo_server
 from cl_desktop.services import (
     BackgroundTasks,
     Connector,
@@ -21,14 +20,14 @@ from cl_desktop.services import (
     QThreadSpawner,
     TransferService,
 )
-from cl_desktop.services.qt_compat import guard_refcount_bug
 from cl_desktop.transfers.jobs import JobSpec, ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.dialogs import Prompts
 from cl_desktop.ui.main_window import MainWindow
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from cl_desktop.demo import DemoServer
 
 APP_NAME = "cl-desktop"
 SHUTDOWN_WAIT_S = 10.0
@@ -74,9 +73,8 @@ class Application(QObject):
         self,
         config: AppConfig,
         prompts: Prompts | None = None,
-        start_demo: StartDemo = start_demo_server,
+        start_demo: Callable[[Path], DemoServer] | None = None,
     ) -> None:
-        guard_refcount_bug()  # before the first signal: PySide6 6.12.0 on Python 3.11
         super().__init__()
         self.config = config
         self.data_dir = config.resolved_data_dir
@@ -106,10 +104,12 @@ class Application(QObject):
         self.window.show()
         if self.config.demo:
             self.window.set_starting("Starting the demo server...")
-            self.tasks.run(
-                lambda: self._start_demo(self.data_dir / "demo-server"),
-                self._on_demo_ready,
-                self._on_demo_failed,
+            # After the first paint: the server's start-up would compete for the GIL.
+            QTimer.singleShot(
+                0,
+                lambda: self.tasks.run(
+                    self._run_demo_server, self._on_demo_ready, self._on_demo_failed
+                ),
             )
         else:
             initial = None
@@ -120,6 +120,14 @@ class Application(QObject):
 
     def connect_to(self, request: LoginRequest) -> None:
         self.window.connect_to(request)
+
+    def _run_demo_server(self) -> DemoServer:
+        if self._start_demo is not None:
+            return self._start_demo(self.data_dir / "demo-server")
+        # Imported here, in the background: start-up need not wait for the simulator.
+        from cl_desktop.demo import start_demo_server
+
+        return start_demo_server(self.data_dir / "demo-server")
 
     def _on_demo_ready(self, demo: DemoServer) -> None:
         self.demo = demo

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,6 +229,3 @@ def _upload_item(
     finally:
         with contextlib.suppress(Exception):
             client.update_sessions.delete(session_id)
-
-
-StartDemo = Callable[[Path], DemoServer]

@@ -18,12 +18,12 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QCoreApplication, QEventLoop  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
 
-from cl_desktop.app import AppConfig, Application  # noqa: E402
-from cl_desktop.transfers.jobs import JobState  # noqa: E402
-from cl_desktop.ui.dialogs import Prompts  # noqa: E402
+from cl_desktop.app import AppConfig, Application
+from cl_desktop.transfers.jobs import Direction, JobState
+from cl_desktop.ui.dialogs import Prompts
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "docs" / "screenshots" / "main-window.png"
@@ -31,12 +31,21 @@ THROTTLE = 6 * 1024 * 1024  # bytes/s per transfer: slow enough to catch them ru
 
 
 def spin_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Run the Qt event loop until `condition()` is true."""
+    """Run the Qt event loop (blocking in it, as app.exec() does) until `condition()`."""
+    if condition():
+        return
     deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(
+        lambda: loop.quit() if condition() or time.monotonic() > deadline else None
+    )
+    poll.start()
+    loop.exec()
+    poll.stop()
+    if not condition():
+        raise TimeoutError(f"timed out waiting for {what}")
 
 
 def write_iso(path: Path, size: int) -> Path:
@@ -71,7 +80,7 @@ def main() -> int:
         app.demo.service.faults.throttle(THROTTLE)
 
         # An upload dropped on the library (a new ISO item) and a download of the template.
-        iso = write_iso(work / "rocky-9-minimal.iso", 160 * 1024 * 1024)
+        iso = write_iso(work / "rocky-9-minimal.iso", 96 * 1024 * 1024)
         window.drop_on_items(None, [str(iso)])
         row = window.item_model.row_of_name("demo-vm")
         index = window.item_proxy.mapFromSource(window.item_model.index(row, 0))
@@ -83,15 +92,20 @@ def main() -> int:
         dock = window.dock
 
         def caught_running() -> bool:
-            jobs = dock.queue_model.snapshots()
-            return len(jobs) == 2 and any(
-                j.state is JobState.RUNNING and 0.3 < j.fraction < 0.7 and j.speed > 0
-                for j in jobs
+            # The download finished (and verified), the upload half way.
+            jobs = {j.spec.direction: j for j in dock.queue_model.snapshots()}
+            upload, download = jobs.get(Direction.UPLOAD), jobs.get(Direction.DOWNLOAD)
+            return (
+                download is not None
+                and download.state is JobState.DONE
+                and upload is not None
+                and upload.state is JobState.RUNNING
+                and 0.35 < upload.fraction < 0.65
             )
 
         spin_until(caught_running, 60, "a transfer half way")
         dock.queue_model.flush()
-        dock.queue_view.selectRow(0)
+        dock.queue_view.selectRow(1)
         window.item_view.setFocus()
         QCoreApplication.processEvents()
         args.output.parent.mkdir(parents=True, exist_ok=True)

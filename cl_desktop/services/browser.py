@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,8 +16,6 @@ from cl_desktop.transfers.jobs import ServerRef
 from .connection import Connector, LoginRequest
 from .errors import ErrorInfo
 from .tasks import BackgroundTasks, TaskCancelled
-
-log = logging.getLogger(__name__)
 
 ITEM_FETCH_THREADS = 8  # vCenter has no bulk "get items": one GET per item, a few in parallel
 PROGRESS_INTERVAL = 0.25  # seconds between "loading items n/m" reports

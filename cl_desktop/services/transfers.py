@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -12,8 +12,6 @@ from cl_desktop.transfers.jobs import HistoryRecord, JobSnapshot, JobSpec
 
 from .errors import ErrorInfo
 from .tasks import BackgroundTasks
-
-log = logging.getLogger(__name__)
 
 
 class QueueLike(Protocol):
@@ -40,7 +38,7 @@ class TransferService(QObject):
 
     Commands (add, cancel, ...) run on one background thread, in order, so the GUI thread
     never waits for the queue's database; the queue's listener callbacks (from any thread)
-    are re-emitted on the GUI thread.
+    are re-emitted on the GUI thread, the latest snapshot of each job once per wake-up.
 
     Signals:
         job_changed(JobSnapshot): a new or updated job (throttled by the engine).
@@ -55,7 +53,7 @@ class TransferService(QObject):
     job_removed = Signal(int)
     history_loaded = Signal(object)
     command_failed = Signal(object)
-    _incoming = Signal(object)
+    _wake = Signal()
 
     def __init__(
         self, queue: QueueLike, commands: BackgroundTasks, parent: QObject | None = None
@@ -66,21 +64,38 @@ class TransferService(QObject):
         self._jobs: dict[int, JobSnapshot] = {}
         self._removed: set[int] = set()
         self._history_pending = False
-        self._incoming.connect(self._on_snapshot, Qt.ConnectionType.QueuedConnection)
+        self._lock = threading.Lock()
+        self._pending: dict[int, JobSnapshot] = {}
+        self._wake_posted = False
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
         queue.add_listener(self._listener)
 
     # --- called by the queue, from any thread ---------------------------------------------
 
     def _listener(self, snapshot: JobSnapshot) -> None:
+        # Keep the latest snapshot per job and wake the GUI thread once for all of them:
+        # each wake-up costs the GUI thread a turn at the GIL, which the workers hold often.
+        with self._lock:
+            self._pending[snapshot.id] = snapshot
+            if self._wake_posted:
+                return
+            self._wake_posted = True
         try:
-            self._incoming.emit(snapshot)
+            self._wake.emit()
         except RuntimeError:  # this QObject is gone: the application is shutting down
             pass
 
     # --- GUI thread -----------------------------------------------------------------------
 
-    @Slot(object)
-    def _on_snapshot(self, snapshot: JobSnapshot) -> None:
+    @Slot()
+    def _drain(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._wake_posted = False
+        for snapshot in pending.values():
+            self._on_snapshot(snapshot)
+
+    def _on_snapshot(self, snapshot: JobSnapshot, announce: bool = True) -> None:
         if snapshot.id in self._removed:
             return  # a late update of a job the user removed
         if snapshot.position < 0:  # the queue announces a removal with position -1
@@ -89,14 +104,16 @@ class TransferService(QObject):
         old = self._jobs.get(snapshot.id)
         self._jobs[snapshot.id] = snapshot
         self.job_changed.emit(snapshot)
-        if snapshot.state.finished and (old is None or not old.state.finished):
+        # By finish time, not state: a quick retry can go from FAILED to DONE between drains.
+        finished_now = old is None or old.finished_at != snapshot.finished_at
+        if announce and snapshot.state.finished and finished_now:
             self.job_finished.emit(snapshot)
             self.refresh_history()
 
-    def _accept_new(self, snapshot: JobSnapshot) -> None:
+    def _accept_new(self, snapshot: JobSnapshot, announce: bool = True) -> None:
         # A command's result may be older than what the listener already delivered.
         if snapshot.id not in self._jobs:
-            self._on_snapshot(snapshot)
+            self._on_snapshot(snapshot, announce)
 
     def jobs(self) -> list[JobSnapshot]:
         """The latest snapshot of every job, in job-id order."""
@@ -116,7 +133,7 @@ class TransferService(QObject):
         def loaded(result: tuple[list[JobSnapshot], list[HistoryRecord]]) -> None:
             jobs, history = result
             for snapshot in jobs:
-                self._accept_new(snapshot)
+                self._accept_new(snapshot, announce=False)  # finished in an earlier session
             self.history_loaded.emit(history)
 
         self._commands.run(start, loaded, self.command_failed.emit)

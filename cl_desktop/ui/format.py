@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
-from PySide6.QtCore import QDateTime, QLocale
+from PySide6.QtCore import QLocale
 
 _locale = QLocale()
 
@@ -39,7 +40,9 @@ def timestamp(value: datetime | None) -> str:
     """Local date and time as 2026-11-26 22:57: sortable and the same in every locale."""
     if value is None:
         return ""
-    return QDateTime.fromSecsSinceEpoch(int(value.timestamp())).toString("yyyy-MM-dd HH:mm")
+    # Not strftime: it imports a module per call, which PySide's import hook makes slow.
+    t = time.localtime(value.timestamp())
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}"
 
 
 def yes_no(value: bool | None) -> str:

@@ -1,70 +1,114 @@
-"""ItemTableModel: the items of one library, and the filter proxy in front of it."""
+"""ItemTableModel: the items of one library, and the filter/sort proxy in front of it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
 from cl_desktop.api.models import ItemModel
 
 from . import format as fmt
 
-Index = QModelIndex | QPersistentModelIndex
-
 NAME, TYPE, SIZE, CACHED, CONTENT_VERSION, MODIFIED = range(6)
 HEADERS = ("Name", "Type", "Size", "Cached", "Content version", "Last modified")
-ItemRole = Qt.ItemDataRole.UserRole + 1
-_EPOCH = datetime.fromtimestamp(0).astimezone()
-
-
-def _version_key(text: str | None) -> tuple[int, str]:
-    return (int(text), "") if text and text.isdigit() else (-1, text or "")
-
-
-_SORT_KEYS: dict[int, Callable[[ItemModel], Any]] = {
-    NAME: lambda item: (item.name or "").casefold(),
-    TYPE: lambda item: item.type or "",
-    SIZE: lambda item: item.size if item.size is not None else -1,
-    CACHED: lambda item: item.cached is True,
-    CONTENT_VERSION: lambda item: _version_key(item.content_version),
-    MODIFIED: lambda item: item.last_modified_time or _EPOCH,
+ItemRole = int(Qt.ItemDataRole.UserRole) + 1  # the ItemModel, on the Name column
+SortRole = int(Qt.ItemDataRole.UserRole) + 2  # numeric sort keys: Size, Content version
+NUMERIC_COLUMNS = (SIZE, CONTENT_VERSION)
+RESET_ABOVE = 200  # more new items than this: rebuild the whole table in one reset
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ALIGNMENT_ROLE = int(Qt.ItemDataRole.TextAlignmentRole)
+_TYPE_ICONS = {
+    "iso": QStyle.StandardPixmap.SP_DriveCDIcon,
+    "ovf": QStyle.StandardPixmap.SP_ComputerIcon,
+    "vm-template": QStyle.StandardPixmap.SP_ComputerIcon,
 }
 
 
-class ItemTableModel(QAbstractTableModel):
-    """Library items as rows. Sorting happens here, in Python, for the whole list at once
-    (a proxy would call back into Python for every comparison); the proxy only filters."""
+def item_of(index: QModelIndex) -> ItemModel | None:
+    """The ItemModel of any cell of a row (of the model or of a proxy in front of it)."""
+    if not index.isValid():
+        return None
+    value = index.siblingAtColumn(NAME).data(ItemRole)
+    return value if isinstance(value, ItemModel) else None
+
+
+def _version_key(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else -1
+
+
+class ItemTableModel(QStandardItemModel):
+    """Library items as rows, with the cell values on the C++ side.
+
+    Cells are read-only through the view (it has no edit triggers), so their default flags
+    do. Painting, filtering and sorting 10,000 items then run without calling back into Python
+    (each call back is slow, and slower still while transfer threads hold the GIL). Reloads
+    of the same library update only the rows that changed, so a refresh during transfers
+    costs little. Source rows keep their order; the proxy sorts.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(0, len(HEADERS), parent)
+        self.setHorizontalHeaderLabels(list(HEADERS))
         self._items: list[ItemModel] = []
-        self._sort_column = NAME
-        self._sort_order = Qt.SortOrder.AscendingOrder
         self._icons: dict[str, QIcon] = {}
 
     # --- content ---------------------------------------------------------------------------
 
     def set_items(self, items: Iterable[ItemModel]) -> None:
+        """Show `items`: rows of unchanged items stay, changed ones are rewritten in place."""
+        new = list(items)
+        known = {item.id for item in self._items}
+        added = sum(1 for item in new if item.id not in known)
+        if added > RESET_ABOVE or not self._items:
+            self._reset(new)
+            return
+        wanted = {item.id for item in new}
+        gone = [row for row, item in enumerate(self._items) if item.id not in wanted]
+        for gone_row in reversed(gone):
+            del self._items[gone_row]
+            self.removeRow(gone_row)
+        rows = {item.id: row for row, item in enumerate(self._items)}
+        for item in new:
+            row = rows.get(item.id)
+            if row is None:
+                rows[item.id] = len(self._items)
+                self._items.append(item)
+                self.appendRow(self._cells(item))
+            elif self._items[row] != item:
+                self._items[row] = item
+                for column, cell in enumerate(self._cells(item)):
+                    self.setItem(row, column, cell)
+
+    def _reset(self, items: list[ItemModel]) -> None:
+        # Row by row, a sorting proxy would re-sort after every insert; one reset lets it
+        # sort once.
         self.beginResetModel()
-        self._items = self._sorted(items)
+        blocked = self.blockSignals(True)
+        try:
+            self.removeRows(0, self.rowCount())
+            self._items = items
+            for item in items:
+                self.appendRow(self._cells(item))
+        finally:
+            self.blockSignals(blocked)
         self.endResetModel()
 
-    def clear(self) -> None:
-        self.set_items(())
+    def clear(self) -> None:  # unlike QStandardItemModel.clear, keeps the header labels
+        self._items.clear()
+        self.removeRows(0, self.rowCount())
 
-    def item(self, row: int) -> ItemModel:
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting is the proxy's job: source rows must stay in the order of `items()`."""
+
+    def item_at(self, row: int) -> ItemModel:
         return self._items[row]
 
     def items(self) -> Sequence[ItemModel]:
@@ -82,110 +126,47 @@ class ItemTableModel(QAbstractTableModel):
                 return row
         return -1
 
-    def _sorted(self, items: Iterable[ItemModel]) -> list[ItemModel]:
-        return sorted(
-            items,
-            key=_SORT_KEYS[self._sort_column],
-            reverse=self._sort_order == Qt.SortOrder.DescendingOrder,
-        )
-
-    # --- QAbstractItemModel ----------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        item = self._items[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(item, column)
-        if role == ItemRole:
-            return item
-        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
-            return self._icon(item.type)
-        if role == Qt.ItemDataRole.ToolTipRole and column == NAME:
-            return f"{item.name}\n{item.description}" if item.description else item.name
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (SIZE, CONTENT_VERSION):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    @staticmethod
-    def _display(item: ItemModel, column: int) -> str:
-        if column == NAME:
-            return item.name or item.id or ""
-        if column == TYPE:
-            return item.type or ""
-        if column == SIZE:
-            return fmt.size(item.size)
-        if column == CACHED:
-            return fmt.yes_no(item.cached)
-        if column == CONTENT_VERSION:
-            return item.content_version or ""
-        return fmt.timestamp(item.last_modified_time)
+    def _cells(self, item: ItemModel) -> list[QStandardItem]:
+        # Called 10,000 times for a big library: plain ints for roles, no enum conversions
+        # (setFlags and friends), so that a reset stays well under a second.
+        name = QStandardItem(self._icon(item.type), item.name or item.id or "")
+        name.setData(item, ItemRole)
+        if item.description:
+            name.setToolTip(f"{item.name}\n{item.description}")
+        size = QStandardItem(fmt.size(item.size))
+        size.setData(item.size if item.size is not None else -1, SortRole)
+        size.setData(_RIGHT, _ALIGNMENT_ROLE)
+        version = QStandardItem(item.content_version or "")
+        version.setData(_version_key(item.content_version), SortRole)
+        version.setData(_RIGHT, _ALIGNMENT_ROLE)
+        return [
+            name,
+            QStandardItem(item.type or ""),
+            size,
+            QStandardItem(fmt.yes_no(item.cached)),
+            version,
+            QStandardItem(fmt.timestamp(item.last_modified_time)),  # ISO-like: sorts as text
+        ]
 
     def _icon(self, item_type: str | None) -> QIcon:
         key = (item_type or "").lower()
         icon = self._icons.get(key)
         if icon is None:
-            pixmap = {
-                "iso": QStyle.StandardPixmap.SP_DriveCDIcon,
-                "ovf": QStyle.StandardPixmap.SP_ComputerIcon,
-                "vm-template": QStyle.StandardPixmap.SP_ComputerIcon,
-            }.get(key, QStyle.StandardPixmap.SP_FileIcon)
+            pixmap = _TYPE_ICONS.get(key, QStyle.StandardPixmap.SP_FileIcon)
             icon = self._icons[key] = QApplication.style().standardIcon(pixmap)
         return icon
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if column not in _SORT_KEYS:
-            return
-        self.layoutAboutToBeChanged.emit()
-        old_rows = {id(item): row for row, item in enumerate(self._items)}
-        self._sort_column, self._sort_order = column, order
-        old_items = self._items
-        self._items = self._sorted(old_items)
-        new_row = {old_rows[id(item)]: row for row, item in enumerate(self._items)}
-        old_indexes = self.persistentIndexList()
-        self.changePersistentIndexList(
-            old_indexes,
-            [self.index(new_row[i.row()], i.column()) for i in old_indexes],
-        )
-        self.layoutChanged.emit()
-
 
 class ItemFilterProxy(QSortFilterProxyModel):
-    """Filters by name as you type; sorting is passed on to the source model."""
+    """Filters by name as you type and sorts, both in C++ (numbers by their value)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setFilterKeyColumn(NAME)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        source = self.sourceModel()
-        if source is not None:
-            source.sort(column, order)
+        numeric = column in NUMERIC_COLUMNS
+        self.setSortRole(SortRole if numeric else Qt.ItemDataRole.DisplayRole)
+        super().sort(column, order)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,12 +46,10 @@ from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState,
 
 from .details import DetailPanes
 from .dialogs import Prompts
-from .item_model import ItemFilterProxy, ItemRole, ItemTableModel
+from .item_model import ItemFilterProxy, ItemTableModel, item_of
 from .queue_model import error_text
 from .transfers_dock import Totals, TransfersDock, add_actions, make_action
 from .views import ItemTableView, LibraryIdRole, LibraryTreeView, setup_table
-
-log = logging.getLogger(__name__)
 
 APP_TITLE = "cl_desktop"
 ITEMS_RELOAD_DELAY_MS = 300  # coalesces the reloads of several uploads finishing together
@@ -270,7 +267,7 @@ class MainWindow(QMainWindow):
         self.transfer_label = QLabel()
         self.total_progress = QProgressBar()
         self.total_progress.setObjectName("totalProgress")
-        self.total_progress.setRange(0, 1000)
+        self.total_progress.setRange(0, 100)
         self.total_progress.setMaximumWidth(220)
         self.total_progress.setTextVisible(True)
         self.total_progress.hide()
@@ -378,6 +375,10 @@ class MainWindow(QMainWindow):
         assert self.server is not None
         previous = self.library_id or self.settings.value(K_LAST_LIBRARY, "", str)
         self.libraries = {lib.id: lib for lib in libraries if lib.id}
+        self.show_status(f"Connected to {server_label(self.server)}")
+        # Rebuilding the tree moves its current index through "none": not a user's choice.
+        selection = self.library_tree.selectionModel()
+        blocked = selection.blockSignals(True)
         self.library_model.clear()
         root = QStandardItem(server_label(self.server))
         root.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon))
@@ -400,10 +401,14 @@ class MainWindow(QMainWindow):
         self.library_tree.expandAll()
         if select is not None:
             self.library_tree.setCurrentIndex(select.index())
-        else:
+        selection.blockSignals(blocked)
+        self.library_tree.viewport().update()
+        if select is None:
             self.library_id = None
             self.item_model.clear()
             self.item_view.set_placeholder("This server has no content libraries.")
+        elif select.data(LibraryIdRole) != self.library_id:
+            self._on_library_current(select.index(), QModelIndex())
         self._update_actions()
 
     def _on_libraries_failed(self, error: ErrorInfo) -> None:
@@ -462,15 +467,22 @@ class MainWindow(QMainWindow):
         )
         self._update_items_label()
         if reselect:
-            row = self.item_model.row_of(reselect)
-            if row >= 0:
-                index = self.item_proxy.mapFromSource(self.item_model.index(row, 0))
-                if index.isValid():
-                    self.item_view.setCurrentIndex(index)
-                    self.item_view.selectRow(index.row())
+            current = item_of(self.item_view.currentIndex())
+            if current is not None and current.id == reselect:
+                # Still selected (the rows were updated in place): show its new details.
+                self._on_item_current(self.item_view.currentIndex(), QModelIndex())
+            else:
+                self._select_item(reselect)
         if self.item_id is None and library is not None:
             self.details.show_library(library, len(items))
         self._update_actions()
+
+    def _select_item(self, item_id: str) -> None:
+        row = self.item_model.row_of(item_id)
+        index = self.item_proxy.mapFromSource(self.item_model.index(row, 0))
+        if row >= 0 and index.isValid():
+            self.item_view.setCurrentIndex(index)
+            self.item_view.selectRow(index.row())
 
     def _on_items_failed(self, library_id: str, error: ErrorInfo) -> None:
         if library_id != self.library_id:
@@ -500,14 +512,15 @@ class MainWindow(QMainWindow):
 
     def selected_items(self) -> list[ItemModel]:
         rows = self.item_view.selectionModel().selectedRows()
-        return [index.data(ItemRole) for index in sorted(rows, key=lambda i: i.row())]
+        found = (item_of(index) for index in sorted(rows, key=lambda i: i.row()))
+        return [item for item in found if item is not None]
 
     def current_item(self) -> ItemModel | None:
         index = self.item_view.currentIndex()
-        return index.data(ItemRole) if index.isValid() else None
+        return item_of(index)
 
     def _on_item_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        item: ItemModel | None = current.data(ItemRole) if current.isValid() else None
+        item = item_of(current)
         if item is None or not item.id:
             self.item_id = None
             library = self.libraries.get(self.library_id or "")
@@ -669,16 +682,25 @@ class MainWindow(QMainWindow):
             self.transfer_label.setText("")
             self._update_title()
             return
-        self.total_progress.setValue(int(totals.fraction * 1000))
-        self.total_progress.setFormat(f"{int(totals.fraction * 100)}%")
+        percent = int(totals.fraction * 100)
+        if percent != self.total_progress.value():
+            # QProgressBar.setValue repaints the window at once, inside this Python slot;
+            # with updates off it is painted by the event loop, which needs no GIL.
+            self.total_progress.setUpdatesEnabled(False)
+            self.total_progress.setValue(percent)
+            self.total_progress.setUpdatesEnabled(True)
         self.total_progress.show()
-        self.transfer_label.setText(totals.text())
+        text = totals.text()
+        if text != self.transfer_label.text():
+            self.transfer_label.setText(text)
         self._update_title(totals.fraction)
 
     def _update_title(self, fraction: float | None = None) -> None:
         where = f" \u2014 {server_label(self.server)}" if self.server else ""
         prefix = f"{int(fraction * 100)}% \u00b7 " if fraction is not None else ""
-        self.setWindowTitle(f"{prefix}{APP_TITLE}{where}")
+        title = f"{prefix}{APP_TITLE}{where}"
+        if title != self.windowTitle():
+            self.setWindowTitle(title)
 
     # --- menus, actions, errors ------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
 from cl_desktop.transfers.jobs import (
@@ -56,9 +56,8 @@ HEADERS = (
     "Error",
 )
 JobIdRole = Qt.ItemDataRole.UserRole + 1
-SnapshotRole = Qt.ItemDataRole.UserRole + 2
 ProgressRole = Qt.ItemDataRole.UserRole + 3  # fraction 0..1, or None when the size is unknown
-REPAINT_INTERVAL_MS = 250
+REPAINT_INTERVAL_MS = 400
 
 _RED = QColor(190, 30, 30)
 _GREEN = QColor(20, 130, 50)
@@ -104,10 +103,22 @@ def _files_tooltip(files: Iterable[FileProgress]) -> str:
     return "\n".join(lines)
 
 
-class QueueModel(QAbstractTableModel):
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ROLES = (
+    Qt.ItemDataRole.DisplayRole,
+    Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.ForegroundRole,
+    ProgressRole,
+)
+
+
+class QueueModel(QStandardItemModel):
     """Transfer jobs as rows, in the order they were queued.
 
-    Rows are inserted and removed at once; changed rows are repainted together by one
+    The cell values live on the C++ side (QStandardItemModel): painting the queue then calls
+    no Python at all, which keeps repaints fast while worker threads hold the GIL. Rows are
+    inserted and removed at once; changed rows are rewritten and repainted together by one
     timer (REPAINT_INTERVAL_MS), so a burst of progress reports costs one repaint.
 
     Signals:
@@ -117,11 +128,13 @@ class QueueModel(QAbstractTableModel):
     refreshed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(0, len(HEADERS), parent)
+        self.setHorizontalHeaderLabels(list(HEADERS))
         self._ids: list[int] = []
         self._rows: dict[int, int] = {}
         self._jobs: dict[int, JobSnapshot] = {}
         self._dirty: set[int] = set()
+        self._written: dict[int, list[dict[int, Any]]] = {}  # per job: the values in Qt
         self._timer = QTimer(self)
         self._timer.setInterval(REPAINT_INTERVAL_MS)
         self._timer.setSingleShot(True)
@@ -137,16 +150,25 @@ class QueueModel(QAbstractTableModel):
     def update_job(self, snapshot: JobSnapshot) -> None:
         """Insert a new job now, or remember an update for the next repaint."""
         job_id = snapshot.id
+        self._jobs[job_id] = snapshot
         if job_id not in self._rows:
-            row = len(self._ids)
-            self.beginInsertRows(QModelIndex(), row, row)
+            cells = []
+            for column in range(len(HEADERS)):
+                cell = QStandardItem()
+                cell.setFlags(_FLAGS)
+                if column in (SIZE, SPEED, ETA):
+                    cell.setData(_RIGHT, Qt.ItemDataRole.TextAlignmentRole)
+                cells.append(cell)
+            cells[DIRECTION].setData(
+                self._icons[snapshot.spec.direction], Qt.ItemDataRole.DecorationRole
+            )
+            cells[DIRECTION].setData(job_id, JobIdRole)
+            self._write(cells, snapshot)
+            self._rows[job_id] = len(self._ids)
             self._ids.append(job_id)
-            self._rows[job_id] = row
-            self._jobs[job_id] = snapshot
-            self.endInsertRows()
+            self.appendRow(cells)
             self.refreshed.emit()
             return
-        self._jobs[job_id] = snapshot
         self._dirty.add(job_id)
         if not self._timer.isActive():
             self._timer.start()
@@ -155,27 +177,51 @@ class QueueModel(QAbstractTableModel):
         row = self._rows.get(job_id)
         if row is None:
             return
-        self.beginRemoveRows(QModelIndex(), row, row)
         del self._ids[row]
         del self._jobs[job_id]
+        self._written.pop(job_id, None)
         self._dirty.discard(job_id)
         self._rows = {jid: r for r, jid in enumerate(self._ids)}
-        self.endRemoveRows()
+        self.removeRow(row)
         self.refreshed.emit()
 
     def flush(self) -> None:
-        """Repaint the rows that changed since the last repaint (contiguous runs at once)."""
+        """Write the rows that changed since the last repaint, then repaint them at once."""
         rows = sorted(self._rows[job_id] for job_id in self._dirty if job_id in self._rows)
         self._dirty.clear()
-        runs: list[list[int]] = []
-        for row in rows:
-            if runs and row == runs[-1][1] + 1:
-                runs[-1][1] = row
-            else:
-                runs.append([row, row])
-        for first, last in runs:
-            self.dataChanged.emit(self.index(first, 0), self.index(last, len(HEADERS) - 1))
+        if rows:
+            # One dataChanged per run of rows instead of one per cell and role.
+            blocked = self.blockSignals(True)
+            try:
+                for row in rows:
+                    cells = [self.item(row, column) for column in range(len(HEADERS))]
+                    self._write(cells, self._jobs[self._ids[row]])
+            finally:
+                self.blockSignals(blocked)
+            runs: list[list[int]] = []
+            for row in rows:
+                if runs and row == runs[-1][1] + 1:
+                    runs[-1][1] = row
+                else:
+                    runs.append([row, row])
+            for first, last in runs:
+                self.dataChanged.emit(self.index(first, 0), self.index(last, len(HEADERS) - 1))
         self.refreshed.emit()
+
+    def _write(self, cells: list[QStandardItem], snap: JobSnapshot) -> None:
+        # Only the values that changed cross into Qt: the GUI thread shares the GIL with
+        # the transfer workers, so its Python time per repaint is kept small.
+        written = self._written.setdefault(snap.id, [{} for _ in HEADERS])
+        for column, cell in enumerate(cells):
+            values = _cell(snap, column)
+            last = written[column]
+            if values == last:
+                continue
+            for role in _ROLES:
+                value = values.get(role)
+                if last.get(role) != value:
+                    cell.setData(value, role)
+            written[column] = values
 
     def snapshot(self, row: int) -> JobSnapshot:
         return self._jobs[self._ids[row]]
@@ -186,93 +232,49 @@ class QueueModel(QAbstractTableModel):
     def row_of(self, job_id: int) -> int:
         return self._rows.get(job_id, -1)
 
-    # --- QAbstractItemModel ----------------------------------------------------------------
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._ids)
+def _cell(snap: JobSnapshot, column: int) -> dict[int, Any]:
+    """The roles of one queue cell."""
+    values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: _display(snap, column)}
+    if column == PROGRESS and snap.bytes_total > 0:
+        values[ProgressRole] = 1.0 if snap.state is JobState.DONE else snap.fraction
+    if column == FILE and snap.files:
+        values[Qt.ItemDataRole.ToolTipRole] = _files_tooltip(snap.files)
+    elif column == ERROR:
+        values[Qt.ItemDataRole.ToolTipRole] = error_text(snap) or None
+    elif column == ITEM:
+        values[Qt.ItemDataRole.ToolTipRole] = snap.spec.title
+    if column in (STATE, VERIFICATION, ERROR):
+        if snap.state is JobState.FAILED:
+            values[Qt.ItemDataRole.ForegroundRole] = QBrush(_RED)
+        elif snap.state is JobState.DONE and snap.verification is Verification.VERIFIED:
+            values[Qt.ItemDataRole.ForegroundRole] = QBrush(_GREEN)
+    return values
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        snap = self._jobs[self._ids[index.row()]]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(snap, column)
-        if role == JobIdRole:
-            return snap.id
-        if role == SnapshotRole:
-            return snap
-        if role == ProgressRole:
-            if column != PROGRESS or snap.bytes_total <= 0:
-                return None
-            return 1.0 if snap.state is JobState.DONE else snap.fraction
-        if role == Qt.ItemDataRole.DecorationRole and column == DIRECTION:
-            return self._icons[snap.spec.direction]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == FILE and snap.files:
-                return _files_tooltip(snap.files)
-            if column == ERROR:
-                return error_text(snap) or None
-            if column == ITEM:
-                return snap.spec.title
-            return None
-        if role == Qt.ItemDataRole.ForegroundRole and column in (STATE, VERIFICATION, ERROR):
-            if snap.state is JobState.FAILED:
-                return QBrush(_RED)
-            if snap.state is JobState.DONE and snap.verification is Verification.VERIFIED:
-                return QBrush(_GREEN)
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (SIZE, SPEED, ETA):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    @staticmethod
-    def _display(snap: JobSnapshot, column: int) -> str:
-        if column == DIRECTION:
-            return "Upload" if snap.spec.direction is Direction.UPLOAD else "Download"
-        if column == ITEM:
-            return snap.spec.item_name or snap.spec.item_id or snap.item_id or ""
-        if column == FILE:
-            return file_label(snap)
-        if column == SIZE:
-            return fmt.size(snap.bytes_total) if snap.bytes_total else ""
-        if column == PROGRESS:
-            if snap.bytes_total <= 0:
-                return ""
-            fraction = 1.0 if snap.state is JobState.DONE else snap.fraction
-            return f"{int(fraction * 100)}%"
-        if column == SPEED:
-            return fmt.speed(snap.speed) if snap.state is JobState.RUNNING else ""
-        if column == ETA:
-            return fmt.duration(snap.eta)
-        if column == STATE:
-            return state_label(snap)
-        if column == VERIFICATION:
-            return str(snap.verification) if snap.verification is not None else ""
-        return error_text(snap)
+def _display(snap: JobSnapshot, column: int) -> str:
+    if column == DIRECTION:
+        return "Upload" if snap.spec.direction is Direction.UPLOAD else "Download"
+    if column == ITEM:
+        return snap.spec.item_name or snap.spec.item_id or snap.item_id or ""
+    if column == FILE:
+        return file_label(snap)
+    if column == SIZE:
+        return fmt.size(snap.bytes_total) if snap.bytes_total else ""
+    if column == PROGRESS:
+        if snap.bytes_total <= 0:
+            return ""
+        fraction = 1.0 if snap.state is JobState.DONE else snap.fraction
+        return f"{int(fraction * 100)}%"
+    if column == SPEED:
+        return fmt.speed(snap.speed) if snap.state is JobState.RUNNING else ""
+    if column == ETA:
+        return fmt.duration(snap.eta)
+    if column == STATE:
+        return state_label(snap)
+    if column == VERIFICATION:
+        return str(snap.verification) if snap.verification is not None else ""
+    return error_text(snap)
 
 
 HISTORY_HEADERS = (

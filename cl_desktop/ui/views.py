@@ -15,7 +15,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTreeView, QWidget
 
-from .item_model import ItemRole
+from .item_model import item_of
 
 LibraryIdRole = Qt.ItemDataRole.UserRole + 10
 
@@ -31,6 +31,7 @@ def setup_table(view: QTableView, widths: dict[int, int] | None = None) -> None:
     """Row-selecting table without a grid; compact fixed-height rows (no per-row sizing, so
     large models stay fast); every column at least as wide as its title, some wider."""
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setWordWrap(False)
     view.setShowGrid(False)
     view.setAlternatingRowColors(True)
@@ -126,7 +127,7 @@ class ItemTableView(QTableView):
             event.ignore()
             return
         index, _ = self._target(event.position().toPoint())
-        item = index.data(ItemRole) if index.isValid() else None
+        item = item_of(index)
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()
         self.files_dropped.emit(item, paths)

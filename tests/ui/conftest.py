@@ -20,16 +20,13 @@ from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import AppConfig, Application
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo
-from cl_desktop.services.qt_compat import guard_refcount_bug
 from cl_desktop.transfers.jobs import JobSnapshot, JobState
 from cl_desktop.ui.dialogs import Prompts
+from cl_desktop.ui.queue_model import STATE
 
 HERE = Path(__file__).parent
 # The offscreen platform cannot resize native windows; it says so, harmlessly.
 IGNORED_QT_MESSAGES = ["This plugin does not support propagateSizeHints"]
-
-
-guard_refcount_bug()  # a long test session emits many signals (PySide6 6.12.0, Python 3.11)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -164,9 +161,9 @@ def drop_files(view: QAbstractItemView, paths: Sequence[Path], pos: QPoint) -> b
     target: QWidget = view.viewport()
     buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     action = Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(QPointF(pos), action, mime, buttons, mods)
+    enter = QDragEnterEvent(pos, action, mime, buttons, mods)
     QApplication.sendEvent(target, enter)
-    move = QDragMoveEvent(QPointF(pos), action, mime, buttons, mods)
+    move = QDragMoveEvent(pos, action, mime, buttons, mods)
     QApplication.sendEvent(target, move)
     drop = QDropEvent(QPointF(pos), action, mime, buttons, mods)
     QApplication.sendEvent(target, drop)
@@ -180,11 +177,18 @@ def jobs(app: Application) -> list[JobSnapshot]:
 def wait_jobs(
     qtbot: QtBot, app: Application, count: int, state: JobState, timeout: int = 20000
 ) -> list[JobSnapshot]:
-    """Wait until the queue model shows `count` jobs, all in `state`."""
+    """Wait until the queue model shows `count` jobs, all in `state` (in the State column too,
+    which the model repaints on its timer)."""
+    model = app.window.dock.queue_model
+    shown = str(state).capitalize()
 
     def check() -> bool:
         snaps = jobs(app)
-        return len(snaps) == count and all(s.state is state for s in snaps)
+        return (
+            len(snaps) == count
+            and all(s.state is state for s in snaps)
+            and all(model.index(row, STATE).data() == shown for row in range(count))
+        )
 
     try:
         qtbot.waitUntil(check, timeout=timeout)

@@ -26,7 +26,7 @@ from cl_desktop.transfers.jobs import (
 )
 from cl_desktop.ui import format as fmt
 from cl_desktop.ui.details import FilesModel
-from cl_desktop.ui.item_model import ItemFilterProxy, ItemTableModel
+from cl_desktop.ui.item_model import SIZE, ItemFilterProxy, ItemTableModel, item_of
 from cl_desktop.ui.queue_model import (
     PROGRESS,
     STATE,
@@ -66,25 +66,34 @@ def test_item_model_passes_modeltester(qtmodeltester: ModelTester) -> None:
     model = ItemTableModel()
     model.set_items(items(30))
     qtmodeltester.check(model, force_py=True)  # and it keeps watching the changes below
-    model.sort(2, Qt.SortOrder.DescendingOrder)
-    assert model.index(0, 0).data() == "item-029"
-    model.set_items(items(5))
+    assert model.index(3, 0).data() == "item-003"
+    assert item_of(model.index(3, 2)) == items(30)[3]
+    changed = dataclasses.replace(items(30)[5], content_version="9")
+    model.set_items([*items(30)[:5], changed, *items(30)[7:], items(31)[30]])  # 6 went
+    assert model.rowCount() == 30
+    assert model.index(5, 4).data() == "9"
+    assert model.item_at(29).name == "item-030"
     model.clear()
-    assert model.rowCount() == 0
+    assert model.rowCount() == 0 and model.headerData(0, Qt.Orientation.Horizontal) == "Name"
 
 
-def test_item_filter_proxy_filters_by_name_and_sorts_in_the_source(
+def test_item_filter_proxy_filters_by_name_and_sorts_numbers_by_value(
     qtmodeltester: ModelTester,
 ) -> None:
     model = ItemTableModel()
     model.set_items(items(30))
     proxy = ItemFilterProxy()
     proxy.setSourceModel(model)
+    qtmodeltester.check(proxy, force_py=True)
     proxy.setFilterFixedString("ITEM-01")
     assert proxy.rowCount() == 10  # item-010 .. item-019, case-insensitive
-    proxy.sort(2, Qt.SortOrder.DescendingOrder)
-    assert proxy.index(0, 0).data() == "item-019"
-    qtmodeltester.check(proxy, force_py=True)
+    proxy.sort(SIZE, Qt.SortOrder.DescendingOrder)
+    assert proxy.index(0, 0).data() == "item-019"  # 19 kB > 10 kB, though "9.." < "1.." as text
+    proxy.setFilterFixedString("")
+    proxy.sort(SIZE, Qt.SortOrder.AscendingOrder)
+    assert [proxy.index(r, 0).data() for r in range(3)] == ["item-000", "item-001", "item-002"]
+    proxy.sort(0, Qt.SortOrder.DescendingOrder)
+    assert proxy.index(0, 0).data() == "item-029"
 
 
 def test_queue_model_passes_modeltester_through_inserts_updates_and_removals(

@@ -163,12 +163,16 @@ def test_transfer_service_reemits_engine_snapshots_on_the_gui_thread(qtbot: QtBo
 
     def engine() -> None:  # a worker thread reporting progress, then the end
         queue.notify(JobSnapshot(1, spec, JobState.RUNNING, bytes_done=5, bytes_total=10))
-        queue.notify(JobSnapshot(1, spec, JobState.DONE, bytes_done=10, bytes_total=10))
+        queue.notify(
+            JobSnapshot(1, spec, JobState.DONE, bytes_done=10, bytes_total=10, finished_at=1.0)
+        )
 
     with qtbot.waitSignal(service.job_finished, timeout=5000) as finished:
         threading.Thread(target=engine).start()
     assert finished.args[0].state is JobState.DONE
-    assert [state for state, _ in received] == [JobState.QUEUED, JobState.RUNNING, JobState.DONE]
+    states = [state for state, _ in received]
+    # Updates that arrive together are coalesced to each job's latest: RUNNING may be skipped.
+    assert states[0] is JobState.QUEUED and states[-1] is JobState.DONE
     assert all(on_gui for _, on_gui in received)
     assert service.job(1) is not None and service.job(1).state is JobState.DONE  # type: ignore[union-attr]
 

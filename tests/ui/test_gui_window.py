@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def test_drop_on_an_item_row_uploads_into_it_verified(
     qtbot.waitUntil(lambda: gui.window.dock.history_model.rowCount() == 1, timeout=5000)
     qtbot.waitUntil(
         lambda: (
-            gui.window.item_model.item(gui.window.item_model.row_of_name("target")).size
+            gui.window.item_model.item_at(gui.window.item_model.row_of_name("target")).size
             == payload.stat().st_size
         ),
         timeout=5000,
@@ -202,7 +203,7 @@ def test_cancel_and_retry_from_the_queue(
         timeout=10000,
     )
     dock = gui.window.dock
-    assert dock.queue_model.index(0, 5).data()  # a speed is shown
+    qtbot.waitUntil(lambda: bool(dock.queue_model.index(0, 5).data()), timeout=5000)  # speed
     dock.queue_view.selectRow(0)
     assert dock.cancel_action.isEnabled() and not dock.retry_action.isEnabled()
     dock.cancel_action.trigger()
@@ -383,3 +384,40 @@ def test_failed_login_asks_again_with_the_error(
     qtbot.waitUntil(lambda: app.window.server is not None, timeout=10000)
     wait_items_loaded(qtbot, app)
     close_app(app)
+
+
+def test_history_lists_finished_transfers_and_exports_csv_and_json(
+    qtbot: QtBot,
+    gui: Application,
+    client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+    tmp_path: Path,
+) -> None:
+    client.items.create(sim_service.default_library_id, "target", type="file")
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
+    payload = write_file(tmp_path / "h.bin", 70_000)
+    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "target"))
+    wait_jobs(qtbot, gui, 1, JobState.DONE)
+    dock = gui.window.dock
+    qtbot.waitUntil(lambda: dock.history_model.rowCount() == 1, timeout=5000)
+    assert dock.history_model.index(0, 3).data() == "h.bin"
+    assert dock.history_model.index(0, 6).data() == "Done"
+
+    dock.queue_view.selectRow(0)
+    dock.open_folder_action.trigger()
+    assert fake_prompts.opened == [str(tmp_path)]
+
+    for fmt in ("csv", "json"):
+        fake_prompts.save_path = str(tmp_path / f"history.{fmt}")
+        (dock.export_csv_action if fmt == "csv" else dock.export_json_action).trigger()
+        target = tmp_path / f"history.{fmt}"
+        qtbot.waitUntil(target.exists, timeout=5000)
+        qtbot.waitUntil(lambda t=target: "h.bin" in t.read_text(), timeout=5000)
+    assert json.loads((tmp_path / "history.json").read_text())[0]["verification"] == "verified"
+    assert (tmp_path / "history.csv").read_text().startswith("job_id,server,user,direction")
+
+    dock.clear_done_action.trigger()
+    qtbot.waitUntil(lambda: jobs(gui) == [], timeout=5000)
+    assert dock.history_model.rowCount() == 1  # the history keeps it

@@ -1,0 +1,459 @@
+"""Benchmark the GUI: event-loop responsiveness during big transfers, a 10,000-item library,
+start-up time.
+
+    .venv/bin/python benchmarks/bench_gui.py [--size-mib 1024] [--items 10000] [--runs 3]
+                                             [--write docs/PERFORMANCE.md]
+
+- Responsiveness: four transfers of `--size-mib` each at full speed on loopback (four uploads,
+  then four downloads of them, all at once), with the embedded service in its own process (a
+  vCenter is another machine). A 10 ms QTimer probe records the gaps between its ticks; the
+  stall is a gap minus the 10 ms.
+- Scale: a library of `--items` items (seeded straight into the service's store): listing it
+  over the API (informational), then model reset + view shown, and filter keystrokes.
+- Start-up: a fresh process until the main window is shown (and, in demo mode, until the demo
+  library's items are listed).
+
+Runs offscreen unless QT_QPA_PLATFORM is set. Prints a Markdown table; `--write FILE` replaces
+the `## GUI` section of FILE and keeps the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import PySide6
+from PySide6.QtCore import QCoreApplication, QEventLoop, QItemSelectionModel, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+
+from perfdoc import replace_section  # noqa: E402
+
+from cl_desktop.app import AppConfig, Application  # noqa: E402
+from cl_desktop.services.connection import LoginRequest  # noqa: E402
+from cl_desktop.simulator.models import Item, Library  # noqa: E402
+from cl_desktop.simulator.store import Store  # noqa: E402
+from cl_desktop.transfers.jobs import JobState  # noqa: E402
+from cl_desktop.ui.dialogs import Prompts  # noqa: E402
+from cl_desktop.ui.item_model import item_of  # noqa: E402
+from cl_desktop.ui.main_window import MainWindow  # noqa: E402
+
+USER, PASSWORD = "bench", "bench"
+PROBE_MS = 10
+TARGETS = {
+    "stall": 100.0,  # ms
+    "p99": 30.0,  # ms
+    "items": 2.0,  # s
+    "keystroke": 50.0,  # ms
+    "startup": 1.5,  # s
+}
+
+
+def spin_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Run the Qt event loop (blocking in it, as app.exec() does) until `condition()`."""
+    if condition():
+        return
+    deadline = time.monotonic() + timeout
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(
+        lambda: loop.quit() if condition() or time.monotonic() > deadline else None
+    )
+    poll.start()
+    loop.exec()
+    poll.stop()
+    if not condition():
+        raise TimeoutError(f"timed out waiting for {what}")
+
+
+class StallProbe:
+    """A PROBE_MS timer; the event loop's lateness is each gap between ticks minus PROBE_MS."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(PROBE_MS)
+        self.timer.timeout.connect(self._tick)
+        self.ticks: list[float] = []
+
+    def _tick(self) -> None:
+        self.ticks.append(time.perf_counter())
+
+    def start(self) -> None:
+        self.ticks = [time.perf_counter()]
+        self.timer.start()
+
+    def stop(self) -> tuple[float, float]:
+        """(longest stall, 99th percentile stall) in ms."""
+        self.timer.stop()
+        gaps = [(b - a) * 1000 - PROBE_MS for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
+        gaps = sorted(max(0.0, g) for g in gaps) or [0.0]
+        return gaps[-1], gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))]
+
+
+class Server:
+    """The simulator CLI in a subprocess."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "cl_desktop.simulator", "--port", "0",
+                "--data-dir", str(data_dir), "--user", f"{USER}:{PASSWORD}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("serving "):
+            self.proc.kill()
+            raise SystemExit(f"simulator did not start: {line!r}")
+        self.url = line.split()[1]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def quiet_prompts() -> Prompts:
+    return Prompts(
+        ask_login=lambda *_: None,
+        confirm=lambda *_: True,
+        show_error=lambda _parent, error: print(f"  error: {error.text}", file=sys.stderr),
+    )
+
+
+def open_app(work: Path, server: Server, prompts: Prompts, parallel: int = 2) -> Application:
+    app = Application(AppConfig(data_dir=work / "app", max_parallel=parallel), prompts=prompts)
+    app.window.resize(1280, 820)
+    app.window.show()
+    app.connect_to(LoginRequest(server.url, USER, PASSWORD))
+    spin_until(lambda: app.window.library_id is not None, 30, "the login")
+    return app
+
+
+def write_file(path: Path, size: int) -> None:
+    block = os.urandom(1 << 20)
+    with path.open("wb") as f:
+        for _ in range(size >> 20):
+            f.write(block)
+
+
+@dataclass
+class Results:
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, what: str, value: str, target: str = "") -> None:
+        self.rows.append((what, value, target))
+        print(f"  {what}: {value} {f'(target {target})' if target else ''}", flush=True)
+
+    def table(self) -> str:
+        lines = ["| measurement | result | target |", "|---|---|---|"]
+        lines += [f"| {what} | {value} | {target} |" for what, value, target in self.rows]
+        return "\n".join(lines)
+
+
+def verdict(value: float, limit: float, unit: str, digits: int = 0) -> str:
+    mark = "ok" if value < limit else "MISSED"
+    return f"{value:.{digits}f} {unit} ({mark})"
+
+
+# --- responsiveness during transfers -------------------------------------------------------
+
+
+def select_new_items(window: MainWindow, old_ids: set[str | None]) -> None:
+    """Reload the items and select the ones this round uploaded."""
+    window.refresh()
+    spin_until(lambda: len(window.item_model.items()) == len(old_ids) + 4, 30, "new items")
+    selection = window.item_view.selectionModel()
+    selection.clearSelection()
+    for row in range(window.item_proxy.rowCount()):
+        index = window.item_proxy.index(row, 0)
+        item = item_of(index)
+        if item is not None and item.id not in old_ids:
+            flags = (
+                QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+            )
+            selection.select(index, flags)
+
+
+def bench_transfers(work: Path, size_mib: int, runs: int, results: Results) -> None:
+    """`runs` rounds of: four uploads at once (into new items), then four downloads of them."""
+    files = []
+    for n in range(4):
+        path = work / f"big-{n}.iso"
+        write_file(path, size_mib << 20)
+        files.append(path)
+    os.sync()  # so that writing back the new files does not overlap the measurement
+    server = Server(work / "server")
+    app = open_app(work, server, quiet_prompts(), parallel=4)
+    window = app.window
+    dock = window.dock
+    library_id = window.library_id
+    assert library_id is not None
+    probe = StallProbe()
+    measured: dict[str, list[tuple[float, float, float]]] = {"upload": [], "download": []}
+
+    def all_done() -> bool:
+        jobs = dock.queue_model.snapshots()
+        return len(jobs) == 4 and all(j.state.finished for j in jobs)
+
+    try:
+        for run in range(runs):
+            downloads = work / f"downloads-{run}"
+            downloads.mkdir()
+            for phase in ("upload", "download"):
+                dock.clear_completed()
+                spin_until(lambda: not dock.queue_model.snapshots(), 30, "an empty queue")
+                started = time.perf_counter()
+                probe.start()
+                if phase == "upload":
+                    old_ids = {item.id for item in window.item_model.items()}
+                    window.drop_on_library(library_id, [str(p) for p in files])
+                else:  # the items select_new_items selected
+                    window.prompts.ask_directory = lambda *_, d=downloads: str(d)
+                    window.download_selected_items()
+                spin_until(all_done, 600, f"the {phase}s")
+                stall, p99 = probe.stop()
+                elapsed = time.perf_counter() - started
+                failed = [j for j in dock.queue_model.snapshots() if j.state is not JobState.DONE]
+                if failed:
+                    job = failed[0]
+                    raise SystemExit(f"{phase} failed: {job.error_title} {job.error_message}")
+                measured[phase].append((4 * (size_mib << 20) / elapsed / 1e6, stall, p99))
+                if phase == "upload":
+                    select_new_items(window, old_ids)
+            shutil.rmtree(downloads)
+            os.sync()
+    finally:
+        window.close()
+        app.shutdown()
+        server.stop()
+    for phase, rounds in measured.items():
+        label = f"4 x {size_mib} MiB {phase}s at once"
+        rates = [rate for rate, _, _ in rounds]
+        stalls = [stall for _, stall, _ in rounds]
+        p99s = [p99 for _, _, p99 in rounds]
+        tail = f" (median of {len(rounds)} rounds; worst {{}})" if len(rounds) > 1 else ""
+        results.add(f"{label}: throughput (all four)", f"{statistics.median(rates):.0f} MB/s")
+        results.add(
+            f"{label}: longest event-loop stall{tail.format(f'{max(stalls):.0f} ms')}",
+            verdict(statistics.median(stalls), TARGETS["stall"], "ms"),
+            f"< {TARGETS['stall']:.0f} ms",
+        )
+        results.add(
+            f"{label}: 99th percentile stall{tail.format(f'{max(p99s):.1f} ms')}",
+            verdict(statistics.median(p99s), TARGETS["p99"], "ms", 1),
+            f"< {TARGETS['p99']:.0f} ms",
+        )
+
+
+# --- a big library -------------------------------------------------------------------------
+
+
+def seed_items(data_dir: Path, count: int) -> None:
+    """A library of `count` items written straight into the service's store (no API calls)."""
+    store = Store(data_dir)
+    now = time.time()
+    library = Library(str(uuid.uuid4()), "Bench 10k", "", now, now)
+    store.libraries[library.id] = library
+    kinds = ("iso", "ovf", "file")
+    for n in range(count):
+        item = Item(
+            str(uuid.uuid4()), library.id, f"item-{n:05d}", "", kinds[n % 3], now - n, now - n
+        )
+        store.items[item.id] = item
+    store.save()
+
+
+def bench_items(work: Path, count: int, runs: int, results: Results) -> None:
+    seed_items(work / "big-server", count)
+    server = Server(work / "big-server")
+    app = open_app(work, server, quiet_prompts())
+    window = app.window
+    try:
+        loaded: list[object] = []
+        window.browser.items_loaded.connect(lambda _lib, items: loaded.append(items))
+        root = window.library_model.item(0)
+        node = next(
+            root.child(r) for r in range(root.rowCount()) if root.child(r).text() == "Bench 10k"
+        )
+        started = time.perf_counter()
+        window.library_tree.setCurrentIndex(node.index())
+        spin_until(lambda: window.item_model.rowCount() == count, 300, "the big library")
+        listed = time.perf_counter() - started
+        results.add(
+            f"{count:,} items: listed over the API (8 parallel GETs) and shown", f"{listed:.1f} s"
+        )
+
+        items = loaded[-1]
+        library_id = window.library_id or ""
+        timings = []
+        for _ in range(runs):
+            window.item_model.clear()
+            QCoreApplication.processEvents()
+            started = time.perf_counter()
+            window._on_items_loaded(library_id, items)  # what the browser's result triggers
+            window.item_view.viewport().repaint()
+            QCoreApplication.processEvents()
+            timings.append(time.perf_counter() - started)
+        shown = statistics.median(timings)
+        results.add(
+            f"{count:,} items: model reset + view shown (median of {runs})",
+            verdict(shown, TARGETS["items"], "s", 3),
+            f"< {TARGETS['items']:.0f} s",
+        )
+
+        window.filter_edit.setFocus()
+        keystrokes = []
+        for text in ("item-0", "item-0"):  # type twice: a cold and a warm pass
+            window.filter_edit.clear()
+            QCoreApplication.processEvents()
+            for ch in text:
+                started = time.perf_counter()
+                QTest.keyClick(window.filter_edit, ch)
+                window.item_view.viewport().repaint()
+                QCoreApplication.processEvents()
+                keystrokes.append((time.perf_counter() - started) * 1000)
+        worst, median = max(keystrokes), statistics.median(keystrokes)
+        results.add(
+            f"{count:,} items: filter keystroke, slowest of {len(keystrokes)}",
+            verdict(worst, TARGETS["keystroke"], "ms", 1),
+            f"< {TARGETS['keystroke']:.0f} ms",
+        )
+        results.add(f"{count:,} items: filter keystroke, median", f"{median:.1f} ms")
+    finally:
+        window.close()
+        app.shutdown()
+        server.stop()
+
+
+# --- start-up ------------------------------------------------------------------------------
+
+STARTUP = r"""
+import sys, time
+from pathlib import Path
+t0 = float(sys.argv[1])
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+qt_app = QApplication(sys.argv[:1])
+from cl_desktop.app import AppConfig, Application
+from cl_desktop.ui.dialogs import Prompts
+demo = sys.argv[3] == "demo"
+app = Application(AppConfig(data_dir=Path(sys.argv[2]), demo=demo),
+                  prompts=Prompts(ask_login=lambda *a: None, show_error=lambda *a: None))
+app.start()
+times = []
+def shown():
+    times.append(time.time() - t0)
+    if not demo:
+        qt_app.quit()
+def poll():
+    if app.window.item_model.rowCount() == 3:
+        times.append(time.time() - t0)
+        qt_app.quit()
+    else:
+        QTimer.singleShot(5, poll)
+QTimer.singleShot(0, shown)
+if demo:
+    QTimer.singleShot(0, poll)
+qt_app.exec()
+app.shutdown()
+print(" ".join(f"{t:.3f}" for t in times))
+"""
+
+
+def bench_startup(work: Path, runs: int, results: Results) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    for mode in ("plain", "demo"):
+        data_dir = work / f"startup-{mode}"
+        samples: list[list[float]] = []
+        for run in range(runs + 1):  # the first run warms the disk cache (and seeds the demo)
+            started = time.time()
+            out = subprocess.run(
+                [sys.executable, "-c", STARTUP, repr(started), str(data_dir), mode],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if out.returncode != 0:
+                raise SystemExit(f"start-up run failed:\n{out.stderr}")
+            if run:
+                samples.append([float(t) for t in out.stdout.split()])
+        window = statistics.median(s[0] for s in samples)
+        label = "start-up until the main window is shown" + (" (--demo)" if mode == "demo" else "")
+        results.add(
+            f"{label}, median of {runs}",
+            verdict(window, TARGETS["startup"], "s", 2),
+            f"< {TARGETS['startup']} s",
+        )
+        if mode == "demo":
+            listed = statistics.median(s[1] for s in samples)
+            results.add(
+                f"--demo: until the demo library's items are listed, median of {runs}",
+                f"{listed:.2f} s",
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--write", type=Path, metavar="FILE")
+    parser.add_argument("--skip-transfers", action="store_true")
+    args = parser.parse_args()
+    qt_app = QApplication(sys.argv[:1])
+    results = Results()
+    work = Path(tempfile.mkdtemp(prefix="cl-bench-gui-"))
+    try:
+        print("start-up", flush=True)
+        bench_startup(work, args.runs, results)
+        print("scale", flush=True)
+        bench_items(work, args.items, args.runs, results)
+        if not args.skip_transfers:
+            print("transfers", flush=True)
+            bench_transfers(work, args.size_mib, args.runs, results)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    del qt_app
+    cpu = os.cpu_count()
+    body = (
+        f"Measured {date.today().isoformat()} by `benchmarks/bench_gui.py` on {cpu} vCPU, "
+        f"Python {platform.python_version()}, PySide6 {PySide6.__version__}, Qt platform "
+        f"`{os.environ['QT_QPA_PLATFORM']}`. The embedded service runs in its own process "
+        "(it shares the 2 vCPUs); transfers are plain HTTP on loopback. A stall is how late "
+        "a 10 ms QTimer fired.\n\n" + results.table()
+    )
+    print()
+    print(body)
+    if args.write:
+        replace_section(args.write, "GUI", body)
+        print(f"\nwrote the GUI section of {args.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
