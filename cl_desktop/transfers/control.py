@@ -37,7 +37,12 @@ def is_retryable(exc: BaseException) -> bool:
 class JobControl:
     """Shared between a worker and the queue: the worker checks it between buffers and steps."""
 
-    def __init__(self, bandwidth_limit: Callable[[], int | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        bandwidth_limit: Callable[[], int | None] = lambda: None,
+        on_retry: Callable[[BaseException, int, float], None] | None = None,
+    ) -> None:
+        self.on_retry = on_retry  # told about every retried call (the queue shows "retrying")
         self._stop = threading.Event()
         self._pause = False
         self._bandwidth_limit = bandwidth_limit
@@ -93,7 +98,8 @@ def with_retries(
             if not is_retryable(exc) or attempt == attempts:
                 raise
             delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            if on_retry is not None:
-                on_retry(exc, attempt, delay)
+            notify = on_retry or control.on_retry
+            if notify is not None:
+                notify(exc, attempt, delay)
             control.wait(delay)
     raise AssertionError("unreachable")

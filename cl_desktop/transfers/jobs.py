@@ -35,6 +35,7 @@ class Verification(StrEnum):
     VERIFIED = "verified"  # a checksum computed while streaming matched the server's
     SIZE_ONLY = "size only"  # the server offered no checksum; the sizes matched
     UNVERIFIED = "unverified"
+    CONSUMED = "consumed by the server"  # an OVF .mf/.cert: read on complete, not kept
 
 
 class Phase(StrEnum):

@@ -1,8 +1,10 @@
 """The transfer queue: scheduling, workers, persistence, history. No Qt.
 
 Listeners receive a JobSnapshot on every state change and at most every `progress_interval`
-seconds per job while bytes move; they are called on worker threads (the Qt service layer
-turns them into queued signals). Workers are started through `spawn`, so the GUI can run them
+seconds per job while bytes move. They are called on worker threads with the queue's lock
+held, so they must only hand the snapshot on (the Qt service layer queues it to the GUI
+thread) and never call back into the queue. A removed job arrives once more with
+`position == -1`. Workers are started through `spawn`, so the GUI can run them
 in QThreads and the command line in plain threads.
 """
 
@@ -265,6 +267,7 @@ class TransferQueue:
     def _work(self, job_id: int, control: JobControl) -> None:
         job = self.snapshot(job_id)
         reporter = _QueueReporter(self, job_id)
+        control.on_retry = reporter.retrying
         outcome = JobState.DONE
         error: BaseException | None = None
         try:
@@ -326,7 +329,9 @@ class TransferQueue:
                    if error else "")  # fmt: skip
         verification = job.verification
         if state is JobState.DONE:
-            kinds = [f.verification for f in job.files]
+            kinds = [
+                f.verification for f in job.files if f.verification is not Verification.CONSUMED
+            ]
             if kinds and all(k is Verification.VERIFIED for k in kinds):
                 verification = Verification.VERIFIED
             elif kinds and all(k in (Verification.VERIFIED, Verification.SIZE_ONLY) for k in kinds):
@@ -404,6 +409,11 @@ class _QueueReporter:
                     error_message=note if phase is Phase.RETRYING else "",
                 )
 
+    def retrying(self, exc: BaseException, attempt: int, delay: float) -> None:
+        """An API call failed and will be tried again: show it, with why and when."""
+        message = getattr(exc, "message", None) or str(exc)
+        self.phase(Phase.RETRYING, f"attempt {attempt} failed ({message}); again in {delay:.0f} s")
+
     def files(self, files: list[FileProgress]) -> None:
         with self._queue._lock:
             if self._job_id in self._queue._jobs:
@@ -439,7 +449,12 @@ class _QueueReporter:
             running.last_emit = now
             if persist:
                 running.last_persist = now
-            queue._update(job, persist=persist, bytes_done=total_done, speed=speed, files=files)
+            extra: dict[str, object] = {}
+            if job.phase is Phase.RETRYING:  # bytes move again: the retry worked
+                extra = {"phase": Phase.TRANSFERRING, "error_message": ""}
+            queue._update(
+                job, persist=persist, bytes_done=total_done, speed=speed, files=files, **extra
+            )
 
     def file_done(
         self, name: str, verification: Verification, checksum: str | None, session_id: str

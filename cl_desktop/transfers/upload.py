@@ -151,8 +151,8 @@ def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> 
     stored = {f.name: f for f in with_retries(control, lambda: client.item_files.list(item_id))}
     for f in files:
         if f.name not in stored and f.name in transient:
-            # .mf/.cert are consumed by the server (keep_in_storage false): it checked the size
-            report.file_done(f.name, Verification.SIZE_ONLY, None, session_id)
+            # .mf/.cert are consumed by the server (keep_in_storage false) and not kept
+            report.file_done(f.name, Verification.CONSUMED, None, session_id)
             continue
         verification, checksum = verify_upload(f, stored.get(f.name), digests[f.name])
         report.file_done(f.name, verification, checksum, session_id)

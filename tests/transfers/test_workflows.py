@@ -62,7 +62,7 @@ def test_upload_creates_item_and_download_round_trips(
 
 def test_ovf_brings_its_files_in_order(
     queue: TransferQueue, client: ContentLibraryClient, server_ref: ServerRef,
-    library_id: str, tmp_path: Path,
+    library_id: str, tmp_path: Path, server_target: ServerTarget,
 ) -> None:  # fmt: skip
     folder = tmp_path / "tpl"
     folder.mkdir()
@@ -79,6 +79,7 @@ def test_ovf_brings_its_files_in_order(
     job = queue.wait(queue.add(upload_spec(server_ref, library_id, folder / "tpl.ovf")), 60)
     assert job.state is JobState.DONE, job.error_message
     assert [f.name for f in job.files] == ["tpl.mf", "tpl.ovf", "disk-1.vmdk"]
+    assert job.verification is expected_verification(server_target)
     assert job.item_id is not None
     stored = {f.name for f in client.item_files.list(job.item_id)}
     assert {"tpl.ovf", "disk-1.vmdk"} <= stored

@@ -137,9 +137,10 @@ def test_dropped_ovf_brings_its_disk_and_manifest(
     assert "Create 1 new item " in text
     assert lines[0] == "demo-vm (ovf) from demo-vm.ovf"
     [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
-    # The server consumes the .mf (it checks the manifest itself): only its size is confirmed.
+    # The server consumes the .mf (it checks the manifest itself) and keeps no copy of it.
+    assert job.verification is Verification.VERIFIED
     assert {f.name: f.verification for f in job.files} == {
-        "demo-vm.mf": Verification.SIZE_ONLY,
+        "demo-vm.mf": Verification.CONSUMED,
         "demo-vm.ovf": Verification.VERIFIED,
         "demo-vm-disk1.vmdk": Verification.VERIFIED,
     }

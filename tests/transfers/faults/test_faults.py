@@ -57,12 +57,17 @@ def test_dropped_download_resumes_with_range(
 def test_service_unavailable_is_retried(
     sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
 ) -> None:
+    phases: list[str] = []
+    queue.add_listener(lambda job: phases.append(f"{job.phase.value}: {job.error_message}"))
     sim.faults.fail_next(3)
     job = queue.wait(
         queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "a.bin", 1000))),
         60,
     )
     assert job.state is JobState.DONE, job.error_message
+    retries = [p for p in phases if p.startswith("retrying")]
+    assert retries, phases
+    assert "attempt 1 failed" in retries[0]
 
 
 def test_expired_login_logs_in_again(
