@@ -752,7 +752,7 @@ class Storage(_Service):
         return decode_list(StorageInfo, value)
 
 
-class _Sessions(_Service, Generic[M]):
+class SessionService(_Service, Generic[M]):
     """What update and download sessions share: create, get, list, cancel, fail, delete."""
 
     _API = ""
@@ -821,7 +821,7 @@ class _Sessions(_Service, Generic[M]):
         )
 
 
-class UpdateSessions(_Sessions[UpdateSessionModel]):
+class UpdateSessions(SessionService[UpdateSessionModel]):
     """library.item.UpdateSession: uploads into an item."""
 
     _API = "/content/library/item/update-session"
@@ -924,7 +924,7 @@ class UpdateSessionFiles(_Service):
         return None if value is None else decode(ValidationResult, value)
 
 
-class DownloadSessions(_Sessions[DownloadSessionModel]):
+class DownloadSessions(SessionService[DownloadSessionModel]):
     """library.item.DownloadSession: downloads from an item."""
 
     _API = "/content/library/item/download-session"

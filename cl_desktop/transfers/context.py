@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from cl_desktop.api import ContentLibraryClient
+from cl_desktop.api import ContentLibraryClient, errors
+from cl_desktop.api.client import SessionService
 
 from .control import JobControl
 from .jobs import FileProgress, JobSpec, Phase, Verification
+
+log = logging.getLogger(__name__)
 
 
 class Reporter(Protocol):
@@ -67,3 +71,35 @@ class KeepAlive:
         if progress is not None:
             self._last_progress = progress
         self._last_sent = time.monotonic()
+
+
+def end_session(sessions: SessionService[Any], session_id: str, failure: str | None) -> bool:
+    """Cancel the session (the user's choice) or fail it with our message, then delete it.
+
+    True when the session is gone from the server; False when it could not be reached, so the
+    caller keeps its id for the queue to clean up on the next start.
+    """
+    try:
+        if failure is None:
+            sessions.cancel(session_id)
+        else:
+            sessions.fail(session_id, f"cl_desktop: {failure}"[:1000])
+    except errors.NotFound:
+        return True
+    except errors.NotAllowedInCurrentState:
+        pass  # no longer ACTIVE: only the delete is left to do
+    except Exception as exc:
+        log.warning("could not end session %s: %s", session_id, exc)
+        return False
+    return delete_session(sessions, session_id)
+
+
+def delete_session(sessions: SessionService[Any], session_id: str) -> bool:
+    try:
+        sessions.delete(session_id)
+    except errors.NotFound:
+        pass
+    except Exception as exc:
+        log.warning("could not delete session %s: %s", session_id, exc)
+        return False
+    return True

@@ -18,7 +18,7 @@ from cl_desktop.api import (
     errors,
 )
 
-from .context import KeepAlive, WorkflowContext
+from .context import KeepAlive, WorkflowContext, delete_session, end_session
 from .control import is_retryable, with_retries
 from .errors import DiskFullError, IntegrityError, Interrupted, LocalFileError, TransferError
 from .hashing import BackgroundHasher
@@ -293,26 +293,10 @@ def _write(sink, chunk: bytes, part: Path) -> None:  # type: ignore[no-untyped-d
 
 
 def _end_session(ctx: WorkflowContext, session_id: str, failure: str | None) -> None:
-    client = ctx.client
-    try:
-        if failure is None:
-            client.download_sessions.cancel(session_id)
-        else:
-            client.download_sessions.fail(session_id, f"cl_desktop: {failure}"[:1000])
-    except (errors.NotFound, errors.NotAllowedInCurrentState):
-        pass
-    except Exception as exc:
-        log.warning("could not end download session: %s", exc)
-        return
-    _delete_session(ctx, session_id)
+    if end_session(ctx.client.download_sessions, session_id, failure):
+        ctx.report.session(None)
 
 
 def _delete_session(ctx: WorkflowContext, session_id: str) -> None:
-    try:
-        ctx.client.download_sessions.delete(session_id)
-    except errors.NotFound:
-        pass
-    except Exception as exc:
-        log.warning("could not delete download session: %s", exc)
-        return
-    ctx.report.session(None)
+    if delete_session(ctx.client.download_sessions, session_id):
+        ctx.report.session(None)

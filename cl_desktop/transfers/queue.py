@@ -20,12 +20,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cl_desktop.api import ContentLibraryClient, ContentLibraryError, errors
+from cl_desktop.api import ContentLibraryClient, ContentLibraryError
 
-from .context import WorkflowContext
+from .context import WorkflowContext, end_session
 from .control import JobControl
 from .download import run_download
-from .errors import Interrupted
+from .errors import Interrupted, TransferError
 from .jobs import (
     Direction,
     FileProgress,
@@ -311,14 +311,11 @@ class TransferQueue:
             if job.spec.direction is Direction.UPLOAD
             else client.download_sessions
         )
-        try:
-            sessions.cancel(job.session_id)
-        except (errors.NotFound, errors.NotAllowedInCurrentState):
-            pass
-        try:
-            sessions.delete(job.session_id)
-        except errors.NotFound:
-            pass
+        if not end_session(sessions, job.session_id, None):
+            raise TransferError(
+                f"the session {job.session_id} left by an earlier run could not be ended; "
+                "retry when the server is reachable"
+            )
         log.info("cleaned up session %s left by an earlier run of job %s", job.session_id, job.id)
         with self._lock:
             self._update(self._jobs[job.id], session_id=None)

@@ -18,7 +18,7 @@ from cl_desktop.api import (
     errors,
 )
 
-from .context import KeepAlive, WorkflowContext
+from .context import KeepAlive, WorkflowContext, delete_session, end_session
 from .control import is_retryable, with_retries
 from .errors import (
     IntegrityError,
@@ -304,30 +304,10 @@ def _message_of(exc: BaseException) -> str:
 
 
 def _end_session(ctx: WorkflowContext, session_id: str, failure: str | None) -> None:
-    """Cancel (user's choice) or fail (with our message) the session, then delete it."""
-    client = ctx.client
-    try:
-        if failure is None:
-            client.update_sessions.cancel(session_id)
-        else:
-            client.update_sessions.fail(session_id, f"cl_desktop: {failure}"[:1000])
-    except errors.NotFound:
+    if end_session(ctx.client.update_sessions, session_id, failure):
         ctx.report.session(None)
-        return
-    except errors.NotAllowedInCurrentState:
-        pass  # already not ACTIVE
-    except Exception as exc:
-        log.warning("could not end update session: %s", exc)
-        return  # keep the id: the queue cleans it up on the next start
-    _delete_session(ctx, session_id)
 
 
 def _delete_session(ctx: WorkflowContext, session_id: str) -> None:
-    try:
-        ctx.client.update_sessions.delete(session_id)
-    except errors.NotFound:
-        pass
-    except Exception as exc:
-        log.warning("could not delete update session: %s", exc)
-        return
-    ctx.report.session(None)
+    if delete_session(ctx.client.update_sessions, session_id):
+        ctx.report.session(None)
