@@ -6,9 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QObject,
     QPersistentModelIndex,
     Qt,
 )
@@ -30,6 +28,7 @@ from cl_desktop.services.browser import ItemDetails
 from cl_desktop.services.errors import ErrorInfo
 
 from . import format as fmt
+from .table_model import ReadOnlyTableModel
 from .views import setup_table
 
 Index = QModelIndex | QPersistentModelIndex
@@ -38,51 +37,22 @@ STORAGE_HEADERS = ("File / storage URI", "Size", "Backing", "Datastore", "Versio
 NOT_AVAILABLE = "Storage information is not available on this server."
 
 
-class FilesModel(QAbstractTableModel):
+class FilesModel(ReadOnlyTableModel):
     """File.Info rows of one item."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._files: list[FileInfo] = []
+    HEADERS = FILE_HEADERS
 
     def set_files(self, files: Iterable[FileInfo]) -> None:
-        self.beginResetModel()
-        self._files = sorted(files, key=lambda f: f.name.casefold())
-        self.endResetModel()
+        self.set_rows(sorted(files, key=lambda f: f.name.casefold()))
 
     def file(self, row: int) -> FileInfo:
-        return self._files[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._files)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(FILE_HEADERS)
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(FILE_HEADERS)
-        ):
-            return FILE_HEADERS[section]
-        return None
+        record: FileInfo = self.row_record(row)
+        return record
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        f = self._files[index.row()]
+        f = self.file(index.row())
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             checksum = f.checksum_info
             values = (

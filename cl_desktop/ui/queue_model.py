@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -28,6 +27,7 @@ from cl_desktop.transfers.jobs import (
 )
 
 from . import format as fmt
+from .table_model import ReadOnlyTableModel
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -292,51 +292,22 @@ HISTORY_HEADERS = (
 )
 
 
-class HistoryModel(QAbstractTableModel):
+class HistoryModel(ReadOnlyTableModel):
     """Finished file transfers, newest first."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._records: list[HistoryRecord] = []
+    HEADERS = HISTORY_HEADERS
 
     def set_records(self, records: Iterable[HistoryRecord]) -> None:
-        self.beginResetModel()
-        self._records = list(reversed(list(records)))
-        self.endResetModel()
+        self.set_rows(reversed(list(records)))
 
     def record(self, row: int) -> HistoryRecord:
-        return self._records[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._records)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HISTORY_HEADERS)
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(HISTORY_HEADERS)
-        ):
-            return HISTORY_HEADERS[section]
-        return None
+        record: HistoryRecord = self.row_record(row)
+        return record
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        record = self._records[index.row()]
+        record = self.record(index.row())
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(record, index.column())
         if role == Qt.ItemDataRole.ToolTipRole and index.column() in (8, 10):
