@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-from perfdoc import replace_section  # noqa: E402
+from common import PASSWORD, USER, SimulatorProcess, replace_section  # noqa: E402
 
 from cl_desktop.app import AppConfig, Application  # noqa: E402
 from cl_desktop.services.connection import LoginRequest  # noqa: E402
@@ -56,7 +56,6 @@ from cl_desktop.ui.dialogs import Prompts  # noqa: E402
 from cl_desktop.ui.item_model import item_of  # noqa: E402
 from cl_desktop.ui.main_window import MainWindow  # noqa: E402
 
-USER, PASSWORD = "bench", "bench"
 PROBE_MS = 10
 TARGETS = {
     "stall": 100.0,  # ms
@@ -110,29 +109,7 @@ class StallProbe:
         return gaps[-1], gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))]
 
 
-class Server:
-    """The simulator CLI in a subprocess."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "cl_desktop.simulator", "--port", "0",
-                "--data-dir", str(data_dir), "--user", f"{USER}:{PASSWORD}",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("serving "):
-            self.proc.kill()
-            raise SystemExit(f"simulator did not start: {line!r}")
-        self.url = line.split()[1]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+Server = SimulatorProcess
 
 
 def quiet_prompts() -> Prompts:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -30,31 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from common import PASSWORD, USER, SimulatorProcess, replace_section, sha1_seconds
 
-ROOT = Path(__file__).resolve().parents[1]
 MB = 1_000_000
-USER, PASSWORD = "bench", "bench"
 
 
-class Server:
+class Server(SimulatorProcess):
     """The simulator CLI in a subprocess, plus a logged-in /api session."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "cl_desktop.simulator", "--port", "0",
-                "--data-dir", str(data_dir), "--user", f"{USER}:{PASSWORD}",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("serving "):
-            self.proc.kill()
-            raise SystemExit(f"simulator did not start: {line!r}")
-        self.base = line.split()[1]
+        super().__init__(data_dir)
+        self.base = self.url
         self.http = requests.Session()
         self.http.trust_env = False
         token = self.http.post(self.base + "/api/session", auth=(USER, PASSWORD)).json()
@@ -207,29 +192,7 @@ def keep_alive_latency(
     return latencies, still
 
 
-def sha1_ceiling(size: int) -> float:
-    """Seconds to SHA-1 ``size`` bytes in memory on one core: the upload's ceiling,
-    since the server must hash every byte it receives."""
-    import hashlib
-
-    buf = memoryview(os.urandom(1 << 20))
-    hasher = hashlib.sha1()
-    started = time.perf_counter()
-    for _ in range(size >> 20):
-        hasher.update(buf)
-    return time.perf_counter() - started
-
-
-def write_section(target: Path, section: str) -> None:
-    """Replace (or append) the ``## Simulator`` section of ``target``."""
-    text = target.read_text(encoding="utf-8") if target.exists() else "# Performance\n"
-    pattern = re.compile(r"^## Simulator\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+sha1_ceiling = sha1_seconds
 
 
 def cpu_name() -> str:
@@ -343,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(section)
     if args.write is not None:
-        write_section(args.write, section)
+        replace_section(args.write, "Simulator", section)
         print(f"wrote section '## Simulator' of {args.write}", file=sys.stderr)
     return 0
 

@@ -22,12 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from perfdoc import replace_section  # type: ignore[import-not-found]
+from common import PASSWORD, USER, SimulatorProcess, replace_section, sha1_seconds
 
 from cl_desktop.api import AddSpec, ContentLibraryClient, PrepareStatus
 
 GIB = 1 << 30
-USER, PASSWORD = "bench", "bench"
 
 
 def make_random(path: Path, size: int) -> None:
@@ -37,18 +36,6 @@ def make_random(path: Path, size: int) -> None:
             n = min(left, 1 << 24)
             out.write(os.urandom(n))
             left -= n
-
-
-def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cl_desktop.simulator", "--data-dir", str(data),
-         "--user", f"{USER}:{PASSWORD}"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    assert line.startswith("serving "), line
-    return proc, line.split(" ", 1)[1]
 
 
 def cl_transfer(url: str, *args: str) -> tuple[float, float]:
@@ -102,18 +89,6 @@ def curl_download(client: ContentLibraryClient, item: str, name: str, target: Pa
     return seconds
 
 
-def hash_ceiling(algorithm: str = "sha1") -> float:
-    """MB/s of one core hashing in memory: the floor under any verified transfer here."""
-    import hashlib
-
-    block = os.urandom(1 << 20)
-    digest = hashlib.new(algorithm)
-    start = time.perf_counter()
-    for _ in range(512):
-        digest.update(block)
-    return (512 << 20) / (time.perf_counter() - start) / 1e6
-
-
 def mbps(size: int, seconds: list[float]) -> float:
     return size / statistics.median(seconds) / 1e6
 
@@ -129,7 +104,8 @@ def main() -> None:
         size = args.size_mib << 20
         source = work / "big.iso"
         make_random(source, size)
-        proc, url = start_server(work / "server")
+        server = SimulatorProcess(work / "server")
+        url = server.url
         try:
             client = ContentLibraryClient(url, USER, PASSWORD)
             client.login()
@@ -169,8 +145,7 @@ def main() -> None:
             _, rss_big = cl_transfer(url, "--queue-db", queue_db, "upload",
                                      f"{library}/mem-big", str(big), "--create")  # fmt: skip
         finally:
-            proc.terminate()
-            proc.wait()
+            server.stop()
         rows = [
             ("upload", up),
             ("download", down),
@@ -194,7 +169,8 @@ def main() -> None:
             )
         lines += [
             "",
-            f"SHA-1 on one core, in memory, same run: {hash_ceiling():.0f} MB/s. Both sides hash",
+            f"SHA-1 on one core, in memory, same run: {size / sha1_seconds(size) / 1e6:.0f} MB/s."
+            " Both sides hash",
             "an upload (the client while sending, the server on receipt); a download is hashed",
             "by the client only, so its verified speed cannot pass this figure.",
             "",
