@@ -5,7 +5,7 @@
 the state lock only for metadata work: byte I/O on the data endpoints happens
 between ``begin_*`` and ``finish_*``/``note_*`` calls with the lock released.
 Files that become garbage under the lock (discarded uploads, replaced
-versions) are unlinked after it is released.
+versions) are handed to the store's shredder after it is released.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class State:
 
     @contextmanager
     def _locked(self) -> Iterator[list[Path]]:
-        """Hold the state lock; paths appended to the yielded list are unlinked afterwards."""
+        """Hold the state lock; paths appended to the yielded list are discarded afterwards."""
         trash: list[Path] = []
         try:
             with self.lock:
@@ -67,7 +67,7 @@ class State:
                 yield trash
         finally:
             for path in trash:
-                path.unlink(missing_ok=True)
+                self.store.shredder.discard(path)
 
     def _reap(self, trash: list[Path]) -> None:
         now = self.clock()

@@ -5,6 +5,7 @@ Layout of ``data_dir``::
     state.json                                   metadata, replaced atomically
     datastore-1/contentlib-<lib>/<item>/<name>_<version>   file content
     tmp/<uuid>.part                              uploads not yet completed
+    trash/<uuid>                                 discarded content, deleted in the background
 
 Uploads stream into ``tmp/`` (same file system) and are renamed into place by
 ``complete``, so an item never shows half-written content.
@@ -15,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import shutil
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +30,43 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 1
 DEFAULT_LIBRARY_NAME = "Local library"
+
+
+class Shredder:
+    """Deletes discarded files on a background thread.
+
+    Freeing a large file can take the better part of a second here (the virtual disk is
+    trimmed on unlink), which must not hold up `complete` or `cancel`. Files are first
+    renamed into the trash folder (instant, same file system), so they vanish from view at
+    once; whatever a crash leaves in the trash is deleted on the next start.
+    """
+
+    def __init__(self, trash_dir: Path) -> None:
+        self.trash_dir = trash_dir
+        trash_dir.mkdir(exist_ok=True)
+        self._queue: queue.Queue[Path] = queue.Queue()
+        for leftover in trash_dir.iterdir():
+            self._queue.put(leftover)
+        threading.Thread(target=self._run, name="sim-shredder", daemon=True).start()
+
+    def discard(self, path: Path) -> None:
+        target = self.trash_dir / uuid.uuid4().hex
+        try:
+            path.rename(target)
+        except FileNotFoundError:
+            return
+        except OSError:  # another file system: delete in place, slowly but surely
+            path.unlink(missing_ok=True)
+            return
+        self._queue.put(target)
+
+    def _run(self) -> None:
+        while True:
+            path = self._queue.get()
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("could not delete %s: %s", path.name, exc)
 
 
 class Store:
@@ -49,6 +89,7 @@ class Store:
         # Leftover partial uploads belong to sessions that died with the last run.
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
         self.tmp_dir.mkdir()
+        self.shredder = Shredder(data_dir / "trash")
         if self.state_file.exists():
             self._load()
         else:

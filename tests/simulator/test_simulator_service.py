@@ -239,3 +239,25 @@ def test_cli_rejects_bad_user_argument(capsys: pytest.CaptureFixture[str]) -> No
         main(["--user", "no-colon"])
     assert exc.value.code == 2
     assert "NAME:PASSWORD" in capsys.readouterr().err
+
+
+def test_discarded_content_leaves_the_request_path_and_the_disk(
+    sim_factory: Callable[..., ContentLibraryService], tmp_path: Path
+) -> None:
+    """Replaced versions go to the trash at once and are deleted in the background; what a
+    crash left in the trash is deleted on the next start."""
+    from helpers import wait_until
+
+    data_dir = tmp_path / "data"
+    (data_dir / "trash").mkdir(parents=True)
+    (data_dir / "trash" / "left-by-a-crash").write_bytes(b"x" * 1000)
+    svc = sim_factory(data_dir=data_dir)
+    wait_until(lambda: not any((data_dir / "trash").iterdir()), 10, "an empty trash")
+    api = Client(svc, "api")
+    item_id = api.create_item("versions")
+    api.upload(item_id, {"a.bin": b"first"})
+    first = sorted(p.name for p in (data_dir / "datastore-1").rglob("a.bin_*"))
+    api.upload(item_id, {"a.bin": b"second"})
+    second = sorted(p.name for p in (data_dir / "datastore-1").rglob("a.bin_*"))
+    assert first == ["a.bin_1"] and second == ["a.bin_2"]  # the old version left at once
+    wait_until(lambda: not any((data_dir / "trash").iterdir()), 10, "an empty trash")
