@@ -110,11 +110,13 @@ def main() -> None:
             client = ContentLibraryClient(url, USER, PASSWORD)
             client.login()
             library = client.libraries.list()[0]
-            curl_item = client.items.create(library, "curl", type="iso")
             up: dict[str, list[float]] = {"curl": [], "curl + sha1sum": [], "cl-transfer": []}
             down: dict[str, list[float]] = {"curl": [], "curl + sha1sum": [], "cl-transfer": []}
             queue_db = str(work / "queue.sqlite")
             for run in range(args.runs + 1):  # the first run warms caches and is not counted
+                # a new item per run, like cl-transfer's: replacing a version would make the
+                # server delete 1 GiB in the background during the next measurement
+                curl_item = client.items.create(library, f"curl{run}", type="iso")
                 t_curl = curl_upload(client, curl_item, source)
                 t_cl, _ = cl_transfer(url, "--queue-db", queue_db, "upload",
                                       f"{library}/cl{run}", str(source), "--create")  # fmt: skip

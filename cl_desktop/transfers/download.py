@@ -21,7 +21,7 @@ from cl_desktop.api import (
 from .context import KeepAlive, WorkflowContext, delete_session, end_session
 from .control import is_retryable, with_retries
 from .errors import DiskFullError, IntegrityError, Interrupted, LocalFileError, TransferError
-from .hashing import BackgroundHasher
+from .hashing import BackgroundHasher, BackgroundWriter
 from .jobs import FileProgress, Phase, Verification
 from .naming import safe_local_name, unique_path
 
@@ -245,19 +245,22 @@ def _get_once(
                 _hash_prefix(part, stream.offset, digest)
             sink.seek(stream.offset)
             sink.truncate()
-            written = stream.offset
-            size = stream.total_size or entry.size
-            for chunk in stream.chunks():
-                _write(sink, chunk, part)
-                digest.update(chunk)
-                written += len(chunk)
-                on_progress(written, len(chunk))
-            if size and written != size:
-                raise errors.ProtocolError(
-                    f"the download of {entry.name} ended at {written} of {size} bytes"
-                )
-            sink.flush()
-            os.fsync(sink.fileno())  # durable before the rename makes it final
+            writer = BackgroundWriter(sink, lambda exc: _write_error(exc, part))
+            try:
+                written = stream.offset
+                size = stream.total_size or entry.size
+                for chunk in stream.chunks():
+                    writer.write(chunk)
+                    digest.update(chunk)
+                    written += len(chunk)
+                    on_progress(written, len(chunk))
+                if size and written != size:
+                    raise errors.ProtocolError(
+                        f"the download of {entry.name} ended at {written} of {size} bytes"
+                    )
+                writer.finish()  # durable before the rename makes it final
+            finally:
+                writer.close()
     finally:
         hexdigest = digest.hexdigest()
     return written, hexdigest
@@ -281,15 +284,12 @@ def _open_part(part: Path):  # type: ignore[no-untyped-def]
         raise LocalFileError(f"cannot write {part}: {exc.strerror}") from exc
 
 
-def _write(sink, chunk: bytes, part: Path) -> None:  # type: ignore[no-untyped-def]
-    try:
-        sink.write(chunk)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(
-                f"the disk holding {part.parent} is full; {part.name} keeps what arrived"
-            ) from exc
-        raise LocalFileError(f"cannot write {part}: {exc.strerror}") from exc
+def _write_error(exc: OSError, part: Path) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            f"the disk holding {part.parent} is full; {part.name} keeps what arrived"
+        )
+    return LocalFileError(f"cannot write {part}: {exc.strerror}")
 
 
 def _end_session(ctx: WorkflowContext, session_id: str, failure: str | None) -> None:

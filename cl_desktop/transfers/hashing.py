@@ -1,4 +1,4 @@
-"""Hashing beside the transfer: a thread that digests the blocks while the next ones move.
+"""Work beside the transfer: threads that hash and write the blocks while the next ones move.
 
 hashlib releases the GIL for large updates, so on a multi-core machine the digest costs the
 transfer almost nothing; memory stays bounded by the queue depth (at most `depth` blocks).
@@ -7,8 +7,11 @@ transfer almost nothing; memory stays bounded by the queue depth (at most `depth
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
+from collections.abc import Callable
+from typing import BinaryIO
 
 
 class BackgroundHasher:
@@ -42,3 +45,64 @@ class BackgroundHasher:
             self._blocks.put(None)
             self._thread.join()
             self._result = ""
+
+
+class BackgroundWriter:
+    """Writes blocks to an open file on its own thread, flushing to disk as it goes.
+
+    The socket read, the disk write and the hash then overlap instead of taking turns, and
+    the periodic fdatasync spreads the flush over the transfer, so the final fsync (needed
+    before the rename makes the file final) is short. A write error is raised on the next
+    `write()` or on `finish()`, already translated by `translate`.
+    """
+
+    def __init__(
+        self,
+        sink: BinaryIO,
+        translate: Callable[[OSError], Exception],
+        depth: int = 8,
+        flush_every: int = 256 << 20,
+    ) -> None:
+        self._sink = sink
+        self._translate = translate
+        self._flush_every = flush_every
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, name="disk-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        unflushed = 0
+        while (block := self._blocks.get()) is not None:
+            if self._error is not None:
+                continue  # drain, so the producer never blocks on a dead writer
+            try:
+                self._sink.write(block)
+                unflushed += len(block)
+                if unflushed >= self._flush_every:
+                    self._sink.flush()
+                    os.fdatasync(self._sink.fileno())
+                    unflushed = 0
+            except OSError as exc:
+                self._error = self._translate(exc)
+
+    def write(self, block: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._blocks.put(block)
+
+    def finish(self) -> None:
+        """Wait for every block, then make the file durable (flush + fsync)."""
+        self.close()
+        if self._error is not None:
+            raise self._error
+        try:
+            self._sink.flush()
+            os.fsync(self._sink.fileno())
+        except OSError as exc:
+            raise self._translate(exc) from exc
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._blocks.put(None)
+            self._thread.join()

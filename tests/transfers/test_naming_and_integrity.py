@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cl_desktop.api import ChecksumAlgorithm, ChecksumInfo, FileInfo
 from cl_desktop.transfers import download
 from cl_desktop.transfers.errors import DiskFullError, IntegrityError
+from cl_desktop.transfers.hashing import BackgroundWriter
 from cl_desktop.transfers.jobs import Verification
 from cl_desktop.transfers.naming import (
     UnsafeNameError,
@@ -82,17 +85,25 @@ def test_verify_upload_verdicts(tmp_path: Path) -> None:
         verify_upload(local, None, sha1)
 
 
-class _FullDisk:
-    """A file object whose disk is full: a real ENOSPC cannot be produced on this machine's
-    test disk without root-only mounts, so only the write call is replaced."""
+class _FullDisk(io.BytesIO):
+    """A file whose disk fills up after the first block: a real ENOSPC cannot be produced on
+    this machine's test disk without root-only mounts, so only `write` is replaced."""
 
-    def write(self, _chunk: bytes) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def write(self, block: Any) -> int:
+        if self.tell() > 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(block)
 
 
 def test_disk_full_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(DiskFullError, match="is full"):
-        download._write(_FullDisk(), b"x", tmp_path / "a.iso.part")
+    part = tmp_path / "a.iso.part"
+    writer = BackgroundWriter(_FullDisk(), lambda exc: download._write_error(exc, part))
+    writer.write(b"first block")
+    with pytest.raises(DiskFullError, match=r"is full; a\.iso\.part keeps what arrived"):
+        for _ in range(100):  # the error surfaces on a later write or on finish
+            writer.write(b"more")
+        writer.finish()
+    writer.close()
 
 
 def test_not_enough_free_space_is_refused_before_downloading(tmp_path: Path) -> None:
