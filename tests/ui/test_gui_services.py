@@ -11,10 +11,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QThread
 from pytestqt.qtbot import QtBot
 
-from cl_desktop.api.errors import NotFound, ServiceUnavailable, Unauthenticated
-from cl_desktop.api.models import FileInfo
-from cl_desktop.services import BackgroundTasks, Connector, LibraryBrowser, QThreadSpawner
-from cl_desktop.services.browser import ItemDetails
+from cl_desktop.api.errors import ServiceUnavailable, Unauthenticated
+from cl_desktop.services import BackgroundTasks, Connector, QThreadSpawner
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 from cl_desktop.services.transfers import TransferService
@@ -219,34 +217,3 @@ def test_connector_logs_in_once_and_refuses_unknown_accounts() -> None:
     connector.set_password(SERVER, "pw2")
     assert connector(SERVER).password == "pw2"  # type: ignore[attr-defined]
     assert "pw1" not in repr(LoginRequest("h", "u", "pw1"))
-
-
-class _NoStorageClient:
-    """A vcsim-like server: files, but the Storage API answers 404."""
-
-    def login(self) -> None:
-        pass
-
-    class item_files:
-        @staticmethod
-        def list(item_id: str) -> tuple[FileInfo, ...]:
-            return (FileInfo("a.iso", 10),)
-
-    class storage:
-        @staticmethod
-        def list(item_id: str) -> tuple[()]:
-            raise NotFound("no such object")
-
-
-def test_browser_reports_storage_not_available_on_servers_without_it(qtbot: QtBot) -> None:
-    connector = Connector(lambda ref, pw: _NoStorageClient())  # type: ignore[arg-type, return-value]
-    connector.set_password(SERVER, "x")
-    tasks = BackgroundTasks()
-    browser = LibraryBrowser(connector, tasks)
-    browser.server = SERVER
-    with qtbot.waitSignal(browser.details_loaded, timeout=5000) as loaded:
-        browser.load_details("item-1")
-    details: ItemDetails = loaded.args[0]
-    assert details.files[0].name == "a.iso"
-    assert details.storage is None
-    tasks.shutdown()
