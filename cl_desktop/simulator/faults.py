@@ -1,4 +1,5 @@
-"""Fault injection for tests: dropped connections, 503s, expiry, throttling, slow prepare.
+"""Fault injection for tests: dropped connections, 503s, expiry, throttling, slow prepare,
+corrupted downloads.
 
 All faults are off by default.  The same object is reachable over HTTP through
 ``POST /_sim/faults`` (see ``apply_json``) when the control API is enabled.
@@ -47,6 +48,7 @@ class Faults:
         self._fail: _FailNext | None = None
         self._throttle: int | None = None
         self._prepare_delay: float | None = None
+        self._corrupt_at: int | None = None
 
     # -- arming -------------------------------------------------------------------
 
@@ -88,9 +90,18 @@ class Faults:
         with self._lock:
             self._prepare_delay = None if seconds is None else float(seconds)
 
+    def corrupt_download(self, at_byte: int = 0) -> None:
+        """Flip the bits of byte ``at_byte`` (of the file) in the next data GET: a bad proxy
+        or disk, which only a checksum catches."""
+        if at_byte < 0:
+            raise ValueError("at_byte must be >= 0")
+        with self._lock:
+            self._corrupt_at = int(at_byte)
+
     def reset(self) -> None:
         """Disarm everything."""
         with self._lock:
+            self._corrupt_at = None
             self._drop = None
             self._fail = None
             self._throttle = None
@@ -106,6 +117,12 @@ class Faults:
                 return None
             self._drop = None
             return drop.after_bytes
+
+    def take_corruption(self) -> int | None:
+        """Consume an armed download corruption; the file offset to damage or None."""
+        with self._lock:
+            at, self._corrupt_at = self._corrupt_at, None
+            return at
 
     def take_failure(self, path: str) -> bool:
         """True if this API call must be answered with 503 (consumes one)."""
@@ -139,6 +156,7 @@ class Faults:
                 else {"count": self._fail.remaining, "path": self._fail.path},
                 "throttle": self._throttle,
                 "prepare_delay": self.prepare_stage_delay,
+                "corrupt_download": self._corrupt_at,
             }
 
     # -- JSON control (POST /_sim/faults) --------------------------------------------
@@ -154,7 +172,8 @@ class Faults:
              "expire_session": "SESSION-ID" | ["ID", ...],
              "expire_logins": true,
              "throttle": 10000000 | null,
-             "prepare_delay": 1.0 | null}
+             "prepare_delay": 1.0 | null,
+             "corrupt_download": 0}
 
         Raises ValueError for a malformed body and KeyError for an unknown session.
         """
@@ -168,6 +187,7 @@ class Faults:
             "expire_logins",
             "throttle",
             "prepare_delay",
+            "corrupt_download",
         }
         unknown = set(body) - known
         if unknown:
@@ -203,6 +223,8 @@ class Faults:
         if "prepare_delay" in body:
             arg = body["prepare_delay"]
             self.prepare_delay(None if arg is None else _float(arg))
+        if "corrupt_download" in body:
+            self.corrupt_download(_int(body["corrupt_download"]))
         return result
 
 

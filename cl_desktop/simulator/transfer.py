@@ -480,7 +480,9 @@ def _send_body(
 ) -> None:
     backend = h.server.backend
     faults = backend.faults
-    use_sendfile = not h.server.tls and hasattr(os, "sendfile")
+    corrupt_at = faults.take_corruption()
+    # a corrupted body must pass through our buffer, so sendfile is off for it
+    use_sendfile = not h.server.tls and hasattr(os, "sendfile") and corrupt_at is None
     sock_fd = h.connection.fileno() if use_sendfile else -1
     buf = memoryview(bytearray(CHUNK)) if not use_sendfile else None
     sent = 0
@@ -498,6 +500,8 @@ def _send_body(
                 n = os.sendfile(sock_fd, f.fileno(), offset + sent, want)
             else:
                 n = os.preadv(f.fileno(), [buf[:want]], offset + sent)
+                if corrupt_at is not None and offset + sent <= corrupt_at < offset + sent + n:
+                    buf[corrupt_at - offset - sent] ^= 0xFF
                 if n:
                     h.wfile.write(buf[:n])
             if not n:

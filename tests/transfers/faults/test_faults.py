@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import active_sessions, upload_spec, wait_until
+from test_cli import cli
 from test_workflows import download_spec, make_file
 
 from cl_desktop.api import ContentLibraryClient
@@ -214,3 +215,38 @@ def test_keep_alive_reports_progress_well_inside_the_expiry(tmp_path: Path) -> N
             watcher.close()
         assert job.state is JobState.DONE, job.error_message
         assert job.verification is Verification.VERIFIED
+
+
+def test_a_corrupted_download_fails_loudly_and_leaves_no_file(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "c.iso", 3_000_000, seed=11)
+    item = uploaded_item(queue, ref, sim.default_library_id, source)
+    sim.faults.corrupt_download(1_234_567)
+    dest = tmp_path / "dl"
+    job = queue.wait(queue.add(download_spec(ref, sim.default_library_id, item, dest)), 60)
+    assert job.state is JobState.FAILED
+    assert job.error_title == "Checksum mismatch"
+    assert "SHA1 of the download is" in job.error_message
+    assert os.listdir(dest) == []  # neither the final name nor a .part to resume from
+    assert active_sessions(client) == []
+    again = queue.wait(queue.add(download_spec(ref, sim.default_library_id, item, dest)), 60)
+    assert again.state is JobState.DONE and again.verification is Verification.VERIFIED
+    assert (dest / "c.iso").read_bytes() == source.read_bytes()
+
+
+def test_cl_transfer_exits_6_on_a_checksum_mismatch(sim: Any, tmp_path: Path) -> None:
+    import requests
+
+    source = make_file(tmp_path / "d.iso", 500_000, seed=12)
+    db = str(tmp_path / "q.sqlite")
+    up = cli(sim.base_url, "--queue-db", db, "upload", "Local library/d", str(source), "--create")
+    assert up.returncode == 0, up.stderr
+    http = requests.Session()
+    http.trust_env = False
+    http.post(sim.base_url + "/_sim/faults", json={"corrupt_download": 7}, timeout=5)
+    down = cli(sim.base_url, "--queue-db", db, "download", "Local library/d",
+               str(tmp_path / "out"))  # fmt: skip
+    assert down.returncode == 6, down.stdout + down.stderr
+    assert "Checksum mismatch" in down.stdout
+    assert not (tmp_path / "out" / "d.iso").exists()
