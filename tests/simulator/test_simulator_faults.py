@@ -183,6 +183,7 @@ def test_reset_disarms_everything(api: Client, sim: ContentLibraryService) -> No
     sim.faults.drop_after_bytes(1)
     sim.faults.throttle(1000)
     sim.faults.prepare_delay(9.0)
+    sim.faults.corrupt_download(3)
     sim.faults.reset()
     snapshot = new_http().get(sim.base_url + "/_sim/faults").json()["faults"]
     assert snapshot == {
@@ -190,6 +191,7 @@ def test_reset_disarms_everything(api: Client, sim: ContentLibraryService) -> No
         "fail_next": None,
         "throttle": None,
         "prepare_delay": 0.05,
+        "corrupt_download": None,
     }
     assert api.call("GET", "/api/content/library").status_code == 200
 
