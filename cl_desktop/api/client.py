@@ -454,8 +454,35 @@ class DownloadStream:
             self.total_size = int(length)
 
     def chunks(self, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """The body in blocks of up to `size` bytes, smaller on slow links (see BlockSizer)."""
+        sizer = BlockSizer(size)
+        raw = self._response.raw
         with translate_transport_errors(self._op):
-            yield from self._response.iter_content(chunk_size=size)
+            while True:
+                started = time.monotonic()
+                block = raw.read(sizer.size, decode_content=True)
+                if not block:
+                    return
+                sizer.observe(len(block), time.monotonic() - started)
+                yield block
+
+
+class BlockSizer:
+    """The block size for a blocking read or send: `largest` on fast links (throughput, as
+    LIMITS.md measured), shrinking on slow ones so that one block takes about `target`
+    seconds. Cancel and pause are checked between blocks, so they stay prompt at any speed."""
+
+    def __init__(self, largest: int = CHUNK_SIZE, target: float = 0.2) -> None:
+        self.largest = largest
+        self.smallest = min(largest, 64 << 10)
+        self.target = target
+        self.size = largest
+
+    def observe(self, nbytes: int, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        fitting = int(nbytes / seconds * self.target) & ~0xFFFF  # whole 64 KiB blocks
+        self.size = max(self.smallest, min(self.largest, fitting))
 
 
 def _parse_content_range(header: str) -> tuple[int, int | None]:
@@ -472,7 +499,8 @@ def _parse_content_range(header: str) -> tuple[int, int | None]:
 
 
 class _UploadBody:
-    """A file-like body for requests: 1 MiB per read whatever urllib3 asks, with callbacks."""
+    """A file-like body for requests: blocks of up to 1 MiB whatever urllib3 asks (sized by
+    BlockSizer), with callbacks."""
 
     def __init__(
         self, source: BinaryIO, size: int, progress: Progress | None, on_data: DataSink | None
@@ -482,15 +510,21 @@ class _UploadBody:
         self._progress = progress
         self._on_data = on_data
         self.sent = 0
+        self._sizer = BlockSizer()
+        self._last_read: tuple[float, int] | None = None
 
     def __len__(self) -> int:  # requests sets Content-Length from this
         return self._size
 
     def read(self, _n: int = -1) -> bytes:
+        now = time.monotonic()
+        if self._last_read is not None:  # the previous block has been sent meanwhile
+            started, nbytes = self._last_read
+            self._sizer.observe(nbytes, now - started)
         left = self._size - self.sent
         if left <= 0:
             return b""
-        chunk = self._source.read(min(CHUNK_SIZE, left))
+        chunk = self._source.read(min(self._sizer.size, left))
         if not chunk:
             return b""
         self.sent += len(chunk)
@@ -498,6 +532,7 @@ class _UploadBody:
             self._on_data(chunk)
         if self._progress is not None:
             self._progress(self.sent)
+        self._last_read = (time.monotonic(), len(chunk))
         return chunk
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .errors import ContentLibraryError, TlsTrustError, TransportError
@@ -111,6 +112,10 @@ def translate_transport_errors(operation: str) -> Iterator[None]:
         raise TransportError("the connection broke mid-transfer", operation=operation) from exc
     except requests.exceptions.RequestException as exc:
         raise TransportError(str(exc) or type(exc).__name__, operation=operation) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:  # raw body reads bypass requests
+        raise TransportError("the server stopped sending (timeout)", operation=operation) from exc
+    except (urllib3.exceptions.HTTPError, ConnectionError) as exc:
+        raise TransportError("the connection broke mid-transfer", operation=operation) from exc
 
 
 def _ssl_text(exc: Exception) -> str:

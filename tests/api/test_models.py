@@ -146,3 +146,16 @@ def test_every_error_type_has_a_class() -> None:
     ):
         cls = errors.ERROR_TYPES[name]
         assert cls.error_type == name and cls.title
+
+
+def test_block_sizer_shrinks_on_slow_links_and_grows_back() -> None:
+    from cl_desktop.api.client import BlockSizer
+
+    sizer = BlockSizer(1 << 20, target=0.2)
+    assert sizer.size == 1 << 20
+    sizer.observe(1 << 20, 5.0)  # 200 KB/s: a 1 MiB block would block for 5 s
+    assert sizer.size == 64 << 10  # 0.2 s at that rate is 42 KB; never below 64 KiB
+    sizer.observe(64 << 10, 0.1)  # 650 KB/s
+    assert sizer.size == 128 << 10
+    sizer.observe(1 << 20, 0.002)  # loopback speed
+    assert sizer.size == 1 << 20

@@ -110,12 +110,12 @@ def test_pause_and_resume_a_download_keeps_the_partial_file(
 ) -> None:
     source = make_file(tmp_path / "p.bin", 8_000_000, seed=5)
     item = uploaded_item(queue, ref, sim.default_library_id, source)
-    sim.faults.throttle(1_000_000)
+    sim.faults.throttle(300_000)
     dest = tmp_path / "dl"
     job_id = queue.add(download_spec(ref, sim.default_library_id, item, dest))
     wait_until(lambda: running_with_bytes(queue, job_id), 20, "bytes moving")
     queue.pause(job_id)
-    paused = queue.wait(job_id, timeout=2.0)
+    paused = queue.wait(job_id, timeout=1.0)
     assert paused.state is JobState.PAUSED
     part = dest / "p.bin.part"
     assert part.exists() and 0 < part.stat().st_size < source.stat().st_size
