@@ -289,7 +289,9 @@ class UploadFile:
 
 
 @dataclass
-class UpdateSession:
+class Session:
+    """What update and download sessions share: owner, item, state, progress, idle clock."""
+
     id: str
     user: str
     item_id: str
@@ -298,12 +300,10 @@ class UpdateSession:
     state: str = "ACTIVE"
     client_progress: int = 0
     error_message: JSON | None = None
-    warning_behavior: list[JSON] | None = None
-    files: dict[str, UploadFile] = field(default_factory=dict)
     gone: bool = False  # set when deleted or expired, so running transfers stop
 
     def model(self, timeout: float) -> JSON:
-        """UpdateSessionModel (vCenter leaves ``id`` out of get/list results)."""
+        """The session model (vCenter leaves ``id`` out of get/list results)."""
         out: JSON = {
             "library_item_id": self.item_id,
             "library_item_content_version": self.content_version,
@@ -313,6 +313,17 @@ class UpdateSession:
         }
         if self.error_message is not None:
             out["error_message"] = self.error_message
+        return out
+
+
+@dataclass
+class UpdateSession(Session):
+    warning_behavior: list[JSON] | None = None
+    files: dict[str, UploadFile] = field(default_factory=dict)
+
+    def model(self, timeout: float) -> JSON:
+        """UpdateSessionModel: the shared members plus preview and warning behaviour."""
+        out = super().model(timeout)
         if self.state == "ACTIVE":
             out["preview_info"] = {"state": "NOT_APPLICABLE"}
         if self.warning_behavior is not None:
@@ -350,30 +361,10 @@ class DownloadFile:
 
 
 @dataclass
-class DownloadSession:
-    id: str
-    user: str
-    item_id: str
-    content_version: str
-    last_activity: float
-    state: str = "ACTIVE"
-    client_progress: int = 0
-    error_message: JSON | None = None
-    files: dict[str, DownloadFile] = field(default_factory=dict)
-    gone: bool = False
+class DownloadSession(Session):
+    """DownloadSessionModel is exactly the shared session model."""
 
-    def model(self, timeout: float) -> JSON:
-        """DownloadSessionModel."""
-        out: JSON = {
-            "library_item_id": self.item_id,
-            "library_item_content_version": self.content_version,
-            "state": self.state,
-            "client_progress": self.client_progress,
-            "expiration_time": iso_time(self.last_activity + timeout),
-        }
-        if self.error_message is not None:
-            out["error_message"] = self.error_message
-        return out
+    files: dict[str, DownloadFile] = field(default_factory=dict)
 
 
 def data_uri(base: str, token: str, name: str) -> str:
