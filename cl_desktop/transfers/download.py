@@ -4,7 +4,6 @@ resume, verify, atomic rename, delete. A file appears under its final name only 
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import shutil
@@ -21,7 +20,7 @@ from cl_desktop.api import (
 from .context import KeepAlive, WorkflowContext, delete_session, end_session
 from .control import is_retryable, with_retries
 from .errors import DiskFullError, IntegrityError, Interrupted, LocalFileError, TransferError
-from .hashing import BackgroundHasher, BackgroundWriter
+from .hashing import BackgroundHasher, BackgroundWriter, feed_file, file_digest
 from .jobs import FileProgress, Phase, Verification
 from .naming import safe_local_name, unique_path
 
@@ -213,9 +212,7 @@ def _verify(
     if algorithm.hashlib_name == streamed_algorithm:
         ours = streamed_hex
     else:  # one read of the local copy in the server's algorithm (page cache makes it cheap)
-        digest = hashlib.new(algorithm.hashlib_name)
-        _hash_prefix(part, written, digest)
-        ours = digest.hexdigest()
+        ours = file_digest(part, algorithm.hashlib_name, written)
     if ours != checksum.checksum.lower():
         part.unlink(missing_ok=True)  # a corrupt partial must not be resumed either
         raise IntegrityError(
@@ -242,7 +239,7 @@ def _get_once(
             ctx.client.open_download(uri, offset, op=f"download {entry.name}") as stream,
         ):
             if stream.offset:  # resumed: the digest must cover what is already on disk
-                _hash_prefix(part, stream.offset, digest)
+                feed_file(part, digest, stream.offset)
             sink.seek(stream.offset)
             sink.truncate()
             writer = BackgroundWriter(sink, lambda exc: _write_error(exc, part))
@@ -264,17 +261,6 @@ def _get_once(
     finally:
         hexdigest = digest.hexdigest()
     return written, hexdigest
-
-
-def _hash_prefix(path: Path, length: int, digest: hashlib._Hash | BackgroundHasher) -> None:
-    with path.open("rb") as source:
-        left = length
-        while left > 0:
-            block = source.read(min(1 << 20, left))
-            if not block:
-                break
-            digest.update(block)
-            left -= len(block)
 
 
 def _open_part(part: Path):  # type: ignore[no-untyped-def]

@@ -11,7 +11,32 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+class Digest(Protocol):
+    def update(self, block: bytes, /) -> None: ...
+
+
+def feed_file(path: Path, digest: Digest, length: int | None = None) -> None:
+    """Give `digest` the first `length` bytes of `path` (all of it if None), 1 MiB at a time."""
+    left = length
+    with path.open("rb") as source:
+        while left is None or left > 0:
+            block = source.read(1 << 20 if left is None else min(1 << 20, left))
+            if not block:
+                return
+            digest.update(block)
+            if left is not None:
+                left -= len(block)
+
+
+def file_digest(path: Path, algorithm: str, length: int | None = None) -> str:
+    """Hex digest of `path` (or of its first `length` bytes) in `algorithm` (hashlib name)."""
+    digest = hashlib.new(algorithm)
+    feed_file(path, digest, length)
+    return digest.hexdigest()
 
 
 class BackgroundHasher:

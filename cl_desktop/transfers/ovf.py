@@ -6,7 +6,6 @@ external references). References that would climb out of the descriptor's folder
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 
 from .errors import PreflightError
+from .hashing import file_digest
 
 _MF_LINE = re.compile(r"^\s*(SHA1|SHA256|SHA512|MD5)\s*\(\s*(.+?)\s*\)\s*=\s*([0-9a-fA-F]+)\s*$")
 
@@ -125,11 +125,7 @@ def verify_manifest(folder: Path, manifest: dict[str, tuple[str, str]]) -> None:
         path = folder / name
         if not path.is_file():
             raise PreflightError(f"the manifest lists {name}, which is missing")
-        digest = hashlib.new(algorithm.lower())
-        with path.open("rb") as source:
-            while block := source.read(1 << 20):
-                digest.update(block)
-        if digest.hexdigest() != expected:
+        if file_digest(path, algorithm.lower()) != expected:
             raise PreflightError(
                 f"{name} does not match its manifest ({algorithm} differs): the file is "
                 "damaged or not the one the manifest was made for"

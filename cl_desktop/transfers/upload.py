@@ -3,7 +3,6 @@ complete, verify, delete. Every way out ends the server session; nothing stays A
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from .errors import (
     PreflightError,
     TransferError,
 )
-from .hashing import BackgroundHasher
+from .hashing import BackgroundHasher, file_digest
 from .jobs import FileProgress, Phase, Verification
 from .naming import infer_item_type, item_name_for, unique_item_name
 from .ovf import LocalFile, ovf_files
@@ -286,11 +285,7 @@ def verify_upload(
     if algorithm is ChecksumAlgorithm.SHA1:
         ours = sha1_hex
     else:  # the server hashed with another algorithm than the one streamed: one more read
-        digest = hashlib.new(algorithm.hashlib_name)
-        with local.path.open("rb") as source:
-            while block := source.read(1 << 20):
-                digest.update(block)
-        ours = digest.hexdigest()
+        ours = file_digest(local.path, algorithm.hashlib_name)
     theirs = stored.checksum_info.checksum.lower()
     if ours != theirs:
         raise IntegrityError(
