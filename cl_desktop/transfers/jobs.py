@@ -47,7 +47,10 @@ class Phase(StrEnum):
     TRANSFERRING = "transferring"
     VERIFYING = "verifying"
     FINISHING = "finishing"
-    RETRYING = "retrying"
+    RETRYING = "retrying"  # an API call failed and is tried again soon
+    RECONNECTING = "reconnecting"  # the server is unreachable: tried again within a window
+    STALLED = "stalled"  # the connection is open but (almost) no bytes move
+    WAITING_FOR_LOGIN = "waiting for login"  # its server is not connected in this run
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,11 @@ class JobSnapshot:
     error_title: str = ""
     error_message: str = ""
     attempts: int = 0
+    # the job created `item_id` itself: if it ends without filling it, the item is deleted
+    item_created: bool = False
+    # what the row should say besides the state: "reconnecting, try 2, next in 8 s", "x.vmdk
+    # will be sent again from its start", ... (errors go to error_title/error_message)
+    note: str = ""
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None

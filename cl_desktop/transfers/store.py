@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     bytes_done INTEGER NOT NULL DEFAULT 0,
     bytes_total INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
+    item_created INTEGER NOT NULL DEFAULT 0,
+    note TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL
@@ -42,8 +44,15 @@ CREATE TABLE IF NOT EXISTS history (
 
 _JOB_COLUMNS = (
     "state", "position", "item_id", "session_id", "verification", "error_title",
-    "error_message", "bytes_done", "bytes_total", "attempts", "started_at", "finished_at",
+    "error_message", "bytes_done", "bytes_total", "attempts", "item_created", "note", "started_at",
+    "finished_at",
 )  # fmt: skip
+
+# Columns added after the first release, with their definitions: added to older databases.
+_ADDED_COLUMNS = {
+    "item_created": "INTEGER NOT NULL DEFAULT 0",
+    "note": "TEXT NOT NULL DEFAULT ''",
+}
 
 
 class JobStore:
@@ -58,6 +67,13 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column, definition in _ADDED_COLUMNS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         with self._lock:
@@ -97,6 +113,7 @@ class JobStore:
             job_id, spec, created_at, *rest = row
             values = dict(zip(_JOB_COLUMNS, rest, strict=True))
             values["state"] = JobState(values["state"])
+            values["item_created"] = bool(values["item_created"])
             if values["verification"]:
                 values["verification"] = Verification(values["verification"])
             jobs.append(
