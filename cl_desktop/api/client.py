@@ -54,7 +54,13 @@ from .models import (
     decode_list,
     encode,
 )
-from .transport import DEFAULT_TIMEOUT, TlsSettings, make_session, translate_transport_errors
+from .transport import (
+    DEFAULT_TIMEOUT,
+    TlsSettings,
+    make_session,
+    same_origin,
+    translate_transport_errors,
+)
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -128,7 +134,6 @@ class ContentLibraryClient:
         self.http = http or make_session(self.tls)
         self._token: str | None = None
         self._login_lock = threading.Lock()
-        self._host = urlsplit(self.server).hostname
 
         self.datastores = Datastores(self)
         self.libraries = Libraries(self)
@@ -326,11 +331,12 @@ class ContentLibraryClient:
 
     def _data_headers(self, uri: str) -> dict[str, str]:
         # vcsim requires the session on data URIs; vCenter's carry their own token. Send ours
-        # only to the API host so it never leaks to a third party.
+        # only to the API's own origin: never to another host or port, never over plain HTTP
+        # when the API is HTTPS.
         if self._token is None:
             self.login()
         headers: dict[str, str] = {}
-        if urlsplit(uri).hostname == self._host and self._token:
+        if same_origin(uri, self.server) and self._token:
             headers[SESSION_HEADER] = self._token
         return headers
 

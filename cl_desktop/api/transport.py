@@ -36,6 +36,21 @@ def normalize_fingerprint(text: str) -> str:
     return digits
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port filled in from the scheme when absent."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Same scheme, host and port (https://h and https://h:443 are the same)."""
+    return origin(a) == origin(b)
+
+
 @dataclass(frozen=True)
 class TlsSettings:
     """How to trust the server: the system CAs, a CA file, or one pinned certificate."""
