@@ -28,6 +28,10 @@ from .errors import (
     ContentLibraryError,
     NotFound,
     ProtocolError,
+    ServiceUnavailable,
+    TimedOut,
+    TlsTrustError,
+    TransportError,
     Unauthenticated,
     VapiError,
     error_from_response,
@@ -66,6 +70,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M")
 
 SESSION_HEADER = "vmware-api-session-id"
+LOGIN_ATTEMPTS = 4  # a 503 or refused connection on login: tries, 0.5 + 1 + 2 s apart
+LOGIN_BACKOFF = 0.5
+LOGOUT_TIMEOUT = (5.0, 5.0)  # logging out must not hold up the end of a command for long
 CHUNK_SIZE = 1 << 20  # 1 MiB: LIMITS.md shows 16 KiB reads halve throughput with inline hashing
 
 
@@ -124,12 +131,16 @@ class ContentLibraryClient:
         tls: TlsSettings | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         http: requests.Session | None = None,
+        login_attempts: int = LOGIN_ATTEMPTS,
+        login_backoff: float = LOGIN_BACKOFF,
     ) -> None:
         self.server = normalize_server(server)
         self._credentials = Credentials(username, password)
         self._choice = dialect
         self._dialect: Dialect | None = None if dialect == "auto" else Dialect(dialect)
         self.timeout = timeout
+        self.login_attempts = max(1, login_attempts)
+        self.login_backoff = login_backoff
         self.tls = tls or TlsSettings()
         self.http = http or make_session(self.tls)
         self._token: str | None = None
@@ -168,6 +179,21 @@ class ContentLibraryClient:
             self._login_locked()
 
     def _login_locked(self) -> None:
+        # A vCenter whose services are (re)starting answers 503 or refuses connections for a
+        # moment: a few quick tries instead of failing the whole command.
+        delay = self.login_backoff
+        for attempt in range(1, self.login_attempts + 1):
+            try:
+                self._login_once()
+                return
+            except (TransportError, ServiceUnavailable, TimedOut) as exc:
+                if isinstance(exc, TlsTrustError) or attempt == self.login_attempts:
+                    raise
+                log.info("log in: %s; trying again in %.1f s", exc.detail, delay)
+                time.sleep(delay)
+                delay *= 2
+
+    def _login_once(self) -> None:
         auth = "Basic " + base64.b64encode(
             f"{self._credentials.username}:{self._credentials.password}".encode()
         ).decode("ascii")
@@ -175,8 +201,8 @@ class ContentLibraryClient:
         if self._dialect in (None, Dialect.API):
             try:
                 token = self._send("POST", "/api/session", headers=headers, op="log in")
+                self._token = _session_token(token)
                 self._dialect = Dialect.API
-                self._token = str(token)
                 return
             except VapiError as exc:  # NOT_FOUND or OPERATION_NOT_FOUND, JSON or plain text
                 if exc.status != 404 or self._dialect is Dialect.API:
@@ -184,19 +210,22 @@ class ContentLibraryClient:
                 log.info("%s has no /api endpoint; using the /rest dialect", self.server)
         headers["vmware-use-header-authn"] = "true"  # no cookie; the header carries the token
         value = self._send("POST", "/rest/com/vmware/cis/session", headers=headers, op="log in")
+        self._token = _session_token(_unwrap(value))
         self._dialect = Dialect.REST
-        self._token = str(_unwrap(value))
 
     def logout(self) -> None:
-        """End the API session on the server (best effort)."""
-        if self._token is None:
+        """End the login on the server (best effort; vCenter counts logins against a limit).
+
+        Safe to call when not logged in and more than once; a later call logs in again."""
+        with self._login_lock:
+            headers, self._token = self._auth_headers(), None
+        if SESSION_HEADER not in headers:
             return
         path = "/api/session" if self._dialect is Dialect.API else "/rest/com/vmware/cis/session"
         try:
-            self._send("DELETE", path, headers=self._auth_headers(), op="log out")
+            self._send("DELETE", path, headers=headers, op="log out", timeout=LOGOUT_TIMEOUT)
         except ContentLibraryError as exc:  # logging out must never stop a shutdown
             log.debug("logout failed: %s", exc)
-        self._token = None
 
     def close(self) -> None:
         self.logout()
@@ -292,6 +321,7 @@ class ContentLibraryClient:
         headers: dict[str, str],
         json_body: Any = None,
         op: str,
+        timeout: tuple[float, float] | None = None,
     ) -> Any:
         data = None
         if json_body is not None:
@@ -305,7 +335,7 @@ class ContentLibraryClient:
                 params=params,
                 headers=headers,
                 data=data,
-                timeout=self.timeout,
+                timeout=timeout or self.timeout,
                 allow_redirects=False,
             )
             content = response.content
@@ -318,6 +348,12 @@ class ContentLibraryClient:
         )
         if response.status_code >= 400:
             raise error_from_response(response.status_code, content, operation=op)
+        if 300 <= response.status_code < 400:  # the API never redirects; a proxy or web UI does
+            where = response.headers.get("Location") or "another address"
+            what = "the login" if op == "log in" else "the request"
+            raise ProtocolError(
+                f"the server redirected {what} to {where}; check the server URL.", operation=op
+            )
         if not content.strip():
             return None
         try:
@@ -540,6 +576,16 @@ class _UploadBody:
             self._progress(self.sent)
         self._last_read = (time.monotonic(), len(chunk))
         return chunk
+
+
+def _session_token(value: Any) -> str:
+    if isinstance(value, str) and value.strip():
+        return value
+    shown = json.dumps(value)[:80]
+    raise ProtocolError(
+        f"the server accepted the login but sent no session token (it sent {shown})",
+        operation="log in",
+    )
 
 
 def _unwrap(value: Any) -> Any:

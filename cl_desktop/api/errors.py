@@ -48,6 +48,16 @@ class TlsTrustError(TransportError):
     )
 
 
+class CaFileError(ContentLibraryError):
+    """The CA file given for trusting the server is missing or not a PEM certificate file."""
+
+    title = "Unusable CA file"
+    hint = (
+        "Give the PEM file of the CA that signed the server's certificate (it begins with "
+        "-----BEGIN CERTIFICATE-----), or no CA file to use the system's trusted CAs."
+    )
+
+
 class ProtocolError(ContentLibraryError):
     """The server answered something this client cannot understand."""
 

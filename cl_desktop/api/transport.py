@@ -21,7 +21,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .errors import ContentLibraryError, TlsTrustError, TransportError
+from .errors import CaFileError, ContentLibraryError, TlsTrustError, TransportError
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 
@@ -94,8 +94,30 @@ class _PinnedCertificateAdapter(HTTPAdapter):
         conn.assert_fingerprint = self._fingerprint
 
 
+def check_ca_file(path: str) -> None:
+    """Raise CaFileError unless `path` is a readable file with at least one PEM certificate."""
+    cause: Exception
+    try:
+        ssl.create_default_context(cafile=path)
+        return
+    except FileNotFoundError as exc:
+        reason, cause = "does not exist", exc
+    except IsADirectoryError as exc:
+        reason, cause = "is a folder, not a file", exc
+    except PermissionError as exc:
+        reason, cause = "cannot be read (permission denied)", exc
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason, cause = "holds no PEM certificate", exc
+    raise CaFileError(f"{path} {reason}", operation="read the CA file") from cause
+
+
 def make_session(tls: TlsSettings, pool_size: int = 8) -> requests.Session:
-    """A requests session with our trust settings; never influenced by the environment."""
+    """A requests session with our trust settings; never influenced by the environment.
+
+    Raises CaFileError for an unusable CA file (requests would only fail at the first call,
+    with an OSError)."""
+    if tls.ca_file:
+        check_ca_file(tls.ca_file)
     session = requests.Session()
     session.trust_env = False
     if tls.pin_sha256:
