@@ -25,6 +25,9 @@ OUTDIR="$(cd "$OUTDIR" && pwd)"
 GOCODE=/usr/share/gocode
 BIN="$OUTDIR/bin/vcsim"
 
+# shellcheck source=scripts/_apt.sh
+. "$ROOT/scripts/_apt.sh"
+
 log() { echo "build-vcsim: $*"; }
 die() { echo "build-vcsim: error: $*" >&2; exit 1; }
 
@@ -53,21 +56,9 @@ have_packages() {
 }
 
 install_packages() {
-    local sudo=()
-    if [ "$(id -u)" != 0 ]; then
-        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-            sudo=(sudo -n)
-        else
-            die "golang-go and golang-github-vmware-govmomi-dev are missing and installing them needs root"
-        fi
-    fi
-    command -v apt-get >/dev/null 2>&1 \
-        || die "apt-get not found: install golang-go and golang-github-vmware-govmomi-dev (Debian 12) yourself"
-    log "installing golang-go golang-github-vmware-govmomi-dev with apt-get"
-    "${sudo[@]}" apt-get update -qq || die "apt-get update failed"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        golang-go golang-github-vmware-govmomi-dev >/dev/null \
-        || die "apt-get install golang-go golang-github-vmware-govmomi-dev failed"
+    log "golang-go and golang-github-vmware-govmomi-dev are missing"
+    apt_install golang-go golang-github-vmware-govmomi-dev \
+        || die "could not install golang-go golang-github-vmware-govmomi-dev (Debian 12)"
 }
 
 if [ -x "$BIN" ] && [ "$BIN" -nt "$SCRIPT" ]; then
