@@ -6,6 +6,8 @@ logout really ends the login on the server."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -208,4 +210,25 @@ def test_logout_on_a_dead_server_does_not_raise(sim_service: Any) -> None:
         client = _client(stub.url, "api")
         client.login()
     client.logout()  # the stub is gone: connection refused, logged, not raised
+    assert not client.logged_in
+
+
+def test_logout_on_a_server_that_stopped_answering_returns_soon(sim_service: Any) -> None:
+    release = threading.Event()
+
+    def reply(request: Received) -> Reply | None:
+        if request.method == "DELETE":
+            release.wait(120)  # answers only when the test ends: a frozen server
+        return None
+
+    with StubServer(reply, upstream=sim_service.base_url) as stub:
+        client = _client(stub.url, "api")  # default timeouts: 60 s to read an answer
+        client.login()
+        started = time.monotonic()
+        try:
+            client.logout()
+        finally:
+            release.set()
+        assert time.monotonic() - started < 30  # the end of a command is not held for a minute
+        assert len(stub.received("DELETE", "/api/session")) == 1
     assert not client.logged_in
