@@ -60,7 +60,7 @@ def test_service_unavailable_is_retried(
 ) -> None:
     phases: list[str] = []
     queue.add_listener(lambda job: phases.append(f"{job.phase.value}: {job.error_message}"))
-    sim.faults.fail_next(3)
+    sim.faults.fail_next(3, path="/content/")
     job = queue.wait(
         queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "a.bin", 1000))),
         60,
