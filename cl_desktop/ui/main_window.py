@@ -567,7 +567,16 @@ class MainWindow(QMainWindow):
         self.upload_into(item, paths)
 
     def drop_on_library(self, library_id: str, paths: list[str]) -> None:
-        self._plan(paths, lambda plan: self._confirm_new_items(library_id, plan))
+        """New items, named against the library's items as they are now."""
+        if self.server is None:
+            self.show_status("Connect to a server first.", error=True)
+            return
+        self.browser.plan_new_items(
+            library_id,
+            list(paths),
+            self._report_skipped(lambda plan: self._confirm_new_items(library_id, plan)),
+            self._show_failure,
+        )
 
     def upload_into(self, item: ItemModel, paths: Sequence[str]) -> None:
         def start(plan: DropPlan) -> None:
@@ -583,13 +592,16 @@ class MainWindow(QMainWindow):
             self.show_status("Connect to a server first.", error=True)
             return
 
+        self.tasks.run(lambda: plan_drop(paths), self._report_skipped(then), self._show_failure)
+
+    def _report_skipped(self, then: Callable[[DropPlan], None]) -> Callable[[DropPlan], None]:
         def planned(plan: DropPlan) -> None:
             if plan.skipped:
                 skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in plan.skipped)
                 self.show_status(f"Skipped {skipped}", error=not plan.files)
             then(plan)
 
-        self.tasks.run(lambda: plan_drop(paths), planned, self._show_failure)
+        return planned
 
     def _confirm_new_items(self, library_id: str, plan: DropPlan) -> None:
         if self.server is None or not plan.files:
