@@ -16,6 +16,7 @@ from cl_desktop.services import BackgroundTasks, Connector, QThreadSpawner
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 from cl_desktop.services.transfers import TransferService
+from cl_desktop.transfers.errors import NotConnected
 from cl_desktop.transfers.jobs import (
     Direction,
     HistoryRecord,
@@ -197,6 +198,8 @@ def test_connector_logs_in_once_and_refuses_unknown_accounts() -> None:
 
         def login(self) -> None:
             logins.append(self.password)
+            if self.password == "wrong":
+                raise Unauthenticated("bad password")
 
         http = type("H", (), {"close": lambda self: None})()
 
@@ -204,7 +207,7 @@ def test_connector_logs_in_once_and_refuses_unknown_accounts() -> None:
             pass
 
     connector = Connector(FakeClient)  # type: ignore[arg-type]
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(NotConnected):
         connector(SERVER)
     connector.set_password(SERVER, "pw1")
     clients = []
@@ -217,3 +220,10 @@ def test_connector_logs_in_once_and_refuses_unknown_accounts() -> None:
     connector.set_password(SERVER, "pw2")
     assert connector(SERVER).password == "pw2"  # type: ignore[attr-defined]
     assert "pw1" not in repr(LoginRequest("h", "u", "pw1"))
+    # a refused password is forgotten: jobs wait for a login instead of failing with it
+    connector.set_password(SERVER, "wrong")
+    with pytest.raises(Unauthenticated):
+        connector(SERVER)
+    with pytest.raises(NotConnected):
+        connector(SERVER)
+    assert not connector.knows(SERVER)
