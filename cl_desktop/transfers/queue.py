@@ -277,7 +277,7 @@ class TransferQueue:
         if job.phase is not Phase.WAITING_FOR_LOGIN:
             server = job.spec.server
             where = server.url.split("://", 1)[-1]
-            note = f"connect to {where} as {server.username} to start it"
+            note = f"{server.username}@{where}"  # the account to connect to
             self._update(job, persist=False, phase=Phase.WAITING_FOR_LOGIN, note=note)
 
     def _not_connected(self, job: JobSnapshot) -> None:

@@ -55,7 +55,7 @@ def test_a_job_of_a_server_not_logged_in_shows_and_runs_after_its_login(
             qtbot.waitUntil(lambda: app.window.server is not None, timeout=10000)
             wait_items_loaded(qtbot, app)
             where = login_b.ref.url.split("://", 1)[-1]
-            expected = f"Waiting for login: connect to {where} as admin to start it"
+            expected = f"Waiting for login: admin@{where}"
             qtbot.waitUntil(
                 lambda: model.rowCount() == 1 and model.index(0, STATE).data() == expected,
                 timeout=10000,
