@@ -510,7 +510,7 @@ class MainWindow(QMainWindow):
             return
         self.items_label.setText("")
         again = "Press F5 to try again."
-        if error.kind is ErrorKind.CONNECTION and self._items_retries < len(ITEMS_RETRY_DELAYS_S):
+        if error.transient and self._items_retries < len(ITEMS_RETRY_DELAYS_S):
             delay = ITEMS_RETRY_DELAYS_S[self._items_retries]
             self._items_retry.start(delay * 1000)
             again = f"Trying again in {delay} s (F5: now)."

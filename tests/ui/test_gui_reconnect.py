@@ -4,12 +4,15 @@ row says what a held job is waiting for."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import (  # type: ignore[import-not-found]
     FakePrompts,
     SimulatorProcess,
     build_app,
     close_app,
+    select_library,
     wait_items_loaded,
 )
 from PySide6.QtCore import Qt
@@ -17,8 +20,10 @@ from PySide6.QtGui import QBrush
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient
+from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, Phase, ServerRef
+from cl_desktop.ui import main_window
 from cl_desktop.ui.queue_model import STATE, QueueModel
 
 
@@ -87,3 +92,37 @@ def test_the_queue_row_says_what_a_held_job_waits_for(qtbot: QtBot) -> None:
             if held or snapshot.state is JobState.FAILED
             else brush is None
         )
+
+
+def test_background_listing_retries_are_bounded_and_stop_on_navigation_and_close(
+    qtbot: QtBot, gui: Application, sim_service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cl_desktop.demo import seed
+
+    window = gui.window
+    monkeypatch.setattr(main_window, "ITEMS_RETRY_DELAYS_S", (1, 1))
+    failures: list[str] = []
+    gui.browser.items_failed.connect(lambda library_id, _error: failures.append(library_id))
+    seed(sim_service.base_url, "admin", "secret", sim_service.datastore_id)
+    sim_service.faults.fail_next(1000, path="/content/library/item")  # 503 for every listing
+
+    window.refresh()
+    # the F5 listing and two background ones fail, then it stops and says F5
+    qtbot.waitUntil(lambda: "Press F5 to try again." in window.item_view.placeholder,
+                    timeout=30000)  # fmt: skip
+    assert len(failures) == 3 and not window._items_retry.isActive()
+
+    window.refresh()
+    qtbot.waitUntil(lambda: len(failures) == 4, timeout=10000)
+    assert window._items_retry.isActive()
+    sim_service.faults.reset()
+    select_library(qtbot, gui, "Demo library")  # navigating drops the pending retry
+    assert not window._items_retry.isActive() and window.item_model.rowCount() == 3
+    assert "Could not" not in window.item_view.placeholder
+
+    sim_service.faults.fail_next(1000, path="/content/library/item")
+    window.refresh()
+    qtbot.waitUntil(lambda: len(failures) == 5, timeout=10000)
+    assert window._items_retry.isActive()
+    window.close()  # closing the window ends the retries
+    assert not window._items_retry.isActive()

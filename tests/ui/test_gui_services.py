@@ -74,6 +74,14 @@ def test_error_info_by_kind() -> None:
     assert local.kind is ErrorKind.LOCAL and "/x/y" in local.message
     bug = ErrorInfo.from_exception(ZeroDivisionError("oops"))
     assert bug.kind is ErrorKind.BUG and "ZeroDivisionError" in bug.details
+    # what may pass by itself (the window lists again on its own) and what will not
+    from cl_desktop.api.errors import NotFound, TlsTrustError, TransportError
+
+    transient = [TransportError("refused"), ServiceUnavailable("restarting")]
+    lasting = [TlsTrustError("bad cert"), Unauthenticated("no"), NotFound("gone"), OSError(5, "io")]
+    assert [ErrorInfo.from_exception(e).transient for e in transient + lasting] == [
+        True, True, False, False, False, False,
+    ]  # fmt: skip
 
 
 def test_spawner_runs_workers_in_qthreads_from_any_thread(qtbot: QtBot) -> None:
