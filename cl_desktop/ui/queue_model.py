@@ -85,10 +85,10 @@ HELD_PHASES = frozenset(
 
 
 def state_label(snapshot: JobSnapshot) -> str:
-    """The State cell: the phase of a running (or login-waiting) job, with its note."""
+    """The State cell: the phase of a running (or held) job, with its note."""
     running = snapshot.state is JobState.RUNNING and snapshot.phase is not Phase.WAITING
-    login = snapshot.state is JobState.QUEUED and snapshot.phase is Phase.WAITING_FOR_LOGIN
-    if not (running or login):
+    held = snapshot.state is JobState.QUEUED and snapshot.phase in HELD_PHASES  # between runs
+    if not (running or held):
         return str(snapshot.state).capitalize()
     label = str(snapshot.phase).capitalize()
     note = snapshot.note

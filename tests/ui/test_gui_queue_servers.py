@@ -34,45 +34,50 @@ def test_a_job_of_a_server_not_logged_in_shows_and_runs_after_its_login(
 ) -> None:
     with SimulatorServer(tmp_path / "sim-b") as server_b:
         payload = write_file(tmp_path / "for-b.bin", 200_000)
+        login_a = LoginRequest(sim_service.base_url, "admin", "secret")
         login_b = LoginRequest(server_b.base_url, "admin", "secret")
-        spec = JobSpec(
-            Direction.UPLOAD,
-            login_b.ref,
-            server_b.default_library_id,
-            item_name="for-b",
-            paths=(str(payload),),
-        )
+
+        def upload(login: LoginRequest, library: str, name: str) -> JobSpec:
+            return JobSpec(Direction.UPLOAD, login.ref, library, item_name=name,
+                           paths=(str(payload),))  # fmt: skip
+
         (tmp_path / "app-data").mkdir()
         store = JobStore(tmp_path / "app-data" / "transfers.sqlite")
-        store.insert(spec, 1, time.time())  # queued by an earlier run of the app
+        # queued by an earlier run of the app: B's job first, then one for A
+        store.insert(upload(login_b, server_b.default_library_id, "for-b"), 1, time.time())
+        store.insert(upload(login_a, sim_service.default_library_id, "for-a"), 2, time.time())
         store.close()
 
-        fake_prompts.login = LoginRequest(sim_service.base_url, "admin", "secret")
-        app = build_app(tmp_path, fake_prompts)
+        fake_prompts.login = login_a
+        app = build_app(tmp_path, fake_prompts, max_parallel=1)
         try:
             app.start()
             model = app.window.dock.queue_model
-            qtbot.waitUntil(lambda: app.window.server is not None, timeout=10000)
-            wait_items_loaded(qtbot, app)
             where = login_b.ref.url.split("://", 1)[-1]
             expected = f"Waiting for login: admin@{where}"
             qtbot.waitUntil(
-                lambda: model.rowCount() == 1 and model.index(0, STATE).data() == expected,
+                lambda: model.rowCount() == 2 and model.index(0, STATE).data() == expected,
                 timeout=10000,
             )
-            [job] = jobs(app)
-            # waiting is not a run: no attempt counted, no slot held, no item on server B
-            assert (job.state, job.phase, job.attempts) == (
+            # B's job holds no slot: A's (after it, one job at a time) runs once A is connected
+            qtbot.waitUntil(lambda: jobs(app)[1].state is JobState.DONE, timeout=20000)
+            job_b, job_a = jobs(app)
+            assert job_a.verification is Verification.VERIFIED
+            # waiting is not a run: no attempt counted, no item on server B
+            assert (job_b.state, job_b.phase, job_b.attempts) == (
                 JobState.QUEUED,
                 Phase.WAITING_FOR_LOGIN,
                 0,
             )
+            assert model.index(0, STATE).data() == expected
             with ContentLibraryClient(server_b.base_url, "admin", "secret") as client_b:
                 assert client_b.items.list(server_b.default_library_id) == ()
 
                 app.connect_to(login_b)
 
-                [job] = wait_jobs(qtbot, app, 1, JobState.DONE)
+                qtbot.waitUntil(lambda: jobs(app)[0].state.finished, timeout=20000)
+                job = jobs(app)[0]
+                assert job.state is JobState.DONE, job
                 assert job.verification is Verification.VERIFIED and job.attempts == 1
                 [item] = client_b.items.list_models(server_b.default_library_id)
                 assert (item.id, item.name) == (job.item_id, "for-b")

@@ -24,7 +24,7 @@ from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, Phase, ServerRef
 from cl_desktop.ui import main_window
-from cl_desktop.ui.queue_model import STATE, QueueModel
+from cl_desktop.ui.queue_model import HELD_PHASES, STATE, QueueModel
 
 
 def test_a_listing_error_clears_by_itself_when_the_server_is_back(
@@ -75,6 +75,9 @@ def test_the_queue_row_says_what_a_held_job_waits_for(qtbot: QtBot) -> None:
         (_held(Phase.RETRYING, ""), "Retrying"),
         (_held(Phase.WAITING_FOR_LOGIN, "u@vc", JobState.QUEUED),
          "Waiting for login: u@vc"),
+        (_held(Phase.RECONNECTING, "reconnecting, try 3, next in 16 s", JobState.QUEUED),
+         "Reconnecting, try 3, next in 16 s"),
+        (_held(Phase.PREPARING, "", JobState.QUEUED), "Queued"),
         (_held(Phase.RECONNECTING, "gave up", JobState.FAILED), "Failed"),
     ]  # fmt: skip
     for snapshot, text in cases:
@@ -83,10 +86,7 @@ def test_the_queue_row_says_what_a_held_job_waits_for(qtbot: QtBot) -> None:
         cell = model.index(0, STATE)
         assert cell.data() == text
         brush = cell.data(Qt.ItemDataRole.ForegroundRole)
-        held = (
-            snapshot.state in (JobState.RUNNING, JobState.QUEUED)
-            and snapshot.phase is not Phase.WAITING
-        )
+        held = not snapshot.state.finished and snapshot.phase in HELD_PHASES
         assert (
             isinstance(brush, QBrush)
             if held or snapshot.state is JobState.FAILED
