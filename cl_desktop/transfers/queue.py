@@ -199,6 +199,7 @@ class TransferQueue:
                 self._running[job_id].control.request_stop(pause=False)
                 self._jobs[job_id] = dataclasses.replace(self._jobs[job_id], position=-1)
             job = self._jobs.pop(job_id, None)
+            self._launched_at_login.pop(job_id, None)
             self._store.delete(job_id)
             if job is not None:
                 self._emit(dataclasses.replace(job, position=-1))
