@@ -20,6 +20,7 @@ from cl_desktop.services import (
     QThreadSpawner,
     TransferService,
 )
+from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.dialogs import Prompts
@@ -86,7 +87,8 @@ class Application(QObject):
         self.transfers = TransferService(self.queue, self.commands, self)
         self.browser = LibraryBrowser(self.connector, self.tasks, self)
         self.window = MainWindow(self.browser, self.transfers, self.tasks, self.settings, prompts)
-        self.browser.connected.connect(self.transfers.server_connected)
+        self.browser.connected.connect(self._on_connected)
+        self._queue_started = False
 
     def start(self) -> None:
         """Show the window at once; connecting (and the demo server) happen in the background.
@@ -94,7 +96,7 @@ class Application(QObject):
         The queue starts now with every persisted job (of every server and user), so all
         are on show; each runs once its server is connected (`server_connected`)."""
         self.window.show()
-        self.transfers.start()
+        self._start_queue()
         if self.config.demo:
             self.window.set_starting("Starting the demo server...")
             # After the first paint: the server's start-up would compete for the GIL.
@@ -129,6 +131,15 @@ class Application(QObject):
     def _on_demo_failed(self, error: ErrorInfo) -> None:
         self.window.set_starting(f"The demo server did not start: {error.text}")
         self.window.prompts.show_error(self.window, error)
+
+    def _start_queue(self) -> None:
+        if not self._queue_started:
+            self._queue_started = True
+            self.transfers.start()
+
+    def _on_connected(self, server: ServerRef) -> None:
+        self._start_queue()  # if the window was shown without start() (benchmarks)
+        self.transfers.server_connected(server)  # queue commands run in order: after start
 
     def shutdown(self) -> None:
         """Pause running transfers (they resume next time), stop workers, log out, stop."""

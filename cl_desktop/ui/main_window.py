@@ -597,6 +597,7 @@ class MainWindow(QMainWindow):
         if self.server is None:
             self.show_status("Connect to a server first.", error=True)
             return
+        self.show_status("Checking which item names are free...")
         self.browser.plan_new_items(
             library_id,
             list(paths),
