@@ -20,7 +20,7 @@ from cl_desktop.services import (
     QThreadSpawner,
     TransferService,
 )
-from cl_desktop.transfers.jobs import JobSpec, ServerRef
+from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.dialogs import Prompts
@@ -57,15 +57,6 @@ class AppConfig:
         return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "settings.ini"
 
 
-def same_account(server: ServerRef) -> Callable[[JobSpec], bool]:
-    """The queue's `accept`: the jobs of this server and user (others wait for their login)."""
-
-    def accept(spec: JobSpec) -> bool:
-        return (spec.server.url, spec.server.username) == (server.url, server.username)
-
-    return accept
-
-
 class Application(QObject):
     """Every long-lived object of the program, wired together."""
 
@@ -100,8 +91,12 @@ class Application(QObject):
         self._queue_started = False
 
     def start(self) -> None:
-        """Show the window at once; connecting (and the demo server) happen in the background."""
+        """Show the window at once; connecting (and the demo server) happen in the background.
+
+        The queue starts now with every persisted job (of every server and user), so all
+        are on show; each runs once its server is connected (`server_connected`)."""
         self.window.show()
+        self._start_queue()
         if self.config.demo:
             self.window.set_starting("Starting the demo server...")
             # After the first paint: the server's start-up would compete for the GIL.
@@ -137,11 +132,14 @@ class Application(QObject):
         self.window.set_starting(f"The demo server did not start: {error.text}")
         self.window.prompts.show_error(self.window, error)
 
-    def _on_connected(self, server: ServerRef) -> None:
-        # The queue starts with the first login, so that resumed jobs have a password.
+    def _start_queue(self) -> None:
         if not self._queue_started:
             self._queue_started = True
-            self.transfers.start(accept=same_account(server))
+            self.transfers.start()
+
+    def _on_connected(self, server: ServerRef) -> None:
+        self._start_queue()  # if the window was shown without start() (benchmarks)
+        self.transfers.server_connected(server)  # queue commands run in order: after start
 
     def shutdown(self) -> None:
         """Pause running transfers (they resume next time), stop workers, log out, stop."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -15,7 +17,8 @@ from cl_desktop.transfers.jobs import ServerRef
 
 from .connection import Connector, LoginRequest
 from .errors import ErrorInfo
-from .tasks import BackgroundTasks, TaskCancelled
+from .planning import DropPlan, plan_drop
+from .tasks import BackgroundTasks, Failure, TaskCancelled
 
 ITEM_FETCH_THREADS = 8  # vCenter has no bulk "get items": one GET per item, a few in parallel
 PROGRESS_INTERVAL = 0.25  # seconds between "loading items n/m" reports
@@ -115,11 +118,41 @@ class LibraryBrowser(QObject):
             lambda error: self.items_failed.emit(library_id, error),
         )
 
+    def plan_new_items(
+        self,
+        library_id: str,
+        paths: list[str],
+        on_done: Callable[[DropPlan], None],
+        on_failed: Failure,
+    ) -> None:
+        """Plan a drop of new items into `library_id` against its current item names (read
+        now, not from the table, which may be stale), so the confirmation shows the names
+        the items will really get."""
+        server = self._require_server()
+
+        def plan() -> DropPlan:
+            drop = plan_drop(paths)
+            if not drop.files:
+                return drop
+            client = self._connector(server)
+            ids = client.items.list(library_id)
+            items = self._fetch_item_models(client, library_id, ids, None)
+            return dataclasses.replace(drop, existing=frozenset(i.name or "" for i in items))
+
+        self._tasks.run(plan, on_done, on_failed)
+
     def _fetch_item_models(
-        self, client: ContentLibraryClient, library_id: str, ids: tuple[str, ...], generation: int
+        self,
+        client: ContentLibraryClient,
+        library_id: str,
+        ids: tuple[str, ...],
+        generation: int | None,
     ) -> tuple[ItemModel, ...]:
+        """The items `ids`, a few in parallel; `generation` (of the item table) cancels the
+        fetch once the user moved on, None never does."""
+
         def get(item_id: str) -> ItemModel | None:
-            if generation != self._items_generation:
+            if generation is not None and generation != self._items_generation:
                 raise TaskCancelled
             try:
                 return client.items.get(item_id)
@@ -134,7 +167,7 @@ class LibraryBrowser(QObject):
                     if model is not None:
                         models.append(model)
                     now = time.monotonic()
-                    if now - last_report >= PROGRESS_INTERVAL:
+                    if generation is not None and now - last_report >= PROGRESS_INTERVAL:
                         last_report = now
                         self.items_progress.emit(library_id, count, len(ids))
             except TaskCancelled:

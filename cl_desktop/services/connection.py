@@ -9,6 +9,7 @@ from typing import Literal
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings, normalize_server
 from cl_desktop.api.errors import Unauthenticated
+from cl_desktop.transfers.errors import NotConnected
 from cl_desktop.transfers.jobs import ServerRef
 
 ClientFactory = Callable[[ServerRef, str], ContentLibraryClient]
@@ -85,10 +86,9 @@ class Connector:
             if client is not None:
                 return client
             if key not in self._passwords:
-                # A ContentLibraryError, so that a queued job fails with a message, not a bug.
-                raise Unauthenticated(
-                    f"no password for {ref.username} on {ref.url} in this session; "
-                    "connect to that server, then retry",
+                # The queue keeps such a job waiting until a login to its server.
+                raise NotConnected(
+                    f"not connected to {ref.url} as {ref.username} in this session",
                     operation="connect",
                 )
             login_lock = self._login_locks.setdefault(key, threading.Lock())
@@ -99,7 +99,16 @@ class Connector:
             if client is not None:
                 return client
             client = self._factory(ref, password)
-            client.login()
+            try:
+                client.login()
+            except Unauthenticated:
+                # A refused password is forgotten: queued jobs then wait for a good login
+                # instead of failing with this one.
+                with self._lock:
+                    if self._passwords.get(key) == password:
+                        del self._passwords[key]
+                client.http.close()
+                raise
             with self._lock:
                 self._clients[key] = client
             return client

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from cl_desktop.api.errors import (
     ContentLibraryError,
+    ServiceUnavailable,
     TlsTrustError,
     TransportError,
     Unauthenticated,
@@ -34,6 +35,8 @@ class ErrorInfo:
     message: str
     kind: ErrorKind = ErrorKind.SERVER
     details: str = ""  # the traceback, for bugs
+    # likely to pass by itself (connection lost, 503 while the server's services restart)
+    transient: bool = False
 
     @property
     def text(self) -> str:
@@ -50,7 +53,8 @@ class ErrorInfo:
                 kind = ErrorKind.CONNECTION
             elif isinstance(exc, Unauthenticated | Unauthorized):
                 kind = ErrorKind.AUTH
-            return cls(exc.title, exc.message, kind)
+            transient = kind is ErrorKind.CONNECTION or isinstance(exc, ServiceUnavailable)
+            return cls(exc.title, exc.message, kind, transient=transient)
         if isinstance(exc, OSError):
             where = f" ({exc.filename})" if exc.filename else ""
             return cls("File problem", f"{exc.strerror or exc}{where}", ErrorKind.LOCAL)

@@ -10,17 +10,22 @@ from pathlib import Path
 from cl_desktop.api.models import ItemModel
 from cl_desktop.transfers.errors import PreflightError
 from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
-from cl_desktop.transfers.naming import infer_item_type, item_name_for
+from cl_desktop.transfers.naming import infer_item_type, item_name_for, unique_item_name
 from cl_desktop.transfers.ovf import referenced_files
 
 
 @dataclass(frozen=True)
 class NewItem:
-    """One item to create from one dropped file."""
+    """One item to create from one dropped file.
+
+    `name` is the name it will get; `taken` is the file's own name when an item of that
+    name exists already (then `name` is the free `taken (2)`...).
+    """
 
     name: str
     item_type: str
     path: str
+    taken: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,21 +34,36 @@ class DropPlan:
 
     `files` are uploaded (one new item each, or all into one item); `companions` are files
     an .ovf in the same drop references (the engine takes them along with the .ovf);
-    `skipped` are (path, reason) pairs, such as folders.
+    `skipped` are (path, reason) pairs, such as folders; `existing` are the names of the
+    target library's items, against which new items get free names.
     """
 
     files: tuple[str, ...]
     companions: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
+    existing: frozenset[str] = frozenset()
 
     @property
     def new_items(self) -> list[NewItem]:
-        return [NewItem(item_name_for(p), infer_item_type(p), p) for p in self.files]
+        """One item per file, each with the name it will really get (the engine's rule:
+        `name (2)`... when `name` is taken, also by an earlier file of this drop)."""
+        taken = set(self.existing)
+        items = []
+        for path in self.files:
+            wanted = item_name_for(path)
+            name = unique_item_name(wanted, taken)
+            taken.add(name)
+            items.append(
+                NewItem(name, infer_item_type(path), path, wanted if name != wanted else "")
+            )
+        return items
 
     def new_item_lines(self) -> list[str]:
         """The confirmation's list: one line per new item, then what else happens."""
         lines = [
-            f"{item.name} ({item.item_type}) from {Path(item.path).name}" for item in self.new_items
+            f"{Path(item.path).name} -> new {item.item_type} item '{item.name}'"
+            + (f" ({item.taken} exists)" if item.taken else "")
+            for item in self.new_items
         ]
         lines += [f"{Path(p).name}: uploaded with its .ovf" for p in self.companions]
         lines += [f"{Path(p).name}: skipped, {reason}" for p, reason in self.skipped]
@@ -80,7 +100,9 @@ def plan_drop(paths: Iterable[str]) -> DropPlan:
                 pass  # the upload job reports the broken descriptor with its reason
     companions = [p for p in files if _key(p) in brought]
     return DropPlan(
-        tuple(p for p in files if _key(p) not in brought), tuple(companions), tuple(skipped)
+        tuple(p for p in files if _key(p) not in brought),
+        tuple(companions),
+        tuple(skipped),
     )
 
 
@@ -93,7 +115,8 @@ def new_item_specs(server: ServerRef, library_id: str, plan: DropPlan) -> list[J
             item_name=item.name,
             item_type=item.item_type,
             paths=(item.path,),
-            unique_name=True,  # a clash gets a free name rather than a failed job
+            # the name shown was free when planned; one taken since gets the next free one
+            unique_name=True,
         )
         for item in plan.new_items
     ]

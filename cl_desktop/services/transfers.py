@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from cl_desktop.transfers.jobs import HistoryRecord, JobSnapshot, JobSpec
+from cl_desktop.transfers.jobs import HistoryRecord, JobSnapshot, JobSpec, ServerRef
 
 from .errors import ErrorInfo
 from .tasks import BackgroundTasks
@@ -20,6 +20,7 @@ class QueueLike(Protocol):
     def add_listener(self, callback: Callable[[JobSnapshot], None]) -> Any: ...
     def start(self, accept: Callable[[JobSpec], bool] | None = None) -> None: ...
     def shutdown(self) -> Any: ...
+    def server_connected(self, server: ServerRef) -> Any: ...
     def add(self, spec: JobSpec) -> int: ...
     def cancel(self, job_id: int) -> Any: ...
     def pause(self, job_id: int) -> Any: ...
@@ -123,8 +124,8 @@ class TransferService(QObject):
         return self._jobs.get(job_id)
 
     def start(self, accept: Callable[[JobSpec], bool] | None = None) -> None:
-        """Start the queue (it resumes the persisted jobs `accept` takes) and load jobs and
-        history."""
+        """Start the queue (it resumes the persisted jobs `accept` takes, all by default; a
+        job whose server has no login waits for one) and load jobs and history."""
 
         def start() -> tuple[list[JobSnapshot], list[HistoryRecord]]:
             self.queue.start(accept)
@@ -137,6 +138,12 @@ class TransferService(QObject):
             self.history_loaded.emit(history)
 
         self._commands.run(start, loaded, self.command_failed.emit)
+
+    def server_connected(self, server: ServerRef) -> None:
+        """A login to `server` exists now: the jobs waiting for it run."""
+        self._commands.run(
+            lambda: self.queue.server_connected(server), None, self.command_failed.emit
+        )
 
     def shutdown(self) -> None:
         """Stop the queue: running jobs are interrupted and persisted for the next start."""

@@ -37,6 +37,14 @@ class ItemNameTaken(TransferError):
     hint = "Pick another name, or upload into the existing item."
 
 
+class NotConnected(TransferError):
+    """The connector has no login for the job's server in this run (the GUI's queue holds
+    the jobs of every server; those of a server nobody logged in to wait, they do not fail)."""
+
+    title = "Not connected"
+    hint = "Connect to that server; its transfers start then."
+
+
 class Interrupted(Exception):
     # control flow, not an error shown to users
     """Raised inside a worker when the user cancels or pauses the job."""

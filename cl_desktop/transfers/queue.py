@@ -20,12 +20,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cl_desktop.api import ContentLibraryClient, ContentLibraryError
+from cl_desktop.api import ContentLibraryClient, ContentLibraryError, normalize_server
 
 from .context import WorkflowContext, end_session
 from .control import JobControl
 from .download import run_download
-from .errors import Interrupted, TransferError
+from .errors import Interrupted, NotConnected, TransferError
 from .jobs import (
     Direction,
     FileProgress,
@@ -49,6 +49,11 @@ Listener = Callable[[JobSnapshot], None]
 
 def thread_spawner(target: Callable[[], None], name: str) -> None:
     threading.Thread(target=target, name=name, daemon=True).start()
+
+
+def account_key(server: ServerRef) -> tuple[str, str]:
+    """Which login a job needs: the server and user (anything with `url` and `username`)."""
+    return normalize_server(server.url), server.username
 
 
 class _Running:
@@ -87,6 +92,10 @@ class TransferQueue:
         self._listeners: list[Listener] = []
         self._started = False
         self._closing = False
+        # Accounts whose connector said NotConnected: their jobs wait for server_connected.
+        self._no_login: set[tuple[str, str]] = set()
+        self._logins = 0  # server_connected calls so far
+        self._launched_at_login: dict[int, int] = {}  # job id -> self._logins at its launch
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -116,6 +125,17 @@ class TransferQueue:
             deadline = time.monotonic() + timeout
             while self._running and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
+
+    def server_connected(self, server: ServerRef) -> None:
+        """A login to `server` now exists: its jobs that waited for it are scheduled."""
+        key = account_key(server)
+        with self._lock:
+            self._logins += 1
+            self._no_login.discard(key)
+            for job in list(self._jobs.values()):
+                if job.phase is Phase.WAITING_FOR_LOGIN and account_key(job.spec.server) == key:
+                    self._update(job, persist=False, phase=Phase.WAITING, note="")
+            self._schedule()
 
     def add_listener(self, listener: Listener) -> None:
         with self._lock:
@@ -179,6 +199,7 @@ class TransferQueue:
                 self._running[job_id].control.request_stop(pause=False)
                 self._jobs[job_id] = dataclasses.replace(self._jobs[job_id], position=-1)
             job = self._jobs.pop(job_id, None)
+            self._launched_at_login.pop(job_id, None)
             self._store.delete(job_id)
             if job is not None:
                 self._emit(dataclasses.replace(job, position=-1))
@@ -242,6 +263,9 @@ class TransferQueue:
                 return
             if job.state is not JobState.QUEUED:
                 continue
+            if account_key(job.spec.server) in self._no_login:
+                self._wait_for_login(job)
+                continue
             target = job.item_id or job.spec.item_id
             if job.spec.direction is Direction.UPLOAD and target and target in busy_items:
                 continue  # the server allows one update session per item
@@ -249,9 +273,29 @@ class TransferQueue:
                 busy_items.add(target)
             self._launch(job)
 
+    def _wait_for_login(self, job: JobSnapshot) -> None:
+        """Queued, not run (no slot, no retries) until server_connected for its account."""
+        if job.phase is not Phase.WAITING_FOR_LOGIN:
+            server = job.spec.server
+            where = server.url.split("://", 1)[-1]
+            note = f"{server.username}@{where}"  # the account to connect to
+            self._update(job, persist=False, phase=Phase.WAITING_FOR_LOGIN, note=note)
+
+    def _not_connected(self, job: JobSnapshot) -> None:
+        """The connector had no login for the job's account: undo the launch and wait."""
+        launched_at = self._launched_at_login.pop(job.id, self._logins)
+        job = self._update(
+            job, state=JobState.QUEUED, attempts=max(0, job.attempts - 1), error_title="",
+            error_message="",
+        )  # fmt: skip
+        if launched_at == self._logins:  # else a login came meanwhile: just run it again
+            self._no_login.add(account_key(job.spec.server))
+            self._wait_for_login(job)
+
     def _launch(self, job: JobSnapshot) -> None:
         control = JobControl(self._share_of_bandwidth)
         self._running[job.id] = _Running(control)
+        self._launched_at_login[job.id] = self._logins
         self._update(
             job, state=JobState.RUNNING, phase=Phase.WAITING, attempts=job.attempts + 1,
             started_at=time.time(), error_title="", error_message="", bytes_done=0,
@@ -293,7 +337,9 @@ class TransferQueue:
             self._running.pop(job_id, None)
             current = self._jobs.get(job_id)
             if current is not None:
-                if self._closing and outcome is JobState.PAUSED:
+                if isinstance(error, NotConnected):
+                    self._not_connected(current)
+                elif self._closing and outcome is JobState.PAUSED:
                     self._update(current, state=JobState.QUEUED)  # continues on next start
                 elif outcome is JobState.PAUSED:
                     self._update(current, state=JobState.PAUSED, phase=Phase.WAITING)

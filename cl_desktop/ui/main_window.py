@@ -53,6 +53,9 @@ from .views import ItemTableView, LibraryIdRole, LibraryTreeView, setup_table
 
 APP_TITLE = "cl_desktop"
 ITEMS_RELOAD_DELAY_MS = 300  # coalesces the reloads of several uploads finishing together
+# After a connection-level listing error the items are listed again by themselves, with
+# growing pauses for about two minutes (a vCenter's services restart in tens of seconds).
+ITEMS_RETRY_DELAYS_S = (1, 2, 4, 8, 15, 30, 30, 30)
 
 # QSettings keys
 K_GEOMETRY = "window/geometry"
@@ -114,6 +117,10 @@ class MainWindow(QMainWindow):
         self._items_reload.setSingleShot(True)
         self._items_reload.setInterval(ITEMS_RELOAD_DELAY_MS)
         self._items_reload.timeout.connect(self._reload_items_keep_selection)
+        self._items_retry = QTimer(self)
+        self._items_retry.setSingleShot(True)
+        self._items_retry.timeout.connect(self._retry_items)
+        self._items_retries = 0  # background retries since the last listing or navigation
         self.restore_state()
         self._update_actions()
         self._update_title()
@@ -325,6 +332,7 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._stop_items_retry()
         self.save_state()
         super().closeEvent(event)
 
@@ -420,6 +428,7 @@ class MainWindow(QMainWindow):
             return
         self.library_id = library_id
         self.item_id = None
+        self._stop_items_retry()
         self.item_model.clear()
         self.item_view.drops_enabled = library_id is not None
         self.details.show_nothing()
@@ -432,17 +441,26 @@ class MainWindow(QMainWindow):
         self._load_items()
         self._update_actions()
 
-    def _load_items(self) -> None:
+    def _load_items(self, quiet: bool = False) -> None:
+        """List the current library's items; `quiet` keeps the table's message (a retry)."""
         if self.library_id is None:
             return
-        if self.item_model.rowCount() == 0:
+        if self.item_model.rowCount() == 0 and not quiet:
             self.item_view.set_placeholder("Loading items...")
         self.items_label.setText("Loading...")
         self.browser.load_items(self.library_id)
 
-    def _reload_items_keep_selection(self) -> None:
+    def _reload_items_keep_selection(self, quiet: bool = False) -> None:
         self._reselect_item = self.item_id
-        self._load_items()
+        self._load_items(quiet)
+
+    def _retry_items(self) -> None:
+        self._items_retries += 1
+        self._reload_items_keep_selection(quiet=True)
+
+    def _stop_items_retry(self) -> None:
+        self._items_retry.stop()
+        self._items_retries = 0
 
     # --- items -----------------------------------------------------------------------------
 
@@ -456,6 +474,9 @@ class MainWindow(QMainWindow):
     def _on_items_loaded(self, library_id: str, items: Sequence[ItemModel]) -> None:
         if library_id != self.library_id:
             return  # the user moved on to another library meanwhile
+        if self._items_retries and self.server is not None:
+            self.show_status(f"Connected to {server_label(self.server)}")  # the error is past
+        self._stop_items_retry()
         reselect = self._reselect_item or self.item_id
         self._reselect_item = None
         self.item_model.set_items(items)
@@ -488,11 +509,15 @@ class MainWindow(QMainWindow):
         if library_id != self.library_id:
             return
         self.items_label.setText("")
-        self.show_status(f"Could not list the items: {error.text}", error=True)
+        again = "Press F5 to try again."
+        if error.transient and self._items_retries < len(ITEMS_RETRY_DELAYS_S):
+            delay = ITEMS_RETRY_DELAYS_S[self._items_retries]
+            self._items_retry.start(delay * 1000)
+            again = f"Trying again in {delay} s (F5: now)."
+        self.show_status(f"Could not list the items: {error.text} {again}", error=True)
         if self.item_model.rowCount() == 0:
             self.item_view.set_placeholder(
-                f"Could not list the items.\n{error.title}: {error.message}\n"
-                "Press F5 to try again.",
+                f"Could not list the items.\n{error.title}: {error.message}\n{again}",
                 error=True,
             )
 
@@ -548,6 +573,7 @@ class MainWindow(QMainWindow):
             self.ask_login()
             return
         self.show_status("Refreshing...")
+        self._stop_items_retry()
         self.browser.refresh_libraries()
         self._reload_items_keep_selection()
 
@@ -567,7 +593,17 @@ class MainWindow(QMainWindow):
         self.upload_into(item, paths)
 
     def drop_on_library(self, library_id: str, paths: list[str]) -> None:
-        self._plan(paths, lambda plan: self._confirm_new_items(library_id, plan))
+        """New items, named against the library's items as they are now."""
+        if self.server is None:
+            self.show_status("Connect to a server first.", error=True)
+            return
+        self.show_status("Checking which item names are free...")
+        self.browser.plan_new_items(
+            library_id,
+            list(paths),
+            self._report_skipped(lambda plan: self._confirm_new_items(library_id, plan)),
+            self._show_failure,
+        )
 
     def upload_into(self, item: ItemModel, paths: Sequence[str]) -> None:
         def start(plan: DropPlan) -> None:
@@ -583,13 +619,16 @@ class MainWindow(QMainWindow):
             self.show_status("Connect to a server first.", error=True)
             return
 
+        self.tasks.run(lambda: plan_drop(paths), self._report_skipped(then), self._show_failure)
+
+    def _report_skipped(self, then: Callable[[DropPlan], None]) -> Callable[[DropPlan], None]:
         def planned(plan: DropPlan) -> None:
             if plan.skipped:
                 skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in plan.skipped)
                 self.show_status(f"Skipped {skipped}", error=not plan.files)
             then(plan)
 
-        self.tasks.run(lambda: plan_drop(paths), planned, self._show_failure)
+        return planned
 
     def _confirm_new_items(self, library_id: str, plan: DropPlan) -> None:
         if self.server is None or not plan.files:

@@ -61,6 +61,7 @@ REPAINT_INTERVAL_MS = 400
 
 _RED = QColor(190, 30, 30)
 _GREEN = QColor(20, 130, 50)
+_AMBER = QColor(170, 100, 0)
 
 
 def file_label(snapshot: JobSnapshot) -> str:
@@ -77,10 +78,25 @@ def file_label(snapshot: JobSnapshot) -> str:
     return f"{first} (+{len(names) - 1})" if len(names) > 1 else first
 
 
+# Phases in which a job waits for something other than its turn (shown amber).
+HELD_PHASES = frozenset(
+    {Phase.RETRYING, Phase.RECONNECTING, Phase.STALLED, Phase.WAITING_FOR_LOGIN}
+)
+
+
 def state_label(snapshot: JobSnapshot) -> str:
-    if snapshot.state is JobState.RUNNING and snapshot.phase is not Phase.WAITING:
-        return str(snapshot.phase).capitalize()
-    return str(snapshot.state).capitalize()
+    """The State cell: the phase of a running (or held) job, with its note."""
+    running = snapshot.state is JobState.RUNNING and snapshot.phase is not Phase.WAITING
+    held = snapshot.state is JobState.QUEUED and snapshot.phase in HELD_PHASES  # between runs
+    if not (running or held):
+        return str(snapshot.state).capitalize()
+    label = str(snapshot.phase).capitalize()
+    note = snapshot.note
+    if not note:
+        return label
+    if note.casefold().startswith(label.casefold()):  # "reconnecting, try 2, next in 8 s"
+        return note[:1].upper() + note[1:]
+    return f"{label}: {note}"
 
 
 def error_text(snapshot: JobSnapshot) -> str:
@@ -244,9 +260,13 @@ def _cell(snap: JobSnapshot, column: int) -> dict[int, Any]:
         values[Qt.ItemDataRole.ToolTipRole] = error_text(snap) or None
     elif column == ITEM:
         values[Qt.ItemDataRole.ToolTipRole] = snap.spec.title
+    elif column == STATE and snap.note:
+        values[Qt.ItemDataRole.ToolTipRole] = snap.note
     if column in (STATE, VERIFICATION, ERROR):
         if snap.state is JobState.FAILED:
             values[Qt.ItemDataRole.ForegroundRole] = QBrush(_RED)
+        elif column == STATE and snap.phase in HELD_PHASES and not snap.state.finished:
+            values[Qt.ItemDataRole.ForegroundRole] = QBrush(_AMBER)
         elif snap.state is JobState.DONE and snap.verification is Verification.VERIFIED:
             values[Qt.ItemDataRole.ForegroundRole] = QBrush(_GREEN)
     return values

@@ -27,7 +27,7 @@ from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState
 from . import format as fmt
 from .delegates import ProgressDelegate
 from .dialogs import Prompts
-from .queue_model import FILE, ITEM, PROGRESS, HistoryModel, QueueModel, error_text
+from .queue_model import FILE, ITEM, PROGRESS, STATE, HistoryModel, QueueModel, error_text
 from .views import setup_table
 
 K_QUEUE_HEADER = "views/queue_header"
@@ -200,7 +200,7 @@ class TransfersDock(QDockWidget):
         view.setObjectName("queueView")
         view.setModel(self.queue_model)
         view.setItemDelegateForColumn(PROGRESS, ProgressDelegate(view))
-        setup_table(view, {ITEM: 170, FILE: 200, PROGRESS: 160})
+        setup_table(view, {ITEM: 170, FILE: 200, PROGRESS: 160, STATE: 270})  # STATE: its notes
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self._queue_menu)

@@ -5,6 +5,10 @@ Every test here fails on an unexpected Qt warning (pytest-qt's qt_log_level_fail
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ from cl_desktop.ui.dialogs import Prompts
 from cl_desktop.ui.queue_model import STATE
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
 # The offscreen platform cannot resize native windows; it says so, harmlessly.
 IGNORED_QT_MESSAGES = ["This plugin does not support propagateSizeHints"]
 
@@ -203,3 +208,58 @@ def write_file(path: Path, size: int, seed: int = 1) -> Path:
     block = bytes((seed * 31 + i) % 251 for i in range(4096))
     path.write_bytes((block * (size // len(block) + 1))[:size])
     return path
+
+
+class SimulatorProcess:
+    """`python -m cl_desktop.simulator` in a subprocess (user admin/secret) that can be
+    stopped and started again on the same port and data, as a restarted vCenter is."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = 0
+        self.url = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> SimulatorProcess:
+        self._proc = proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "cl_desktop.simulator", "--port", str(self.port),
+                "--data-dir", str(self.data_dir), "--user", "admin:secret",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()))  # type: ignore[union-attr]
+        reader.start()
+        reader.join(30)
+        if not line or not line[0].startswith("serving "):
+            self.stop()
+            raise AssertionError(f"the simulator did not start: {line}")
+        self.url = line[0].split()[1]
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.fixture
+def sim_process(tmp_path: Path) -> Iterator[SimulatorProcess]:
+    server = SimulatorProcess(tmp_path / "sim-process").start()
+    yield server
+    server.stop()

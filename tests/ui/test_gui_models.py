@@ -196,6 +196,23 @@ def test_plan_drop_sorts_files_companions_and_folders(tmp_path: Path) -> None:
         ("demo-tools", "iso"),
     ]
     lines = plan.new_item_lines()
-    assert lines[0] == "demo-vm (ovf) from demo-vm.ovf"
+    assert lines[0] == "demo-vm.ovf -> new ovf item 'demo-vm'"
     assert any("uploaded with its .ovf" in line for line in lines)
     assert any("skipped, folders are not uploaded" in line for line in lines)
+
+
+def test_new_items_get_free_names_against_the_library_and_each_other(tmp_path: Path) -> None:
+    import dataclasses
+
+    paths = [tmp_path / "tools.iso", tmp_path / "tools.ova", tmp_path / "Readme"]
+    for path in paths:
+        path.write_bytes(b"x")
+    plan = dataclasses.replace(
+        plan_drop([str(p) for p in paths]), existing=frozenset({"TOOLS", "tools (2)"})
+    )
+    assert [(i.name, i.taken) for i in plan.new_items] == [
+        ("tools (3)", "tools"),
+        ("tools (4)", "tools"),
+        ("Readme", ""),
+    ]
+    assert plan.new_item_lines()[0] == "tools.iso -> new iso item 'tools (3)' (tools exists)"

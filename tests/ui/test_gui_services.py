@@ -16,6 +16,7 @@ from cl_desktop.services import BackgroundTasks, Connector, QThreadSpawner
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 from cl_desktop.services.transfers import TransferService
+from cl_desktop.transfers.errors import NotConnected
 from cl_desktop.transfers.jobs import (
     Direction,
     HistoryRecord,
@@ -73,6 +74,14 @@ def test_error_info_by_kind() -> None:
     assert local.kind is ErrorKind.LOCAL and "/x/y" in local.message
     bug = ErrorInfo.from_exception(ZeroDivisionError("oops"))
     assert bug.kind is ErrorKind.BUG and "ZeroDivisionError" in bug.details
+    # what may pass by itself (the window lists again on its own) and what will not
+    from cl_desktop.api.errors import NotFound, TlsTrustError, TransportError
+
+    transient = [TransportError("refused"), ServiceUnavailable("restarting")]
+    lasting = [TlsTrustError("bad cert"), Unauthenticated("no"), NotFound("gone"), OSError(5, "io")]
+    assert [ErrorInfo.from_exception(e).transient for e in transient + lasting] == [
+        True, True, False, False, False, False,
+    ]  # fmt: skip
 
 
 def test_spawner_runs_workers_in_qthreads_from_any_thread(qtbot: QtBot) -> None:
@@ -197,6 +206,8 @@ def test_connector_logs_in_once_and_refuses_unknown_accounts() -> None:
 
         def login(self) -> None:
             logins.append(self.password)
+            if self.password == "wrong":
+                raise Unauthenticated("bad password")
 
         http = type("H", (), {"close": lambda self: None})()
 
@@ -204,7 +215,7 @@ def test_connector_logs_in_once_and_refuses_unknown_accounts() -> None:
             pass
 
     connector = Connector(FakeClient)  # type: ignore[arg-type]
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(NotConnected):
         connector(SERVER)
     connector.set_password(SERVER, "pw1")
     clients = []
@@ -217,3 +228,10 @@ def test_connector_logs_in_once_and_refuses_unknown_accounts() -> None:
     connector.set_password(SERVER, "pw2")
     assert connector(SERVER).password == "pw2"  # type: ignore[attr-defined]
     assert "pw1" not in repr(LoginRequest("h", "u", "pw1"))
+    # a refused password is forgotten: jobs wait for a login instead of failing with it
+    connector.set_password(SERVER, "wrong")
+    with pytest.raises(Unauthenticated):
+        connector(SERVER)
+    with pytest.raises(NotConnected):
+        connector(SERVER)
+    assert not connector.knows(SERVER)

@@ -29,7 +29,7 @@ from cl_desktop.app import Application
 from cl_desktop.demo import seed
 from cl_desktop.transfers.jobs import JobState, Phase, Verification
 from cl_desktop.ui.details import NOT_AVAILABLE
-from cl_desktop.ui.queue_model import STATE, VERIFICATION
+from cl_desktop.ui.queue_model import ITEM, STATE, VERIFICATION
 
 
 def sha1(path: Path) -> str:
@@ -85,7 +85,10 @@ def test_drop_on_a_library_creates_one_item_per_file_after_confirmation(
     qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
     text, lines = fake_prompts.confirmations[0]
     assert "Create 2 new items" in text and "Local library" in text
-    assert lines == ["installer (iso) from installer.iso", "notes.txt (file) from notes.txt"]
+    assert lines == [
+        "installer.iso -> new iso item 'installer'",
+        "notes.txt -> new file item 'notes.txt'",
+    ]
     wait_jobs(qtbot, gui, 2, JobState.DONE)
     library = sim_service.default_library_id
     created = {m.name: m for m in client.items.list_models(library)}
@@ -93,6 +96,39 @@ def test_drop_on_a_library_creates_one_item_per_file_after_confirmation(
     assert created["notes.txt"].type == "file"
     # the table reloads on its own once the uploads are done
     qtbot.waitUntil(lambda: gui.window.item_model.rowCount() == 2, timeout=5000)
+
+
+def test_a_new_item_whose_name_is_taken_shows_and_records_the_name_it_gets(
+    qtbot: QtBot,
+    gui: Application,
+    client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+    tmp_path: Path,
+) -> None:
+    library = sim_service.default_library_id
+    first = client.items.create(library, "big-2g", type="iso")
+    iso = write_file(tmp_path / "big-2g.iso", 300_000, seed=4)
+    tree = gui.window.library_tree
+    pos = tree.visualRect(gui.window.library_model.item(0).child(0).index()).center()
+
+    assert drop_files(tree, [iso], pos)
+
+    qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
+    assert fake_prompts.confirmations[0][1] == [
+        "big-2g.iso -> new iso item 'big-2g (2)' (big-2g exists)"
+    ]
+    [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
+    assert job.spec.item_name == "big-2g (2)"
+    assert job.item_id is not None and job.item_id != first
+    assert client.items.get(job.item_id).name == "big-2g (2)"
+    assert gui.window.dock.queue_model.index(0, ITEM).data() == "big-2g (2)"
+    assert "big-2g (2)" in gui.window.status_label.text()
+    history = gui.window.dock.history_model
+    qtbot.waitUntil(lambda: history.rowCount() == 1, timeout=5000)
+    record = history.record(0)
+    assert (record.item_name, record.item_id) == ("big-2g (2)", job.item_id)
+    assert history.index(0, 2).data() == "big-2g (2)"
 
 
 def test_drop_on_the_empty_area_creates_items_and_declining_creates_none(
@@ -135,7 +171,7 @@ def test_dropped_ovf_brings_its_disk_and_manifest(
     qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
     text, lines = fake_prompts.confirmations[0]
     assert "Create 1 new item " in text
-    assert lines[0] == "demo-vm (ovf) from demo-vm.ovf"
+    assert lines[0] == "demo-vm.ovf -> new ovf item 'demo-vm'"
     [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
     # The server consumes the .mf (it checks the manifest itself) and keeps no copy of it.
     assert job.verification is Verification.VERIFIED
