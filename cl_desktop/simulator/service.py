@@ -86,7 +86,10 @@ class ContentLibraryService:
             daemon=True,
         )
         reaper = threading.Thread(target=self._reap_loop, name="cl-simulator-reaper", daemon=True)
-        self._threads = [serve, reaper]
+        watchdog = threading.Thread(
+            target=self._server.watch_headers, name="cl-simulator-watchdog", daemon=True
+        )
+        self._threads = [serve, reaper, watchdog]
         for t in self._threads:
             t.start()
         log.info("Content Library simulator serving %s", self.base_url)
@@ -107,6 +110,7 @@ class ContentLibraryService:
         server, self._server = self._server, None
         self._stopping.set()
         if server is not None:
+            server.stopping.set()  # releases stalled transfers and the watchdog
             server.shutdown()
             server.close_connections()
             server.server_close()

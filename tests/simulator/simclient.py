@@ -254,7 +254,9 @@ class Client:
         return did, str(info["download_endpoint"]["uri"])
 
     def sim_state(self) -> dict[str, Any]:
-        return dict(new_http(self.verify).get(self.base + "/_sim/state").json())
+        r = self.call("GET", "/_sim/state")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
 
 
 def error_type(r: requests.Response, dialect: str = "api") -> str:

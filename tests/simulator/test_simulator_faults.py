@@ -17,8 +17,9 @@ from cl_desktop.simulator import ContentLibraryService
 BIG = os.urandom(2 << 20)
 
 
-def _control(svc: ContentLibraryService, body: dict[str, Any]) -> requests.Response:
-    return new_http().post(svc.base_url + "/_sim/faults", json=body)
+def _control(svc: ContentLibraryService, body: Any, as_user: str = "admin") -> requests.Response:
+    """POST /_sim/faults with a login of its own (the control API needs one)."""
+    return Client(svc, "api", user=as_user).call("POST", "/_sim/faults", json=body)
 
 
 def _put_in_thread(uri: str, data: bytes) -> tuple[threading.Thread, list[Any]]:
@@ -114,7 +115,7 @@ def test_expire_session(api: Client, sim: ContentLibraryService, how: str) -> No
 @pytest.mark.parametrize("how", ["in-process", "http"])
 def test_expire_logins(api: Client, rest: Client, sim: ContentLibraryService, how: str) -> None:
     if how == "http":
-        assert _control(sim, {"expire_logins": True}).json()["expired_logins"] == 2
+        assert _control(sim, {"expire_logins": True}).json()["expired_logins"] == 3  # and its own
     else:
         assert sim.faults.expire_logins() == 2
     r = api.call("GET", "/api/content/library")
@@ -184,14 +185,18 @@ def test_reset_disarms_everything(api: Client, sim: ContentLibraryService) -> No
     sim.faults.throttle(1000)
     sim.faults.prepare_delay(9.0)
     sim.faults.corrupt_download(3)
+    sim.faults.corrupt_upload(4)
+    sim.faults.stall(10, "upload", 5.0)
     sim.faults.reset()
-    snapshot = new_http().get(sim.base_url + "/_sim/faults").json()["faults"]
+    snapshot = api.call("GET", "/_sim/faults").json()["faults"]
     assert snapshot == {
         "drop_after_bytes": None,
         "fail_next": None,
         "throttle": None,
         "prepare_delay": 0.05,
         "corrupt_download": None,
+        "corrupt_upload": None,
+        "stall": None,
     }
     assert api.call("GET", "/api/content/library").status_code == 200
 
@@ -222,5 +227,5 @@ def test_state_dump_shows_sessions(api: Client, sim: ContentLibraryService) -> N
 
 def test_control_api_can_be_switched_off(sim_factory: Callable[..., ContentLibraryService]) -> None:
     svc = sim_factory(control_api=False)
-    assert new_http().get(svc.base_url + "/_sim/state").status_code == 404
+    assert Client(svc, "api").call("GET", "/_sim/state").status_code == 404
     assert _control(svc, {"reset": True}).status_code == 404

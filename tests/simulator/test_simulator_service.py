@@ -81,7 +81,7 @@ def test_deleting_a_library_removes_its_items_and_content(api: Client) -> None:
 def test_python_interface(tmp_path: Path) -> None:
     cfg = SimulatorConfig(data_dir=tmp_path / "d")
     assert cfg.users == {"administrator@vsphere.local": "demo"}
-    assert cfg.dialects == frozenset({"api", "rest"}) and cfg.control_api is True
+    assert cfg.dialects == frozenset({"api", "rest"}) and cfg.control_api is False
     assert cfg.session_timeout == 300.0 and cfg.login_timeout == 1800.0
     svc = ContentLibraryService(cfg)
     with pytest.raises(RuntimeError):
@@ -185,7 +185,7 @@ def cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], s
 def test_cli_round_trip_and_sigterm(
     cli: Callable[..., tuple[subprocess.Popen[str], str]], tmp_path: Path
 ) -> None:
-    proc, base = cli("--data-dir", str(tmp_path / "cli"), "--user", "admin:secret")
+    proc, base = cli("--data-dir", str(tmp_path / "cli"), "--user", "admin:secret", "--control-api")
     assert base.startswith("http://127.0.0.1:")
     http = new_http()
     token = http.post(base + "/api/session", auth=("admin", "secret")).json()
@@ -208,7 +208,7 @@ def test_cli_round_trip_and_sigterm(
     assert r.status_code == 204
     assert http.get(base + f"/api/content/library/item/{item_id}").json()["size"] == 5
     # Fault injection over HTTP works against the subprocess.
-    assert new_http().post(base + "/_sim/faults", json={"fail_next": 1}).status_code == 200
+    assert http.post(base + "/_sim/faults", json={"fail_next": 1}).status_code == 200
     assert http.get(base + "/api/content/library").status_code == 503
 
     proc.send_signal(signal.SIGTERM)
@@ -221,7 +221,7 @@ def test_cli_round_trip_and_sigterm(
 def test_cli_rest_only_without_control_api(
     cli: Callable[..., tuple[subprocess.Popen[str], str]],
 ) -> None:
-    proc, base = cli("--dialect", "rest", "--no-control-api", "--readonly-user", "ro:pw")
+    proc, base = cli("--dialect", "rest", "--readonly-user", "ro:pw")  # control API: off
     http = new_http()
     assert (
         http.post(base + "/api/session", auth=("administrator@vsphere.local", "demo")).status_code
@@ -229,7 +229,8 @@ def test_cli_rest_only_without_control_api(
     )
     r = http.post(base + "/rest/com/vmware/cis/session", auth=("ro", "pw"))
     assert r.status_code == 200
-    assert http.get(base + "/_sim/state").status_code == 404
+    token = {"vmware-api-session-id": r.json()["value"]}
+    assert http.get(base + "/_sim/state", headers=token).status_code == 404  # off by default
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=15) == 0
 
