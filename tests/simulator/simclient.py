@@ -53,13 +53,15 @@ class Client:
         dialect: str,
         user: str = "admin",
         verify: str | bool = True,
+        password: str | None = None,
     ) -> None:
         self.service = service
         self.base = service.base_url
         self.dialect = dialect
         self.verify = verify
         self.http = new_http(verify)
-        password = {**USERS, **READONLY_USERS}[user]
+        if password is None:
+            password = {**USERS, **READONLY_USERS}[user]
         path = "/api/session" if dialect == "api" else "/rest/com/vmware/cis/session"
         r = self.http.post(self.base + path, auth=(user, password))
         assert r.status_code == (201 if dialect == "api" else 200), r.text
