@@ -174,7 +174,7 @@ def test_data_put_longer_than_the_declared_size_is_refused(api: Client) -> None:
     ],
 )
 def test_ambiguous_body_lengths_are_refused(sim: ContentLibraryService, lengths: str) -> None:
-    head = f"POST /api/session HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n"
+    head = "POST /api/session HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n"
     with _connect(sim) as sock:
         sock.sendall((head + lengths + "\r\n").encode() + b"hello")
         answer = _head(sock)
