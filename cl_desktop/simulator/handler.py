@@ -120,6 +120,11 @@ class SimServer(ThreadingHTTPServer):
         with self._conns_lock:
             self._conns.discard(handler)
 
+    @property
+    def connection_count(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
+
     def close_connections(self) -> None:
         """Shut down every open connection so their handler threads end."""
         self.stopping.set()

@@ -67,6 +67,11 @@ class ContentLibraryService:
         scheme = "https" if self._server.tls else "http"
         return f"{scheme}://{host}:{self._server.server_port}"
 
+    @property
+    def connection_count(self) -> int:
+        """Client connections open now (each has a thread); 0 when not started."""
+        return 0 if self._server is None else self._server.connection_count
+
     def _tls_context(self) -> ssl.SSLContext | None:
         if self.config.tls_cert is None or self.config.tls_key is None:
             return None
