@@ -175,10 +175,20 @@ class Handler(BaseHTTPRequestHandler):
         self.server.track(self)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.server.tls_context is not None:
-            # Handshake here, in the connection's thread, not in the accept loop.
-            self.request = self.server.tls_context.wrap_socket(sock, server_side=True)
-        super().setup()
+        try:
+            if self.server.tls_context is not None:
+                # Handshake here, in the connection's thread, not in the accept loop, on
+                # the wrapped socket already (the plain one is detached by the wrap), so
+                # the watchdog can cut a handshake that never comes.
+                tls = self.server.tls_context.wrap_socket(
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+                self.request = self.connection = tls
+                tls.do_handshake()
+            super().setup()
+        except BaseException:
+            self.server.untrack(self)  # finish() does not run when setup() fails
+            raise
 
     def finish(self) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from simclient import USERS, Client, new_http
+from simclient import USERS, Client, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
 from cl_desktop.simulator.__main__ import main
@@ -145,6 +146,18 @@ def test_tls_round_trip(
     _, uri = api.prepared_uri(item_id, "a.bin")
     assert http.get(uri).content == data
     assert http.get(uri, headers={"Range": "bytes=5-9"}).content == data[5:10]
+
+
+def test_a_tls_handshake_that_never_comes_is_cut(
+    sim_factory: Callable[..., ContentLibraryService], tls_pair: tuple[Path, Path]
+) -> None:
+    cert, key = tls_pair
+    svc = sim_factory(tls_cert=cert, tls_key=key, header_timeout=1.0)
+    with socket.create_connection(("127.0.0.1", svc.port), timeout=30) as sock:
+        poll_until(lambda: svc.connection_count == 1, timeout=30)
+        assert sock.recv(1) == b""  # closed by the header deadline, not after 30 s
+    poll_until(lambda: svc.connection_count == 0, timeout=30)  # and forgotten
+    assert Client(svc, "api", verify=str(cert)).call("GET", "/api/content/library").ok
 
 
 # -- CLI -------------------------------------------------------------------------------------
