@@ -23,9 +23,10 @@ or ``python -m cl_desktop.simulator --port 8443 --user admin:secret``.
 
 Fault injection (off by default)
 --------------------------------
-In-process through ``svc.faults``, or over HTTP (``control_api=True``, the
-default) with ``POST /_sim/faults`` and a JSON object whose members each arm
-one fault (``reset`` is applied first; no login needed)::
+In-process through ``svc.faults``, or over HTTP when asked for (``control_api=True``,
+``--control-api``; off by default) with ``POST /_sim/faults``, a login of a
+read-write user (``vmware-api-session-id``) and a JSON object whose members each
+arm one fault (``reset`` is applied first)::
 
     {"reset": true}                        disarm everything
     {"drop_after_bytes": 1000}             cut the next data PUT or GET after 1000 bytes
@@ -36,10 +37,15 @@ one fault (``reset`` is applied first; no login needed)::
     {"expire_logins": true}                invalidate every login token now
     {"throttle": 10000000}                 limit each data transfer to N bytes/s (null: off)
     {"prepare_delay": 1.0}                 seconds per download prepare stage (null: default)
+    {"corrupt_download": 0}                flip byte N of the file in the next data GET
+    {"corrupt_upload": 0}                  flip byte N of the next data PUT body on receipt
+    {"stall": {"after_bytes": 1000, "which": "download", "seconds": 60}}
+                                           move N bytes, then nothing for S s, then close
 
 The answer is ``{"faults": {...armed faults...}}``.  ``GET /_sim/faults`` shows
 the armed faults and ``GET /_sim/state`` dumps libraries, items, update and
-download sessions (with states and file statuses) and logins (user names only).
+download sessions (with states and file statuses) and logins (user names only);
+never a login token or a data URI (each carries its token).
 """
 
 from .config import SimulatorConfig

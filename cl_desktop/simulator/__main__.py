@@ -76,9 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="which API dialects to serve (default both)",
     )
     p.add_argument(
-        "--no-control-api",
+        "--control-api",
         action="store_true",
-        help="disable the /_sim/ fault-injection and state endpoints",
+        help="serve the /_sim/ fault-injection and state endpoints (off by default; "
+        "they need a login)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not complete in time, "
+        "or that stays idle that long (default 60)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=200,
+        metavar="N",
+        help="connections served at once; more get 503 (default 200)",
     )
     p.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: every request)"
@@ -112,7 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         session_timeout=args.session_timeout,
         login_timeout=args.login_timeout,
         dialects=DIALECT_CHOICES[args.dialect],
-        control_api=not args.no_control_api,
+        control_api=args.control_api,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
     )
     if users:
         config.users = users

@@ -23,7 +23,11 @@ class SimulatorConfig:
     is the idle timeout of update/download sessions, ``login_timeout`` the idle
     timeout of API login tokens (both in seconds).  ``dialects`` picks which of
     ``/api`` and ``/rest`` are served (the other answers 404).  ``control_api``
-    enables the ``/_sim/...`` test endpoints (fault injection, state dump).
+    enables the ``/_sim/...`` test endpoints (fault injection, state dump); they are off
+    unless asked for and need a login even then.  ``header_timeout`` is how long a
+    connection may take to send a request's line and headers (and how long an idle
+    keep-alive connection is kept) before it is closed; ``max_connections`` bounds the
+    connections served at once (one thread each); more are refused with 503.
     """
 
     host: str = "127.0.0.1"
@@ -36,7 +40,9 @@ class SimulatorConfig:
     session_timeout: float = 300.0
     login_timeout: float = 1800.0
     dialects: frozenset[str] = DIALECTS
-    control_api: bool = True
+    control_api: bool = False
+    header_timeout: float = 60.0
+    max_connections: int = 200
     # Seconds per download "prepare" stage (PREPARE_REQUESTED -> PREPARING -> PREPARED).
     prepare_stage_delay: float = 0.05
 
@@ -49,8 +55,10 @@ class SimulatorConfig:
             raise ValueError("at least one dialect must be served")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
-        if self.session_timeout <= 0 or self.login_timeout <= 0:
+        if self.session_timeout <= 0 or self.login_timeout <= 0 or self.header_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if self.max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         overlap = set(self.users) & set(self.readonly_users)
         if overlap:
             raise ValueError(f"user(s) both read-write and read-only: {', '.join(sorted(overlap))}")

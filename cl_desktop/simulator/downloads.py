@@ -54,9 +54,9 @@ class DownloadOps(State):
             self._remember(p, "download", client_token, ds.id)
             return ds.id
 
-    def get_download_session(self, session_id: str) -> JSON:
+    def get_download_session(self, p: Principal, session_id: str) -> JSON:
         with self._locked():
-            return self._download_session(session_id).model(self.config.session_timeout)
+            return self._download_session(p, session_id).model(self.config.session_timeout)
 
     def list_download_sessions(self, p: Principal, item_id: str | None) -> list[str]:
         with self._locked():
@@ -68,39 +68,43 @@ class DownloadOps(State):
                 if s.user == p.user and (not item_id or s.item_id == item_id)
             ]
 
-    def keep_alive_download(self, session_id: str, progress: Any) -> None:
+    def keep_alive_download(self, p: Principal, session_id: str, progress: Any) -> None:
+        self._require_write(p, "ContentLibrary.DownloadSession")
         with self._locked():
-            ds = self._download_session(session_id)
+            ds = self._download_session(p, session_id)
             self._require_active(ds.state, ds.id, "keep alive")
             value = self._progress(progress, "progress", ds.client_progress)
             if value is not None:
                 ds.client_progress = value
             ds.last_activity = self.clock()
 
-    def cancel_download_session(self, session_id: str) -> None:
+    def cancel_download_session(self, p: Principal, session_id: str) -> None:
+        self._require_write(p, "ContentLibrary.DownloadSession")
         with self._locked():
-            ds = self._download_session(session_id)
+            ds = self._download_session(p, session_id)
             self._require_active(ds.state, ds.id, "cancel")
             ds.state = "CANCELED"
             ds.last_activity = self.clock()
             self._revoke_download_tokens(ds)
 
-    def fail_download_session(self, session_id: str, message: Any) -> None:
+    def fail_download_session(self, p: Principal, session_id: str, message: Any) -> None:
+        self._require_write(p, "ContentLibrary.DownloadSession")
         if not isinstance(message, str):
             raise invalid_argument(
                 "'client_error_message' is required.", "client_error_message", key="missing_field"
             )
         with self._locked():
-            ds = self._download_session(session_id)
+            ds = self._download_session(p, session_id)
             self._require_active(ds.state, ds.id, "fail")
             ds.state = "ERROR"
             ds.error_message = client_error(message)
             ds.last_activity = self.clock()
             self._revoke_download_tokens(ds)
 
-    def delete_download_session(self, session_id: str) -> None:
+    def delete_download_session(self, p: Principal, session_id: str) -> None:
+        self._require_write(p, "ContentLibrary.DownloadSession")
         with self._locked():
-            self._drop_download_session(self._download_session(session_id))
+            self._drop_download_session(self._download_session(p, session_id))
 
     def _download_file(self, ds: DownloadSession, name: str | None) -> DownloadFile:
         if not name:
@@ -115,18 +119,19 @@ class DownloadOps(State):
             )
         return f
 
-    def list_download_files(self, session_id: str, base: str) -> list[JSON]:
+    def list_download_files(self, p: Principal, session_id: str, base: str) -> list[JSON]:
         with self._locked():
-            ds = self._download_session(session_id)
+            ds = self._download_session(p, session_id)
             return [f.info(base) for f in ds.files.values()]
 
-    def get_download_file(self, session_id: str, name: str | None, base: str) -> JSON:
+    def get_download_file(self, p: Principal, session_id: str, name: str | None, base: str) -> JSON:
         with self._locked():
-            return self._download_file(self._download_session(session_id), name).info(base)
+            return self._download_file(self._download_session(p, session_id), name).info(base)
 
     def prepare_file(
-        self, session_id: str, name: str | None, endpoint_type: Any, base: str
+        self, p: Principal, session_id: str, name: str | None, endpoint_type: Any, base: str
     ) -> JSON:
+        self._require_write(p, "ContentLibrary.DownloadSession")
         endpoint = endpoint_type or "HTTPS"
         if endpoint != "HTTPS":
             raise invalid_argument(
@@ -135,7 +140,7 @@ class DownloadOps(State):
                 key="invalid_endpoint_type",
             )
         with self._locked():
-            ds = self._download_session(session_id)
+            ds = self._download_session(p, session_id)
             self._require_active(ds.state, ds.id, "prepare a file in")
             f = self._download_file(ds, name)
             if f.status in ("UNPREPARED", "ERROR"):

@@ -1,5 +1,5 @@
 """Fault injection for tests: dropped connections, 503s, expiry, throttling, slow prepare,
-corrupted downloads.
+corrupted downloads and uploads, stalled transfers.
 
 All faults are off by default.  The same object is reachable over HTTP through
 ``POST /_sim/faults`` (see ``apply_json``) when the control API is enabled.
@@ -19,6 +19,15 @@ DIRECTIONS = ("upload", "download", "any")
 class _Drop:
     after_bytes: int
     which: str
+
+
+@dataclass(frozen=True)
+class Stall:
+    """An armed stall: move ``after_bytes`` body bytes, then nothing for ``seconds``."""
+
+    after_bytes: int
+    which: str
+    seconds: float
 
 
 @dataclass
@@ -49,6 +58,8 @@ class Faults:
         self._throttle: int | None = None
         self._prepare_delay: float | None = None
         self._corrupt_at: int | None = None
+        self._corrupt_upload_at: int | None = None
+        self._stall: Stall | None = None
 
     # -- arming -------------------------------------------------------------------
 
@@ -98,10 +109,34 @@ class Faults:
         with self._lock:
             self._corrupt_at = int(at_byte)
 
+    def corrupt_upload(self, at_byte: int = 0) -> None:
+        """Flip the bits of byte ``at_byte`` of the next data PUT's body on receipt, before
+        it is hashed and stored: the stored content no longer matches what the client
+        hashed (a bad proxy or NIC), which only a checksum catches."""
+        if at_byte < 0:
+            raise ValueError("at_byte must be >= 0")
+        with self._lock:
+            self._corrupt_upload_at = int(at_byte)
+
+    def stall(self, after_bytes: int, which: str = "any", seconds: float = 60.0) -> None:
+        """The next data PUT/GET (``which``) moves ``after_bytes`` body bytes, then nothing
+        for ``seconds`` (or until the client closes or the service stops), then its
+        connection is closed."""
+        if after_bytes < 0:
+            raise ValueError("after_bytes must be >= 0")
+        if which not in DIRECTIONS:
+            raise ValueError(f"which must be one of {', '.join(DIRECTIONS)}")
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        with self._lock:
+            self._stall = Stall(int(after_bytes), which, float(seconds))
+
     def reset(self) -> None:
         """Disarm everything."""
         with self._lock:
             self._corrupt_at = None
+            self._corrupt_upload_at = None
+            self._stall = None
             self._drop = None
             self._fail = None
             self._throttle = None
@@ -123,6 +158,21 @@ class Faults:
         with self._lock:
             at, self._corrupt_at = self._corrupt_at, None
             return at
+
+    def take_upload_corruption(self) -> int | None:
+        """Consume an armed upload corruption; the body offset to damage or None."""
+        with self._lock:
+            at, self._corrupt_upload_at = self._corrupt_upload_at, None
+            return at
+
+    def take_stall(self, direction: str) -> Stall | None:
+        """Consume an armed stall matching ``direction``."""
+        with self._lock:
+            stall = self._stall
+            if stall is None or stall.which not in (direction, "any"):
+                return None
+            self._stall = None
+            return stall
 
     def take_failure(self, path: str) -> bool:
         """True if this API call must be answered with 503 (consumes one)."""
@@ -157,6 +207,14 @@ class Faults:
                 "throttle": self._throttle,
                 "prepare_delay": self.prepare_stage_delay,
                 "corrupt_download": self._corrupt_at,
+                "corrupt_upload": self._corrupt_upload_at,
+                "stall": None
+                if self._stall is None
+                else {
+                    "after_bytes": self._stall.after_bytes,
+                    "which": self._stall.which,
+                    "seconds": self._stall.seconds,
+                },
             }
 
     # -- JSON control (POST /_sim/faults) --------------------------------------------
@@ -173,7 +231,9 @@ class Faults:
              "expire_logins": true,
              "throttle": 10000000 | null,
              "prepare_delay": 1.0 | null,
-             "corrupt_download": 0}
+             "corrupt_download": 0,
+             "corrupt_upload": 0,
+             "stall": {"after_bytes": 1000, "which": "download", "seconds": 60}}
 
         Raises ValueError for a malformed body and KeyError for an unknown session.
         """
@@ -188,6 +248,8 @@ class Faults:
             "throttle",
             "prepare_delay",
             "corrupt_download",
+            "corrupt_upload",
+            "stall",
         }
         unknown = set(body) - known
         if unknown:
@@ -225,6 +287,17 @@ class Faults:
             self.prepare_delay(None if arg is None else _float(arg))
         if "corrupt_download" in body:
             self.corrupt_download(_int(body["corrupt_download"]))
+        if "corrupt_upload" in body:
+            self.corrupt_upload(_int(body["corrupt_upload"]))
+        if "stall" in body:
+            arg = body["stall"]
+            if not isinstance(arg, dict):
+                raise ValueError("'stall' must be an object with 'after_bytes'")
+            self.stall(
+                _int(arg.get("after_bytes")),
+                str(arg.get("which", "any")),
+                _float(arg.get("seconds", 60.0)),
+            )
         return result
 
 

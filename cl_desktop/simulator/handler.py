@@ -4,6 +4,11 @@ Everything speaks HTTP/1.1 with keep-alive.  ``Expect: 100-continue`` is
 answered only once a request has been accepted, so a rejected upload never
 makes the client send its body.  Small responses go out with TCP_NODELAY so
 keep-alive connections do not stall on Nagle + delayed ACK.
+
+The server stands in for vCenter on a real port, so it defends itself: the
+login is checked before a body is read, API bodies are bounded, a request's
+line and headers must arrive within ``header_timeout`` (a watchdog cuts slow
+ones), and at most ``max_connections`` connections are served at once.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import select
 import socket
 import socketserver
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Iterable
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,12 +32,21 @@ from urllib.parse import parse_qs, urlsplit
 from . import transfer
 from .backend import Backend
 from .config import SimulatorConfig
-from .errors import ApiError, invalid_argument, operation_not_found, service_unavailable
+from .errors import (
+    ApiError,
+    invalid_argument,
+    operation_not_found,
+    service_unavailable,
+    unauthorized,
+)
 from .routes import Call, Route, resolve
 
 log = logging.getLogger(__name__)
 
-MAX_API_BODY = 16 << 20
+MAX_API_BODY = 1 << 20
+DRAIN_LIMIT = 64 << 10  # an unread body up to this size is dropped to keep the connection
+MAX_LENGTH_DIGITS = 18  # a Content-Length beyond this is no real body
+_HUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 SESSION_HEADER = "vmware-api-session-id"
 _HOST_OK = re.compile(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?")
 _DATA_TOKEN = re.compile(r"(/cls/data/)[^/ ]+")
@@ -49,8 +65,10 @@ class SimServer(ThreadingHTTPServer):
         self.backend = backend
         self.tls_context = tls_context
         self.tls = tls_context is not None
-        self._conns: set[Any] = set()
+        self.stopping = threading.Event()  # set on stop: ends watchdog and stalled transfers
+        self._conns: set[Handler] = set()
         self._conns_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(config.max_connections)
         if ":" in config.host:
             self.address_family = socket.AF_INET6
         super().__init__((config.host, config.port), Handler)
@@ -62,27 +80,81 @@ class SimServer(ThreadingHTTPServer):
         self.server_name = str(host)
         self.server_port = int(port)
 
-    def track(self, conn: Any) -> None:
-        with self._conns_lock:
-            self._conns.add(conn)
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One thread per connection, but no more than max_connections of them.
+        if not self._slots.acquire(blocking=False):
+            log.warning("refusing a connection from %s: too many connections", client_address)
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
 
-    def untrack(self, conn: Any) -> None:
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request: Any) -> None:
+        if not self.tls:  # a TLS client would only see garbage before its handshake
+            body = b'{"error_type":"SERVICE_UNAVAILABLE","messages":[]}'
+            head = (
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
+            try:
+                request.setblocking(False)
+                request.send(head.encode("ascii") + body)
+            except OSError:
+                pass
+        self.shutdown_request(request)
+
+    def track(self, handler: Handler) -> None:
         with self._conns_lock:
-            self._conns.discard(conn)
+            self._conns.add(handler)
+
+    def untrack(self, handler: Handler) -> None:
+        with self._conns_lock:
+            self._conns.discard(handler)
+
+    @property
+    def connection_count(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
 
     def close_connections(self) -> None:
         """Shut down every open connection so their handler threads end."""
+        self.stopping.set()
         with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            handlers = list(self._conns)
+        for handler in handlers:
+            _cut(handler.connection)
+
+    def watch_headers(self) -> None:
+        """Cut connections whose request line and headers are overdue, until stopped."""
+        interval = min(1.0, self.config.header_timeout / 4)
+        while not self.stopping.wait(interval):
+            now = time.monotonic()
+            with self._conns_lock:
+                late = [h for h in self._conns if h.header_deadline < now]
+            for handler in late:
+                log.info("closing a connection that sent no complete request in time")
+                _cut(handler.connection)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that vanish or fail the TLS handshake are routine for a test server.
         log.debug("connection from %s failed", client_address, exc_info=True)
+
+
+def _cut(conn: Any) -> None:
+    # The plain socket's shutdown, also for a TLS socket: safe from another thread.
+    try:
+        socket.socket.shutdown(conn, socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -96,20 +168,56 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         sock = self.request
+        self._expect_continue = False
+        self._body_pending = False
+        self.connection = sock
+        self._await_request()  # the TLS handshake counts against the header deadline
+        self.server.track(self)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.server.tls_context is not None:
-            # Handshake here, in the connection's thread, not in the accept loop.
-            self.request = self.server.tls_context.wrap_socket(sock, server_side=True)
-        super().setup()
-        self._expect_continue = False
-        self.server.track(self.connection)
+        try:
+            if self.server.tls_context is not None:
+                # Handshake here, in the connection's thread, not in the accept loop, on
+                # the wrapped socket already (the plain one is detached by the wrap), so
+                # the watchdog can cut a handshake that never comes.
+                tls = self.server.tls_context.wrap_socket(
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+                self.request = self.connection = tls
+                tls.do_handshake()
+            super().setup()
+        except BaseException:
+            self.server.untrack(self)  # finish() does not run when setup() fails
+            raise
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.untrack(self.connection)
+            self.server.untrack(self)
+
+    def _await_request(self) -> None:
+        self.header_deadline = time.monotonic() + self.server.config.header_timeout
+
+    def handle_one_request(self) -> None:
+        self._await_request()  # also bounds an idle keep-alive connection
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()  # reads the headers
+        self.header_deadline = float("inf")  # bodies are paced by their handlers
+        return ok
+
+    def wait_stalled(self, seconds: float) -> None:
+        """Keep the connection open and silent for ``seconds``; returns early when the
+        client closes or the service stops (so a stall never holds up shutdown)."""
+        poller = select.poll()
+        poller.register(self.connection.fileno(), _HUP)
+        deadline = time.monotonic() + seconds
+        while not self.server.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or poller.poll(min(left, 0.25) * 1000):
+                return
 
     # -- logging: quiet, and never a data token --------------------------------------------
 
@@ -205,7 +313,11 @@ class Handler(BaseHTTPRequestHandler):
         try:
             url = urlsplit(self.path)
             path = url.path
-            if path.startswith(transfer.PREFIX):
+            framing = self._framing_error()
+            if framing is not None:
+                self.close_connection = True
+                self.send_api_error(framing)
+            elif path.startswith(transfer.PREFIX):
                 transfer.handle(self, self.command, path)
             elif path == "/_sim" or path.startswith("/_sim/"):
                 self._control(path)
@@ -228,8 +340,39 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             self._expect_continue = False
 
+    def _framing_error(self) -> ApiError | None:
+        """A request whose body length is ambiguous is refused (request smuggling)."""
+        lengths = self.headers.get_all("Content-Length") or []
+        chunked = self.headers.get("Transfer-Encoding") is not None
+        self._body_pending = chunked or any(v.strip() not in ("", "0") for v in lengths)
+        if len(lengths) > 1 or (lengths and chunked):
+            return ApiError(
+                "INVALID_REQUEST", "Conflicting body lengths in the request.", key="bad_length"
+            )
+        if lengths:
+            value = lengths[0].strip()
+            if not value.isdigit() or len(value) > MAX_LENGTH_DIGITS:
+                return ApiError("INVALID_REQUEST", "Invalid Content-Length.", key="bad_length")
+        return None
+
+    def leave_body(self) -> None:
+        """The request is refused before its body was read: drop a small body so the
+        connection stays usable; otherwise close it after the answer, unread."""
+        if not self._body_pending:
+            return
+        self._body_pending = False
+        length = str(self.headers.get("Content-Length") or "")
+        if self._expect_continue or not length.isdigit() or int(length) > DRAIN_LIMIT:
+            self.close_connection = True
+            return
+        reader = transfer.LengthReader(self.rfile, int(length))
+        buf = memoryview(bytearray(int(length) or 1))
+        while reader.readinto(buf):
+            pass
+
     def _read_body(self) -> bytes:
         """The whole (small) request body of an API call."""
+        self._body_pending = False
         reader = transfer.body_reader(self)
         if reader is None:
             if self.headers.get("Content-Length") is not None:
@@ -293,7 +436,6 @@ class Handler(BaseHTTPRequestHandler):
         shape = dialect or "api"
         backend = self.server.backend
         try:
-            raw = self._read_body()
             if dialect is None or dialect not in self.server.config.dialects:
                 raise operation_not_found(self.command, path)
             if backend.faults.take_failure(path):
@@ -301,20 +443,14 @@ class Handler(BaseHTTPRequestHandler):
             query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
             action = query.pop("action" if dialect == "api" else "~action", None)
             route, params = resolve(dialect, self.command, path, action)
-            body: Any = None
-            if raw.strip():
-                try:
-                    body = json.loads(raw)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise invalid_argument(
-                        f"The request body is not valid JSON: {exc}.", key="invalid_json"
-                    ) from None
-            call = Call(dialect, params, query, body, self.headers, self.base())
-            if route.auth:
+            call = Call(dialect, params, query, None, self.headers, self.base())
+            if route.auth:  # before the body is read: strangers cost no memory
                 call.token = self._session_token()
                 call.principal = backend.authenticate(call.token)
+            call.body = _parse_json(self._read_body())
             result = route.op(backend, call)
         except ApiError as err:
+            self.leave_body()
             self.send_api_error(err, shape)
             return
         assert dialect is not None
@@ -336,19 +472,22 @@ class Handler(BaseHTTPRequestHandler):
     # -- control API (/_sim/...) -----------------------------------------------------------------
 
     def _control(self, path: str) -> None:
-        faults = self.server.backend.faults
+        backend = self.server.backend
+        faults = backend.faults
         try:
-            raw = self._read_body()
             if not self.server.config.control_api:
                 raise operation_not_found(self.command, path)
+            who = backend.authenticate(self._session_token())
             if path == "/_sim/state" and self.command == "GET":
-                self.send_json(200, self.server.backend.dump(self.base()))
+                self.send_json(200, backend.dump())
             elif path == "/_sim/faults" and self.command == "GET":
                 self.send_json(200, {"faults": faults.snapshot()})
             elif path == "/_sim/faults" and self.command == "POST":
+                if who.readonly:
+                    raise unauthorized(who.user, "Simulator.Faults")
+                body = _parse_json(self._read_body())
                 try:
-                    body = json.loads(raw) if raw.strip() else {}
-                    result = faults.apply_json(body)
+                    result = faults.apply_json({} if body is None else body)
                 except ValueError as exc:
                     raise invalid_argument(f"Bad fault request: {exc}.", key="bad_fault") from None
                 except KeyError as exc:
@@ -361,4 +500,20 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 raise operation_not_found(self.command, path)
         except ApiError as err:
+            self.leave_body()
             self.send_api_error(err)
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_argument(
+            f"The request body is not valid JSON: {exc}.", key="invalid_json"
+        ) from None
+    except RecursionError:
+        raise invalid_argument(
+            "The request body is nested too deeply.", key="invalid_json"
+        ) from None

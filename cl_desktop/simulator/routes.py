@@ -233,51 +233,51 @@ def op_us_list(b: Backend, c: Call) -> Any:
 
 
 def op_us_get(b: Backend, c: Call) -> Any:
-    return b.get_update_session(_update_id(c))
+    return b.get_update_session(c.who, _update_id(c))
 
 
 def op_us_update(b: Backend, c: Call) -> Any:
-    b.update_update_session(_update_id(c), c.spec("update_spec"))
+    b.update_update_session(c.who, _update_id(c), c.spec("update_spec"))
 
 
 def op_us_keep_alive(b: Backend, c: Call) -> Any:
-    b.keep_alive_update(_update_id(c), c.arg("client_progress"))
+    b.keep_alive_update(c.who, _update_id(c), c.arg("client_progress"))
 
 
 def op_us_complete(b: Backend, c: Call) -> Any:
-    b.complete_update_session(_update_id(c))
+    b.complete_update_session(c.who, _update_id(c))
 
 
 def op_us_cancel(b: Backend, c: Call) -> Any:
-    b.cancel_update_session(_update_id(c))
+    b.cancel_update_session(c.who, _update_id(c))
 
 
 def op_us_fail(b: Backend, c: Call) -> Any:
-    b.fail_update_session(_update_id(c), c.arg("client_error_message"))
+    b.fail_update_session(c.who, _update_id(c), c.arg("client_error_message"))
 
 
 def op_us_delete(b: Backend, c: Call) -> Any:
-    b.delete_update_session(_update_id(c))
+    b.delete_update_session(c.who, _update_id(c))
 
 
 def op_usf_add(b: Backend, c: Call) -> Any:
-    return b.add_file(_update_id(c), c.spec("file_spec"), c.base)
+    return b.add_file(c.who, _update_id(c), c.spec("file_spec"), c.base)
 
 
 def op_usf_get(b: Backend, c: Call) -> Any:
-    return b.get_upload_file(_update_id(c), c.str_arg("file_name"), c.base)
+    return b.get_upload_file(c.who, _update_id(c), c.str_arg("file_name"), c.base)
 
 
 def op_usf_list(b: Backend, c: Call) -> Any:
-    return b.list_upload_files(_update_id(c), c.base)
+    return b.list_upload_files(c.who, _update_id(c), c.base)
 
 
 def op_usf_remove(b: Backend, c: Call) -> Any:
-    b.remove_file(_update_id(c), c.str_arg("file_name"))
+    b.remove_file(c.who, _update_id(c), c.str_arg("file_name"))
 
 
 def op_usf_validate(b: Backend, c: Call) -> Any:
-    return b.validate_files(_update_id(c))
+    return b.validate_files(c.who, _update_id(c))
 
 
 def _download_id(c: Call) -> str:
@@ -298,31 +298,31 @@ def op_ds_list(b: Backend, c: Call) -> Any:
 
 
 def op_ds_get(b: Backend, c: Call) -> Any:
-    return b.get_download_session(_download_id(c))
+    return b.get_download_session(c.who, _download_id(c))
 
 
 def op_ds_keep_alive(b: Backend, c: Call) -> Any:
-    b.keep_alive_download(_download_id(c), c.arg("progress"))
+    b.keep_alive_download(c.who, _download_id(c), c.arg("progress"))
 
 
 def op_ds_cancel(b: Backend, c: Call) -> Any:
-    b.cancel_download_session(_download_id(c))
+    b.cancel_download_session(c.who, _download_id(c))
 
 
 def op_ds_fail(b: Backend, c: Call) -> Any:
-    b.fail_download_session(_download_id(c), c.arg("client_error_message"))
+    b.fail_download_session(c.who, _download_id(c), c.arg("client_error_message"))
 
 
 def op_ds_delete(b: Backend, c: Call) -> Any:
-    b.delete_download_session(_download_id(c))
+    b.delete_download_session(c.who, _download_id(c))
 
 
 def op_dsf_list(b: Backend, c: Call) -> Any:
-    return b.list_download_files(_download_id(c), c.base)
+    return b.list_download_files(c.who, _download_id(c), c.base)
 
 
 def op_dsf_get(b: Backend, c: Call) -> Any:
-    return b.get_download_file(_download_id(c), c.str_arg("file_name"), c.base)
+    return b.get_download_file(c.who, _download_id(c), c.str_arg("file_name"), c.base)
 
 
 def op_dsf_list_or_get(b: Backend, c: Call) -> Any:
@@ -332,7 +332,9 @@ def op_dsf_list_or_get(b: Backend, c: Call) -> Any:
 
 
 def op_dsf_prepare(b: Backend, c: Call) -> Any:
-    return b.prepare_file(_download_id(c), c.str_arg("file_name"), c.arg("endpoint_type"), c.base)
+    return b.prepare_file(
+        c.who, _download_id(c), c.str_arg("file_name"), c.arg("endpoint_type"), c.base
+    )
 
 
 # -- route tables ------------------------------------------------------------------------------

@@ -67,6 +67,11 @@ class ContentLibraryService:
         scheme = "https" if self._server.tls else "http"
         return f"{scheme}://{host}:{self._server.server_port}"
 
+    @property
+    def connection_count(self) -> int:
+        """Client connections open now (each has a thread); 0 when not started."""
+        return 0 if self._server is None else self._server.connection_count
+
     def _tls_context(self) -> ssl.SSLContext | None:
         if self.config.tls_cert is None or self.config.tls_key is None:
             return None
@@ -86,7 +91,10 @@ class ContentLibraryService:
             daemon=True,
         )
         reaper = threading.Thread(target=self._reap_loop, name="cl-simulator-reaper", daemon=True)
-        self._threads = [serve, reaper]
+        watchdog = threading.Thread(
+            target=self._server.watch_headers, name="cl-simulator-watchdog", daemon=True
+        )
+        self._threads = [serve, reaper, watchdog]
         for t in self._threads:
             t.start()
         log.info("Content Library simulator serving %s", self.base_url)
@@ -107,6 +115,7 @@ class ContentLibraryService:
         server, self._server = self._server, None
         self._stopping.set()
         if server is not None:
+            server.stopping.set()  # releases stalled transfers and the watchdog
             server.shutdown()
             server.close_connections()
             server.server_close()

@@ -217,15 +217,18 @@ class State:
             raise not_found("library item", item_id)
         return item
 
-    def _update_session(self, session_id: str) -> UpdateSession:
+    # Another user's session answers NOT_FOUND, as vCenter does for sessions the caller
+    # cannot see: it neither confirms the id nor lets the caller touch it.
+
+    def _update_session(self, p: Principal, session_id: str) -> UpdateSession:
         us = self.update_sessions.get(session_id)
-        if us is None:
+        if us is None or us.user != p.user:
             raise not_found("update session", session_id)
         return us
 
-    def _download_session(self, session_id: str) -> DownloadSession:
+    def _download_session(self, p: Principal, session_id: str) -> DownloadSession:
         ds = self.download_sessions.get(session_id)
-        if ds is None:
+        if ds is None or ds.user != p.user:
             raise not_found("download session", session_id)
         return ds
 
@@ -260,8 +263,9 @@ class State:
             )
         return progress
 
-    def dump(self, base: str = "") -> JSON:
-        """A JSON view of everything, for tests (no passwords, no login tokens)."""
+    def dump(self) -> JSON:
+        """A JSON view of everything, for tests: no passwords, no login tokens and no data
+        URIs (each carries the token that lets anyone move the file's bytes)."""
         with self._locked():
             timeout = self.config.session_timeout
             return {
@@ -278,7 +282,7 @@ class State:
                         "id": us.id,
                         "user": us.user,
                         **us.model(timeout),
-                        "files": [f.info(base) for f in us.files.values()],
+                        "files": [_without_uri(f.info("")) for f in us.files.values()],
                     }
                     for us in self.update_sessions.values()
                 ],
@@ -287,7 +291,7 @@ class State:
                         "id": ds.id,
                         "user": ds.user,
                         **ds.model(timeout),
-                        "files": [f.info(base) for f in ds.files.values()],
+                        "files": [_without_uri(f.info("")) for f in ds.files.values()],
                     }
                     for ds in self.download_sessions.values()
                 ],
@@ -296,3 +300,7 @@ class State:
                 ],
                 "faults": self.faults.snapshot(),
             }
+
+
+def _without_uri(info: JSON) -> JSON:
+    return {k: v for k, v in info.items() if k not in ("upload_endpoint", "download_endpoint")}

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
 from .backend import DownloadTicket, UploadTicket
-from .errors import ApiError
+from .errors import ApiError, invalid_argument
+from .faults import Stall
 
 if TYPE_CHECKING:
     from .handler import Handler
@@ -157,24 +158,41 @@ def _upload(h: Handler, token: str, name: str) -> None:
             status=411,
         )
         return
+    declared = reader.left if isinstance(reader, LengthReader) else None
     try:
-        ticket = backend.begin_upload(token, name)
+        ticket = backend.begin_upload(token, name, declared)
     except ApiError as err:
         _discard_small_body(h, reader)
         h.send_api_error(err)
         return
-    drop_at = backend.faults.take_drop("upload")
+    faults = backend.faults
+    drop_at = faults.take_drop("upload")
+    stall = faults.take_stall("upload") if drop_at is None else None
+    stop_at = stall.after_bytes if stall is not None else drop_at
     h.send_continue()
-    received, complete, failure, dropped, digests = _receive(h, ticket, reader, drop_at)
+    received, complete, failure, dropped, digests = _receive(
+        h, ticket, reader, stop_at, faults.take_upload_corruption()
+    )
     if dropped:
+        if stall is not None:
+            h.wait_stalled(stall.seconds)
+        what = "stalled" if stall is not None else "dropped"
         backend.finish_upload(
             ticket,
             received,
             False,
             digests,
-            f"The connection was dropped after {received} bytes (injected fault).",
+            f"The connection was {what} after {received} bytes (injected fault).",
         )
         h.drop_connection()
+        return
+    limit = ticket.file.expected_size
+    if limit is not None and received > limit:
+        # A chunked body longer than the AddSpec's size: refused, the rest left unread.
+        message = f"The body of {name} is longer than its declared size of {limit} bytes."
+        backend.finish_upload(ticket, received, False, digests, message)
+        h.close_connection = True
+        h.send_api_error(invalid_argument(message, name, key="body_too_long"))
         return
     owned = backend.finish_upload(ticket, received, complete, digests, failure)
     if not complete:
@@ -345,13 +363,17 @@ def _receive(
     ticket: UploadTicket,
     reader: ChunkedReader | LengthReader,
     drop_at: int | None,
+    corrupt_at: int | None = None,
 ) -> tuple[int, bool, str | None, bool, dict[str, str]]:
     """Stream the body into the ticket's temp file.
 
     Each buffer is filled completely (so disk writes stay aligned), handed to
-    the hasher, and written while it is being hashed.  Returns (bytes
-    received, whole body read, store failure, dropped by fault, digests).
+    the hasher, and written while it is being hashed.  Reading stops one byte
+    past the AddSpec's size, if it has one.  ``corrupt_at`` is a body offset
+    whose byte is flipped on receipt (an injected fault).  Returns (bytes
+    received, whole body read, store failure, stopped at ``drop_at``, digests).
     """
+    limit = ticket.file.expected_size
     backend = h.server.backend
     faults = backend.faults
     algorithms = ["SHA1"] if ticket.algorithm == "SHA1" else ["SHA1", ticket.algorithm]
@@ -376,6 +398,10 @@ def _receive(
                         dropped = True
                         break
                     want = min(want, drop_at - received)
+                if limit is not None:
+                    if received > limit:
+                        break
+                    want = min(want, limit + 1 - received)
                 try:
                     n = reader.readinto(buf[fill : fill + want])
                 except (ConnectionError, TimeoutError) as exc:
@@ -384,6 +410,8 @@ def _receive(
                 if not n:
                     complete = reader.eof
                     break
+                if corrupt_at is not None and received <= corrupt_at < received + n:
+                    buf[fill + corrupt_at - received] ^= 0xFF
                 fill += n
                 received += n
                 backend.upload_progress(ticket, received)
@@ -411,6 +439,12 @@ def _receive(
 # -- download ------------------------------------------------------------------------------
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_HUGE = 1 << 63  # any position with more digits than this is past every file
+
+
+def _position(digits: str) -> int:
+    # int() refuses strings of thousands of digits; such a position is simply huge.
+    return _HUGE if len(digits.lstrip("0")) > 18 else int(digits)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
@@ -423,12 +457,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
         return None  # multi-range or malformed: answer with the whole file
     first_s, last_s = m.group(1), m.group(2)
     if not first_s:
-        suffix = int(last_s)
+        suffix = _position(last_s)
         if suffix == 0 or size == 0:
             return "unsatisfiable"
         return max(0, size - suffix), size - 1
-    first = int(first_s)
-    last = int(last_s) if last_s else size - 1
+    first = _position(first_s)
+    last = _position(last_s) if last_s else size - 1
     if last_s and last < first:
         return None
     if first >= size:
@@ -472,11 +506,18 @@ def _download(h: Handler, token: str, name: str, head: bool) -> None:
         if head or length == 0:
             return
         drop_at = backend.faults.take_drop("download")
-        _send_body(h, ticket, f, first, length, drop_at)
+        stall = backend.faults.take_stall("download") if drop_at is None else None
+        _send_body(h, ticket, f, first, length, drop_at, stall)
 
 
 def _send_body(
-    h: Handler, ticket: DownloadTicket, f: FileIO, offset: int, length: int, drop_at: int | None
+    h: Handler,
+    ticket: DownloadTicket,
+    f: FileIO,
+    offset: int,
+    length: int,
+    drop_at: int | None,
+    stall: Stall | None = None,
 ) -> None:
     backend = h.server.backend
     faults = backend.faults
@@ -487,12 +528,16 @@ def _send_body(
     buf = memoryview(bytearray(CHUNK)) if not use_sendfile else None
     sent = 0
     start = time.monotonic()
+    if stall is not None:
+        drop_at = stall.after_bytes
     try:
         while sent < length:
             bps = faults.throttle_bps
             want = min(length - sent, _chunk_size(bps, SENDFILE_CHUNK if use_sendfile else CHUNK))
             if drop_at is not None:
                 if sent >= drop_at:
+                    if stall is not None:
+                        h.wait_stalled(stall.seconds)
                     h.drop_connection(reset=False)
                     return
                 want = min(want, drop_at - sent)

@@ -82,9 +82,9 @@ class UpdateOps(State):
             self._remember(p, "update", client_token, us.id)
             return us.id
 
-    def get_update_session(self, session_id: str) -> JSON:
+    def get_update_session(self, p: Principal, session_id: str) -> JSON:
         with self._locked():
-            return self._update_session(session_id).model(self.config.session_timeout)
+            return self._update_session(p, session_id).model(self.config.session_timeout)
 
     def list_update_sessions(self, p: Principal, item_id: str | None) -> list[str]:
         with self._locked():
@@ -96,19 +96,21 @@ class UpdateOps(State):
                 if s.user == p.user and (not item_id or s.item_id == item_id)
             ]
 
-    def update_update_session(self, session_id: str, spec: Any) -> None:
+    def update_update_session(self, p: Principal, session_id: str, spec: Any) -> None:
+        self._require_write(p, "ContentLibrary.UpdateSession")
         spec = as_spec(spec, "update spec")
         behavior = parse_warning_behavior(spec.get("warning_behavior"))
         with self._locked():
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             self._require_active(us.state, us.id, "update")
             if behavior is not None:
                 us.warning_behavior = behavior
             us.last_activity = self.clock()
 
-    def keep_alive_update(self, session_id: str, client_progress: Any) -> None:
+    def keep_alive_update(self, p: Principal, session_id: str, client_progress: Any) -> None:
+        self._require_write(p, "ContentLibrary.UpdateSession")
         with self._locked():
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             self._require_active(us.state, us.id, "keep alive")
             progress = self._progress(client_progress, "client_progress", us.client_progress)
             if progress is not None:
@@ -135,9 +137,10 @@ class UpdateOps(State):
                 missing.append(f.name)
         return missing, invalid
 
-    def complete_update_session(self, session_id: str) -> None:
+    def complete_update_session(self, p: Principal, session_id: str) -> None:
+        self._require_write(p, "ContentLibrary.UpdateSession")
         with self._locked() as trash:
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             self._require_active(us.state, us.id, "complete")
             item = self._item(us.item_id)
             missing, invalid = self._validation(us)
@@ -199,30 +202,33 @@ class UpdateOps(State):
             self._discard_upload_content(us, trash)
             log.info("update session completed; item content version %d", item.content_version)
 
-    def cancel_update_session(self, session_id: str) -> None:
+    def cancel_update_session(self, p: Principal, session_id: str) -> None:
+        self._require_write(p, "ContentLibrary.UpdateSession")
         with self._locked() as trash:
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             self._require_active(us.state, us.id, "cancel")
             us.state = "CANCELED"
             us.last_activity = self.clock()
             self._discard_upload_content(us, trash)
 
-    def fail_update_session(self, session_id: str, message: Any) -> None:
+    def fail_update_session(self, p: Principal, session_id: str, message: Any) -> None:
+        self._require_write(p, "ContentLibrary.UpdateSession")
         if not isinstance(message, str):
             raise invalid_argument(
                 "'client_error_message' is required.", "client_error_message", key="missing_field"
             )
         with self._locked() as trash:
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             self._require_active(us.state, us.id, "fail")
             us.state = "ERROR"
             us.error_message = client_error(message)
             us.last_activity = self.clock()
             self._discard_upload_content(us, trash)
 
-    def delete_update_session(self, session_id: str) -> None:
+    def delete_update_session(self, p: Principal, session_id: str) -> None:
+        self._require_write(p, "ContentLibrary.UpdateSession")
         with self._locked() as trash:
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             if us.state == "ACTIVE":
                 raise not_allowed(
                     f"Cannot delete update session '{us.id}' while it is ACTIVE; "
@@ -247,7 +253,8 @@ class UpdateOps(State):
             )
         return f
 
-    def add_file(self, session_id: str, spec: Any, base: str) -> JSON:
+    def add_file(self, p: Principal, session_id: str, spec: Any, base: str) -> JSON:
+        self._require_write(p, "ContentLibrary.UpdateSession")
         spec = as_spec(spec, "file spec")
         name = req_str(spec, "name")
         check_file_name(name)
@@ -274,7 +281,7 @@ class UpdateOps(State):
                 f"Unknown source type '{source_type}'.", source_type, key="invalid_source_type"
             )
         with self._locked() as trash:
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             self._require_active(us.state, us.id, "add a file to")
             item = self._item(us.item_id)
             old = us.files.get(name)
@@ -303,19 +310,20 @@ class UpdateOps(State):
             us.last_activity = self.clock()
             return f.info(base)
 
-    def get_upload_file(self, session_id: str, name: str | None, base: str) -> JSON:
+    def get_upload_file(self, p: Principal, session_id: str, name: str | None, base: str) -> JSON:
         with self._locked():
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             return self._upload_file(us, name).info(base)
 
-    def list_upload_files(self, session_id: str, base: str) -> list[JSON]:
+    def list_upload_files(self, p: Principal, session_id: str, base: str) -> list[JSON]:
         with self._locked():
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             return [f.info(base) for f in us.files.values()]
 
-    def remove_file(self, session_id: str, name: str | None) -> None:
+    def remove_file(self, p: Principal, session_id: str, name: str | None) -> None:
+        self._require_write(p, "ContentLibrary.UpdateSession")
         with self._locked() as trash:
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             self._require_active(us.state, us.id, "remove a file from")
             f = self._upload_file(us, name)
             if f.token is not None:
@@ -327,9 +335,9 @@ class UpdateOps(State):
             del us.files[f.name]
             us.last_activity = self.clock()
 
-    def validate_files(self, session_id: str) -> JSON:
+    def validate_files(self, p: Principal, session_id: str) -> JSON:
         with self._locked():
-            us = self._update_session(session_id)
+            us = self._update_session(p, session_id)
             self._require_active(us.state, us.id, "validate")
             missing, invalid = self._validation(us)
             return {
@@ -338,7 +346,8 @@ class UpdateOps(State):
                 "invalid_files": invalid,
             }
 
-    def begin_upload(self, token: str, name: str) -> UploadTicket:
+    def begin_upload(self, token: str, name: str, declared: int | None = None) -> UploadTicket:
+        """Start a PUT of ``declared`` body bytes (None: chunked)."""
         with self._locked() as trash:
             ref = self.upload_tokens.get(token)
             us = self.update_sessions.get(ref[0]) if ref is not None else None
@@ -350,6 +359,14 @@ class UpdateOps(State):
                 )
             self._require_active(us.state, us.id, "upload to")
             f = us.files[name]
+            if declared is not None and f.expected_size is not None and declared > f.expected_size:
+                # Refused before a byte is read: the body cannot be the file that was added.
+                raise invalid_argument(
+                    f"The body of {name} ({declared} bytes) is longer than its declared size "
+                    f"of {f.expected_size} bytes.",
+                    name,
+                    key="body_too_long",
+                )
             if f.temp is not None:
                 trash.append(f.temp)  # a new PUT supersedes an earlier one
             f.generation += 1

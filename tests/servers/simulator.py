@@ -54,7 +54,7 @@ class SimulatorServer:
         users: Mapping[str, str] = DEFAULT_USERS,
         readonly_users: Mapping[str, str] = DEFAULT_READONLY_USERS,
         session_timeout: float = 300.0,
-        control_api: bool = True,
+        control_api: bool = False,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
     ) -> None:

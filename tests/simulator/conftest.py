@@ -1,7 +1,8 @@
 """Fixtures for the simulator's own tests.
 
 - ``sim_factory(**config_overrides)``: start a ContentLibraryService on 127.0.0.1:0
-  with a data dir under ``tmp_path`` (users admin/secret, read-only reader/secret);
+  with a data dir under ``tmp_path`` (users admin/secret, read-only reader/secret,
+  control API on);
   every service started is stopped at teardown.
 - ``sim``: one service from the factory with default settings.
 - ``api`` / ``rest``: a logged-in ``Client`` (see simclient.py) for ``sim``;
@@ -32,6 +33,7 @@ def sim_factory(tmp_path: Path) -> Iterator[Callable[..., ContentLibraryService]
             "data_dir": tmp_path / f"sim-{len(started)}",
             "users": dict(USERS),
             "readonly_users": dict(READONLY_USERS),
+            "control_api": True,  # these tests drive it; it is off by default
         }
         settings.update(overrides)
         service = ContentLibraryService(SimulatorConfig(**settings))

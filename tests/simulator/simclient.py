@@ -53,13 +53,15 @@ class Client:
         dialect: str,
         user: str = "admin",
         verify: str | bool = True,
+        password: str | None = None,
     ) -> None:
         self.service = service
         self.base = service.base_url
         self.dialect = dialect
         self.verify = verify
         self.http = new_http(verify)
-        password = {**USERS, **READONLY_USERS}[user]
+        if password is None:
+            password = {**USERS, **READONLY_USERS}[user]
         path = "/api/session" if dialect == "api" else "/rest/com/vmware/cis/session"
         r = self.http.post(self.base + path, auth=(user, password))
         assert r.status_code == (201 if dialect == "api" else 200), r.text
@@ -254,7 +256,9 @@ class Client:
         return did, str(info["download_endpoint"]["uri"])
 
     def sim_state(self) -> dict[str, Any]:
-        return dict(new_http(self.verify).get(self.base + "/_sim/state").json())
+        r = self.call("GET", "/_sim/state")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
 
 
 def error_type(r: requests.Response, dialect: str = "api") -> str:

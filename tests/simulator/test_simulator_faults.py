@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -17,8 +21,9 @@ from cl_desktop.simulator import ContentLibraryService
 BIG = os.urandom(2 << 20)
 
 
-def _control(svc: ContentLibraryService, body: dict[str, Any]) -> requests.Response:
-    return new_http().post(svc.base_url + "/_sim/faults", json=body)
+def _control(svc: ContentLibraryService, body: Any, as_user: str = "admin") -> requests.Response:
+    """POST /_sim/faults with a login of its own (the control API needs one)."""
+    return Client(svc, "api", user=as_user).call("POST", "/_sim/faults", json=body)
 
 
 def _put_in_thread(uri: str, data: bytes) -> tuple[threading.Thread, list[Any]]:
@@ -114,7 +119,7 @@ def test_expire_session(api: Client, sim: ContentLibraryService, how: str) -> No
 @pytest.mark.parametrize("how", ["in-process", "http"])
 def test_expire_logins(api: Client, rest: Client, sim: ContentLibraryService, how: str) -> None:
     if how == "http":
-        assert _control(sim, {"expire_logins": True}).json()["expired_logins"] == 2
+        assert _control(sim, {"expire_logins": True}).json()["expired_logins"] == 3  # and its own
     else:
         assert sim.faults.expire_logins() == 2
     r = api.call("GET", "/api/content/library")
@@ -184,14 +189,18 @@ def test_reset_disarms_everything(api: Client, sim: ContentLibraryService) -> No
     sim.faults.throttle(1000)
     sim.faults.prepare_delay(9.0)
     sim.faults.corrupt_download(3)
+    sim.faults.corrupt_upload(4)
+    sim.faults.stall(10, "upload", 5.0)
     sim.faults.reset()
-    snapshot = new_http().get(sim.base_url + "/_sim/faults").json()["faults"]
+    snapshot = api.call("GET", "/_sim/faults").json()["faults"]
     assert snapshot == {
         "drop_after_bytes": None,
         "fail_next": None,
         "throttle": None,
         "prepare_delay": 0.05,
         "corrupt_download": None,
+        "corrupt_upload": None,
+        "stall": None,
     }
     assert api.call("GET", "/api/content/library").status_code == 200
 
@@ -222,5 +231,156 @@ def test_state_dump_shows_sessions(api: Client, sim: ContentLibraryService) -> N
 
 def test_control_api_can_be_switched_off(sim_factory: Callable[..., ContentLibraryService]) -> None:
     svc = sim_factory(control_api=False)
-    assert new_http().get(svc.base_url + "/_sim/state").status_code == 404
+    assert Client(svc, "api").call("GET", "/_sim/state").status_code == 404
     assert _control(svc, {"reset": True}).status_code == 404
+
+
+# -- corrupt_upload ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["in-process", "http"])
+def test_corrupt_upload_flips_a_byte_on_receipt(
+    api: Client, sim: ContentLibraryService, how: str
+) -> None:
+    data = os.urandom(300_000)
+    at = 200_000
+    if how == "http":
+        r = _control(sim, {"corrupt_upload": at})
+        assert r.status_code == 200 and r.json()["faults"]["corrupt_upload"] == at
+    else:
+        sim.faults.corrupt_upload(at)
+    item_id = api.create_item("bent-up")
+    api.upload(item_id, {"a.bin": data})  # the PUT and complete succeed: no checksum was given
+    assert sim.faults.snapshot()["corrupt_upload"] is None  # one-shot
+    bent = bytearray(data)
+    bent[at] ^= 0xFF
+    [stored] = api.item_files(item_id)
+    assert stored["checksum_info"]["checksum"] == hashlib.sha1(bytes(bent)).hexdigest()
+    assert stored["size"] == len(data)
+    _, uri = api.prepared_uri(item_id, "a.bin")
+    assert new_http().get(uri).content == bytes(bent)  # what was stored is the bent body
+
+
+def test_corrupt_upload_is_caught_by_an_addspec_checksum(
+    api: Client, sim: ContentLibraryService
+) -> None:
+    data = os.urandom(5000)
+    sim.faults.corrupt_upload(0)
+    item_id = api.create_item("bent-checked")
+    sid = api.create_update_session(item_id)
+    checksum = {"algorithm": "SHA1", "checksum": hashlib.sha1(data).hexdigest()}
+    info = api.add_file(sid, "a.bin", size=len(data), checksum_info=checksum)
+    assert api.put(info["upload_endpoint"]["uri"], data).status_code == 200
+    f = api.upload_file(sid, "a.bin")
+    assert f["status"] == "ERROR"
+    assert "Checksum mismatch" in f["error_message"]["default_message"]
+
+
+# -- stall ------------------------------------------------------------------------------------
+
+
+def _raw_get(uri: str, want: int) -> tuple[socket.socket, bytes]:
+    """GET ``uri`` on a raw socket; returns it after ``want`` body bytes arrived."""
+    url = urlsplit(uri)
+    sock = socket.create_connection((url.hostname, url.port), timeout=30)
+    sock.sendall(f"GET {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < want:
+        chunk = sock.recv(65536)
+        assert chunk, data[:200]
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    return sock, body
+
+
+def test_stalled_download_sends_nothing_more_and_ends_at_shutdown(
+    api: Client, sim: ContentLibraryService
+) -> None:
+    item_id = api.create_item("stall-down")
+    api.upload(item_id, {"a.bin": BIG})
+    _, uri = api.prepared_uri(item_id, "a.bin")
+    r = _control(sim, {"stall": {"after_bytes": 1000, "which": "download", "seconds": 120}})
+    assert r.json()["faults"]["stall"] == {"after_bytes": 1000, "which": "download", "seconds": 120}
+    sock, body = _raw_get(uri, 1000)
+    with sock:
+        assert body == BIG[:1000]
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)  # the stall holds for 120 s: nothing more comes
+        # Other requests are served meanwhile, and a second download is whole.
+        assert api.call("GET", "/api/content/library").status_code == 200
+        assert new_http().get(uri).content == BIG
+        started = time.monotonic()
+        sim.stop()
+        assert time.monotonic() - started < 20  # not the 120 s of the stall
+        sock.settimeout(30)
+        rest = b""
+        try:
+            while chunk := sock.recv(65536):
+                rest += chunk
+        except ConnectionError:
+            pass
+        assert rest == b""  # closed without another body byte
+
+
+def test_stalled_download_closes_after_its_seconds(api: Client, sim: ContentLibraryService) -> None:
+    item_id = api.create_item("stall-short")
+    api.upload(item_id, {"a.bin": BIG})
+    _, uri = api.prepared_uri(item_id, "a.bin")
+    sim.faults.stall(500, which="download", seconds=0.3)
+    got = bytearray()
+    started = time.monotonic()
+    with pytest.raises(requests.RequestException), new_http().get(uri, stream=True) as r:
+        for chunk in r.iter_content(100):
+            got += chunk
+    assert time.monotonic() - started >= 0.3
+    assert bytes(got) == BIG[:500]
+    assert sim.faults.snapshot()["stall"] is None  # one-shot
+    assert new_http().get(uri).content == BIG
+
+
+def test_stalled_download_ends_when_the_client_closes(
+    api: Client, sim: ContentLibraryService
+) -> None:
+    item_id = api.create_item("stall-gone")
+    api.upload(item_id, {"a.bin": BIG})
+    _, uri = api.prepared_uri(item_id, "a.bin")
+    assert api.call("GET", "/api/content/library").status_code == 200  # api's connection is up
+    gc.collect()  # closes the connections of the PUT and GET helpers' sessions
+    poll_until(lambda: sim.connection_count == 1, timeout=30)
+    sim.faults.stall(2000, which="download", seconds=120)
+    sock, body = _raw_get(uri, 2000)
+    assert body == BIG[:2000] and sim.connection_count == 2
+    sock.close()
+    poll_until(lambda: sim.connection_count == 1, timeout=30)  # long before the 120 s
+
+
+def test_stalled_upload_takes_nothing_more_then_fails_the_file(
+    api: Client, sim: ContentLibraryService
+) -> None:
+    item_id = api.create_item("stall-up")
+    sid = api.create_update_session(item_id)
+    info = api.add_file(sid, "a.bin", size=len(BIG))
+    sim.faults.stall(100_000, which="upload", seconds=1.0)
+    started = time.monotonic()
+    thread, result = _put_in_thread(info["upload_endpoint"]["uri"], BIG)
+    thread.join(timeout=60)
+    assert time.monotonic() - started >= 1.0
+    assert result and isinstance(result[0], requests.ConnectionError), result
+    f = api.upload_file(sid, "a.bin")
+    assert f["status"] == "ERROR" and f["bytes_transferred"] == 100_000
+    assert "stalled" in f["error_message"]["default_message"]
+    info = api.add_file(sid, "a.bin", size=len(BIG))  # one-shot: the retry goes through
+    assert api.put(info["upload_endpoint"]["uri"], BIG).status_code == 200
+
+
+def test_stall_rejects_bad_arguments(sim: ContentLibraryService) -> None:
+    for body in (
+        {"stall": 5},
+        {"stall": {"after_bytes": -1}},
+        {"stall": {"after_bytes": 1, "which": "sideways"}},
+        {"corrupt_upload": "x"},
+    ):
+        assert _control(sim, body).status_code == 400, body
+    assert sim.faults.snapshot()["stall"] is None

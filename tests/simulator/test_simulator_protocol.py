@@ -87,7 +87,7 @@ def test_login_token_expires_when_idle(sim_factory: Callable[..., ContentLibrary
     api = Client(svc, "api")
     assert api.call("GET", "/api/content/library").status_code == 200
     # Watch from the side (any call with the token would keep it alive).
-    poll_until(lambda: api.sim_state()["logins"] == [])
+    poll_until(lambda: svc.backend.dump()["logins"] == [])
     r = api.call("GET", "/api/content/library")
     assert r.status_code == 401 and error_type(r) == "UNAUTHENTICATED"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from simclient import USERS, Client, new_http
+from simclient import USERS, Client, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
 from cl_desktop.simulator.__main__ import main
@@ -81,7 +82,7 @@ def test_deleting_a_library_removes_its_items_and_content(api: Client) -> None:
 def test_python_interface(tmp_path: Path) -> None:
     cfg = SimulatorConfig(data_dir=tmp_path / "d")
     assert cfg.users == {"administrator@vsphere.local": "demo"}
-    assert cfg.dialects == frozenset({"api", "rest"}) and cfg.control_api is True
+    assert cfg.dialects == frozenset({"api", "rest"}) and cfg.control_api is False
     assert cfg.session_timeout == 300.0 and cfg.login_timeout == 1800.0
     svc = ContentLibraryService(cfg)
     with pytest.raises(RuntimeError):
@@ -147,6 +148,18 @@ def test_tls_round_trip(
     assert http.get(uri, headers={"Range": "bytes=5-9"}).content == data[5:10]
 
 
+def test_a_tls_handshake_that_never_comes_is_cut(
+    sim_factory: Callable[..., ContentLibraryService], tls_pair: tuple[Path, Path]
+) -> None:
+    cert, key = tls_pair
+    svc = sim_factory(tls_cert=cert, tls_key=key, header_timeout=1.0)
+    with socket.create_connection(("127.0.0.1", svc.port), timeout=30) as sock:
+        poll_until(lambda: svc.connection_count == 1, timeout=30)
+        assert sock.recv(1) == b""  # closed by the header deadline, not after 30 s
+    poll_until(lambda: svc.connection_count == 0, timeout=30)  # and forgotten
+    assert Client(svc, "api", verify=str(cert)).call("GET", "/api/content/library").ok
+
+
 # -- CLI -------------------------------------------------------------------------------------
 
 
@@ -185,7 +198,7 @@ def cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], s
 def test_cli_round_trip_and_sigterm(
     cli: Callable[..., tuple[subprocess.Popen[str], str]], tmp_path: Path
 ) -> None:
-    proc, base = cli("--data-dir", str(tmp_path / "cli"), "--user", "admin:secret")
+    proc, base = cli("--data-dir", str(tmp_path / "cli"), "--user", "admin:secret", "--control-api")
     assert base.startswith("http://127.0.0.1:")
     http = new_http()
     token = http.post(base + "/api/session", auth=("admin", "secret")).json()
@@ -208,7 +221,7 @@ def test_cli_round_trip_and_sigterm(
     assert r.status_code == 204
     assert http.get(base + f"/api/content/library/item/{item_id}").json()["size"] == 5
     # Fault injection over HTTP works against the subprocess.
-    assert new_http().post(base + "/_sim/faults", json={"fail_next": 1}).status_code == 200
+    assert http.post(base + "/_sim/faults", json={"fail_next": 1}).status_code == 200
     assert http.get(base + "/api/content/library").status_code == 503
 
     proc.send_signal(signal.SIGTERM)
@@ -221,7 +234,7 @@ def test_cli_round_trip_and_sigterm(
 def test_cli_rest_only_without_control_api(
     cli: Callable[..., tuple[subprocess.Popen[str], str]],
 ) -> None:
-    proc, base = cli("--dialect", "rest", "--no-control-api", "--readonly-user", "ro:pw")
+    proc, base = cli("--dialect", "rest", "--readonly-user", "ro:pw")  # control API: off
     http = new_http()
     assert (
         http.post(base + "/api/session", auth=("administrator@vsphere.local", "demo")).status_code
@@ -229,7 +242,8 @@ def test_cli_rest_only_without_control_api(
     )
     r = http.post(base + "/rest/com/vmware/cis/session", auth=("ro", "pw"))
     assert r.status_code == 200
-    assert http.get(base + "/_sim/state").status_code == 404
+    token = {"vmware-api-session-id": r.json()["value"]}
+    assert http.get(base + "/_sim/state", headers=token).status_code == 404  # off by default
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=15) == 0
 

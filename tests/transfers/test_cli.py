@@ -126,11 +126,7 @@ def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Pa
 
 
 def _bytes_on_server(sim: Any) -> int:
-    import requests
-
-    session = requests.Session()
-    session.trust_env = False
-    state = session.get(sim.base_url + "/_sim/state", timeout=5).json()
+    state = sim.backend.dump()  # in-process: the control API is off by default
     total = 0
     for s in state.get("update_sessions", []):
         for f in s.get("files", []):

@@ -236,15 +236,11 @@ def test_a_corrupted_download_fails_loudly_and_leaves_no_file(
 
 
 def test_cl_transfer_exits_6_on_a_checksum_mismatch(sim: Any, tmp_path: Path) -> None:
-    import requests
-
     source = make_file(tmp_path / "d.iso", 500_000, seed=12)
     db = str(tmp_path / "q.sqlite")
     up = cli(sim.base_url, "--queue-db", db, "upload", "Local library/d", str(source), "--create")
     assert up.returncode == 0, up.stderr
-    http = requests.Session()
-    http.trust_env = False
-    http.post(sim.base_url + "/_sim/faults", json={"corrupt_download": 7}, timeout=5)
+    sim.faults.corrupt_download(7)
     down = cli(sim.base_url, "--queue-db", db, "download", "Local library/d",
                str(tmp_path / "out"))  # fmt: skip
     assert down.returncode == 6, down.stdout + down.stderr

@@ -1,0 +1,35 @@
+"""An upload corrupted in transit (the simulator flips one byte on receipt) fails the job as a
+checksum mismatch: never "verified", no ACTIVE session and no empty item left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from helpers import active_sessions, upload_spec
+from test_workflows import make_file
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.transfers.errors import IntegrityError
+from cl_desktop.transfers.jobs import JobState, ServerRef, Verification
+from cl_desktop.transfers.queue import TransferQueue
+
+
+def test_upload_corrupted_in_transit_fails_as_checksum_mismatch(
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "bent.iso", 300_000, seed=21)
+    sim.faults.corrupt_upload(123_456)
+    seen: list[Verification | None] = []
+    queue.add_listener(lambda job: seen.append(job.verification))
+    job = queue.wait(queue.add(upload_spec(ref, sim.default_library_id, source)), 60)
+
+    assert job.state is JobState.FAILED, (job.state, job.error_message)
+    assert job.error_title == IntegrityError.title == "Checksum mismatch"
+    assert "bent.iso" in job.error_message and "SHA1" in job.error_message, job.error_message
+    assert job.verification is not Verification.VERIFIED
+    assert Verification.VERIFIED not in seen  # not even for a moment
+    assert sim.faults.snapshot()["corrupt_upload"] is None  # the fault did fire
+    assert active_sessions(client) == []
+    for item in client.items.find(name="bent", library_id=sim.default_library_id):
+        assert client.item_files.list(item), "the job left an empty item behind"
