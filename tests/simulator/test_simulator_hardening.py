@@ -45,9 +45,22 @@ def _closed(sock: socket.socket) -> bool:
 
 
 def _request(svc: ContentLibraryService, head: str) -> bytes:
+    """Send a request head; return the whole answer (its body may come in a later segment)."""
     with _connect(svc) as sock:
         sock.sendall(head.encode("latin-1"))
-        return _head(sock)
+        data = _head(sock)
+        length = 0
+        for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = len(data.split(b"\r\n\r\n", 1)[-1])
+        while body < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data, body = data + chunk, body + len(chunk)
+        return data
 
 
 # -- control API --------------------------------------------------------------------------
