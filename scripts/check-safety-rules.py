@@ -92,6 +92,18 @@ BREAKAGES: tuple[Breakage, ...] = (
         ),
         selection=("tests/transfers/test_download_failures.py",),
     ),
+    Breakage(
+        name="resume-without-range",
+        rule="a resumed download sends no Range and fetches the whole file again",
+        file="cl_desktop/api/client.py",
+        old='            headers["Range"] = f"bytes={offset}-"\n',
+        new="            pass  # breakage: no Range header\n",
+        selection=(
+            "tests/transfers/faults/test_faults.py::test_dropped_download_resumes_with_range",
+            "tests/transfers/faults/test_faults.py::"
+            "test_pause_and_resume_a_download_keeps_the_partial_file",
+        ),
+    ),
 )
 
 # What is not copied into the scratch tree (generated, large or another checkout's business).
