@@ -104,6 +104,35 @@ BREAKAGES: tuple[Breakage, ...] = (
             "test_pause_and_resume_a_download_keeps_the_partial_file",
         ),
     ),
+    Breakage(
+        name="no-keep-alive",
+        rule="the update session is never kept alive during a long upload",
+        file="cl_desktop/transfers/context.py",
+        old="        if time.monotonic() - self._last_sent >= self.interval:\n",
+        new="        if False:  # breakage: no keep-alive\n",
+        selection=(
+            "tests/transfers/faults/test_faults.py::"
+            "test_keep_alive_reports_growing_progress_well_inside_the_expiry",
+        ),
+    ),
+    Breakage(
+        name="cancel-between-files-only",
+        rule="an upload notices cancel only between files, not between blocks",
+        file="cl_desktop/transfers/upload.py",
+        old=(
+            "            ) -> None:\n"
+            "                control.check()\n"
+            "                control.throttle(done - last[0])\n"
+        ),
+        new=(
+            "            ) -> None:\n"
+            "                control.throttle(done - last[0])  # breakage: no check per block\n"
+        ),
+        selection=(
+            "tests/transfers/faults/test_faults.py::"
+            "test_cancel_takes_effect_within_a_block_and_cleans_up",
+        ),
+    ),
 )
 
 # What is not copied into the scratch tree (generated, large or another checkout's business).
