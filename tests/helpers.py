@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def wait_until(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
+def wait_until(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
     """Poll `probe` until it returns something truthy; fail after `timeout` seconds.
 
     The pause between polls grows from 10 ms; it waits on an Event, so a test can never

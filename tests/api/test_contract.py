@@ -12,8 +12,10 @@ import io
 import logging
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from helpers import wait_until
 from servers import ServerTarget
 
@@ -124,10 +126,25 @@ def test_secrets_never_reach_logs_or_errors(
     assert "***" in repr(c._credentials)
 
 
-def test_expired_login_is_renewed_once(client: ContentLibraryClient) -> None:
-    client._token = str(uuid.uuid4())  # what the server sees after its login session expired
-    assert isinstance(client.libraries.list(), tuple)
-    assert client._token is not None
+def test_expired_login_is_renewed_once(client: ContentLibraryClient, library_id: str) -> None:
+    stale = str(uuid.uuid4())  # what the server sees after its login session expired
+    client._token = stale
+    seen: list[tuple[str, str, int]] = []  # the real HTTP exchanges, in order
+
+    def record(response: requests.Response, *args: object, **kwargs: object) -> None:
+        path = urlsplit(response.request.url or "").path
+        seen.append((response.request.method or "", path, response.status_code))
+
+    client.http.hooks["response"].append(record)
+    assert library_id in client.libraries.list()
+    logins = [s for s in seen if s[0] == "POST" and s[1].endswith("/session")]
+    assert [s[2] for s in logins] == [201 if client.dialect is Dialect.API else 200], seen
+    assert [s[2] for s in seen if s[2] == 401] == [401], seen  # one refusal, one new login
+    assert seen[-1][2] == 200 and len(seen) == 3, seen
+    assert client._token not in (None, stale)
+    seen.clear()
+    assert library_id in client.libraries.list()  # the new login is used as is
+    assert [s[2] for s in seen] == [200], seen
 
 
 # --- libraries, items, files, storage ------------------------------------------------------------

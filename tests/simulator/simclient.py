@@ -21,7 +21,7 @@ READONLY_USERS = {"reader": "secret"}
 T = TypeVar("T")
 
 
-def poll_until(probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.01) -> T:
+def poll_until(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.01) -> T:
     """Call ``probe`` until it returns something other than None/False; return that."""
     deadline = time.monotonic() + timeout
     pause = threading.Event()  # waits between polls without time.sleep

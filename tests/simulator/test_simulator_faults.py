@@ -7,7 +7,6 @@ import hashlib
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,11 +50,8 @@ def test_drop_upload_after_bytes(api: Client, sim: ContentLibraryService, how: s
     item_id = api.create_item("drop-up")
     sid = api.create_update_session(item_id)
     info = api.add_file(sid, "a.bin")
-    try:
-        r = new_http().put(info["upload_endpoint"]["uri"], data=BIG)
-        assert r.status_code != 200
-    except requests.ConnectionError:
-        pass  # the expected outcome: the connection is reset
+    with pytest.raises(requests.ConnectionError):  # reset (RST), no answer at all
+        new_http().put(info["upload_endpoint"]["uri"], data=BIG)
     f = api.upload_file(sid, "a.bin")
     assert f["status"] == "ERROR"
     assert f["bytes_transferred"] == 100_000
@@ -135,7 +131,8 @@ def test_throttle_shows_live_progress_and_keep_alive_stays_fast(
     item_id = api.create_item("throttled")
     sid = api.create_update_session(item_id)
     info = api.add_file(sid, "a.bin", size=len(BIG))
-    assert _control(sim, {"throttle": 4_000_000}).json()["faults"]["throttle"] == 4_000_000
+    # 2 MiB at 100 kB/s takes 20 s: the keep-alive below must answer while bytes still move.
+    assert _control(sim, {"throttle": 100_000}).json()["faults"]["throttle"] == 100_000
     thread, result = _put_in_thread(info["upload_endpoint"]["uri"], BIG)
     live = poll_until(
         lambda: (
@@ -145,10 +142,12 @@ def test_throttle_shows_live_progress_and_keep_alive_stays_fast(
         )
     )
     assert live["bytes_transferred"] < len(BIG)
-    # The state lock is not held during byte I/O: control calls answer at once.
-    started = time.monotonic()
+    # The state lock is not held during byte I/O: a control call is answered while the upload
+    # is still running (shown by state, not by timing it).
     assert api.us_action(sid, "keep-alive", {"client_progress": 10}).status_code == 204
-    assert time.monotonic() - started < 0.5
+    during = api.upload_file(sid, "a.bin")
+    assert during["status"] == "TRANSFERRING" and during["bytes_transferred"] < len(BIG)
+    assert thread.is_alive() and not result
     sim.faults.throttle(None)
     thread.join(timeout=30)
     assert result and isinstance(result[0], requests.Response) and result[0].status_code == 200

@@ -20,6 +20,11 @@ from cl_desktop.simulator import ContentLibraryService
 DATA = b"0123456789" * 1000
 
 
+def void(client: Client) -> int:
+    """The one status of an answer without a value: 204 on /api, 200 on /rest."""
+    return 204 if client.dialect == "api" else 200
+
+
 def _tmp_files(svc: ContentLibraryService) -> list[str]:
     return [p.name for p in (svc.data_dir / "tmp").iterdir()]
 
@@ -147,7 +152,7 @@ def test_fail_records_client_message(client: Client) -> None:
     item_id = client.create_item("fail")
     sid = client.create_update_session(item_id)
     r = client.us_action(sid, "fail", {"client_error_message": "disk read failed"})
-    assert r.status_code in (200, 204)
+    assert r.status_code == void(client)
     session = client.update_session(sid)
     assert session["state"] == "ERROR"
     assert session["error_message"]["default_message"] == "disk read failed"
@@ -171,13 +176,13 @@ def test_keep_alive_progress_must_increase(client: Client) -> None:
     item_id = client.create_item("keep-alive")
     sid = client.create_update_session(item_id)
     before = client.update_session(sid)["expiration_time"]
-    assert client.us_action(sid, "keep-alive", {"client_progress": 10}).status_code in (200, 204)
+    assert client.us_action(sid, "keep-alive", {"client_progress": 10}).status_code == void(client)
     for bad in (10, 5, 101, -1):
         r = client.us_action(sid, "keep-alive", {"client_progress": bad})
         assert r.status_code == 400, bad
         assert error_type(r, client.dialect) == "INVALID_ARGUMENT"
-    assert client.us_action(sid, "keep-alive", {"client_progress": 20}).status_code in (200, 204)
-    assert client.us_action(sid, "keep-alive", {}).status_code in (200, 204)
+    assert client.us_action(sid, "keep-alive", {"client_progress": 20}).status_code == void(client)
+    assert client.us_action(sid, "keep-alive", {}).status_code == void(client)
     session = client.update_session(sid)
     assert session["client_progress"] == 20
     assert session["expiration_time"] >= before
@@ -242,7 +247,7 @@ def test_checksum_mismatch_then_retry_by_adding_again(client: Client) -> None:
     ready = client.upload_file(sid, "a.bin")
     assert ready["status"] == "READY"
     assert ready["checksum_info"] == {"algorithm": "SHA256", "checksum": good}
-    assert client.us_action(sid, "complete").status_code in (200, 204)
+    assert client.us_action(sid, "complete").status_code == void(client)
     # Items report SHA-1 whatever the upload was verified with.
     assert client.item_files(item_id)[0]["checksum_info"] == {
         "algorithm": "SHA1",
@@ -293,7 +298,7 @@ def test_remove_and_versions(client: Client) -> None:
     assert [f["name"] for f in client.session_files(sid)] == ["b.bin"]
     info = client.add_file(sid, "b.bin")
     client.put(info["upload_endpoint"]["uri"], b"b2-longer")
-    assert client.us_action(sid, "complete").status_code in (200, 204)
+    assert client.us_action(sid, "complete").status_code == void(client)
     files = client.item_files(item_id)
     assert [(f["name"], f["version"], f["size"]) for f in files] == [("b.bin", "2", 9)]
     assert client.item(item_id)["content_version"] == "3"

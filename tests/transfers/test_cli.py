@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -123,6 +124,8 @@ def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Pa
         (item,) = client.items.find(name="crash", library_id=sim_service.default_library_id)
         (stored,) = client.item_files.list(item)
         assert stored.size == source.stat().st_size
+        sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+        assert stored.checksum_info and stored.checksum_info.checksum == sha1  # not just the size
 
 
 def _bytes_on_server(sim: Any) -> int:

@@ -81,8 +81,11 @@ def test_ovf_brings_its_files_in_order(
     assert [f.name for f in job.files] == ["tpl.mf", "tpl.ovf", "disk-1.vmdk"]
     assert job.verification is expected_verification(server_target)
     assert job.item_id is not None
-    stored = {f.name for f in client.item_files.list(job.item_id)}
-    assert {"tpl.ovf", "disk-1.vmdk"} <= stored
+    stored = {f.name: f for f in client.item_files.list(job.item_id)}
+    # vCenter consumes the manifest (keep_in_storage false); vcsim stores it like any file
+    manifest = {"tpl.mf"} if server_target.kind == "vcsim" else set()
+    assert set(stored) == {"tpl.ovf", "disk-1.vmdk"} | manifest
+    assert stored["disk-1.vmdk"].size == disk.stat().st_size
 
 
 def test_preflight_catches_a_damaged_disk_before_any_byte_moves(

@@ -109,7 +109,7 @@ def test_queue_model_passes_modeltester_through_inserts_updates_and_removals(
     model.update_job(
         snapshot(3, JobState.FAILED, error_title="Busy", error_message="held by someone")
     )
-    with qtbot.waitSignal(model.dataChanged, timeout=2000):
+    with qtbot.waitSignal(model.dataChanged, timeout=10000):
         pass  # the repaint timer delivers the updates together
     model.remove_job(1)
     assert [s.id for s in model.snapshots()] == [2, 3]
@@ -129,7 +129,7 @@ def test_queue_model_repaints_a_burst_of_updates_once(qtbot: QtBot) -> None:
     for done in range(0, 100, 5):
         model.update_job(snapshot(1, JobState.RUNNING, bytes_done=done, bytes_total=100))
     assert changes == []  # nothing repainted per event
-    qtbot.waitUntil(lambda: bool(changes), timeout=2000)
+    qtbot.waitUntil(lambda: bool(changes), timeout=10000)
     assert changes == [(0, 0)]
     assert model.index(0, PROGRESS).data() == "95%"
 

@@ -20,6 +20,7 @@ from conftest import (  # type: ignore[import-not-found]
     wait_jobs,
     write_file,
 )
+from helpers import active_sessions
 from PySide6.QtCore import QPoint, QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -29,7 +30,7 @@ from cl_desktop.app import Application
 from cl_desktop.demo import seed
 from cl_desktop.transfers.jobs import JobState, Phase, Verification
 from cl_desktop.ui.details import NOT_AVAILABLE
-from cl_desktop.ui.queue_model import ITEM, STATE, VERIFICATION
+from cl_desktop.ui.queue_model import ITEM, PROGRESS, STATE, VERIFICATION
 
 
 def sha1(path: Path) -> str:
@@ -246,6 +247,8 @@ def test_cancel_and_retry_from_the_queue(
     dock.cancel_action.trigger()
     wait_jobs(qtbot, gui, 1, JobState.CANCELED)
     qtbot.waitUntil(dock.retry_action.isEnabled, timeout=5000)
+    # Canceled on the server too: no session left, no partial file in the item.
+    assert active_sessions(client) == [] and client.item_files.list(item_id) == ()
 
     sim_service.faults.throttle(None)
     dock.retry_action.trigger()
@@ -258,7 +261,7 @@ def test_cancel_and_retry_from_the_queue(
 def test_pause_and_resume(
     qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
 ) -> None:
-    client.items.create(sim_service.default_library_id, "paused", type="file")
+    item_id = client.items.create(sim_service.default_library_id, "paused", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("paused") >= 0, timeout=10000)
     payload = write_file(tmp_path / "p.bin", 24 * 1024 * 1024)
@@ -268,11 +271,23 @@ def test_pause_and_resume(
     dock = gui.window.dock
     dock.queue_view.selectRow(0)
     dock.pause_action.trigger()
-    wait_jobs(qtbot, gui, 1, JobState.PAUSED)
+    [paused] = wait_jobs(qtbot, gui, 1, JobState.PAUSED)
     qtbot.waitUntil(dock.resume_action.isEnabled, timeout=5000)
+    # The row shows the progress the job really holds (not a stale figure), and it is partial.
+    assert 0 < paused.bytes_done < payload.stat().st_size
+    qtbot.waitUntil(
+        lambda: dock.queue_model.index(0, PROGRESS).data() == f"{int(paused.fraction * 100)}%",
+        timeout=5000,
+    )
     sim_service.faults.throttle(None)
     dock.resume_action.trigger()
-    wait_jobs(qtbot, gui, 1, JobState.DONE)
+    [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
+    assert job.verification is Verification.VERIFIED
+    # What the server holds: the whole file, its checksum, in the same item; no session left.
+    [info] = client.item_files.list(item_id)
+    assert info.size == payload.stat().st_size
+    assert info.checksum_info and info.checksum_info.checksum == sha1(payload)
+    assert job.item_id == item_id and active_sessions(client) == []
 
 
 def test_failed_transfer_shows_its_error_which_can_be_copied(

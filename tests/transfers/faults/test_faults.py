@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import active_sessions, upload_spec, wait_until
 from test_cli import cli
 from test_workflows import download_spec, make_file
@@ -20,6 +22,7 @@ from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 
 USER = "admin"  # the simulator user of tests/conftest.py
+BLOCK = 1 << 20  # the largest block the client reads and sends at once (api.client)
 
 
 def uploaded_item(queue: TransferQueue, ref: ServerRef, library: str, path: Path) -> str:
@@ -41,15 +44,23 @@ def test_dropped_upload_connection_is_resent(
 
 
 def test_dropped_download_resumes_with_range(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
-) -> None:
+    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.DEBUG, logger="cl_desktop.simulator.handler")
     source = make_file(tmp_path / "big.bin", 6 * 1024 * 1024, seed=9)
     item = uploaded_item(queue, ref, sim.default_library_id, source)
     sim.faults.drop_after_bytes(2_500_000, which="download")
     dest = tmp_path / "dl"
+    seen: list[JobSnapshot] = []
+    queue.add_listener(seen.append)
     job = queue.wait(queue.add(download_spec(ref, sim.default_library_id, item, dest)), 60)
     assert job.state is JobState.DONE, job.error_message
     assert job.verification is Verification.VERIFIED
+    assert any(s.phase.value == "retrying" for s in seen if s.id == job.id)  # it did drop
+    # The server's own request log: the retry asked for the rest (206), not the whole file.
+    gets = [m.rsplit(" ", 2)[1] for m in caplog.messages if '"GET /cls/data/' in m]
+    assert gets == ["200", "206"], gets
     assert (dest / "big.bin").read_bytes() == source.read_bytes()
     assert os.listdir(dest) == ["big.bin"]
     assert active_sessions(client) == []
@@ -75,12 +86,17 @@ def test_expired_login_logs_in_again(
     sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
 ) -> None:
     first = uploaded_item(queue, ref, sim.default_library_id, make_file(tmp_path / "a.bin", 10))
-    assert first
-    sim.faults.expire_logins()
+    assert sim.faults.expire_logins() == 1  # the queue's one login for this server
     job = queue.wait(
         queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "b.bin", 10))), 60
     )
     assert job.state is JobState.DONE, job.error_message
+    assert job.verification is Verification.VERIFIED
+    assert job.item_id is not None and job.item_id != first
+    with ContentLibraryClient(sim.base_url, USER, "secret") as client:
+        assert [f.name for f in client.item_files.list(first)] == ["a.bin"]
+        assert [f.name for f in client.item_files.list(job.item_id)] == ["b.bin"]
+        assert active_sessions(client) == []
 
 
 def running_with_bytes(queue: TransferQueue, job_id: int) -> JobSnapshot | None:
@@ -88,17 +104,24 @@ def running_with_bytes(queue: TransferQueue, job_id: int) -> JobSnapshot | None:
     return job if job.state is JobState.RUNNING and job.bytes_done > 0 else None
 
 
-def test_cancel_takes_effect_within_a_second_and_cleans_up(
+def test_cancel_takes_effect_within_a_block_and_cleans_up(
     sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
 ) -> None:
     sim.faults.throttle(500_000)
+    size = 20_000_000
     job_id = queue.add(
-        upload_spec(ref, sim.default_library_id, make_file(tmp_path / "slow.iso", 20_000_000))
+        upload_spec(ref, sim.default_library_id, make_file(tmp_path / "slow.iso", size))
     )
-    wait_until(lambda: running_with_bytes(queue, job_id), 20, "bytes moving")
+    reported: list[int] = []
+    queue.add_listener(lambda job: reported.append(job.bytes_done) if job.id == job_id else None)
+    before = wait_until(lambda: running_with_bytes(queue, job_id), 20, "bytes moving").bytes_done
     queue.cancel(job_id)
-    job = queue.wait(job_id, timeout=1.0)
+    job = queue.wait(job_id, 60)
     assert job.state is JobState.CANCELED
+    # Counted in bytes, not seconds: the client checks the cancel before every block (at most
+    # 1 MiB), so at most the block racing the request is read after it.
+    assert max(reported) - before <= 2 * BLOCK, (before, max(reported))
+    assert max(reported) < size
     sim.faults.throttle(None)
     assert active_sessions(client) == []
     assert client.items.find(name="slow", library_id=sim.default_library_id) == ()  # no empty item
@@ -115,17 +138,25 @@ def test_pause_and_resume_a_download_keeps_the_partial_file(
     job_id = queue.add(download_spec(ref, sim.default_library_id, item, dest))
     wait_until(lambda: running_with_bytes(queue, job_id), 20, "bytes moving")
     queue.pause(job_id)
-    paused = queue.wait(job_id, timeout=1.0)
+    paused = queue.wait(job_id, 60)
     assert paused.state is JobState.PAUSED
     part = dest / "p.bin.part"
-    assert part.exists() and 0 < part.stat().st_size < source.stat().st_size
-    assert not (dest / "p.bin").exists()
+    kept = part.stat().st_size
+    assert 0 < kept < source.stat().st_size
+    assert part.read_bytes() == source.read_bytes()[:kept]  # the prefix, intact
+    assert os.listdir(dest) == ["p.bin.part"]
     assert active_sessions(client) == []
+    resumed: list[JobSnapshot] = []
+    queue.add_listener(lambda job: resumed.append(job) if job.id == job_id else None)
     sim.faults.throttle(None)
     queue.resume(job_id)
-    wait_until(lambda: queue.snapshot(job_id).state is JobState.DONE, 30, "resumed download")
+    done = queue.wait(job_id, 60)
+    assert done.state is JobState.DONE and done.verification is Verification.VERIFIED
     assert (dest / "p.bin").read_bytes() == source.read_bytes()
-    assert not part.exists()
+    assert os.listdir(dest) == ["p.bin"]
+    # Resumed with Range from the kept prefix: the progress never went back below it.
+    moving = [j.bytes_done for j in resumed if j.state is JobState.RUNNING and j.bytes_done]
+    assert moving and min(moving) >= kept, (kept, moving[:5])
 
 
 def test_expired_update_session_fails_clearly(
@@ -141,7 +172,8 @@ def test_expired_update_session_fails_clearly(
     sim.faults.throttle(None)
     job = queue.wait(job_id, 30)
     assert job.state is JobState.FAILED
-    assert job.error_title and job.error_message
+    assert job.error_title and "x.iso" in job.error_message  # names the file it was sending
+    assert client.items.find(name="x", library_id=sim.default_library_id) == ()  # no empty item
     assert active_sessions(client) == []
 
 
@@ -186,13 +218,14 @@ def test_history_exports_csv_and_json(
     assert record["verification"] == "verified" and record["server"] == sim.base_url
 
 
-def test_keep_alive_reports_progress_well_inside_the_expiry(tmp_path: Path) -> None:
-    """With a 1.5 s idle timeout the client must keep the session alive, with growing
-    client_progress, while a 4 s upload runs."""
+def test_keep_alive_reports_growing_progress_well_inside_the_expiry(tmp_path: Path) -> None:
+    """With a 6 s idle timeout the client keeps the session alive every third of it (2 s), with
+    client_progress that only grows. Seen on the server, not timed: the expiry leaves 4 s of
+    slack for a loaded machine, and the throttle is lifted once two keep-alives arrived."""
     from servers import SimulatorServer
 
     with SimulatorServer(tmp_path / "srv", users={USER: "secret"},
-                         session_timeout=1.5) as service:  # fmt: skip
+                         session_timeout=6.0) as service:  # fmt: skip
         service.faults.throttle(2_000_000)
         queue = TransferQueue(
             JobStore(tmp_path / "q.sqlite"),
@@ -200,19 +233,26 @@ def test_keep_alive_reports_progress_well_inside_the_expiry(tmp_path: Path) -> N
         )
         queue.start()
         watcher = ContentLibraryClient(service.base_url, USER, "secret")
+        progress: list[int] = []  # each distinct client_progress the server held, in order
+
+        def two_keep_alives() -> bool:
+            value = watcher.update_sessions.get(sid).client_progress or 0
+            if value and value not in progress:
+                progress.append(value)
+            return len(progress) >= 2
+
         try:
             job_id = queue.add(upload_spec(
                 ServerRef(service.base_url, USER), service.default_library_id,
-                make_file(tmp_path / "slow.iso", 8_000_000)))  # fmt: skip
-            sid = wait_until(lambda: queue.snapshot(job_id).session_id, 20, "a session")
-            seen = wait_until(
-                lambda: watcher.update_sessions.get(sid).client_progress, 20, "client progress"
-            )
-            assert 0 < seen < 100
+                make_file(tmp_path / "slow.iso", 40_000_000)))  # fmt: skip
+            sid = wait_until(lambda: queue.snapshot(job_id).session_id, 30, "a session")
+            wait_until(two_keep_alives, 60, "two keep-alives with progress")
+            service.faults.throttle(None)
             job = queue.wait(job_id, 60)
         finally:
             queue.shutdown()
             watcher.close()
+        assert 0 < progress[0] < progress[1] < 100, progress
         assert job.state is JobState.DONE, job.error_message
         assert job.verification is Verification.VERIFIED
 

@@ -14,17 +14,18 @@ from test_cli import cli
 from test_faults import USER
 from test_workflows import make_file
 
-from cl_desktop.api import ContentLibraryClient
+from cl_desktop.api import ContentLibraryClient, DownloadSessionState, UpdateSessionState
 from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
 
 
-def test_move_changes_which_job_runs_next(
-    sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
-) -> None:
-    queue.max_parallel = 1
-    sim.faults.throttle(2_000_000)
+def test_move_changes_which_job_runs_next(sim: Any, ref: ServerRef, tmp_path: Path) -> None:
+    # Jobs are added and moved before the queue starts, so which one runs first depends on the
+    # order alone, not on how fast the first upload happens to be.
+    connect = lambda r: ContentLibraryClient(r.url, USER, "secret")  # noqa: E731
+    queue = TransferQueue(JobStore(tmp_path / "held.sqlite"), connect, max_parallel=1)
     started: list[int] = []
     lock = threading.Lock()
 
@@ -34,15 +35,18 @@ def test_move_changes_which_job_runs_next(
                 started.append(job.id)
 
     queue.add_listener(watch)
-    ids = [
+    a, b, c = (
         queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / f"{n}.bin", 2000)))
         for n in ("a", "b", "c")
-    ]
-    queue.move(ids[2], 0)  # c jumps ahead of the waiting b (a may already run)
-    sim.faults.throttle(None)
-    for job_id in ids:
-        assert queue.wait(job_id, 30).state is JobState.DONE
-    assert started.index(ids[2]) < started.index(ids[1])
+    )
+    queue.move(c, 0)
+    queue.start()
+    try:
+        for job_id in (a, b, c):
+            assert queue.wait(job_id, 60).state is JobState.DONE
+    finally:
+        queue.shutdown()
+    assert started == [c, a, b]
 
 
 def test_bandwidth_limit_holds_speed_down(
@@ -94,13 +98,21 @@ def test_session_commands(sim: Any, client: ContentLibraryClient) -> None:
     down = client.download_sessions.create(item)
     listed = cli(sim.base_url, "sessions")
     assert up in listed.stdout and down in listed.stdout
-    assert cli(sim.base_url, "session", "keep-alive", up).returncode == 0
+    expires = client.update_sessions.get(up).expiration_time  # reading does not extend it
+    kept = cli(sim.base_url, "session", "keep-alive", up)
+    assert kept.returncode == 0 and f"keep-alive: {up}" in kept.stdout, kept.stderr
+    assert expires is not None and client.update_sessions.get(up).expiration_time > expires
     assert cli(sim.base_url, "session", "fail", up, "--message", "from test").returncode == 0
-    assert "from test" in str(client.update_sessions.get(up).error_message)
+    failed = client.update_sessions.get(up)
+    assert failed.state is UpdateSessionState.ERROR and "from test" in str(failed.error_message)
     assert cli(sim.base_url, "session", "delete", up).returncode == 0
+    assert up not in client.update_sessions.list()
     assert cli(sim.base_url, "session", "cancel", down).returncode == 0
+    assert client.download_sessions.get(down).state is DownloadSessionState.CANCELED
     assert cli(sim.base_url, "session", "delete", down).returncode == 0
-    assert cli(sim.base_url, "session", "delete", down).returncode == 4
+    assert down not in client.download_sessions.list()
+    gone = cli(sim.base_url, "session", "delete", down)
+    assert gone.returncode == 4 and down in gone.stderr, gone.stderr
 
 
 def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) -> None:

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Break each safety rule on purpose and check that the tests notice.
+
+For every entry of BREAKAGES: copy the working tree to a scratch folder, replace one exact
+snippet of the engine with its broken version, run the test selection that guards the rule
+(`python -m pytest -x -q SELECTION` with PYTHONPATH at the copy) and report whether it failed
+("caught") or passed ("MISSED"). The selection is first run on the unbroken copy: a selection
+that fails anyway proves nothing, so that is reported as an error, not as caught.
+
+    scripts/check-safety-rules.py              # every breakage
+    scripts/check-safety-rules.py --list       # names only
+    scripts/check-safety-rules.py -k rename    # breakages whose name contains "rename"
+
+Exit status 0 only when every selected breakage was caught. An entry whose snippet is no longer
+in its file reports "snippet not found" (a failure): the code changed, so update the entry.
+See CONTRIBUTING.md, "Safety-rule breakages".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Breakage:
+    name: str  # short, for -k and the report
+    rule: str  # the promise this breaks, in words
+    file: str  # relative to the repository root
+    old: str  # exact text that must occur once in `file`
+    new: str  # what replaces it
+    selection: tuple[str, ...]  # pytest arguments (paths or node ids) that must catch it
+
+
+BREAKAGES: tuple[Breakage, ...] = (
+    Breakage(
+        name="download-checksum-ignored",
+        rule="download verification never compares the checksum",
+        file="cl_desktop/transfers/download.py",
+        old="    if ours != checksum.checksum.lower():\n",
+        new="    if False:  # breakage: the checksum is never compared\n",
+        selection=(
+            "tests/transfers/faults/test_faults.py::"
+            "test_a_corrupted_download_fails_loudly_and_leaves_no_file",
+            "tests/transfers/faults/test_faults.py::test_cl_transfer_exits_6_on_a_checksum_mismatch",
+        ),
+    ),
+    Breakage(
+        name="upload-failure-keeps-session",
+        rule="an upload that fails after its session exists skips ending the session",
+        file="cl_desktop/transfers/upload.py",
+        old=(
+            "    except BaseException as exc:\n"
+            "        _end_session(ctx, session_id, _message_of(exc))\n"
+            "        raise\n"
+        ),
+        new="    except BaseException:\n        raise  # breakage: the session is left ACTIVE\n",
+        selection=("tests/transfers/test_upload_failures.py",),
+    ),
+    Breakage(
+        name="token-to-any-host",
+        rule="the session header is sent to any host",
+        file="cl_desktop/api/client.py",
+        old="        if urlsplit(uri).hostname == self._host and self._token:\n",
+        new="        if self._token:  # breakage: no same-origin check\n",
+        selection=("tests/api/test_token_scope.py",),
+    ),
+    Breakage(
+        name="rename-before-verify",
+        rule="the download is renamed to its final name before it is verified",
+        file="cl_desktop/transfers/download.py",
+        old=(
+            "    verification, checksum = _verify(ctx, session_id, entry, part, written, algorithm,"
+            " streamed)\n"
+            "    final = unique_path(target)\n"
+            "    os.replace(part, final)"
+        ),
+        new=(
+            "    final = unique_path(target)\n"
+            "    os.replace(part, final)  # breakage: renamed before it is verified\n"
+            "    verification, checksum = _verify(ctx, session_id, entry, part, written, algorithm,"
+            " streamed)\n"
+            "    pass"
+        ),
+        selection=("tests/transfers/test_download_failures.py",),
+    ),
+    Breakage(
+        name="resume-without-range",
+        rule="a resumed download sends no Range and fetches the whole file again",
+        file="cl_desktop/api/client.py",
+        old='            headers["Range"] = f"bytes={offset}-"\n',
+        new="            pass  # breakage: no Range header\n",
+        selection=(
+            "tests/transfers/faults/test_faults.py::test_dropped_download_resumes_with_range",
+            "tests/transfers/faults/test_faults.py::"
+            "test_pause_and_resume_a_download_keeps_the_partial_file",
+        ),
+    ),
+    Breakage(
+        name="no-keep-alive",
+        rule="the update session is never kept alive during a long upload",
+        file="cl_desktop/transfers/context.py",
+        old="        if time.monotonic() - self._last_sent >= self.interval:\n",
+        new="        if False:  # breakage: no keep-alive\n",
+        selection=(
+            "tests/transfers/faults/test_faults.py::"
+            "test_keep_alive_reports_growing_progress_well_inside_the_expiry",
+        ),
+    ),
+    Breakage(
+        name="cancel-between-files-only",
+        rule="an upload notices cancel only between files, not between blocks",
+        file="cl_desktop/transfers/upload.py",
+        old=(
+            "            ) -> None:\n"
+            "                control.check()\n"
+            "                control.throttle(done - last[0])\n"
+        ),
+        new=(
+            "            ) -> None:\n"
+            "                control.throttle(done - last[0])  # breakage: no check per block\n"
+        ),
+        selection=(
+            "tests/transfers/faults/test_faults.py::"
+            "test_cancel_takes_effect_within_a_block_and_cleans_up",
+        ),
+    ),
+)
+
+# What is not copied into the scratch tree (generated, large or another checkout's business).
+IGNORED = (".git", ".venv", ".vcsim", "__pycache__", "*.egg-info", ".pytest_cache",
+           ".mypy_cache", ".ruff_cache", "build", "dist")  # fmt: skip
+
+# pytest exit codes: 0 all passed, 1 some failed; anything else means the run proved nothing.
+PYTEST_FAILED = 1
+
+
+def run_selection(tree: Path, selection: tuple[str, ...], timeout: float) -> tuple[int, str]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "QT_QPA_PLATFORM": "offscreen"}
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *selection]
+    try:
+        done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return -1, f"timed out after {timeout:.0f} s"
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    failed = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    return done.returncode, "; ".join([*failed[:1], *lines[-1:]])
+
+
+def check(tree: Path, b: Breakage, baseline: dict[tuple[str, ...], tuple[int, str]],
+          timeout: float) -> tuple[bool, str]:  # fmt: skip
+    """(caught, what happened) for one breakage applied to `tree`; the file is restored after."""
+    path = tree / b.file
+    if not path.exists():
+        return False, f"file not found: {b.file}"
+    original = path.read_text()
+    count = original.count(b.old)
+    if count != 1:
+        why = "snippet not found" if count == 0 else f"snippet found {count} times"
+        return False, f"{why} in {b.file}: the code changed, update the entry"
+    missing = [s for s in b.selection if not (tree / s.split("::")[0]).exists()]
+    if missing:
+        return False, f"selection not found: {', '.join(missing)}"
+    if b.selection not in baseline:
+        baseline[b.selection] = run_selection(tree, b.selection, timeout)
+    code, summary = baseline[b.selection]
+    if code != 0:
+        return False, f"selection does not pass without the breakage (exit {code}): {summary}"
+    path.write_text(original.replace(b.old, b.new))
+    try:
+        code, summary = run_selection(tree, b.selection, timeout)
+    finally:
+        path.write_text(original)
+    if code == PYTEST_FAILED:
+        return True, summary
+    if code == 0:
+        return False, f"the selection still passes: {summary}"
+    return False, f"the run proved nothing (exit {code}): {summary}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-k", dest="match", default="", help="only breakages whose name has this")
+    parser.add_argument("--list", action="store_true", help="list the breakages and exit")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds per pytest run (default 900)")  # fmt: skip
+    args = parser.parse_args(argv)
+    chosen = [b for b in BREAKAGES if args.match in b.name]
+    if args.list:
+        for b in chosen:
+            print(f"{b.name}: {b.rule}\n    {b.file} -> {' '.join(b.selection)}")
+        return 0
+    if not chosen:
+        print(f"no breakage matches {args.match!r}", file=sys.stderr)
+        return 2
+    results = []
+    with tempfile.TemporaryDirectory(prefix="safety-rules-") as scratch:
+        tree = Path(scratch) / "tree"
+        shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*IGNORED))
+        baseline: dict[tuple[str, ...], tuple[int, str]] = {}
+        for b in chosen:
+            print(f"... {b.name}: {b.rule}", flush=True)
+            caught, detail = check(tree, b, baseline, args.timeout)
+            print(f"    {'caught' if caught else 'MISSED'}: {detail}", flush=True)
+            results.append((b, caught))
+    print()
+    for b, caught in results:
+        print(f"{'caught' if caught else 'MISSED':7} {b.name}")
+    missed = sum(not caught for _, caught in results)
+    print(f"{len(results) - missed} of {len(results)} breakages caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
