@@ -1,5 +1,5 @@
-"""Queue behaviour (order, bandwidth), a busy item, files over 4 GiB, and the CLI's sessions and
-password sources."""
+"""Queue behaviour (order, bandwidth), a busy item, files over 4 GiB, and the CLI's password
+sources (its session commands: tests/transfers/test_cli_sessions.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from helpers import upload_spec
-from test_cli import cli
 from test_faults import USER
 from test_workflows import make_file
 
@@ -86,21 +85,6 @@ def test_a_file_over_4_gib(
     (stored,) = client.item_files.list(job.item_id)
     assert stored.size == (4 << 30) + 4097
     client.items.delete(job.item_id)  # give the disk space back at once
-
-
-def test_session_commands(sim: Any, client: ContentLibraryClient) -> None:
-    item = client.items.create(sim.default_library_id, "s", type="file")
-    up = client.update_sessions.create(item)
-    down = client.download_sessions.create(item)
-    listed = cli(sim.base_url, "sessions")
-    assert up in listed.stdout and down in listed.stdout
-    assert cli(sim.base_url, "session", "keep-alive", up).returncode == 0
-    assert cli(sim.base_url, "session", "fail", up, "--message", "from test").returncode == 0
-    assert "from test" in str(client.update_sessions.get(up).error_message)
-    assert cli(sim.base_url, "session", "delete", up).returncode == 0
-    assert cli(sim.base_url, "session", "cancel", down).returncode == 0
-    assert cli(sim.base_url, "session", "delete", down).returncode == 0
-    assert cli(sim.base_url, "session", "delete", down).returncode == 4
 
 
 def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) -> None:
