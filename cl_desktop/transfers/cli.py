@@ -15,6 +15,7 @@ import dataclasses
 import getpass
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -146,8 +147,8 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0:  # also refuses NaN
-            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        if not 0 < value < math.inf:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"must be above 0 (and finite), got {text}")
         return value
 
     return parse
@@ -399,11 +400,9 @@ class Cli:
         return self._wait(ids)
 
     def _adopt(self, job_id: int) -> JobSnapshot:
-        """Take one persisted job of this server and user into the (started) queue."""
-        queue = self._queue()
-        queue.start(accept=lambda _spec: False)
+        """Take one persisted job of this server and user into the queue (not started yet)."""
         try:
-            job = queue.adopt(job_id)
+            job = self._queue().adopt(job_id)
         except KeyError:
             raise NoSuchJob(f"no job {job_id} in {self._store_path()}") from None
         if not self._mine(job.spec):
@@ -418,6 +417,7 @@ class Cli:
         queue = self._queue()
         if job.state is JobState.DONE:
             raise UsageError(f"job {job.id} is done; there is nothing to retry")
+        queue.start(accept=lambda _spec: False)  # runs the job if it was left queued
         if job.state is JobState.PAUSED:
             queue.resume(job.id)
         else:
@@ -452,6 +452,7 @@ class Cli:
             row = _job_summary(job)
             row["in_use"] = store.claimed_elsewhere(job.id)
             row["bytes_total"] = job.bytes_total
+            row["progress"] = round(job.fraction, 4)
             rows.append(row)
         lines = []
         for job, row in zip(jobs, rows, strict=True):

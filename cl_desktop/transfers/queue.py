@@ -116,8 +116,9 @@ class TransferQueue:
             self._schedule()
 
     def adopt(self, job_id: int) -> JobSnapshot:
-        """Load one persisted job into a started queue (the command line's retry and remove).
+        """Claim and load one persisted job (the command line's retry and remove).
 
+        Adopted before `start`, a job does not run until then (remove never starts it).
         KeyError if there is no such job, JobClaimed if another live process owns it.
         """
         with self._lock:

@@ -59,7 +59,7 @@ def test_data_folder_that_cannot_be_written(sim_service: Any, tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     ("option", "value"), [("--parallel", "0"), ("--parallel", "-1"), ("--limit", "-5"),
-                          ("--limit", "0"), ("--limit", "nan")]
+                          ("--limit", "0"), ("--limit", "nan"), ("--limit", "inf")]
 )  # fmt: skip
 def test_parallel_and_limit_must_be_positive(
     sim_service: Any, tmp_path: Path, option: str, value: str
