@@ -162,7 +162,8 @@ class Cli:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         if args.ca_file and not Path(args.ca_file).is_file():
-            raise UsageError(f"--ca-file {args.ca_file}: no such file")
+            problem = "is not a file" if Path(args.ca_file).exists() else "no such file"
+            raise UsageError(f"--ca-file {args.ca_file}: {problem}")
         try:
             self.tls = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
             self.url = normalize_server(args.server)

@@ -63,7 +63,7 @@ def start_throttled_upload(sim: Any, db: str, name: str, source: Path) -> tuple[
     subprocess.Popen[str], str
 ]:  # fmt: skip
     """`cl-transfer upload` in a process, slowed down; returns once its bytes arrive."""
-    sim.faults.throttle(300_000)
+    sim.faults.throttle(200_000)  # 8 MB: 40 s, time for the other commands on a loaded machine
     proc = start_cli(sim.base_url, db, "upload", f"Local library/{name}", str(source), "--create")
     try:
         session_id = wait_until(
@@ -88,7 +88,7 @@ def running_upload(
     sim_service: Any, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     """A throttled `cl-transfer upload` under way in a process (job 1), with its session id."""
-    source = make_file(tmp_path / "first.iso", 6_000_000, seed=3)
+    source = make_file(tmp_path / "first.iso", 8_000_000, seed=3)
     proc, session_id = start_throttled_upload(
         sim_service, str(tmp_path / "q.sqlite"), "first", source
     )

@@ -34,7 +34,7 @@ def test_a_signal_ends_the_session_and_the_job_resumes(
     sim_service: Any, tmp_path: Path, signum: signal.Signals
 ) -> None:
     url, db, lib = sim_service.base_url, str(tmp_path / "q.sqlite"), sim_service.default_library_id
-    source = make_file(tmp_path / "term.iso", 6_000_000, seed=11)
+    source = make_file(tmp_path / "term.iso", 8_000_000, seed=11)
     proc, session_id = start_throttled_upload(sim_service, db, "term", source)
     try:
         proc.send_signal(signum)
