@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from helpers import wait_until
-from test_cli import cli
+from test_cli import bytes_received, cli, sessions_of
 from test_workflows import make_file
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings
@@ -27,18 +27,6 @@ def start_cli(url: str, db: str, *args: str) -> subprocess.Popen[str]:
         env={**os.environ, "CL_PASSWORD": "secret"}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
     )  # fmt: skip
-
-
-def sessions_of(sim: Any, state: str = "ACTIVE") -> dict[str, Any]:
-    """The simulator's update sessions in `state`, by id (read from its in-process state)."""
-    with sim.backend.lock:
-        return {sid: s for sid, s in sim.backend.update_sessions.items() if s.state == state}
-
-
-def bytes_received(sim: Any, session_id: str) -> int:
-    with sim.backend.lock:
-        session = sim.backend.update_sessions[session_id]
-        return sum(f.bytes_transferred for f in session.files.values())
 
 
 def item_file_sizes(client: ContentLibraryClient, library_id: str, name: str) -> list[int]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import cli
-from test_cli_jobs import item_file_sizes, sessions_of, start_throttled_upload
+from test_cli import cli, sessions_of
+from test_cli_jobs import item_file_sizes, start_throttled_upload
 from test_workflows import make_file
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings
