@@ -1,7 +1,11 @@
 """cl-transfer: the command line over the transfer engine, for scripts, pipelines and benchmarks.
 
 Exit codes: 0 success, 1 transfer failed, 2 usage, 3 authentication, 4 not found, 5 TLS trust,
-6 integrity. The password comes from CL_PASSWORD, else the keyring, else a prompt.
+6 integrity, 7 local problem (a file, a folder, the queue database), 8 the job is in use by
+another running process, 70 internal error (a bug in cl_desktop), 130 interrupted (Ctrl-C or
+SIGTERM; `resume` continues). Every error is one line "error: TITLE: MESSAGE" on stderr; only
+a bug prints a traceback, and says that it is one. The password comes from CL_PASSWORD, else
+the keyring, else a prompt. Each command ends its login on the server before it exits.
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ import dataclasses
 import getpass
 import json
 import logging
+import math
 import os
+import signal
 import sys
 import threading
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import platformdirs
@@ -29,19 +38,35 @@ from cl_desktop.api import (
     TlsTrustError,
     errors,
 )
+from cl_desktop.api.client import normalize_server
 
-from .errors import IntegrityError
+from .context import end_session
+from .errors import IntegrityError, LocalFileError
 from .jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
 from .naming import item_name_for
-from .queue import TransferQueue
+from .queue import JobClaimed, TransferQueue
 from .store import JobStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_TLS, EXIT_INTEGRITY = range(7)
+EXIT_LOCAL, EXIT_IN_USE = 7, 8
+EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 KEYRING_SERVICE = "cl-desktop"
+INTERNAL_ERROR = "internal error (this is a bug in cl_desktop, please report it)"
+EXIT_CODES_HELP = (
+    "exit codes: 0 success, 1 transfer failed, 2 usage, 3 authentication, 4 not found, "
+    "5 TLS trust, 6 integrity, 7 local file/folder/queue database problem, 8 job in use by "
+    "another process, 70 internal error (a bug), 130 interrupted"
+)
 
 
 class UsageError(Exception):
-    pass
+    title = "Usage"
+
+
+class NoSuchJob(ContentLibraryError):
+    title = "No such job"
+    hint = "`cl-transfer jobs` lists the jobs."
 
 
 def keyring_key(server: str, user: str) -> str:
@@ -68,8 +93,9 @@ def password_for(server: str, user: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cl-transfer", description="Move files in and out of vSphere Content Library."
-    )
+        prog="cl-transfer", description="Move files in and out of vSphere Content Library.",
+        epilog=EXIT_CODES_HELP,
+    )  # fmt: skip
     parser.add_argument("--server", required=True, help="vCenter address, e.g. https://vc.local")
     parser.add_argument("--user", required=True)
     parser.add_argument("--dialect", choices=("auto", "api", "rest"), default="auto")
@@ -78,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     trust.add_argument("--pin-sha256", help="trust exactly the certificate with this fingerprint")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--queue-db", help="queue database (default: in the user data dir)")
-    parser.add_argument("--parallel", type=int, default=2, help="concurrent transfers")
-    parser.add_argument("--limit", type=float, help="bandwidth limit in MB/s")
+    parser.add_argument("--parallel", type=_positive(int), default=2, help="concurrent transfers")
+    parser.add_argument("--limit", type=_positive(float), help="bandwidth limit in MB/s")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("libraries", help="list libraries")
@@ -100,23 +126,76 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("action", choices=("cancel", "fail", "delete", "keep-alive"))
     session.add_argument("session_id")
     session.add_argument("--message", default="failed from cl-transfer")
-    sub.add_parser("resume", help="finish the unfinished jobs of this server and user")
+    sub.add_parser("resume", help="finish the unfinished jobs of this server and user "
+                   "that no other process is running")  # fmt: skip
+    sub.add_parser("jobs", help="the persisted jobs of this server and user")
+    retry = sub.add_parser("retry", help="run a failed or canceled job again, to its end")
+    retry.add_argument("job_id", type=int, metavar="ID")
+    remove = sub.add_parser("remove", help="forget a job, ending what it left on the server")
+    remove.add_argument("job_id", type=int, metavar="ID")
     history = sub.add_parser("history", help="finished transfers (the audit trail)")
     history.add_argument("--export", help="write to this file")
     history.add_argument("--format", choices=("csv", "json"), default="csv")
     return parser
 
 
+def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    """An argparse type: a number above zero (0 parallel transfers would wait for ever)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < math.inf:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"must be above 0 (and finite), got {text}")
+        return value
+
+    return parse
+
+
+# Commands that work on the local queue database alone: no password, no login.
+_OFFLINE_COMMANDS = frozenset({"jobs", "history"})
+
+
 class Cli:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        tls = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
-        self.server = ServerRef(args.server, args.user, args.dialect, args.ca_file, tls.pin_sha256)
-        self.client = ContentLibraryClient(
-            args.server, args.user, password_for(args.server, args.user),
-            dialect=args.dialect, tls=tls,
-        )  # fmt: skip
-        self.client.login()
+        if args.ca_file and not Path(args.ca_file).is_file():
+            problem = "is not a file" if Path(args.ca_file).exists() else "no such file"
+            raise UsageError(f"--ca-file {args.ca_file}: {problem}")
+        try:
+            self.tls = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
+            self.url = normalize_server(args.server)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        self.server = ServerRef(
+            args.server, args.user, args.dialect, args.ca_file, self.tls.pin_sha256
+        )
+        self._client: ContentLibraryClient | None = None
+        self._store: JobStore | None = None
+        self._queue_obj: TransferQueue | None = None
+
+    @property
+    def client(self) -> ContentLibraryClient:
+        """The logged-in client, made at first use (offline commands never log in)."""
+        if self._client is None:
+            self._client = ContentLibraryClient(
+                self.args.server, self.args.user, password_for(self.args.server, self.args.user),
+                dialect=self.args.dialect, tls=self.tls,
+            )  # fmt: skip
+        if not self._client.logged_in:
+            self._client.login()
+        return self._client
+
+    def close(self) -> None:
+        """Stop the queue (its jobs end their server sessions), then end the login."""
+        if self._queue_obj is not None:
+            self._queue_obj.shutdown()
+        if self._client is not None:
+            self._client.close()
+        if self._store is not None:
+            self._store.close()
 
     # --- output ---------------------------------------------------------------------------
 
@@ -168,6 +247,8 @@ class Cli:
     # --- commands -------------------------------------------------------------------------
 
     def run(self) -> int:
+        if self.args.command not in _OFFLINE_COMMANDS:
+            _ = self.client  # log in first: a wrong password fails before anything else
         command = self.args.command.replace("-", "_")
         result: int = getattr(self, "cmd_" + command)()
         return result
@@ -236,22 +317,36 @@ class Cli:
         self.out({"session": sid, "action": action}, f"{action}: {sid}")
         return EXIT_OK
 
+    def _store_path(self) -> Path:
+        if self.args.queue_db:
+            return Path(self.args.queue_db)
+        return Path(platformdirs.user_data_dir("cl-desktop")) / "cl-transfer-queue.sqlite"
+
+    def store(self) -> JobStore:
+        if self._store is None:
+            self._store = JobStore(self._store_path())
+        return self._store
+
     def _queue(self) -> TransferQueue:
-        path = Path(self.args.queue_db) if self.args.queue_db else (
-            Path(platformdirs.user_data_dir("cl-desktop")) / "cl-transfer-queue.sqlite"
-        )  # fmt: skip
-        queue = TransferQueue(
-            JobStore(path),
-            lambda ref: self.client,
-            max_parallel=self.args.parallel,
-            bandwidth_limit=int(self.args.limit * 1e6) if self.args.limit else None,
-        )
-        if sys.stderr.isatty() and not self.args.json:
-            queue.add_listener(_ProgressLine())
-        return queue
+        """The queue, started with none of the persisted jobs: each command takes its own."""
+        if self._queue_obj is None:
+            queue = TransferQueue(
+                self.store(),
+                lambda ref: self.client,
+                max_parallel=self.args.parallel,
+                bandwidth_limit=int(self.args.limit * 1e6) if self.args.limit else None,
+            )
+            if sys.stderr.isatty() and not self.args.json:
+                queue.add_listener(_ProgressLine())
+            self._queue_obj = queue
+        return self._queue_obj
 
     def _mine(self, spec: JobSpec) -> bool:
-        return (spec.server.url, spec.server.username) == (self.server.url, self.server.username)
+        try:
+            url = normalize_server(spec.server.url)
+        except ValueError:
+            return False
+        return (url, spec.server.username) == (self.url, self.server.username)
 
     def cmd_upload(self) -> int:
         library_id, item_id, name = self.item_ref(self.args.item)
@@ -265,7 +360,7 @@ class Cli:
             item_name=name or item_name_for(paths[0]), paths=paths,
             unique_name=self.args.unique_name,
         )  # fmt: skip
-        return self._run([spec])
+        return self._run_new(spec)
 
     def cmd_download(self) -> int:
         library_id, item_id, name = self.existing_item(self.args.item)
@@ -273,19 +368,117 @@ class Cli:
             Direction.DOWNLOAD, self.server, library_id, item_id=item_id, item_name=name,
             dest_dir=str(Path(self.args.dest_dir).resolve()), file_names=tuple(self.args.names),
         )  # fmt: skip
-        return self._run([spec])
+        return self._run_new(spec)
+
+    def _run_new(self, spec: JobSpec) -> int:
+        """Run only the job this command adds: other persisted jobs are left to `resume`."""
+        queue = self._queue()
+        queue.start(accept=lambda _spec: False)
+        return self._wait([queue.add(spec)])
 
     def cmd_resume(self) -> int:
-        return self._run([])
+        """Run the unfinished jobs of this server and user that no live process owns."""
+        queue = self._queue()
+        queue.start(accept=self._mine)
+        ids = []
+        for job in queue.jobs():
+            if job.state is JobState.PAUSED:
+                queue.resume(job.id)
+            if not job.state.finished:
+                ids.append(job.id)
+        in_use = [
+            j.id for j in self.store().load()
+            if self._mine(j.spec) and not j.state.finished and self.store().claimed_elsewhere(j.id)
+        ]  # fmt: skip
+        if in_use:
+            _note(f"left alone, in use by another process: job {', '.join(map(str, in_use))}")
+        if not ids:
+            self.out([], "nothing to resume")
+            return EXIT_OK
+        for job_id in ids:
+            job = queue.snapshot(job_id)
+            _note(f"resuming job {job_id}: {job.spec.direction.value} {job.spec.item_name}")
+        return self._wait(ids)
+
+    def _adopt(self, job_id: int) -> JobSnapshot:
+        """Take one persisted job of this server and user into the queue (not started yet)."""
+        try:
+            job = self._queue().adopt(job_id)
+        except KeyError:
+            raise NoSuchJob(f"no job {job_id} in {self._store_path()}") from None
+        if not self._mine(job.spec):
+            raise UsageError(
+                f"job {job_id} belongs to {job.spec.server.username} on {job.spec.server.url}; "
+                "give that --server and --user"
+            )
+        return job
+
+    def cmd_retry(self) -> int:
+        job = self._adopt(self.args.job_id)
+        queue = self._queue()
+        if job.state is JobState.DONE:
+            raise UsageError(f"job {job.id} is done; there is nothing to retry")
+        queue.start(accept=lambda _spec: False)  # runs the job if it was left queued
+        if job.state is JobState.PAUSED:
+            queue.resume(job.id)
+        else:
+            queue.retry(job.id)  # failed or canceled; a queued one is already scheduled
+        _note(f"retrying job {job.id}: {job.spec.direction.value} {job.spec.item_name}")
+        return self._wait([job.id])
+
+    def cmd_remove(self) -> int:
+        job = self._adopt(self.args.job_id)
+        if job.session_id:  # left by a run that was killed: end it, as the queue would
+            sessions = (
+                self.client.update_sessions
+                if job.spec.direction is Direction.UPLOAD
+                else self.client.download_sessions
+            )
+            if not end_session(sessions, job.session_id, None):
+                raise errors.ServiceUnavailable(
+                    f"the session {job.session_id} of job {job.id} could not be ended; the job "
+                    "is kept, try again when the server is reachable",
+                    operation="remove job",
+                )
+        self._queue().remove(job.id)
+        what = f"{job.spec.direction.value} {job.spec.item_name}"
+        self.out({"removed": job.id}, f"removed job {job.id}: {what}")
+        return EXIT_OK
+
+    def cmd_jobs(self) -> int:
+        store = self.store()
+        jobs = [j for j in store.load() if self._mine(j.spec)]
+        rows = []
+        for job in jobs:
+            row = _job_summary(job)
+            row["in_use"] = store.claimed_elsewhere(job.id)
+            row["bytes_total"] = job.bytes_total
+            row["progress"] = round(job.fraction, 4)
+            rows.append(row)
+        lines = []
+        for job, row in zip(jobs, rows, strict=True):
+            state = job.state.value
+            if row["in_use"]:
+                state += " (in use by another process)"
+            elif job.state is JobState.RUNNING:
+                state += " (its process ended; `resume` continues it)"
+            progress = f"{job.fraction:.0%}" if job.bytes_total else "-"
+            error = f"  {job.error_title}: {job.error_message}" if job.error_message else ""
+            lines.append(
+                f"{job.id:>5}  {job.spec.direction.value:8} {state:12} {progress:>5}  "
+                f"{job.spec.item_name}{error}"
+            )
+        self.out(rows, "\n".join(lines) or "no jobs")
+        return EXIT_OK
 
     def cmd_history(self) -> int:
-        queue = self._queue()
+        store = self.store()
         if self.args.export:
-            count = queue.export_history(self.args.export, self.args.format)
+            count = store.export_history(self.args.export, self.args.format)
             self.out({"exported": count, "file": self.args.export},
                      f"{count} records written to {self.args.export}")  # fmt: skip
             return EXIT_OK
-        records = queue.history()
+        records = store.history()
         self.out(records, "\n".join(
             f"{r.started_at}  {r.direction:8} {r.outcome:8} {r.bytes:>12}  {r.item_name}/"
             f"{r.file}  {r.verification}  {r.error}"
@@ -293,28 +486,24 @@ class Cli:
         ))  # fmt: skip
         return EXIT_OK
 
-    def _run(self, specs: list[JobSpec]) -> int:
+    def _wait(self, ids: list[int]) -> int:
         queue = self._queue()
-        queue.start(accept=self._mine)
-        ids = [
-            j.id for j in queue.jobs() if not j.state.finished and j.state is not JobState.PAUSED
-        ]
-        ids += [queue.add(spec) for spec in specs]
-        try:
-            results = [queue.wait(job_id) for job_id in ids]
-        except KeyboardInterrupt:
-            queue.shutdown()
-            print("interrupted; `cl-transfer resume` continues", file=sys.stderr)
-            return EXIT_FAILED
-        queue.shutdown()
-        self.out([_job_summary(j) for j in results],
-                 "\n".join(_job_line(j) for j in results) or "nothing to do")  # fmt: skip
+        results = [queue.wait(job_id) for job_id in ids]
+        self.out([_job_summary(j) for j in results], "\n".join(_job_line(j) for j in results))
         failed = [j for j in results if j.state is not JobState.DONE]
         if not failed:
             return EXIT_OK
+        if any(j.error_title == "Internal error" for j in failed):  # the queue logged the trace
+            print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
+            return EXIT_INTERNAL
         if any(j.error_title == IntegrityError.title for j in failed):
             return EXIT_INTEGRITY
         return EXIT_FAILED
+
+
+def _note(text: str) -> None:
+    """What the command is doing, for the person watching (stderr: stdout stays the result)."""
+    print(f"cl-transfer: {text}", file=sys.stderr)
 
 
 class _ProgressLine:
@@ -344,12 +533,12 @@ def _job_summary(job: JobSnapshot) -> dict[str, Any]:
         "item_id": job.item_id or job.spec.item_id, "item": job.spec.item_name,
         "bytes": job.bytes_done, "verification": job.verification.value if job.verification
         else None, "files": [dataclasses.asdict(f) for f in job.files],
-        "error": job.error_message or None,
+        "error": job.error_message or None, "error_title": job.error_title or None,
     }  # fmt: skip
 
 
 def _job_line(job: JobSnapshot) -> str:
-    base = f"{job.spec.direction.value} {job.spec.item_name}: {job.state.value}"
+    base = f"job {job.id}: {job.spec.direction.value} {job.spec.item_name}: {job.state.value}"
     if job.state is JobState.DONE:
         return f"{base} ({job.bytes_done:,} bytes, {job.verification})"
     return f"{base}: {job.error_title}: {job.error_message}" if job.error_message else base
@@ -374,13 +563,63 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_TLS
     if isinstance(exc, errors.Unauthenticated | errors.Unauthorized):
         return EXIT_AUTH
-    if isinstance(exc, errors.NotFound):
+    if isinstance(exc, errors.NotFound | NoSuchJob):
         return EXIT_NOT_FOUND
     if isinstance(exc, IntegrityError):
         return EXIT_INTEGRITY
     if isinstance(exc, UsageError):
         return EXIT_USAGE
+    if isinstance(exc, LocalFileError | OSError):
+        return EXIT_LOCAL
+    if isinstance(exc, JobClaimed):
+        return EXIT_IN_USE
     return EXIT_FAILED
+
+
+def _title_and_message(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return LocalFileError.title, f"{where}{exc.strerror}"
+    if isinstance(exc, OSError):
+        return LocalFileError.title, str(exc)
+    if isinstance(exc, JobClaimed):
+        return "Job in use", f"{exc}; wait for it to finish there, or stop that process"
+    return getattr(exc, "title", "Error"), getattr(exc, "message", None) or str(exc)
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM both raise KeyboardInterrupt in the main thread, once.
+
+    A service manager, `timeout` or `kill` sends SIGTERM: it must end the server sessions and
+    the login as Ctrl-C does, not leave them ACTIVE. Later signals are ignored, so that the
+    (time-bounded) clean-up that follows the first one is not cut short.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._armed = True
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._armed:
+            self._armed = False
+            raise KeyboardInterrupt
+        _note("stopping: ending the server sessions and the login first")
+
+    def disarm(self) -> None:
+        self._armed = False
+
+    @contextmanager
+    def installed(self) -> Iterator[_Interrupts]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signal handlers can only be set from the main thread
+            return
+        previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -390,15 +629,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        return Cli(args).run()
-    except (ContentLibraryError, UsageError, ValueError) as exc:
-        title = getattr(exc, "title", "Error")
-        message = getattr(exc, "message", None) or str(exc)
-        if args.json:
-            print(json.dumps({"error": title, "message": message}))
-        print(f"cl-transfer: {title}: {message}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ValueError) else exit_code_for(exc)
+    with _Interrupts().installed() as interrupts:
+        cli: Cli | None = None
+        try:
+            cli = Cli(args)
+            return cli.run()
+        except KeyboardInterrupt:
+            _note("interrupted; `cl-transfer resume` continues unfinished jobs")
+            return EXIT_INTERRUPTED
+        except (ContentLibraryError, UsageError, OSError, JobClaimed) as exc:
+            title, message = _title_and_message(exc)
+            if args.json:
+                print(json.dumps({"error": title, "message": message}))
+            print(f"error: {title}: {message}", file=sys.stderr)
+            return exit_code_for(exc)
+        except Exception:
+            print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
+            traceback.print_exc()
+            return EXIT_INTERNAL
+        finally:
+            interrupts.disarm()  # ending sessions and the login must not be cut short
+            if cli is not None:
+                cli.close()
 
 
 if __name__ == "__main__":

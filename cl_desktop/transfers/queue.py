@@ -56,6 +56,14 @@ def account_key(server: ServerRef) -> tuple[str, str]:
     return normalize_server(server.url), server.username
 
 
+class JobClaimed(Exception):
+    """The job belongs to another live process (its queue claimed it)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"job {job_id} is in use by another running cl_desktop or cl-transfer")
+        self.job_id = job_id
+
+
 class _Running:
     """Book-keeping for one running job (only touched under the queue's lock)."""
 
@@ -100,8 +108,11 @@ class TransferQueue:
     # --- life cycle -------------------------------------------------------------------------
 
     def start(self, accept: Callable[[JobSpec], bool] | None = None) -> None:
-        """Load unfinished jobs (a crash leaves them RUNNING: they run again) and schedule.
+        """Load the persisted jobs this queue can claim and schedule the unfinished ones.
 
+        A job is owned by one queue at a time (`JobStore.claim`): one that another live
+        process holds is not loaded, so it is never shown, cancelled or run twice; one whose
+        owner died is taken over (its RUNNING state is a leftover: it runs again).
         `accept` limits this queue to some jobs (the command line takes only those of the
         server and user it was given).
         """
@@ -109,12 +120,35 @@ class TransferQueue:
             for job in self._store.load():
                 if accept is not None and not accept(job.spec):
                     continue
-                if job.state is JobState.RUNNING:
-                    job = dataclasses.replace(job, state=JobState.QUEUED)
-                    self._store.save(job)
-                self._jobs[job.id] = job
+                self._take(job)
             self._started = True
             self._schedule()
+
+    def adopt(self, job_id: int) -> JobSnapshot:
+        """Claim and load one persisted job (the command line's retry and remove).
+
+        Adopted before `start`, a job does not run until then (remove never starts it).
+        KeyError if there is no such job, JobClaimed if another live process owns it.
+        """
+        with self._lock:
+            if job_id in self._jobs:
+                return self._jobs[job_id]
+            found = [job for job in self._store.load() if job.id == job_id]
+            if not found:
+                raise KeyError(job_id)
+            if not self._take(found[0]):
+                raise JobClaimed(job_id)
+            self._schedule()
+            return self._jobs[job_id]
+
+    def _take(self, job: JobSnapshot) -> bool:
+        if not self._store.claim(job.id):
+            return False
+        if job.state is JobState.RUNNING:  # its owner died mid-transfer
+            job = dataclasses.replace(job, state=JobState.QUEUED)
+            self._store.save(job)
+        self._jobs[job.id] = job
+        return True
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop running jobs so that they continue on the next start."""
@@ -125,6 +159,9 @@ class TransferQueue:
             deadline = time.monotonic() + timeout
             while self._running and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
+            for job_id in self._jobs:
+                if job_id not in self._running:  # a worker still running keeps its claim
+                    self._store.release(job_id)
 
     def server_connected(self, server: ServerRef) -> None:
         """A login to `server` now exists: its jobs that waited for it are scheduled."""

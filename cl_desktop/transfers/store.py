@@ -2,18 +2,30 @@
 
 Written on every state change, so that after a crash the queue knows which jobs were running
 and which server sessions they held (those are cleaned up before the job runs again).
+
+Claims: every job has one owner at a time, the process whose queue loaded or added it. The
+claim is an exclusive `flock` on a per-job lock file in `<database>.claims/`, held on an open
+descriptor for as long as the queue owns the job. The kernel drops it when that process ends,
+however it ends (kill -9 included), so a dead owner loses its jobs with nothing to go stale;
+a pid + start-time column would need liveness guesses and breaks on pid reuse and clock changes.
+flock locks belong to the open file description, so two queues in one process exclude each
+other as well.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import LocalFileError
 from .jobs import HistoryRecord, JobSnapshot, JobSpec, JobState, Phase, Verification
 
 _SCHEMA = """
@@ -55,19 +67,34 @@ _ADDED_COLUMNS = {
 }
 
 
+class StoreError(LocalFileError):
+    """The queue database cannot be opened or used (a folder, not a database, not writable)."""
+
+    title = "Queue database problem"
+    hint = "Move the file away or give another queue database (cl-transfer --queue-db)."
+
+
 class JobStore:
-    """Thread-safe access to the jobs and history tables."""
+    """Thread-safe access to the jobs and history tables, and the claims on jobs."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._memory = str(path) == ":memory:"
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._migrate()
+        self._claims: dict[int, int | None] = {}  # job id -> lock file descriptor (None: memory)
+        try:
+            if not self._memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self.path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, "is a folder", str(self.path))
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StoreError(f"{self.path}: {reason}", operation="open the queue database") from exc
 
     def _migrate(self) -> None:
         present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
@@ -77,15 +104,93 @@ class JobStore:
 
     def close(self) -> None:
         with self._lock:
+            for job_id in list(self._claims):
+                self._release_locked(job_id)
             self._db.close()
 
-    def insert(self, spec: JobSpec, position: int, created_at: float) -> int:
+    # --- claims --------------------------------------------------------------------------
+
+    def _claim_file(self, job_id: int) -> Path:
+        return self.path.with_name(self.path.name + ".claims") / f"{job_id}.lock"
+
+    def claim(self, job_id: int) -> bool:
+        """Make this store the job's owner; False when another live owner holds it."""
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO jobs (spec, state, position, created_at) VALUES (?, ?, ?, ?)",
-                (spec.to_json(), JobState.QUEUED.value, position, created_at),
-            )
-            assert cursor.lastrowid is not None
+            return self._claim_locked(job_id)
+
+    def _claim_locked(self, job_id: int) -> bool:
+        if job_id in self._claims:
+            return True
+        if self._memory:
+            self._claims[job_id] = None
+            return True
+        path = self._claim_file(job_id)
+        path.parent.mkdir(exist_ok=True)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            # A remover unlinks the file while holding the lock: if ours is no longer the
+            # file at that path, the lock guards nothing; take the new file instead.
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._claims[job_id] = fd
+                return True
+            os.close(fd)
+
+    def release(self, job_id: int, forget: bool = False) -> None:
+        """Give the job up (`forget`: it is deleted, so its lock file goes too)."""
+        with self._lock:
+            self._release_locked(job_id, forget)
+
+    def _release_locked(self, job_id: int, forget: bool = False) -> None:
+        fd = self._claims.pop(job_id, None)
+        if fd is None:
+            return
+        if forget:
+            self._claim_file(job_id).unlink(missing_ok=True)
+        os.close(fd)
+
+    def claimed_elsewhere(self, job_id: int) -> bool:
+        """Whether another live owner holds the job (a momentary shared lock as the probe)."""
+        with self._lock:
+            if self._memory or job_id in self._claims:
+                return False
+            try:
+                fd = os.open(self._claim_file(job_id), os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return False
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            finally:
+                os.close(fd)  # closing drops the probe's lock
+            return False
+
+    def insert(self, spec: JobSpec, position: int, created_at: float) -> int:
+        """Add a job, already claimed: claimed before the row is committed, so that no other
+        process loading the queue can take it in between."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO jobs (spec, state, position, created_at) VALUES (?, ?, ?, ?)",
+                    (spec.to_json(), JobState.QUEUED.value, position, created_at),
+                )
+                assert cursor.lastrowid is not None
+                if not self._claim_locked(cursor.lastrowid):  # a lock file left by a rollback
+                    raise StoreError(f"job {cursor.lastrowid} is held", operation="add a job")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             return cursor.lastrowid
 
     def save(self, job: JobSnapshot) -> None:
@@ -100,6 +205,7 @@ class JobStore:
     def delete(self, job_id: int) -> None:
         with self._lock:
             self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            self._release_locked(job_id, forget=True)
 
     def load(self) -> list[JobSnapshot]:
         with self._lock:

@@ -111,7 +111,7 @@ def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Pa
     )  # fmt: skip
     with ContentLibraryClient(url, "admin", "secret", tls=TlsSettings()) as client:
         try:
-            wait_until(lambda: _bytes_on_server(sim_service) > 1_000_000, 30, "upload under way")
+            wait_until(lambda: total_received(sim_service) > 1_000_000, 30, "upload under way")
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -128,10 +128,17 @@ def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Pa
         assert stored.checksum_info and stored.checksum_info.checksum == sha1  # not just the size
 
 
-def _bytes_on_server(sim: Any) -> int:
-    state = sim.backend.dump()  # in-process: the control API is off by default
-    total = 0
-    for s in state.get("update_sessions", []):
-        for f in s.get("files", []):
-            total += int(f.get("bytes_transferred") or 0)
-    return total
+def sessions_of(sim: Any, state: str = "ACTIVE") -> dict[str, Any]:
+    """The simulator's update sessions in `state`, by id (read from its in-process state)."""
+    with sim.backend.lock:
+        return {sid: s for sid, s in sim.backend.update_sessions.items() if s.state == state}
+
+
+def bytes_received(sim: Any, session_id: str) -> int:
+    with sim.backend.lock:
+        session = sim.backend.update_sessions[session_id]
+        return sum(f.bytes_transferred for f in session.files.values())
+
+
+def total_received(sim: Any) -> int:
+    return sum(bytes_received(sim, sid) for sid in sessions_of(sim))

@@ -1,5 +1,5 @@
-"""Queue behaviour (order, bandwidth), a busy item, files over 4 GiB, and the CLI's sessions and
-password sources."""
+"""Queue behaviour (order, bandwidth), a busy item, files over 4 GiB, and the CLI's password
+sources (its session commands: tests/transfers/test_cli_sessions.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from helpers import upload_spec
-from test_cli import cli
 from test_faults import USER
 from test_workflows import make_file
 
-from cl_desktop.api import ContentLibraryClient, DownloadSessionState, UpdateSessionState
+from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
@@ -90,29 +89,6 @@ def test_a_file_over_4_gib(
     (stored,) = client.item_files.list(job.item_id)
     assert stored.size == (4 << 30) + 4097
     client.items.delete(job.item_id)  # give the disk space back at once
-
-
-def test_session_commands(sim: Any, client: ContentLibraryClient) -> None:
-    item = client.items.create(sim.default_library_id, "s", type="file")
-    up = client.update_sessions.create(item)
-    down = client.download_sessions.create(item)
-    listed = cli(sim.base_url, "sessions")
-    assert up in listed.stdout and down in listed.stdout
-    expires = client.update_sessions.get(up).expiration_time  # reading does not extend it
-    kept = cli(sim.base_url, "session", "keep-alive", up)
-    assert kept.returncode == 0 and f"keep-alive: {up}" in kept.stdout, kept.stderr
-    assert expires is not None and client.update_sessions.get(up).expiration_time > expires
-    assert cli(sim.base_url, "session", "fail", up, "--message", "from test").returncode == 0
-    failed = client.update_sessions.get(up)
-    assert failed.state is UpdateSessionState.ERROR and "from test" in str(failed.error_message)
-    assert cli(sim.base_url, "session", "delete", up).returncode == 0
-    assert up not in client.update_sessions.list()
-    assert cli(sim.base_url, "session", "cancel", down).returncode == 0
-    assert client.download_sessions.get(down).state is DownloadSessionState.CANCELED
-    assert cli(sim.base_url, "session", "delete", down).returncode == 0
-    assert down not in client.download_sessions.list()
-    gone = cli(sim.base_url, "session", "delete", down)
-    assert gone.returncode == 4 and down in gone.stderr, gone.stderr
 
 
 def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) -> None:
