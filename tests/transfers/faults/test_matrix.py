@@ -380,13 +380,13 @@ def test_server_killed_and_restarted(env_factory: Any, op: str, dialect: str) ->
 
 @pytest.mark.parametrize(("op", "dialect"), cells("server-frozen"))
 def test_server_frozen_then_thawed(env_factory: Any, op: str, dialect: str) -> None:
-    """SIGSTOP mid-transfer for 3 s (longer than the stall setting), then SIGCONT."""
+    """SIGSTOP mid-transfer for 2 s (longer than the stall setting), then SIGCONT."""
     env = env_factory(dialect, process=True)
     operation = prepare(env, op)
 
     def strike(_: JobSnapshot) -> None:
         env.server.freeze()
-        threading.Event().wait(3.0)  # the freeze is the fault
+        threading.Event().wait(2.0)  # the freeze is the fault
         env.server.thaw()
 
     finish(env, run_mid_transfer(env, operation, strike), operation, None)
