@@ -360,7 +360,6 @@ class Leftovers:
     library_id: str
     items_before: set[str]
     dest: Path | None = None  # downloads: the folder written into
-    outside: Path | None = None  # a folder that must stay untouched (hostile names)
     resumable: bool = False  # the job may be continued (paused/queued/failed-resumable)
     extra_ok: set[str] = field(default_factory=set)  # names a download may add (none by default)
 
@@ -407,5 +406,3 @@ def check_invariants(admin: ContentLibraryClient, job: JobSnapshot, left: Leftov
             assert entry in left.sources or entry in left.extra_ok, f"unexpected file {entry}"
             if entry in left.sources:
                 assert path.read_bytes() == left.sources[entry], f"{entry} is corrupt or partial"
-    if left.outside is not None:
-        assert os.listdir(left.outside) == [], "a hostile name wrote outside the destination"
