@@ -597,6 +597,17 @@ def test_stalled_body(env_factory: Any, op: str, dialect: str) -> None:
     finish(env, job, operation, r"stopped (sending|receiving|answering)|stalled")
 
 
+@pytest.mark.parametrize(("op", "dialect"), cells("stalled-once", xfail={"*": XFAIL_A_STALL}))
+def test_stalled_once_then_flowing(env_factory: Any, op: str, dialect: str) -> None:
+    """One data transfer stops after 100 KB with the connection open; the next one flows: the
+    stall is noticed within the stall setting, retried, and the job completes."""
+    env = env_factory(dialect, proxy=True)
+    operation = prepare(env, op)
+    env.proxy.arm(ProxyRule("stall", direction(op), after_bytes=100_000))
+    needs_retry_branch()
+    finish(env, run_plain(env, operation), operation, None)
+
+
 def test_the_invariants_catch_what_they_promise(env_factory: Any) -> None:
     """check_invariants and check_message are the matrix's judges: each breach is caught."""
     env = env_factory("api")
