@@ -377,7 +377,26 @@ def _put_once(
         _check_unchanged(f)  # appended to (or rewritten) while its bytes went up
     finally:
         sha1 = digest.hexdigest()
+    _check_received(ctx, session_id, f, sha1)
     return info.keep_in_storage is not False, sha1
+
+
+def _check_received(ctx: WorkflowContext, session_id: str, f: LocalFile, sha1: str) -> None:
+    """Compare the server's SHA-1 of what it received with ours before completing, so that
+    bytes damaged on the way never become the item's content."""
+    try:
+        got = ctx.client.update_session_files.get(session_id, f.name)
+    except (errors.VapiError, errors.ProtocolError) as exc:
+        log.debug("no received-file check for %s: %s", f.name, exc)
+        return  # the item's checksum is still compared after complete
+    theirs = got.checksum_info
+    if got.status is not TransferStatus.READY or theirs is None or not theirs.checksum:
+        return  # an ERROR status is named by validate
+    if theirs.effective_algorithm is ChecksumAlgorithm.SHA1 and theirs.checksum.lower() != sha1:
+        raise IntegrityError(
+            f"{f.name}: the server received bytes whose SHA1 is {theirs.checksum.lower()}, "
+            f"the ones sent have {sha1}"
+        )
 
 
 def _check_unchanged(f: LocalFile) -> None:
