@@ -60,6 +60,7 @@ class _Running:
         self.last_emit = 0.0
         self.last_persist = 0.0
         self.file_done: dict[str, int] = {}
+        self.files_sent: set[str] = set()  # uploads: the server has these whole
         self.started_at = datetime.now(UTC)
 
 
@@ -455,11 +456,11 @@ class TransferQueue:
         if job.spec.direction is not Direction.UPLOAD:
             return job
         done = dict(running.file_done) if running is not None else {}
+        sent = running.files_sent if running is not None else set()
         files = tuple(
-            dataclasses.replace(f, done=f.size if done.get(f.name, f.done) >= f.size else 0)
-            for f in job.files
+            dataclasses.replace(f, done=f.size if f.name in sent else 0) for f in job.files
         )
-        partial = [f.name for f in job.files if 0 < done.get(f.name, f.done) < f.size]
+        partial = [f.name for f in job.files if f.name not in sent and done.get(f.name, f.done)]
         note = resend_note(partial) if partial and job.session_id else job.note
         return self._update(
             job, files=files, bytes_done=sum(f.done for f in files), speed=0.0, note=note
@@ -630,6 +631,12 @@ class _QueueReporter:
             queue._update(
                 job, persist=persist, bytes_done=total_done, speed=speed, files=files, **extra
             )
+
+    def file_sent(self, name: str) -> None:
+        with self._queue._lock:
+            running = self._queue._running.get(self._job_id)
+            if running is not None:
+                running.files_sent.add(name)
 
     def file_done(
         self, name: str, verification: Verification, checksum: str | None, session_id: str

@@ -120,7 +120,8 @@ def run_upload(ctx: WorkflowContext) -> None:
     report = ctx.report
     report.phase(Phase.CHECKING)
     files = collect_upload_files(ctx.spec.paths)
-    report.files([FileProgress(f.name, f.size) for f in files])
+    if not ctx.resume_session:  # a resumed one keeps showing what it kept until it knows more
+        report.files([FileProgress(f.name, f.size) for f in files])
     created = ctx.item_created or not ctx.spec.item_id  # by this run or an earlier one
     item_id = resolve_item(ctx, files)
     try:
@@ -310,6 +311,7 @@ def _send_files(
     )
     total = sum(f.size for f in files) or 1
     sent_before = 0
+    report.files([FileProgress(f.name, f.size, f.size if f.name in received else 0) for f in files])
     digests: dict[str, str] = {}
     transient: set[str] = set()
     for f in files:
@@ -319,6 +321,7 @@ def _send_files(
             if info.keep_in_storage is False:
                 transient.add(f.name)
             report.progress(f.name, f.size)
+            report.file_sent(f.name)
             sent_before += f.size
             continue
         report.phase(Phase.TRANSFERRING)
@@ -339,6 +342,7 @@ def _send_files(
                 keep, digests[f.name] = _put_once(ctx, session_id, f, on_progress)
                 if not keep:
                     transient.add(f.name)
+                report.file_sent(f.name)
                 report.note("")  # a "sent again" note is done with
                 break
             except errors.Unauthenticated:
