@@ -446,7 +446,9 @@ class TransferQueue:
                     self._update(current, state=JobState.PAUSED, phase=Phase.WAITING)
                     self._keep_paused_session(current)
                 else:
-                    self._finish(current, outcome, error)
+                    current = self._finish(current, outcome, error)
+                    if outcome is not JobState.DONE:
+                        self._release(current)  # whatever the workflow could not end itself
             self._changed.notify_all()
             self._schedule()
 
@@ -568,6 +570,7 @@ class _QueueReporter:
     def __init__(self, queue: TransferQueue, job_id: int) -> None:
         self._queue = queue
         self._job_id = job_id
+        self._server = queue._jobs[job_id].spec.server  # still known once the job is removed
 
     def _job(self) -> JobSnapshot:
         return self._queue._jobs[self._job_id]
@@ -680,7 +683,4 @@ class _QueueReporter:
                 self._queue._update(self._job(), note=text)
 
     def cleanup_later(self, kind: CleanupKind, target: str) -> None:
-        server = self._queue.snapshot(self._job_id).spec.server if self._job_id in (
-            self._queue._jobs) else None  # fmt: skip
-        if server is not None:
-            self._queue._store.add_cleanup(server, kind.value, target)
+        self._queue._store.add_cleanup(self._server, kind.value, target)
