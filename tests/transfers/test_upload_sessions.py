@@ -246,3 +246,29 @@ def test_the_unique_name_used_is_recorded(sim: Any, queue: TransferQueue, tmp_pa
     first = next(s for s in seen if s.item_id)
     assert first.item_created and first.spec.item_name == "big-2g (2)" and first.bytes_done == 0
     client.close()
+
+
+def test_a_killed_runs_live_session_is_reused(sim: Any, server: ServerLog, tmp_path: Path) -> None:
+    """A process killed mid-upload leaves its job RUNNING with the session id: the next start
+    goes on in that session (it is still ACTIVE) instead of cancelling it."""
+    from cl_desktop.transfers.jobs import FileProgress
+    from cl_desktop.transfers.store import JobStore
+
+    client = ContentLibraryClient(sim.base_url, "admin", PASSWORD)
+    item = client.items.create(sim.default_library_id, "crashed", type="file")
+    session = client.update_sessions.create(item)
+    source = make_file(tmp_path / "k.bin", 5000)
+    spec = upload_spec(ref_for(sim.base_url), sim.default_library_id, source, item_id=item)
+    store = JobStore(tmp_path / "q.sqlite")
+    job_id = store.insert(spec, 1, 0.0)
+    store.save(JobSnapshot(job_id, spec, JobState.RUNNING, position=1, item_id=item,
+                           session_id=session, files=(FileProgress("k.bin", 5000),)))  # fmt: skip
+    store.close()
+    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as queue:
+        done = queue.wait(job_id, 60)
+        assert done.state is JobState.DONE, done.error_message
+        assert history_sessions(queue) == {session}
+    assert [c[1] for c in server.of("create")] == [session]  # no second session
+    assert server.of("cancel") == [] and not server.session_exists(session)
+    assert [f.name for f in client.item_files.list(item)] == ["k.bin"]
+    client.close()
