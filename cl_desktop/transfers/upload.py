@@ -247,9 +247,12 @@ def _open_session(
 
 def resend_note(names: Iterable[str]) -> str:
     """What the row says when a partly sent file must be sent again: there is no ranged PUT."""
-    listed = ", ".join(names)
-    verb = "will be" if "," not in listed else "will each be"
-    return f"{listed} {verb} sent again from its start (uploads cannot resume mid-file)"
+    listed = list(names)
+    their = "its" if len(listed) == 1 else "their"
+    return (
+        f"{', '.join(listed)} will be sent again from {their} start "
+        "(uploads cannot resume mid-file)"
+    )
 
 
 def _received(info: UpdateFileInfo, size: int | None) -> bool:
