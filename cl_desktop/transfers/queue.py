@@ -6,6 +6,12 @@ held, so they must only hand the snapshot on (the Qt service layer queues it to 
 thread) and never call back into the queue. A removed job arrives once more with
 `position == -1`. Workers are started through `spawn`, so the GUI can run them
 in QThreads and the command line in plain threads.
+
+A paused upload keeps its update session and item; a small keeper thread per paused job sends
+keep-alives until it resumes, is cancelled or removed, or the queue shuts down. Sessions and
+empty items that jobs could not end or delete (server unreachable) are remembered in the
+store's cleanups and done at the next job run for that server, or by `perform_cleanups(server)`
+(call it when a server is connected again); `wait_cleanups` waits for those threads.
 """
 
 from __future__ import annotations
