@@ -205,8 +205,8 @@ class TransferQueue:
             if job.id in self._running:
                 self._running[job.id].control.request_stop(pause)  # the worker ends the job
             elif job.state in (JobState.QUEUED, JobState.PAUSED):
-                if pause:
-                    self._update(job, state=JobState.PAUSED)
+                if pause:  # a queued job may hold a session already (app closed mid-upload)
+                    self._keep_paused_session(self._update(job, state=JobState.PAUSED))
                 else:
                     self._stop_keeper(job_id)
                     self._release(self._finish(job, JobState.CANCELED, None))
