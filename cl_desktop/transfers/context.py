@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from cl_desktop.api import ContentLibraryClient, errors
@@ -18,17 +19,30 @@ from .jobs import FileProgress, JobSpec, Phase, Verification
 log = logging.getLogger(__name__)
 
 
+class CleanupKind(StrEnum):
+    """What a job left on a server it could not reach, for the queue to end or delete later."""
+
+    UPDATE_SESSION = "update session"
+    DOWNLOAD_SESSION = "download session"
+    ITEM = "item"  # deleted only if it is still empty
+
+
 class Reporter(Protocol):
     """How a workflow tells the queue what it is doing (called on the worker thread)."""
 
     def phase(self, phase: Phase, note: str = "") -> None: ...
     def files(self, files: list[FileProgress]) -> None: ...
     def progress(self, name: str, done: int) -> None: ...
+    def file_sent(self, name: str) -> None: ...  # the server has all of it (its PUT answered)
     def file_done(
         self, name: str, verification: Verification, checksum: str | None, session_id: str
     ) -> None: ...
     def session(self, session_id: str | None) -> None: ...
-    def item(self, item_id: str, item_name: str) -> None: ...
+    # created: the job made this item (it is deleted if the job ends without filling it);
+    # item_id "" means the job no longer holds an item
+    def item(self, item_id: str, item_name: str, created: bool = False) -> None: ...
+    def note(self, text: str) -> None: ...  # what the row says besides the state; "" clears
+    def cleanup_later(self, kind: CleanupKind, target: str) -> None: ...
 
 
 @dataclass
@@ -38,6 +52,10 @@ class WorkflowContext:
     control: JobControl
     report: Reporter
     client_token: str  # stable across restarts of this job, so a repeated create is idempotent
+    # the update session an earlier run of the job left (paused, app closed, killed): reused
+    # while the server keeps it ACTIVE
+    resume_session: str | None = None
+    item_created: bool = False  # spec.item_id was created by an earlier run of this job
 
 
 class KeepAlive:
@@ -52,9 +70,10 @@ class KeepAlive:
         send: Callable[[int | None], None],
         expiration: datetime | None,
         max_interval: float = 60.0,
+        progress: int = 0,  # the session's client_progress already (a reused session)
     ) -> None:
         self._send = send
-        self._last_progress = 0
+        self._last_progress = progress
         self._last_sent = time.monotonic()
         self.interval = max_interval
         if expiration is not None:

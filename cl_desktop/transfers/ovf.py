@@ -1,12 +1,15 @@
 """OVF templates: which files an .ovf brings, and the pre-flight check against its manifest.
 
 The descriptor is untrusted input, so it is parsed with defusedxml (no entity expansion, no
-external references). References that would climb out of the descriptor's folder are refused.
+external references). References (and manifest lines) that lead out of the descriptor's folder,
+directly or through a symlink, are refused: an OVF must not upload the user's other files.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,30 @@ class LocalFile:
     name: str
     size: int
     manifest_checksum: tuple[str, str] | None = None  # (ALGORITHM, hex) from the .mf
+    mtime_ns: int | None = None  # at pre-flight: a change before or during the PUT fails it
+
+
+def regular_file(path: Path) -> os.stat_result:
+    """The stat of `path`, which must be a regular file (checked without opening it: a FIFO
+    or a device would block or never end)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise PreflightError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise PreflightError(f"{path} cannot be read ({exc.strerror})") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise PreflightError(f"{path} is a folder; drop the files inside it instead")
+    if not stat.S_ISREG(info.st_mode):
+        raise PreflightError(
+            f"{path} is not a regular file (a pipe, socket or device); only files can be uploaded"
+        )
+    return info
+
+
+def local_file(path: Path, name: str, checksum: tuple[str, str] | None = None) -> LocalFile:
+    info = regular_file(path)
+    return LocalFile(path, name, info.st_size, checksum, info.st_mtime_ns)
 
 
 def _local_name(tag: str) -> str:
@@ -63,13 +90,24 @@ def parse_manifest(path: Path) -> dict[str, tuple[str, str]]:
     return entries
 
 
+def _inside(folder: Path, name: str, what: str) -> Path:
+    """`folder / name`, refused when `name` is absolute, climbs out, or resolves (through
+    symlinks) to somewhere outside `folder`."""
+    relative = Path(name)
+    parts = Path(name.replace("\\", "/")).parts  # a backslash separates on Windows
+    if relative.is_absolute() or ".." in parts or not name.strip():
+        raise PreflightError(f"{what} {name!r}, outside its own folder")
+    path = folder / relative
+    real = Path(os.path.realpath(path))
+    if not real.is_relative_to(os.path.realpath(folder)):
+        raise PreflightError(f"{what} {name!r}, which leads to {real}, outside its own folder")
+    return path
+
+
 def _checked_reference(folder: Path, href: str) -> Path:
-    if "://" in href:
+    if "://" in href or href.lower().startswith(("file:", "http:", "https:")):
         raise PreflightError(f"the OVF references a remote file ({href}); only local files go up")
-    relative = Path(href)
-    if relative.is_absolute() or ".." in relative.parts:
-        raise PreflightError(f"the OVF references {href!r}, outside its own folder")
-    return folder / relative
+    return _inside(folder, href, "the OVF references")
 
 
 def ovf_files(descriptor: Path) -> list[LocalFile]:
@@ -78,26 +116,28 @@ def ovf_files(descriptor: Path) -> list[LocalFile]:
     vCenter wants the manifest and certificate added before (or with) the descriptor is
     processed, so they go first, then the .ovf, then the disks.
     """
+    regular_file(descriptor)  # before parsing: a FIFO named x.ovf must not block the check
     folder = descriptor.parent
     stem = descriptor.stem
     files: list[Path] = []
     for extra in (".mf", ".cert"):
         candidate = folder / f"{stem}{extra}"
         if candidate.is_file():
-            files.append(candidate)
+            files.append(_inside(folder, candidate.name, "the template's file"))
     files.append(descriptor)
     declared: dict[Path, int | None] = {}
     for href, size in referenced_files(descriptor):
         path = _checked_reference(folder, href)
         declared[path] = size
         files.append(path)
-    missing = [p.name for p in files if not p.is_file()]
+    missing = [p.name for p in files if not p.exists()]
     if missing:
         raise PreflightError(
             f"{descriptor.name} references files that are not next to it: {', '.join(missing)}"
         )
+    stats = {p: regular_file(p) for p in files}
     for path, size in declared.items():
-        actual = path.stat().st_size
+        actual = stats[path].st_size
         if size is not None and size != actual:
             raise PreflightError(
                 f"{path.name} is {actual} bytes but {descriptor.name} declares {size}: "
@@ -112,8 +152,9 @@ def ovf_files(descriptor: Path) -> list[LocalFile]:
         LocalFile(
             p,
             p.relative_to(folder).as_posix(),
-            p.stat().st_size,
+            stats[p].st_size,
             manifest.get(p.relative_to(folder).as_posix()),
+            stats[p].st_mtime_ns,
         )
         for p in files
     ]
@@ -122,7 +163,7 @@ def ovf_files(descriptor: Path) -> list[LocalFile]:
 def verify_manifest(folder: Path, manifest: dict[str, tuple[str, str]]) -> None:
     """Hash each listed local file and compare: catch a bad disk before hours of upload."""
     for name, (algorithm, expected) in manifest.items():
-        path = folder / name
+        path = _inside(folder, name, "the manifest lists")
         if not path.is_file():
             raise PreflightError(f"the manifest lists {name}, which is missing")
         if file_digest(path, algorithm.lower()) != expected:

@@ -6,6 +6,12 @@ held, so they must only hand the snapshot on (the Qt service layer queues it to 
 thread) and never call back into the queue. A removed job arrives once more with
 `position == -1`. Workers are started through `spawn`, so the GUI can run them
 in QThreads and the command line in plain threads.
+
+A paused upload keeps its update session and item; a small keeper thread per paused job sends
+keep-alives until it resumes, is cancelled or removed, or the queue shuts down. Sessions and
+empty items that jobs could not end or delete (server unreachable) are remembered in the
+store's cleanups and done at the next job run for that server, or by `perform_cleanups(server)`
+(call it when a server is connected again); `wait_cleanups` waits for those threads.
 """
 
 from __future__ import annotations
@@ -20,10 +26,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cl_desktop.api import ContentLibraryClient, ContentLibraryError, normalize_server
+from cl_desktop.api import ContentLibraryClient, ContentLibraryError, errors, normalize_server
 
-from .context import WorkflowContext, end_session
-from .control import JobControl
+from .context import CleanupKind, KeepAlive, WorkflowContext, end_session
+from .control import JobControl, is_retryable
 from .download import run_download
 from .errors import Interrupted, NotConnected, TransferError
 from .jobs import (
@@ -38,7 +44,7 @@ from .jobs import (
     Verification,
 )
 from .store import JobStore
-from .upload import run_upload
+from .upload import delete_if_empty, resend_note, run_upload
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +79,55 @@ class _Running:
         self.last_emit = 0.0
         self.last_persist = 0.0
         self.file_done: dict[str, int] = {}
+        self.files_sent: set[str] = set()  # uploads: the server has these whole
         self.started_at = datetime.now(UTC)
 
 
+class _SessionKeeper:
+    """Holds a paused upload's update session open with keep-alives (without progress), so
+    that the resume keeps the files already sent. Bounded: it stops when told (resume,
+    cancel, remove, shutdown), when the session is gone, after a few failures in a row, or
+    after `limit` seconds (the session then expires and the resume starts a new one)."""
+
+    MAX_FAILURES = 5
+
+    def __init__(self, connect: Callable[[], ContentLibraryClient], session_id: str,
+                 limit: float) -> None:  # fmt: skip
+        self._connect = connect
+        self._session_id = session_id
+        self._limit = limit
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, name=f"keep-{session_id[:8]}", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        sid, deadline, failures = self._session_id, time.monotonic() + self._limit, 0
+        try:
+            client = self._connect()
+            interval = KeepAlive(lambda _: None, client.update_sessions.get(sid).expiration_time)
+        except Exception as exc:
+            log.info("cannot keep the paused session %s alive: %s", sid, exc)
+            return
+        while not self._stop.wait(interval.interval) and time.monotonic() < deadline:
+            try:
+                client.update_sessions.keep_alive(sid)
+                failures = 0
+            except (errors.NotFound, errors.NotAllowedInCurrentState):
+                log.info("the paused session %s is gone; the resume starts a new one", sid)
+                return
+            except Exception as exc:
+                failures += 1
+                log.info("keep-alive of the paused session %s failed: %s", sid, exc)
+                if failures >= self.MAX_FAILURES:
+                    return
+
+
 class TransferQueue:
+    # how long a paused upload's session is held open for its resume
+    pause_keep_alive_limit = 8 * 3600.0
+
     def __init__(
         self,
         store: JobStore,
@@ -98,6 +149,8 @@ class TransferQueue:
         self._jobs: dict[int, JobSnapshot] = {}
         self._running: dict[int, _Running] = {}
         self._listeners: list[Listener] = []
+        self._keepers: dict[int, _SessionKeeper] = {}
+        self._cleaners = 0  # threads performing remembered cleanups
         self._started = False
         self._closing = False
         # Accounts whose connector said NotConnected: their jobs wait for server_connected.
@@ -156,8 +209,10 @@ class TransferQueue:
             self._closing = True
             for running in self._running.values():
                 running.control.request_stop(pause=True)
+            for job_id in list(self._keepers):
+                self._stop_keeper(job_id)  # the sessions stay; the next start reuses them
             deadline = time.monotonic() + timeout
-            while self._running and time.monotonic() < deadline:
+            while (self._running or self._cleaners) and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
             for job_id in self._jobs:
                 if job_id not in self._running:  # a worker still running keeps its claim
@@ -207,15 +262,17 @@ class TransferQueue:
             if job.id in self._running:
                 self._running[job.id].control.request_stop(pause)  # the worker ends the job
             elif job.state in (JobState.QUEUED, JobState.PAUSED):
-                if pause:
-                    self._update(job, state=JobState.PAUSED)
+                if pause:  # a queued job may hold a session already (app closed mid-upload)
+                    self._keep_paused_session(self._update(job, state=JobState.PAUSED))
                 else:
-                    self._finish(job, JobState.CANCELED, None)
+                    self._stop_keeper(job_id)
+                    self._release(self._finish(job, JobState.CANCELED, None))
 
     def resume(self, job_id: int) -> None:
         with self._lock:
             job = self._jobs[job_id]
             if job.state is JobState.PAUSED:
+                self._stop_keeper(job_id)
                 self._update(job, state=JobState.QUEUED)
                 self._schedule()
 
@@ -225,21 +282,106 @@ class TransferQueue:
             if job.state in (JobState.FAILED, JobState.CANCELED):
                 self._update(
                     job, state=JobState.QUEUED, error_title="", error_message="",
-                    finished_at=None, verification=None, phase=Phase.WAITING,
+                    finished_at=None, verification=None, phase=Phase.WAITING, note="",
                 )  # fmt: skip
                 self._schedule()
 
     def remove(self, job_id: int) -> None:
         """Forget a job (cancelling it first if it runs); its history stays."""
         with self._lock:
-            if job_id in self._running:
+            running = job_id in self._running
+            if running:
                 self._running[job_id].control.request_stop(pause=False)
                 self._jobs[job_id] = dataclasses.replace(self._jobs[job_id], position=-1)
+            self._stop_keeper(job_id)
             job = self._jobs.pop(job_id, None)
             self._launched_at_login.pop(job_id, None)
+            if job is not None and not running and job.state is not JobState.DONE:
+                self._release(job)  # a paused or stopped job's session and empty item
             self._store.delete(job_id)
             if job is not None:
                 self._emit(dataclasses.replace(job, position=-1))
+
+    # --- what jobs leave on servers ---------------------------------------------------------
+
+    def _stop_keeper(self, job_id: int) -> None:
+        keeper = self._keepers.pop(job_id, None)
+        if keeper is not None:
+            keeper.stop()
+
+    def _release(self, job: JobSnapshot) -> JobSnapshot:
+        """A job that no longer runs gives up its server session and the empty item it
+        created: remembered in the store first (so a crash cannot lose it), then done on a
+        cleaner thread, never on the caller's (the GUI's)."""
+        upload = job.spec.direction is Direction.UPLOAD
+        work: list[tuple[CleanupKind, str]] = []
+        if job.session_id:
+            kind = CleanupKind.UPDATE_SESSION if upload else CleanupKind.DOWNLOAD_SESSION
+            work.append((kind, job.session_id))
+        if upload and job.item_created and job.item_id:
+            work.append((CleanupKind.ITEM, job.item_id))
+        if not work:
+            return job
+        for kind, target in work:
+            self._store.add_cleanup(job.spec.server, kind.value, target)
+        if job.id in self._jobs:
+            job = self._update(job, session_id=None, item_id=None, item_created=False)
+        self.perform_cleanups(job.spec.server)
+        return job
+
+    def perform_cleanups(self, server: ServerRef) -> None:
+        """End the sessions and delete the empty items that jobs of `server` left behind,
+        on a thread of its own (call it when that server is connected again)."""
+        with self._lock:
+            self._cleaners += 1
+
+        def clean() -> None:
+            try:
+                self._perform_cleanups(self._connector(server), server)
+            except Exception as exc:
+                log.info("cleanups for %s wait for the server: %s", server.url, exc)
+            finally:
+                with self._lock:
+                    self._cleaners -= 1
+                    self._changed.notify_all()
+
+        threading.Thread(target=clean, name="transfer-cleanup", daemon=True).start()
+
+    def wait_cleanups(self, timeout: float | None = None) -> bool:
+        """Block until no cleaner thread runs (the command line before it exits, tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._cleaners:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def pending_cleanups(self, server: ServerRef | None = None) -> list[tuple[str, str]]:
+        """(kind, id) of what is still to be ended or deleted on a server."""
+        return [(kind, target) for _, _, kind, target in self._store.cleanups(server)]
+
+    def _perform_cleanups(self, client: ContentLibraryClient, server: ServerRef) -> None:
+        for cleanup_id, _, kind, target in self._store.cleanups(server):
+            try:
+                if kind == CleanupKind.ITEM:
+                    delete_if_empty(client, target)
+                else:
+                    sessions = (
+                        client.update_sessions
+                        if kind == CleanupKind.UPDATE_SESSION
+                        else client.download_sessions
+                    )
+                    if not end_session(sessions, target, None):
+                        continue  # unreachable still: kept for the next time
+            except Exception as exc:
+                if is_retryable(exc):
+                    log.info("cleanup of %s %s waits for the server: %s", kind, target, exc)
+                    continue
+                log.warning("cleanup of %s %s is impossible: %s", kind, target, exc)
+            log.info("cleaned up %s %s", kind, target)
+            self._store.delete_cleanup(cleanup_id)
 
     def move(self, job_id: int, new_index: int) -> None:
         """Put a job at `new_index` in queue order (0 = next to run)."""
@@ -333,9 +475,11 @@ class TransferQueue:
         control = JobControl(self._share_of_bandwidth)
         self._running[job.id] = _Running(control)
         self._launched_at_login[job.id] = self._logins
+        resumes = job.spec.direction is Direction.UPLOAD and job.session_id
         self._update(
             job, state=JobState.RUNNING, phase=Phase.WAITING, attempts=job.attempts + 1,
-            started_at=time.time(), error_title="", error_message="", bytes_done=0,
+            started_at=time.time(), error_title="", error_message="",
+            bytes_done=job.bytes_done if resumes else 0,  # a resumed upload shows what it keeps
         )  # fmt: skip
         self._spawn(lambda: self._work(job.id, control), f"transfer-{job.id}")
 
@@ -353,11 +497,18 @@ class TransferQueue:
         error: BaseException | None = None
         try:
             client = self._connector(job.spec.server)
-            self._clean_stale_session(client, job)
+            self._perform_cleanups(client, job.spec.server)  # what earlier jobs left there
             spec = job.spec
-            if spec.direction is Direction.UPLOAD and spec.item_id is None and job.item_id:
+            upload = spec.direction is Direction.UPLOAD
+            if not upload:
+                self._clean_stale_session(client, job)
+            if upload and spec.item_id is None and job.item_id:
                 spec = dataclasses.replace(spec, item_id=job.item_id)  # created by an earlier run
-            ctx = WorkflowContext(client, spec, control, reporter, str(uuid.uuid4()))
+            ctx = WorkflowContext(
+                client, spec, control, reporter, str(uuid.uuid4()),
+                resume_session=job.session_id if upload else None,
+                item_created=job.item_created and spec.item_id == job.item_id,
+            )  # fmt: skip
             if spec.direction is Direction.UPLOAD:
                 run_upload(ctx)
             else:
@@ -371,22 +522,52 @@ class TransferQueue:
             outcome, error = JobState.FAILED, exc
             log.exception("job %s failed unexpectedly", job_id)
         with self._lock:
-            self._running.pop(job_id, None)
+            running = self._running.pop(job_id, None)
             current = self._jobs.get(job_id)
             if current is not None:
+                if outcome is JobState.PAUSED:
+                    current = self._paused(current, running)
                 if isinstance(error, NotConnected):
                     self._not_connected(current)
                 elif self._closing and outcome is JobState.PAUSED:
                     self._update(current, state=JobState.QUEUED)  # continues on next start
                 elif outcome is JobState.PAUSED:
                     self._update(current, state=JobState.PAUSED, phase=Phase.WAITING)
+                    self._keep_paused_session(current)
                 else:
-                    self._finish(current, outcome, error)
+                    current = self._finish(current, outcome, error)
+                    if outcome is not JobState.DONE:
+                        self._release(current)  # whatever the workflow could not end itself
             self._changed.notify_all()
             self._schedule()
 
+    def _paused(self, job: JobSnapshot, running: _Running | None) -> JobSnapshot:
+        """A paused upload shows what it really keeps: the files sent whole (a partly sent one
+        starts again from 0, and the row says so), not the percentage it had reached."""
+        if job.spec.direction is not Direction.UPLOAD:
+            return job
+        done = dict(running.file_done) if running is not None else {}
+        sent = running.files_sent if running is not None else set()
+        files = tuple(
+            dataclasses.replace(f, done=f.size if f.name in sent else 0) for f in job.files
+        )
+        partial = [f.name for f in job.files if f.name not in sent and done.get(f.name, f.done)]
+        note = resend_note(partial) if partial and job.session_id else job.note
+        return self._update(
+            job, files=files, bytes_done=sum(f.done for f in files), speed=0.0, note=note
+        )
+
+    def _keep_paused_session(self, job: JobSnapshot) -> None:
+        if job.spec.direction is Direction.UPLOAD and job.session_id:
+            self._stop_keeper(job.id)
+            server = job.spec.server
+            self._keepers[job.id] = _SessionKeeper(
+                lambda: self._connector(server), job.session_id, self.pause_keep_alive_limit
+            )
+
     def _clean_stale_session(self, client: ContentLibraryClient, job: JobSnapshot) -> None:
-        """A session recorded by an earlier run (crash, kill): end it so nothing stays ACTIVE."""
+        """A download session recorded by an earlier run (crash, kill): end it so nothing
+        stays ACTIVE. (An upload's is handed to the workflow, which reuses it if it can.)"""
         if not job.session_id:
             return
         sessions = (
@@ -403,7 +584,9 @@ class TransferQueue:
         with self._lock:
             self._update(self._jobs[job.id], session_id=None)
 
-    def _finish(self, job: JobSnapshot, state: JobState, error: BaseException | None) -> None:
+    def _finish(
+        self, job: JobSnapshot, state: JobState, error: BaseException | None
+    ) -> JobSnapshot:
         title = getattr(error, "title", "Internal error") if error else ""
         message = (getattr(error, "message", None) or str(error) or type(error).__name__
                    if error else "")  # fmt: skip
@@ -420,10 +603,11 @@ class TransferQueue:
                 verification = Verification.UNVERIFIED
         job = self._update(
             job, state=state, phase=Phase.WAITING, error_title=title, error_message=message,
-            finished_at=time.time(), verification=verification, speed=0.0,
+            finished_at=time.time(), verification=verification, speed=0.0, note="",
         )  # fmt: skip
         if state is not JobState.DONE:
             self._record(job, None, state.value, message)
+        return job
 
     def _record(self, job: JobSnapshot, file: FileProgress | None, outcome: str, error: str,
                 session_id: str = "") -> None:  # fmt: skip
@@ -475,6 +659,7 @@ class _QueueReporter:
     def __init__(self, queue: TransferQueue, job_id: int) -> None:
         self._queue = queue
         self._job_id = job_id
+        self._server = queue._jobs[job_id].spec.server  # still known once the job is removed
 
     def _job(self) -> JobSnapshot:
         return self._queue._jobs[self._job_id]
@@ -497,11 +682,14 @@ class _QueueReporter:
     def files(self, files: list[FileProgress]) -> None:
         with self._queue._lock:
             if self._job_id in self._queue._jobs:
+                running = self._queue._running.get(self._job_id)
+                if running is not None:
+                    running.file_done = {f.name: f.done for f in files}
                 self._queue._update(
                     self._job(),
                     files=tuple(files),
                     bytes_total=sum(f.size for f in files),
-                    bytes_done=0,
+                    bytes_done=sum(f.done for f in files),
                 )
 
     def progress(self, name: str, done: int) -> None:
@@ -536,6 +724,12 @@ class _QueueReporter:
                 job, persist=persist, bytes_done=total_done, speed=speed, files=files, **extra
             )
 
+    def file_sent(self, name: str) -> None:
+        with self._queue._lock:
+            running = self._queue._running.get(self._job_id)
+            if running is not None:
+                running.files_sent.add(name)
+
     def file_done(
         self, name: str, verification: Verification, checksum: str | None, session_id: str
     ) -> None:
@@ -562,11 +756,20 @@ class _QueueReporter:
             if self._job_id in self._queue._jobs:
                 self._queue._update(self._job(), session_id=session_id)
 
-    def item(self, item_id: str, item_name: str) -> None:
+    def item(self, item_id: str, item_name: str, created: bool = False) -> None:
         with self._queue._lock:
             if self._job_id in self._queue._jobs:
                 job = self._job()
                 spec = job.spec
-                if not spec.item_name:
-                    spec = dataclasses.replace(spec, item_name=item_name)
-                self._queue._update(job, item_id=item_id or None, spec=spec)
+                if created or not spec.item_name:  # the name really used: "big-2g (2)"
+                    spec = dataclasses.replace(spec, item_name=item_name or spec.item_name)
+                ours = created if created or not item_id else job.item_created
+                self._queue._update(job, item_id=item_id or None, spec=spec, item_created=ours)
+
+    def note(self, text: str) -> None:
+        with self._queue._lock:
+            if self._job_id in self._queue._jobs and self._job().note != text:
+                self._queue._update(self._job(), note=text)
+
+    def cleanup_later(self, kind: CleanupKind, target: str) -> None:
+        self._queue._store.add_cleanup(self._server, kind.value, target)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LocalFileError
-from .jobs import HistoryRecord, JobSnapshot, JobSpec, JobState, Phase, Verification
+from .jobs import HistoryRecord, JobSnapshot, JobSpec, JobState, Phase, ServerRef, Verification
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cleanups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    server TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    UNIQUE (server, kind, target)
 );
 """
 
@@ -233,6 +240,31 @@ class JobStore:
             )
         return jobs
 
+    # --- cleanups: what jobs left on a server they could not reach --------------------------
+
+    def add_cleanup(self, server: ServerRef, kind: str, target: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO cleanups (server, kind, target) VALUES (?, ?, ?)",
+                (_server_key(server), kind, target),
+            )
+
+    def cleanups(self, server: ServerRef | None = None) -> list[tuple[int, ServerRef, str, str]]:
+        """(id, server, kind, target) of the pending cleanups (of one server's account)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, server, kind, target FROM cleanups ORDER BY id"
+            ).fetchall()
+        found = [(i, ServerRef(**json.loads(ref)), kind, target) for i, ref, kind, target in rows]
+        if server is None:
+            return found
+        key = (server.url, server.username)
+        return [c for c in found if (c[1].url, c[1].username) == key]
+
+    def delete_cleanup(self, cleanup_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM cleanups WHERE id = ?", (cleanup_id,))
+
     # --- history -------------------------------------------------------------------------
 
     def add_history(self, record: HistoryRecord) -> None:
@@ -265,3 +297,7 @@ class JobStore:
         else:
             raise ValueError(f"unknown export format {fmt!r} (csv or json)")
         return len(records)
+
+
+def _server_key(server: ServerRef) -> str:
+    return json.dumps(asdict(server), sort_keys=True)

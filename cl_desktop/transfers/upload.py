@@ -1,23 +1,31 @@
 """The upload workflow (UpdateSession): pre-flight, create, add, PUT, keep-alive, validate,
-complete, verify, delete. Every way out ends the server session; nothing stays ACTIVE."""
+complete, verify, delete. Every way out but a pause ends the server session; a paused job keeps
+its session (the queue keeps it alive) and reuses it, with the files already received, when it
+runs again."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from cl_desktop.api import (
     AddSpec,
     ChecksumAlgorithm,
     ChecksumInfo,
+    ContentLibraryClient,
     FileInfo,
+    SourceType,
+    TransferStatus,
+    UpdateFileInfo,
     UpdateSessionState,
     errors,
 )
+from cl_desktop.api.client import new_client_token
 
-from .context import KeepAlive, WorkflowContext, delete_session, end_session
+from .context import CleanupKind, KeepAlive, Reporter, WorkflowContext, delete_session, end_session
 from .control import is_retryable, with_retries
 from .errors import (
     IntegrityError,
@@ -28,14 +36,24 @@ from .errors import (
     TransferError,
 )
 from .hashing import BackgroundHasher, file_digest
-from .jobs import FileProgress, Phase, Verification
+from .jobs import FileProgress, JobSpec, Phase, Verification
 from .naming import infer_item_type, item_name_for, unique_item_name
-from .ovf import LocalFile, ovf_files
+from .ovf import LocalFile, local_file, ovf_files, regular_file
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_SIZE = 1 << 62  # anything a server accepts; > 4 GiB is fine (no 32-bit sizes here)
 PUT_ATTEMPTS = 4
+SESSION_REPLACEMENTS = 3  # a server restart loses update sessions: start a new one, this often
+
+
+class SourceChanged(LocalFileError):
+    title = "Local file changed"
+    hint = "Retry once nothing writes to the file any more."
+
+
+def _changed(f: LocalFile) -> SourceChanged:
+    return SourceChanged(f"{f.name} changed while uploading")
 
 
 def collect_upload_files(paths: tuple[str, ...]) -> list[LocalFile]:
@@ -45,16 +63,13 @@ def collect_upload_files(paths: tuple[str, ...]) -> list[LocalFile]:
     files: list[LocalFile] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise PreflightError(f"{path} does not exist")
-        if path.is_dir():
-            raise PreflightError(f"{path} is a folder; drop the files inside it instead")
+        regular_file(path)  # never opens a FIFO or device (it would block for ever)
         if not os.access(path, os.R_OK):
             raise PreflightError(f"{path} cannot be read (permission denied)")
         if path.suffix.lower() == ".ovf":
             files.extend(ovf_files(path))
         else:
-            files.append(LocalFile(path, path.name, path.stat().st_size))
+            files.append(local_file(path, path.name))
     names = [f.name for f in files]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -65,24 +80,31 @@ def collect_upload_files(paths: tuple[str, ...]) -> list[LocalFile]:
     return files
 
 
+def choose_item_name(spec: JobSpec, existing: Iterable[str]) -> str:
+    """The name a new item gets: the asked one (or the first file's), made unique when the
+    spec says so ("big-2g (2)"); a clash is an error otherwise. Shown before, recorded after."""
+    name = spec.item_name or item_name_for(Path(spec.paths[0]).name)
+    taken = set(existing)
+    if spec.unique_name:
+        return unique_item_name(name, taken)
+    if name.lower() in {n.lower() for n in taken}:
+        raise ItemNameTaken(f"the library already has an item named {name!r}")
+    return name
+
+
 def resolve_item(ctx: WorkflowContext, files: list[LocalFile]) -> str:
     """The target item: the given one, or a new one named after the (first) file."""
     spec, client = ctx.spec, ctx.client
     if spec.item_id:
         return spec.item_id
-    first = Path(spec.paths[0]).name
-    name = spec.item_name or item_name_for(first)
-    existing = {
+    existing = [
         m.name or ""
         for m in with_retries(ctx.control, lambda: client.items.list_models(spec.library_id))
-    }
-    if spec.unique_name:
-        name = unique_item_name(name, existing)
-    elif name.lower() in {n.lower() for n in existing}:
-        raise ItemNameTaken(f"the library already has an item named {name!r}")
-    item_type = spec.item_type or infer_item_type(first)
+    ]
+    name = choose_item_name(spec, existing)
+    item_type = spec.item_type or infer_item_type(Path(spec.paths[0]).name)
     try:
-        return with_retries(
+        item_id = with_retries(
             ctx.control,
             lambda: client.items.create(
                 spec.library_id, name, type=item_type, client_token=ctx.client_token
@@ -90,30 +112,47 @@ def resolve_item(ctx: WorkflowContext, files: list[LocalFile]) -> str:
         )
     except errors.AlreadyExists as exc:
         raise ItemNameTaken(f"the library already has an item named {name!r}") from exc
+    ctx.report.item(item_id, name, created=True)  # recorded at once: deleted if left empty
+    return item_id
 
 
 def run_upload(ctx: WorkflowContext) -> None:
     report = ctx.report
     report.phase(Phase.CHECKING)
     files = collect_upload_files(ctx.spec.paths)
-    report.files([FileProgress(f.name, f.size) for f in files])
+    if not ctx.resume_session:  # a resumed one keeps showing what it kept until it knows more
+        report.files([FileProgress(f.name, f.size) for f in files])
+    created = ctx.item_created or not ctx.spec.item_id  # by this run or an earlier one
     item_id = resolve_item(ctx, files)
     try:
         _upload_into(ctx, item_id, files)
+    except Interrupted as stop:
+        if created and not stop.pause:  # a paused job keeps its item for the resume
+            drop_empty_item(ctx.client, item_id, ctx.report)
+        raise
     except BaseException:
-        if ctx.spec.item_id is None:
-            _drop_empty_item(ctx, item_id)
+        if created:
+            drop_empty_item(ctx.client, item_id, ctx.report)
         raise
 
 
-def _drop_empty_item(ctx: WorkflowContext, item_id: str) -> None:
-    """An item this job created must not stay behind empty (the vSphere Client's failing)."""
+def delete_if_empty(client: ContentLibraryClient, item_id: str) -> None:
     try:
-        if not ctx.client.item_files.list(item_id):
-            ctx.client.items.delete(item_id)
-            ctx.report.item("", "")
+        if not client.item_files.list(item_id):
+            client.items.delete(item_id)
+    except errors.NotFound:
+        pass  # already gone
+
+
+def drop_empty_item(client: ContentLibraryClient, item_id: str, report: Reporter) -> None:
+    """An item a job created must not stay behind empty (the vSphere Client's failing); when
+    the server cannot be asked, the queue remembers to delete it once it is back."""
+    try:
+        delete_if_empty(client, item_id)
     except Exception as exc:
-        log.warning("could not remove the empty item %s: %s", item_id, exc)
+        log.warning("could not remove the empty item %s now: %s", item_id, exc)
+        report.cleanup_later(CleanupKind.ITEM, item_id)
+    report.item("", "")
 
 
 def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> None:
@@ -122,28 +161,29 @@ def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> 
     report.item(item_id, item_name)
 
     control.check()
-    try:
-        session_id = with_retries(
-            control,
-            lambda: client.update_sessions.create(item_id, client_token=ctx.client_token),
-        )
-    except errors.ResourceBusy as exc:
-        raise TransferError(
-            f"another update session holds this item ({exc.detail})", operation="start upload"
-        ) from exc
-    report.session(session_id)
-    try:
-        digests, transient = _send_files(ctx, session_id, files)
-        report.phase(Phase.FINISHING)
-        _validate(ctx, session_id)
-        with_retries(control, lambda: client.update_sessions.complete(session_id))
-        _wait_done(ctx, session_id)
-    except Interrupted:
-        _end_session(ctx, session_id, None)
-        raise
-    except BaseException as exc:
-        _end_session(ctx, session_id, _message_of(exc))
-        raise
+    session_id, received = _open_session(ctx, item_id, files)
+    for replacement in range(SESSION_REPLACEMENTS + 1):
+        try:
+            digests, transient = _send_files(ctx, session_id, files, received)
+            report.phase(Phase.FINISHING)
+            _finish_session(ctx, session_id)
+            break
+        except Interrupted as stop:
+            if not stop.pause:  # paused: the session stays, the queue keeps it alive
+                _end_session(ctx, session_id, None)
+            raise
+        except (errors.NotFound, errors.NotAllowedInCurrentState) as exc:
+            # the session itself may be gone (a server restart loses them): start a new one
+            if replacement == SESSION_REPLACEMENTS or not _session_lost(ctx, session_id):
+                _end_session(ctx, session_id, _message_of(exc))
+                raise
+            log.info("update session %s is gone from the server; starting a new one", session_id)
+            report.session(None)
+            report.note("the server lost the upload session; the files are sent again")
+            session_id, received = _create_session(ctx, item_id, replacing=True), {}
+        except BaseException as exc:
+            _end_session(ctx, session_id, _message_of(exc))
+            raise
     _delete_session(ctx, session_id)
 
     report.phase(Phase.VERIFYING)
@@ -157,22 +197,139 @@ def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> 
         report.file_done(f.name, verification, checksum, session_id)
 
 
+def _create_session(ctx: WorkflowContext, item_id: str, replacing: bool = False) -> str:
+    # the job's token makes a repeated create idempotent; a replacement needs its own
+    token = new_client_token() if replacing else ctx.client_token
+    try:
+        session_id = with_retries(
+            ctx.control,
+            lambda: ctx.client.update_sessions.create(item_id, client_token=token),
+        )
+    except errors.ResourceBusy as exc:
+        raise TransferError(
+            f"another update session holds this item ({exc.detail})", operation="start upload"
+        ) from exc
+    ctx.report.session(session_id)
+    return session_id
+
+
+def _open_session(
+    ctx: WorkflowContext, item_id: str, files: list[LocalFile]
+) -> tuple[str, dict[str, UpdateFileInfo]]:
+    """The session of an earlier (paused, stopped or killed) run when the server still has it
+    ACTIVE, with the files it already received completely; else a new session on the item."""
+    client, control, previous = ctx.client, ctx.control, ctx.resume_session
+    if previous:
+        try:
+            session = with_retries(control, lambda: client.update_sessions.get(previous))
+        except errors.NotFound:
+            session = None
+        if (
+            session is not None
+            and session.state is UpdateSessionState.ACTIVE
+            and session.library_item_id in (None, item_id)
+        ):
+            try:
+                infos = with_retries(control, lambda: client.update_session_files.list(previous))
+            except (TypeError, ValueError):  # a file list this client cannot read: send all
+                infos = ()
+            sizes = {f.name: f.size for f in files}
+            received = {i.name: i for i in infos if _received(i, sizes.get(i.name))}
+            again = [
+                i.name for i in infos
+                if i.name in sizes and i.name not in received and (i.bytes_transferred or 0) > 0
+            ]  # fmt: skip
+            log.info("reusing update session %s (%d files received)", previous, len(received))
+            if again:
+                ctx.report.note(resend_note(again))
+            return previous, received
+        _end_session(ctx, previous, None)
+        return _create_session(ctx, item_id, replacing=True), {}
+    return _create_session(ctx, item_id), {}
+
+
+def resend_note(names: Iterable[str]) -> str:
+    """What the row says when a partly sent file must be sent again: there is no ranged PUT."""
+    listed = list(names)
+    their = "its" if len(listed) == 1 else "their"
+    return (
+        f"{', '.join(listed)} will be sent again from {their} start "
+        "(uploads cannot resume mid-file)"
+    )
+
+
+def _received(info: UpdateFileInfo, size: int | None) -> bool:
+    """Sent by us (not carried over from the item) and received whole."""
+    return (
+        size is not None
+        and info.source_type is SourceType.PUSH
+        and info.status is TransferStatus.READY
+        and (info.size if info.size is not None else info.bytes_transferred) == size
+    )
+
+
+def _session_lost(ctx: WorkflowContext, session_id: str) -> bool:
+    """A session call was refused: is the session itself gone (a server restart, expiry)?"""
+    try:
+        with_retries(ctx.control, lambda: ctx.client.update_sessions.get(session_id))
+    except errors.NotFound:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def _finish_session(ctx: WorkflowContext, session_id: str) -> None:
+    _validate(ctx, session_id)
+    with_retries(ctx.control, lambda: ctx.client.update_sessions.complete(session_id))
+    _wait_done(ctx, session_id)
+
+
+def _already_sent(f: LocalFile, info: UpdateFileInfo) -> str | None:
+    """The SHA-1 of the local file when the server's copy (from an earlier run) is still the
+    same bytes; None when it must be sent again."""
+    _check_unchanged(f)
+    sha1 = file_digest(f.path, "sha1")
+    theirs = info.checksum_info
+    if theirs is None or not theirs.checksum:
+        return sha1  # the server verifies on complete; the item's checksum is compared after
+    algorithm = theirs.effective_algorithm
+    ours = sha1
+    if algorithm is not ChecksumAlgorithm.SHA1:
+        ours = file_digest(f.path, algorithm.hashlib_name)
+    return sha1 if ours == theirs.checksum.lower() else None
+
+
 def _send_files(
-    ctx: WorkflowContext, session_id: str, files: list[LocalFile]
+    ctx: WorkflowContext,
+    session_id: str,
+    files: list[LocalFile],
+    received: dict[str, UpdateFileInfo],
 ) -> tuple[dict[str, str], set[str]]:
-    """Add and PUT each file; returns ({name: sha1 hex hashed while streaming}, the names the
-    server will not keep in storage)."""
+    """Add and PUT each file not `received` already; returns ({name: sha1 hex hashed while
+    streaming}, the names the server will not keep in storage)."""
     client, control, report = ctx.client, ctx.control, ctx.report
     session = with_retries(control, lambda: client.update_sessions.get(session_id))
     keep_alive = KeepAlive(
         lambda p: client.update_sessions.keep_alive(session_id, client_progress=p),
         session.expiration_time,
+        progress=session.client_progress or 0,
     )
     total = sum(f.size for f in files) or 1
     sent_before = 0
+    report.files([FileProgress(f.name, f.size, f.size if f.name in received else 0) for f in files])
     digests: dict[str, str] = {}
     transient: set[str] = set()
     for f in files:
+        info = received.get(f.name)
+        if info is not None and (sha1 := _already_sent(f, info)) is not None:
+            digests[f.name] = sha1
+            if info.keep_in_storage is False:
+                transient.add(f.name)
+            report.progress(f.name, f.size)
+            report.file_sent(f.name)
+            sent_before += f.size
+            continue
         report.phase(Phase.TRANSFERRING)
         for attempt in range(1, PUT_ATTEMPTS + 1):
             control.check()
@@ -191,6 +348,8 @@ def _send_files(
                 keep, digests[f.name] = _put_once(ctx, session_id, f, on_progress)
                 if not keep:
                     transient.add(f.name)
+                report.file_sent(f.name)
+                report.note("")  # a "sent again" note is done with
                 break
             except errors.Unauthenticated:
                 if attempt == PUT_ATTEMPTS:
@@ -219,17 +378,62 @@ def _put_once(
         raise TransferError(f"the server gave no upload address for {f.name}")
     digest = BackgroundHasher("sha1")  # SHA-1: the server's default checksum algorithm
     try:
+        _check_unchanged(f)  # against pre-flight: what was checked is what is sent
         with _open_local(f.path) as source:
             client.upload(
-                info.upload_endpoint.uri, source, f.size, progress=on_progress,
-                on_data=digest.update, op=f"upload {f.name}",
+                info.upload_endpoint.uri, cast(BinaryIO, _WholeFile(source, f)), f.size,
+                progress=on_progress, on_data=digest.update, op=f"upload {f.name}",
             )  # fmt: skip
+        _check_unchanged(f)  # appended to (or rewritten) while its bytes went up
     finally:
         sha1 = digest.hexdigest()
+    _check_received(ctx, session_id, f, sha1)
     return info.keep_in_storage is not False, sha1
 
 
-def _open_local(path: Path):  # type: ignore[no-untyped-def]
+def _check_received(ctx: WorkflowContext, session_id: str, f: LocalFile, sha1: str) -> None:
+    """Compare the server's SHA-1 of what it received with ours before completing, so that
+    bytes damaged on the way never become the item's content."""
+    try:
+        got = ctx.client.update_session_files.get(session_id, f.name)
+    except Exception as exc:  # best effort (vcsim answers this without a name)
+        log.debug("no received-file check for %s: %s", f.name, exc)
+        return  # the item's checksum is still compared after complete
+    theirs = got.checksum_info
+    if got.status is not TransferStatus.READY or theirs is None or not theirs.checksum:
+        return  # an ERROR status is named by validate
+    if theirs.effective_algorithm is ChecksumAlgorithm.SHA1 and theirs.checksum.lower() != sha1:
+        raise IntegrityError(
+            f"{f.name}: the server received bytes whose SHA1 is {theirs.checksum.lower()}, "
+            f"the ones sent have {sha1}"
+        )
+
+
+def _check_unchanged(f: LocalFile) -> None:
+    try:
+        now = f.path.stat()
+    except OSError as exc:
+        raise _changed(f) from exc
+    if now.st_size != f.size or (f.mtime_ns is not None and now.st_mtime_ns != f.mtime_ns):
+        raise _changed(f)
+
+
+class _WholeFile:
+    """The source of a PUT: ends the PUT at once (not retried) when the file turns out
+    shorter than its size at pre-flight, instead of leaving the server waiting for bytes."""
+
+    def __init__(self, source: BinaryIO, f: LocalFile) -> None:
+        self._source, self._file, self._read = source, f, 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._source.read(n)
+        self._read += len(chunk)
+        if not chunk and self._read < self._file.size:
+            raise _changed(self._file)
+        return chunk
+
+
+def _open_local(path: Path) -> BinaryIO:
     try:
         return path.open("rb")
     except OSError as exc:
@@ -299,10 +503,12 @@ def _message_of(exc: BaseException) -> str:
 
 
 def _end_session(ctx: WorkflowContext, session_id: str, failure: str | None) -> None:
-    if end_session(ctx.client.update_sessions, session_id, failure):
-        ctx.report.session(None)
+    if not end_session(ctx.client.update_sessions, session_id, failure):
+        ctx.report.cleanup_later(CleanupKind.UPDATE_SESSION, session_id)
+    ctx.report.session(None)
 
 
 def _delete_session(ctx: WorkflowContext, session_id: str) -> None:
-    if delete_session(ctx.client.update_sessions, session_id):
-        ctx.report.session(None)
+    if not delete_session(ctx.client.update_sessions, session_id):
+        ctx.report.cleanup_later(CleanupKind.UPDATE_SESSION, session_id)
+    ctx.report.session(None)

@@ -159,24 +159,6 @@ def test_pause_and_resume_a_download_keeps_the_partial_file(
     assert moving and min(moving) >= kept, (kept, moving[:5])
 
 
-def test_expired_update_session_fails_clearly(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
-) -> None:
-    sim.faults.throttle(500_000)
-    job_id = queue.add(
-        upload_spec(ref, sim.default_library_id, make_file(tmp_path / "x.iso", 10_000_000))
-    )
-    running = wait_until(lambda: running_with_bytes(queue, job_id), 20, "bytes moving")
-    session = wait_until(lambda: queue.snapshot(job_id).session_id or running.session_id)
-    sim.faults.expire_session(session)
-    sim.faults.throttle(None)
-    job = queue.wait(job_id, 30)
-    assert job.state is JobState.FAILED
-    assert job.error_title and "x.iso" in job.error_message  # names the file it was sending
-    assert client.items.find(name="x", library_id=sim.default_library_id) == ()  # no empty item
-    assert active_sessions(client) == []
-
-
 def test_uploads_into_one_item_run_one_at_a_time(
     sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
 ) -> None:
