@@ -23,7 +23,7 @@ from pathlib import Path
 from cl_desktop.api import ContentLibraryClient, ContentLibraryError
 
 from .context import WorkflowContext, end_session
-from .control import JobControl
+from .control import JobControl, RetryPolicy
 from .download import run_download
 from .errors import Interrupted, TransferError
 from .jobs import (
@@ -73,8 +73,10 @@ class TransferQueue:
         bandwidth_limit: int | None = None,
         spawn: Spawner | None = None,
         progress_interval: float = 0.2,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self._store = store
+        self.retry_policy = retry_policy or RetryPolicy()  # reconnect window, stall figures
         self._connector = connector
         self._spawn = spawn or thread_spawner
         self.max_parallel = max_parallel
@@ -250,7 +252,7 @@ class TransferQueue:
             self._launch(job)
 
     def _launch(self, job: JobSnapshot) -> None:
-        control = JobControl(self._share_of_bandwidth)
+        control = JobControl(self._share_of_bandwidth, policy=self.retry_policy)
         self._running[job.id] = _Running(control)
         self._update(
             job, state=JobState.RUNNING, phase=Phase.WAITING, attempts=job.attempts + 1,
@@ -392,6 +394,7 @@ class _QueueReporter:
     def __init__(self, queue: TransferQueue, job_id: int) -> None:
         self._queue = queue
         self._job_id = job_id
+        self._before_retry = Phase.TRANSFERRING
 
     def _job(self) -> JobSnapshot:
         return self._queue._jobs[self._job_id]
@@ -406,10 +409,23 @@ class _QueueReporter:
                     error_message=note if phase is Phase.RETRYING else "",
                 )
 
-    def retrying(self, exc: BaseException, attempt: int, delay: float) -> None:
-        """An API call failed and will be tried again: show it, with why and when."""
-        message = getattr(exc, "message", None) or str(exc)
-        self.phase(Phase.RETRYING, f"attempt {attempt} failed ({message}); again in {delay:.0f} s")
+    def retrying(self, phase: Phase | None, note: str) -> None:
+        """A step waits to be tried again (RECONNECTING, RETRYING or STALLED, with a note such
+        as "reconnecting, try 3, next in 8 s"), or works again (None: back to what it did)."""
+        with self._queue._lock:
+            if self._job_id not in self._queue._jobs:
+                return
+            job = self._job()
+            waiting = (Phase.RECONNECTING, Phase.RETRYING, Phase.STALLED)
+            if phase is None:
+                if job.phase in waiting:
+                    self._queue._update(
+                        job, persist=False, phase=self._before_retry, note="", error_message=""
+                    )
+                return
+            if job.phase not in waiting:
+                self._before_retry = job.phase
+            self._queue._update(job, persist=False, phase=phase, note=note, error_message=note)
 
     def files(self, files: list[FileProgress]) -> None:
         with self._queue._lock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def test_service_unavailable_is_retried(
     sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
 ) -> None:
     phases: list[str] = []
-    queue.add_listener(lambda job: phases.append(f"{job.phase.value}: {job.error_message}"))
+    queue.add_listener(lambda job: phases.append(f"{job.phase.value}: {job.note}"))
     sim.faults.fail_next(3)
     job = queue.wait(
         queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "a.bin", 1000))),
@@ -68,7 +69,9 @@ def test_service_unavailable_is_retried(
     assert job.state is JobState.DONE, job.error_message
     retries = [p for p in phases if p.startswith("retrying")]
     assert retries, phases
-    assert "attempt 1 failed" in retries[0]
+    assert re.fullmatch(r"retrying: retrying, try 2, next in \d+ s \(.*unavailable.*\)", retries[0])
+    assert any(p.startswith("retrying: retrying, try 4,") for p in retries), retries
+    assert job.note == ""
 
 
 def test_expired_login_logs_in_again(
