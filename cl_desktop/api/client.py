@@ -483,11 +483,21 @@ class DownloadStream:
         with translate_transport_errors(self._op):
             while True:
                 started = time.monotonic()
-                block = raw.read(sizer.size, decode_content=True)
+                block = bytearray()
+                try:  # read1: what arrived is kept even when the next read times out
+                    while len(block) < sizer.size:
+                        piece = raw.read1(sizer.size - len(block), decode_content=True)
+                        if not piece:
+                            break
+                        block += piece
+                except Exception:
+                    if block:  # the caller keeps these bytes (a resume starts after them)
+                        yield bytes(block)
+                    raise
                 if not block:
                     return
                 sizer.observe(len(block), time.monotonic() - started)
-                yield block
+                yield bytes(block)
 
 
 class BlockSizer:

@@ -172,13 +172,13 @@ class Retrier:
         else:
             if self._since is None:
                 self._since = now
+            connection = isinstance(exc, TransportError)
             if now - self._since >= policy.reconnect_window:
+                state = "has not answered" if connection else "kept answering with errors"
                 raise ServerUnreachable(
-                    f"the server has not answered for {_duration(policy.reconnect_window)}: "
-                    f"{detail}",
+                    f"the server {state} for {_duration(policy.reconnect_window)}: {detail}",
                     operation=getattr(exc, "operation", ""),
                 ) from exc
-            connection = isinstance(exc, TransportError)
             phase = Phase.RECONNECTING if connection else Phase.RETRYING
             verb = "reconnecting" if connection else "retrying"
         self.attempt += 1
