@@ -154,6 +154,7 @@ class Retrier:
     def failed(self, exc: BaseException, *, stall: bool = False) -> None:
         """`stall`: this was a data transfer, so a read timeout means the server went quiet."""
         if not is_retryable(exc):
+            self.succeeded()  # the server answered: no longer reconnecting
             raise exc
         now = time.monotonic()
         policy = self.policy
@@ -163,6 +164,7 @@ class Retrier:
             if self._stalled_since is None:  # it has been quiet for a stall window already
                 self._stalled_since = now - policy.stall_seconds
             if now - self._stalled_since >= policy.stall_limit:
+                self.succeeded()  # the row shows the failure now, not a countdown
                 raise StalledError(
                     f"{self.stopped} (less than {policy.stall_bytes:,} bytes in "
                     f"{_duration(policy.stall_seconds)}, for {_duration(policy.stall_limit)})",
@@ -175,6 +177,7 @@ class Retrier:
             connection = isinstance(exc, TransportError)
             if now - self._since >= policy.reconnect_window:
                 state = "has not answered" if connection else "kept answering with errors"
+                self.succeeded()  # the row shows the failure now, not a countdown
                 raise ServerUnreachable(
                     f"the server {state} for {_duration(policy.reconnect_window)}: {detail}",
                     operation=getattr(exc, "operation", ""),

@@ -206,7 +206,9 @@ def _download_one(
         report.phase(Phase.TRANSFERRING)
 
     report.phase(Phase.VERIFYING, entry.name)
-    verification, checksum = _verify(ctx, live.id, entry, part, written, algorithm, streamed)
+    verification, checksum = _verify(
+        ctx, _file_info(ctx, live, entry.name), entry, part, written, algorithm, streamed
+    )
     final = unique_path(target)
     os.replace(part, final)  # atomic: the final name only ever holds a complete, checked file
     report.file_done(entry.name, verification, checksum, live.id)
@@ -220,9 +222,21 @@ def _prepared_uri(ctx: WorkflowContext, live: _LiveSession, name: str) -> str:
     return info.download_endpoint.uri
 
 
+def _file_info(ctx: WorkflowContext, live: _LiveSession, name: str) -> DownloadFileInfo:
+    """The session's facts about a downloaded file (size, checksum), from a new session if a
+    restarted server lost this one."""
+    try:
+        return with_retries(
+            ctx.control, lambda: ctx.client.download_session_files.get(live.id, name)
+        )
+    except errors.NotFound as exc:
+        live.renew(exc)
+        return _wait_prepared(ctx, live.id, name, live.keep_alive)
+
+
 def _verify(
     ctx: WorkflowContext,
-    session_id: str,
+    info: DownloadFileInfo,
     entry: FileProgress,
     part: Path,
     written: int,
@@ -230,7 +244,6 @@ def _verify(
     streamed_hex: str,
 ) -> tuple[Verification, str | None]:
     client, control = ctx.client, ctx.control
-    info = with_retries(control, lambda: client.download_session_files.get(session_id, entry.name))
     checksum: ChecksumInfo | None = info.checksum_info
     if checksum is None and ctx.spec.item_id:  # fall back to the item's File.Info
         item_id = ctx.spec.item_id

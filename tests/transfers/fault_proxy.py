@@ -16,8 +16,10 @@ headers), `calls` ((method, path, query, JSON body) of every API call).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,9 +43,37 @@ class FaultProxy:
         self.ranges: list[str | None] = []
         self.calls: list[tuple[str, str, dict[str, list[str]], Any]] = []
         self.released = threading.Event()  # ends stalled answers
+        self.connections: set[Any] = set()  # cut by go_down()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def go_down(self) -> None:
+        """Stop listening and cut open connections: every connection is refused until
+        `come_back()`."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+        with self.lock:
+            open_now, self.connections = list(self.connections), set()
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def come_back(self) -> None:
+        """Listen again on the same port (bounded retries while the old socket lingers)."""
+        port = self._server.server_port
+        for _ in range(50):
+            try:
+                self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+                break
+            except OSError:
+                threading.Event().wait(0.1)
+        else:
+            raise AssertionError(f"port {port} could not be bound again")
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
 
     @property
     def base_url(self) -> str:
@@ -78,6 +108,17 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            with proxy.lock:
+                proxy.connections.add(self.connection)
+
+        def finish(self) -> None:
+            with proxy.lock:
+                proxy.connections.discard(self.connection)
+            with contextlib.suppress(OSError):
+                super().finish()
 
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -18,7 +18,6 @@ from test_workflows import download_spec, make_file
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
 
 USER = "admin"  # the simulator user of tests/conftest.py
 
@@ -190,34 +189,38 @@ def test_history_exports_csv_and_json(
 
 
 def test_keep_alive_reports_progress_well_inside_the_expiry(tmp_path: Path) -> None:
-    """With a 1.5 s idle timeout the client must keep the session alive, with growing
-    client_progress, while a 4 s upload runs."""
+    """With a 1.5 s idle timeout the client must keep the session alive while a 4 s upload
+    and a 4 s download run, with progress that only grows (the server refuses anything else):
+    a proxy records every keep-alive's progress value."""
+    from fault_proxy import FaultProxy, proxied_queue
     from servers import SimulatorServer
 
-    with SimulatorServer(tmp_path / "srv", users={USER: "secret"},
-                         session_timeout=1.5) as service:  # fmt: skip
-        service.faults.throttle(2_000_000)
-        queue = TransferQueue(
-            JobStore(tmp_path / "q.sqlite"),
-            lambda r: ContentLibraryClient(r.url, USER, "secret"),
-        )
-        queue.start()
-        watcher = ContentLibraryClient(service.base_url, USER, "secret")
+    from cl_desktop.transfers.control import RetryPolicy
+
+    with (
+        SimulatorServer(tmp_path / "srv", users={USER: "secret"}, session_timeout=1.5) as service,
+        FaultProxy(service.base_url) as proxy,
+    ):
+        queue = proxied_queue(tmp_path / "q.sqlite", proxy, RetryPolicy())
+        queue.bandwidth_limit = 2_000_000
+        ref = ServerRef(proxy.base_url, USER)
         try:
-            job_id = queue.add(upload_spec(
-                ServerRef(service.base_url, USER), service.default_library_id,
-                make_file(tmp_path / "slow.iso", 8_000_000)))  # fmt: skip
-            sid = wait_until(lambda: queue.snapshot(job_id).session_id, 20, "a session")
-            seen = wait_until(
-                lambda: watcher.update_sessions.get(sid).client_progress, 20, "client progress"
-            )
-            assert 0 < seen < 100
-            job = queue.wait(job_id, 60)
+            source = make_file(tmp_path / "slow.iso", 8_000_000)
+            up = queue.wait(queue.add(upload_spec(ref, service.default_library_id, source)), 60)
+            sent = proxy.keep_alives()
+            proxy.calls.clear()
+            assert up.item_id is not None
+            spec = download_spec(ref, service.default_library_id, up.item_id, tmp_path / "dl")
+            down = queue.wait(queue.add(spec), 60)
+            received = proxy.keep_alives()
         finally:
             queue.shutdown()
-            watcher.close()
+    for job in (up, down):
         assert job.state is JobState.DONE, job.error_message
         assert job.verification is Verification.VERIFIED
+    for progress in (sent, received):
+        assert len(progress) >= 2, progress
+        assert progress == sorted(progress) and progress[0] > 0 and progress[-1] < 100, progress
 
 
 def test_a_corrupted_download_fails_loudly_and_leaves_no_file(
