@@ -5,6 +5,7 @@ The simulator builds data URLs from the Host header, so every URL the client is 
 at the proxy, and data GETs/PUTs pass through it too. Behaviour is set on attributes:
 
 - `stall_after`: a data GET sends this many bytes, then nothing (until the test ends);
+- `stall_upload_after`: a data PUT is read this far, then no more (small socket buffers);
 - `drop_after`: the next data GET closes after this many bytes (once);
 - `body`: a function that turns the whole file into the body to send (too short, too long);
 - `fail`: a function (method, path, query) -> HTTP status to answer instead of forwarding;
@@ -35,6 +36,7 @@ class FaultProxy:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.lock = threading.Lock()
         self.stall_after: int | None = None
+        self.stall_upload_after: int | None = None
         self.drop_after: int | None = None
         self.body: Callable[[bytes], bytes] | None = None
         self.fail: Callable[[str, str, dict[str, list[str]]], int | None] | None = None
@@ -110,6 +112,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             pass
 
         def setup(self) -> None:
+            if proxy.stall_upload_after is not None:  # a stalled reader holds little
+                self.request.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
             super().setup()
             with proxy.lock:
                 proxy.connections.add(self.connection)
@@ -122,6 +126,12 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            stall = proxy.stall_upload_after
+            if stall is not None and self.command == "PUT" and "/cls/data/" in self.path:
+                self.rfile.read(min(length, stall))
+                proxy.released.wait(60)  # read nothing more; the client must give up
+                self.close_connection = True
+                return
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             query = parse_qs(parts.query)
