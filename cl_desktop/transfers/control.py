@@ -143,9 +143,15 @@ class Retrier:
         self._stalled_since: float | None = None
 
     def succeeded(self) -> None:
+        """The step worked: the streak is over."""
+        self.answered()
+        self.attempt, self._since = 0, None
+
+    def answered(self) -> None:
+        """The server answers again: the row stops saying "reconnecting" (the streak goes on
+        until bytes really move, so a server that drops every connection still ends it)."""
         if self.attempt:
             self.control.notify(None, "")
-        self.attempt, self._since = 0, None
 
     def moved(self) -> None:
         """Enough bytes moved for a whole stall window: the stall streak is over."""
@@ -208,15 +214,22 @@ class StallWatch:
     window moved fewer than `stall_bytes` (a read blocked in the socket ends by its timeout,
     which is no longer than `stall_seconds`)."""
 
-    def __init__(self, retrier: Retrier, what: str) -> None:
+    def __init__(self, retrier: Retrier, what: str, resumable: bool = False) -> None:
         self._retrier = retrier
         self._policy = retrier.policy
         self._what = what
         self._start = time.monotonic()
         self._bytes = 0
+        # a resumed download keeps what arrived: stall_bytes of it end a failure streak
+        self._progress_left = self._policy.stall_bytes if resumable else None
 
     def observe(self, nbytes: int) -> None:
         self._bytes += nbytes
+        if self._progress_left is not None:
+            self._progress_left -= nbytes
+            if self._progress_left <= 0:
+                self._progress_left = None
+                self._retrier.succeeded()
         now = time.monotonic()
         if now - self._start < self._policy.stall_seconds:
             return

@@ -190,6 +190,7 @@ def _download_one(
             if retrier.attempt:  # after a wait: the session must still be there
                 live.keep_alive.now()
             written, streamed = _get_once(ctx, uri, part, entry, algorithm, on_progress, retrier)
+            retrier.succeeded()
             break
         except errors.Unauthenticated:
             logins += 1
@@ -294,8 +295,8 @@ def _get_once(
                 uri, offset, op=op, stall_seconds=policy.stall_seconds
             ) as stream,
         ):
-            retrier.succeeded()  # the server answers again
-            watch = StallWatch(retrier, op)
+            retrier.answered()
+            watch = StallWatch(retrier, op, resumable=True)
             if stream.offset:  # resumed: the digest must cover what is already on disk
                 feed_file(part, digest, stream.offset)
             sink.seek(stream.offset)

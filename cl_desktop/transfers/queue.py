@@ -418,10 +418,9 @@ class _QueueReporter:
             job = self._job()
             waiting = (Phase.RECONNECTING, Phase.RETRYING, Phase.STALLED)
             if phase is None:
-                if job.phase in waiting:
-                    self._queue._update(
-                        job, persist=False, phase=self._before_retry, note="", error_message=""
-                    )
+                back = self._before_retry if job.phase in waiting else job.phase
+                if job.note or back is not job.phase:
+                    self._queue._update(job, persist=False, phase=back, note="", error_message="")
                 return
             if job.phase not in waiting:
                 self._before_retry = job.phase

@@ -199,6 +199,7 @@ def _send_files(
                 keep, digests[f.name] = _put_once(ctx, session_id, f, on_progress)
                 if not keep:
                     transient.add(f.name)
+                retrier.succeeded()
                 break
             except errors.Unauthenticated:
                 logins += 1

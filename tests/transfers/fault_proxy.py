@@ -7,6 +7,7 @@ at the proxy, and data GETs/PUTs pass through it too. Behaviour is set on attrib
 - `stall_after`: a data GET sends this many bytes, then nothing (until the test ends);
 - `stall_upload_after`: a data PUT is read this far, then no more (small socket buffers);
 - `drop_after`: the next data GET closes after this many bytes (once);
+- `drop_every`: every data GET closes after this many bytes;
 - `body`: a function that turns the whole file into the body to send (too short, too long);
 - `fail`: a function (method, path, query) -> HTTP status to answer instead of forwarding;
 - `rewrite`: a function (path, JSON bytes) -> JSON bytes for API answers.
@@ -37,6 +38,7 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.stall_after: int | None = None
         self.stall_upload_after: int | None = None
+        self.drop_every: int | None = None
         self.drop_after: int | None = None
         self.body: Callable[[bytes], bytes] | None = None
         self.fail: Callable[[str, str, dict[str, list[str]]], int | None] | None = None
@@ -175,6 +177,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 content = proxy.body(content)
             with proxy.lock:
                 limit, proxy.drop_after = proxy.drop_after, None
+                if proxy.drop_every is not None:
+                    limit = proxy.drop_every
                 stall = proxy.stall_after
             self.send_response(upstream.status)
             for name in ("Content-Type", "Content-Range", "Accept-Ranges"):

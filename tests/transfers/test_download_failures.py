@@ -66,6 +66,7 @@ def download(queue: TransferQueue, proxy: FaultProxy, sim: Any, item: str, dest:
 def assert_failed_cleanly(job: JobSnapshot, dest: Path, client: ContentLibraryClient) -> None:
     assert job.state is JobState.FAILED
     assert job.verification is not Verification.VERIFIED
+    assert job.note == ""  # no countdown left on a failed row
     assert not (dest / "x.bin").exists(), "unverified bytes under the final name"
     assert [n for n in os.listdir(dest) if not n.endswith(".part")] == []
     assert active_sessions(client) == []
@@ -175,3 +176,18 @@ def test_a_stalled_download_fails_as_stopped_sending(
     assert all(r == f"bytes={20_000 * i}-" for i, r in enumerate(proxy.ranges[1:], 1)), proxy.ranges
     # the job can be retried, so what arrived stays to be resumed
     assert (dest / "x.bin.part").stat().st_size == 20_000 * len(proxy.ranges)
+
+
+def test_a_server_that_drops_every_body_fails_within_the_window(
+    sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
+    client: ContentLibraryClient,
+) -> None:  # fmt: skip
+    """It answers every GET and cuts the body at once: answering is not progress, so the
+    failure streak goes on and ends with the window."""
+    proxy.drop_every = 1000  # below stall_bytes: no real progress
+    dest = tmp_path / "dl"
+    job = download(queue, proxy, sim_service, item, dest)
+    assert_failed_cleanly(job, dest, client)
+    assert job.error_title == "Server unreachable"
+    assert "the server has not answered for 2 s: the connection broke" in job.error_message
+    assert len(proxy.ranges) >= 2
