@@ -112,6 +112,9 @@ class JobControl:
         if elapsed > 2.0:  # a sliding window keeps the limit responsive to changes
             self._window_start, self._window_bytes = time.monotonic(), 0
 
+    def bandwidth_limit(self) -> int | None:
+        return self._bandwidth_limit()
+
     def notify(self, phase: Phase | None, note: str) -> None:
         if self.on_retry is not None:
             self.on_retry(phase, note)
@@ -233,7 +236,10 @@ class StallWatch:
         now = time.monotonic()
         if now - self._start < self._policy.stall_seconds:
             return
-        if self._bytes < self._policy.stall_bytes:
+        needed = self._policy.stall_bytes
+        if limit := self._retrier.control.bandwidth_limit():  # slow by the user's choice
+            needed = min(needed, int(limit * self._policy.stall_seconds / 2))
+        if self._bytes < needed:
             raise Stalled(
                 f"{self._what}: {self._bytes:,} bytes in {now - self._start:.0f} s",
                 operation=self._what,
