@@ -207,7 +207,7 @@ def _send_files(
                     raise
                 with_retries(control, client.login)  # the login expired during a long PUT
             except Exception as exc:
-                log.info("PUT of %s failed (%s); adding it again", f.name, exc)
+                log.info("PUT of %s failed: %s", f.name, exc)
                 retrier.failed(exc, stall=True)
         sent_before += f.size
         keep_alive.maybe(min(99, sent_before * 100 // total))
