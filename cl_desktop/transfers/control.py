@@ -198,7 +198,8 @@ class Retrier:
         delay *= random.uniform(0.5, 1.0)
         if not stalled:  # never wait past the window's end just to fail then
             delay = max(0.0, min(delay, self._since + policy.reconnect_window - now + 0.01))  # type: ignore[operator]
-        self._wait(phase, verb, delay, "" if stalled or connection else f" ({detail})")
+        operation = getattr(exc, "operation", "")
+        self._wait(phase, verb, delay, f" ({operation}: {detail})" if operation else f" ({detail})")
 
     def _wait(self, phase: Phase, verb: str, delay: float, why: str) -> None:
         """Wait in steps of at most a second, so the row counts down."""

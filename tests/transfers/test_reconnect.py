@@ -26,7 +26,7 @@ from cl_desktop.transfers.store import JobStore
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "admin", "secret"
-NOTE = re.compile(r"reconnecting, try \d+, next in \d+ s")
+NOTE = re.compile(r"reconnecting, try \d+, next in \d+ s \(.+\)")
 
 
 class SimProcess:
@@ -181,7 +181,9 @@ def test_an_upload_and_its_keep_alives_wait_for_the_server_to_come_back(
 
 
 def _retried_after_the_wait(notes: list[str]) -> bool:
-    ends = [i for i, n in enumerate(notes) if n.startswith("reconnecting") and n.endswith(" 0 s")]
+    ends = [
+        i for i, n in enumerate(notes) if n.startswith("reconnecting") and ", next in 0 s (" in n
+    ]
     return bool(ends) and any(NOTE.fullmatch(n) for n in notes[ends[0] + 1 :])
 
 
