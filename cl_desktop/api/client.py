@@ -376,6 +376,13 @@ class ContentLibraryClient:
             headers[SESSION_HEADER] = self._token
         return headers
 
+    def _data_timeout(self, stall_seconds: float | None) -> tuple[float, float]:
+        # a send or read blocked in the socket must end within the stall time
+        if stall_seconds is None:
+            return self.timeout
+        connect, read = self.timeout
+        return min(connect, stall_seconds), min(read, stall_seconds)
+
     def upload(
         self,
         uri: str,
@@ -385,17 +392,23 @@ class ContentLibraryClient:
         progress: Progress | None = None,
         on_data: DataSink | None = None,
         op: str = "upload",
+        stall_seconds: float | None = None,
     ) -> None:
         """PUT `size` bytes from `source` (at its current position) to an upload endpoint.
 
         Streams 1 MiB blocks with an explicit Content-Length (never chunked); `on_data` sees each
         block (for hashing), `progress` the running total. Either may raise to abort.
+        `stall_seconds` bounds every blocking send and read.
         """
         body = _UploadBody(source, size, progress, on_data)
         headers = {**self._data_headers(uri), "Content-Type": "application/octet-stream"}
         with translate_transport_errors(op):
             response = self.http.put(
-                uri, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                uri,
+                data=body,
+                headers=headers,
+                timeout=self._data_timeout(stall_seconds),
+                allow_redirects=False,
             )
             content = response.content
         if response.status_code not in (200, 201, 204):
@@ -409,19 +422,29 @@ class ContentLibraryClient:
 
     @contextmanager
     def open_download(
-        self, uri: str, offset: int = 0, *, op: str = "download"
+        self,
+        uri: str,
+        offset: int = 0,
+        *,
+        op: str = "download",
+        stall_seconds: float | None = None,
     ) -> Iterator[DownloadStream]:
         """GET a download endpoint, from `offset` with a Range request when offset > 0.
 
         The stream's `offset` says where its bytes start: the asked offset on 206, 0 when the
-        server ignored the range and sent the whole file (200).
+        server ignored the range and sent the whole file (200). `stall_seconds` bounds every
+        blocking read.
         """
         headers = self._data_headers(uri)
         if offset > 0:
             headers["Range"] = f"bytes={offset}-"
         with translate_transport_errors(op):
             response = self.http.get(
-                uri, headers=headers, stream=True, timeout=self.timeout, allow_redirects=False
+                uri,
+                headers=headers,
+                stream=True,
+                timeout=self._data_timeout(stall_seconds),
+                allow_redirects=False,
             )
         try:
             if response.status_code == 416 and offset > 0:
@@ -502,11 +525,21 @@ class DownloadStream:
         with translate_transport_errors(self._op):
             while True:
                 started = time.monotonic()
-                block = raw.read(sizer.size, decode_content=True)
+                block = bytearray()
+                try:  # read1: what arrived is kept even when the next read times out
+                    while len(block) < sizer.size:
+                        piece = raw.read1(sizer.size - len(block), decode_content=True)
+                        if not piece:
+                            break
+                        block += piece
+                except Exception:
+                    if block:  # the caller keeps these bytes (a resume starts after them)
+                        yield bytes(block)
+                    raise
                 if not block:
                     return
                 sizer.observe(len(block), time.monotonic() - started)
-                yield block
+                yield bytes(block)
 
 
 class BlockSizer:

@@ -23,6 +23,11 @@ from requests.adapters import HTTPAdapter
 
 from .errors import CaFileError, ContentLibraryError, TlsTrustError, TransportError
 
+
+class ReadTimedOut(TransportError):
+    """A connected server sent nothing for the read timeout (a stall, when bytes should move)."""
+
+
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 
 _HEX = re.compile(r"[^0-9a-fA-F]")
@@ -142,15 +147,19 @@ def translate_transport_errors(operation: str) -> Iterator[None]:
     except requests.exceptions.ConnectTimeout as exc:
         raise TransportError("timed out connecting to the server", operation=operation) from exc
     except requests.exceptions.ReadTimeout as exc:
-        raise TransportError("the server stopped answering (timeout)", operation=operation) from exc
+        raise ReadTimedOut("the server stopped answering (timeout)", operation=operation) from exc
     except requests.exceptions.ConnectionError as exc:
+        if "timed out" in str(exc):  # a send blocked for the whole timeout
+            raise ReadTimedOut(
+                "the server stopped receiving (timeout)", operation=operation
+            ) from exc
         raise TransportError(_connection_text(exc), operation=operation) from exc
     except requests.exceptions.ChunkedEncodingError as exc:
         raise TransportError("the connection broke mid-transfer", operation=operation) from exc
     except requests.exceptions.RequestException as exc:
         raise TransportError(str(exc) or type(exc).__name__, operation=operation) from exc
     except urllib3.exceptions.ReadTimeoutError as exc:  # raw body reads bypass requests
-        raise TransportError("the server stopped sending (timeout)", operation=operation) from exc
+        raise ReadTimedOut("the server stopped sending (timeout)", operation=operation) from exc
     except (urllib3.exceptions.HTTPError, ConnectionError) as exc:
         raise TransportError("the connection broke mid-transfer", operation=operation) from exc
 

@@ -7,6 +7,7 @@ import errno
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from cl_desktop.api import (
 )
 
 from .context import KeepAlive, WorkflowContext, delete_session, end_session
-from .control import is_retryable, with_retries
+from .control import Retrier, StallWatch, with_retries
 from .errors import DiskFullError, IntegrityError, Interrupted, LocalFileError, TransferError
 from .hashing import BackgroundHasher, BackgroundWriter, feed_file, file_digest
 from .jobs import FileProgress, Phase, Verification
@@ -26,7 +27,6 @@ from .naming import safe_local_name, unique_path
 
 log = logging.getLogger(__name__)
 
-GET_ATTEMPTS = 6
 PART_SUFFIX = ".part"
 
 
@@ -52,45 +52,74 @@ def run_download(ctx: WorkflowContext) -> None:
         for name, f in item_files.items()
     }
 
-    session_id = with_retries(
-        control, lambda: client.download_sessions.create(item_id, client_token=ctx.client_token)
-    )
-    report.session(session_id)
+    live = _LiveSession(ctx, item_id)
     try:
-        listed = with_retries(control, lambda: client.download_session_files.list(session_id))
+        live.start()
+        listed = with_retries(control, lambda: client.download_session_files.list(live.id))
         wanted = _select(listed, spec.file_names)
         targets = {f.name: dest / safe_local_name(f.name) for f in wanted}
         progress = [FileProgress(f.name, f.size or sizes.get(f.name) or 0) for f in wanted]
         report.files(progress)
         _check_free_space(dest, targets, {p.name: p.size for p in progress})
-        session = with_retries(control, lambda: client.download_sessions.get(session_id))
-        keep_alive = KeepAlive(
-            lambda p: client.download_sessions.keep_alive(session_id, progress=p),
-            session.expiration_time,
-        )
         total = sum(p.size for p in progress) or 1
         done_before = 0
         for entry in progress:
             algorithm = algorithms.get(entry.name, "sha1")
             final = _download_one(
-                ctx,
-                session_id,
-                entry,
-                targets[entry.name],
-                keep_alive,
-                done_before,
-                total,
-                algorithm,
+                ctx, live, entry, targets[entry.name], done_before, total, algorithm
             )
             log.info("downloaded %s to %s", entry.name, final)
             done_before += entry.size
     except Interrupted:
-        _end_session(ctx, session_id, None)
+        if live.id:
+            _end_session(ctx, live.id, None)
         raise
     except BaseException as exc:
-        _end_session(ctx, session_id, getattr(exc, "message", None) or str(exc))
+        if live.id:
+            _end_session(ctx, live.id, getattr(exc, "message", None) or str(exc))
         raise
-    _delete_session(ctx, session_id)
+    _delete_session(ctx, live.id)
+
+
+class _LiveSession:
+    """The job's download session, replaced by a new one when a server restart lost it."""
+
+    RENEWALS = 3  # per job: a server that loses every session is not followed for ever
+
+    def __init__(self, ctx: WorkflowContext, item_id: str) -> None:
+        self._ctx = ctx
+        self._item_id = item_id
+        self._renewals = 0
+        self._token = ctx.client_token
+        self.id = ""
+        self.keep_alive = KeepAlive(lambda p: None, None)
+
+    def start(self) -> None:
+        client, control = self._ctx.client, self._ctx.control
+        self.id = with_retries(
+            control,
+            lambda: client.download_sessions.create(self._item_id, client_token=self._token),
+        )
+        self._ctx.report.session(self.id)
+        session = with_retries(control, lambda: client.download_sessions.get(self.id))
+        # keep-alives get the same retries as every call (a restart must not end the job)
+        self.keep_alive = KeepAlive(
+            lambda p: with_retries(
+                control, lambda: client.download_sessions.keep_alive(self.id, progress=p)
+            ),
+            session.expiration_time,
+        )
+
+    def renew(self, why: BaseException) -> None:
+        self._renewals += 1
+        if self._renewals > self.RENEWALS:
+            raise why
+        log.info("download session %s is gone (%s); starting a new one", self.id, why)
+        delete_session(self._ctx.client.download_sessions, self.id)
+        self._ctx.report.session(None)
+        self.id = ""
+        self._token = str(uuid.uuid4())  # the old token may name the lost session
+        self.start()
 
 
 def _select(listed: tuple[DownloadFileInfo, ...], names: tuple[str, ...]) -> list[DownloadFileInfo]:
@@ -134,58 +163,81 @@ def _wait_prepared(
 
 def _download_one(
     ctx: WorkflowContext,
-    session_id: str,
+    live: _LiveSession,
     entry: FileProgress,
     target: Path,
-    keep_alive: KeepAlive,
     done_before: int,
     total: int,
     algorithm: str,
 ) -> Path:
     client, control, report = ctx.client, ctx.control, ctx.report
     report.phase(Phase.PREPARING, entry.name)
-    info = _wait_prepared(ctx, session_id, entry.name, keep_alive)
-    assert info.download_endpoint is not None
-    uri = info.download_endpoint.uri
+    uri = _prepared_uri(ctx, live, entry.name)
     part = target.with_name(target.name + PART_SUFFIX)
     report.phase(Phase.TRANSFERRING)
+    retrier = Retrier(control, stopped=f"the server stopped sending {entry.name}")
 
     def on_progress(written: int, block: int) -> None:
         control.check()
         control.throttle(block)
         report.progress(entry.name, written)
-        keep_alive.maybe(min(99, (done_before + written) * 100 // total))
+        live.keep_alive.maybe(min(99, (done_before + written) * 100 // total))
 
-    for attempt in range(1, GET_ATTEMPTS + 1):
+    logins = 0
+    while True:
         control.check()
         try:
-            written, streamed = _get_once(ctx, uri, part, entry, algorithm, on_progress)
+            if retrier.attempt:  # after a wait: the session must still be there
+                live.keep_alive.now()
+            written, streamed = _get_once(ctx, uri, part, entry, algorithm, on_progress, retrier)
+            retrier.succeeded()
             break
         except errors.Unauthenticated:
-            if attempt == GET_ATTEMPTS:
+            logins += 1
+            if logins > 2:
                 raise
-            client.login()
+            with_retries(control, client.login)
+        except errors.NotFound as exc:  # a restarted server lost the session: a new one
+            live.renew(exc)
+            uri = _prepared_uri(ctx, live, entry.name)
+        except errors.ProtocolError as exc:  # a short body: the connection broke
+            retrier.failed(errors.TransportError(exc.detail, operation=exc.operation))
         except Exception as exc:
-            if not (is_retryable(exc) or isinstance(exc, errors.ProtocolError)) or (
-                attempt == GET_ATTEMPTS
-            ):
-                raise
-            report.phase(Phase.RETRYING, f"{entry.name}: {exc}")
-            control.wait(min(10.0, 0.5 * 2**attempt))
-            keep_alive.now()
-            report.phase(Phase.TRANSFERRING)
+            retrier.failed(exc, stall=True)
+        report.phase(Phase.TRANSFERRING)
 
     report.phase(Phase.VERIFYING, entry.name)
-    verification, checksum = _verify(ctx, session_id, entry, part, written, algorithm, streamed)
+    verification, checksum = _verify(
+        ctx, _file_info(ctx, live, entry.name), entry, part, written, algorithm, streamed
+    )
     final = unique_path(target)
     os.replace(part, final)  # atomic: the final name only ever holds a complete, checked file
-    report.file_done(entry.name, verification, checksum, session_id)
+    report.file_done(entry.name, verification, checksum, live.id)
     return final
+
+
+def _prepared_uri(ctx: WorkflowContext, live: _LiveSession, name: str) -> str:
+    info = _wait_prepared(ctx, live.id, name, live.keep_alive)
+    if info.download_endpoint is None:
+        raise TransferError(f"the server gave no download address for {name}")
+    return info.download_endpoint.uri
+
+
+def _file_info(ctx: WorkflowContext, live: _LiveSession, name: str) -> DownloadFileInfo:
+    """The session's facts about a downloaded file (size, checksum), from a new session if a
+    restarted server lost this one."""
+    try:
+        return with_retries(
+            ctx.control, lambda: ctx.client.download_session_files.get(live.id, name)
+        )
+    except errors.NotFound as exc:
+        live.renew(exc)
+        return _wait_prepared(ctx, live.id, name, live.keep_alive)
 
 
 def _verify(
     ctx: WorkflowContext,
-    session_id: str,
+    info: DownloadFileInfo,
     entry: FileProgress,
     part: Path,
     written: int,
@@ -193,7 +245,6 @@ def _verify(
     streamed_hex: str,
 ) -> tuple[Verification, str | None]:
     client, control = ctx.client, ctx.control
-    info = with_retries(control, lambda: client.download_session_files.get(session_id, entry.name))
     checksum: ChecksumInfo | None = info.checksum_info
     if checksum is None and ctx.spec.item_id:  # fall back to the item's File.Info
         item_id = ctx.spec.item_id
@@ -205,6 +256,7 @@ def _verify(
             checksum = None
     expected_size = info.size or entry.size
     if expected_size and written != expected_size:
+        part.unlink(missing_ok=True)  # its bytes are not the server's file: never resume them
         raise IntegrityError(f"{entry.name}: got {written} bytes, the server has {expected_size}")
     if checksum is None or not checksum.checksum:
         return (Verification.SIZE_ONLY if expected_size else Verification.UNVERIFIED), None
@@ -229,15 +281,22 @@ def _get_once(
     entry: FileProgress,
     algorithm: str,
     on_progress: Callable[[int, int], None],
+    retrier: Retrier,
 ) -> tuple[int, str]:
     """One GET into NAME.part, resuming from its size: (bytes in the file, its digest)."""
     offset = part.stat().st_size if part.exists() else 0
     digest = BackgroundHasher(algorithm)
+    policy = ctx.control.policy
+    op = f"download {entry.name}"
     try:
         with (
             _open_part(part) as sink,
-            ctx.client.open_download(uri, offset, op=f"download {entry.name}") as stream,
+            ctx.client.open_download(
+                uri, offset, op=op, stall_seconds=policy.stall_seconds
+            ) as stream,
         ):
+            retrier.answered()
+            watch = StallWatch(retrier, op, resumable=True)
             if stream.offset:  # resumed: the digest must cover what is already on disk
                 feed_file(part, digest, stream.offset)
             sink.seek(stream.offset)
@@ -247,9 +306,15 @@ def _get_once(
                 written = stream.offset
                 size = stream.total_size or entry.size
                 for chunk in stream.chunks():
+                    if entry.size and written + len(chunk) > entry.size:
+                        part.unlink(missing_ok=True)  # not the file the server listed
+                        raise IntegrityError(
+                            f"{entry.name}: the server sent more than its {entry.size:,} bytes"
+                        )
                     writer.write(chunk)
                     digest.update(chunk)
                     written += len(chunk)
+                    watch.observe(len(chunk))
                     on_progress(written, len(chunk))
                 if size and written != size:
                     raise errors.ProtocolError(

@@ -32,6 +32,30 @@ class IntegrityError(TransferError):
     hint = "The copy was not accepted; retry the transfer."
 
 
+class ServerUnreachable(TransferError):
+    """A connection or server failure that outlasted the reconnect window."""
+
+    title = "Server unreachable"
+    hint = "Check that the server is running and reachable, then retry the job."
+
+
+class StalledError(TransferError):
+    """The transfer stayed (almost) still for the stall limit, across retries."""
+
+    title = "Transfer stalled"
+    hint = "The server or the network is overloaded or stuck; retry the job later."
+
+
+class UnsafeNameError(TransferError):
+    """A name from the server that cannot be turned into a safe local file name."""
+
+    title = "Unusable file name"
+    hint = (
+        "Nothing was written for it; rename the file in the library (or ask its owner to), "
+        "then retry."
+    )
+
+
 class ItemNameTaken(TransferError):
     title = "Name in use"
     hint = "Pick another name, or upload into the existing item."

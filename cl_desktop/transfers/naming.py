@@ -6,16 +6,17 @@ import re
 import unicodedata
 from pathlib import Path
 
+from .errors import UnsafeNameError
+
+__all__ = ["UnsafeNameError", "infer_item_type", "item_name_for", "safe_local_name",
+           "unique_item_name", "unique_path"]  # fmt: skip
+
 _WINDOWS_RESERVED = {
     "CON", "PRN", "AUX", "NUL",
     *(f"COM{i}" for i in range(1, 10)),
     *(f"LPT{i}" for i in range(1, 10)),
 }  # fmt: skip
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\/]')
-
-
-class UnsafeNameError(ValueError):
-    """A name from the server that cannot be turned into a safe local file name."""
 
 
 def infer_item_type(file_name: str) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from cl_desktop.api import ContentLibraryClient, ContentLibraryError, errors, normalize_server
 
 from .context import CleanupKind, KeepAlive, WorkflowContext, end_session
-from .control import JobControl, is_retryable
+from .control import JobControl, RetryPolicy, is_retryable
 from .download import run_download
 from .errors import Interrupted, NotConnected, TransferError
 from .jobs import (
@@ -137,8 +137,10 @@ class TransferQueue:
         bandwidth_limit: int | None = None,
         spawn: Spawner | None = None,
         progress_interval: float = 0.2,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self._store = store
+        self.retry_policy = retry_policy or RetryPolicy()  # reconnect window, stall figures
         self._connector = connector
         self._spawn = spawn or thread_spawner
         self.max_parallel = max_parallel
@@ -472,7 +474,7 @@ class TransferQueue:
             self._wait_for_login(job)
 
     def _launch(self, job: JobSnapshot) -> None:
-        control = JobControl(self._share_of_bandwidth)
+        control = JobControl(self._share_of_bandwidth, policy=self.retry_policy)
         self._running[job.id] = _Running(control)
         self._launched_at_login[job.id] = self._logins
         resumes = job.spec.direction is Direction.UPLOAD and job.session_id
@@ -660,6 +662,7 @@ class _QueueReporter:
         self._queue = queue
         self._job_id = job_id
         self._server = queue._jobs[job_id].spec.server  # still known once the job is removed
+        self._before_retry = Phase.TRANSFERRING
 
     def _job(self) -> JobSnapshot:
         return self._queue._jobs[self._job_id]
@@ -674,10 +677,22 @@ class _QueueReporter:
                     error_message=note if phase is Phase.RETRYING else "",
                 )
 
-    def retrying(self, exc: BaseException, attempt: int, delay: float) -> None:
-        """An API call failed and will be tried again: show it, with why and when."""
-        message = getattr(exc, "message", None) or str(exc)
-        self.phase(Phase.RETRYING, f"attempt {attempt} failed ({message}); again in {delay:.0f} s")
+    def retrying(self, phase: Phase | None, note: str) -> None:
+        """A step waits to be tried again (RECONNECTING, RETRYING or STALLED, with a note such
+        as "reconnecting, try 3, next in 8 s"), or works again (None: back to what it did)."""
+        with self._queue._lock:
+            if self._job_id not in self._queue._jobs:
+                return
+            job = self._job()
+            waiting = (Phase.RECONNECTING, Phase.RETRYING, Phase.STALLED)
+            if phase is None:
+                back = self._before_retry if job.phase in waiting else job.phase
+                if job.note or back is not job.phase:
+                    self._queue._update(job, persist=False, phase=back, note="", error_message="")
+                return
+            if job.phase not in waiting:
+                self._before_retry = job.phase
+            self._queue._update(job, persist=False, phase=phase, note=note, error_message=note)
 
     def files(self, files: list[FileProgress]) -> None:
         with self._queue._lock:

@@ -26,7 +26,7 @@ from cl_desktop.api import (
 from cl_desktop.api.client import new_client_token
 
 from .context import CleanupKind, KeepAlive, Reporter, WorkflowContext, delete_session, end_session
-from .control import is_retryable, with_retries
+from .control import Retrier, StallWatch, with_retries
 from .errors import (
     IntegrityError,
     Interrupted,
@@ -43,7 +43,6 @@ from .ovf import LocalFile, local_file, ovf_files, regular_file
 log = logging.getLogger(__name__)
 
 MAX_FILE_SIZE = 1 << 62  # anything a server accepts; > 4 GiB is fine (no 32-bit sizes here)
-PUT_ATTEMPTS = 4
 SESSION_REPLACEMENTS = 3  # a server restart loses update sessions: start a new one, this often
 
 
@@ -310,8 +309,10 @@ def _send_files(
     streaming}, the names the server will not keep in storage)."""
     client, control, report = ctx.client, ctx.control, ctx.report
     session = with_retries(control, lambda: client.update_sessions.get(session_id))
-    keep_alive = KeepAlive(
-        lambda p: client.update_sessions.keep_alive(session_id, client_progress=p),
+    keep_alive = KeepAlive(  # with the same retries as every call: a restart must not end it
+        lambda p: with_retries(
+            control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
+        ),
         session.expiration_time,
         progress=session.client_progress or 0,
     )
@@ -331,37 +332,42 @@ def _send_files(
             sent_before += f.size
             continue
         report.phase(Phase.TRANSFERRING)
-        for attempt in range(1, PUT_ATTEMPTS + 1):
+        retrier = Retrier(control, stopped=f"the server stopped receiving {f.name}")
+        logins = 0
+        while True:
             control.check()
             base, last = sent_before, [0]
+            watch = StallWatch(retrier, f"upload {f.name}")
 
             def on_progress(
-                done: int, name: str = f.name, base: int = base, last: list[int] = last
-            ) -> None:
+                done: int, name: str = f.name, base: int = base, last: list[int] = last,
+                watch: StallWatch = watch,
+            ) -> None:  # fmt: skip
                 control.check()
+                watch.observe(done - last[0])
                 control.throttle(done - last[0])
                 last[0] = done
                 report.progress(name, done)
                 keep_alive.maybe(min(99, (base + done) * 100 // total))
 
             try:
+                if retrier.attempt:  # after a wait: the session must still be there
+                    keep_alive.now()
                 keep, digests[f.name] = _put_once(ctx, session_id, f, on_progress)
                 if not keep:
                     transient.add(f.name)
                 report.file_sent(f.name)
                 report.note("")  # a "sent again" note is done with
+                retrier.succeeded()
                 break
             except errors.Unauthenticated:
-                if attempt == PUT_ATTEMPTS:
+                logins += 1
+                if logins > 2:
                     raise
-                client.login()  # the login expired during a long PUT
+                with_retries(control, client.login)  # the login expired during a long PUT
             except Exception as exc:
-                if not is_retryable(exc) or attempt == PUT_ATTEMPTS:
-                    raise
-                report.phase(Phase.RETRYING, f"{f.name}: {_message_of(exc)}")
-                log.info("PUT of %s failed (%s); adding it again", f.name, exc)
-                control.wait(min(10.0, 0.5 * 2**attempt))
-                keep_alive.now()
+                log.info("PUT of %s failed: %s", f.name, exc)
+                retrier.failed(exc, stall=True)
         sent_before += f.size
         keep_alive.maybe(min(99, sent_before * 100 // total))
     return digests, transient
@@ -383,6 +389,7 @@ def _put_once(
             client.upload(
                 info.upload_endpoint.uri, cast(BinaryIO, _WholeFile(source, f)), f.size,
                 progress=on_progress, on_data=digest.update, op=f"upload {f.name}",
+                stall_seconds=ctx.control.policy.stall_seconds,
             )  # fmt: skip
         _check_unchanged(f)  # appended to (or rewritten) while its bytes went up
     finally:

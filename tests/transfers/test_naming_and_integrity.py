@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 
 from cl_desktop.api import ChecksumAlgorithm, ChecksumInfo, FileInfo
 from cl_desktop.transfers import download
-from cl_desktop.transfers.errors import DiskFullError, IntegrityError
+from cl_desktop.transfers.errors import DiskFullError, IntegrityError, TransferError
 from cl_desktop.transfers.hashing import BackgroundWriter
 from cl_desktop.transfers.jobs import Verification
 from cl_desktop.transfers.naming import (
@@ -120,3 +122,81 @@ def test_background_hasher_matches_hashlib() -> None:
         hasher.update(block)
     assert hasher.hexdigest() == hashlib.sha1(b"".join(blocks)).hexdigest()
     assert hasher.hexdigest() == hasher.hexdigest()  # idempotent
+
+
+def test_an_unusable_name_is_a_transfer_error_naming_the_file() -> None:
+    with pytest.raises(TransferError) as caught:
+        safe_local_name("..")
+    error = caught.value
+    assert isinstance(error, UnsafeNameError)
+    assert error.title == "Unusable file name"
+    assert "'..'" in error.message and "rename the file" in error.message
+
+
+def _list_with_name(bad: str) -> Callable[[str, bytes], bytes]:
+    """Rewrite a download session's file list (and only it) to show `bad` as the name."""
+
+    def rewrite(path: str, content: bytes) -> bytes:
+        value = json.loads(content)
+        if "download-session/" in path and path.endswith("/file") and isinstance(value, list):
+            value = [{**entry, "name": bad} for entry in value]
+        return json.dumps(value).encode()
+
+    return rewrite
+
+
+@pytest.mark.parametrize("bad", [".", "..", "a\x00b", "../"], ids=["dot", "dotdot", "nul", "up"])
+def test_a_server_listing_an_unusable_name_fails_the_job_after_ending_the_session(
+    sim_service: Any, tmp_path: Path, bad: str
+) -> None:
+    from fault_proxy import FaultProxy, proxied_queue
+    from helpers import active_sessions, upload_spec
+    from test_workflows import download_spec, make_file
+
+    from cl_desktop.api import ContentLibraryClient
+    from cl_desktop.transfers.control import RetryPolicy
+    from cl_desktop.transfers.jobs import JobState, ServerRef
+
+    with FaultProxy(sim_service.base_url) as proxy:
+        queue = proxied_queue(tmp_path / "q.sqlite", proxy, RetryPolicy(reconnect_window=5))
+        ref, library = ServerRef(proxy.base_url, "admin"), sim_service.default_library_id
+        try:
+            source = make_file(tmp_path / "n.iso", 10_000)
+            up = queue.wait(queue.add(upload_spec(ref, library, source)), 60)
+            assert up.item_id is not None
+            proxy.rewrite = _list_with_name(bad)
+            dest = tmp_path / "dl"
+            job = queue.wait(queue.add(download_spec(ref, library, up.item_id, dest)), 60)
+        finally:
+            queue.shutdown()
+        ended = [c for c in proxy.calls if "fail" in c[2].get("action", [])]
+    assert job.state is JobState.FAILED
+    assert job.error_title == "Unusable file name"
+    assert repr(bad) in job.error_message
+    assert os.listdir(dest) == []
+    assert len(ended) == 1 and job.session_id is None  # ended with the reason, then deleted
+    with ContentLibraryClient(sim_service.base_url, "admin", "secret") as client:
+        assert active_sessions(client) == []
+        assert list(client.download_sessions.list()) == []
+
+
+def test_cl_transfer_reports_an_unusable_name_without_a_traceback(
+    sim_service: Any, tmp_path: Path
+) -> None:
+    from fault_proxy import FaultProxy
+    from test_cli import cli
+    from test_workflows import make_file
+
+    db = str(tmp_path / "q.sqlite")
+    with FaultProxy(sim_service.base_url) as proxy:
+        source = make_file(tmp_path / "t.iso", 10_000)
+        up = cli(proxy.base_url, "--queue-db", db, "--json", "upload", "--create",
+                 "Local library/t", str(source))  # fmt: skip
+        assert up.returncode == 0, up.stderr
+        item_id = json.loads(up.stdout)[0]["item_id"]
+        proxy.rewrite = _list_with_name(".")
+        down = cli(proxy.base_url, "--queue-db", db, "download", item_id, str(tmp_path / "dl"))
+    assert down.returncode == 1, (down.stdout, down.stderr)
+    assert "Traceback" not in down.stderr + down.stdout
+    assert "Unusable file name" in down.stdout + down.stderr
+    assert "'.'" in down.stdout + down.stderr

@@ -325,7 +325,7 @@ def test_a_dropped_connection_shows_as_retrying_then_succeeds(
     sim_service.faults.drop_after_bytes(50_000, which="upload")
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "flaky"))
     [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
-    retrying = [note for phase, note in notes if phase is Phase.RETRYING]
+    retrying = [note for phase, note in notes if phase in (Phase.RETRYING, Phase.RECONNECTING)]
     assert retrying and "f.bin" in retrying[0]  # the queue row said why it was retrying
     assert job.verification is Verification.VERIFIED and job.error_message == ""
 

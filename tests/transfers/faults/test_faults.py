@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from test_workflows import download_spec, make_file
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
 
 USER = "admin"  # the simulator user of tests/conftest.py
 BLOCK = 1 << 20  # the largest block the client reads and sends at once (api.client)
@@ -70,8 +70,8 @@ def test_service_unavailable_is_retried(
     sim: Any, queue: TransferQueue, ref: ServerRef, tmp_path: Path
 ) -> None:
     phases: list[str] = []
-    queue.add_listener(lambda job: phases.append(f"{job.phase.value}: {job.error_message}"))
-    sim.faults.fail_next(3, path="/content/")
+    queue.add_listener(lambda job: phases.append(f"{job.phase.value}: {job.note}"))
+    sim.faults.fail_next(3, path="/content/")  # content calls: login absorbs 503s itself
     job = queue.wait(
         queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "a.bin", 1000))),
         60,
@@ -79,7 +79,9 @@ def test_service_unavailable_is_retried(
     assert job.state is JobState.DONE, job.error_message
     retries = [p for p in phases if p.startswith("retrying")]
     assert retries, phases
-    assert "attempt 1 failed" in retries[0]
+    assert re.fullmatch(r"retrying: retrying, try 2, next in \d+ s \(.*unavailable.*\)", retries[0])
+    assert any(p.startswith("retrying: retrying, try 4,") for p in retries), retries
+    assert job.note == ""
 
 
 def test_expired_login_logs_in_again(
@@ -201,42 +203,39 @@ def test_history_exports_csv_and_json(
 
 
 def test_keep_alive_reports_growing_progress_well_inside_the_expiry(tmp_path: Path) -> None:
-    """With a 6 s idle timeout the client keeps the session alive every third of it (2 s), with
-    client_progress that only grows. Seen on the server, not timed: the expiry leaves 4 s of
-    slack for a loaded machine, and the throttle is lifted once two keep-alives arrived."""
+    """With a 6 s idle timeout the client must keep the session alive (every third of it) while
+    a 6 s upload and a 6 s download run, with progress that only grows (the server refuses
+    anything else): a proxy records every keep-alive's progress value. The expiry leaves 4 s of
+    slack for a loaded machine."""
+    from fault_proxy import FaultProxy, proxied_queue
     from servers import SimulatorServer
 
-    with SimulatorServer(tmp_path / "srv", users={USER: "secret"},
-                         session_timeout=6.0) as service:  # fmt: skip
-        service.faults.throttle(2_000_000)
-        queue = TransferQueue(
-            JobStore(tmp_path / "q.sqlite"),
-            lambda r: ContentLibraryClient(r.url, USER, "secret"),
-        )
-        queue.start()
-        watcher = ContentLibraryClient(service.base_url, USER, "secret")
-        progress: list[int] = []  # each distinct client_progress the server held, in order
+    from cl_desktop.transfers.control import RetryPolicy
 
-        def two_keep_alives() -> bool:
-            value = watcher.update_sessions.get(sid).client_progress or 0
-            if value and value not in progress:
-                progress.append(value)
-            return len(progress) >= 2
-
+    with (
+        SimulatorServer(tmp_path / "srv", users={USER: "secret"}, session_timeout=6.0) as service,
+        FaultProxy(service.base_url) as proxy,
+    ):
+        queue = proxied_queue(tmp_path / "q.sqlite", proxy, RetryPolicy())
+        queue.bandwidth_limit = 2_000_000
+        ref = ServerRef(proxy.base_url, USER)
         try:
-            job_id = queue.add(upload_spec(
-                ServerRef(service.base_url, USER), service.default_library_id,
-                make_file(tmp_path / "slow.iso", 40_000_000)))  # fmt: skip
-            sid = wait_until(lambda: queue.snapshot(job_id).session_id, 30, "a session")
-            wait_until(two_keep_alives, 60, "two keep-alives with progress")
-            service.faults.throttle(None)
-            job = queue.wait(job_id, 60)
+            source = make_file(tmp_path / "slow.iso", 12_000_000)
+            up = queue.wait(queue.add(upload_spec(ref, service.default_library_id, source)), 60)
+            sent = proxy.keep_alives()
+            proxy.calls.clear()
+            assert up.item_id is not None
+            spec = download_spec(ref, service.default_library_id, up.item_id, tmp_path / "dl")
+            down = queue.wait(queue.add(spec), 60)
+            received = proxy.keep_alives()
         finally:
             queue.shutdown()
-            watcher.close()
-        assert 0 < progress[0] < progress[1] < 100, progress
+    for job in (up, down):
         assert job.state is JobState.DONE, job.error_message
         assert job.verification is Verification.VERIFIED
+    for progress in (sent, received):
+        assert len(progress) >= 2, progress
+        assert progress == sorted(progress) and progress[0] > 0 and progress[-1] < 100, progress
 
 
 def test_a_corrupted_download_fails_loudly_and_leaves_no_file(
