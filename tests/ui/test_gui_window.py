@@ -273,12 +273,12 @@ def test_pause_and_resume(
     dock.pause_action.trigger()
     [paused] = wait_jobs(qtbot, gui, 1, JobState.PAUSED)
     qtbot.waitUntil(dock.resume_action.isEnabled, timeout=5000)
-    # The row shows the progress the job really holds (not a stale figure), and it is partial.
-    assert 0 < paused.bytes_done < payload.stat().st_size
-    qtbot.waitUntil(
-        lambda: dock.queue_model.index(0, PROGRESS).data() == f"{int(paused.fraction * 100)}%",
-        timeout=5000,
-    )
+    # The row shows what the job really holds: a partly sent file counts for nothing (uploads
+    # cannot resume mid-file), and the row says it will be sent again; the session is kept.
+    assert paused.bytes_done == 0
+    assert "p.bin will be sent again from its start" in paused.note
+    assert paused.session_id in {s for s in client.update_sessions.list()}
+    qtbot.waitUntil(lambda: dock.queue_model.index(0, PROGRESS).data() == "0%", timeout=5000)
     sim_service.faults.throttle(None)
     dock.resume_action.trigger()
     [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
