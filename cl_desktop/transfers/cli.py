@@ -380,6 +380,9 @@ class Cli:
         """Run the unfinished jobs of this server and user that no live process owns."""
         queue = self._queue()
         queue.start(accept=self._mine)
+        if queue.pending_cleanups(self.server):  # sessions and empty items left unreachable
+            queue.perform_cleanups(self.server)
+            queue.wait_cleanups(60)
         ids = []
         for job in queue.jobs():
             if job.state is JobState.PAUSED:

@@ -230,6 +230,8 @@ class TransferQueue:
                 if job.phase is Phase.WAITING_FOR_LOGIN and account_key(job.spec.server) == key:
                     self._update(job, persist=False, phase=Phase.WAITING, note="")
             self._schedule()
+        if self.pending_cleanups(server):  # what jobs left there while it was unreachable
+            self.perform_cleanups(server)
 
     def add_listener(self, listener: Listener) -> None:
         with self._lock:
@@ -311,23 +313,27 @@ class TransferQueue:
         if keeper is not None:
             keeper.stop()
 
-    def _release(self, job: JobSnapshot) -> JobSnapshot:
-        """A job that no longer runs gives up its server session and the empty item it
-        created: remembered in the store first (so a crash cannot lose it), then done on a
-        cleaner thread, never on the caller's (the GUI's)."""
+    def _release(self, job: JobSnapshot, keep_item: bool = False) -> JobSnapshot:
+        """A job that no longer runs gives up its server session and (unless `keep_item`) the
+        empty item it created: remembered in the store first (so a crash cannot lose it), then
+        done on a cleaner thread, never on the caller's (the GUI's)."""
         upload = job.spec.direction is Direction.UPLOAD
         work: list[tuple[CleanupKind, str]] = []
         if job.session_id:
             kind = CleanupKind.UPDATE_SESSION if upload else CleanupKind.DOWNLOAD_SESSION
             work.append((kind, job.session_id))
-        if upload and job.item_created and job.item_id:
-            work.append((CleanupKind.ITEM, job.item_id))
+        drop_item = upload and job.item_created and job.item_id and not keep_item
+        if drop_item:
+            work.append((CleanupKind.ITEM, job.item_id or ""))
         if not work:
             return job
         for kind, target in work:
             self._store.add_cleanup(job.spec.server, kind.value, target)
         if job.id in self._jobs:
-            job = self._update(job, session_id=None, item_id=None, item_created=False)
+            if drop_item:
+                job = self._update(job, session_id=None, item_id=None, item_created=False)
+            else:
+                job = self._update(job, session_id=None)
         self.perform_cleanups(job.spec.server)
         return job
 
@@ -532,7 +538,10 @@ class TransferQueue:
                 if isinstance(error, NotConnected):
                     self._not_connected(current)
                 elif self._closing and outcome is JobState.PAUSED:
-                    self._update(current, state=JobState.QUEUED)  # continues on next start
+                    current = self._update(current, state=JobState.QUEUED)  # runs on next start
+                    # nobody keeps its session alive once this process ends: end it rather
+                    # than leave it ACTIVE; the item (and the job's claim on it) stays
+                    self._release(current, keep_item=True)
                 elif outcome is JobState.PAUSED:
                     self._update(current, state=JobState.PAUSED, phase=Phase.WAITING)
                     self._keep_paused_session(current)

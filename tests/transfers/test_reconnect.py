@@ -208,5 +208,6 @@ def test_a_server_gone_for_longer_than_the_window_fails_the_job_with_the_reason(
     assert "the server has not answered for 3 s: connection refused" in job.error_message
     assert any(NOTE.fullmatch(n) for n in notes), notes
     assert not (dest / "g.bin").exists()
-    # the session could not be ended: it is kept, to be ended when the job runs again
-    assert job.session_id
+    # the session could not be ended: it is remembered, to be ended once the server is back
+    assert job.session_id is None
+    assert [kind for kind, _ in queue.pending_cleanups(ref)] == ["download session"]

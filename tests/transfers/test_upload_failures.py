@@ -15,6 +15,7 @@ from test_workflows import make_file
 from upload_support import ServerLog, phases, record_jobs, ref_for, sim_queue
 
 from cl_desktop.simulator.errors import ApiError
+from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Phase
 from cl_desktop.transfers.queue import TransferQueue
 
@@ -60,9 +61,11 @@ def assert_session_failed_and_deleted(job: JobSnapshot, server: ServerLog, sim: 
 def test_a_put_that_fails_until_retries_run_out(
     sim: Any, server: ServerLog, queue: TransferQueue, tmp_path: Path
 ) -> None:
+    queue.retry_policy = RetryPolicy(reconnect_window=3.0, base_delay=0.2, max_delay=0.5)
     server.before_put = lambda name: sim.faults.drop_after_bytes(1000, which="upload")
     job = run(queue, sim, make_file(tmp_path / "drop.iso", 300_000), timeout=120)
-    assert job.error_title == "Connection problem", job.error_message
+    assert job.error_title == "Server unreachable", job.error_message
+    assert "drop.iso" in job.error_message
     assert server.puts("drop.iso") > 1  # it was retried before giving up
     assert_session_failed_and_deleted(job, server, sim)
 
@@ -101,7 +104,7 @@ def test_complete_refused(
     sim: Any, server: ServerLog, queue: TransferQueue, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    def refuse(session_id: str) -> None:
+    def refuse(*_: Any) -> None:
         raise ApiError("INVALID_ARGUMENT", "The item content could not be committed.")
 
     monkeypatch.setattr(sim.backend, "complete_update_session", refuse)

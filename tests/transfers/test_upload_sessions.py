@@ -106,22 +106,28 @@ def test_pause_keeps_item_session_and_sent_files(
     watcher.close()
 
 
-def test_app_shutdown_keeps_the_session_for_the_next_start(
+def test_app_shutdown_ends_the_session_and_keeps_the_item_for_the_next_start(
     sim: Any, server: ServerLog, tmp_path: Path, pair: tuple[Path, Path]
 ) -> None:
+    """Once the process ends nobody keeps the session alive: shutdown ends it (never an
+    orphaned ACTIVE session, as after SIGTERM) but keeps the item; the next start sends the
+    files again into that same item."""
     with sim_queue(sim.base_url, tmp_path / "q.sqlite") as first:
         job_id = start_pair(first, sim, pair)
+        old_session = first.snapshot(job_id).session_id
         first.shutdown()
         stopped = first.snapshot(job_id)
-    assert stopped.state is JobState.QUEUED
-    assert_kept(stopped, server)
+    assert stopped.state is JobState.QUEUED and old_session
+    assert server.active_sessions() == [] and stopped.session_id is None
+    assert stopped.item_id and stopped.item_created and server.item_exists(stopped.item_id)
     sim.faults.throttle(None)
     with sim_queue(sim.base_url, tmp_path / "q.sqlite") as second:
         done = second.wait(job_id, 60)
         assert done.state is JobState.DONE, done.error_message
-        assert history_sessions(second) == {stopped.session_id}
+        assert history_sessions(second).isdisjoint({old_session})
     assert done.item_id == stopped.item_id
-    assert (server.puts("a.bin"), server.puts("b.bin")) == (1, 2)
+    assert (server.puts("a.bin"), server.puts("b.bin")) == (2, 2)
+    assert server.empty_items(sim.default_library_id) == []
 
 
 def test_a_session_expired_during_the_pause_is_replaced_on_the_same_item(
