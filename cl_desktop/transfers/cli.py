@@ -41,6 +41,7 @@ from cl_desktop.api import (
 from cl_desktop.api.client import normalize_server
 
 from .context import end_session
+from .control import RetryPolicy
 from .errors import IntegrityError, LocalFileError
 from .jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
 from .naming import item_name_for
@@ -106,6 +107,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-db", help="queue database (default: in the user data dir)")
     parser.add_argument("--parallel", type=_positive(int), default=2, help="concurrent transfers")
     parser.add_argument("--limit", type=_positive(float), help="bandwidth limit in MB/s")
+    policy = RetryPolicy()
+    patience = parser.add_argument_group("reconnecting and stalls")
+    patience.add_argument(
+        "--reconnect-window",
+        type=_positive(float),
+        metavar="SECONDS",
+        default=policy.reconnect_window,
+        help="keep retrying a lost connection this long (default: %(default)s)",
+    )
+    patience.add_argument(
+        "--stall-bytes",
+        type=_positive(int),
+        metavar="BYTES",
+        default=policy.stall_bytes,
+        help="a transfer moving fewer bytes than this ... (default: %(default)s)",
+    )
+    patience.add_argument(
+        "--stall-time",
+        type=_positive(float),
+        metavar="SECONDS",
+        default=policy.stall_seconds,
+        help="... in this many seconds is stalled (default: %(default)s)",
+    )
+    patience.add_argument(
+        "--stall-limit",
+        type=_positive(float),
+        metavar="SECONDS",
+        default=policy.stall_limit,
+        help="fail a transfer stalled this long (default: %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("libraries", help="list libraries")
@@ -164,6 +195,8 @@ class Cli:
         if args.ca_file and not Path(args.ca_file).is_file():
             problem = "is not a file" if Path(args.ca_file).exists() else "no such file"
             raise UsageError(f"--ca-file {args.ca_file}: {problem}")
+        if args.stall_time > args.stall_limit:
+            raise UsageError("--stall-time must not be longer than --stall-limit")
         try:
             self.tls = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
             self.url = normalize_server(args.server)
@@ -335,6 +368,12 @@ class Cli:
                 lambda ref: self.client,
                 max_parallel=self.args.parallel,
                 bandwidth_limit=int(self.args.limit * 1e6) if self.args.limit else None,
+                retry_policy=RetryPolicy(
+                    reconnect_window=self.args.reconnect_window,
+                    stall_bytes=self.args.stall_bytes,
+                    stall_seconds=self.args.stall_time,
+                    stall_limit=self.args.stall_limit,
+                ),
             )
             if sys.stderr.isatty() and not self.args.json:
                 queue.add_listener(_ProgressLine())
