@@ -5,33 +5,25 @@ Every test here fails on an unexpected Qt warning (pytest-qt's qt_log_level_fail
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
+from gui_support import (  # type: ignore[import-not-found]
+    HERE,
+    IGNORED_QT_MESSAGES,
+    FakePrompts,
+    SimulatorProcess,
+    build_app,
+    close_app,
+    wait_items_loaded,
+)
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient
-from cl_desktop.app import AppConfig, Application
+from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
-from cl_desktop.services.errors import ErrorInfo
-from cl_desktop.transfers.jobs import JobSnapshot, JobState
-from cl_desktop.ui.dialogs import Prompts
-from cl_desktop.ui.queue_model import STATE
-
-HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
-# The offscreen platform cannot resize native windows; it says so, harmlessly.
-IGNORED_QT_MESSAGES = ["This plugin does not support propagateSizeHints"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,64 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.qt_log_ignore(*IGNORED_QT_MESSAGES))
 
 
-@dataclass
-class FakePrompts:
-    """Canned answers for every question the window asks, and a record of the questions."""
-
-    login: LoginRequest | None = None
-    confirm_answer: bool = True
-    directory: str = ""
-    open_files: list[str] = field(default_factory=list)
-    save_path: str = ""
-    confirmations: list[tuple[str, list[str]]] = field(default_factory=list)
-    errors: list[ErrorInfo] = field(default_factory=list)
-    opened: list[str] = field(default_factory=list)
-    logins_asked: int = 0
-
-    def prompts(self) -> Prompts:
-        return Prompts(
-            ask_login=self._ask_login,
-            confirm=self._confirm,
-            show_error=lambda _parent, error: self.errors.append(error),
-            ask_directory=lambda _parent, _caption, _start: self.directory,
-            ask_open_files=lambda _parent, _caption, _start: list(self.open_files),
-            ask_save_file=lambda _parent, _caption, _start, _filters: self.save_path,
-            open_folder=lambda path: self.opened.append(path) is None,
-        )
-
-    def _ask_login(self, _parent: Any, _initial: Any, _error: Any) -> LoginRequest | None:
-        self.logins_asked += 1
-        login, self.login = self.login, None  # answer once: a failed login must not loop
-        return login
-
-    def _confirm(self, _parent: Any, _title: str, text: str, lines: Sequence[str]) -> bool:
-        self.confirmations.append((text, list(lines)))
-        return self.confirm_answer
-
-
 @pytest.fixture
 def fake_prompts(tmp_path: Path) -> FakePrompts:
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     return FakePrompts(directory=str(downloads))
-
-
-def build_app(tmp_path: Path, prompts: FakePrompts, **config: Any) -> Application:
-    return Application(
-        AppConfig(
-            data_dir=tmp_path / "app-data",
-            settings_path=tmp_path / "settings.ini",
-            **config,
-        ),
-        prompts=prompts.prompts(),
-    )
-
-
-def close_app(app: Application) -> None:
-    app.shutdown()
-    app.window.close()
-    app.window.deleteLater()
-    app.deleteLater()
 
 
 @pytest.fixture
@@ -120,142 +59,6 @@ def gui(
     wait_items_loaded(qtbot, app)
     yield app
     close_app(app)
-
-
-def wait_items_loaded(qtbot: QtBot, app: Application) -> None:
-    qtbot.waitUntil(lambda: not app.window.items_label.text().startswith("Loading"), timeout=10000)
-
-
-def select_library(qtbot: QtBot, app: Application, name: str) -> None:
-    window = app.window
-    root = window.library_model.item(0)
-    for row in range(root.rowCount()):
-        node = root.child(row)
-        if node.text() == name:
-            window.library_tree.setCurrentIndex(node.index())
-            qtbot.waitUntil(lambda: window.item_model.rowCount() > 0, timeout=10000)
-            wait_items_loaded(qtbot, app)
-            return
-    raise AssertionError(f"no library {name!r}")
-
-
-def select_item(qtbot: QtBot, app: Application, name: str) -> None:
-    window = app.window
-    qtbot.waitUntil(lambda: window.item_model.row_of_name(name) >= 0, timeout=10000)
-    row = window.item_model.row_of_name(name)
-    index = window.item_proxy.mapFromSource(window.item_model.index(row, 0))
-    window.item_view.setCurrentIndex(index)
-    window.item_view.selectRow(index.row())
-
-
-def item_row_point(app: Application, name: str) -> QPoint:
-    window = app.window
-    row = window.item_model.row_of_name(name)
-    assert row >= 0, f"no item {name!r} in the table"
-    index = window.item_proxy.mapFromSource(window.item_model.index(row, 0))
-    return window.item_view.visualRect(index).center()
-
-
-def drop_files(view: QAbstractItemView, paths: Sequence[Path], pos: QPoint) -> bool:
-    """Drag `paths` (file URLs, as a file manager does) onto `view` at `pos` and drop them.
-
-    Returns whether the drop was accepted.
-    """
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    target: QWidget = view.viewport()
-    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    action = Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(pos, action, mime, buttons, mods)
-    QApplication.sendEvent(target, enter)
-    move = QDragMoveEvent(pos, action, mime, buttons, mods)
-    QApplication.sendEvent(target, move)
-    drop = QDropEvent(QPointF(pos), action, mime, buttons, mods)
-    QApplication.sendEvent(target, drop)
-    return drop.isAccepted()
-
-
-def jobs(app: Application) -> list[JobSnapshot]:
-    return app.window.dock.queue_model.snapshots()
-
-
-def wait_jobs(
-    qtbot: QtBot, app: Application, count: int, state: JobState, timeout: int = 20000
-) -> list[JobSnapshot]:
-    """Wait until the queue model shows `count` jobs, all in `state` (in the State column too,
-    which the model repaints on its timer)."""
-    model = app.window.dock.queue_model
-    shown = str(state).capitalize()
-
-    def check() -> bool:
-        snaps = jobs(app)
-        return (
-            len(snaps) == count
-            and all(s.state is state for s in snaps)
-            and all(model.index(row, STATE).data() == shown for row in range(count))
-        )
-
-    try:
-        qtbot.waitUntil(check, timeout=timeout)
-    except AssertionError:
-        raise AssertionError(
-            f"expected {count} jobs {state}: {[(s.state, s.error_message) for s in jobs(app)]}"
-        ) from None
-    return jobs(app)
-
-
-def write_file(path: Path, size: int, seed: int = 1) -> Path:
-    block = bytes((seed * 31 + i) % 251 for i in range(4096))
-    path.write_bytes((block * (size // len(block) + 1))[:size])
-    return path
-
-
-class SimulatorProcess:
-    """`python -m cl_desktop.simulator` in a subprocess (user admin/secret) that can be
-    stopped and started again on the same port and data, as a restarted vCenter is."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = 0
-        self.url = ""
-        self._proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> SimulatorProcess:
-        self._proc = proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "cl_desktop.simulator", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--user", "admin:secret",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )  # fmt: skip
-        assert proc.stdout is not None
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()))  # type: ignore[union-attr]
-        reader.start()
-        reader.join(30)
-        if not line or not line[0].startswith("serving "):
-            self.stop()
-            raise AssertionError(f"the simulator did not start: {line}")
-        self.url = line[0].split()[1]
-        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
-        return self
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 @pytest.fixture

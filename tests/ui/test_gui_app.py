@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FakePrompts, build_app, close_app  # type: ignore[import-not-found]
+from gui_support import FakePrompts, build_app, close_app  # type: ignore[import-not-found]
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.__main__ import parse_args

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (  # type: ignore[import-not-found]
+from gui_support import (  # type: ignore[import-not-found]
     FakePrompts,
     SimulatorProcess,
     build_app,

@@ -7,7 +7,7 @@ import io
 import uuid
 from pathlib import Path
 
-from conftest import (  # type: ignore[import-not-found]
+from gui_support import (  # type: ignore[import-not-found]
     FakePrompts,
     build_app,
     close_app,

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import (  # type: ignore[import-not-found]
+from gui_support import (  # type: ignore[import-not-found]
     FakePrompts,
     build_app,
     close_app,
