@@ -212,7 +212,13 @@ class TransferQueue:
             for running in self._running.values():
                 running.control.request_stop(pause=True)
             for job_id in list(self._keepers):
-                self._stop_keeper(job_id)  # the sessions stay; the next start reuses them
+                self._stop_keeper(job_id)
+                # nobody keeps a paused session alive after exit: end it, keep the item
+                paused = self._release(self._jobs[job_id], keep_item=True)
+                self._update(
+                    paused, note="the upload session ended when the app closed; "
+                    "resuming sends the files again into the same item",
+                )  # fmt: skip
             deadline = time.monotonic() + timeout
             while (self._running or self._cleaners) and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())

@@ -130,6 +130,28 @@ def test_app_shutdown_ends_the_session_and_keeps_the_item_for_the_next_start(
     assert server.empty_items(sim.default_library_id) == []
 
 
+def test_closing_with_a_paused_upload_ends_its_session_and_keeps_the_item(
+    sim: Any, server: ServerLog, tmp_path: Path, pair: tuple[Path, Path]
+) -> None:
+    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as first:
+        job_id = start_pair(first, sim, pair)
+        paused = pause(first, job_id)
+        assert server.active_sessions() == [paused.session_id]
+        first.shutdown()
+        closed = first.snapshot(job_id)
+    assert server.active_sessions() == []  # no keeper after exit: never left ACTIVE
+    assert closed.state is JobState.PAUSED and closed.session_id is None
+    assert "sends the files again into the same item" in closed.note
+    assert closed.item_id == paused.item_id and server.item_exists(paused.item_id or "")
+    sim.faults.throttle(None)
+    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as second:
+        second.resume(job_id)
+        done = second.wait(job_id, 60)
+    assert done.state is JobState.DONE and done.verification is Verification.VERIFIED
+    assert done.item_id == paused.item_id
+    assert server.empty_items(sim.default_library_id) == []
+
+
 def test_a_session_expired_during_the_pause_is_replaced_on_the_same_item(
     sim: Any, server: ServerLog, queue: TransferQueue, pair: tuple[Path, Path]
 ) -> None:
