@@ -33,8 +33,9 @@ def server(sim: Any, monkeypatch: pytest.MonkeyPatch) -> ServerLog:
 
 
 @pytest.fixture
-def queue(sim: Any, tmp_path: Path) -> Any:
+def queue(sim: Any, server: ServerLog, tmp_path: Path) -> Any:
     with sim_queue(sim.base_url, tmp_path / "q.sqlite") as q:
+        server.watch(q)
         yield q
 
 
@@ -44,7 +45,9 @@ def run(queue: TransferQueue, sim: Any, *paths: Path, timeout: float = 60) -> Jo
 
 
 def assert_session_failed_and_deleted(job: JobSnapshot, server: ServerLog, sim: Any) -> None:
-    """The one session of the job was failed with our message, then deleted; nothing is left."""
+    """The one session of the job was failed with our message, then deleted, and the item the
+    job created was deleted, all before the row said failed (by the workflow itself, not by the
+    queue's later cleanup); nothing is left."""
     assert job.state is JobState.FAILED, job
     (created,) = server.of("create")
     session = created[1]
@@ -55,17 +58,25 @@ def assert_session_failed_and_deleted(job: JobSnapshot, server: ServerLog, sim: 
     assert not server.session_exists(session)
     assert server.active_sessions() == []
     assert server.empty_items(sim.default_library_id) == []
+    (deleted,) = server.of("delete_item")
+    ended = server.calls.index(("job", str(job.id), JobState.FAILED.value))
+    assert server.calls.index(("delete", session)) < ended, server.calls
+    assert server.calls.index(deleted) < ended, server.calls
     assert job.session_id is None and job.item_id is None and job.verification is None
 
 
 def test_a_put_that_fails_until_retries_run_out(
-    sim: Any, server: ServerLog, queue: TransferQueue, tmp_path: Path
+    sim: Any, server: ServerLog, tmp_path: Path
 ) -> None:
-    queue.retry_policy = RetryPolicy(reconnect_window=3.0, base_delay=0.2, max_delay=0.5)
     server.before_put = lambda name: sim.faults.drop_after_bytes(1000, which="upload")
-    job = run(queue, sim, make_file(tmp_path / "drop.iso", 300_000), timeout=120)
+    policy = RetryPolicy(reconnect_window=2.0, max_delay=0.5)  # the window ends it soon
+    with sim_queue(sim.base_url, tmp_path / "q.sqlite", retry_policy=policy) as queue:
+        server.watch(queue)
+        job = run(queue, sim, make_file(tmp_path / "drop.iso", 300_000))
     assert job.error_title == "Server unreachable", job.error_message
-    assert "drop.iso" in job.error_message
+    assert job.error_message.startswith(
+        "upload drop.iso: the server has not answered for 2 s: the server closed the connection"
+    ), job.error_message
     assert server.puts("drop.iso") > 1  # it was retried before giving up
     assert_session_failed_and_deleted(job, server, sim)
 
@@ -104,7 +115,7 @@ def test_complete_refused(
     sim: Any, server: ServerLog, queue: TransferQueue, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    def refuse(*_: Any) -> None:
+    def refuse(who: Any, session_id: str) -> None:
         raise ApiError("INVALID_ARGUMENT", "The item content could not be committed.")
 
     monkeypatch.setattr(sim.backend, "complete_update_session", refuse)

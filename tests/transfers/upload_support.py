@@ -20,10 +20,12 @@ PASSWORD = "secret"  # of both users of tests/conftest.py: admin and the read-on
 
 
 class ServerLog:
-    """The update-session calls the service carried out, in order, as (call, session id, ...).
+    """The update-session calls (and item deletions) the service carried out, in order, as
+    (call, session or item id, ...).
 
     The backend's own methods are wrapped (and still run), so what is recorded is what the
     server did, whatever the client believes. `before_put(file name)` runs as a PUT arrives.
+    `watch(queue)` adds ("job", id, state) when a job of that queue ends, in the same order.
     """
 
     def __init__(self, backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,7 +34,7 @@ class ServerLog:
         self.before_put: Callable[[str], None] = lambda name: None
         self._lock = threading.Lock()
         for name in ("create_update_session", "fail_update_session", "cancel_update_session",
-                     "delete_update_session", "keep_alive_update"):  # fmt: skip
+                     "delete_update_session", "keep_alive_update", "delete_item"):  # fmt: skip
             monkeypatch.setattr(backend, name, self._recorded(name, getattr(backend, name)))
         begin = backend.begin_upload
 
@@ -58,6 +60,14 @@ class ServerLog:
             return result
 
         return run
+
+    def watch(self, queue: TransferQueue) -> None:
+        # listeners run on the worker as the state changes, so the order with calls is exact
+        queue.add_listener(
+            lambda job: (
+                self._add("job", str(job.id), job.state.value) if job.state.finished else None
+            )
+        )
 
     def of(self, call: str) -> list[tuple[str, ...]]:
         with self._lock:
