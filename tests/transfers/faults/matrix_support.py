@@ -85,7 +85,9 @@ class FaultProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for it, once per cell
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)  # fmt: skip
 
     @property
     def base_url(self) -> str:
@@ -126,6 +128,7 @@ class FaultProxy:
 class _ProxyHandler(BaseHTTPRequestHandler):
     owner: FaultProxy
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # a head and a small body written apart wait no delayed ACK
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
