@@ -85,7 +85,9 @@ class FaultProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for it, once per cell
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)  # fmt: skip
 
     @property
     def base_url(self) -> str:
@@ -126,6 +128,7 @@ class FaultProxy:
 class _ProxyHandler(BaseHTTPRequestHandler):
     owner: FaultProxy
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # a head and a small body written apart wait no delayed ACK
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -263,10 +266,8 @@ class SimProcess:
     def start(self) -> SimProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "cl_desktop.simulator", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--dialect", self.dialect,
+                "--data-dir", str(self.data_dir), "--dialect", self.dialect, "--control-api",
                 *(f"--user={u}:{p}" for u, p in self.users.items())]  # fmt: skip
-        if _control_api_flag():
-            args.append(_control_api_flag())
         for _ in range(20):  # the old port may still be held for a moment after a kill
             proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     stdin=subprocess.DEVNULL, text=True)  # fmt: skip
@@ -302,27 +303,21 @@ class SimProcess:
             self._proc.send_signal(signal.SIGCONT)
 
     def faults(self, **body: Any) -> None:
-        """Arm faults over the control API (POST /_sim/faults)."""
+        """Arm faults over the control API (POST /_sim/faults, with a login of its own)."""
+        user, password = next(iter(self.users.items()))
         http = requests.Session()
         http.trust_env = False
         with http:
+            login = http.post(self.base_url + "/rest/com/vmware/cis/session",
+                              auth=(user, password), timeout=10)  # fmt: skip
+            login.raise_for_status()
+            http.headers["vmware-api-session-id"] = login.json()["value"]
             http.post(self.base_url + "/_sim/faults", json=body, timeout=10).raise_for_status()
+            http.delete(self.base_url + "/rest/com/vmware/cis/session", timeout=10)
 
     def stop(self) -> None:
         self.thaw()
         self.kill()
-
-
-_FLAG: list[str] = []
-
-
-def _control_api_flag() -> str:
-    """'--control-api' once the simulator has the control API off by default, else ''."""
-    if not _FLAG:
-        out = subprocess.run([sys.executable, "-m", "cl_desktop.simulator", "--help"],
-                             capture_output=True, text=True, timeout=30).stdout  # fmt: skip
-        _FLAG.append("--control-api" if re.search(r"--control-api\b", out) else "")
-    return _FLAG[0]
 
 
 # --- small file systems ---------------------------------------------------------------------------

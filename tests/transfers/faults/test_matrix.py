@@ -40,14 +40,10 @@ from servers import SimulatorServer
 from test_workflows import download_spec, make_file
 
 from cl_desktop.api import ContentLibraryClient
+from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobSpec, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
-
-try:  # branch `retry`: reconnect window and stall detection
-    from cl_desktop.transfers.control import RetryPolicy  # type: ignore[attr-defined]
-except ImportError:
-    RetryPolicy = None
 
 USER, PASSWORD = "admin", "secret"
 SIZE = 3 * 1024 * 1024  # the file every operation moves: 3 blocks of the engine's 1 MiB
@@ -56,35 +52,11 @@ WAIT = 60.0  # the most any cell waits for its job (generous: the machine is sha
 BIG = {"upload": "disk.iso", "ovf": "tpl-disk1.vmdk", "download": "data.bin"}
 
 
-def retry_policy() -> Any:
-    """Short settings so the matrix stays fast: 10 s to reconnect, stalled after 1 s without
-    bytes, failed after 4 s stalled."""
-    if RetryPolicy is None:
-        return None
-    return RetryPolicy(reconnect_window=10.0, stall_seconds=1.0, stall_limit=4.0)
-
-
-def needs_retry_branch() -> None:
-    """Cells that can only pass with the `retry` branch fail at once without it (no waiting
-    for a 60 s read timeout to prove the point)."""
-    assert RetryPolicy is not None, "needs branch retry: RetryPolicy in transfers/control.py"
-
-
-# Why cells fail today (the letters of docs/RELIABILITY.md); the mark goes with the fix.
-XFAIL_A_SESSION = "A, needs branch retry: a lost session is replaced on the same item (#4)"
-XFAIL_A_RESTART = "A, needs branch retry: reconnect window (#4), retried keep-alive (#9)"
-XFAIL_A_STALL = "A, needs branch retry: stall detection, 'the server stopped ...' (#5)"
-XFAIL_B = "B, defect #12: a source that grows during the upload is reported verified"
-XFAIL_C = (
-    "C, defect not in issue 7's list: after a checksum mismatch the corrupt copy stays in the "
-    "item the job created (the check runs after complete; no checksum is sent with add)"
-)
-XFAIL_D = (
-    "D, defect not in issue 7's list: an over-long body fails the job but keeps a .part that "
-    "no retry can resume from"
-)
-XFAIL_E = "E, defect #6: a refused server name fails the job as an internal error"
-XFAIL_F = "F, defect #11: a reference through a symlink leaving the folder is uploaded"
+# Short settings so the matrix stays fast: 10 s to reconnect, stalled after 0.5 s with under
+# 64 KiB moved, failed after 2 s stalled, retries 0.1 s apart at first and at most 0.5 s.
+POLICY = RetryPolicy(reconnect_window=10.0, stall_seconds=0.5, stall_limit=2.0, base_delay=0.1,
+                     max_delay=0.5)  # fmt: skip
+LOGIN_BACKOFF = 0.05  # the client's own quick tries of a login (0.5 s apart by default)
 
 
 # --- the environment of one cell ------------------------------------------------------------------
@@ -109,7 +81,8 @@ class Env:
         return self.server.faults
 
     def client(self) -> ContentLibraryClient:
-        return ContentLibraryClient(self.url, USER, PASSWORD, dialect=self.dialect)
+        return ContentLibraryClient(self.url, USER, PASSWORD, dialect=self.dialect,
+                                    login_backoff=LOGIN_BACKOFF)  # fmt: skip
 
     def ref(self) -> ServerRef:
         return ServerRef(self.url, USER, self.dialect)
@@ -121,8 +94,6 @@ class Env:
             self.server.faults.throttle(bps)
 
     def start_queue(self) -> TransferQueue:
-        policy = retry_policy()
-        extra: dict[str, Any] = {"retry_policy": policy} if policy is not None else {}
         clients: list[ContentLibraryClient] = []
 
         def connect(ref: ServerRef) -> ContentLibraryClient:
@@ -131,7 +102,10 @@ class Env:
             return c
 
         self.queue = TransferQueue(
-            JobStore(self.tmp / "queue.sqlite"), connect, progress_interval=0.02, **extra
+            JobStore(self.tmp / "queue.sqlite"),
+            connect,
+            progress_interval=0.02,
+            retry_policy=POLICY,
         )
         self.queue.start()
         self.cleanups.append(lambda: [c.close() for c in clients])
@@ -291,16 +265,9 @@ OPS = ("upload", "ovf", "download")
 DIALECTS = ("api", "rest")
 
 
-def cells(fault: str, ops: tuple[str, ...] = OPS, xfail: dict[str, str] | None = None
-          ) -> list[Any]:  # fmt: skip
-    """pytest params `op-dialect` of one fault; `xfail` maps an op (or "*") to its reason."""
-    out = []
-    for op in ops:
-        for dialect in DIALECTS:
-            reason = (xfail or {}).get(op) or (xfail or {}).get("*")
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            out.append(pytest.param(op, dialect, id=f"{fault}-{op}-{dialect}", marks=marks))
-    return out
+def cells(fault: str, ops: tuple[str, ...] = OPS) -> list[Any]:
+    """pytest params `op-dialect` of one fault."""
+    return [pytest.param(op, d, id=f"{fault}-{op}-{d}") for op in ops for d in DIALECTS]
 
 
 def direction(op: str) -> str:
@@ -351,7 +318,7 @@ def test_logins_expire_mid_transfer(env_factory: Any, op: str, dialect: str) -> 
     finish(env, job, operation, None)
 
 
-@pytest.mark.parametrize(("op", "dialect"), cells("session-expiry", xfail={"*": XFAIL_A_SESSION}))
+@pytest.mark.parametrize(("op", "dialect"), cells("session-expiry"))
 def test_session_expires_mid_transfer(env_factory: Any, op: str, dialect: str) -> None:
     env = env_factory(dialect)
     operation = prepare(env, op)
@@ -361,18 +328,18 @@ def test_session_expires_mid_transfer(env_factory: Any, op: str, dialect: str) -
     finish(env, job, operation, None)
 
 
-@pytest.mark.parametrize(("op", "dialect"), cells("server-restart", xfail={"*": XFAIL_A_RESTART}))
+@pytest.mark.parametrize(("op", "dialect"), cells("server-restart"))
 def test_server_killed_and_restarted(env_factory: Any, op: str, dialect: str) -> None:
-    """kill -9 mid-transfer, 3 s down, started again on the same port and data dir."""
+    """kill -9 mid-transfer, down 1 s plus the start (a restart within a second used to fail
+    the job), started again on the same port and data dir."""
     env = env_factory(dialect, process=True)
     operation = prepare(env, op)
 
     def strike(_: JobSnapshot) -> None:
         env.server.kill()
-        threading.Event().wait(3.0)  # the outage is the fault: vCenter restarts take longer
+        threading.Event().wait(1.0)  # the outage is the fault (vCenter's take longer)
         env.server.start()
 
-    needs_retry_branch()
     job = run_mid_transfer(env, operation, strike)
     env.admin.login()
     finish(env, job, operation, None)
@@ -380,13 +347,14 @@ def test_server_killed_and_restarted(env_factory: Any, op: str, dialect: str) ->
 
 @pytest.mark.parametrize(("op", "dialect"), cells("server-frozen"))
 def test_server_frozen_then_thawed(env_factory: Any, op: str, dialect: str) -> None:
-    """SIGSTOP mid-transfer for 2 s (longer than the stall setting), then SIGCONT."""
+    """SIGSTOP mid-transfer for 1 s (twice the stall setting, half the stall limit), then
+    SIGCONT: the stall is noticed, retried, and the job completes."""
     env = env_factory(dialect, process=True)
     operation = prepare(env, op)
 
     def strike(_: JobSnapshot) -> None:
         env.server.freeze()
-        threading.Event().wait(2.0)  # the freeze is the fault
+        threading.Event().wait(1.0)  # the freeze is the fault
         env.server.thaw()
 
     finish(env, run_mid_transfer(env, operation, strike), operation, None)
@@ -430,6 +398,17 @@ def test_client_killed_then_resumed(env_factory: Any, op: str, dialect: str) -> 
     finish(env, job, operation, None)
 
 
+def retry_from_the_part(env: Env, job: JobSnapshot, operation: Operation) -> None:
+    """A failed download kept its .part for Retry: Retry continues from it and completes."""
+    assert env.queue is not None
+    part = Path(operation.spec.dest_dir) / "data.bin.part"
+    assert part.stat().st_size > 0, "no bytes kept to resume from"
+    env.queue.retry(job.id)
+    wait_until(lambda: env.queue.snapshot(job.id).state.finished, WAIT, "the retry")
+    operation.left.resumable = False
+    finish(env, env.queue.snapshot(job.id), operation, None)
+
+
 def receiving(env: Env, operation: Operation) -> bool:
     """The transfer of the big file has begun (seen from the server or the disk)."""
     if operation.left.dest is not None:
@@ -470,12 +449,8 @@ def test_disk_full_mid_download(env_factory: Any, dialect: str, tmp_path: Path) 
         operation.left.resumable = True
         job = run_mid_transfer(env, operation, fill)
         finish(env, job, operation, r"disk .*full")
-        assert (mount / "data.bin.part").exists()
         filler.unlink()
-        env.queue.retry(job.id)
-        wait_until(lambda: env.queue.snapshot(job.id).state.finished, WAIT, "the retry")
-        operation.left.resumable = False
-        finish(env, env.queue.snapshot(job.id), operation, None)
+        retry_from_the_part(env, job, operation)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: f"dest-not-writable-download-{d}")
@@ -491,8 +466,7 @@ def test_destination_not_writable(env_factory: Any, dialect: str, tmp_path: Path
         finish(env, run_plain(env, operation), operation, r"not writable|read-only")
 
 
-@pytest.mark.parametrize(("op", "dialect"), cells("source-changed", ("upload", "ovf"),
-                                                  xfail={"*": XFAIL_B}))  # fmt: skip
+@pytest.mark.parametrize(("op", "dialect"), cells("source-changed", ("upload", "ovf")))
 def test_source_changed_while_uploading(env_factory: Any, op: str, dialect: str) -> None:
     env = env_factory(dialect)
     operation = prepare(env, op)
@@ -506,7 +480,7 @@ def test_source_changed_while_uploading(env_factory: Any, op: str, dialect: str)
     finish(env, job, operation, r"changed while uploading")
 
 
-@pytest.mark.parametrize(("op", "dialect"), cells("checksum-mismatch", xfail={"upload": XFAIL_C}))
+@pytest.mark.parametrize(("op", "dialect"), cells("checksum-mismatch"))
 def test_checksum_mismatch(env_factory: Any, op: str, dialect: str) -> None:
     """One byte flipped in transit (the server's copy for downloads, the PUT body for uploads)."""
     env = env_factory(dialect, proxy=op != "download")
@@ -528,11 +502,7 @@ def test_truncated_body(env_factory: Any, dialect: str) -> None:
                   ProxyRule("truncate", "download", after_bytes=200_000))  # fmt: skip
 
 
-@pytest.mark.parametrize("dialect", [
-    pytest.param(d, id=f"over-long-download-{d}", marks=pytest.mark.xfail(strict=True,
-                                                                          reason=XFAIL_D))
-    for d in DIALECTS
-])  # fmt: skip
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: f"over-long-download-{d}")
 def test_over_long_body(env_factory: Any, dialect: str) -> None:
     """The server sends (and announces) 1000 bytes more than the file has: refused, and the
     wrong bytes are not kept to resume from."""
@@ -542,7 +512,7 @@ def test_over_long_body(env_factory: Any, dialect: str) -> None:
 
 @pytest.mark.parametrize(("op", "dialect"), [
     *cells("unusable-name", ("upload", "ovf")),
-    *cells("unusable-name", ("download",), xfail={"download": XFAIL_E}),
+    *cells("unusable-name", ("download",)),
 ])  # fmt: skip
 def test_unusable_names(env_factory: Any, op: str, dialect: str) -> None:
     """A name the other side cannot take: refused with the reason, nothing created.
@@ -564,8 +534,8 @@ def test_unusable_names(env_factory: Any, op: str, dialect: str) -> None:
 
 
 @pytest.mark.parametrize(("op", "dialect"), [
-    *cells("hostile-name", ("ovf",), xfail={"ovf": XFAIL_F}),
-    *cells("hostile-name", ("download",), xfail={"download": XFAIL_E}),
+    *cells("hostile-name", ("ovf",)),
+    *cells("hostile-name", ("download",)),
 ])  # fmt: skip
 def test_hostile_names(env_factory: Any, op: str, dialect: str) -> None:
     """ovf: the disk is a symlink to a file outside the folder; download: the server lists a
@@ -585,26 +555,29 @@ def test_hostile_names(env_factory: Any, op: str, dialect: str) -> None:
     finish(env, run_plain(env, operation), operation, reason)
 
 
-@pytest.mark.parametrize(("op", "dialect"), cells("stalled", xfail={"*": XFAIL_A_STALL}))
+@pytest.mark.parametrize(("op", "dialect"), cells("stalled"))
 def test_stalled_body(env_factory: Any, op: str, dialect: str) -> None:
-    """Every data transfer stops after 100 KB and the connection stays open: retried, then
-    failed with the reason once stalled for the stall limit."""
+    """Every data transfer stops after 16 KB (under the stall setting's 64 KiB) and the
+    connection stays open: retried, then failed with the reason once stalled for the stall
+    limit. A download keeps its .part: Retry, once the server sends again, continues it."""
     env = env_factory(dialect, proxy=True)
     operation = prepare(env, op)
-    env.proxy.arm(ProxyRule("stall", direction(op), after_bytes=100_000, count=-1))
-    needs_retry_branch()
+    env.proxy.arm(ProxyRule("stall", direction(op), after_bytes=16_000, count=-1))
+    operation.left.resumable = op == "download"
     job = run_plain(env, operation)
-    finish(env, job, operation, r"stopped (sending|receiving|answering)|stalled")
+    finish(env, job, operation, r"stopped (sending|receiving)")
+    if op == "download":
+        env.proxy.disarm()
+        retry_from_the_part(env, job, operation)
 
 
-@pytest.mark.parametrize(("op", "dialect"), cells("stalled-once", xfail={"*": XFAIL_A_STALL}))
+@pytest.mark.parametrize(("op", "dialect"), cells("stalled-once"))
 def test_stalled_once_then_flowing(env_factory: Any, op: str, dialect: str) -> None:
     """One data transfer stops after 100 KB with the connection open; the next one flows: the
     stall is noticed within the stall setting, retried, and the job completes."""
     env = env_factory(dialect, proxy=True)
     operation = prepare(env, op)
     env.proxy.arm(ProxyRule("stall", direction(op), after_bytes=100_000))
-    needs_retry_branch()
     finish(env, run_plain(env, operation), operation, None)
 
 
