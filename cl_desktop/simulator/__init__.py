@@ -1,6 +1,6 @@
 """Embedded vSphere Content Library REST service (a vCenter stand-in for tests and demos).
 
-Serves both wire dialects at once (see PROTOCOL.md):
+Serves both wire dialects at once:
 
 - ``/api/...`` (vSphere 7.0U2+): bare JSON values, 201 on create, 204 on void,
   ``?action=``, ``Client-Token`` header, ``{"error_type", "messages"}`` errors;

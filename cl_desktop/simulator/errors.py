@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-# HTTP status per error type, as vAPI's REST layer maps them (PROTOCOL.md section 3).
+# HTTP status per error type, as vAPI's REST layer maps them.
 HTTP_STATUS: dict[str, int] = {
     "ALREADY_EXISTS": 400,
     "ALREADY_IN_DESIRED_STATE": 400,

@@ -464,7 +464,7 @@ def _validate(ctx: WorkflowContext, session_id: str) -> None:
 
 
 def _wait_done(ctx: WorkflowContext, session_id: str) -> None:
-    """PUSH sessions are DONE when complete returns; PULL ones need polling (PROTOCOL.md §8)."""
+    """PUSH sessions are DONE when complete returns; PULL ones need polling."""
     delay = 0.2
     for _ in range(600):
         session = with_retries(ctx.control, lambda: ctx.client.update_sessions.get(session_id))

@@ -1,7 +1,7 @@
 """The client's contract, run against three real servers: the embedded service in /api, the
 embedded service in /rest only (like vCenter before 7.0U2) and govmomi's vcsim (/rest).
 
-Where vcsim deviates from vCenter (VCSIM.md, "Differences"), the test says so with
+Where vcsim deviates from vCenter (a documented vcsim difference), the test says so with
 `vcsim_deviation(...)` and asserts what vcsim really does; the other servers keep the full check.
 """
 
@@ -34,7 +34,7 @@ from cl_desktop.api import (
 
 
 def vcsim_deviation(target: ServerTarget, difference: str) -> bool:
-    """True on vcsim, whose `difference` from vCenter (VCSIM.md) changes the expected answer."""
+    """True on vcsim, whose `difference` from vCenter changes the expected answer."""
     assert difference
     return target.kind == "vcsim"
 

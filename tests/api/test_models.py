@@ -1,4 +1,4 @@
-"""Decoding rules of the typed models and the error mapping, on bodies quoted in PROTOCOL.md."""
+"""Decoding rules of the typed models and the error mapping, on bodies as both dialects send."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_api_error_body_is_mapped_by_error_type_not_status() -> None:
         "error_type": "RESOURCE_BUSY",
         "messages": [{"id": "x", "default_message": "Item is locked by session abc.", "args": []}],
     }
-    # the 7.0U2 spec answers RESOURCE_BUSY with 500 on update-session create (PROTOCOL.md §3)
+    # the 7.0U2 spec answers RESOURCE_BUSY with 500 on update-session create
     exc = error_from_response(500, json.dumps(body).encode(), operation="create update session")
     assert isinstance(exc, errors.ResourceBusy)
     assert exc.status == 500

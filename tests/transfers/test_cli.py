@@ -96,7 +96,7 @@ def test_cli_against_vcsim(vcsim_server: VcsimServer, tmp_path: Path) -> None:
     up = cli(server_target.base_url, *args, "upload", "cli-lib/a", str(source), "--create",
              user="user", password="pass", ca_file=server_target.ca_file)  # fmt: skip
     assert up.returncode == 0, up.stderr + up.stdout
-    assert "size only" in up.stdout  # VCSIM.md difference 7: no checksums on vcsim
+    assert "size only" in up.stdout  # vcsim keeps no checksums
 
 
 def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Path) -> None:

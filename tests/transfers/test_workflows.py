@@ -16,7 +16,7 @@ from cl_desktop.transfers.queue import TransferQueue
 
 
 def expected_verification(target: ServerTarget) -> Verification:
-    # VCSIM.md difference 7: vcsim has no checksums, so only sizes can be compared there
+    # vcsim keeps no checksums, so only sizes can be compared there
     return Verification.SIZE_ONLY if target.kind == "vcsim" else Verification.VERIFIED
 
 
