@@ -44,11 +44,12 @@ from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
 
+from .actions import add_actions, make_action
 from .details import DetailPanes
 from .dialogs import Prompts
 from .item_model import ItemFilterProxy, ItemTableModel, item_of
 from .queue_model import error_text
-from .transfers_dock import Totals, TransfersDock, add_actions, make_action
+from .transfers_dock import Totals, TransfersDock
 from .views import ItemTableView, LibraryIdRole, LibraryTreeView, setup_table
 
 APP_TITLE = "cl_desktop"
