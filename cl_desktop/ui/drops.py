@@ -2,7 +2,7 @@
 
 The item table and the library tree both accept drops; `FileDrops` does the part they share
 (accepting only local files, tracking and painting the target, handing the drop on), and each
-view says only where a drop would land.
+view says only where a drop would land. `TakesFileDrops` forwards a view's drag events to it.
 """
 
 from __future__ import annotations
@@ -112,3 +112,22 @@ class FileDrops:
         painter.fillRect(self._highlight, fill)
         painter.drawRect(self._highlight.adjusted(1, 1, -1, -1))
         painter.end()
+
+
+class TakesFileDrops:
+    """Mixin (before the Qt view class) that hands the view's drag events to `_drops`; the view
+    still calls `_drops.paint()` at the end of its paintEvent."""
+
+    _drops: FileDrops
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        self._drops.enter(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        self._drops.move(event)
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self._drops.leave(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self._drops.drop(event)

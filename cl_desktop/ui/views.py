@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QDragEnterEvent,
-    QDragLeaveEvent,
-    QDragMoveEvent,
-    QDropEvent,
-    QPainter,
-    QPaintEvent,
-)
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTreeView, QWidget
 
-from .drops import DropSpot, FileDrops
+from .drops import DropSpot, FileDrops, TakesFileDrops
 from .item_model import item_of
 from .library_model import LibraryIdRole
 
@@ -42,7 +34,7 @@ def setup_table(view: QTableView, widths: dict[int, int] | None = None) -> None:
         header.resizeSection(column, (widths or {}).get(column, wanted))
 
 
-class ItemTableView(QTableView):
+class ItemTableView(TakesFileDrops, QTableView):
     """The item table. A drop on a row uploads into that item; a drop on the empty area
     creates new items. Shows a placeholder ("Loading...", an error) when it has no rows.
 
@@ -81,18 +73,6 @@ class ItemTableView(QTableView):
             return DropSpot(item_of(index), row)
         return DropSpot(None, self.viewport().rect())
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        self._drops.enter(event)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        self._drops.move(event)
-
-    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
-        self._drops.leave(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        self._drops.drop(event)
-
     # --- painting --------------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -115,7 +95,7 @@ class ItemTableView(QTableView):
         self._drops.paint()
 
 
-class LibraryTreeView(QTreeView):
+class LibraryTreeView(TakesFileDrops, QTreeView):
     """Server -> libraries. Files dropped on a library become new items in it.
 
     Signals:
@@ -134,18 +114,6 @@ class LibraryTreeView(QTreeView):
         index = self.indexAt(pos)
         library_id = index.data(LibraryIdRole) if index.isValid() else None
         return DropSpot(str(library_id), self.visualRect(index)) if library_id else None
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        self._drops.enter(event)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        self._drops.move(event)
-
-    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
-        self._drops.leave(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        self._drops.drop(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
