@@ -6,9 +6,12 @@ Everything here is immutable so that it can cross threads (worker -> queue -> GU
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from .meter import eta_seconds
 
 
 class Direction(StrEnum):
@@ -26,7 +29,27 @@ class JobState(StrEnum):
 
     @property
     def finished(self) -> bool:
+        """Terminal: the job runs again only if it is retried."""
         return self in (JobState.DONE, JobState.FAILED, JobState.CANCELED)
+
+    # What the user may do to a job in this state: the queue's commands and the window's
+    # actions both ask here, so a menu never offers what the queue would ignore.
+
+    def can_cancel(self) -> bool:
+        return not self.finished
+
+    def can_pause(self) -> bool:
+        return self in (JobState.QUEUED, JobState.RUNNING)
+
+    def can_resume(self) -> bool:
+        return self is JobState.PAUSED
+
+    def can_retry(self) -> bool:
+        return self in (JobState.FAILED, JobState.CANCELED)
+
+    def can_remove(self) -> bool:
+        """Finished or paused; a running or queued job is cancelled first."""
+        return self.finished or self is JobState.PAUSED
 
 
 class Verification(StrEnum):
@@ -113,6 +136,20 @@ class FileProgress:
     checksum: str | None = None  # "ALGORITHM:hex" once known
 
 
+def verdict(files: Iterable[FileProgress]) -> Verification:
+    """How sure a finished job is of its bytes: as sure as its least sure file.
+
+    Files the server consumes (an OVF's .mf/.cert) are not kept, so they do not count; a job
+    with no file that counts is unverified.
+    """
+    kinds = [f.verification for f in files if f.verification is not Verification.CONSUMED]
+    if kinds and all(k is Verification.VERIFIED for k in kinds):
+        return Verification.VERIFIED
+    if kinds and all(k in (Verification.VERIFIED, Verification.SIZE_ONLY) for k in kinds):
+        return Verification.SIZE_ONLY
+    return Verification.UNVERIFIED
+
+
 @dataclass(frozen=True)
 class JobSnapshot:
     """One job as the queue sees it at one moment."""
@@ -144,9 +181,9 @@ class JobSnapshot:
     @property
     def eta(self) -> float | None:
         """Seconds left at the current speed, or None when unknown."""
-        if self.state is not JobState.RUNNING or self.speed <= 0 or self.bytes_total <= 0:
+        if self.state is not JobState.RUNNING or self.bytes_total <= 0:
             return None
-        return max(0.0, (self.bytes_total - self.bytes_done) / self.speed)
+        return eta_seconds(max(0, self.bytes_total - self.bytes_done), self.speed)
 
     @property
     def fraction(self) -> float:

@@ -21,7 +21,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +41,9 @@ from .jobs import (
     Phase,
     ServerRef,
     Verification,
+    verdict,
 )
+from .meter import SpeedMeter
 from .store import JobStore
 from .upload import delete_if_empty, resend_note, run_upload
 
@@ -75,7 +76,7 @@ class _Running:
 
     def __init__(self, control: JobControl) -> None:
         self.control = control
-        self.samples: deque[tuple[float, int]] = deque()
+        self.meter = SpeedMeter()
         self.last_emit = 0.0
         self.last_persist = 0.0
         self.file_done: dict[str, int] = {}
@@ -271,17 +272,17 @@ class TransferQueue:
             job = self._jobs[job_id]
             if job.id in self._running:
                 self._running[job.id].control.request_stop(pause)  # the worker ends the job
-            elif job.state in (JobState.QUEUED, JobState.PAUSED):
-                if pause:  # a queued job may hold a session already (app closed mid-upload)
-                    self._keep_paused_session(self._update(job, state=JobState.PAUSED))
-                else:
-                    self._stop_keeper(job_id)
-                    self._release(self._finish(job, JobState.CANCELED, None))
+            elif pause and job.state.can_pause():
+                # a queued job may hold a session already (app closed mid-upload)
+                self._keep_paused_session(self._update(job, state=JobState.PAUSED))
+            elif not pause and job.state.can_cancel():
+                self._stop_keeper(job_id)
+                self._release(self._finish(job, JobState.CANCELED, None))
 
     def resume(self, job_id: int) -> None:
         with self._lock:
             job = self._jobs[job_id]
-            if job.state is JobState.PAUSED:
+            if job.state.can_resume():
                 self._stop_keeper(job_id)
                 self._update(job, state=JobState.QUEUED)
                 self._schedule()
@@ -289,7 +290,7 @@ class TransferQueue:
     def retry(self, job_id: int) -> None:
         with self._lock:
             job = self._jobs[job_id]
-            if job.state in (JobState.FAILED, JobState.CANCELED):
+            if job.state.can_retry():
                 self._update(
                     job, state=JobState.QUEUED, error_title="", error_message="",
                     finished_at=None, verification=None, phase=Phase.WAITING, note="",
@@ -607,17 +608,7 @@ class TransferQueue:
         title = getattr(error, "title", "Internal error") if error else ""
         message = (getattr(error, "message", None) or str(error) or type(error).__name__
                    if error else "")  # fmt: skip
-        verification = job.verification
-        if state is JobState.DONE:
-            kinds = [
-                f.verification for f in job.files if f.verification is not Verification.CONSUMED
-            ]
-            if kinds and all(k is Verification.VERIFIED for k in kinds):
-                verification = Verification.VERIFIED
-            elif kinds and all(k in (Verification.VERIFIED, Verification.SIZE_ONLY) for k in kinds):
-                verification = Verification.SIZE_ONLY
-            else:
-                verification = Verification.UNVERIFIED
+        verification = verdict(job.files) if state is JobState.DONE else job.verification
         job = self._update(
             job, state=state, phase=Phase.WAITING, error_title=title, error_message=message,
             finished_at=time.time(), verification=verification, speed=0.0, note="",
@@ -731,14 +722,10 @@ class _QueueReporter:
             job = self._job()
             running.file_done[name] = done
             total_done = sum(running.file_done.values())
+            speed = running.meter.add(total_done)
             now = time.monotonic()
-            running.samples.append((now, total_done))
-            while len(running.samples) > 2 and now - running.samples[0][0] > 3.0:
-                running.samples.popleft()
             if now - running.last_emit < queue.progress_interval:
                 return
-            first_t, first_bytes = running.samples[0]
-            speed = (total_done - first_bytes) / (now - first_t) if now > first_t else 0.0
             files = tuple(
                 dataclasses.replace(f, done=running.file_done.get(f.name, f.done))
                 for f in job.files

@@ -1,19 +1,11 @@
-"""MainWindow: library browser, detail panes, drag-and-drop uploads and the transfer dock."""
+"""MainWindow: the library tree, item table, detail panes and transfers dock, wired together."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer
-from PySide6.QtGui import (
-    QCloseEvent,
-    QGuiApplication,
-    QKeySequence,
-    QStandardItem,
-    QStandardItemModel,
-)
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -33,23 +25,19 @@ from cl_desktop.api.models import ItemModel, LibraryModel
 from cl_desktop.services.browser import ItemDetails, LibraryBrowser
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
-from cl_desktop.services.planning import (
-    DropPlan,
-    download_spec,
-    new_item_specs,
-    plan_drop,
-    upload_into_spec,
-)
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
-from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
+from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRef
 
+from .actions import add_actions, make_action
 from .details import DetailPanes
 from .dialogs import Prompts
 from .item_model import ItemFilterProxy, ItemTableModel, item_of
+from .library_model import LibraryIdRole, LibraryTreeModel
 from .queue_model import error_text
-from .transfers_dock import Totals, TransfersDock, add_actions, make_action
-from .views import ItemTableView, LibraryIdRole, LibraryTreeView, setup_table
+from .transfer_controller import TransferController
+from .transfers_dock import Totals, TransfersDock
+from .views import ItemTableView, LibraryTreeView, setup_table
 
 APP_TITLE = "cl_desktop"
 ITEMS_RELOAD_DELAY_MS = 300  # coalesces the reloads of several uploads finishing together
@@ -64,8 +52,6 @@ K_MAIN_SPLITTER = "window/main_splitter"
 K_RIGHT_SPLITTER = "window/right_splitter"
 K_ITEMS_HEADER = "views/items_header"
 K_FILES_HEADER = "views/files_header"
-K_DOWNLOAD_DIR = "paths/download_dir"
-K_UPLOAD_DIR = "paths/upload_dir"
 K_LAST_LIBRARY = "browser/last_library"
 
 
@@ -104,9 +90,15 @@ class MainWindow(QMainWindow):
 
         self.setObjectName("MainWindow")
         self.resize(1200, 800)
+        self.controller = TransferController(
+            self, browser, transfers, tasks, settings, self.prompts, lambda: self.server
+        )
         self._build_actions()
         self._build_central()
         self.dock = TransfersDock(transfers, settings, self.prompts, self)
+        self.controller.queued.connect(self.dock.show_queue)
+        self.controller.status.connect(self.show_status)
+        self.controller.failed.connect(self._show_failure)
         self.dock.totals_changed.connect(self._on_totals)
         self.dock.message.connect(self.show_status)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
@@ -160,7 +152,7 @@ class MainWindow(QMainWindow):
         self.copy_id_action = make_action(self, "Copy item &ID", self._copy_item_id)
 
     def _build_central(self) -> None:
-        self.library_model = QStandardItemModel(self)
+        self.library_model = LibraryTreeModel(self)
         self.library_tree = LibraryTreeView()
         self.library_tree.setObjectName("libraryTree")
         self.library_tree.setModel(self.library_model)
@@ -381,42 +373,27 @@ class MainWindow(QMainWindow):
 
     def _on_libraries_loaded(self, libraries: Sequence[LibraryModel]) -> None:
         assert self.server is not None
-        previous = self.library_id or self.settings.value(K_LAST_LIBRARY, "", str)
+        previous = self.library_id or str(self.settings.value(K_LAST_LIBRARY, "", str))
         self.libraries = {lib.id: lib for lib in libraries if lib.id}
         self.show_status(f"Connected to {server_label(self.server)}")
         # Rebuilding the tree moves its current index through "none": not a user's choice.
         selection = self.library_tree.selectionModel()
         blocked = selection.blockSignals(True)
-        self.library_model.clear()
-        root = QStandardItem(server_label(self.server))
-        root.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon))
-        root.setEditable(False)
-        root.setToolTip("Drop files on a library to create new items")
-        first: QStandardItem | None = None
-        select: QStandardItem | None = None
-        for lib in sorted(libraries, key=lambda lib: (lib.name or "").casefold()):
-            node = QStandardItem(lib.name or lib.id or "")
-            node.setEditable(False)
-            node.setData(lib.id, LibraryIdRole)
-            node.setToolTip(f"{lib.type or ''} library {lib.id}")
-            node.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon))
-            root.appendRow(node)
-            first = first or node
-            if lib.id == previous:
-                select = node
-        select = select or first
-        self.library_model.appendRow(root)
+        model = self.library_model
+        model.set_libraries(server_label(self.server), libraries)
+        select = model.library_index(previous)
+        select = select if select.isValid() else model.first_library()
         self.library_tree.expandAll()
-        if select is not None:
-            self.library_tree.setCurrentIndex(select.index())
+        if select.isValid():
+            self.library_tree.setCurrentIndex(select)
         selection.blockSignals(blocked)
         self.library_tree.viewport().update()
-        if select is None:
+        if not select.isValid():
             self.library_id = None
             self.item_model.clear()
             self.item_view.set_placeholder("This server has no content libraries.")
         elif select.data(LibraryIdRole) != self.library_id:
-            self._on_library_current(select.index(), QModelIndex())
+            self._on_library_current(select, QModelIndex())
         self._update_actions()
 
     def _on_libraries_failed(self, error: ErrorInfo) -> None:
@@ -582,130 +559,44 @@ class MainWindow(QMainWindow):
         if item is not None and item.id:
             QGuiApplication.clipboard().setText(item.id)
 
-    # --- uploads ---------------------------------------------------------------------------
+    # --- transfers (the controller builds and queues them) -------------------------------
+
+    def _library_name(self, library_id: str) -> str:
+        library = self.libraries.get(library_id)
+        return library.name if library is not None and library.name else library_id
 
     def drop_on_items(self, item: ItemModel | None, paths: list[str]) -> None:
         """Files dropped on the item table: into `item`, or new items in the library."""
-        if item is None:
-            if self.library_id is not None:
-                self.drop_on_library(self.library_id, paths)
-            return
-        self.upload_into(item, paths)
+        if item is not None:
+            self.controller.upload_into(item, paths)
+        elif self.library_id is not None:
+            self.drop_on_library(self.library_id, paths)
 
     def drop_on_library(self, library_id: str, paths: list[str]) -> None:
-        """New items, named against the library's items as they are now."""
-        if self.server is None:
-            self.show_status("Connect to a server first.", error=True)
-            return
-        self.show_status("Checking which item names are free...")
-        self.browser.plan_new_items(
-            library_id,
-            list(paths),
-            self._report_skipped(lambda plan: self._confirm_new_items(library_id, plan)),
-            self._show_failure,
-        )
-
-    def upload_into(self, item: ItemModel, paths: Sequence[str]) -> None:
-        def start(plan: DropPlan) -> None:
-            if self.server is None or not plan.files:
-                return
-            self._add_jobs([upload_into_spec(self.server, item, plan.files)])
-
-        self._plan(paths, start)
-
-    def _plan(self, paths: Sequence[str], then: Callable[[DropPlan], None]) -> None:
-        """Look at the dropped paths in the background (folders, .ovf references)."""
-        if self.server is None:
-            self.show_status("Connect to a server first.", error=True)
-            return
-
-        self.tasks.run(lambda: plan_drop(paths), self._report_skipped(then), self._show_failure)
-
-    def _report_skipped(self, then: Callable[[DropPlan], None]) -> Callable[[DropPlan], None]:
-        def planned(plan: DropPlan) -> None:
-            if plan.skipped:
-                skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in plan.skipped)
-                self.show_status(f"Skipped {skipped}", error=not plan.files)
-            then(plan)
-
-        return planned
-
-    def _confirm_new_items(self, library_id: str, plan: DropPlan) -> None:
-        if self.server is None or not plan.files:
-            return
-        library = self.libraries.get(library_id)
-        name = library.name if library is not None and library.name else library_id
-        count = len(plan.files)
-        text = f"Create {count} new item{'s' if count != 1 else ''} in \u201c{name}\u201d?"
-        if not self.prompts.confirm(self, "Upload new items", text, plan.new_item_lines()):
-            return
-        self._add_jobs(new_item_specs(self.server, library_id, plan))
-
-    def _add_jobs(self, specs: list[JobSpec]) -> None:
-        if not specs:
-            return
-        self.dock.show_queue()
-        n = len(specs)
-        self.show_status(f"Queued {n} transfer{'s' if n != 1 else ''}")
-        self.transfers.add(specs)
+        self.controller.upload_new_items(library_id, self._library_name(library_id), paths)
 
     def upload_into_selected(self) -> None:
         item = self.current_item()
         if item is None:
             self.upload_new_items_dialog()
-            return
-        paths = self.prompts.ask_open_files(
-            self, f"Upload into \u201c{item.name}\u201d", self._dir(K_UPLOAD_DIR)
-        )
-        if paths:
-            self.settings.setValue(K_UPLOAD_DIR, os.path.dirname(paths[0]))
-            self.upload_into(item, paths)
+        else:
+            self.controller.ask_upload_into(item)
 
     def upload_new_items_dialog(self) -> None:
-        if self.library_id is None:
-            self.show_status("Select a library first.", error=True)
-            return
-        paths = self.prompts.ask_open_files(
-            self, "Upload files as new items", self._dir(K_UPLOAD_DIR)
-        )
-        if paths:
-            self.settings.setValue(K_UPLOAD_DIR, os.path.dirname(paths[0]))
-            self.drop_on_library(self.library_id, paths)
-
-    # --- downloads -------------------------------------------------------------------------
-
-    def _dir(self, key: str) -> str:
-        return str(self.settings.value(key, "", str)) or str(Path.home())
-
-    def _ask_download_dir(self, what: str) -> str | None:
-        folder = self.prompts.ask_directory(self, f"Download {what} to", self._dir(K_DOWNLOAD_DIR))
-        if not folder:
-            return None
-        self.settings.setValue(K_DOWNLOAD_DIR, folder)
-        return folder
+        library_id = self.library_id
+        name = self._library_name(library_id) if library_id is not None else ""
+        self.controller.ask_upload_new_items(library_id, name)
 
     def download_selected_items(self) -> None:
         items = [item for item in self.selected_items() if item.id] or [
             item for item in [self.current_item()] if item is not None
         ]
-        if not items or self.server is None:
-            return
-        what = f"\u201c{items[0].name}\u201d" if len(items) == 1 else f"{len(items)} items"
-        folder = self._ask_download_dir(what)
-        if folder is None:
-            return
-        server = self.server
-        self._add_jobs([download_spec(server, item, folder) for item in items])
+        self.controller.download_items(items)
 
     def download_selected_files(self) -> None:
         item = self.current_item()
-        names = self.details.selected_file_names()
-        if item is None or not names or self.server is None:
-            return
-        what = f"{len(names)} file{'s' if len(names) != 1 else ''} of \u201c{item.name}\u201d"
-        folder = self._ask_download_dir(what)
-        if folder is not None:
-            self._add_jobs([download_spec(self.server, item, folder, names)])
+        if item is not None:
+            self.controller.download_files(item, self.details.selected_file_names())
 
     def _on_job_finished(self, job: JobSnapshot) -> None:
         if job.state is JobState.FAILED:

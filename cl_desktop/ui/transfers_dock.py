@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPoint, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -25,6 +25,7 @@ from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState
 
 from . import format as fmt
+from .actions import add_actions, make_action
 from .delegates import ProgressDelegate
 from .dialogs import Prompts
 from .queue_model import FILE, ITEM, PROGRESS, STATE, HistoryModel, QueueModel, error_text
@@ -34,43 +35,14 @@ K_QUEUE_HEADER = "views/queue_header"
 K_HISTORY_HEADER = "views/history_header"
 K_EXPORT_DIR = "paths/export_dir"
 
-# Which job states each queue command applies to.
+# Which job states each queue command applies to (the queue asks JobState the same).
 QUEUE_COMMANDS: dict[str, Callable[[JobState], bool]] = {
-    "cancel": lambda s: s in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED),
-    "pause": lambda s: s in (JobState.QUEUED, JobState.RUNNING),
-    "resume": lambda s: s is JobState.PAUSED,
-    "retry": lambda s: s in (JobState.FAILED, JobState.CANCELED),
-    "remove": lambda s: s.finished or s is JobState.PAUSED,
+    "cancel": JobState.can_cancel,
+    "pause": JobState.can_pause,
+    "resume": JobState.can_resume,
+    "retry": JobState.can_retry,
+    "remove": JobState.can_remove,
 }
-
-
-def make_action(
-    parent: QWidget,
-    text: str,
-    slot: Callable[[], object],
-    shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
-    icon: QStyle.StandardPixmap | None = None,
-    tip: str = "",
-) -> QAction:
-    action = QAction(text, parent)
-    if shortcut is not None:
-        action.setShortcut(QKeySequence(shortcut))
-    if icon is not None:
-        action.setIcon(parent.style().standardIcon(icon))
-    if tip:
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-    action.triggered.connect(lambda _checked=False: slot())
-    return action
-
-
-def add_actions(target: QWidget, actions: list[QAction | None]) -> None:
-    """Add actions to a menu or toolbar; None is a separator."""
-    for action in actions:
-        if action is None:
-            target.addSeparator()  # type: ignore[attr-defined]
-        else:
-            target.addAction(action)
 
 
 @dataclass(frozen=True)

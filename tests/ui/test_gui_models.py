@@ -11,7 +11,14 @@ from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from cl_desktop.api.models import ChecksumAlgorithm, ChecksumInfo, FileInfo, ItemModel
+from cl_desktop.api.models import (
+    ChecksumAlgorithm,
+    ChecksumInfo,
+    FileInfo,
+    ItemModel,
+    LibraryModel,
+    LibraryType,
+)
 from cl_desktop.services.planning import plan_drop
 from cl_desktop.transfers.jobs import (
     Direction,
@@ -27,6 +34,7 @@ from cl_desktop.transfers.jobs import (
 from cl_desktop.ui import format as fmt
 from cl_desktop.ui.details import FilesModel
 from cl_desktop.ui.item_model import SIZE, ItemFilterProxy, ItemTableModel, item_of
+from cl_desktop.ui.library_model import LibraryIdRole, LibraryTreeModel
 from cl_desktop.ui.queue_model import (
     PROGRESS,
     STATE,
@@ -216,3 +224,25 @@ def test_new_items_get_free_names_against_the_library_and_each_other(tmp_path: P
         ("Readme", ""),
     ]
     assert plan.new_item_lines()[0] == "tools.iso -> new iso item 'tools (3)' (tools exists)"
+
+
+def test_library_tree_model_lists_libraries_by_name_under_the_server(
+    qtmodeltester: ModelTester,
+) -> None:
+    model = LibraryTreeModel()
+    qtmodeltester.check(model, force_py=True)
+    assert not model.first_library().isValid() and not model.library_index("l1").isValid()
+    libraries = [
+        LibraryModel(id="l1", name="zeta", type=LibraryType.LOCAL),
+        LibraryModel(id="l2", name="Alpha", type=LibraryType.SUBSCRIBED),
+        LibraryModel(id="l3", name="beta"),
+    ]
+    model.set_libraries("vc:443 (admin)", libraries)
+    root = model.index(0, 0)
+    assert root.data() == "vc:443 (admin)" and model.rowCount(root) == 3
+    assert [model.index(r, 0, root).data() for r in range(3)] == ["Alpha", "beta", "zeta"]
+    assert model.first_library().data(LibraryIdRole) == "l2"
+    assert model.library_index("l1").data() == "zeta"
+    assert not model.library_index("gone").isValid() and not model.library_index("").isValid()
+    model.set_libraries("vc:443 (admin)", libraries[:1])  # a refresh replaces the rows
+    assert model.rowCount() == 1 and model.rowCount(model.index(0, 0)) == 1

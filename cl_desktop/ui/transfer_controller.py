@@ -1,0 +1,181 @@
+"""TransferController: drops, selections and menu commands become queued transfers.
+
+The window says what was chosen (the dropped paths, the selected items or files); this class
+plans the uploads in the background, asks the user (new items, a download folder, files to
+upload), builds the JobSpecs and queues them. It reports through signals and asks through
+`Prompts`, so it holds no widget but the dialogs' parent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QWidget
+
+from cl_desktop.api.models import ItemModel
+from cl_desktop.services.browser import LibraryBrowser
+from cl_desktop.services.planning import (
+    DropPlan,
+    download_spec,
+    new_item_specs,
+    plan_drop,
+    upload_into_spec,
+)
+from cl_desktop.services.tasks import BackgroundTasks
+from cl_desktop.services.transfers import TransferService
+from cl_desktop.transfers.jobs import JobSpec, ServerRef
+
+from .dialogs import Prompts
+
+# QSettings keys: the folders the file dialogs open in
+K_DOWNLOAD_DIR = "paths/download_dir"
+K_UPLOAD_DIR = "paths/upload_dir"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+class TransferController(QObject):
+    """Uploads and downloads as the user asks for them.
+
+    Signals:
+        status(str, bool): a status message (and whether it is an error).
+        failed(ErrorInfo): planning a drop failed.
+        queued(): jobs are about to be queued (the window shows the queue).
+    """
+
+    status = Signal(str, bool)
+    failed = Signal(object)
+    queued = Signal()
+
+    def __init__(
+        self,
+        window: QWidget,
+        browser: LibraryBrowser,
+        transfers: TransferService,
+        tasks: BackgroundTasks,
+        settings: QSettings,
+        prompts: Prompts,
+        server: Callable[[], ServerRef | None],
+    ) -> None:
+        super().__init__(window)
+        self._window = window  # the dialogs' parent
+        self.browser = browser
+        self.transfers = transfers
+        self.tasks = tasks
+        self.settings = settings
+        self.prompts = prompts
+        self._server = server
+
+    def _connected(self) -> ServerRef | None:
+        server = self._server()
+        if server is None:
+            self.status.emit("Connect to a server first.", True)
+        return server
+
+    # --- uploads ---------------------------------------------------------------------------
+
+    def upload_new_items(self, library_id: str, library_name: str, paths: Sequence[str]) -> None:
+        """One new item per file (or OVF), named against the library's items as they are
+        now, after the user confirms the names."""
+        if self._connected() is None:
+            return
+        self.status.emit("Checking which item names are free...", False)
+        self.browser.plan_new_items(
+            library_id,
+            list(paths),
+            self._report_skipped(
+                lambda plan: self._confirm_new_items(library_id, library_name, plan)
+            ),
+            self.failed.emit,
+        )
+
+    def upload_into(self, item: ItemModel, paths: Sequence[str]) -> None:
+        def start(plan: DropPlan) -> None:
+            server = self._server()
+            if server is None or not plan.files:
+                return
+            self._add_jobs([upload_into_spec(server, item, plan.files)])
+
+        # Look at the dropped paths in the background (folders, .ovf references).
+        if self._connected() is not None:
+            self.tasks.run(lambda: plan_drop(paths), self._report_skipped(start), self.failed.emit)
+
+    def ask_upload_into(self, item: ItemModel) -> None:
+        paths = self._ask_upload_files(f"Upload into \u201c{item.name}\u201d")
+        if paths:
+            self.upload_into(item, paths)
+
+    def ask_upload_new_items(self, library_id: str | None, library_name: str) -> None:
+        if library_id is None:
+            self.status.emit("Select a library first.", True)
+            return
+        paths = self._ask_upload_files("Upload files as new items")
+        if paths:
+            self.upload_new_items(library_id, library_name, paths)
+
+    def _ask_upload_files(self, caption: str) -> list[str]:
+        paths = self.prompts.ask_open_files(self._window, caption, self._dir(K_UPLOAD_DIR))
+        if paths:
+            self.settings.setValue(K_UPLOAD_DIR, os.path.dirname(paths[0]))
+        return paths
+
+    def _report_skipped(self, then: Callable[[DropPlan], None]) -> Callable[[DropPlan], None]:
+        def planned(plan: DropPlan) -> None:
+            if plan.skipped:
+                skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in plan.skipped)
+                self.status.emit(f"Skipped {skipped}", not plan.files)
+            then(plan)
+
+        return planned
+
+    def _confirm_new_items(self, library_id: str, library_name: str, plan: DropPlan) -> None:
+        server = self._server()
+        if server is None or not plan.files:
+            return
+        text = f"Create {_plural(len(plan.files), 'new item')} in \u201c{library_name}\u201d?"
+        if self.prompts.confirm(self._window, "Upload new items", text, plan.new_item_lines()):
+            self._add_jobs(new_item_specs(server, library_id, plan))
+
+    # --- downloads -------------------------------------------------------------------------
+
+    def download_items(self, items: Sequence[ItemModel]) -> None:
+        """All files of `items`, into a folder the user picks."""
+        server = self._server()
+        if not items or server is None:
+            return
+        what = f"\u201c{items[0].name}\u201d" if len(items) == 1 else f"{len(items)} items"
+        folder = self._ask_download_dir(what)
+        if folder is not None:
+            self._add_jobs([download_spec(server, item, folder) for item in items])
+
+    def download_files(self, item: ItemModel, names: Sequence[str]) -> None:
+        server = self._server()
+        if not names or server is None:
+            return
+        folder = self._ask_download_dir(f"{_plural(len(names), 'file')} of \u201c{item.name}\u201d")
+        if folder is not None:
+            self._add_jobs([download_spec(server, item, folder, names)])
+
+    def _ask_download_dir(self, what: str) -> str | None:
+        folder = self.prompts.ask_directory(
+            self._window, f"Download {what} to", self._dir(K_DOWNLOAD_DIR)
+        )
+        if not folder:
+            return None
+        self.settings.setValue(K_DOWNLOAD_DIR, folder)
+        return folder
+
+    def _dir(self, key: str) -> str:
+        return str(self.settings.value(key, "", str)) or str(Path.home())
+
+    def _add_jobs(self, specs: list[JobSpec]) -> None:
+        if not specs:
+            return
+        self.queued.emit()
+        self.status.emit(f"Queued {_plural(len(specs), 'transfer')}", False)
+        self.transfers.add(specs)
