@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from servers import VcsimServer
+
+from tests.support.servers import VcsimServer
 
 pytestmark = pytest.mark.vcsim
 

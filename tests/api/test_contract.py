@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from helpers import wait_until
-from servers import ServerTarget
 
 from cl_desktop.api import (
     AddSpec,
@@ -31,6 +29,8 @@ from cl_desktop.api import (
     UpdateSessionState,
     errors,
 )
+from tests.support.servers import ServerTarget
+from tests.support.waiting import wait_until
 
 
 def vcsim_deviation(target: ServerTarget, difference: str) -> bool:

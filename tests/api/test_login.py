@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from servers.stub import CLOSE, Received, Reply, StubServer
 
 from cl_desktop.api import ContentLibraryClient, Dialect, TlsSettings, errors
+from tests.support.servers.stub import CLOSE, Received, Reply, StubServer
 
 USER, PASSWORD = "admin", "secret"
 LOGIN_PATHS = {"api": "/api/session", "rest": "/rest/com/vmware/cis/session"}

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import trustme
-from servers.stub import Received, Reply, StubServer
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings
+from tests.support.servers.stub import Received, Reply, StubServer
 
 TOKEN = "token-for-the-api-host-only"
 HEADER = "vmware-api-session-id"

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simclient import READONLY_USERS, USERS, Client
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
+from tests.support.accounts import READONLY_USERS, USERS
+from tests.support.simclient import Client
 
 
 @pytest.fixture

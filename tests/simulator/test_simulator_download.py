@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from simclient import Client, error_type, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService
+from tests.support.simclient import Client, error_type, new_http
+from tests.support.waiting import poll_until
 
 DATA = os.urandom(200_000)
 

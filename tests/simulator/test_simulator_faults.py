@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from simclient import Client, error_type, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService
+from tests.support.simclient import Client, error_type, new_http
+from tests.support.waiting import poll_until
 
 BIG = os.urandom(2 << 20)
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from simclient import Client, error_type, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
+from tests.support.simclient import Client, error_type, new_http
+from tests.support.waiting import poll_until
 
 WAIT = 30.0  # generous: the machine is loaded; a correct server answers at once
 

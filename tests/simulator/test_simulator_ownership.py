@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from simclient import READONLY_USERS, USERS, Client, error_type
 
 from cl_desktop.simulator import ContentLibraryService
+from tests.support.accounts import READONLY_USERS, USERS
+from tests.support.simclient import Client, error_type
 
 US = "/api/content/library/item/update-session"
 DS = "/api/content/library/item/download-session"

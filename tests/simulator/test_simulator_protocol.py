@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from simclient import Client, error_type, message, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService
+from tests.support.simclient import Client, error_type, message, new_http
+from tests.support.waiting import poll_until
 
 # -- login sessions ----------------------------------------------------------------------------
 

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from simclient import USERS, Client, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
 from cl_desktop.simulator.__main__ import main
+from tests.support.accounts import USERS
+from tests.support.simclient import Client, new_http
+from tests.support.waiting import poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -260,7 +262,7 @@ def test_discarded_content_leaves_the_request_path_and_the_disk(
 ) -> None:
     """Replaced versions go to the trash at once and are deleted in the background; what a
     crash left in the trash is deleted on the next start."""
-    from helpers import wait_until
+    from tests.support.waiting import wait_until
 
     data_dir = tmp_path / "data"
     (data_dir / "trash").mkdir(parents=True)

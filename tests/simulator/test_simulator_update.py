@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from simclient import Client, error_type, message, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService
+from tests.support.simclient import Client, error_type, message, new_http
+from tests.support.waiting import poll_until
 
 DATA = b"0123456789" * 1000
 

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import client_for
-from servers import ServerTarget
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
+from tests.support.api import client_for
+from tests.support.servers import ServerTarget
 
 
 @pytest.fixture

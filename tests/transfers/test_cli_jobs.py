@@ -4,34 +4,20 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import wait_until
-from test_cli import bytes_received, cli, sessions_of
-from test_workflows import make_file
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings
-
-
-def start_cli(url: str, db: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", "admin",
-         "--queue-db", db, *args],
-        env={**os.environ, "CL_PASSWORD": "secret"}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-
-
-def item_file_sizes(client: ContentLibraryClient, library_id: str, name: str) -> list[int]:
-    ids = client.items.find(name=name, library_id=library_id)
-    return [f.size or 0 for item in ids for f in client.item_files.list(item)]
+from tests.support.api import item_file_sizes
+from tests.support.cli import cli, start_throttled_upload
+from tests.support.files import make_file
+from tests.support.uploads import bytes_received, sessions_of
+from tests.support.waiting import wait_until
 
 
 def jobs_json(url: str, db: str) -> list[dict[str, Any]]:
@@ -45,25 +31,6 @@ def jobs_json(url: str, db: str) -> list[dict[str, Any]]:
 def client(sim_service: Any) -> Iterator[ContentLibraryClient]:
     with ContentLibraryClient(sim_service.base_url, "admin", "secret", tls=TlsSettings()) as c:
         yield c
-
-
-def start_throttled_upload(sim: Any, db: str, name: str, source: Path) -> tuple[
-    subprocess.Popen[str], str
-]:  # fmt: skip
-    """`cl-transfer upload` in a process, slowed down; returns once its bytes arrive."""
-    sim.faults.throttle(200_000)  # 8 MB: 40 s, time for the other commands on a loaded machine
-    proc = start_cli(sim.base_url, db, "upload", f"Local library/{name}", str(source), "--create")
-    try:
-        session_id = wait_until(
-            lambda: next((sid for sid in sessions_of(sim)
-                          if bytes_received(sim, sid) > 100_000), None),
-            60, "the upload moving bytes",
-        )  # fmt: skip
-    except BaseException:
-        proc.kill()
-        proc.communicate()
-        raise
-    return proc, session_id
 
 
 def kill_hard(proc: subprocess.Popen[str]) -> None:

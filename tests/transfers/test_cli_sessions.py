@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_cli import cli
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
+from tests.support.cli import cli
 
 
 @pytest.fixture

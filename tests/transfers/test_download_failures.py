@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_proxy import FaultProxy, proxied_queue
-from helpers import active_sessions, upload_spec
-from test_workflows import download_spec, make_file
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from tests.support.api import active_sessions
+from tests.support.fault_proxy import FaultProxy, proxied_queue
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
 
 SIZE = 3 * 1024 * 1024 + 12_345
 CLIENT_BLOCK = 1 << 20  # the largest block the client reads at once

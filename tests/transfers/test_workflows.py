@@ -7,33 +7,19 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import active_sessions, upload_spec
-from servers import ServerTarget
 
 from cl_desktop.api import ContentLibraryClient
-from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, ServerRef, Verification
+from cl_desktop.transfers.jobs import JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from tests.support.api import active_sessions
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
+from tests.support.servers import ServerTarget
 
 
 def expected_verification(target: ServerTarget) -> Verification:
     # vcsim keeps no checksums, so only sizes can be compared there
     return Verification.SIZE_ONLY if target.kind == "vcsim" else Verification.VERIFIED
-
-
-def make_file(path: Path, size: int, seed: int = 1) -> Path:
-    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB pattern
-    with path.open("wb") as out:
-        left = size
-        while left > 0:
-            out.write(block[: min(left, len(block))])
-            left -= len(block)
-    return path
-
-
-def download_spec(ref: ServerRef, library_id: str, item_id: str, dest: Path,
-                  *names: str) -> JobSpec:  # fmt: skip
-    return JobSpec(Direction.DOWNLOAD, ref, library_id, item_id=item_id, dest_dir=str(dest),
-                   file_names=names)  # fmt: skip
 
 
 def test_upload_creates_item_and_download_round_trips(

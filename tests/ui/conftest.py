@@ -10,20 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gui_support import (  # type: ignore[import-not-found]
-    HERE,
-    IGNORED_QT_MESSAGES,
-    FakePrompts,
-    SimulatorProcess,
-    build_app,
-    close_app,
-    wait_items_loaded,
-)
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
+from tests.support.gui import (
+    IGNORED_QT_MESSAGES,
+    FakePrompts,
+    build_app,
+    close_app,
+    wait_items_loaded,
+)
+from tests.support.servers.process import SimulatorProcess
+
+HERE = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

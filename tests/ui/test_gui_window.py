@@ -7,20 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gui_support import (  # type: ignore[import-not-found]
-    FakePrompts,
-    build_app,
-    close_app,
-    drop_files,
-    item_row_point,
-    jobs,
-    select_item,
-    select_library,
-    wait_items_loaded,
-    wait_jobs,
-    write_file,
-)
-from helpers import active_sessions
 from PySide6.QtCore import QPoint, QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -31,6 +17,20 @@ from cl_desktop.demo import seed
 from cl_desktop.transfers.jobs import JobState, Phase, Verification
 from cl_desktop.ui.details import NOT_AVAILABLE
 from cl_desktop.ui.queue_model import ITEM, PROGRESS, STATE, VERIFICATION
+from tests.support.api import active_sessions
+from tests.support.files import make_file
+from tests.support.gui import (
+    FakePrompts,
+    build_app,
+    close_app,
+    drop_files,
+    item_row_point,
+    jobs,
+    select_item,
+    select_library,
+    wait_items_loaded,
+    wait_jobs,
+)
 
 
 def sha1(path: Path) -> str:
@@ -43,7 +43,7 @@ def test_drop_on_an_item_row_uploads_into_it_verified(
     item_id = client.items.create(sim_service.default_library_id, "target", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
-    payload = write_file(tmp_path / "payload.bin", 3 * 1024 * 1024 + 17)
+    payload = make_file(tmp_path / "payload.bin", 3 * 1024 * 1024 + 17)
 
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "target"))
 
@@ -75,8 +75,8 @@ def test_drop_on_a_library_creates_one_item_per_file_after_confirmation(
     fake_prompts: FakePrompts,
     tmp_path: Path,
 ) -> None:
-    iso = write_file(tmp_path / "installer.iso", 1024 * 1024, seed=2)
-    notes = write_file(tmp_path / "notes.txt", 5000, seed=3)
+    iso = make_file(tmp_path / "installer.iso", 1024 * 1024, seed=2)
+    notes = make_file(tmp_path / "notes.txt", 5000, seed=3)
     tree = gui.window.library_tree
     library_index = gui.window.library_model.item(0).child(0).index()
     pos = tree.visualRect(library_index).center()
@@ -109,7 +109,7 @@ def test_a_new_item_whose_name_is_taken_shows_and_records_the_name_it_gets(
 ) -> None:
     library = sim_service.default_library_id
     first = client.items.create(library, "big-2g", type="iso")
-    iso = write_file(tmp_path / "big-2g.iso", 300_000, seed=4)
+    iso = make_file(tmp_path / "big-2g.iso", 300_000, seed=4)
     tree = gui.window.library_tree
     pos = tree.visualRect(gui.window.library_model.item(0).child(0).index()).center()
 
@@ -142,7 +142,7 @@ def test_drop_on_the_empty_area_creates_items_and_declining_creates_none(
 ) -> None:
     view = gui.window.item_view
     empty_spot = QPoint(view.viewport().width() // 2, view.viewport().height() - 5)
-    script = write_file(tmp_path / "setup.ps1", 300)
+    script = make_file(tmp_path / "setup.ps1", 300)
     fake_prompts.confirm_answer = False
     assert drop_files(view, [script], empty_spot)
     qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
@@ -233,7 +233,7 @@ def test_cancel_and_retry_from_the_queue(
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("slow") >= 0, timeout=10000)
     # Socket buffers swallow the first ~5 MiB at once; 1 MiB/s keeps the rest running.
-    payload = write_file(tmp_path / "big.bin", 24 * 1024 * 1024)
+    payload = make_file(tmp_path / "big.bin", 24 * 1024 * 1024)
     sim_service.faults.throttle(1024 * 1024)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "slow"))
     qtbot.waitUntil(
@@ -264,7 +264,7 @@ def test_pause_and_resume(
     item_id = client.items.create(sim_service.default_library_id, "paused", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("paused") >= 0, timeout=10000)
-    payload = write_file(tmp_path / "p.bin", 24 * 1024 * 1024)
+    payload = make_file(tmp_path / "p.bin", 24 * 1024 * 1024)
     sim_service.faults.throttle(1024 * 1024)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "paused"))
     qtbot.waitUntil(lambda: bool(jobs(gui)) and jobs(gui)[0].bytes_done > 0, timeout=10000)
@@ -319,7 +319,7 @@ def test_a_dropped_connection_shows_as_retrying_then_succeeds(
     client.items.create(sim_service.default_library_id, "flaky", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("flaky") >= 0, timeout=10000)
-    payload = write_file(tmp_path / "f.bin", 100_000)
+    payload = make_file(tmp_path / "f.bin", 100_000)
     notes: list[tuple[Phase, str]] = []
     gui.transfers.job_changed.connect(lambda s: notes.append((s.phase, s.error_message)))
     sim_service.faults.drop_after_bytes(50_000, which="upload")
@@ -449,7 +449,7 @@ def test_history_lists_finished_transfers_and_exports_csv_and_json(
     client.items.create(sim_service.default_library_id, "target", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
-    payload = write_file(tmp_path / "h.bin", 70_000)
+    payload = make_file(tmp_path / "h.bin", 70_000)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "target"))
     wait_jobs(qtbot, gui, 1, JobState.DONE)
     dock = gui.window.dock

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers import active_sessions, upload_spec
-from test_workflows import make_file
-
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.errors import IntegrityError
 from cl_desktop.transfers.jobs import JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from tests.support.api import active_sessions
+from tests.support.files import make_file
+from tests.support.jobs import upload_spec
 
 
 def test_upload_corrupted_in_transit_fails_as_checksum_mismatch(

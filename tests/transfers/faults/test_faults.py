@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import active_sessions, upload_spec, wait_until
-from test_cli import cli
-from test_workflows import download_spec, make_file
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Phase, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from tests.support.api import active_sessions
+from tests.support.cli import cli
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
+from tests.support.waiting import wait_until
 
 USER = "admin"  # the simulator user of tests/conftest.py
 BLOCK = 1 << 20  # the largest block the client reads and sends at once (api.client)
@@ -207,10 +209,9 @@ def test_keep_alive_reports_growing_progress_well_inside_the_expiry(tmp_path: Pa
     a 6 s upload and a 6 s download run, with progress that only grows (the server refuses
     anything else): a proxy records every keep-alive's progress value. The expiry leaves 4 s of
     slack for a loaded machine."""
-    from fault_proxy import FaultProxy, proxied_queue
-    from servers import SimulatorServer
-
     from cl_desktop.transfers.control import RetryPolicy
+    from tests.support.fault_proxy import FaultProxy, proxied_queue
+    from tests.support.servers import SimulatorServer
 
     with (
         SimulatorServer(tmp_path / "srv", users={USER: "secret"}, session_timeout=6.0) as service,
@@ -244,10 +245,9 @@ def test_keep_alive_progress_never_goes_back_when_a_file_is_sent_again(tmp_path:
     whose progress does not grow, so those go without it. With 1 MiB blocks at 1 MB/s and a
     keep-alive every 2 s (a 6 s expiry), one went out at 2/3 or more before the drop and the
     resend reaches at most 1/2 at its first one, however slow the machine."""
-    from fault_proxy import FaultProxy, proxied_queue
-    from servers import SimulatorServer
-
     from cl_desktop.transfers.control import RetryPolicy
+    from tests.support.fault_proxy import FaultProxy, proxied_queue
+    from tests.support.servers import SimulatorServer
 
     with (
         SimulatorServer(tmp_path / "srv", users={USER: "secret"}, session_timeout=6.0) as service,

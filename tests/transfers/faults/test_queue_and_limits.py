@@ -9,21 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import upload_spec
-from test_faults import USER
-from test_workflows import make_file
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
+from tests.support.accounts import SIM_USER
+from tests.support.files import make_file
+from tests.support.jobs import upload_spec
 
 
 def test_move_changes_which_job_runs_next(sim: Any, ref: ServerRef, tmp_path: Path) -> None:
     # Jobs are added and moved before the queue starts, so which one runs first depends on the
     # order alone, not on how fast the first upload happens to be.
-    connect = lambda r: ContentLibraryClient(r.url, USER, "secret")  # noqa: E731
+    connect = lambda r: ContentLibraryClient(r.url, SIM_USER, "secret")  # noqa: E731
     queue = TransferQueue(JobStore(tmp_path / "held.sqlite"), connect, max_parallel=1)
     started: list[int] = []
     lock = threading.Lock()
@@ -93,11 +93,11 @@ def test_a_file_over_4_gib(
 
 def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) -> None:
     monkeypatch.setenv("CL_PASSWORD", "from-env")
-    assert cli_module.password_for("https://vc", USER) == "from-env"
+    assert cli_module.password_for("https://vc", SIM_USER) == "from-env"
     monkeypatch.delenv("CL_PASSWORD")
-    memory_keyring.set_password(cli_module.KEYRING_SERVICE, f"{USER}@https://vc", "stored")
-    assert cli_module.password_for("https://vc", USER) == "stored"
+    memory_keyring.set_password(cli_module.KEYRING_SERVICE, f"{SIM_USER}@https://vc", "stored")
+    assert cli_module.password_for("https://vc", SIM_USER) == "stored"
     memory_keyring.passwords.clear()
     monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115 (not a terminal)
     with pytest.raises(cli_module.UsageError, match="CL_PASSWORD"):
-        cli_module.password_for("https://vc", USER)
+        cli_module.password_for("https://vc", SIM_USER)
