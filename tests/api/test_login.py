@@ -1,7 +1,7 @@
 """Login and logout against the embedded service and against servers that misbehave on purpose
-(tests/servers/stub.py): a 503 or a dropped connection is retried a few times, a redirect or an
-answer without a token is a clear error, an unusable CA file is refused before any call, and
-logout really ends the login on the server."""
+(tests/support/servers/stub.py): a 503 or a dropped connection is retried a few times, a
+redirect or an answer without a token is a clear error, an unusable CA file is refused before
+any call, and logout really ends the login on the server."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@
 - ``vcsim_server`` (session): govmomi's vcsim, see tests/support/servers/vcsim.py. Skipped
   when not built, unless CL_REQUIRE_VCSIM=1 (then it fails).
 - ``sim_service`` (function): the embedded service, both dialects, users
-  admin/secret and read-only reader/secret.
+  admin/secret and read-only reader/secret; ``sim_api_client``: the REST client
+  (``ContentLibraryClient``) logged in to it as admin.
 - ``server_target``: parametrized ``sim-api``, ``sim-rest`` (simulator serving
   /rest only, so /api is 404 as on an old vCenter) and ``vcsim`` (marked vcsim).
   The simulator targets are fresh per test; the vcsim one is shared by the whole
@@ -27,6 +28,7 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 import keyring
 import pytest
 
+from cl_desktop.api import ContentLibraryClient
 from tests.support.accounts import (
     MEMORY_KEYRING,
     SIM_PASSWORD,
@@ -95,6 +97,14 @@ def sim_service(tmp_path: Path) -> Iterator[Any]:
     _require_simulator()
     with _start_simulator(tmp_path / "sim-data", ("api", "rest")) as service:
         yield service
+
+
+@pytest.fixture
+def sim_api_client(sim_service: Any) -> Iterator[ContentLibraryClient]:
+    """The REST client, logged in as admin to ``sim_service``: for setting up and checking the
+    server's state around what a test drives (the GUI, a subprocess, the queue)."""
+    with ContentLibraryClient(sim_service.base_url, SIM_USER, SIM_PASSWORD) as client:
+        yield client
 
 
 @pytest.fixture(

@@ -22,7 +22,7 @@ def new_http(verify: str | bool = True) -> requests.Session:
     return http
 
 
-class Client:
+class RawClient:
     """A logged-in session of one dialect, with helpers for the common flows.
 
     ``call`` returns the raw response; the helpers assert success and unwrap.

@@ -16,7 +16,7 @@ from cl_desktop.transfers.jobs import JobSnapshot, Phase, ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 
-PASSWORD = "secret"  # of both users of tests/conftest.py: admin and the read-only reader
+PASSWORD = "secret"  # of both users of tests/support/accounts.py: admin and the read-only reader
 
 
 class ServerLog:

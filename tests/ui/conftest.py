@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
 from tests.support.gui import (
@@ -39,13 +38,6 @@ def fake_prompts(tmp_path: Path) -> FakePrompts:
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     return FakePrompts(directory=str(downloads))
-
-
-@pytest.fixture
-def client(sim_service: Any) -> Iterator[ContentLibraryClient]:
-    """A REST client for setting up server state (tests only; the GUI never gets one)."""
-    with ContentLibraryClient(sim_service.base_url, "admin", "secret") as c:
-        yield c
 
 
 @pytest.fixture

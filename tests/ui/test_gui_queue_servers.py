@@ -90,12 +90,12 @@ def test_a_job_of_a_server_not_logged_in_shows_and_runs_after_its_login(
 def test_a_read_only_users_upload_fails_once_clearly_and_leaves_no_item(
     qtbot: QtBot,
     sim_service: Any,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
     tmp_path: Path,
     fake_prompts: FakePrompts,
 ) -> None:
     library = sim_service.default_library_id
-    existing = client.items.create(library, "shared", type="file")
+    existing = sim_api_client.items.create(library, "shared", type="file")
     fake_prompts.login = LoginRequest(sim_service.base_url, "reader", "secret")
     app = build_app(tmp_path, fake_prompts)
     try:
@@ -121,8 +121,8 @@ def test_a_read_only_users_upload_fails_once_clearly_and_leaves_no_item(
             assert model.index(row, ERROR).data().startswith("Permission denied: ")
         assert not {Phase.RETRYING, Phase.RECONNECTING} & set(phases)
         # nothing behind: no new item, no file in the existing one, no session left open
-        assert client.items.list(library) == (existing,)
-        assert client.item_files.list(existing) == ()
+        assert sim_api_client.items.list(library) == (existing,)
+        assert sim_api_client.item_files.list(existing) == ()
         assert "Transfer failed" in app.window.status_label.text()
     finally:
         close_app(app)

@@ -62,21 +62,21 @@ def test_bandwidth_limit_holds_speed_down(
 
 
 def test_busy_item_names_the_session_that_holds_it(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient,
+    sim: Any, queue: TransferQueue, ref: ServerRef, sim_api_client: ContentLibraryClient,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    item = client.items.create(sim.default_library_id, "held", type="file")
-    holder = client.update_sessions.create(item)
+    item = sim_api_client.items.create(sim.default_library_id, "held", type="file")
+    holder = sim_api_client.update_sessions.create(item)
     job = queue.wait(
         queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "h.bin", 10),
                               item_id=item)), 30)  # fmt: skip
     assert job.state is JobState.FAILED
     assert holder in job.error_message and "another update session" in job.error_message
-    client.update_sessions.cancel(holder)
+    sim_api_client.update_sessions.cancel(holder)
 
 
 def test_a_file_over_4_gib(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient,
+    sim: Any, queue: TransferQueue, ref: ServerRef, sim_api_client: ContentLibraryClient,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     big = tmp_path / "large.vmdk"
@@ -86,9 +86,9 @@ def test_a_file_over_4_gib(
     assert job.state is JobState.DONE, job.error_message
     assert job.verification is Verification.VERIFIED
     assert job.item_id is not None
-    (stored,) = client.item_files.list(job.item_id)
+    (stored,) = sim_api_client.item_files.list(job.item_id)
     assert stored.size == (4 << 30) + 4097
-    client.items.delete(job.item_id)  # give the disk space back at once
+    sim_api_client.items.delete(job.item_id)  # give the disk space back at once
 
 
 def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) -> None:
