@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -37,7 +36,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import PySide6
-from PySide6.QtCore import QCoreApplication, QEventLoop, QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QItemSelectionModel, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -45,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-from common import PASSWORD, USER, SimulatorProcess, replace_section  # noqa: E402
+from common import PASSWORD, USER, SimulatorProcess, make_file, replace_section  # noqa: E402
 
 from cl_desktop.app import AppConfig, Application  # noqa: E402
 from cl_desktop.services.connection import LoginRequest  # noqa: E402
@@ -55,6 +54,7 @@ from cl_desktop.transfers.jobs import JobState  # noqa: E402
 from cl_desktop.ui.dialogs import Prompts  # noqa: E402
 from cl_desktop.ui.item_model import item_of  # noqa: E402
 from cl_desktop.ui.main_window import MainWindow  # noqa: E402
+from tests.support.waiting import spin_until  # noqa: E402
 
 PROBE_MS = 10
 TARGETS = {
@@ -64,24 +64,6 @@ TARGETS = {
     "keystroke": 50.0,  # ms
     "startup": 1.5,  # s
 }
-
-
-def spin_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Run the Qt event loop (blocking in it, as app.exec() does) until `condition()`."""
-    if condition():
-        return
-    deadline = time.monotonic() + timeout
-    loop = QEventLoop()
-    poll = QTimer()
-    poll.setInterval(20)
-    poll.timeout.connect(
-        lambda: loop.quit() if condition() or time.monotonic() > deadline else None
-    )
-    poll.start()
-    loop.exec()
-    poll.stop()
-    if not condition():
-        raise TimeoutError(f"timed out waiting for {what}")
 
 
 class StallProbe:
@@ -129,13 +111,6 @@ def open_app(work: Path, server: Server, prompts: Prompts, parallel: int = 2) ->
     return app
 
 
-def write_file(path: Path, size: int) -> None:
-    block = os.urandom(1 << 20)
-    with path.open("wb") as f:
-        for _ in range(size >> 20):
-            f.write(block)
-
-
 @dataclass
 class Results:
     rows: list[tuple[str, str, str]] = field(default_factory=list)
@@ -179,7 +154,7 @@ def bench_transfers(work: Path, size_mib: int, runs: int, results: Results) -> N
     files = []
     for n in range(4):
         path = work / f"big-{n}.iso"
-        write_file(path, size_mib << 20)
+        make_file(path, size_mib << 20)
         files.append(path)
     os.sync()  # so that writing back the new files does not overlap the measurement
     server = Server(work / "server")

@@ -1,7 +1,7 @@
 """Benchmark the embedded Content Library service (cl_desktop.simulator) with curl.
 
 Starts ``python -m cl_desktop.simulator`` (plain HTTP, data dir under /tmp) as a
-subprocess, creates a random file (1 GiB by default) and measures:
+subprocess, creates a test file (1 GiB by default) and measures:
 
 - upload: a full update session per run, i.e. file add + ``curl -T`` PUT + complete;
 - download: ``curl -o`` into a file next to the data dir, and ``curl -o /dev/null``;
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from common import PASSWORD, USER, SimulatorProcess, replace_section, sha1_seconds
+from common import PASSWORD, USER, SimulatorProcess, make_file, replace_section, sha1_seconds
 
 MB = 1_000_000
 
@@ -91,17 +91,7 @@ class Server(SimulatorProcess):
 
     def stop(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
-def make_file(path: Path, size: int) -> None:
-    with path.open("wb") as f:
-        left = size
-        while left:
-            n = min(left, 1 << 20)
-            f.write(os.urandom(n))
-            left -= n
+        super().stop()
 
 
 def curl(*args: str) -> None:
@@ -230,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     try:
         source = work / "source.bin"
-        print(f"creating {args.size_mib} MiB random file in {work}", file=sys.stderr)
+        print(f"creating {args.size_mib} MiB test file in {work}", file=sys.stderr)
         make_file(source, size)
         server = Server(work / "data")
         try:
@@ -281,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"`benchmarks/bench_simulator.py` ({time.strftime('%Y-%m-%d')}):"
             " `python -m cl_desktop.simulator` over plain HTTP on 127.0.0.1,"
-            f" data dir under {args.tmp}, {size_text} random file, curl {curl_version.split()[1]},"
+            f" data dir under {args.tmp}, {size_text} test file, curl {curl_version.split()[1]},"
             f" Python {platform.python_version()}, {cpu_name()}, {os.cpu_count()} vCPUs"
             f" (load average {load_before[0]:.2f} before the run; the box is shared, so each run"
             f" waited up to {args.idle_wait:.0f} s for >= 85% idle CPU;"

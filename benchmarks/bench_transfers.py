@@ -22,20 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import PASSWORD, USER, SimulatorProcess, replace_section, sha1_seconds
+from common import PASSWORD, USER, SimulatorProcess, make_file, replace_section, sha1_seconds
 
 from cl_desktop.api import AddSpec, ContentLibraryClient, PrepareStatus
 
 GIB = 1 << 30
-
-
-def make_random(path: Path, size: int) -> None:
-    with path.open("wb") as out:
-        left = size
-        while left:
-            n = min(left, 1 << 24)
-            out.write(os.urandom(n))
-            left -= n
 
 
 def cl_transfer(url: str, *args: str) -> tuple[float, float]:
@@ -103,7 +94,7 @@ def main() -> None:
     try:
         size = args.size_mib << 20
         source = work / "big.iso"
-        make_random(source, size)
+        make_file(source, size)
         server = SimulatorProcess(work / "server")
         url = server.url
         try:
@@ -139,11 +130,11 @@ def main() -> None:
                 print(f"run {run}: up curl {t_curl:.2f}s cl {t_cl:.2f}s; "
                       f"down curl {d_curl:.2f}s cl {d_cl:.2f}s", flush=True)  # fmt: skip
             small = work / "small.iso"
-            make_random(small, 16 << 20)
+            make_file(small, 16 << 20)
             _, rss_small = cl_transfer(url, "--queue-db", queue_db, "upload",
                                        f"{library}/mem-small", str(small), "--create")  # fmt: skip
             big = work / "huge.iso"
-            make_random(big, 2 * GIB)
+            make_file(big, 2 * GIB)
             _, rss_big = cl_transfer(url, "--queue-db", queue_db, "upload",
                                      f"{library}/mem-big", str(big), "--create")  # fmt: skip
         finally:
@@ -154,7 +145,7 @@ def main() -> None:
         ]
         lines = [
             f"Loopback, plain HTTP, embedded service in its own process, a {args.size_mib} MiB "
-            f"random file, median of {args.runs} runs after one warm-up "
+            f"test file, median of {args.runs} runs after one warm-up "
             f"(measured {time.strftime('%Y-%m-%d')}). cl-transfer times are the whole command "
             "(start-up, login, session, transfer with streaming hash, verification).",
             "",

@@ -1,17 +1,24 @@
-"""Shared by the benchmarks: the simulator in a subprocess, the SHA-1 ceiling of this CPU,
-and rewriting one '## Section' of docs/PERFORMANCE.md while keeping the others."""
+"""Shared by the benchmarks: the simulator in a subprocess (the tests' launcher), the SHA-1
+ceiling of this CPU, and rewriting one '## Section' of docs/PERFORMANCE.md, keeping the others."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The benchmarks share the tests' launcher and file generator (tests.support).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.files import make_file  # noqa: E402
+from tests.support.servers.process import SimulatorProcess as TestSimulatorProcess  # noqa: E402
+
+__all__ = ["PASSWORD", "USER", "SimulatorProcess", "make_file", "replace_section", "sha1_seconds"]
 USER, PASSWORD = "bench", "bench"
 HEADER = (
     "# Performance\n\n"
@@ -19,29 +26,12 @@ HEADER = (
 )
 
 
-class SimulatorProcess:
-    """`python -m cl_desktop.simulator` on a free loopback port, with one user."""
+class SimulatorProcess(TestSimulatorProcess):
+    """`python -m cl_desktop.simulator` on a free loopback port, with the benchmark user."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "cl_desktop.simulator", "--port", "0",
-                "--data-dir", str(data_dir), "--user", f"{USER}:{PASSWORD}",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("serving "):
-            self.proc.kill()
-            raise SystemExit(f"simulator did not start: {line!r}")
-        self.url = line.split()[1]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        super().__init__(data_dir, USER, PASSWORD)
+        self.start()
 
 
 def sha1_seconds(size: int) -> float:

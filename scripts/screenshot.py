@@ -12,48 +12,26 @@ import argparse
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication
-
-from cl_desktop.app import AppConfig, Application
-from cl_desktop.transfers.jobs import Direction, JobState
-from cl_desktop.ui.dialogs import Prompts
-
 ROOT = Path(__file__).resolve().parents[1]
+# It shares the tests' file generator and event-loop wait (tests.support).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QCoreApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from cl_desktop.app import AppConfig, Application  # noqa: E402
+from cl_desktop.transfers.jobs import Direction, JobState  # noqa: E402
+from cl_desktop.ui.dialogs import Prompts  # noqa: E402
+from tests.support.files import make_file  # noqa: E402
+from tests.support.waiting import spin_until  # noqa: E402
+
 DEFAULT_OUTPUT = ROOT / "docs" / "screenshots" / "main-window.png"
 THROTTLE = 6 * 1024 * 1024  # bytes/s per transfer: slow enough to catch them running
-
-
-def spin_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Run the Qt event loop (blocking in it, as app.exec() does) until `condition()`."""
-    if condition():
-        return
-    deadline = time.monotonic() + timeout
-    loop = QEventLoop()
-    poll = QTimer()
-    poll.setInterval(20)
-    poll.timeout.connect(
-        lambda: loop.quit() if condition() or time.monotonic() > deadline else None
-    )
-    poll.start()
-    loop.exec()
-    poll.stop()
-    if not condition():
-        raise TimeoutError(f"timed out waiting for {what}")
-
-
-def write_iso(path: Path, size: int) -> Path:
-    block = bytes(range(256)) * 4096
-    with path.open("wb") as f:
-        for _ in range(size // len(block)):
-            f.write(block)
-    return path
 
 
 def main() -> int:
@@ -80,7 +58,7 @@ def main() -> int:
         app.demo.service.faults.throttle(THROTTLE)
 
         # An upload dropped on the library (a new ISO item) and a download of the template.
-        iso = write_iso(work / "rocky-9-minimal.iso", 96 * 1024 * 1024)
+        iso = make_file(work / "rocky-9-minimal.iso", 96 * 1024 * 1024)
         window.drop_on_items(None, [str(iso)])
         row = window.item_model.row_of_name("demo-vm")
         index = window.item_proxy.mapFromSource(window.item_model.index(row, 0))

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from servers import VcsimServer
+
+from tests.support.servers import VcsimServer
 
 pytestmark = pytest.mark.vcsim
 
@@ -15,7 +16,7 @@ REST = "/rest/com/vmware"
 
 
 @pytest.fixture
-def rest(vcsim_server: VcsimServer) -> Iterator[requests.Session]:
+def vcsim_rest(vcsim_server: VcsimServer) -> Iterator[requests.Session]:
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE etc. would override verify
     session.verify = vcsim_server.ca_file
@@ -39,7 +40,9 @@ def test_fixture_describes_a_running_vcsim(vcsim_server: VcsimServer) -> None:
     assert target.ca_file == vcsim_server.ca_file
 
 
-def test_create_and_list_local_library(vcsim_server: VcsimServer, rest: requests.Session) -> None:
+def test_create_and_list_local_library(
+    vcsim_server: VcsimServer, vcsim_rest: requests.Session
+) -> None:
     base = vcsim_server.base_url
     name = f"smoke-{uuid.uuid4().hex[:8]}"
     spec = {
@@ -47,19 +50,21 @@ def test_create_and_list_local_library(vcsim_server: VcsimServer, rest: requests
         "type": "LOCAL",
         "storage_backings": [{"type": "DATASTORE", "datastore_id": vcsim_server.datastore_id}],
     }
-    resp = rest.post(f"{base}{REST}/content/local-library", json={"create_spec": spec}, timeout=10)
+    resp = vcsim_rest.post(
+        f"{base}{REST}/content/local-library", json={"create_spec": spec}, timeout=10
+    )
     assert resp.status_code == 200, resp.text
     library_id = resp.json()["value"]
 
-    resp = rest.get(f"{base}{REST}/content/library", timeout=10)
+    resp = vcsim_rest.get(f"{base}{REST}/content/library", timeout=10)
     assert resp.status_code == 200, resp.text
     assert library_id in (resp.json()["value"] or [])  # vcsim sends null for []
 
-    resp = rest.get(f"{base}{REST}/content/library/id:{library_id}", timeout=10)
+    resp = vcsim_rest.get(f"{base}{REST}/content/library/id:{library_id}", timeout=10)
     assert resp.status_code == 200, resp.text
     assert resp.json()["value"]["name"] == name
 
-    resp = rest.delete(f"{base}{REST}/content/local-library/id:{library_id}", timeout=10)
+    resp = vcsim_rest.delete(f"{base}{REST}/content/local-library/id:{library_id}", timeout=10)
     assert resp.status_code == 200, resp.text
 
 

@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from helpers import wait_until
-from servers import ServerTarget
 
 from cl_desktop.api import (
     AddSpec,
@@ -31,6 +29,8 @@ from cl_desktop.api import (
     UpdateSessionState,
     errors,
 )
+from tests.support.servers import ServerTarget
+from tests.support.waiting import wait_until
 
 
 def vcsim_deviation(target: ServerTarget, difference: str) -> bool:
@@ -54,29 +54,29 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-def client(server_target: ServerTarget) -> Iterator[ContentLibraryClient]:
+def api_client(server_target: ServerTarget) -> Iterator[ContentLibraryClient]:
     with make_client(server_target) as c:
         yield c
 
 
 @pytest.fixture
-def library_id(client: ContentLibraryClient, server_target: ServerTarget) -> Iterator[str]:
-    datastore = server_target.datastore_id or client.datastores.list()[0].datastore
-    lib = client.libraries.create_local(unique("lib"), datastore)
+def library_id(api_client: ContentLibraryClient, server_target: ServerTarget) -> Iterator[str]:
+    datastore = server_target.datastore_id or api_client.datastores.list()[0].datastore
+    lib = api_client.libraries.create_local(unique("lib"), datastore)
     yield lib
-    client.libraries.delete_local(lib)
+    api_client.libraries.delete_local(lib)
 
 
 @pytest.fixture
-def item_id(client: ContentLibraryClient, library_id: str) -> str:
-    return client.items.create(library_id, unique("item"), type="file")
+def item_id(api_client: ContentLibraryClient, library_id: str) -> str:
+    return api_client.items.create(library_id, unique("item"), type="file")
 
 
 def upload(
-    client: ContentLibraryClient, item: str, name: str, data: bytes, *, checksum: bool = True
+    api_client: ContentLibraryClient, item: str, name: str, data: bytes, *, checksum: bool = True
 ) -> str:
     """One complete PUSH upload; returns the (finished) update session id."""
-    sid = client.update_sessions.create(item)
+    sid = api_client.update_sessions.create(item)
     spec = AddSpec(
         name,
         size=len(data),
@@ -84,10 +84,10 @@ def upload(
         if checksum
         else None,
     )
-    info = client.update_session_files.add(sid, spec)
+    info = api_client.update_session_files.add(sid, spec)
     assert info.upload_endpoint is not None
-    client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data))
-    client.update_sessions.complete(sid)
+    api_client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data))
+    api_client.update_sessions.complete(sid)
     return sid
 
 
@@ -126,84 +126,86 @@ def test_secrets_never_reach_logs_or_errors(
     assert "***" in repr(c._credentials)
 
 
-def test_expired_login_is_renewed_once(client: ContentLibraryClient, library_id: str) -> None:
+def test_expired_login_is_renewed_once(api_client: ContentLibraryClient, library_id: str) -> None:
     stale = str(uuid.uuid4())  # what the server sees after its login session expired
-    client._token = stale
+    api_client._token = stale
     seen: list[tuple[str, str, int]] = []  # the real HTTP exchanges, in order
 
     def record(response: requests.Response, *args: object, **kwargs: object) -> None:
         path = urlsplit(response.request.url or "").path
         seen.append((response.request.method or "", path, response.status_code))
 
-    client.http.hooks["response"].append(record)
-    assert library_id in client.libraries.list()
+    api_client.http.hooks["response"].append(record)
+    assert library_id in api_client.libraries.list()
     logins = [s for s in seen if s[0] == "POST" and s[1].endswith("/session")]
-    assert [s[2] for s in logins] == [201 if client.dialect is Dialect.API else 200], seen
+    assert [s[2] for s in logins] == [201 if api_client.dialect is Dialect.API else 200], seen
     assert [s[2] for s in seen if s[2] == 401] == [401], seen  # one refusal, one new login
     assert seen[-1][2] == 200 and len(seen) == 3, seen
-    assert client._token not in (None, stale)
+    assert api_client._token not in (None, stale)
     seen.clear()
-    assert library_id in client.libraries.list()  # the new login is used as is
+    assert library_id in api_client.libraries.list()  # the new login is used as is
     assert [s[2] for s in seen] == [200], seen
 
 
 # --- libraries, items, files, storage ------------------------------------------------------------
 
 
-def test_library_lifecycle(client: ContentLibraryClient, library_id: str) -> None:
-    assert library_id in client.libraries.list()
-    model = client.libraries.get(library_id)
+def test_library_lifecycle(api_client: ContentLibraryClient, library_id: str) -> None:
+    assert library_id in api_client.libraries.list()
+    model = api_client.libraries.get(library_id)
     assert model.id == library_id and model.type is not None and model.type.value == "LOCAL"
     assert model.storage_backings and model.storage_backings[0].datastore_id
-    assert library_id in client.libraries.find(name=model.name)
-    assert library_id in [m.id for m in client.libraries.list_models()]
+    assert library_id in api_client.libraries.find(name=model.name)
+    assert library_id in [m.id for m in api_client.libraries.list_models()]
 
 
-def test_missing_objects_are_not_found(client: ContentLibraryClient) -> None:
+def test_missing_objects_are_not_found(api_client: ContentLibraryClient) -> None:
     missing = str(uuid.uuid4())
     with pytest.raises(errors.NotFound):
-        client.libraries.get(missing)
+        api_client.libraries.get(missing)
     with pytest.raises(errors.NotFound) as caught:
-        client.items.get(missing)
+        api_client.items.get(missing)
     assert caught.value.message.startswith("get item: ")
     with pytest.raises(errors.NotFound):
-        client.update_sessions.get(missing)
+        api_client.update_sessions.get(missing)
 
 
-def test_item_lifecycle(client: ContentLibraryClient, library_id: str) -> None:
+def test_item_lifecycle(api_client: ContentLibraryClient, library_id: str) -> None:
     name = unique("My ISO é")
-    item = client.items.create(library_id, name, type="iso", description="first")
-    assert item in client.items.list(library_id)
-    model = client.items.get(item)
+    item = api_client.items.create(library_id, name, type="iso", description="first")
+    assert item in api_client.items.list(library_id)
+    model = api_client.items.get(item)
     assert (model.name, model.library_id, model.type) == (name, library_id, "iso")
-    assert client.items.find(name=name, library_id=library_id) == (item,)
+    assert api_client.items.find(name=name, library_id=library_id) == (item,)
     with pytest.raises(errors.AlreadyExists) as caught:
-        client.items.create(library_id, name, type="iso")
+        api_client.items.create(library_id, name, type="iso")
     assert caught.value.title == "Already exists"
-    client.items.update(item, description="second")
-    assert client.items.get(item).description == "second"
-    client.items.delete(item)
+    api_client.items.update(item, description="second")
+    assert api_client.items.get(item).description == "second"
+    api_client.items.delete(item)
     with pytest.raises(errors.NotFound):
-        client.items.get(item)
+        api_client.items.get(item)
 
 
-def test_empty_lists_are_empty(client: ContentLibraryClient, library_id: str, item_id: str) -> None:
-    assert client.item_files.list(item_id) == ()
-    other = client.libraries.create_local(
-        unique("empty"), client.libraries.get(library_id).storage_backings[0].datastore_id or ""
+def test_empty_lists_are_empty(
+    api_client: ContentLibraryClient, library_id: str, item_id: str
+) -> None:
+    assert api_client.item_files.list(item_id) == ()
+    other = api_client.libraries.create_local(
+        unique("empty"), api_client.libraries.get(library_id).storage_backings[0].datastore_id or ""
     )
     try:
-        assert client.items.list(other) == ()
+        assert api_client.items.list(other) == ()
     finally:
-        client.libraries.delete_local(other)
+        api_client.libraries.delete_local(other)
 
 
 def test_client_token_makes_create_idempotent(
-    client: ContentLibraryClient, library_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, library_id: str, server_target: ServerTarget
 ) -> None:
     token = str(uuid.uuid4())
-    first = client.items.create(library_id, unique("idem"), client_token=token)
-    again = client.items.create(library_id, unique("idem2"), client_token=token)
+    first = api_client.items.create(library_id, unique("idem"), client_token=token)
+    again = api_client.items.create(library_id, unique("idem2"), client_token=token)
     if vcsim_deviation(server_target, "6. client_token is ignored"):
         assert again != first
     else:
@@ -214,16 +216,18 @@ def test_client_token_makes_create_idempotent(
 
 
 def test_upload_round_trip(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
     data = b"content library \x00\xff" * 40_000
     sent: list[int] = []
-    sid = client.update_sessions.create(item_id)
-    session = client.update_sessions.get(sid)
+    sid = api_client.update_sessions.create(item_id)
+    session = api_client.update_sessions.get(sid)
     assert session.state is UpdateSessionState.ACTIVE and session.library_item_id == item_id
     assert session.expiration_time is not None
-    assert sid in client.update_sessions.list() and sid in client.update_sessions.list(item_id)
-    info = client.update_session_files.add(
+    assert sid in api_client.update_sessions.list() and sid in api_client.update_sessions.list(
+        item_id
+    )
+    info = api_client.update_session_files.add(
         sid,
         AddSpec(
             "disk 1 %.bin",
@@ -232,23 +236,23 @@ def test_upload_round_trip(
         ),
     )
     assert info.name == "disk 1 %.bin" and info.upload_endpoint is not None
-    client.update_sessions.keep_alive(sid, client_progress=10)
-    client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data), progress=sent.append)
+    api_client.update_sessions.keep_alive(sid, client_progress=10)
+    api_client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data), progress=sent.append)
     assert sent[-1] == len(data)
-    result = client.update_session_files.validate(sid)
+    result = api_client.update_session_files.validate(sid)
     if vcsim_deviation(server_target, "5. validate returns an empty 200"):
         assert result is None
     else:
         assert result is not None and not result.has_errors and result.missing_files == ()
-    files = client.update_session_files.list(sid)
+    files = api_client.update_session_files.list(sid)
     assert [f.name for f in files] == ["disk 1 %.bin"]
-    client.update_sessions.complete(sid)
-    assert client.update_sessions.get(sid).state is UpdateSessionState.DONE
-    client.update_sessions.delete(sid)
+    api_client.update_sessions.complete(sid)
+    assert api_client.update_sessions.get(sid).state is UpdateSessionState.DONE
+    api_client.update_sessions.delete(sid)
 
-    (stored,) = client.item_files.list(item_id)
+    (stored,) = api_client.item_files.list(item_id)
     assert stored.name == "disk 1 %.bin" and stored.size == len(data)
-    assert client.item_files.get(item_id, stored.name) == stored
+    assert api_client.item_files.get(item_id, stored.name) == stored
     if vcsim_deviation(server_target, "7. no checksums anywhere"):
         assert stored.checksum_info is None
     else:
@@ -256,180 +260,181 @@ def test_upload_round_trip(
         algorithm = stored.checksum_info.effective_algorithm
         expected = hashlib.new(algorithm.hashlib_name, data).hexdigest()
         assert stored.checksum_info.checksum.lower() == expected
-        item = client.items.get(item_id)
+        item = api_client.items.get(item_id)
         assert item.size == len(data) and item.cached and item.content_version
 
 
 def test_changes_are_invisible_until_complete(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
     data = b"x" * 1000
-    sid = client.update_sessions.create(item_id)
-    info = client.update_session_files.add(sid, AddSpec("a.bin", size=len(data)))
+    sid = api_client.update_sessions.create(item_id)
+    info = api_client.update_session_files.add(sid, AddSpec("a.bin", size=len(data)))
     assert info.upload_endpoint is not None
-    client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data))
-    visible = [f.name for f in client.item_files.list(item_id)]
+    api_client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data))
+    visible = [f.name for f in api_client.item_files.list(item_id)]
     if vcsim_deviation(server_target, "6. files are committed on PUT, not on complete"):
         assert visible == ["a.bin"]
     else:
         assert visible == []
-    client.update_sessions.cancel(sid)
-    assert client.update_sessions.get(sid).state is UpdateSessionState.CANCELED
+    api_client.update_sessions.cancel(sid)
+    assert api_client.update_sessions.get(sid).state is UpdateSessionState.CANCELED
     if not vcsim_deviation(server_target, "6. cancel does not roll back"):
-        assert client.item_files.list(item_id) == ()
+        assert api_client.item_files.list(item_id) == ()
 
 
 def test_fail_records_the_client_message(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
-    sid = client.update_sessions.create(item_id)
-    client.update_sessions.fail(sid, "disk read failed at byte 42")
-    session = client.update_sessions.get(sid)
+    sid = api_client.update_sessions.create(item_id)
+    api_client.update_sessions.fail(sid, "disk read failed at byte 42")
+    session = api_client.update_sessions.get(sid)
     assert session.state is UpdateSessionState.ERROR
     if not vcsim_deviation(server_target, "fail ignores the message"):
         assert session.error_message is not None
         assert "disk read failed at byte 42" in str(session.error_message)
         with pytest.raises(errors.NotAllowedInCurrentState):
-            client.update_sessions.keep_alive(sid)
-    client.update_sessions.delete(sid)
+            api_client.update_sessions.keep_alive(sid)
+    api_client.update_sessions.delete(sid)
 
 
 def test_one_active_update_session_per_item(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
-    sid = client.update_sessions.create(item_id)
+    sid = api_client.update_sessions.create(item_id)
     try:
         if vcsim_deviation(server_target, "no RESOURCE_BUSY"):
-            other = client.update_sessions.create(item_id)
-            client.update_sessions.cancel(other)
+            other = api_client.update_sessions.create(item_id)
+            api_client.update_sessions.cancel(other)
             return
         with pytest.raises(errors.ResourceBusy) as caught:
-            client.update_sessions.create(item_id)
+            api_client.update_sessions.create(item_id)
         assert sid in caught.value.message
         with pytest.raises(errors.NotAllowedInCurrentState):
-            client.update_sessions.delete(sid)  # refused while ACTIVE
+            api_client.update_sessions.delete(sid)  # refused while ACTIVE
     finally:
-        client.update_sessions.cancel(sid)
-        client.update_sessions.delete(sid)
+        api_client.update_sessions.cancel(sid)
+        api_client.update_sessions.delete(sid)
 
 
 def test_update_session_file_get_and_remove(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
-    sid = client.update_sessions.create(item_id)
-    client.update_session_files.add(sid, AddSpec("one.bin", size=3))
-    client.update_session_files.add(sid, AddSpec("two.bin", size=3))
+    sid = api_client.update_sessions.create(item_id)
+    api_client.update_session_files.add(sid, AddSpec("one.bin", size=3))
+    api_client.update_session_files.add(sid, AddSpec("two.bin", size=3))
     if vcsim_deviation(server_target, "5. file get returns the session, remove deletes it"):
-        assert {f.name for f in client.update_session_files.list(sid)} == {"one.bin", "two.bin"}
-        client.update_sessions.cancel(sid)
+        assert {f.name for f in api_client.update_session_files.list(sid)} == {"one.bin", "two.bin"}
+        api_client.update_sessions.cancel(sid)
         return
-    assert client.update_session_files.get(sid, "one.bin").name == "one.bin"
-    client.update_session_files.remove(sid, "one.bin")
-    assert [f.name for f in client.update_session_files.list(sid)] == ["two.bin"]
-    result = client.update_session_files.validate(sid)
+    assert api_client.update_session_files.get(sid, "one.bin").name == "one.bin"
+    api_client.update_session_files.remove(sid, "one.bin")
+    assert [f.name for f in api_client.update_session_files.list(sid)] == ["two.bin"]
+    result = api_client.update_session_files.validate(sid)
     assert result is not None and result.has_errors and result.missing_files == ("two.bin",)
     with pytest.raises(errors.NotAllowedInCurrentState):
-        client.update_sessions.complete(sid)
-    client.update_sessions.cancel(sid)
+        api_client.update_sessions.complete(sid)
+    api_client.update_sessions.cancel(sid)
 
 
 # --- download: DownloadSession -----------------------------------------------------------------
 
 
 def test_download_round_trip(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
     data = bytes(range(256)) * 5000
-    upload(client, item_id, "image.iso", data)
-    did = client.download_sessions.create(item_id)
-    session = client.download_sessions.get(did)
+    upload(api_client, item_id, "image.iso", data)
+    did = api_client.download_sessions.create(item_id)
+    session = api_client.download_sessions.get(did)
     assert session.state is DownloadSessionState.ACTIVE and session.library_item_id == item_id
-    assert did in client.download_sessions.list(item_id)
-    (listed,) = client.download_session_files.list(did)
+    assert did in api_client.download_sessions.list(item_id)
+    (listed,) = api_client.download_session_files.list(did)
     assert listed.name == "image.iso" and listed.status is PrepareStatus.UNPREPARED
-    client.download_session_files.prepare(did, "image.iso")
+    api_client.download_session_files.prepare(did, "image.iso")
     prepared = wait_until(
         lambda: (
-            (info := client.download_session_files.get(did, "image.iso")).status
+            (info := api_client.download_session_files.get(did, "image.iso")).status
             is PrepareStatus.PREPARED
             and info
         ),
         what="PREPARED",
     )
     assert prepared.download_endpoint is not None
-    client.download_sessions.keep_alive(did, progress=50)
+    api_client.download_sessions.keep_alive(did, progress=50)
     sink = io.BytesIO()
     digest = hashlib.sha256()
-    result = client.download_to(prepared.download_endpoint.uri, sink, on_data=digest.update)
+    result = api_client.download_to(prepared.download_endpoint.uri, sink, on_data=digest.update)
     assert sink.getvalue() == data and result.size == len(data) and not result.resumed
     assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
     if not vcsim_deviation(server_target, "7. no checksums anywhere"):
-        checksum = client.download_session_files.get(did, "image.iso").checksum_info
+        checksum = api_client.download_session_files.get(did, "image.iso").checksum_info
         assert checksum is not None
         assert (
             checksum.checksum
             == hashlib.new(checksum.effective_algorithm.hashlib_name, data).hexdigest()
         )
-    client.download_sessions.delete(did)
+    api_client.download_sessions.delete(did)
     with pytest.raises(errors.NotFound):
-        client.download_sessions.get(did)
+        api_client.download_sessions.get(did)
 
 
 def test_download_resumes_with_range(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
     data = b"0123456789" * 10_000
-    upload(client, item_id, "r.bin", data)
-    did = client.download_sessions.create(item_id)
-    client.download_session_files.prepare(did, "r.bin")
+    upload(api_client, item_id, "r.bin", data)
+    did = api_client.download_sessions.create(item_id)
+    api_client.download_session_files.prepare(did, "r.bin")
     info = wait_until(
         lambda: (
-            (i := client.download_session_files.get(did, "r.bin")).status is PrepareStatus.PREPARED
+            (i := api_client.download_session_files.get(did, "r.bin")).status
+            is PrepareStatus.PREPARED
             and i
         )
     )
     assert info.download_endpoint is not None
     sink = io.BytesIO(data[:12_345])
-    result = client.download_to(info.download_endpoint.uri, sink, offset=12_345)
+    result = api_client.download_to(info.download_endpoint.uri, sink, offset=12_345)
     assert sink.getvalue() == data
     if vcsim_deviation(server_target, "12. no Range on downloads"):
         assert not result.resumed  # the whole file came again and replaced the partial one
     else:
         assert result.resumed and result.total_size == len(data)
-    client.download_sessions.cancel(did)
+    api_client.download_sessions.cancel(did)
 
 
 def test_download_session_cancel_and_fail(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
-    first = client.download_sessions.create(item_id)
-    client.download_sessions.cancel(first)
-    second = client.download_sessions.create(item_id)
-    client.download_sessions.fail(second, "no space left on the client")
+    first = api_client.download_sessions.create(item_id)
+    api_client.download_sessions.cancel(first)
+    second = api_client.download_sessions.create(item_id)
+    api_client.download_sessions.fail(second, "no space left on the client")
     if vcsim_deviation(server_target, "cancel and fail delete the download session"):
         with pytest.raises(errors.NotFound):
-            client.download_sessions.get(first)
+            api_client.download_sessions.get(first)
         return
-    assert client.download_sessions.get(first).state is DownloadSessionState.CANCELED
-    failed = client.download_sessions.get(second)
+    assert api_client.download_sessions.get(first).state is DownloadSessionState.CANCELED
+    failed = api_client.download_sessions.get(second)
     assert failed.state is DownloadSessionState.ERROR
     assert "no space left" in str(failed.error_message)
     with pytest.raises(errors.NotAllowedInCurrentState):
-        client.download_sessions.keep_alive(first)
-    client.download_sessions.delete(first)
-    client.download_sessions.delete(second)
+        api_client.download_sessions.keep_alive(first)
+    api_client.download_sessions.delete(first)
+    api_client.download_sessions.delete(second)
 
 
 def test_storage_info(
-    client: ContentLibraryClient, item_id: str, server_target: ServerTarget
+    api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
-    upload(client, item_id, "s.bin", b"s" * 100)
+    upload(api_client, item_id, "s.bin", b"s" * 100)
     if vcsim_deviation(server_target, "9. item/storage is not implemented"):
         with pytest.raises(errors.NotFound):
-            client.storage.list(item_id)
+            api_client.storage.list(item_id)
         return
-    (info,) = client.storage.list(item_id)
+    (info,) = api_client.storage.list(item_id)
     assert info.name == "s.bin" and info.size == 100
     assert info.storage_backing is not None and info.storage_backing.datastore_id
     assert info.storage_uris and all(u.startswith("ds:///") for u in info.storage_uris)
-    assert client.storage.get(item_id, "s.bin") == (info,)
+    assert api_client.storage.get(item_id, "s.bin") == (info,)

@@ -1,7 +1,7 @@
 """Login and logout against the embedded service and against servers that misbehave on purpose
-(tests/servers/stub.py): a 503 or a dropped connection is retried a few times, a redirect or an
-answer without a token is a clear error, an unusable CA file is refused before any call, and
-logout really ends the login on the server."""
+(tests/support/servers/stub.py): a 503 or a dropped connection is retried a few times, a
+redirect or an answer without a token is a clear error, an unusable CA file is refused before
+any call, and logout really ends the login on the server."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from servers.stub import CLOSE, Received, Reply, StubServer
 
 from cl_desktop.api import ContentLibraryClient, Dialect, TlsSettings, errors
+from tests.support.servers.stub import CLOSE, Received, Reply, StubServer
 
 USER, PASSWORD = "admin", "secret"
 LOGIN_PATHS = {"api": "/api/session", "rest": "/rest/com/vmware/cis/session"}

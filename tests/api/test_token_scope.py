@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import trustme
-from servers.stub import Received, Reply, StubServer
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings
+from tests.support.servers.stub import Received, Reply, StubServer
 
 TOKEN = "token-for-the-api-host-only"
 HEADER = "vmware-api-session-id"
@@ -40,7 +40,7 @@ def _tls_context(ca: trustme.CA) -> ssl.SSLContext:
 
 
 @pytest.fixture
-def api(ca: trustme.CA) -> Iterator[StubServer]:
+def stub_api(ca: trustme.CA) -> Iterator[StubServer]:
     with StubServer(_answer, tls=_tls_context(ca)) as stub:
         yield stub
 
@@ -52,11 +52,13 @@ def other_port(ca: trustme.CA) -> Iterator[StubServer]:
 
 
 @pytest.fixture
-def client(api: StubServer, ca: trustme.CA, tmp_path: Path) -> Iterator[ContentLibraryClient]:
+def api_client(
+    stub_api: StubServer, ca: trustme.CA, tmp_path: Path
+) -> Iterator[ContentLibraryClient]:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     c = ContentLibraryClient(
-        api.url, "admin", "secret", dialect="api", tls=TlsSettings(ca_file=str(ca_file))
+        stub_api.url, "admin", "secret", dialect="api", tls=TlsSettings(ca_file=str(ca_file))
     )
     c.login()
     yield c
@@ -64,11 +66,11 @@ def client(api: StubServer, ca: trustme.CA, tmp_path: Path) -> Iterator[ContentL
     c.close()
 
 
-def _transfer(client: ContentLibraryClient, kind: str, url: str) -> None:
+def _transfer(api_client: ContentLibraryClient, kind: str, url: str) -> None:
     if kind == "upload":
-        client.upload(url, io.BytesIO(b"abc"), 3)
+        api_client.upload(url, io.BytesIO(b"abc"), 3)
     else:
-        with client.open_download(url) as stream:
+        with api_client.open_download(url) as stream:
             assert b"".join(stream.chunks()) == b"0123456789"
 
 
@@ -78,10 +80,10 @@ def _data_requests(*stubs: StubServer) -> list[Received]:
 
 @pytest.mark.parametrize("kind", ["upload", "download"])
 def test_same_origin_data_url_gets_the_session_header(
-    client: ContentLibraryClient, api: StubServer, kind: str
+    api_client: ContentLibraryClient, stub_api: StubServer, kind: str
 ) -> None:
-    _transfer(client, kind, f"https://127.0.0.1:{api.port}/data/file")
-    (request,) = _data_requests(api)
+    _transfer(api_client, kind, f"https://127.0.0.1:{stub_api.port}/data/file")
+    (request,) = _data_requests(stub_api)
     assert request.scheme == "https"
     assert request.headers.get(HEADER) == TOKEN
 
@@ -89,15 +91,19 @@ def test_same_origin_data_url_gets_the_session_header(
 @pytest.mark.parametrize("kind", ["upload", "download"])
 @pytest.mark.parametrize("where", ["plain-http-same-port", "other-port", "other-host-name"])
 def test_other_origin_never_gets_the_session_header(
-    client: ContentLibraryClient, api: StubServer, other_port: StubServer, kind: str, where: str
+    api_client: ContentLibraryClient,
+    stub_api: StubServer,
+    other_port: StubServer,
+    kind: str,
+    where: str,
 ) -> None:
     url = {
-        "plain-http-same-port": f"http://127.0.0.1:{api.port}/data/file",
+        "plain-http-same-port": f"http://127.0.0.1:{stub_api.port}/data/file",
         "other-port": f"https://127.0.0.1:{other_port.port}/data/file",
-        "other-host-name": f"https://localhost:{api.port}/data/file",
+        "other-host-name": f"https://localhost:{stub_api.port}/data/file",
     }[where]
-    _transfer(client, kind, url)
-    (request,) = _data_requests(api, other_port)  # it did reach the data host
+    _transfer(api_client, kind, url)
+    (request,) = _data_requests(stub_api, other_port)  # it did reach the data host
     assert request.scheme == url.split(":", 1)[0]
     assert HEADER not in request.headers
     assert TOKEN not in json.dumps(request.headers)

@@ -5,8 +5,9 @@
   control API on);
   every service started is stopped at teardown.
 - ``sim``: one service from the factory with default settings.
-- ``api`` / ``rest``: a logged-in ``Client`` (see simclient.py) for ``sim``;
-  ``client``: the same, parametrized over both dialects.
+- ``raw_api`` / ``raw_rest``: a logged-in ``RawClient`` (raw HTTP, see
+  tests/support/simclient.py) of one dialect for ``sim``; ``raw_client``: the same,
+  parametrized over both dialects.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simclient import READONLY_USERS, USERS, Client
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
+from tests.support.accounts import READONLY_USERS, USERS
+from tests.support.simclient import RawClient
 
 
 @pytest.fixture
@@ -52,16 +54,16 @@ def sim(sim_factory: Callable[..., ContentLibraryService]) -> ContentLibraryServ
 
 
 @pytest.fixture
-def api(sim: ContentLibraryService) -> Client:
-    return Client(sim, "api")
+def raw_api(sim: ContentLibraryService) -> RawClient:
+    return RawClient(sim, "api")
 
 
 @pytest.fixture
-def rest(sim: ContentLibraryService) -> Client:
-    return Client(sim, "rest")
+def raw_rest(sim: ContentLibraryService) -> RawClient:
+    return RawClient(sim, "rest")
 
 
 @pytest.fixture(params=["api", "rest"])
-def client(request: pytest.FixtureRequest, sim: ContentLibraryService) -> Client:
+def raw_client(request: pytest.FixtureRequest, sim: ContentLibraryService) -> RawClient:
     """A logged-in client, once per dialect."""
-    return Client(sim, request.param)
+    return RawClient(sim, request.param)

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from simclient import Client, error_type, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
+from tests.support.simclient import RawClient, error_type, new_http
+from tests.support.waiting import poll_until
 
 WAIT = 30.0  # generous: the machine is loaded; a correct server answers at once
 
@@ -70,7 +71,7 @@ def test_control_api_is_off_by_default(tmp_path: Path) -> None:
     cfg = SimulatorConfig(data_dir=tmp_path / "d", users={"admin": "secret"})
     assert cfg.control_api is False
     with ContentLibraryService(cfg) as svc:
-        api = Client(svc, "api")
+        api = RawClient(svc, "api")
         assert api.call("GET", "/_sim/state").status_code == 404
         assert api.call("POST", "/_sim/faults", json={"fail_next": 1}).status_code == 404
         assert svc.faults.snapshot()["fail_next"] is None
@@ -84,11 +85,11 @@ def test_control_api_needs_a_login_and_never_shows_tokens(sim: ContentLibrarySer
         assert (r.status_code, error_type(r)) == (401, "UNAUTHENTICATED"), path
     r = anonymous.post(sim.base_url + "/_sim/faults", json={"fail_next": 5})
     assert r.status_code == 401
-    r = Client(sim, "api", user="reader").call("POST", "/_sim/faults", json={"fail_next": 5})
+    r = RawClient(sim, "api", user="reader").call("POST", "/_sim/faults", json={"fail_next": 5})
     assert (r.status_code, error_type(r)) == (403, "UNAUTHORIZED")
     assert sim.faults.snapshot()["fail_next"] is None
 
-    api = Client(sim, "api")
+    api = RawClient(sim, "api")
     item_id = api.create_item("secrets")
     api.upload(item_id, {"a.bin": b"abc"})
     sid = api.create_update_session(item_id)
@@ -145,22 +146,22 @@ def test_unauthenticated_bodies_are_refused_unread(sim: ContentLibraryService) -
         assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
         assert b"Connection: close" in answer
     assert grown_mib < 160, f"peak memory grew by {grown_mib:.0f} MiB"  # 40 x 16 MiB = 640
-    assert Client(sim, "api").call("GET", "/api/content/library").status_code == 200
+    assert RawClient(sim, "api").call("GET", "/api/content/library").status_code == 200
 
 
-def test_api_bodies_are_bounded(api: Client, sim: ContentLibraryService) -> None:
-    answer = _request(sim, _post_head(sim, "/api/content/library/item", 2 << 20, api.token))
+def test_api_bodies_are_bounded(raw_api: RawClient, sim: ContentLibraryService) -> None:
+    answer = _request(sim, _post_head(sim, "/api/content/library/item", 2 << 20, raw_api.token))
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert b"body_too_large" in answer or b"too large" in answer
 
 
-def test_data_put_longer_than_the_declared_size_is_refused(api: Client) -> None:
-    item_id = api.create_item("bounded")
-    sid = api.create_update_session(item_id)
-    uri = api.add_file(sid, "a.bin", size=10)["upload_endpoint"]["uri"]
-    path = uri.split(api.base, 1)[1]
+def test_data_put_longer_than_the_declared_size_is_refused(raw_api: RawClient) -> None:
+    item_id = raw_api.create_item("bounded")
+    sid = raw_api.create_update_session(item_id)
+    uri = raw_api.add_file(sid, "a.bin", size=10)["upload_endpoint"]["uri"]
+    path = uri.split(raw_api.base, 1)[1]
     head = f"PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {100 << 20}\r\n\r\n"
-    answer = _request(api.service, head)  # answered without the body being sent
+    answer = _request(raw_api.service, head)  # answered without the body being sent
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert b"longer than its declared size" in answer
 
@@ -170,10 +171,10 @@ def test_data_put_longer_than_the_declared_size_is_refused(api: Client) -> None:
 
     r = new_http().put(uri, data=chunks())  # chunked: cut off past the declared size
     assert r.status_code == 400 and error_type(r) == "INVALID_ARGUMENT", r.text
-    info = api.upload_file(sid, "a.bin")
+    info = raw_api.upload_file(sid, "a.bin")
     assert info["status"] == "ERROR" and info["bytes_transferred"] == 11
-    assert api.put(uri, b"0123456789").status_code == 200
-    assert api.upload_file(sid, "a.bin")["status"] == "READY"
+    assert raw_api.put(uri, b"0123456789").status_code == 200
+    assert raw_api.upload_file(sid, "a.bin")["status"] == "READY"
 
 
 @pytest.mark.parametrize(
@@ -196,19 +197,19 @@ def test_ambiguous_body_lengths_are_refused(sim: ContentLibraryService, lengths:
         assert _closed(sock)
 
 
-def test_deeply_nested_json_is_a_bad_request(api: Client) -> None:
+def test_deeply_nested_json_is_a_bad_request(raw_api: RawClient) -> None:
     nested = "[" * 100_000 + "]" * 100_000
-    r = api.call("POST", "/api/content/library/item", data=nested)
+    r = raw_api.call("POST", "/api/content/library/item", data=nested)
     assert (r.status_code, error_type(r)) == (400, "INVALID_ARGUMENT"), r.text
     assert "nested too deeply" in r.text
-    r = api.call("POST", "/_sim/faults", data=nested)
+    r = raw_api.call("POST", "/_sim/faults", data=nested)
     assert r.status_code == 400
 
 
-def test_a_huge_range_is_unsatisfiable_not_an_error(api: Client) -> None:
-    item_id = api.create_item("ranges")
-    api.upload(item_id, {"r.bin": b"0123456789"})
-    _, uri = api.prepared_uri(item_id, "r.bin")
+def test_a_huge_range_is_unsatisfiable_not_an_error(raw_api: RawClient) -> None:
+    item_id = raw_api.create_item("ranges")
+    raw_api.upload(item_id, {"r.bin": b"0123456789"})
+    _, uri = raw_api.prepared_uri(item_id, "r.bin")
     http = new_http()
     r = http.get(uri, headers={"Range": "bytes=" + "9" * 5000 + "-"})
     assert r.status_code == 416 and r.headers["Content-Range"] == "bytes */10"
@@ -247,7 +248,7 @@ def test_slow_headers_are_cut_after_the_header_timeout(
         feeder.join(timeout=WAIT)
     assert sent[0] < 300, "the server waited for the whole slow header"
     # An ordinary client on a fresh connection is served.
-    assert Client(svc, "api").call("GET", "/api/content/library").status_code == 200
+    assert RawClient(svc, "api").call("GET", "/api/content/library").status_code == 200
 
 
 def test_connections_are_capped(sim_factory: Callable[..., ContentLibraryService]) -> None:

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from simclient import READONLY_USERS, USERS, Client, error_type
 
 from cl_desktop.simulator import ContentLibraryService
+from tests.support.accounts import READONLY_USERS, USERS
+from tests.support.simclient import RawClient, error_type
 
 US = "/api/content/library/item/update-session"
 DS = "/api/content/library/item/download-session"
@@ -72,14 +73,16 @@ def _download_calls(did: str) -> tuple[list[tuple[str, str, dict[str, Any]]], ..
 def test_another_users_sessions_are_invisible_and_untouchable(
     two_users: ContentLibraryService, intruder: str
 ) -> None:
-    owner = Client(two_users, "api")
+    owner = RawClient(two_users, "api")
     item_id = owner.create_item("mine")
     done = owner.upload(item_id, {"a.bin": b"abc"})
     assert done
     sid = owner.create_update_session(item_id)
     owner.add_file(sid, "a.bin", size=3)
     did = owner.create_download_session(item_id)
-    them = Client(two_users, "api", user=intruder, password="pw2" if intruder == "other" else None)
+    them = RawClient(
+        two_users, "api", user=intruder, password="pw2" if intruder == "other" else None
+    )
 
     for calls in (_update_calls(sid), _download_calls(did)):
         reads, writes = calls
@@ -104,12 +107,12 @@ def test_another_users_sessions_are_invisible_and_untouchable(
 
 
 def test_rest_dialect_checks_the_owner_too(two_users: ContentLibraryService) -> None:
-    owner = Client(two_users, "rest")
+    owner = RawClient(two_users, "rest")
     item_id = owner.create_item("mine-rest")
     sid = owner.create_update_session(item_id)
     did = owner.create_download_session(item_id)
-    other = Client(two_users, "rest", user="other", password="pw2")
-    reader = Client(two_users, "rest", user="reader")
+    other = RawClient(two_users, "rest", user="other", password="pw2")
+    reader = RawClient(two_users, "rest", user="reader")
     r = other.us_action(sid, "complete")
     assert (r.status_code, error_type(r, "rest")) == (404, "NOT_FOUND")
     r = reader.call("POST", other.ds_path(did), params=reader.action("cancel"))

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from simclient import Client, error_type, message, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService
+from tests.support.simclient import RawClient, error_type, message, new_http
+from tests.support.waiting import poll_until
 
 # -- login sessions ----------------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ def test_calls_need_a_valid_session(sim: ContentLibraryService, dialect: str, pa
 
 def test_login_token_expires_when_idle(sim_factory: Callable[..., ContentLibraryService]) -> None:
     svc = sim_factory(login_timeout=0.2)
-    api = Client(svc, "api")
+    api = RawClient(svc, "api")
     assert api.call("GET", "/api/content/library").status_code == 200
     # Watch from the side (any call with the token would keep it alive).
     poll_until(lambda: svc.backend.dump()["logins"] == [])
@@ -95,25 +96,25 @@ def test_login_token_expires_when_idle(sim_factory: Callable[..., ContentLibrary
 # -- errors and routing ------------------------------------------------------------------------
 
 
-def test_unknown_path_is_operation_not_found(api: Client, rest: Client) -> None:
-    r = api.call("GET", "/api/content/nothing-here")
+def test_unknown_path_is_operation_not_found(raw_api: RawClient, raw_rest: RawClient) -> None:
+    r = raw_api.call("GET", "/api/content/nothing-here")
     assert r.status_code == 404 and error_type(r) == "OPERATION_NOT_FOUND"
-    r = rest.call("GET", "/rest/com/vmware/content/nothing")
+    r = raw_rest.call("GET", "/rest/com/vmware/content/nothing")
     assert r.status_code == 404 and error_type(r, "rest") == "OPERATION_NOT_FOUND"
-    r = api.call("POST", "/api/content/library", params={"action": "no-such-action"}, json={})
+    r = raw_api.call("POST", "/api/content/library", params={"action": "no-such-action"}, json={})
     assert r.status_code == 404 and error_type(r) == "OPERATION_NOT_FOUND"
-    assert new_http().get(api.base + "/elsewhere").status_code == 404
+    assert new_http().get(raw_api.base + "/elsewhere").status_code == 404
 
 
-def test_bad_json_is_invalid_argument(api: Client, rest: Client) -> None:
-    r = api.call(
+def test_bad_json_is_invalid_argument(raw_api: RawClient, raw_rest: RawClient) -> None:
+    r = raw_api.call(
         "POST",
         "/api/content/library/item",
         data=b"{not json",
         headers={"Content-Type": "application/json"},
     )
     assert r.status_code == 400 and error_type(r) == "INVALID_ARGUMENT"
-    r = rest.call("POST", "/rest/com/vmware/content/library/item", data=b"[1,")
+    r = raw_rest.call("POST", "/rest/com/vmware/content/library/item", data=b"[1,")
     assert r.status_code == 400 and error_type(r, "rest") == "INVALID_ARGUMENT"
 
 
@@ -132,38 +133,43 @@ def test_a_dialect_can_be_switched_off(
 # -- datastores and libraries --------------------------------------------------------------------
 
 
-def test_datastore_listing(api: Client, rest: Client) -> None:
-    for ds in (api.ok("GET", "/api/vcenter/datastore"), rest.ok("GET", "/rest/vcenter/datastore")):
+def test_datastore_listing(raw_api: RawClient, raw_rest: RawClient) -> None:
+    for ds in (
+        raw_api.ok("GET", "/api/vcenter/datastore"),
+        raw_rest.ok("GET", "/rest/vcenter/datastore"),
+    ):
         assert len(ds) == 1
         entry = ds[0]
         assert entry["datastore"] == "datastore-1"
         assert entry["name"] == "datastore1" and entry["type"] == "VMFS"
         assert 0 < entry["free_space"] <= entry["capacity"]
-    assert api.ok("GET", "/api/vcenter/datastore/datastore-1")["name"] == "datastore1"
+    assert raw_api.ok("GET", "/api/vcenter/datastore/datastore-1")["name"] == "datastore1"
 
 
-def test_default_library(api: Client, rest: Client, sim: ContentLibraryService) -> None:
+def test_default_library(
+    raw_api: RawClient, raw_rest: RawClient, sim: ContentLibraryService
+) -> None:
     lib_id = sim.default_library_id
-    assert api.ok("GET", "/api/content/library") == [lib_id]
-    raw = rest.call("GET", "/rest/com/vmware/content/library")
+    assert raw_api.ok("GET", "/api/content/library") == [lib_id]
+    raw = raw_rest.call("GET", "/rest/com/vmware/content/library")
     assert raw.json() == {"value": [lib_id]}
     for lib in (
-        api.ok("GET", f"/api/content/library/{lib_id}"),
-        rest.ok("GET", f"/rest/com/vmware/content/library/id:{lib_id}"),
+        raw_api.ok("GET", f"/api/content/library/{lib_id}"),
+        raw_rest.ok("GET", f"/rest/com/vmware/content/library/id:{lib_id}"),
     ):
         assert lib["id"] == lib_id and lib["name"] == "Local library" and lib["type"] == "LOCAL"
         assert lib["storage_backings"] == [{"type": "DATASTORE", "datastore_id": "datastore-1"}]
 
 
 def test_library_find_is_case_insensitive(
-    api: Client, rest: Client, sim: ContentLibraryService
+    raw_api: RawClient, raw_rest: RawClient, sim: ContentLibraryService
 ) -> None:
     lib_id = sim.default_library_id
-    found = api.ok(
+    found = raw_api.ok(
         "POST", "/api/content/library", params={"action": "find"}, json={"name": "LOCAL LIBRARY"}
     )
     assert found == [lib_id]
-    found = rest.ok(
+    found = raw_rest.ok(
         "POST",
         "/rest/com/vmware/content/library",
         params={"~action": "find"},
@@ -171,138 +177,141 @@ def test_library_find_is_case_insensitive(
     )
     assert found == [lib_id]
     assert (
-        api.ok("POST", "/api/content/library", params={"action": "find"}, json={"name": "x"}) == []
+        raw_api.ok("POST", "/api/content/library", params={"action": "find"}, json={"name": "x"})
+        == []
     )
-    r = api.call("POST", "/api/content/library", params={"action": "find"}, json={})
+    r = raw_api.call("POST", "/api/content/library", params={"action": "find"}, json={})
     assert r.status_code == 400 and error_type(r) == "INVALID_ARGUMENT"
 
 
-def test_local_library_create_and_delete_api(api: Client) -> None:
+def test_local_library_create_and_delete_api(raw_api: RawClient) -> None:
     spec = {
         "name": "lib-a",
         "type": "LOCAL",
         "storage_backings": [{"type": "DATASTORE", "datastore_id": "datastore-1"}],
     }
-    r = api.call("POST", "/api/content/local-library", json=spec)
+    r = raw_api.call("POST", "/api/content/local-library", json=spec)
     assert r.status_code == 201
     lib_id = r.json()
     uuid.UUID(lib_id)
-    assert lib_id in api.ok("GET", "/api/content/library")
-    dup = api.call("POST", "/api/content/local-library", json=spec)
+    assert lib_id in raw_api.ok("GET", "/api/content/library")
+    dup = raw_api.call("POST", "/api/content/local-library", json=spec)
     assert dup.status_code == 400 and error_type(dup) == "ALREADY_EXISTS"
-    r = api.call("DELETE", f"/api/content/local-library/{lib_id}")
+    r = raw_api.call("DELETE", f"/api/content/local-library/{lib_id}")
     assert r.status_code == 204 and r.content == b""
-    gone = api.call("GET", f"/api/content/library/{lib_id}")
+    gone = raw_api.call("GET", f"/api/content/library/{lib_id}")
     assert gone.status_code == 404 and error_type(gone) == "NOT_FOUND"
 
 
-def test_local_library_create_and_delete_rest(rest: Client) -> None:
+def test_local_library_create_and_delete_rest(raw_rest: RawClient) -> None:
     spec = {
         "name": "lib-r",
         "type": "LOCAL",
         "storage_backings": [{"type": "DATASTORE", "datastore_id": "datastore-1"}],
     }
-    r = rest.call("POST", "/rest/com/vmware/content/local-library", json={"create_spec": spec})
+    r = raw_rest.call("POST", "/rest/com/vmware/content/local-library", json={"create_spec": spec})
     assert r.status_code == 200
     lib_id = r.json()["value"]
-    r = rest.call("DELETE", f"/rest/com/vmware/content/local-library/id:{lib_id}")
+    r = raw_rest.call("DELETE", f"/rest/com/vmware/content/local-library/id:{lib_id}")
     assert r.status_code == 200 and r.content == b""
-    r = rest.call("GET", f"/rest/com/vmware/content/library/id:{lib_id}")
+    r = raw_rest.call("GET", f"/rest/com/vmware/content/library/id:{lib_id}")
     assert r.status_code == 404 and error_type(r, "rest") == "NOT_FOUND"
 
 
-def test_library_with_unknown_datastore_is_invalid(client: Client) -> None:
+def test_library_with_unknown_datastore_is_invalid(raw_client: RawClient) -> None:
     spec = {
         "name": "bad",
         "type": "LOCAL",
         "storage_backings": [{"type": "DATASTORE", "datastore_id": "datastore-99"}],
     }
-    if client.dialect == "api":
-        r = client.call("POST", "/api/content/local-library", json=spec)
+    if raw_client.dialect == "api":
+        r = raw_client.call("POST", "/api/content/local-library", json=spec)
     else:
-        r = client.call(
+        r = raw_client.call(
             "POST", "/rest/com/vmware/content/local-library", json={"create_spec": spec}
         )
-    assert r.status_code == 400 and error_type(r, client.dialect) == "INVALID_ARGUMENT"
+    assert r.status_code == 400 and error_type(r, raw_client.dialect) == "INVALID_ARGUMENT"
     assert "datastore-99" in message(r)
 
 
 # -- items -----------------------------------------------------------------------------------
 
 
-def test_item_crud_api(api: Client, sim: ContentLibraryService) -> None:
+def test_item_crud_api(raw_api: RawClient, sim: ContentLibraryService) -> None:
     lib = sim.default_library_id
-    r = api.call(
+    r = raw_api.call(
         "POST", "/api/content/library/item", json={"library_id": lib, "name": "disk", "type": "iso"}
     )
     assert r.status_code == 201
     item_id = r.json()
     uuid.UUID(item_id)
-    item = api.item(item_id)
+    item = raw_api.item(item_id)
     assert item["name"] == "disk" and item["library_id"] == lib and item["type"] == "iso"
     assert item["size"] == 0 and item["cached"] is False
     assert item["content_version"] == "1" and item["metadata_version"] == "1"
-    assert api.ok("GET", "/api/content/library/item", params={"library_id": lib}) == [item_id]
-    r = api.call(
+    assert raw_api.ok("GET", "/api/content/library/item", params={"library_id": lib}) == [item_id]
+    r = raw_api.call(
         "PATCH", f"/api/content/library/item/{item_id}", json={"name": "disk2", "description": "d"}
     )
     assert r.status_code == 204
-    item = api.item(item_id)
+    item = raw_api.item(item_id)
     assert item["name"] == "disk2" and item["description"] == "d"
     assert item["metadata_version"] == "2"
-    found = api.ok(
+    found = raw_api.ok(
         "POST", "/api/content/library/item", params={"action": "find"}, json={"name": "DISK2"}
     )
     assert found == [item_id]
-    assert api.call("DELETE", f"/api/content/library/item/{item_id}").status_code == 204
-    r = api.call("GET", f"/api/content/library/item/{item_id}")
+    assert raw_api.call("DELETE", f"/api/content/library/item/{item_id}").status_code == 204
+    r = raw_api.call("GET", f"/api/content/library/item/{item_id}")
     assert r.status_code == 404 and error_type(r) == "NOT_FOUND"
 
 
-def test_item_crud_rest(rest: Client, sim: ContentLibraryService) -> None:
+def test_item_crud_rest(raw_rest: RawClient, sim: ContentLibraryService) -> None:
     lib = sim.default_library_id
     base = "/rest/com/vmware/content/library/item"
-    item_id = rest.ok("POST", base, json={"create_spec": {"library_id": lib, "name": "r1"}})
-    assert rest.ok("GET", base, params={"library_id": lib}) == [item_id]
-    r = rest.call("PATCH", f"{base}/id:{item_id}", json={"update_spec": {"name": "r2"}})
+    item_id = raw_rest.ok("POST", base, json={"create_spec": {"library_id": lib, "name": "r1"}})
+    assert raw_rest.ok("GET", base, params={"library_id": lib}) == [item_id]
+    r = raw_rest.call("PATCH", f"{base}/id:{item_id}", json={"update_spec": {"name": "r2"}})
     assert r.status_code == 200 and r.content == b""
-    assert rest.item(item_id)["name"] == "r2"
-    found = rest.ok(
+    assert raw_rest.item(item_id)["name"] == "r2"
+    found = raw_rest.ok(
         "POST", base, params={"~action": "find"}, json={"spec": {"name": "R2", "library_id": lib}}
     )
     assert found == [item_id]
-    r = rest.call("DELETE", f"{base}/id:{item_id}")
+    r = raw_rest.call("DELETE", f"{base}/id:{item_id}")
     assert r.status_code == 200 and r.content == b""
-    assert rest.ok("GET", base, params={"library_id": lib}) == []
+    assert raw_rest.ok("GET", base, params={"library_id": lib}) == []
 
 
-def test_duplicate_item_name_is_already_exists(client: Client) -> None:
-    client.create_item("Same-Name")
-    spec = {"library_id": client.service.default_library_id, "name": "same-name"}
-    if client.dialect == "api":
-        r = client.call("POST", "/api/content/library/item", json=spec)
+def test_duplicate_item_name_is_already_exists(raw_client: RawClient) -> None:
+    raw_client.create_item("Same-Name")
+    spec = {"library_id": raw_client.service.default_library_id, "name": "same-name"}
+    if raw_client.dialect == "api":
+        r = raw_client.call("POST", "/api/content/library/item", json=spec)
     else:
-        r = client.call("POST", "/rest/com/vmware/content/library/item", json={"create_spec": spec})
-    assert r.status_code == 400 and error_type(r, client.dialect) == "ALREADY_EXISTS"
+        r = raw_client.call(
+            "POST", "/rest/com/vmware/content/library/item", json={"create_spec": spec}
+        )
+    assert r.status_code == 400 and error_type(r, raw_client.dialect) == "ALREADY_EXISTS"
     assert "same-name" in message(r)
 
 
-def test_item_in_unknown_library_is_not_found(api: Client) -> None:
-    r = api.call(
+def test_item_in_unknown_library_is_not_found(raw_api: RawClient) -> None:
+    r = raw_api.call(
         "POST", "/api/content/library/item", json={"library_id": str(uuid.uuid4()), "name": "x"}
     )
     assert r.status_code == 404 and error_type(r) == "NOT_FOUND"
 
 
 def test_client_token_makes_create_idempotent(
-    api: Client, rest: Client, sim: ContentLibraryService
+    raw_api: RawClient, raw_rest: RawClient, sim: ContentLibraryService
 ) -> None:
     token = str(uuid.uuid4())
     spec = {"library_id": sim.default_library_id, "name": "idem"}
-    first = api.call(
+    first = raw_api.call(
         "POST", "/api/content/library/item", json=spec, headers={"Client-Token": token}
     )
-    again = api.call(
+    again = raw_api.call(
         "POST", "/api/content/library/item", json=spec, headers={"Client-Token": token}
     )
     assert first.status_code == again.status_code == 201
@@ -312,19 +321,21 @@ def test_client_token_makes_create_idempotent(
         "create_spec": {"library_id": sim.default_library_id, "name": "idem-r"},
         "client_token": rtoken,
     }
-    a = rest.ok("POST", "/rest/com/vmware/content/library/item", json=body)
-    b = rest.ok("POST", "/rest/com/vmware/content/library/item", json=body)
+    a = raw_rest.ok("POST", "/rest/com/vmware/content/library/item", json=body)
+    b = raw_rest.ok("POST", "/rest/com/vmware/content/library/item", json=body)
     assert a == b
-    bad = api.call("POST", "/api/content/library/item", json=spec, headers={"Client-Token": "nope"})
+    bad = raw_api.call(
+        "POST", "/api/content/library/item", json=spec, headers={"Client-Token": "nope"}
+    )
     assert bad.status_code == 400 and error_type(bad) == "INVALID_ARGUMENT"
 
 
-def test_item_files_and_storage_shapes(api: Client, rest: Client) -> None:
-    item_id = api.create_item("files")
-    api.upload(item_id, {"a.bin": b"hello", "b.bin": b"world!"})
-    files = api.item_files(item_id)
+def test_item_files_and_storage_shapes(raw_api: RawClient, raw_rest: RawClient) -> None:
+    item_id = raw_api.create_item("files")
+    raw_api.upload(item_id, {"a.bin": b"hello", "b.bin": b"world!"})
+    files = raw_api.item_files(item_id)
     assert [f["name"] for f in files] == ["a.bin", "b.bin"]
-    a = api.ok("GET", f"/api/content/library/item/{item_id}/file", params={"name": "a.bin"})
+    a = raw_api.ok("GET", f"/api/content/library/item/{item_id}/file", params={"name": "a.bin"})
     assert a == {
         "name": "a.bin",
         "size": 5,
@@ -335,39 +346,39 @@ def test_item_files_and_storage_shapes(api: Client, rest: Client) -> None:
             "checksum": "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d",
         },
     }
-    r = api.call("GET", f"/api/content/library/item/{item_id}/file", params={"name": "zzz"})
+    r = raw_api.call("GET", f"/api/content/library/item/{item_id}/file", params={"name": "zzz"})
     assert r.status_code == 404 and error_type(r) == "NOT_FOUND"
-    rest_a = rest.ok(
+    rest_a = raw_rest.ok(
         "POST",
         f"/rest/com/vmware/content/library/item/file/id:{item_id}",
         params={"~action": "get"},
         json={"name": "a.bin"},
     )
     assert rest_a == a
-    assert rest.item_files(item_id) == files
+    assert raw_rest.item_files(item_id) == files
 
-    storage = api.ok("GET", f"/api/content/library/item/{item_id}/storage")
+    storage = raw_api.ok("GET", f"/api/content/library/item/{item_id}/storage")
     assert len(storage) == 2
-    one = api.ok(
+    one = raw_api.ok(
         "GET", f"/api/content/library/item/{item_id}/storage", params={"file_name": "b.bin"}
     )
     assert isinstance(one, list) and len(one) == 1
     entry = one[0]
-    lib = api.service.default_library_id
+    lib = raw_api.service.default_library_id
     assert entry["storage_backing"] == {"type": "DATASTORE", "datastore_id": "datastore-1"}
     assert entry["storage_uris"] == [
         f"ds:///vmfs/volumes/datastore-1/contentlib-{lib}/{item_id}/b.bin_1"
     ]
     assert entry["name"] == "b.bin" and entry["size"] == 6 and entry["cached"] is True
     assert entry["version"] == "1" and entry["checksum_info"]["algorithm"] == "SHA1"
-    rest_one = rest.ok(
+    rest_one = raw_rest.ok(
         "POST",
         f"/rest/com/vmware/content/library/item/storage/id:{item_id}",
         params={"~action": "get"},
         json={"file_name": "b.bin"},
     )
     assert rest_one == one
-    listed = rest.ok(
+    listed = raw_rest.ok(
         "GET", "/rest/com/vmware/content/library/item/storage", params={"library_item_id": item_id}
     )
     assert listed == storage
@@ -376,9 +387,11 @@ def test_item_files_and_storage_shapes(api: Client, rest: Client) -> None:
 # -- read-only users ---------------------------------------------------------------------------
 
 
-def test_readonly_user_can_read_but_not_create(sim: ContentLibraryService, api: Client) -> None:
-    item_id = api.create_item("ro-target")
-    ro = Client(sim, "api", user="reader")
+def test_readonly_user_can_read_but_not_create(
+    sim: ContentLibraryService, raw_api: RawClient
+) -> None:
+    item_id = raw_api.create_item("ro-target")
+    ro = RawClient(sim, "api", user="reader")
     assert ro.ok("GET", "/api/content/library") == [sim.default_library_id]
     assert ro.item(item_id)["name"] == "ro-target"
     attempts = [
@@ -397,7 +410,7 @@ def test_readonly_user_can_read_but_not_create(sim: ContentLibraryService, api: 
         r = ro.call("POST", path, json=spec)
         assert r.status_code == 403, path
         assert error_type(r) == "UNAUTHORIZED"
-    rro = Client(sim, "rest", user="reader")
+    rro = RawClient(sim, "rest", user="reader")
     r = rro.call(
         "POST",
         "/rest/com/vmware/content/library/item/update-session",

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from simclient import USERS, Client, new_http, poll_until
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
 from cl_desktop.simulator.__main__ import main
+from tests.support.accounts import USERS
+from tests.support.simclient import RawClient, new_http
+from tests.support.waiting import poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +28,7 @@ def test_restart_keeps_libraries_items_and_content(tmp_path: Path) -> None:
     data = os.urandom(50_000)
     with ContentLibraryService(cfg) as svc:
         default_id = svc.default_library_id
-        api = Client(svc, "api")
+        api = RawClient(svc, "api")
         lib_id = api.ok(
             "POST",
             "/api/content/local-library",
@@ -45,7 +47,7 @@ def test_restart_keeps_libraries_items_and_content(tmp_path: Path) -> None:
         api.put(info["upload_endpoint"]["uri"], b"partial")
 
     with ContentLibraryService(cfg) as svc:
-        api = Client(svc, "api")
+        api = RawClient(svc, "api")
         assert svc.default_library_id == default_id
         assert sorted(api.ok("GET", "/api/content/library")) == sorted([default_id, lib_id])
         assert api.ok("GET", "/api/content/library/item", params={"library_id": lib_id}) == [
@@ -61,8 +63,8 @@ def test_restart_keeps_libraries_items_and_content(tmp_path: Path) -> None:
         assert api.create_update_session(item_id)
 
 
-def test_deleting_a_library_removes_its_items_and_content(api: Client) -> None:
-    lib_id = api.ok(
+def test_deleting_a_library_removes_its_items_and_content(raw_api: RawClient) -> None:
+    lib_id = raw_api.ok(
         "POST",
         "/api/content/local-library",
         json={
@@ -70,12 +72,12 @@ def test_deleting_a_library_removes_its_items_and_content(api: Client) -> None:
             "storage_backings": [{"type": "DATASTORE", "datastore_id": "datastore-1"}],
         },
     )
-    item_id = api.create_item("doomed-item", library_id=lib_id)
-    api.upload(item_id, {"a.bin": b"abc"})
-    content_dir = api.service.data_dir / "datastore-1" / f"contentlib-{lib_id}"
+    item_id = raw_api.create_item("doomed-item", library_id=lib_id)
+    raw_api.upload(item_id, {"a.bin": b"abc"})
+    content_dir = raw_api.service.data_dir / "datastore-1" / f"contentlib-{lib_id}"
     assert content_dir.exists()
-    assert api.call("DELETE", f"/api/content/local-library/{lib_id}").status_code == 204
-    assert api.call("GET", f"/api/content/library/item/{item_id}").status_code == 404
+    assert raw_api.call("DELETE", f"/api/content/local-library/{lib_id}").status_code == 204
+    assert raw_api.call("GET", f"/api/content/library/item/{item_id}").status_code == 404
     assert not content_dir.exists()
 
 
@@ -134,7 +136,7 @@ def test_tls_round_trip(
     cert, key = tls_pair
     svc = sim_factory(tls_cert=cert, tls_key=key)
     assert svc.base_url.startswith("https://127.0.0.1:")
-    api = Client(svc, "api", verify=str(cert))
+    api = RawClient(svc, "api", verify=str(cert))
     http = api.http
     data = os.urandom(3 << 20)
     item_id = api.create_item("tls")
@@ -157,14 +159,14 @@ def test_a_tls_handshake_that_never_comes_is_cut(
         poll_until(lambda: svc.connection_count == 1, timeout=30)
         assert sock.recv(1) == b""  # closed by the header deadline, not after 30 s
     poll_until(lambda: svc.connection_count == 0, timeout=30)  # and forgotten
-    assert Client(svc, "api", verify=str(cert)).call("GET", "/api/content/library").ok
+    assert RawClient(svc, "api", verify=str(cert)).call("GET", "/api/content/library").ok
 
 
 # -- CLI -------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
+def sim_cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
     procs: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> tuple[subprocess.Popen[str], str]:
@@ -196,9 +198,11 @@ def cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], s
 
 
 def test_cli_round_trip_and_sigterm(
-    cli: Callable[..., tuple[subprocess.Popen[str], str]], tmp_path: Path
+    sim_cli: Callable[..., tuple[subprocess.Popen[str], str]], tmp_path: Path
 ) -> None:
-    proc, base = cli("--data-dir", str(tmp_path / "cli"), "--user", "admin:secret", "--control-api")
+    proc, base = sim_cli(
+        "--data-dir", str(tmp_path / "cli"), "--user", "admin:secret", "--control-api"
+    )
     assert base.startswith("http://127.0.0.1:")
     http = new_http()
     token = http.post(base + "/api/session", auth=("admin", "secret")).json()
@@ -232,9 +236,9 @@ def test_cli_round_trip_and_sigterm(
 
 
 def test_cli_rest_only_without_control_api(
-    cli: Callable[..., tuple[subprocess.Popen[str], str]],
+    sim_cli: Callable[..., tuple[subprocess.Popen[str], str]],
 ) -> None:
-    proc, base = cli("--dialect", "rest", "--readonly-user", "ro:pw")  # control API: off
+    proc, base = sim_cli("--dialect", "rest", "--readonly-user", "ro:pw")  # control API: off
     http = new_http()
     assert (
         http.post(base + "/api/session", auth=("administrator@vsphere.local", "demo")).status_code
@@ -260,14 +264,14 @@ def test_discarded_content_leaves_the_request_path_and_the_disk(
 ) -> None:
     """Replaced versions go to the trash at once and are deleted in the background; what a
     crash left in the trash is deleted on the next start."""
-    from helpers import wait_until
+    from tests.support.waiting import wait_until
 
     data_dir = tmp_path / "data"
     (data_dir / "trash").mkdir(parents=True)
     (data_dir / "trash" / "left-by-a-crash").write_bytes(b"x" * 1000)
     svc = sim_factory(data_dir=data_dir)
     wait_until(lambda: not any((data_dir / "trash").iterdir()), 10, "an empty trash")
-    api = Client(svc, "api")
+    api = RawClient(svc, "api")
     item_id = api.create_item("versions")
     api.upload(item_id, {"a.bin": b"first"})
     first = sorted(p.name for p in (data_dir / "datastore-1").rglob("a.bin_*"))

@@ -7,17 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import client_for
-from servers import ServerTarget
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
+from tests.support.api import client_for
+from tests.support.servers import ServerTarget
 
 
 @pytest.fixture
-def client(server_target: ServerTarget) -> Iterator[ContentLibraryClient]:
+def api_client(server_target: ServerTarget) -> Iterator[ContentLibraryClient]:
     with client_for(server_target) as c:
         yield c
 
@@ -29,9 +29,9 @@ def server_ref(server_target: ServerTarget) -> ServerRef:
 
 
 @pytest.fixture
-def library_id(client: ContentLibraryClient, server_target: ServerTarget) -> str:
-    datastore = server_target.datastore_id or client.datastores.list()[0].datastore
-    return client.libraries.create_local(f"lib-{uuid.uuid4().hex[:8]}", datastore)
+def library_id(api_client: ContentLibraryClient, server_target: ServerTarget) -> str:
+    datastore = server_target.datastore_id or api_client.datastores.list()[0].datastore
+    return api_client.libraries.create_local(f"lib-{uuid.uuid4().hex[:8]}", datastore)
 
 
 @pytest.fixture

@@ -11,23 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers import active_sessions, client_for, wait_until
-from servers import VcsimServer
-from test_workflows import make_file
-
 from cl_desktop.api import ContentLibraryClient, TlsSettings
-
-
-def cli(target_url: str, *args: str, password: str = "secret", user: str = "admin",
-        extra_env: dict[str, str] | None = None, ca_file: str | None = None,
-        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    env = {**os.environ, "CL_PASSWORD": password, **(extra_env or {})}
-    trust = ["--ca-file", ca_file] if ca_file else []
-    return subprocess.run(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", target_url,
-         "--user", user, *trust, *args],
-        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+from tests.support.api import active_sessions, client_for
+from tests.support.cli import cli
+from tests.support.files import make_file
+from tests.support.servers import VcsimServer
+from tests.support.uploads import total_received
+from tests.support.waiting import wait_until
 
 
 def test_upload_list_download_with_json(sim_service: Any, tmp_path: Path) -> None:
@@ -126,19 +116,3 @@ def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Pa
         assert stored.size == source.stat().st_size
         sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
         assert stored.checksum_info and stored.checksum_info.checksum == sha1  # not just the size
-
-
-def sessions_of(sim: Any, state: str = "ACTIVE") -> dict[str, Any]:
-    """The simulator's update sessions in `state`, by id (read from its in-process state)."""
-    with sim.backend.lock:
-        return {sid: s for sid, s in sim.backend.update_sessions.items() if s.state == state}
-
-
-def bytes_received(sim: Any, session_id: str) -> int:
-    with sim.backend.lock:
-        session = sim.backend.update_sessions[session_id]
-        return sum(f.bytes_transferred for f in session.files.values())
-
-
-def total_received(sim: Any) -> int:
-    return sum(bytes_received(sim, sid) for sid in sessions_of(sim))

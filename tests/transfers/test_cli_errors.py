@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import cli
-from test_workflows import make_file
 
 from cl_desktop.api import errors
 from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers import queue as queue_module
+from tests.support.cli import cli
+from tests.support.files import make_file
 
 
 def assert_clean_error(result: Any, code: int, *fragments: str) -> None:

@@ -4,34 +4,20 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import wait_until
-from test_cli import bytes_received, cli, sessions_of
-from test_workflows import make_file
 
-from cl_desktop.api import ContentLibraryClient, TlsSettings
-
-
-def start_cli(url: str, db: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", "admin",
-         "--queue-db", db, *args],
-        env={**os.environ, "CL_PASSWORD": "secret"}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-
-
-def item_file_sizes(client: ContentLibraryClient, library_id: str, name: str) -> list[int]:
-    ids = client.items.find(name=name, library_id=library_id)
-    return [f.size or 0 for item in ids for f in client.item_files.list(item)]
+from cl_desktop.api import ContentLibraryClient
+from tests.support.api import item_file_sizes
+from tests.support.cli import cli, start_throttled_upload
+from tests.support.files import make_file
+from tests.support.uploads import bytes_received, sessions_of
+from tests.support.waiting import wait_until
 
 
 def jobs_json(url: str, db: str) -> list[dict[str, Any]]:
@@ -39,31 +25,6 @@ def jobs_json(url: str, db: str) -> list[dict[str, Any]]:
     assert listed.returncode == 0, listed.stderr
     rows: list[dict[str, Any]] = json.loads(listed.stdout)
     return rows
-
-
-@pytest.fixture
-def client(sim_service: Any) -> Iterator[ContentLibraryClient]:
-    with ContentLibraryClient(sim_service.base_url, "admin", "secret", tls=TlsSettings()) as c:
-        yield c
-
-
-def start_throttled_upload(sim: Any, db: str, name: str, source: Path) -> tuple[
-    subprocess.Popen[str], str
-]:  # fmt: skip
-    """`cl-transfer upload` in a process, slowed down; returns once its bytes arrive."""
-    sim.faults.throttle(200_000)  # 8 MB: 40 s, time for the other commands on a loaded machine
-    proc = start_cli(sim.base_url, db, "upload", f"Local library/{name}", str(source), "--create")
-    try:
-        session_id = wait_until(
-            lambda: next((sid for sid in sessions_of(sim)
-                          if bytes_received(sim, sid) > 100_000), None),
-            60, "the upload moving bytes",
-        )  # fmt: skip
-    except BaseException:
-        proc.kill()
-        proc.communicate()
-        raise
-    return proc, session_id
 
 
 def kill_hard(proc: subprocess.Popen[str]) -> None:
@@ -88,7 +49,7 @@ def running_upload(
 
 
 def test_a_second_process_never_touches_a_running_job(
-    sim_service: Any, client: ContentLibraryClient, tmp_path: Path,
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path,
     running_upload: tuple[subprocess.Popen[str], str, Path],
 ) -> None:  # fmt: skip
     url, db, lib = sim_service.base_url, str(tmp_path / "q.sqlite"), sim_service.default_library_id
@@ -101,7 +62,7 @@ def test_a_second_process_never_touches_a_running_job(
     assert second.stdout.strip().splitlines() == [
         "job 2: upload second: done (20,000 bytes, verified)"
     ]
-    assert item_file_sizes(client, lib, "second") == [20_000]
+    assert item_file_sizes(sim_api_client, lib, "second") == [20_000]
 
     # `resume`, `retry` and `remove` leave the running job alone, and say why.
     resumed = cli(url, "--queue-db", db, "resume")
@@ -131,13 +92,13 @@ def test_a_second_process_never_touches_a_running_job(
     assert taken.returncode == 0, taken.stderr + taken.stdout
     assert "resuming job 1: upload first" in taken.stderr
     assert taken.stdout.strip().startswith("job 1: upload first: done")
-    assert item_file_sizes(client, lib, "first") == [source.stat().st_size]
+    assert item_file_sizes(sim_api_client, lib, "first") == [source.stat().st_size]
     assert sessions_of(sim_service) == {}  # the killed run's session was ended, not left ACTIVE
     assert [j["state"] for j in jobs_json(url, db)] == ["done", "done"]
 
 
 def test_upload_does_not_resume_unrelated_jobs(
-    sim_service: Any, client: ContentLibraryClient, tmp_path: Path,
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path,
     running_upload: tuple[subprocess.Popen[str], str, Path],
 ) -> None:  # fmt: skip
     url, db, lib = sim_service.base_url, str(tmp_path / "q.sqlite"), sim_service.default_library_id
@@ -149,7 +110,7 @@ def test_upload_does_not_resume_unrelated_jobs(
     assert up.returncode == 0, up.stderr
     assert up.stdout.strip().splitlines() == ["job 2: upload other: done (5,000 bytes, verified)"]
     assert first_session in sessions_of(sim_service)  # job 1 was not run (nor cleaned) by it
-    assert item_file_sizes(client, lib, "first") == []
+    assert item_file_sizes(sim_api_client, lib, "first") == []
     assert [j["state"] for j in jobs_json(url, db)] == ["running", "done"]
 
 
@@ -171,25 +132,27 @@ def test_remove_ends_what_a_killed_run_left_and_forgets_the_job(
 
 
 def test_retry_runs_a_failed_job_to_its_end(
-    sim_service: Any, client: ContentLibraryClient, tmp_path: Path
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path
 ) -> None:
     url, db, lib = sim_service.base_url, str(tmp_path / "q.sqlite"), sim_service.default_library_id
-    item = client.items.create(lib, "held", type="file")
-    holder = client.update_sessions.create(item)  # the server allows one update session per item
+    item = sim_api_client.items.create(lib, "held", type="file")
+    holder = sim_api_client.update_sessions.create(
+        item
+    )  # the server allows one update session per item
     source = make_file(tmp_path / "held.bin", 30_000, seed=5)
     failed = cli(url, "--queue-db", db, "upload", "Local library/held", str(source))
     assert failed.returncode == 1
     assert "job 1: upload held: failed" in failed.stdout and holder in failed.stdout
     (row,) = jobs_json(url, db)
     assert row["state"] == "failed" and holder in row["error"]
-    assert item_file_sizes(client, lib, "held") == []
+    assert item_file_sizes(sim_api_client, lib, "held") == []
 
-    client.update_sessions.cancel(holder)
+    sim_api_client.update_sessions.cancel(holder)
     retried = cli(url, "--queue-db", db, "retry", "1")
     assert retried.returncode == 0, retried.stderr + retried.stdout
     assert "retrying job 1: upload held" in retried.stderr
     assert retried.stdout.strip() == "job 1: upload held: done (30,000 bytes, verified)"
-    assert item_file_sizes(client, lib, "held") == [30_000]
+    assert item_file_sizes(sim_api_client, lib, "held") == [30_000]
     (row,) = jobs_json(url, db)
     assert (row["state"], row["error"]) == ("done", None)
 

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import cli, sessions_of
-from test_cli_jobs import item_file_sizes, start_throttled_upload
-from test_workflows import make_file
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings
+from tests.support.api import item_file_sizes
+from tests.support.cli import cli, start_throttled_upload
+from tests.support.files import make_file
+from tests.support.uploads import sessions_of
 
 
 def test_commands_end_their_logins(sim_service: Any, tmp_path: Path) -> None:

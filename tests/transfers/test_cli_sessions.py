@@ -2,52 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_cli import cli
 
-from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
-
-
-@pytest.fixture
-def client(sim_service: Any) -> Iterator[ContentLibraryClient]:
-    with ContentLibraryClient(sim_service.base_url, "admin", "secret", tls=TlsSettings()) as c:
-        yield c
+from cl_desktop.api import ContentLibraryClient, errors
+from tests.support.cli import cli
 
 
 def test_session_commands_change_the_server_state(
-    sim_service: Any, client: ContentLibraryClient
+    sim_service: Any, sim_api_client: ContentLibraryClient
 ) -> None:
     url, backend = sim_service.base_url, sim_service.backend
-    item = client.items.create(sim_service.default_library_id, "s", type="file")
-    up = client.update_sessions.create(item)
-    down = client.download_sessions.create(item)
+    item = sim_api_client.items.create(sim_service.default_library_id, "s", type="file")
+    up = sim_api_client.update_sessions.create(item)
+    down = sim_api_client.download_sessions.create(item)
     listed = cli(url, "sessions")
     assert f"update    {up}  ACTIVE" in listed.stdout
     assert f"download  {down}  ACTIVE" in listed.stdout
 
     with backend.lock:  # as if the session had been idle for 200 s
         backend.update_sessions[up].last_activity -= 200
-    before = client.update_sessions.get(up).expiration_time
+    before = sim_api_client.update_sessions.get(up).expiration_time
     assert cli(url, "session", "keep-alive", up).returncode == 0
-    after = client.update_sessions.get(up).expiration_time
+    after = sim_api_client.update_sessions.get(up).expiration_time
     assert before is not None and after is not None
     assert (after - before).total_seconds() >= 190  # the expiry moved forward
 
     assert cli(url, "session", "fail", up, "--message", "from test").returncode == 0
-    failed = client.update_sessions.get(up)
+    failed = sim_api_client.update_sessions.get(up)
     assert str(failed.state) == "ERROR" and "from test" in str(failed.error_message)
     assert cli(url, "session", "delete", up).returncode == 0
     with pytest.raises(errors.NotFound):
-        client.update_sessions.get(up)
+        sim_api_client.update_sessions.get(up)
 
     assert cli(url, "session", "cancel", down).returncode == 0
-    assert str(client.download_sessions.get(down).state) == "CANCELED"
+    assert str(sim_api_client.download_sessions.get(down).state) == "CANCELED"
     assert cli(url, "session", "delete", down).returncode == 0
     with pytest.raises(errors.NotFound):
-        client.download_sessions.get(down)
+        sim_api_client.download_sessions.get(down)
     again = cli(url, "session", "delete", down)
     assert again.returncode == 4 and again.stderr.startswith("error: Not found: ")
     assert backend.update_sessions == {} and backend.download_sessions == {}

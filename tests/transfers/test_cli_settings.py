@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers import active_sessions
-from test_cli import cli
-from test_workflows import make_file
-
 from cl_desktop.api import ContentLibraryClient
+from tests.support.api import active_sessions
+from tests.support.cli import cli
+from tests.support.files import make_file
 
 
 def test_a_transfer_slower_than_the_stall_settings_fails_with_the_reason(

@@ -1,8 +1,8 @@
 """Downloads that go wrong on the server's side: the final name never holds unverified bytes,
 whatever fails, and a resumed download asks only for the bytes it lacks (Range).
 
-The server is the embedded service behind a small misbehaving proxy (fault_proxy.py), which
-counts what it serves and spoils answers on demand.
+The server is the embedded service behind a small misbehaving proxy
+(tests/support/fault_proxy.py), which counts what it serves and spoils answers on demand.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_proxy import FaultProxy, proxied_queue
-from helpers import active_sessions, upload_spec
-from test_workflows import download_spec, make_file
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from tests.support.api import active_sessions
+from tests.support.fault_proxy import FaultProxy, proxied_queue
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
 
 SIZE = 3 * 1024 * 1024 + 12_345
 CLIENT_BLOCK = 1 << 20  # the largest block the client reads at once
@@ -32,12 +33,6 @@ POLICY = RetryPolicy(reconnect_window=2.0, stall_seconds=1.0, stall_limit=3.0, m
 def proxy(sim_service: Any) -> Iterator[FaultProxy]:
     with FaultProxy(sim_service.base_url) as p:
         yield p
-
-
-@pytest.fixture
-def client(sim_service: Any) -> Iterator[ContentLibraryClient]:
-    with ContentLibraryClient(sim_service.base_url, "admin", "secret") as c:
-        yield c
 
 
 @pytest.fixture
@@ -63,18 +58,20 @@ def download(queue: TransferQueue, proxy: FaultProxy, sim: Any, item: str, dest:
     return queue.wait(queue.add(download_spec(ref, sim.default_library_id, item, dest)), 60)
 
 
-def assert_failed_cleanly(job: JobSnapshot, dest: Path, client: ContentLibraryClient) -> None:
+def assert_failed_cleanly(
+    job: JobSnapshot, dest: Path, sim_api_client: ContentLibraryClient
+) -> None:
     assert job.state is JobState.FAILED
     assert job.verification is not Verification.VERIFIED
     assert job.note == ""  # no countdown left on a failed row
     assert not (dest / "x.bin").exists(), "unverified bytes under the final name"
     assert [n for n in os.listdir(dest) if not n.endswith(".part")] == []
-    assert active_sessions(client) == []
+    assert active_sessions(sim_api_client) == []
 
 
 def test_a_resumed_download_asks_only_for_the_missing_bytes(
     sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     proxy.drop_after = 1_300_000
     dest = tmp_path / "dl"
@@ -86,17 +83,17 @@ def test_a_resumed_download_asks_only_for_the_missing_bytes(
     offset = int((proxy.ranges[1] or "bytes=0-").removeprefix("bytes=").rstrip("-"))
     assert 0 < offset <= 1_300_000
     assert proxy.data_bytes < SIZE + CLIENT_BLOCK, proxy.data_bytes  # no second full copy
-    assert active_sessions(client) == []
+    assert active_sessions(sim_api_client) == []
 
 
 def test_a_body_shorter_than_the_file_never_gets_the_final_name(
     sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     proxy.body = lambda whole: whole[:-1000]  # a consistent Content-Length, a short file
     dest = tmp_path / "dl"
     job = download(queue, proxy, sim_service, item, dest)
-    assert_failed_cleanly(job, dest, client)
+    assert_failed_cleanly(job, dest, sim_api_client)
     assert job.error_title == "Checksum mismatch"
     assert f"got {SIZE - 1000} bytes, the server has {SIZE}" in job.error_message
     assert os.listdir(dest) == []  # those bytes must not be resumed either
@@ -104,12 +101,12 @@ def test_a_body_shorter_than_the_file_never_gets_the_final_name(
 
 def test_a_body_longer_than_the_file_never_gets_the_final_name(
     sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     proxy.body = lambda whole: whole + b"extra" * 200
     dest = tmp_path / "dl"
     job = download(queue, proxy, sim_service, item, dest)
-    assert_failed_cleanly(job, dest, client)
+    assert_failed_cleanly(job, dest, sim_api_client)
     assert job.error_title == "Checksum mismatch"
     assert "sent more than" in job.error_message
     assert os.listdir(dest) == []
@@ -117,12 +114,12 @@ def test_a_body_longer_than_the_file_never_gets_the_final_name(
 
 def test_a_changed_byte_never_gets_the_final_name(
     sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     proxy.body = lambda whole: whole[:1000] + bytes([whole[1000] ^ 0xFF]) + whole[1001:]
     dest = tmp_path / "dl"
     job = download(queue, proxy, sim_service, item, dest)
-    assert_failed_cleanly(job, dest, client)
+    assert_failed_cleanly(job, dest, sim_api_client)
     assert job.error_title == "Checksum mismatch"
     assert "of the download is" in job.error_message
     assert os.listdir(dest) == []
@@ -130,7 +127,7 @@ def test_a_changed_byte_never_gets_the_final_name(
 
 def test_a_failing_verification_call_never_gives_the_final_name(
     sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     # once every byte is here, asking the server for the file's checksum answers 503
     proxy.fail = lambda method, path, query: (
@@ -139,21 +136,21 @@ def test_a_failing_verification_call_never_gives_the_final_name(
     )  # fmt: skip
     dest = tmp_path / "dl"
     job = download(queue, proxy, sim_service, item, dest)
-    assert_failed_cleanly(job, dest, client)
+    assert_failed_cleanly(job, dest, sim_api_client)
     assert job.error_title == "Server unreachable"
     assert "kept answering with errors for 2 s" in job.error_message
 
 
 def test_exhausted_retries_never_give_the_final_name(
     sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     proxy.fail = lambda method, path, query: 503 if path.startswith("/cls/data/") else None
     notes: list[str] = []
     queue.add_listener(lambda job: notes.append(job.note))
     dest = tmp_path / "dl"
     job = download(queue, proxy, sim_service, item, dest)
-    assert_failed_cleanly(job, dest, client)
+    assert_failed_cleanly(job, dest, sim_api_client)
     assert "kept answering with errors for 2 s" in job.error_message
     assert any(n.startswith("retrying, try 2, next in") for n in notes), notes
     assert proxy.data_bytes == 0
@@ -161,14 +158,14 @@ def test_exhausted_retries_never_give_the_final_name(
 
 def test_a_stalled_download_fails_as_stopped_sending(
     sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     proxy.stall_after = 20_000  # a little (under stall_bytes), then nothing, on every GET
     phases: list[str] = []
     queue.add_listener(lambda job: phases.append(f"{job.phase.value}: {job.note}"))
     dest = tmp_path / "dl"
     job = download(queue, proxy, sim_service, item, dest)
-    assert_failed_cleanly(job, dest, client)
+    assert_failed_cleanly(job, dest, sim_api_client)
     assert job.error_title == "Transfer stalled"
     assert "the server stopped sending x.bin" in job.error_message
     assert any(p.startswith("stalled: stalled, try 2, next in") for p in phases), phases
@@ -180,14 +177,14 @@ def test_a_stalled_download_fails_as_stopped_sending(
 
 def test_a_server_that_drops_every_body_fails_within_the_window(
     sim_service: Any, queue: TransferQueue, proxy: FaultProxy, item: str, tmp_path: Path,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     """It answers every GET and cuts the body at once: answering is not progress, so the
     failure streak goes on and ends with the window."""
     proxy.drop_every = 1000  # below stall_bytes: no real progress
     dest = tmp_path / "dl"
     job = download(queue, proxy, sim_service, item, dest)
-    assert_failed_cleanly(job, dest, client)
+    assert_failed_cleanly(job, dest, sim_api_client)
     assert job.error_title == "Server unreachable"
     assert "the server has not answered for 2 s: the connection broke" in job.error_message
     assert len(proxy.ranges) >= 2

@@ -149,13 +149,13 @@ def _list_with_name(bad: str) -> Callable[[str, bytes], bytes]:
 def test_a_server_listing_an_unusable_name_fails_the_job_after_ending_the_session(
     sim_service: Any, tmp_path: Path, bad: str
 ) -> None:
-    from fault_proxy import FaultProxy, proxied_queue
-    from helpers import active_sessions, upload_spec
-    from test_workflows import download_spec, make_file
-
     from cl_desktop.api import ContentLibraryClient
     from cl_desktop.transfers.control import RetryPolicy
     from cl_desktop.transfers.jobs import JobState, ServerRef
+    from tests.support.api import active_sessions
+    from tests.support.fault_proxy import FaultProxy, proxied_queue
+    from tests.support.files import make_file
+    from tests.support.jobs import download_spec, upload_spec
 
     with FaultProxy(sim_service.base_url) as proxy:
         queue = proxied_queue(tmp_path / "q.sqlite", proxy, RetryPolicy(reconnect_window=5))
@@ -183,9 +183,9 @@ def test_a_server_listing_an_unusable_name_fails_the_job_after_ending_the_sessio
 def test_cl_transfer_reports_an_unusable_name_without_a_traceback(
     sim_service: Any, tmp_path: Path
 ) -> None:
-    from fault_proxy import FaultProxy
-    from test_cli import cli
-    from test_workflows import make_file
+    from tests.support.cli import cli
+    from tests.support.fault_proxy import FaultProxy
+    from tests.support.files import make_file
 
     db = str(tmp_path / "q.sqlite")
     with FaultProxy(sim_service.base_url) as proxy:

@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_proxy import FaultProxy, proxied_queue
-from helpers import active_sessions, upload_spec, wait_until
-from test_workflows import download_spec, make_file
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Phase, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
+from tests.support.api import active_sessions
+from tests.support.fault_proxy import FaultProxy, proxied_queue
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "admin", "secret"

@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fault_proxy import FaultProxy, proxied_queue
-from helpers import active_sessions, upload_spec
-from test_workflows import download_spec, make_file
-
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobState, ServerRef
+from tests.support.api import active_sessions
+from tests.support.fault_proxy import FaultProxy, proxied_queue
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
 
 
 def test_a_stalled_upload_fails_as_stopped_receiving(sim_service: Any, tmp_path: Path) -> None:

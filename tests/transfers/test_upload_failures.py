@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import upload_spec, wait_until
-from test_workflows import make_file
-from upload_support import ServerLog, phases, record_jobs, ref_for, sim_queue
 
 from cl_desktop.simulator.errors import ApiError
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Phase
 from cl_desktop.transfers.queue import TransferQueue
+from tests.support.files import make_file
+from tests.support.jobs import upload_spec
+from tests.support.uploads import ServerLog, phases, record_jobs, ref_for, sim_queue
+from tests.support.waiting import wait_until
 
 NOT_RETRIED = {Phase.RETRYING, Phase.RECONNECTING, Phase.STALLED}
 

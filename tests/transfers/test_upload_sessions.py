@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import upload_spec, wait_until
-from servers import SimulatorServer
-from test_workflows import make_file
-from upload_support import PASSWORD, ServerLog, record_jobs, ref_for, sim_queue
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.upload import choose_item_name
+from tests.support.files import make_file
+from tests.support.jobs import upload_spec
+from tests.support.servers import SimulatorServer
+from tests.support.uploads import PASSWORD, ServerLog, record_jobs, ref_for, sim_queue
+from tests.support.waiting import wait_until
 
 TIMEOUT = 3.0  # the service's session timeout: a pause must outlive it
 SMALL, BIG = 300_000, 16_000_000  # BIG outgrows the socket buffers: a pause cuts it

@@ -7,12 +7,14 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import active_sessions, upload_spec
-from servers import ServerTarget
 
 from cl_desktop.api import ContentLibraryClient
-from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, ServerRef, Verification
+from cl_desktop.transfers.jobs import JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from tests.support.api import active_sessions
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
+from tests.support.servers import ServerTarget
 
 
 def expected_verification(target: ServerTarget) -> Verification:
@@ -20,24 +22,8 @@ def expected_verification(target: ServerTarget) -> Verification:
     return Verification.SIZE_ONLY if target.kind == "vcsim" else Verification.VERIFIED
 
 
-def make_file(path: Path, size: int, seed: int = 1) -> Path:
-    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB pattern
-    with path.open("wb") as out:
-        left = size
-        while left > 0:
-            out.write(block[: min(left, len(block))])
-            left -= len(block)
-    return path
-
-
-def download_spec(ref: ServerRef, library_id: str, item_id: str, dest: Path,
-                  *names: str) -> JobSpec:  # fmt: skip
-    return JobSpec(Direction.DOWNLOAD, ref, library_id, item_id=item_id, dest_dir=str(dest),
-                   file_names=names)  # fmt: skip
-
-
 def test_upload_creates_item_and_download_round_trips(
-    queue: TransferQueue, client: ContentLibraryClient, server_ref: ServerRef,
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
     library_id: str, server_target: ServerTarget, tmp_path: Path,
 ) -> None:  # fmt: skip
     source = make_file(tmp_path / "Ubuntu 24.04 é%.iso", 3 * 1024 * 1024 + 17)
@@ -45,9 +31,9 @@ def test_upload_creates_item_and_download_round_trips(
     assert job.state is JobState.DONE, job.error_message
     assert job.verification is expected_verification(server_target)
     assert job.item_id is not None
-    item = client.items.get(job.item_id)
+    item = api_client.items.get(job.item_id)
     assert item.name == "Ubuntu 24.04 é%" and item.type == "iso"
-    assert [f.name for f in client.item_files.list(job.item_id)] == [source.name]
+    assert [f.name for f in api_client.item_files.list(job.item_id)] == [source.name]
 
     dest = tmp_path / "out"
     down = queue.wait(queue.add(download_spec(server_ref, library_id, job.item_id, dest)), 60)
@@ -55,13 +41,13 @@ def test_upload_creates_item_and_download_round_trips(
     assert down.verification is expected_verification(server_target)
     assert (dest / source.name).read_bytes() == source.read_bytes()
     assert os.listdir(dest) == [source.name]  # no .part left behind
-    assert active_sessions(client) == []
+    assert active_sessions(api_client) == []
     outcomes = [(r.direction, r.file, r.outcome) for r in queue.history()]
     assert outcomes == [("upload", source.name, "done"), ("download", source.name, "done")]
 
 
 def test_ovf_brings_its_files_in_order(
-    queue: TransferQueue, client: ContentLibraryClient, server_ref: ServerRef,
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
     library_id: str, tmp_path: Path, server_target: ServerTarget,
 ) -> None:  # fmt: skip
     folder = tmp_path / "tpl"
@@ -81,7 +67,7 @@ def test_ovf_brings_its_files_in_order(
     assert [f.name for f in job.files] == ["tpl.mf", "tpl.ovf", "disk-1.vmdk"]
     assert job.verification is expected_verification(server_target)
     assert job.item_id is not None
-    stored = {f.name: f for f in client.item_files.list(job.item_id)}
+    stored = {f.name: f for f in api_client.item_files.list(job.item_id)}
     # vCenter consumes the manifest (keep_in_storage false); vcsim stores it like any file
     manifest = {"tpl.mf"} if server_target.kind == "vcsim" else set()
     assert set(stored) == {"tpl.ovf", "disk-1.vmdk"} | manifest
@@ -89,7 +75,7 @@ def test_ovf_brings_its_files_in_order(
 
 
 def test_preflight_catches_a_damaged_disk_before_any_byte_moves(
-    queue: TransferQueue, client: ContentLibraryClient, server_ref: ServerRef,
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
     library_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
     disk = make_file(tmp_path / "d.vmdk", 1000)
@@ -102,7 +88,7 @@ def test_preflight_catches_a_damaged_disk_before_any_byte_moves(
     assert job.state is JobState.FAILED
     assert job.error_title == "Files not ready"
     assert "d.vmdk does not match its manifest" in job.error_message
-    assert client.items.list(library_id) == ()  # nothing was created
+    assert api_client.items.list(library_id) == ()  # nothing was created
     assert disk.exists()
 
 
@@ -116,46 +102,46 @@ def test_preflight_catches_a_damaged_disk_before_any_byte_moves(
     ids=["missing", "folder", "empty"],
 )
 def test_bad_local_paths_fail_clearly(
-    queue: TransferQueue, client: ContentLibraryClient, server_ref: ServerRef,
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
     library_id: str, tmp_path: Path, make, message: str,  # type: ignore[no-untyped-def]
 ) -> None:  # fmt: skip
     job = queue.wait(queue.add(upload_spec(server_ref, library_id, make(tmp_path))), 30)
     assert job.state is JobState.FAILED and message in job.error_message
-    assert client.items.list(library_id) == ()
+    assert api_client.items.list(library_id) == ()
 
 
 def test_name_clash_is_an_error_or_a_unique_name(
-    queue: TransferQueue, client: ContentLibraryClient, server_ref: ServerRef,
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
     library_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
-    client.items.create(library_id, "tools.sh", type="file")
+    api_client.items.create(library_id, "tools.sh", type="file")
     source = make_file(tmp_path / "tools.sh", 100)
     clash = queue.wait(queue.add(upload_spec(server_ref, library_id, source)), 30)
     assert clash.state is JobState.FAILED and clash.error_title == "Name in use"
     ok = queue.wait(queue.add(upload_spec(server_ref, library_id, source, unique_name=True)), 30)
     assert ok.state is JobState.DONE, ok.error_message
     assert ok.item_id is not None
-    assert client.items.get(ok.item_id).name == "tools.sh (2)"
+    assert api_client.items.get(ok.item_id).name == "tools.sh (2)"
 
 
 def test_upload_into_existing_item_replaces_content(
-    queue: TransferQueue, client: ContentLibraryClient, server_ref: ServerRef,
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
     library_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
-    item = client.items.create(library_id, "scripts", type="file")
+    item = api_client.items.create(library_id, "scripts", type="file")
     first = make_file(tmp_path / "a.ps1", 1000, seed=3)
     second = make_file(tmp_path / "b.sh", 2000, seed=4)
     for path in (first, second):
         job = queue.wait(queue.add(upload_spec(server_ref, library_id, path, item_id=item)), 30)
         assert job.state is JobState.DONE, job.error_message
-    assert {f.name for f in client.item_files.list(item)} == {"a.ps1", "b.sh"}
+    assert {f.name for f in api_client.item_files.list(item)} == {"a.ps1", "b.sh"}
 
 
 def test_download_of_selected_files_and_unknown_name(
-    queue: TransferQueue, client: ContentLibraryClient, server_ref: ServerRef,
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
     library_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
-    item = client.items.create(library_id, "pair", type="file")
+    item = api_client.items.create(library_id, "pair", type="file")
     for name in ("one.bin", "two.bin"):
         job = queue.wait(
             queue.add(
@@ -169,4 +155,4 @@ def test_download_of_selected_files_and_unknown_name(
     assert job.state is JobState.DONE and os.listdir(dest) == ["two.bin"]
     bad = queue.wait(queue.add(download_spec(server_ref, library_id, item, dest, "nope")), 30)
     assert bad.state is JobState.FAILED and "no file named nope" in bad.error_message
-    assert active_sessions(client) == []
+    assert active_sessions(api_client) == []

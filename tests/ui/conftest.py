@@ -10,20 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gui_support import (  # type: ignore[import-not-found]
-    HERE,
+from pytestqt.qtbot import QtBot
+
+from cl_desktop.app import Application
+from cl_desktop.services.connection import LoginRequest
+from tests.support.gui import (
     IGNORED_QT_MESSAGES,
     FakePrompts,
-    SimulatorProcess,
     build_app,
     close_app,
     wait_items_loaded,
 )
-from pytestqt.qtbot import QtBot
+from tests.support.servers.process import SimulatorProcess
 
-from cl_desktop.api import ContentLibraryClient
-from cl_desktop.app import Application
-from cl_desktop.services.connection import LoginRequest
+HERE = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,13 +38,6 @@ def fake_prompts(tmp_path: Path) -> FakePrompts:
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     return FakePrompts(directory=str(downloads))
-
-
-@pytest.fixture
-def client(sim_service: Any) -> Iterator[ContentLibraryClient]:
-    """A REST client for setting up server state (tests only; the GUI never gets one)."""
-    with ContentLibraryClient(sim_service.base_url, "admin", "secret") as c:
-        yield c
 
 
 @pytest.fixture

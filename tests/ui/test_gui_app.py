@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gui_support import FakePrompts, build_app, close_app  # type: ignore[import-not-found]
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.__main__ import parse_args
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.demo import DEMO_LIBRARY, start_demo_server
 from cl_desktop.transfers.ovf import parse_manifest
+from tests.support.gui import FakePrompts, build_app, close_app
 
 ROOT = Path(__file__).resolve().parents[2]
 

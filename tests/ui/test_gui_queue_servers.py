@@ -7,7 +7,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gui_support import (  # type: ignore[import-not-found]
+from PySide6.QtCore import QPoint
+from pytestqt.qtbot import QtBot
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.services.connection import LoginRequest
+from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, Phase, Verification
+from cl_desktop.transfers.store import JobStore
+from cl_desktop.ui.queue_model import ERROR, STATE
+from tests.support.files import make_file
+from tests.support.gui import (
     FakePrompts,
     build_app,
     close_app,
@@ -16,24 +25,15 @@ from gui_support import (  # type: ignore[import-not-found]
     jobs,
     wait_items_loaded,
     wait_jobs,
-    write_file,
 )
-from PySide6.QtCore import QPoint
-from pytestqt.qtbot import QtBot
-from servers import SimulatorServer
-
-from cl_desktop.api import ContentLibraryClient
-from cl_desktop.services.connection import LoginRequest
-from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, Phase, Verification
-from cl_desktop.transfers.store import JobStore
-from cl_desktop.ui.queue_model import ERROR, STATE
+from tests.support.servers import SimulatorServer
 
 
 def test_a_job_of_a_server_not_logged_in_shows_and_runs_after_its_login(
     qtbot: QtBot, sim_service: Any, tmp_path: Path, fake_prompts: FakePrompts
 ) -> None:
     with SimulatorServer(tmp_path / "sim-b") as server_b:
-        payload = write_file(tmp_path / "for-b.bin", 200_000)
+        payload = make_file(tmp_path / "for-b.bin", 200_000)
         login_a = LoginRequest(sim_service.base_url, "admin", "secret")
         login_b = LoginRequest(server_b.base_url, "admin", "secret")
 
@@ -90,12 +90,12 @@ def test_a_job_of_a_server_not_logged_in_shows_and_runs_after_its_login(
 def test_a_read_only_users_upload_fails_once_clearly_and_leaves_no_item(
     qtbot: QtBot,
     sim_service: Any,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
     tmp_path: Path,
     fake_prompts: FakePrompts,
 ) -> None:
     library = sim_service.default_library_id
-    existing = client.items.create(library, "shared", type="file")
+    existing = sim_api_client.items.create(library, "shared", type="file")
     fake_prompts.login = LoginRequest(sim_service.base_url, "reader", "secret")
     app = build_app(tmp_path, fake_prompts)
     try:
@@ -105,8 +105,8 @@ def test_a_read_only_users_upload_fails_once_clearly_and_leaves_no_item(
         phases: list[Phase] = []
         app.transfers.job_changed.connect(lambda snap: phases.append(snap.phase))
         view = app.window.item_view
-        new_file = write_file(tmp_path / "new.bin", 50_000)
-        into_file = write_file(tmp_path / "into.bin", 50_000, seed=2)
+        new_file = make_file(tmp_path / "new.bin", 50_000)
+        into_file = make_file(tmp_path / "into.bin", 50_000, seed=2)
 
         assert drop_files(view, [new_file], item_row_point(app, "shared") + QPoint(0, 60))
         qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
@@ -121,8 +121,8 @@ def test_a_read_only_users_upload_fails_once_clearly_and_leaves_no_item(
             assert model.index(row, ERROR).data().startswith("Permission denied: ")
         assert not {Phase.RETRYING, Phase.RECONNECTING} & set(phases)
         # nothing behind: no new item, no file in the existing one, no session left open
-        assert client.items.list(library) == (existing,)
-        assert client.item_files.list(existing) == ()
+        assert sim_api_client.items.list(library) == (existing,)
+        assert sim_api_client.item_files.list(existing) == ()
         assert "Transfer failed" in app.window.status_label.text()
     finally:
         close_app(app)

@@ -7,14 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gui_support import (  # type: ignore[import-not-found]
-    FakePrompts,
-    SimulatorProcess,
-    build_app,
-    close_app,
-    select_library,
-    wait_items_loaded,
-)
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 from pytestqt.qtbot import QtBot
@@ -25,6 +17,14 @@ from cl_desktop.services.connection import LoginRequest
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, Phase, ServerRef
 from cl_desktop.ui import main_window
 from cl_desktop.ui.queue_model import HELD_PHASES, STATE, QueueModel
+from tests.support.gui import (
+    FakePrompts,
+    build_app,
+    close_app,
+    select_library,
+    wait_items_loaded,
+)
+from tests.support.servers.process import SimulatorProcess
 
 
 def test_a_listing_error_clears_by_itself_when_the_server_is_back(

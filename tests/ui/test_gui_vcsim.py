@@ -7,7 +7,13 @@ import io
 import uuid
 from pathlib import Path
 
-from gui_support import (  # type: ignore[import-not-found]
+from pytestqt.qtbot import QtBot
+
+from cl_desktop.api import AddSpec
+from cl_desktop.services.connection import LoginRequest
+from cl_desktop.ui.details import NOT_AVAILABLE
+from tests.support.api import client_for
+from tests.support.gui import (
     FakePrompts,
     build_app,
     close_app,
@@ -15,13 +21,7 @@ from gui_support import (  # type: ignore[import-not-found]
     select_library,
     wait_items_loaded,
 )
-from helpers import client_for
-from pytestqt.qtbot import QtBot
-from servers import VcsimServer
-
-from cl_desktop.api import AddSpec
-from cl_desktop.services.connection import LoginRequest
-from cl_desktop.ui.details import NOT_AVAILABLE
+from tests.support.servers import VcsimServer
 
 
 def test_browsing_vcsim_shows_files_and_storage_not_available(

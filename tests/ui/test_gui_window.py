@@ -7,20 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gui_support import (  # type: ignore[import-not-found]
-    FakePrompts,
-    build_app,
-    close_app,
-    drop_files,
-    item_row_point,
-    jobs,
-    select_item,
-    select_library,
-    wait_items_loaded,
-    wait_jobs,
-    write_file,
-)
-from helpers import active_sessions
 from PySide6.QtCore import QPoint, QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -31,6 +17,20 @@ from cl_desktop.demo import seed
 from cl_desktop.transfers.jobs import JobState, Phase, Verification
 from cl_desktop.ui.details import NOT_AVAILABLE
 from cl_desktop.ui.queue_model import ITEM, PROGRESS, STATE, VERIFICATION
+from tests.support.api import active_sessions
+from tests.support.files import make_file
+from tests.support.gui import (
+    FakePrompts,
+    build_app,
+    close_app,
+    drop_files,
+    item_row_point,
+    jobs,
+    select_item,
+    select_library,
+    wait_items_loaded,
+    wait_jobs,
+)
 
 
 def sha1(path: Path) -> str:
@@ -38,12 +38,16 @@ def sha1(path: Path) -> str:
 
 
 def test_drop_on_an_item_row_uploads_into_it_verified(
-    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
 ) -> None:
-    item_id = client.items.create(sim_service.default_library_id, "target", type="file")
+    item_id = sim_api_client.items.create(sim_service.default_library_id, "target", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
-    payload = write_file(tmp_path / "payload.bin", 3 * 1024 * 1024 + 17)
+    payload = make_file(tmp_path / "payload.bin", 3 * 1024 * 1024 + 17)
 
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "target"))
 
@@ -53,7 +57,7 @@ def test_drop_on_an_item_row_uploads_into_it_verified(
     model = gui.window.dock.queue_model
     assert model.index(0, STATE).data() == "Done"
     assert model.index(0, VERIFICATION).data() == "verified"
-    [info] = client.item_files.list(item_id)
+    [info] = sim_api_client.item_files.list(item_id)
     assert (info.name, info.size) == ("payload.bin", payload.stat().st_size)
     assert info.checksum_info is not None and info.checksum_info.checksum == sha1(payload)
     # the finished upload shows in the history and refreshes the item row (size, version)
@@ -70,13 +74,13 @@ def test_drop_on_an_item_row_uploads_into_it_verified(
 def test_drop_on_a_library_creates_one_item_per_file_after_confirmation(
     qtbot: QtBot,
     gui: Application,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
     sim_service: Any,
     fake_prompts: FakePrompts,
     tmp_path: Path,
 ) -> None:
-    iso = write_file(tmp_path / "installer.iso", 1024 * 1024, seed=2)
-    notes = write_file(tmp_path / "notes.txt", 5000, seed=3)
+    iso = make_file(tmp_path / "installer.iso", 1024 * 1024, seed=2)
+    notes = make_file(tmp_path / "notes.txt", 5000, seed=3)
     tree = gui.window.library_tree
     library_index = gui.window.library_model.item(0).child(0).index()
     pos = tree.visualRect(library_index).center()
@@ -92,7 +96,7 @@ def test_drop_on_a_library_creates_one_item_per_file_after_confirmation(
     ]
     wait_jobs(qtbot, gui, 2, JobState.DONE)
     library = sim_service.default_library_id
-    created = {m.name: m for m in client.items.list_models(library)}
+    created = {m.name: m for m in sim_api_client.items.list_models(library)}
     assert created["installer"].type == "iso"
     assert created["notes.txt"].type == "file"
     # the table reloads on its own once the uploads are done
@@ -102,14 +106,14 @@ def test_drop_on_a_library_creates_one_item_per_file_after_confirmation(
 def test_a_new_item_whose_name_is_taken_shows_and_records_the_name_it_gets(
     qtbot: QtBot,
     gui: Application,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
     sim_service: Any,
     fake_prompts: FakePrompts,
     tmp_path: Path,
 ) -> None:
     library = sim_service.default_library_id
-    first = client.items.create(library, "big-2g", type="iso")
-    iso = write_file(tmp_path / "big-2g.iso", 300_000, seed=4)
+    first = sim_api_client.items.create(library, "big-2g", type="iso")
+    iso = make_file(tmp_path / "big-2g.iso", 300_000, seed=4)
     tree = gui.window.library_tree
     pos = tree.visualRect(gui.window.library_model.item(0).child(0).index()).center()
 
@@ -122,7 +126,7 @@ def test_a_new_item_whose_name_is_taken_shows_and_records_the_name_it_gets(
     [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
     assert job.spec.item_name == "big-2g (2)"
     assert job.item_id is not None and job.item_id != first
-    assert client.items.get(job.item_id).name == "big-2g (2)"
+    assert sim_api_client.items.get(job.item_id).name == "big-2g (2)"
     assert gui.window.dock.queue_model.index(0, ITEM).data() == "big-2g (2)"
     assert "big-2g (2)" in gui.window.status_label.text()
     history = gui.window.dock.history_model
@@ -135,14 +139,14 @@ def test_a_new_item_whose_name_is_taken_shows_and_records_the_name_it_gets(
 def test_drop_on_the_empty_area_creates_items_and_declining_creates_none(
     qtbot: QtBot,
     gui: Application,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
     sim_service: Any,
     fake_prompts: FakePrompts,
     tmp_path: Path,
 ) -> None:
     view = gui.window.item_view
     empty_spot = QPoint(view.viewport().width() // 2, view.viewport().height() - 5)
-    script = write_file(tmp_path / "setup.ps1", 300)
+    script = make_file(tmp_path / "setup.ps1", 300)
     fake_prompts.confirm_answer = False
     assert drop_files(view, [script], empty_spot)
     qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
@@ -152,14 +156,14 @@ def test_drop_on_the_empty_area_creates_items_and_declining_creates_none(
     assert drop_files(view, [script], empty_spot)
     qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 2, timeout=5000)
     wait_jobs(qtbot, gui, 1, JobState.DONE)
-    [item] = client.items.list_models(sim_service.default_library_id)
+    [item] = sim_api_client.items.list_models(sim_service.default_library_id)
     assert (item.name, item.type) == ("setup.ps1", "file")
 
 
 def test_dropped_ovf_brings_its_disk_and_manifest(
     qtbot: QtBot,
     gui: Application,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
     sim_service: Any,
     fake_prompts: FakePrompts,
     tmp_path: Path,
@@ -181,15 +185,15 @@ def test_dropped_ovf_brings_its_disk_and_manifest(
         "demo-vm.ovf": Verification.VERIFIED,
         "demo-vm-disk1.vmdk": Verification.VERIFIED,
     }
-    [item] = client.items.list_models(sim_service.default_library_id)
-    names = sorted(f.name for f in client.item_files.list(item.id or ""))
+    [item] = sim_api_client.items.list_models(sim_service.default_library_id)
+    names = sorted(f.name for f in sim_api_client.item_files.list(item.id or ""))
     assert names == ["demo-vm-disk1.vmdk", "demo-vm.ovf"]  # vCenter keeps no .mf
 
 
 def test_download_an_item_and_selected_files_verified(
     qtbot: QtBot,
     gui: Application,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
     sim_service: Any,
     fake_prompts: FakePrompts,
     tmp_path: Path,
@@ -219,7 +223,7 @@ def test_download_an_item_and_selected_files_verified(
     qtbot.waitUntil(lambda: len(jobs(gui)) == 2 and jobs(gui)[1].state.finished, timeout=20000)
     assert jobs(gui)[1].state is JobState.DONE
     assert [p.name for p in other.iterdir()] == ["demo-vm-disk1.vmdk"]
-    [remote] = [f for f in client.item_files.list(jobs(gui)[1].spec.item_id or "") if
+    [remote] = [f for f in sim_api_client.item_files.list(jobs(gui)[1].spec.item_id or "") if
                 f.name == "demo-vm-disk1.vmdk"]  # fmt: skip
     assert remote.checksum_info and remote.checksum_info.checksum == sha1(
         other / "demo-vm-disk1.vmdk"
@@ -227,13 +231,17 @@ def test_download_an_item_and_selected_files_verified(
 
 
 def test_cancel_and_retry_from_the_queue(
-    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
 ) -> None:
-    item_id = client.items.create(sim_service.default_library_id, "slow", type="file")
+    item_id = sim_api_client.items.create(sim_service.default_library_id, "slow", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("slow") >= 0, timeout=10000)
     # Socket buffers swallow the first ~5 MiB at once; 1 MiB/s keeps the rest running.
-    payload = write_file(tmp_path / "big.bin", 24 * 1024 * 1024)
+    payload = make_file(tmp_path / "big.bin", 24 * 1024 * 1024)
     sim_service.faults.throttle(1024 * 1024)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "slow"))
     qtbot.waitUntil(
@@ -248,23 +256,27 @@ def test_cancel_and_retry_from_the_queue(
     wait_jobs(qtbot, gui, 1, JobState.CANCELED)
     qtbot.waitUntil(dock.retry_action.isEnabled, timeout=5000)
     # Canceled on the server too: no session left, no partial file in the item.
-    assert active_sessions(client) == [] and client.item_files.list(item_id) == ()
+    assert active_sessions(sim_api_client) == [] and sim_api_client.item_files.list(item_id) == ()
 
     sim_service.faults.throttle(None)
     dock.retry_action.trigger()
     [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
     assert job.verification is Verification.VERIFIED
-    [info] = client.item_files.list(item_id)
+    [info] = sim_api_client.item_files.list(item_id)
     assert info.size == payload.stat().st_size
 
 
 def test_pause_and_resume(
-    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
 ) -> None:
-    item_id = client.items.create(sim_service.default_library_id, "paused", type="file")
+    item_id = sim_api_client.items.create(sim_service.default_library_id, "paused", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("paused") >= 0, timeout=10000)
-    payload = write_file(tmp_path / "p.bin", 24 * 1024 * 1024)
+    payload = make_file(tmp_path / "p.bin", 24 * 1024 * 1024)
     sim_service.faults.throttle(1024 * 1024)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "paused"))
     qtbot.waitUntil(lambda: bool(jobs(gui)) and jobs(gui)[0].bytes_done > 0, timeout=10000)
@@ -277,23 +289,27 @@ def test_pause_and_resume(
     # cannot resume mid-file), and the row says it will be sent again; the session is kept.
     assert paused.bytes_done == 0
     assert "p.bin will be sent again from its start" in paused.note
-    assert paused.session_id in {s for s in client.update_sessions.list()}
+    assert paused.session_id in {s for s in sim_api_client.update_sessions.list()}
     qtbot.waitUntil(lambda: dock.queue_model.index(0, PROGRESS).data() == "0%", timeout=5000)
     sim_service.faults.throttle(None)
     dock.resume_action.trigger()
     [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
     assert job.verification is Verification.VERIFIED
     # What the server holds: the whole file, its checksum, in the same item; no session left.
-    [info] = client.item_files.list(item_id)
+    [info] = sim_api_client.item_files.list(item_id)
     assert info.size == payload.stat().st_size
     assert info.checksum_info and info.checksum_info.checksum == sha1(payload)
-    assert job.item_id == item_id and active_sessions(client) == []
+    assert job.item_id == item_id and active_sessions(sim_api_client) == []
 
 
 def test_failed_transfer_shows_its_error_which_can_be_copied(
-    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
 ) -> None:
-    client.items.create(sim_service.default_library_id, "target", type="file")
+    sim_api_client.items.create(sim_service.default_library_id, "target", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
     empty = tmp_path / "empty.txt"
@@ -314,12 +330,16 @@ def test_failed_transfer_shows_its_error_which_can_be_copied(
 
 
 def test_a_dropped_connection_shows_as_retrying_then_succeeds(
-    qtbot: QtBot, gui: Application, client: ContentLibraryClient, sim_service: Any, tmp_path: Path
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
 ) -> None:
-    client.items.create(sim_service.default_library_id, "flaky", type="file")
+    sim_api_client.items.create(sim_service.default_library_id, "flaky", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("flaky") >= 0, timeout=10000)
-    payload = write_file(tmp_path / "f.bin", 100_000)
+    payload = make_file(tmp_path / "f.bin", 100_000)
     notes: list[tuple[Phase, str]] = []
     gui.transfers.job_changed.connect(lambda s: notes.append((s.phase, s.error_message)))
     sim_service.faults.drop_after_bytes(50_000, which="upload")
@@ -441,15 +461,15 @@ def test_failed_login_asks_again_with_the_error(
 def test_history_lists_finished_transfers_and_exports_csv_and_json(
     qtbot: QtBot,
     gui: Application,
-    client: ContentLibraryClient,
+    sim_api_client: ContentLibraryClient,
     sim_service: Any,
     fake_prompts: FakePrompts,
     tmp_path: Path,
 ) -> None:
-    client.items.create(sim_service.default_library_id, "target", type="file")
+    sim_api_client.items.create(sim_service.default_library_id, "target", type="file")
     gui.window.refresh()
     qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
-    payload = write_file(tmp_path / "h.bin", 70_000)
+    payload = make_file(tmp_path / "h.bin", 70_000)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "target"))
     wait_jobs(qtbot, gui, 1, JobState.DONE)
     dock = gui.window.dock

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cl_desktop.api import ContentLibraryClient, TlsSettings
+from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
@@ -25,12 +25,6 @@ def sim(sim_service: Any) -> Any:
 @pytest.fixture
 def ref(sim: Any) -> ServerRef:
     return ServerRef(sim.base_url, SIM_USER)
-
-
-@pytest.fixture
-def client(sim: Any) -> Iterator[ContentLibraryClient]:
-    with ContentLibraryClient(sim.base_url, SIM_USER, SIM_PASSWORD, tls=TlsSettings()) as c:
-        yield c
 
 
 @pytest.fixture

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import active_sessions, upload_spec, wait_until
-from test_cli import cli
-from test_workflows import download_spec, make_file
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Phase, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
+from tests.support.api import active_sessions
+from tests.support.cli import cli
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
+from tests.support.waiting import wait_until
 
-USER = "admin"  # the simulator user of tests/conftest.py
+USER = "admin"  # the simulator user of tests/support/accounts.py
 BLOCK = 1 << 20  # the largest block the client reads and sends at once (api.client)
 
 
@@ -33,19 +35,23 @@ def uploaded_item(queue: TransferQueue, ref: ServerRef, library: str, path: Path
 
 
 def test_dropped_upload_connection_is_resent(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+    sim: Any,
+    queue: TransferQueue,
+    ref: ServerRef,
+    sim_api_client: ContentLibraryClient,
+    tmp_path: Path,
 ) -> None:
     source = make_file(tmp_path / "big.iso", 4 * 1024 * 1024)
     sim.faults.drop_after_bytes(1_000_000, which="upload")
     job = queue.wait(queue.add(upload_spec(ref, sim.default_library_id, source)), 60)
     assert job.state is JobState.DONE, job.error_message
     assert job.verification is Verification.VERIFIED
-    assert active_sessions(client) == []
+    assert active_sessions(sim_api_client) == []
 
 
 def test_dropped_download_resumes_with_range(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    sim: Any, queue: TransferQueue, ref: ServerRef, sim_api_client: ContentLibraryClient,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     caplog.set_level(logging.DEBUG, logger="cl_desktop.simulator.handler")
     source = make_file(tmp_path / "big.bin", 6 * 1024 * 1024, seed=9)
@@ -63,7 +69,7 @@ def test_dropped_download_resumes_with_range(
     assert gets == ["200", "206"], gets
     assert (dest / "big.bin").read_bytes() == source.read_bytes()
     assert os.listdir(dest) == ["big.bin"]
-    assert active_sessions(client) == []
+    assert active_sessions(sim_api_client) == []
 
 
 def test_service_unavailable_is_retried(
@@ -107,7 +113,11 @@ def running_with_bytes(queue: TransferQueue, job_id: int) -> JobSnapshot | None:
 
 
 def test_cancel_takes_effect_within_a_block_and_cleans_up(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+    sim: Any,
+    queue: TransferQueue,
+    ref: ServerRef,
+    sim_api_client: ContentLibraryClient,
+    tmp_path: Path,
 ) -> None:
     sim.faults.throttle(500_000)
     size = 20_000_000
@@ -125,13 +135,19 @@ def test_cancel_takes_effect_within_a_block_and_cleans_up(
     assert max(reported) - before <= 2 * BLOCK, (before, max(reported))
     assert max(reported) < size
     sim.faults.throttle(None)
-    assert active_sessions(client) == []
-    assert client.items.find(name="slow", library_id=sim.default_library_id) == ()  # no empty item
+    assert active_sessions(sim_api_client) == []
+    assert (
+        sim_api_client.items.find(name="slow", library_id=sim.default_library_id) == ()
+    )  # no empty item
     assert [r.outcome for r in queue.history()] == ["canceled"]
 
 
 def test_pause_and_resume_a_download_keeps_the_partial_file(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+    sim: Any,
+    queue: TransferQueue,
+    ref: ServerRef,
+    sim_api_client: ContentLibraryClient,
+    tmp_path: Path,
 ) -> None:
     source = make_file(tmp_path / "p.bin", 8_000_000, seed=5)
     item = uploaded_item(queue, ref, sim.default_library_id, source)
@@ -147,7 +163,7 @@ def test_pause_and_resume_a_download_keeps_the_partial_file(
     assert 0 < kept < source.stat().st_size
     assert part.read_bytes() == source.read_bytes()[:kept]  # the prefix, intact
     assert os.listdir(dest) == ["p.bin.part"]
-    assert active_sessions(client) == []
+    assert active_sessions(sim_api_client) == []
     resumed: list[JobSnapshot] = []
     queue.add_listener(lambda job: resumed.append(job) if job.id == job_id else None)
     sim.faults.throttle(None)
@@ -162,9 +178,13 @@ def test_pause_and_resume_a_download_keeps_the_partial_file(
 
 
 def test_uploads_into_one_item_run_one_at_a_time(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+    sim: Any,
+    queue: TransferQueue,
+    ref: ServerRef,
+    sim_api_client: ContentLibraryClient,
+    tmp_path: Path,
 ) -> None:
-    item = client.items.create(sim.default_library_id, "serial", type="file")
+    item = sim_api_client.items.create(sim.default_library_id, "serial", type="file")
     seen: list[int] = []
     lock = threading.Lock()
     running: set[int] = set()
@@ -186,7 +206,7 @@ def test_uploads_into_one_item_run_one_at_a_time(
     for job_id in ids:
         assert queue.wait(job_id, 60).state is JobState.DONE
     assert max(seen) == 1
-    assert {f.name for f in client.item_files.list(item)} == {"f0.bin", "f1.bin", "f2.bin"}
+    assert {f.name for f in sim_api_client.item_files.list(item)} == {"f0.bin", "f1.bin", "f2.bin"}
 
 
 def test_history_exports_csv_and_json(
@@ -207,10 +227,9 @@ def test_keep_alive_reports_growing_progress_well_inside_the_expiry(tmp_path: Pa
     a 6 s upload and a 6 s download run, with progress that only grows (the server refuses
     anything else): a proxy records every keep-alive's progress value. The expiry leaves 4 s of
     slack for a loaded machine."""
-    from fault_proxy import FaultProxy, proxied_queue
-    from servers import SimulatorServer
-
     from cl_desktop.transfers.control import RetryPolicy
+    from tests.support.fault_proxy import FaultProxy, proxied_queue
+    from tests.support.servers import SimulatorServer
 
     with (
         SimulatorServer(tmp_path / "srv", users={USER: "secret"}, session_timeout=6.0) as service,
@@ -244,10 +263,9 @@ def test_keep_alive_progress_never_goes_back_when_a_file_is_sent_again(tmp_path:
     whose progress does not grow, so those go without it. With 1 MiB blocks at 1 MB/s and a
     keep-alive every 2 s (a 6 s expiry), one went out at 2/3 or more before the drop and the
     resend reaches at most 1/2 at its first one, however slow the machine."""
-    from fault_proxy import FaultProxy, proxied_queue
-    from servers import SimulatorServer
-
     from cl_desktop.transfers.control import RetryPolicy
+    from tests.support.fault_proxy import FaultProxy, proxied_queue
+    from tests.support.servers import SimulatorServer
 
     with (
         SimulatorServer(tmp_path / "srv", users={USER: "secret"}, session_timeout=6.0) as service,
@@ -272,7 +290,11 @@ def test_keep_alive_progress_never_goes_back_when_a_file_is_sent_again(tmp_path:
 
 
 def test_a_corrupted_download_fails_loudly_and_leaves_no_file(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient, tmp_path: Path
+    sim: Any,
+    queue: TransferQueue,
+    ref: ServerRef,
+    sim_api_client: ContentLibraryClient,
+    tmp_path: Path,
 ) -> None:
     source = make_file(tmp_path / "c.iso", 3_000_000, seed=11)
     item = uploaded_item(queue, ref, sim.default_library_id, source)
@@ -283,7 +305,7 @@ def test_a_corrupted_download_fails_loudly_and_leaves_no_file(
     assert job.error_title == "Checksum mismatch"
     assert "SHA1 of the download is" in job.error_message
     assert os.listdir(dest) == []  # neither the final name nor a .part to resume from
-    assert active_sessions(client) == []
+    assert active_sessions(sim_api_client) == []
     again = queue.wait(queue.add(download_spec(ref, sim.default_library_id, item, dest)), 60)
     assert again.state is JobState.DONE and again.verification is Verification.VERIFIED
     assert (dest / "c.iso").read_bytes() == source.read_bytes()

@@ -26,8 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import upload_spec, wait_until
-from matrix_support import (
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.transfers.control import RetryPolicy
+from cl_desktop.transfers.jobs import JobSnapshot, JobSpec, JobState, ServerRef, Verification
+from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, upload_spec
+from tests.support.matrix import (
     FaultProxy,
     Leftovers,
     ProxyRule,
@@ -36,14 +43,8 @@ from matrix_support import (
     check_message,
     tmpfs,
 )
-from servers import SimulatorServer
-from test_workflows import download_spec, make_file
-
-from cl_desktop.api import ContentLibraryClient
-from cl_desktop.transfers.control import RetryPolicy
-from cl_desktop.transfers.jobs import JobSnapshot, JobSpec, JobState, ServerRef, Verification
-from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
+from tests.support.servers import SimulatorServer
+from tests.support.waiting import wait_until
 
 USER, PASSWORD = "admin", "secret"
 SIZE = 3 * 1024 * 1024  # the file every operation moves: 3 blocks of the engine's 1 MiB

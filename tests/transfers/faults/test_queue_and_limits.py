@@ -9,21 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import upload_spec
-from test_faults import USER
-from test_workflows import make_file
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
+from tests.support.accounts import SIM_USER
+from tests.support.files import make_file
+from tests.support.jobs import upload_spec
 
 
 def test_move_changes_which_job_runs_next(sim: Any, ref: ServerRef, tmp_path: Path) -> None:
     # Jobs are added and moved before the queue starts, so which one runs first depends on the
     # order alone, not on how fast the first upload happens to be.
-    connect = lambda r: ContentLibraryClient(r.url, USER, "secret")  # noqa: E731
+    connect = lambda r: ContentLibraryClient(r.url, SIM_USER, "secret")  # noqa: E731
     queue = TransferQueue(JobStore(tmp_path / "held.sqlite"), connect, max_parallel=1)
     started: list[int] = []
     lock = threading.Lock()
@@ -62,21 +62,21 @@ def test_bandwidth_limit_holds_speed_down(
 
 
 def test_busy_item_names_the_session_that_holds_it(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient,
+    sim: Any, queue: TransferQueue, ref: ServerRef, sim_api_client: ContentLibraryClient,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    item = client.items.create(sim.default_library_id, "held", type="file")
-    holder = client.update_sessions.create(item)
+    item = sim_api_client.items.create(sim.default_library_id, "held", type="file")
+    holder = sim_api_client.update_sessions.create(item)
     job = queue.wait(
         queue.add(upload_spec(ref, sim.default_library_id, make_file(tmp_path / "h.bin", 10),
                               item_id=item)), 30)  # fmt: skip
     assert job.state is JobState.FAILED
     assert holder in job.error_message and "another update session" in job.error_message
-    client.update_sessions.cancel(holder)
+    sim_api_client.update_sessions.cancel(holder)
 
 
 def test_a_file_over_4_gib(
-    sim: Any, queue: TransferQueue, ref: ServerRef, client: ContentLibraryClient,
+    sim: Any, queue: TransferQueue, ref: ServerRef, sim_api_client: ContentLibraryClient,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     big = tmp_path / "large.vmdk"
@@ -86,18 +86,18 @@ def test_a_file_over_4_gib(
     assert job.state is JobState.DONE, job.error_message
     assert job.verification is Verification.VERIFIED
     assert job.item_id is not None
-    (stored,) = client.item_files.list(job.item_id)
+    (stored,) = sim_api_client.item_files.list(job.item_id)
     assert stored.size == (4 << 30) + 4097
-    client.items.delete(job.item_id)  # give the disk space back at once
+    sim_api_client.items.delete(job.item_id)  # give the disk space back at once
 
 
 def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) -> None:
     monkeypatch.setenv("CL_PASSWORD", "from-env")
-    assert cli_module.password_for("https://vc", USER) == "from-env"
+    assert cli_module.password_for("https://vc", SIM_USER) == "from-env"
     monkeypatch.delenv("CL_PASSWORD")
-    memory_keyring.set_password(cli_module.KEYRING_SERVICE, f"{USER}@https://vc", "stored")
-    assert cli_module.password_for("https://vc", USER) == "stored"
+    memory_keyring.set_password(cli_module.KEYRING_SERVICE, f"{SIM_USER}@https://vc", "stored")
+    assert cli_module.password_for("https://vc", SIM_USER) == "stored"
     memory_keyring.passwords.clear()
     monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115 (not a terminal)
     with pytest.raises(cli_module.UsageError, match="CL_PASSWORD"):
-        cli_module.password_for("https://vc", USER)
+        cli_module.password_for("https://vc", SIM_USER)

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from helpers import active_sessions
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, JobState
+from tests.support.api import active_sessions
 
 DATA_PREFIX = "/cls/data/"  # where the simulator serves upload and download bytes
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}

@@ -16,7 +16,7 @@ from cl_desktop.transfers.jobs import JobSnapshot, Phase, ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 
-PASSWORD = "secret"  # of both users of tests/conftest.py: admin and the read-only reader
+PASSWORD = "secret"  # of both users of tests/support/accounts.py: admin and the read-only reader
 
 
 class ServerLog:
@@ -128,3 +128,19 @@ def phases(seen: list[JobSnapshot]) -> set[Phase]:
 
 def ref_for(base_url: str, user: str = "admin") -> ServerRef:
     return ServerRef(base_url, user)
+
+
+def sessions_of(sim: Any, state: str = "ACTIVE") -> dict[str, Any]:
+    """The simulator's update sessions in `state`, by id (read from its in-process state)."""
+    with sim.backend.lock:
+        return {sid: s for sid, s in sim.backend.update_sessions.items() if s.state == state}
+
+
+def bytes_received(sim: Any, session_id: str) -> int:
+    with sim.backend.lock:
+        session = sim.backend.update_sessions[session_id]
+        return sum(f.bytes_transferred for f in session.files.values())
+
+
+def total_received(sim: Any) -> int:
+    return sum(bytes_received(sim, sid) for sid in sessions_of(sim))

@@ -1,12 +1,8 @@
 """What the GUI tests share: the app built against the embedded service, canned prompts, drops,
-waits and a simulator subprocess (fixtures that use them are in conftest.py)."""
+and waits (the fixtures that use them are in tests/ui/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +20,6 @@ from cl_desktop.transfers.jobs import JobSnapshot, JobState
 from cl_desktop.ui.dialogs import Prompts
 from cl_desktop.ui.queue_model import STATE
 
-HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
 # The offscreen platform cannot resize native windows; it says so, harmlessly.
 IGNORED_QT_MESSAGES = ["This plugin does not support propagateSizeHints"]
 
@@ -163,57 +157,3 @@ def wait_jobs(
             f"expected {count} jobs {state}: {[(s.state, s.error_message) for s in jobs(app)]}"
         ) from None
     return jobs(app)
-
-
-def write_file(path: Path, size: int, seed: int = 1) -> Path:
-    block = bytes((seed * 31 + i) % 251 for i in range(4096))
-    path.write_bytes((block * (size // len(block) + 1))[:size])
-    return path
-
-
-class SimulatorProcess:
-    """`python -m cl_desktop.simulator` in a subprocess (user admin/secret) that can be
-    stopped and started again on the same port and data, as a restarted vCenter is."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = 0
-        self.url = ""
-        self._proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> SimulatorProcess:
-        self._proc = proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "cl_desktop.simulator", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--user", "admin:secret",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )  # fmt: skip
-        assert proc.stdout is not None
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()))  # type: ignore[union-attr]
-        reader.start()
-        reader.join(30)
-        if not line or not line[0].startswith("serving "):
-            self.stop()
-            raise AssertionError(f"the simulator did not start: {line}")
-        self.url = line[0].split()[1]
-        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
-        return self
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
-        if proc.stdout is not None:
-            proc.stdout.close()

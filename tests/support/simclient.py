@@ -1,37 +1,18 @@
-"""Raw-HTTP helpers for the simulator tests (imported by conftest and the test modules).
+"""Raw-HTTP helpers for the simulator tests: a logged-in session of one dialect and its flows.
 
 Clients speak raw HTTP through ``requests`` (``trust_env=False`` so no proxy
-settings interfere).  ``poll_until`` waits for a condition by polling the server.
+settings interfere).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
 from cl_desktop.simulator import ContentLibraryService
-
-USERS = {"admin": "secret"}
-READONLY_USERS = {"reader": "secret"}
-
-T = TypeVar("T")
-
-
-def poll_until(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.01) -> T:
-    """Call ``probe`` until it returns something other than None/False; return that."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()  # waits between polls without time.sleep
-    while True:
-        value = probe()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
-        pause.wait(interval)
+from tests.support.accounts import READONLY_USERS, USERS
+from tests.support.waiting import poll_until
 
 
 def new_http(verify: str | bool = True) -> requests.Session:
@@ -41,7 +22,7 @@ def new_http(verify: str | bool = True) -> requests.Session:
     return http
 
 
-class Client:
+class RawClient:
     """A logged-in session of one dialect, with helpers for the common flows.
 
     ``call`` returns the raw response; the helpers assert success and unwrap.
