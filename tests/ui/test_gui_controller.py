@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gui_support import FakePrompts  # type: ignore[import-not-found]
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
@@ -15,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from cl_desktop.api.models import ItemModel
 from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
 from cl_desktop.ui.transfer_controller import TransferController
+from tests.support.gui import FakePrompts
 
 SERVER = ServerRef("http://127.0.0.1:1", "admin")
 ITEM = ItemModel(id="item-1", library_id="lib-1", name="disk", type="iso", size=1)

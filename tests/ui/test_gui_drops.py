@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gui_support import drop_files, write_file  # type: ignore[import-not-found]
 from PySide6.QtCore import QMimeData, QPoint, QUrl
 from pytestqt.qtbot import QtBot
 
@@ -13,12 +12,14 @@ from cl_desktop.ui.drops import local_paths
 from cl_desktop.ui.item_model import ItemTableModel
 from cl_desktop.ui.library_model import LibraryTreeModel
 from cl_desktop.ui.views import ItemTableView, LibraryTreeView
+from tests.support.files import make_file
+from tests.support.gui import drop_files
 
 
 def test_only_local_files_count_in_a_drag(tmp_path: Path) -> None:
     mime = QMimeData()
     assert local_paths(mime) == []  # no URLs at all (text, say)
-    local = write_file(tmp_path / "a.iso", 10)
+    local = make_file(tmp_path / "a.iso", 10)
     mime.setUrls([QUrl.fromLocalFile(str(local)), QUrl("http://127.0.0.1:1/b.iso")])
     assert local_paths(mime) == [str(local)]
 
@@ -35,7 +36,7 @@ def test_the_tree_takes_drops_on_a_library_row_only(qtbot: QtBot, tmp_path: Path
     qtbot.waitExposed(tree)
     dropped: list[tuple[str, list[str]]] = []
     tree.files_dropped.connect(lambda library, paths: dropped.append((library, paths)))
-    iso = write_file(tmp_path / "a.iso", 10)
+    iso = make_file(tmp_path / "a.iso", 10)
 
     server_row = tree.visualRect(model.index(0, 0)).center()
     assert not drop_files(tree, [iso], server_row)
@@ -59,7 +60,7 @@ def test_the_table_hands_on_the_row_or_none_and_refuses_while_disabled(
     qtbot.waitExposed(table)
     dropped: list[tuple[ItemModel | None, list[str]]] = []
     table.files_dropped.connect(lambda target, paths: dropped.append((target, paths)))
-    iso = write_file(tmp_path / "a.iso", 10)
+    iso = make_file(tmp_path / "a.iso", 10)
     row = table.visualRect(model.index(0, 0)).center()
     empty = QPoint(200, 250)
 
