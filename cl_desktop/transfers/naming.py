@@ -8,14 +8,23 @@ from pathlib import Path
 
 from .errors import UnsafeNameError
 
-__all__ = ["UnsafeNameError", "infer_item_type", "item_name_for", "safe_local_name",
-           "unique_item_name", "unique_path"]  # fmt: skip
+__all__ = [
+    "UnsafeNameError",
+    "infer_item_type",
+    "item_name_for",
+    "safe_local_name",
+    "unique_item_name",
+    "unique_path",
+]
 
 _WINDOWS_RESERVED = {
-    "CON", "PRN", "AUX", "NUL",
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
     *(f"COM{i}" for i in range(1, 10)),
     *(f"LPT{i}" for i in range(1, 10)),
-}  # fmt: skip
+}
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\/]')
 
 

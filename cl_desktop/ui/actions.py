@@ -12,6 +12,7 @@ def make_action(
     parent: QWidget,
     text: str,
     slot: Callable[[], object],
+    *,
     shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
     icon: QStyle.StandardPixmap | None = None,
     tip: str = "",

@@ -122,33 +122,58 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
         self.connect_action = make_action(
-            self, "&Connect...", self.ask_login, "Ctrl+L", sp.SP_DriveNetIcon,
-            "Connect to a vCenter server",
-        )  # fmt: skip
-        self.refresh_action = make_action(
-            self, "&Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
-            sp.SP_BrowserReload, "Reload libraries, items and details",
-        )  # fmt: skip
-        self.upload_action = make_action(
-            self, "&Upload into item...", self.upload_into_selected, "Ctrl+U", sp.SP_ArrowUp,
-            "Upload files into the selected item",
-        )  # fmt: skip
-        self.upload_new_action = make_action(
-            self, "Upload as &new items...", self.upload_new_items_dialog, "Ctrl+Shift+U",
-            sp.SP_FileDialogNewFolder, "Create one new item per file in the selected library",
-        )  # fmt: skip
-        self.download_action = make_action(
-            self, "&Download...", self.download_selected_items, "Ctrl+D", sp.SP_ArrowDown,
-            "Download all files of the selected items to a folder",
-        )  # fmt: skip
-        self.download_files_action = make_action(
-            self, "Download selected &files...", self.download_selected_files, "Ctrl+Shift+D",
-            None, "Download the files selected in the Files tab",
-        )  # fmt: skip
-        self.filter_action = make_action(
-            self, "&Find", self._focus_filter, QKeySequence.StandardKey.Find
+            self,
+            "&Connect...",
+            self.ask_login,
+            shortcut="Ctrl+L",
+            icon=sp.SP_DriveNetIcon,
+            tip="Connect to a vCenter server",
         )
-        self.quit_action = make_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.refresh_action = make_action(
+            self,
+            "&Refresh",
+            self.refresh,
+            shortcut=QKeySequence.StandardKey.Refresh,
+            icon=sp.SP_BrowserReload,
+            tip="Reload libraries, items and details",
+        )
+        self.upload_action = make_action(
+            self,
+            "&Upload into item...",
+            self.upload_into_selected,
+            shortcut="Ctrl+U",
+            icon=sp.SP_ArrowUp,
+            tip="Upload files into the selected item",
+        )
+        self.upload_new_action = make_action(
+            self,
+            "Upload as &new items...",
+            self.upload_new_items_dialog,
+            shortcut="Ctrl+Shift+U",
+            icon=sp.SP_FileDialogNewFolder,
+            tip="Create one new item per file in the selected library",
+        )
+        self.download_action = make_action(
+            self,
+            "&Download...",
+            self.download_selected_items,
+            shortcut="Ctrl+D",
+            icon=sp.SP_ArrowDown,
+            tip="Download all files of the selected items to a folder",
+        )
+        self.download_files_action = make_action(
+            self,
+            "Download selected &files...",
+            self.download_selected_files,
+            shortcut="Ctrl+Shift+D",
+            tip="Download the files selected in the Files tab",
+        )
+        self.filter_action = make_action(
+            self, "&Find", self._focus_filter, shortcut=QKeySequence.StandardKey.Find
+        )
+        self.quit_action = make_action(
+            self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit
+        )
         self.copy_id_action = make_action(self, "Copy item &ID", self._copy_item_id)
 
     def _build_central(self) -> None:

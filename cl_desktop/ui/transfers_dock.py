@@ -114,36 +114,60 @@ class TransfersDock(QDockWidget):
             return lambda: self.queue_command(name)
 
         self.cancel_action = make_action(
-            self, "&Cancel", command("cancel"), "Del", sp.SP_DialogCancelButton,
-            "Cancel the selected transfers",
-        )  # fmt: skip
+            self,
+            "&Cancel",
+            command("cancel"),
+            shortcut="Del",
+            icon=sp.SP_DialogCancelButton,
+            tip="Cancel the selected transfers",
+        )
         self.pause_action = make_action(
-            self, "&Pause", command("pause"), None, sp.SP_MediaPause,
-            "Pause the selected transfers",
-        )  # fmt: skip
+            self,
+            "&Pause",
+            command("pause"),
+            icon=sp.SP_MediaPause,
+            tip="Pause the selected transfers",
+        )
         self.resume_action = make_action(
-            self, "Res&ume", command("resume"), None, sp.SP_MediaPlay,
-            "Resume the selected transfers",
-        )  # fmt: skip
+            self,
+            "Res&ume",
+            command("resume"),
+            icon=sp.SP_MediaPlay,
+            tip="Resume the selected transfers",
+        )
         self.retry_action = make_action(
-            self, "&Retry", command("retry"), "Ctrl+R", sp.SP_BrowserReload,
-            "Run the selected failed or canceled transfers again",
-        )  # fmt: skip
+            self,
+            "&Retry",
+            command("retry"),
+            shortcut="Ctrl+R",
+            icon=sp.SP_BrowserReload,
+            tip="Run the selected failed or canceled transfers again",
+        )
         self.remove_action = make_action(
-            self, "Re&move", command("remove"), "Shift+Del", sp.SP_TrashIcon,
-            "Remove the selected finished transfers from the queue",
-        )  # fmt: skip
+            self,
+            "Re&move",
+            command("remove"),
+            shortcut="Shift+Del",
+            icon=sp.SP_TrashIcon,
+            tip="Remove the selected finished transfers from the queue",
+        )
         self.open_folder_action = make_action(
-            self, "&Open containing folder", self.open_containing_folder, None, sp.SP_DirOpenIcon,
-            "Show the local files of the selected transfer",
-        )  # fmt: skip
+            self,
+            "&Open containing folder",
+            self.open_containing_folder,
+            icon=sp.SP_DirOpenIcon,
+            tip="Show the local files of the selected transfer",
+        )
         self.copy_error_action = make_action(
-            self, "Copy &error", self.copy_error, None, None, "Copy the error text"
+            self, "Copy &error", self.copy_error, tip="Copy the error text"
         )
         self.clear_done_action = make_action(
-            self, "Clear &completed", self.clear_completed, None, sp.SP_DialogResetButton,
-            "Remove the completed transfers from the queue (they stay in the history)",
-        )  # fmt: skip
+            self,
+            "Clear &completed",
+            self.clear_completed,
+            icon=sp.SP_DialogResetButton,
+            tip="Remove the completed transfers from the queue (they stay in the history)",
+        )
         self.export_csv_action = make_action(
             self, "Export history as &CSV...", lambda: self.export_history("csv")
         )
