@@ -4,7 +4,8 @@
 parameters live and how results and errors are wrapped; the operations below
 are shared.  A ``Call`` hides the differences in *where* parameters live:
 
-- ``call.arg(name)`` looks in path parameters, then the query, then the JSON body;
+- ``call.arg(name)`` looks in path parameters, then the query, then the JSON body (a bare
+  ``?name`` key defers to the body's ``name``);
 - ``call.spec(member)`` is the whole body on ``/api`` and ``body[member]`` on ``/rest``
   (``create_spec``, ``update_spec``, ``file_spec``, ``spec``);
 - ``call.client_token()`` is the ``Client-Token`` header on ``/api`` and the
@@ -52,11 +53,12 @@ class Call:
     def arg(self, name: str) -> Any:
         if name in self.params:
             return self.params[name]
-        if name in self.query:
+        body = self.body if isinstance(self.body, dict) else {}
+        # A bare "?name" (no value) only selects the operation; vCenter's generated clients
+        # then send the value in the JSON body (GET .../file?name with {"name": ...}).
+        if name in self.query and (self.query[name] or name not in body):
             return self.query[name]
-        if isinstance(self.body, dict):
-            return self.body.get(name)
-        return None
+        return body.get(name)
 
     def str_arg(self, name: str) -> str | None:
         value = self.arg(name)

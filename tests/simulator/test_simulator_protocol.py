@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -382,6 +383,63 @@ def test_item_files_and_storage_shapes(raw_api: RawClient, raw_rest: RawClient) 
         "GET", "/rest/com/vmware/content/library/item/storage", params={"library_item_id": item_id}
     )
     assert listed == storage
+
+
+# vCenter's generated clients (the official SDK among them) send the key of these GETs bare in
+# the query and its value in a JSON body; the project's client sends ``?key=value``. Both work.
+_BARE_KEY_GETS = [
+    ("file", "name"),
+    ("storage", "file_name"),
+    ("download", "file_name"),
+    ("items", "library_id"),
+]
+
+
+def _bare_key_get(api: Client, which: str) -> tuple[str, str, Any]:
+    """(path, value, expected answer) for one of the GETs that take a bare query key."""
+    item_id = api.create_item(f"bare-{which}")
+    api.upload(item_id, {"a.bin": b"hello"})
+    if which == "items":
+        return "/api/content/library/item", api.service.default_library_id, [item_id]
+    if which == "download":
+        did = api.create_download_session(item_id)
+        return (
+            f"/api/content/library/item/download-session/{did}/file",
+            "a.bin",
+            {
+                "name": "a.bin",
+                "bytes_transferred": 0,
+                "status": "UNPREPARED",
+            },
+        )
+    path = f"/api/content/library/item/{item_id}/{which}"
+    answer = api.ok("GET", path, params={"name" if which == "file" else "file_name": "a.bin"})
+    return path, "a.bin", answer
+
+
+@pytest.mark.parametrize(("which", "key"), _BARE_KEY_GETS, ids=[w for w, _ in _BARE_KEY_GETS])
+def test_a_bare_query_key_takes_its_value_from_the_body(api: Client, which: str, key: str) -> None:
+    path, value, expected = _bare_key_get(api, which)
+    assert api.ok("GET", f"{path}?{key}", json={key: value}) == expected
+    assert api.ok("GET", path, params={key: value}) == expected
+    # the query's value wins over a body that says otherwise
+    assert api.ok("GET", path, params={key: value}, json={key: "other"}) == expected
+
+
+@pytest.mark.parametrize(("which", "key"), _BARE_KEY_GETS, ids=[w for w, _ in _BARE_KEY_GETS])
+def test_a_bare_query_key_without_a_value_is_invalid_argument(
+    api: Client, which: str, key: str
+) -> None:
+    path, _, _ = _bare_key_get(api, which)
+    for r in (
+        api.call("GET", f"{path}?{key}"),
+        api.call("GET", f"{path}?{key}", json={}),
+        api.call("GET", f"{path}?{key}="),
+        api.call("GET", f"{path}?{key}", json={key: None}),
+    ):
+        assert r.status_code == 400, (r.request.url, r.text)
+        assert error_type(r) == "INVALID_ARGUMENT"
+        assert message(r) == f"'{key}' is required."
 
 
 # -- read-only users ---------------------------------------------------------------------------
