@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import trustme
-from helpers import wait_until
-from servers import SimulatorServer
-from servers.simulator import simulator_datastore_id
+
+from tests.support.servers import SimulatorServer
+from tests.support.servers.simulator import simulator_datastore_id
+from tests.support.waiting import wait_until
 
 pytest.importorskip(
     "com.vmware.content.library.item_client",

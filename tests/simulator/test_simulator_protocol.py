@@ -395,14 +395,14 @@ _BARE_KEY_GETS = [
 ]
 
 
-def _bare_key_get(api: Client, which: str) -> tuple[str, str, Any]:
+def _bare_key_get(raw_api: RawClient, which: str) -> tuple[str, str, Any]:
     """(path, value, expected answer) for one of the GETs that take a bare query key."""
-    item_id = api.create_item(f"bare-{which}")
-    api.upload(item_id, {"a.bin": b"hello"})
+    item_id = raw_api.create_item(f"bare-{which}")
+    raw_api.upload(item_id, {"a.bin": b"hello"})
     if which == "items":
-        return "/api/content/library/item", api.service.default_library_id, [item_id]
+        return "/api/content/library/item", raw_api.service.default_library_id, [item_id]
     if which == "download":
-        did = api.create_download_session(item_id)
+        did = raw_api.create_download_session(item_id)
         return (
             f"/api/content/library/item/download-session/{did}/file",
             "a.bin",
@@ -413,29 +413,31 @@ def _bare_key_get(api: Client, which: str) -> tuple[str, str, Any]:
             },
         )
     path = f"/api/content/library/item/{item_id}/{which}"
-    answer = api.ok("GET", path, params={"name" if which == "file" else "file_name": "a.bin"})
+    answer = raw_api.ok("GET", path, params={"name" if which == "file" else "file_name": "a.bin"})
     return path, "a.bin", answer
 
 
 @pytest.mark.parametrize(("which", "key"), _BARE_KEY_GETS, ids=[w for w, _ in _BARE_KEY_GETS])
-def test_a_bare_query_key_takes_its_value_from_the_body(api: Client, which: str, key: str) -> None:
-    path, value, expected = _bare_key_get(api, which)
-    assert api.ok("GET", f"{path}?{key}", json={key: value}) == expected
-    assert api.ok("GET", path, params={key: value}) == expected
+def test_a_bare_query_key_takes_its_value_from_the_body(
+    raw_api: RawClient, which: str, key: str
+) -> None:
+    path, value, expected = _bare_key_get(raw_api, which)
+    assert raw_api.ok("GET", f"{path}?{key}", json={key: value}) == expected
+    assert raw_api.ok("GET", path, params={key: value}) == expected
     # the query's value wins over a body that says otherwise
-    assert api.ok("GET", path, params={key: value}, json={key: "other"}) == expected
+    assert raw_api.ok("GET", path, params={key: value}, json={key: "other"}) == expected
 
 
 @pytest.mark.parametrize(("which", "key"), _BARE_KEY_GETS, ids=[w for w, _ in _BARE_KEY_GETS])
 def test_a_bare_query_key_without_a_value_is_invalid_argument(
-    api: Client, which: str, key: str
+    raw_api: RawClient, which: str, key: str
 ) -> None:
-    path, _, _ = _bare_key_get(api, which)
+    path, _, _ = _bare_key_get(raw_api, which)
     for r in (
-        api.call("GET", f"{path}?{key}"),
-        api.call("GET", f"{path}?{key}", json={}),
-        api.call("GET", f"{path}?{key}="),
-        api.call("GET", f"{path}?{key}", json={key: None}),
+        raw_api.call("GET", f"{path}?{key}"),
+        raw_api.call("GET", f"{path}?{key}", json={}),
+        raw_api.call("GET", f"{path}?{key}="),
+        raw_api.call("GET", f"{path}?{key}", json={key: None}),
     ):
         assert r.status_code == 400, (r.request.url, r.text)
         assert error_type(r) == "INVALID_ARGUMENT"
