@@ -23,7 +23,7 @@ from cl_desktop.api import (
     UpdateSessionState,
     errors,
 )
-from cl_desktop.api.client import new_client_token
+from cl_desktop.api.resources import new_client_token
 
 from .context import CleanupKind, KeepAlive, Reporter, WorkflowContext, delete_session, end_session
 from .control import Retrier, StallWatch, with_retries
