@@ -19,6 +19,13 @@ from typing import Any, TypeVar, cast
 T = TypeVar("T")
 
 
+class Dialect(StrEnum):
+    """The REST dialect a server speaks (detected at login)."""
+
+    API = "api"  # /api, vSphere 7.0U2 and later
+    REST = "rest"  # /rest/com/vmware, vSphere 6.5 to 7.0U1 and vcsim
+
+
 class VapiEnum(StrEnum):
     """A vAPI enumeration: an upper-case string that a newer server may extend."""
 

@@ -75,10 +75,6 @@ class Connector:
         if old is not None:
             old.http.close()
 
-    def knows(self, ref: ServerRef) -> bool:
-        with self._lock:
-            return self._key(ref) in self._passwords
-
     def __call__(self, ref: ServerRef) -> ContentLibraryClient:
         key = self._key(ref)
         with self._lock:

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from cl_desktop.api import ContentLibraryClient, errors
-from cl_desktop.api.client import SessionService
+from cl_desktop.api.resources import SessionService
 
 from .control import JobControl
 from .jobs import FileProgress, JobSpec, Phase, Verification

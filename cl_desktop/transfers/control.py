@@ -86,10 +86,6 @@ class JobControl:
         self._pause = pause
         self._stop.set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def check(self) -> None:
         if self._stop.is_set():
             raise Interrupted(self._pause)

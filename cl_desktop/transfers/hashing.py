@@ -64,13 +64,6 @@ class BackgroundHasher:
             self._result = self._digest.hexdigest()
         return self._result
 
-    def close(self) -> None:
-        """Stop the thread when the transfer is abandoned."""
-        if self._result is None and self._thread.is_alive():
-            self._blocks.put(None)
-            self._thread.join()
-            self._result = ""
-
 
 class BackgroundWriter:
     """Writes blocks to an open file on its own thread, flushing to disk as it goes.

@@ -23,7 +23,7 @@ from cl_desktop.api import (
     UpdateSessionState,
     errors,
 )
-from cl_desktop.api.client import new_client_token
+from cl_desktop.api.resources import new_client_token
 
 from .context import CleanupKind, KeepAlive, Reporter, WorkflowContext, delete_session, end_session
 from .control import Retrier, StallWatch, with_retries
@@ -42,7 +42,6 @@ from .ovf import LocalFile, local_file, ovf_files, regular_file
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_SIZE = 1 << 62  # anything a server accepts; > 4 GiB is fine (no 32-bit sizes here)
 SESSION_REPLACEMENTS = 3  # a server restart loses update sessions: start a new one, this often
 
 
@@ -91,7 +90,7 @@ def choose_item_name(spec: JobSpec, existing: Iterable[str]) -> str:
     return name
 
 
-def resolve_item(ctx: WorkflowContext, files: list[LocalFile]) -> str:
+def resolve_item(ctx: WorkflowContext) -> str:
     """The target item: the given one, or a new one named after the (first) file."""
     spec, client = ctx.spec, ctx.client
     if spec.item_id:
@@ -122,7 +121,7 @@ def run_upload(ctx: WorkflowContext) -> None:
     if not ctx.resume_session:  # a resumed one keeps showing what it kept until it knows more
         report.files([FileProgress(f.name, f.size) for f in files])
     created = ctx.item_created or not ctx.spec.item_id  # by this run or an earlier one
-    item_id = resolve_item(ctx, files)
+    item_id = resolve_item(ctx)
     try:
         _upload_into(ctx, item_id, files)
     except Interrupted as stop:

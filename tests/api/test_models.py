@@ -149,7 +149,7 @@ def test_every_error_type_has_a_class() -> None:
 
 
 def test_block_sizer_shrinks_on_slow_links_and_grows_back() -> None:
-    from cl_desktop.api.client import BlockSizer
+    from cl_desktop.api.streams import BlockSizer
 
     sizer = BlockSizer(1 << 20, target=0.2)
     assert sizer.size == 1 << 20
