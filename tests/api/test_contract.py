@@ -1,8 +1,9 @@
 """The client's contract, run against three real servers: the embedded service in /api, the
 embedded service in /rest only (like vCenter before 7.0U2) and govmomi's vcsim (/rest).
 
-Where vcsim deviates from vCenter (a documented vcsim difference), the test says so with
-`vcsim_deviation(...)` and asserts what vcsim really does; the other servers keep the full check.
+Where vcsim deviates from vCenter, the test says so with `vcsim_deviation(...)`, naming a
+difference listed in docs/PROTOCOL.md, and asserts what vcsim really does; the other servers keep
+the full check.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import logging
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -32,10 +34,14 @@ from cl_desktop.api import (
 from tests.support.servers import ServerTarget
 from tests.support.waiting import wait_until
 
+PROTOCOL_NOTES = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
+
 
 def vcsim_deviation(target: ServerTarget, difference: str) -> bool:
     """True on vcsim, whose `difference` from vCenter changes the expected answer."""
-    assert difference
+    assert f"**{difference}**" in PROTOCOL_NOTES.read_text(), (
+        f"not in docs/PROTOCOL.md: {difference}"
+    )
     return target.kind == "vcsim"
 
 
@@ -102,7 +108,7 @@ def test_login_detects_the_dialect(server_target: ServerTarget) -> None:
 
 def test_bad_password_is_unauthenticated(server_target: ServerTarget) -> None:
     c = make_client(server_target, password="wrong-" + server_target.password)
-    if vcsim_deviation(server_target, "4. credentials are not checked on /rest"):
+    if vcsim_deviation(server_target, "credentials are not checked on /rest"):
         c.login()
         assert c.logged_in
         return
@@ -206,7 +212,7 @@ def test_client_token_makes_create_idempotent(
     token = str(uuid.uuid4())
     first = api_client.items.create(library_id, unique("idem"), client_token=token)
     again = api_client.items.create(library_id, unique("idem2"), client_token=token)
-    if vcsim_deviation(server_target, "6. client_token is ignored"):
+    if vcsim_deviation(server_target, "client_token is ignored"):
         assert again != first
     else:
         assert again == first
@@ -240,7 +246,7 @@ def test_upload_round_trip(
     api_client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data), progress=sent.append)
     assert sent[-1] == len(data)
     result = api_client.update_session_files.validate(sid)
-    if vcsim_deviation(server_target, "5. validate returns an empty 200"):
+    if vcsim_deviation(server_target, "validate returns an empty 200"):
         assert result is None
     else:
         assert result is not None and not result.has_errors and result.missing_files == ()
@@ -253,7 +259,7 @@ def test_upload_round_trip(
     (stored,) = api_client.item_files.list(item_id)
     assert stored.name == "disk 1 %.bin" and stored.size == len(data)
     assert api_client.item_files.get(item_id, stored.name) == stored
-    if vcsim_deviation(server_target, "7. no checksums anywhere"):
+    if vcsim_deviation(server_target, "no checksums anywhere"):
         assert stored.checksum_info is None
     else:
         assert stored.checksum_info is not None
@@ -273,13 +279,13 @@ def test_changes_are_invisible_until_complete(
     assert info.upload_endpoint is not None
     api_client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data))
     visible = [f.name for f in api_client.item_files.list(item_id)]
-    if vcsim_deviation(server_target, "6. files are committed on PUT, not on complete"):
+    if vcsim_deviation(server_target, "files are committed on PUT, not on complete"):
         assert visible == ["a.bin"]
     else:
         assert visible == []
     api_client.update_sessions.cancel(sid)
     assert api_client.update_sessions.get(sid).state is UpdateSessionState.CANCELED
-    if not vcsim_deviation(server_target, "6. cancel does not roll back"):
+    if not vcsim_deviation(server_target, "cancel does not roll back"):
         assert api_client.item_files.list(item_id) == ()
 
 
@@ -323,7 +329,7 @@ def test_update_session_file_get_and_remove(
     sid = api_client.update_sessions.create(item_id)
     api_client.update_session_files.add(sid, AddSpec("one.bin", size=3))
     api_client.update_session_files.add(sid, AddSpec("two.bin", size=3))
-    if vcsim_deviation(server_target, "5. file get returns the session, remove deletes it"):
+    if vcsim_deviation(server_target, "file get returns the session, remove deletes it"):
         assert {f.name for f in api_client.update_session_files.list(sid)} == {"one.bin", "two.bin"}
         api_client.update_sessions.cancel(sid)
         return
@@ -368,7 +374,7 @@ def test_download_round_trip(
             received += chunk
     assert received == data and stream.offset == 0
     assert stream.total_size in (len(data), None)  # None: no Content-Length (chunked)
-    if not vcsim_deviation(server_target, "7. no checksums anywhere"):
+    if not vcsim_deviation(server_target, "no checksums anywhere"):
         checksum = api_client.download_session_files.get(did, "image.iso").checksum_info
         assert checksum is not None
         assert (
@@ -397,7 +403,7 @@ def test_download_resumes_with_range(
     assert info.download_endpoint is not None
     with api_client.open_download(info.download_endpoint.uri, 12_345) as stream:
         received = b"".join(stream.chunks())
-    if vcsim_deviation(server_target, "12. no Range on downloads"):
+    if vcsim_deviation(server_target, "no Range on downloads"):
         assert stream.offset == 0 and received == data  # the whole file came again
     else:
         assert stream.offset == 12_345 and stream.total_size == len(data)
@@ -430,7 +436,7 @@ def test_storage_info(
     api_client: ContentLibraryClient, item_id: str, server_target: ServerTarget
 ) -> None:
     upload(api_client, item_id, "s.bin", b"s" * 100)
-    if vcsim_deviation(server_target, "9. item/storage is not implemented"):
+    if vcsim_deviation(server_target, "item/storage is not implemented"):
         with pytest.raises(errors.NotFound):
             api_client.storage.list(item_id)
         return
