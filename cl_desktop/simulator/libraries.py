@@ -119,8 +119,7 @@ class LibraryOps(State):
                     )
             now = self.clock()
             lib = Library(str(uuid.uuid4()), name, description, now, now)
-            self.store.libraries[lib.id] = lib
-            self.store.save()
+            self.store.add_library(lib)
             self._remember(p, "library", client_token, lib.id)
             return lib.id
 
@@ -128,33 +127,28 @@ class LibraryOps(State):
         self._require_write(p, "ContentLibrary.DeleteLocalLibrary")
         with self._locked() as trash:
             lib = self._library(library_id)
-            for item in [i for i in self.store.items.values() if i.library_id == lib.id]:
-                self._remove_item(item, trash)
-            del self.store.libraries[lib.id]
-            self.store.save()
+            for item in list(self.store.items_of(lib.id)):
+                self._end_sessions_of(item, trash)
+            self.store.delete_library(lib)
         shutil.rmtree(self.store.library_dir(library_id), ignore_errors=True)
 
     def _name_taken(self, library_id: str, name: str, other_than: str | None = None) -> None:
-        for item in self.store.items.values():
-            if (
-                item.library_id == library_id
-                and item.id != other_than
-                and item.name.casefold() == name.casefold()
-            ):
-                raise ApiError(
-                    "ALREADY_EXISTS",
-                    f"Operation is not supported since a library item with the name '{name}' "
-                    f"already exists in library '{library_id}'.",
-                    key="duplicate_item_name_unsupported_in_library",
-                    args=[name, library_id],
-                )
+        holder = self.store.item_named(library_id, name)
+        if holder is not None and holder.id != other_than:
+            raise ApiError(
+                "ALREADY_EXISTS",
+                f"Operation is not supported since a library item with the name '{name}' "
+                f"already exists in library '{library_id}'.",
+                key="duplicate_item_name_unsupported_in_library",
+                args=[name, library_id],
+            )
 
     def list_items(self, library_id: str | None) -> list[str]:
         if not library_id:
             raise invalid_argument("'library_id' is required.", "library_id", key="missing_field")
         with self._locked():
             self._library(library_id)
-            return [i.id for i in self.store.items.values() if i.library_id == library_id]
+            return [i.id for i in self.store.items_of(library_id)]
 
     def get_item(self, item_id: str) -> JSON:
         with self._locked():
@@ -203,8 +197,7 @@ class LibraryOps(State):
             self._name_taken(lib.id, name)
             now = self.clock()
             item = Item(str(uuid.uuid4()), lib.id, name, description, item_type, now, now)
-            self.store.items[item.id] = item
-            self.store.save()
+            self.store.add_item(item)
             self._remember(p, "item", client_token, item.id)
             return item.id
 
@@ -234,9 +227,10 @@ class LibraryOps(State):
             item.metadata_version += 1
             item.version += 1
             item.last_modified_time = self.clock()
-            self.store.save()
+            self.store.save_item(item)
 
-    def _remove_item(self, item: Item, trash: list[Path]) -> None:
+    def _end_sessions_of(self, item: Item, trash: list[Path]) -> None:
+        """Before an item goes: its content to the trash, its open sessions to ERROR."""
         for f in item.files.values():
             trash.append(self.store.absolute(f.blob))
         for us in list(self.update_sessions.values()):
@@ -257,15 +251,14 @@ class LibraryOps(State):
                     [item.id],
                 )
                 self._revoke_download_tokens(ds)
-        del self.store.items[item.id]
 
     def delete_item(self, p: Principal, item_id: str) -> None:
         self._require_write(p, "ContentLibrary.DeleteLibraryItem")
         with self._locked() as trash:
             item = self._item(item_id)
             item_dir = self.store.item_dir(item)
-            self._remove_item(item, trash)
-            self.store.save()
+            self._end_sessions_of(item, trash)
+            self.store.delete_item(item)
         shutil.rmtree(item_dir, ignore_errors=True)
 
     def item_files(self, item_id: str) -> list[JSON]:

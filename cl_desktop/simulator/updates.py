@@ -196,7 +196,7 @@ class UpdateOps(State):
                 item.content_version += 1
                 item.version += 1
                 item.last_modified_time = now
-                self.store.save()
+                self.store.save_item(item)
             us.state = "DONE"
             us.last_activity = now
             self._discard_upload_content(us, trash)

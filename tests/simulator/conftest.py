@@ -7,10 +7,15 @@
 - ``sim``: one service from the factory with default settings.
 - ``api`` / ``rest``: a logged-in ``Client`` (see simclient.py) for ``sim``;
   ``client``: the same, parametrized over both dialects.
+- ``cli(*args)``: ``python -m cl_desktop.simulator --port 0 *args`` as a subprocess;
+  returns the process and its base URL once it serves; killed at teardown.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,8 @@ import pytest
 from simclient import READONLY_USERS, USERS, Client
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -65,3 +72,35 @@ def rest(sim: ContentLibraryService) -> Client:
 def client(request: pytest.FixtureRequest, sim: ContentLibraryService) -> Client:
     """A logged-in client, once per dialect."""
     return Client(sim, request.param)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cl_desktop.simulator", "--port", "0", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        stdout = proc.stdout
+        assert stdout is not None
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout=30)
+        assert line and line[0].startswith("serving "), (line, proc.poll())
+        return proc, line[0].split()[1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
