@@ -143,7 +143,7 @@ class SimServer(ThreadingHTTPServer):
         while not self.stopping.wait(interval):
             now = time.monotonic()
             with self._conns_lock:
-                late = [h for h in self._conns if h.header_deadline < now]
+                late = [handler for handler in self._conns if handler.header_deadline < now]
             for handler in late:
                 log.info("closing a connection that sent no complete request in time")
                 _cut(handler.connection)
@@ -393,10 +393,10 @@ class Handler(BaseHTTPRequestHandler):
         data = bytearray()
         buf = memoryview(bytearray(64 << 10))
         while True:
-            n = reader.readinto(buf)
-            if not n:
+            count = reader.readinto(buf)
+            if not count:
                 break
-            data += buf[:n]
+            data += buf[:count]
             if len(data) > MAX_API_BODY:
                 self.close_connection = True
                 raise invalid_argument("The request body is too large.", key="body_too_large")
