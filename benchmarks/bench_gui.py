@@ -228,14 +228,14 @@ def seed_items(data_dir: Path, count: int) -> None:
     store = Store(data_dir)
     now = time.time()
     library = Library(str(uuid.uuid4()), "Bench 10k", "", now, now)
-    store.libraries[library.id] = library
+    store.add_library(library)
     kinds = ("iso", "ovf", "file")
     for n in range(count):
         item = Item(
             str(uuid.uuid4()), library.id, f"item-{n:05d}", "", kinds[n % 3], now - n, now - n
         )
-        store.items[item.id] = item
-    store.save()
+        store.add_item(item)
+    store.close()
 
 
 def bench_items(work: Path, count: int, runs: int, results: Results) -> None:

@@ -12,6 +12,12 @@ Prints a Markdown table; ``--write docs/PERFORMANCE.md`` replaces the section
 ``## Simulator`` of that file (creating the file if needed, keeping other sections).
 
     .venv/bin/python benchmarks/bench_simulator.py [--runs 3] [--size-mib 1024] [--write FILE]
+
+``--items N`` instead measures only how long creating N library items takes, one
+``POST /api/content/library/item`` after the other on one connection (the metadata
+store's cost per change), and prints one line.
+
+    .venv/bin/python benchmarks/bench_simulator.py --items 10000
 """
 
 from __future__ import annotations
@@ -185,6 +191,30 @@ def keep_alive_latency(
 sha1_ceiling = sha1_seconds
 
 
+def create_items(count: int, tmp: Path) -> None:
+    """Print how long creating `count` items takes on a fresh data dir, with a running rate."""
+    work = Path(tempfile.mkdtemp(prefix="cl-bench-sim-items-", dir=tmp))
+    try:
+        server = Server(work / "data")
+        try:
+            started = time.perf_counter()
+            for n in range(count):
+                server.create_item(f"item-{n:05d}")
+                if (n + 1) % 1000 == 0:
+                    elapsed = time.perf_counter() - started
+                    print(f"  {n + 1} items: {elapsed:.1f} s", file=sys.stderr)
+            seconds = time.perf_counter() - started
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"{count} items created in {seconds:.1f} s"
+        f" ({seconds / count * 1000:.2f} ms per item; {time.strftime('%Y-%m-%d')},"
+        f" Python {platform.python_version()}, {cpu_name()}, {os.cpu_count()} vCPUs)"
+    )
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -210,7 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="before each run, wait up to this long for the box to be >= 85%% idle (0: off)",
     )
+    p.add_argument(
+        "--items", type=int, metavar="N", help="only measure creating N items, one by one"
+    )
     args = p.parse_args(argv)
+    if args.items is not None:
+        create_items(args.items, args.tmp)
+        return 0
     GATE.max_wait = args.idle_wait
     if shutil.which("curl") is None:
         raise SystemExit("curl is not on PATH")

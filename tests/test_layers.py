@@ -145,10 +145,7 @@ COMPOSITION_ROOT = {"app", "__main__", "demo"}
 STDLIB_ONLY = {"simulator"}
 
 # Known cycles, each to be deleted once its fix is merged (the test fails while it is stale).
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # removed by the simulator split (handler <-> transfer, through TYPE_CHECKING)
-    frozenset({"cl_desktop.simulator.handler", "cl_desktop.simulator.transfer"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""HTTP/1.1 server and request handler: framing, auth, dialect wrapping, control API.
+"""HTTP/1.1 server and request handler: auth, dialect wrapping, control API.
+
+Body framing is in ``framing.py``; data URIs are answered by ``data_endpoints.py``.
 
 Everything speaks HTTP/1.1 with keep-alive.  ``Expect: 100-continue`` is
 answered only once a request has been accepted, so a rejected upload never
@@ -29,9 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import transfer
 from .backend import Backend
 from .config import SimulatorConfig
+from .data_endpoints import PREFIX as DATA_PREFIX
+from .data_endpoints import serve_data
 from .errors import (
     ApiError,
     invalid_argument,
@@ -39,6 +42,7 @@ from .errors import (
     service_unavailable,
     unauthorized,
 )
+from .framing import LengthReader, body_reader, discard
 from .routes import Call, Route, resolve
 
 log = logging.getLogger(__name__)
@@ -139,7 +143,7 @@ class SimServer(ThreadingHTTPServer):
         while not self.stopping.wait(interval):
             now = time.monotonic()
             with self._conns_lock:
-                late = [h for h in self._conns if h.header_deadline < now]
+                late = [handler for handler in self._conns if handler.header_deadline < now]
             for handler in late:
                 log.info("closing a connection that sent no complete request in time")
                 _cut(handler.connection)
@@ -228,7 +232,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_error(self, format: str, *args: Any) -> None:
         self.log_message(format, *args)
 
-    # -- framing helpers used by transfer.py too -------------------------------------------
+    # -- framing helpers, also used by data_endpoints.py -----------------------------------------
 
     def handle_expect_100(self) -> bool:
         # Defer the interim response until the request has been accepted.
@@ -317,8 +321,8 @@ class Handler(BaseHTTPRequestHandler):
             if framing is not None:
                 self.close_connection = True
                 self.send_api_error(framing)
-            elif path.startswith(transfer.PREFIX):
-                transfer.handle(self, self.command, path)
+            elif path.startswith(DATA_PREFIX):
+                serve_data(self, self.command, path)
             elif path == "/_sim" or path.startswith("/_sim/"):
                 self._control(path)
             else:
@@ -365,21 +369,18 @@ class Handler(BaseHTTPRequestHandler):
         if self._expect_continue or not length.isdigit() or int(length) > DRAIN_LIMIT:
             self.close_connection = True
             return
-        reader = transfer.LengthReader(self.rfile, int(length))
-        buf = memoryview(bytearray(int(length) or 1))
-        while reader.readinto(buf):
-            pass
+        discard(LengthReader(self.rfile, int(length)))
 
     def _read_body(self) -> bytes:
         """The whole (small) request body of an API call."""
         self._body_pending = False
-        reader = transfer.body_reader(self)
+        reader = body_reader(self.headers, self.rfile)
         if reader is None:
             if self.headers.get("Content-Length") is not None:
                 self.close_connection = True
                 raise ApiError("INVALID_REQUEST", "Invalid Content-Length.", key="bad_length")
             return b""
-        if isinstance(reader, transfer.LengthReader):
+        if isinstance(reader, LengthReader):
             if reader.left > MAX_API_BODY:
                 self.close_connection = True
                 raise invalid_argument(
@@ -392,10 +393,10 @@ class Handler(BaseHTTPRequestHandler):
         data = bytearray()
         buf = memoryview(bytearray(64 << 10))
         while True:
-            n = reader.readinto(buf)
-            if not n:
+            count = reader.readinto(buf)
+            if not count:
                 break
-            data += buf[:n]
+            data += buf[:count]
             if len(data) > MAX_API_BODY:
                 self.close_connection = True
                 raise invalid_argument("The request body is too large.", key="body_too_large")

@@ -64,21 +64,21 @@ class LibraryOps(State):
             )
         with self._locked():
             out = []
-            for lib in self.store.libraries.values():
-                if name is not None and lib.name.casefold() != name.casefold():
+            for library in self.store.libraries.values():
+                if name is not None and library.name.casefold() != name.casefold():
                     continue
-                if lib_type is not None and lib.type != lib_type:
+                if lib_type is not None and library.type != lib_type:
                     continue
                 if isinstance(backing, dict) and backing.get("datastore_id") not in (
                     None,
                     DATASTORE_ID,
                 ):
                     continue
-                out.append(lib.id)
+                out.append(library.id)
             return out
 
-    def create_library(self, p: Principal, spec: Any, client_token: str | None) -> str:
-        self._require_write(p, "ContentLibrary.CreateLocalLibrary")
+    def create_library(self, principal: Principal, spec: Any, client_token: str | None) -> str:
+        self._require_write(principal, "ContentLibrary.CreateLocalLibrary")
         spec = as_spec(spec, "create spec")
         client_token = check_client_token(client_token)
         name = req_str(spec, "name")
@@ -95,22 +95,24 @@ class LibraryOps(State):
             raise invalid_argument(
                 "'storage_backings' must list one storage backing.", key="missing_storage_backing"
             )
-        for b in backings:
-            if not isinstance(b, dict) or b.get("type", "DATASTORE") != "DATASTORE":
+        for backing in backings:
+            if not isinstance(backing, dict) or backing.get("type", "DATASTORE") != "DATASTORE":
                 raise invalid_argument(
                     "Only DATASTORE storage backings are supported.", key="invalid_storage_backing"
                 )
-            ds = b.get("datastore_id")
-            if ds != DATASTORE_ID:
+            datastore = backing.get("datastore_id")
+            if datastore != DATASTORE_ID:
                 raise invalid_argument(
-                    f"The datastore '{ds}' does not exist.", str(ds), key="invalid_datastore"
+                    f"The datastore '{datastore}' does not exist.",
+                    str(datastore),
+                    key="invalid_datastore",
                 )
         with self._locked():
-            known = self._idempotent(p, "library", client_token)
+            known = self._idempotent(principal, "library", client_token)
             if known is not None:
                 return known
-            for lib in self.store.libraries.values():
-                if lib.name.casefold() == name.casefold():
+            for library in self.store.libraries.values():
+                if library.name.casefold() == name.casefold():
                     raise ApiError(
                         "ALREADY_EXISTS",
                         f"A library with the name '{name}' already exists.",
@@ -118,43 +120,37 @@ class LibraryOps(State):
                         args=[name],
                     )
             now = self.clock()
-            lib = Library(str(uuid.uuid4()), name, description, now, now)
-            self.store.libraries[lib.id] = lib
-            self.store.save()
-            self._remember(p, "library", client_token, lib.id)
-            return lib.id
+            library = Library(str(uuid.uuid4()), name, description, now, now)
+            self.store.add_library(library)
+            self._remember(principal, "library", client_token, library.id)
+            return library.id
 
-    def delete_library(self, p: Principal, library_id: str) -> None:
-        self._require_write(p, "ContentLibrary.DeleteLocalLibrary")
+    def delete_library(self, principal: Principal, library_id: str) -> None:
+        self._require_write(principal, "ContentLibrary.DeleteLocalLibrary")
         with self._locked() as trash:
-            lib = self._library(library_id)
-            for item in [i for i in self.store.items.values() if i.library_id == lib.id]:
-                self._remove_item(item, trash)
-            del self.store.libraries[lib.id]
-            self.store.save()
+            library = self._library(library_id)
+            for item in list(self.store.items_of(library.id)):
+                self._end_sessions_of(item, trash)
+            self.store.delete_library(library)
         shutil.rmtree(self.store.library_dir(library_id), ignore_errors=True)
 
     def _name_taken(self, library_id: str, name: str, other_than: str | None = None) -> None:
-        for item in self.store.items.values():
-            if (
-                item.library_id == library_id
-                and item.id != other_than
-                and item.name.casefold() == name.casefold()
-            ):
-                raise ApiError(
-                    "ALREADY_EXISTS",
-                    f"Operation is not supported since a library item with the name '{name}' "
-                    f"already exists in library '{library_id}'.",
-                    key="duplicate_item_name_unsupported_in_library",
-                    args=[name, library_id],
-                )
+        holder = self.store.item_named(library_id, name)
+        if holder is not None and holder.id != other_than:
+            raise ApiError(
+                "ALREADY_EXISTS",
+                f"Operation is not supported since a library item with the name '{name}' "
+                f"already exists in library '{library_id}'.",
+                key="duplicate_item_name_unsupported_in_library",
+                args=[name, library_id],
+            )
 
     def list_items(self, library_id: str | None) -> list[str]:
         if not library_id:
             raise invalid_argument("'library_id' is required.", "library_id", key="missing_field")
         with self._locked():
             self._library(library_id)
-            return [i.id for i in self.store.items.values() if i.library_id == library_id]
+            return [i.id for i in self.store.items_of(library_id)]
 
     def get_item(self, item_id: str) -> JSON:
         with self._locked():
@@ -187,8 +183,8 @@ class LibraryOps(State):
                 out.append(item.id)
             return out
 
-    def create_item(self, p: Principal, spec: Any, client_token: str | None) -> str:
-        self._require_write(p, "ContentLibrary.AddLibraryItem")
+    def create_item(self, principal: Principal, spec: Any, client_token: str | None) -> str:
+        self._require_write(principal, "ContentLibrary.AddLibraryItem")
         spec = as_spec(spec, "create spec")
         client_token = check_client_token(client_token)
         library_id = req_str(spec, "library_id")
@@ -196,20 +192,19 @@ class LibraryOps(State):
         description = opt_str(spec, "description") or ""
         item_type = opt_str(spec, "type") or ""
         with self._locked():
-            known = self._idempotent(p, "item", client_token)
+            known = self._idempotent(principal, "item", client_token)
             if known is not None:
                 return known
-            lib = self._library(library_id)
-            self._name_taken(lib.id, name)
+            library = self._library(library_id)
+            self._name_taken(library.id, name)
             now = self.clock()
-            item = Item(str(uuid.uuid4()), lib.id, name, description, item_type, now, now)
-            self.store.items[item.id] = item
-            self.store.save()
-            self._remember(p, "item", client_token, item.id)
+            item = Item(str(uuid.uuid4()), library.id, name, description, item_type, now, now)
+            self.store.add_item(item)
+            self._remember(principal, "item", client_token, item.id)
             return item.id
 
-    def update_item(self, p: Principal, item_id: str, spec: Any) -> None:
-        self._require_write(p, "ContentLibrary.UpdateLibraryItem")
+    def update_item(self, principal: Principal, item_id: str, spec: Any) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateLibraryItem")
         spec = as_spec(spec, "update spec")
         name = opt_str(spec, "name")
         description = opt_str(spec, "description")
@@ -234,64 +229,64 @@ class LibraryOps(State):
             item.metadata_version += 1
             item.version += 1
             item.last_modified_time = self.clock()
-            self.store.save()
+            self.store.save_item(item)
 
-    def _remove_item(self, item: Item, trash: list[Path]) -> None:
-        for f in item.files.values():
-            trash.append(self.store.absolute(f.blob))
-        for us in list(self.update_sessions.values()):
-            if us.item_id == item.id and us.state == "ACTIVE":
-                us.state = "ERROR"
-                us.error_message = localizable(
+    def _end_sessions_of(self, item: Item, trash: list[Path]) -> None:
+        """Before an item goes: its content to the trash, its open sessions to ERROR."""
+        for file in item.files.values():
+            trash.append(self.store.absolute(file.blob))
+        for update_session in list(self.update_sessions.values()):
+            if update_session.item_id == item.id and update_session.state == "ACTIVE":
+                update_session.state = "ERROR"
+                update_session.error_message = localizable(
                     "com.vmware.vdcs.cls-main.item_deleted",
                     f"The library item '{item.id}' was deleted.",
                     [item.id],
                 )
-                self._discard_upload_content(us, trash)
-        for ds in self.download_sessions.values():
-            if ds.item_id == item.id and ds.state == "ACTIVE":
-                ds.state = "ERROR"
-                ds.error_message = localizable(
+                self._discard_upload_content(update_session, trash)
+        for download_session in self.download_sessions.values():
+            if download_session.item_id == item.id and download_session.state == "ACTIVE":
+                download_session.state = "ERROR"
+                download_session.error_message = localizable(
                     "com.vmware.vdcs.cls-main.item_deleted",
                     f"The library item '{item.id}' was deleted.",
                     [item.id],
                 )
-                self._revoke_download_tokens(ds)
-        del self.store.items[item.id]
+                self._revoke_download_tokens(download_session)
 
-    def delete_item(self, p: Principal, item_id: str) -> None:
-        self._require_write(p, "ContentLibrary.DeleteLibraryItem")
+    def delete_item(self, principal: Principal, item_id: str) -> None:
+        self._require_write(principal, "ContentLibrary.DeleteLibraryItem")
         with self._locked() as trash:
             item = self._item(item_id)
             item_dir = self.store.item_dir(item)
-            self._remove_item(item, trash)
-            self.store.save()
+            self._end_sessions_of(item, trash)
+            self.store.delete_item(item)
         shutil.rmtree(item_dir, ignore_errors=True)
 
     def item_files(self, item_id: str) -> list[JSON]:
         with self._locked():
-            return [f.info() for f in self._item(item_id).files.values()]
+            return [file.info() for file in self._item(item_id).files.values()]
 
     def item_file(self, item_id: str, name: str | None) -> JSON:
         if not name:
             raise invalid_argument("'name' is required.", "name", key="missing_field")
         with self._locked():
-            f = self._item(item_id).files.get(name)
-            if f is None:
+            file = self._item(item_id).files.get(name)
+            if file is None:
                 raise ApiError(
                     "NOT_FOUND",
                     f"The file '{name}' does not exist in library item '{item_id}'.",
                     key="file_not_found",
                     args=[name, item_id],
                 )
-            return f.info()
+            return file.info()
 
     def storage(self, item_id: str, file_name: str | None = None) -> list[JSON]:
         with self._locked():
             item = self._item(item_id)
             files = list(item.files.values())
             if file_name is not None:
-                files = [f for f in files if f.name == file_name]
+                files = [file for file in files if file.name == file_name]
                 if not files:
                     raise ApiError(
                         "NOT_FOUND",
@@ -299,4 +294,4 @@ class LibraryOps(State):
                         key="file_not_found",
                         args=[file_name, item_id],
                     )
-            return [f.storage_info(item.library_id, item.id) for f in files]
+            return [file.storage_info(item.library_id, item.id) for file in files]

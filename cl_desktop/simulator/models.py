@@ -84,8 +84,10 @@ class ItemFile:
         }
 
     @classmethod
-    def from_dict(cls, d: JSON) -> ItemFile:
-        return cls(d["name"], int(d["size"]), int(d["version"]), d["sha1"], d["blob"])
+    def from_dict(cls, data: JSON) -> ItemFile:
+        return cls(
+            data["name"], int(data["size"]), int(data["version"]), data["sha1"], data["blob"]
+        )
 
 
 @dataclass
@@ -104,7 +106,7 @@ class Item:
 
     @property
     def size(self) -> int:
-        return sum(f.size for f in self.files.values())
+        return sum(file.size for file in self.files.values())
 
     def model(self) -> JSON:
         """ItemModel."""
@@ -136,24 +138,24 @@ class Item:
             "content_version": self.content_version,
             "metadata_version": self.metadata_version,
             "version": self.version,
-            "files": [f.to_dict() for f in self.files.values()],
+            "files": [file.to_dict() for file in self.files.values()],
         }
 
     @classmethod
-    def from_dict(cls, d: JSON) -> Item:
-        files = [ItemFile.from_dict(f) for f in d.get("files", [])]
+    def from_dict(cls, data: JSON) -> Item:
+        files = [ItemFile.from_dict(file) for file in data.get("files", [])]
         return cls(
-            id=d["id"],
-            library_id=d["library_id"],
-            name=d["name"],
-            description=d.get("description", ""),
-            type=d.get("type", ""),
-            creation_time=float(d["creation_time"]),
-            last_modified_time=float(d["last_modified_time"]),
-            content_version=int(d.get("content_version", 1)),
-            metadata_version=int(d.get("metadata_version", 1)),
-            version=int(d.get("version", 1)),
-            files={f.name: f for f in files},
+            id=data["id"],
+            library_id=data["library_id"],
+            name=data["name"],
+            description=data.get("description", ""),
+            type=data.get("type", ""),
+            creation_time=float(data["creation_time"]),
+            last_modified_time=float(data["last_modified_time"]),
+            content_version=int(data.get("content_version", 1)),
+            metadata_version=int(data.get("metadata_version", 1)),
+            version=int(data.get("version", 1)),
+            files={file.name: file for file in files},
         )
 
 
@@ -196,15 +198,15 @@ class Library:
         }
 
     @classmethod
-    def from_dict(cls, d: JSON) -> Library:
+    def from_dict(cls, data: JSON) -> Library:
         return cls(
-            id=d["id"],
-            name=d["name"],
-            description=d.get("description", ""),
-            creation_time=float(d["creation_time"]),
-            last_modified_time=float(d["last_modified_time"]),
-            version=int(d.get("version", 1)),
-            type=d.get("type", "LOCAL"),
+            id=data["id"],
+            name=data["name"],
+            description=data.get("description", ""),
+            creation_time=float(data["creation_time"]),
+            last_modified_time=float(data["last_modified_time"]),
+            version=int(data.get("version", 1)),
+            type=data.get("type", "LOCAL"),
         )
 
 

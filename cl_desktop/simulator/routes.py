@@ -111,179 +111,182 @@ def _basic_auth(call: Call) -> tuple[str, str]:
     )
 
 
-def op_login(b: Backend, c: Call) -> Any:
-    user, password = _basic_auth(c)
-    token = b.login(user, password)
-    if c.dialect == "rest" and str(c.headers.get("vmware-use-header-authn", "")).lower() != "true":
-        c.response_headers.append(
+def op_login(backend: Backend, call: Call) -> Any:
+    user, password = _basic_auth(call)
+    token = backend.login(user, password)
+    if (
+        call.dialect == "rest"
+        and str(call.headers.get("vmware-use-header-authn", "")).lower() != "true"
+    ):
+        call.response_headers.append(
             ("Set-Cookie", f"vmware-api-session-id={token}; Path=/rest; HttpOnly")
         )
     return token
 
 
-def op_session_get(b: Backend, c: Call) -> Any:
-    return b.session_info(c.token)
+def op_session_get(backend: Backend, call: Call) -> Any:
+    return backend.session_info(call.token)
 
 
-def op_logout(b: Backend, c: Call) -> Any:
-    b.logout(c.token)
+def op_logout(backend: Backend, call: Call) -> Any:
+    backend.logout(call.token)
 
 
-def op_datastore_list(b: Backend, c: Call) -> Any:
-    return b.datastores()
+def op_datastore_list(backend: Backend, call: Call) -> Any:
+    return backend.datastores()
 
 
-def op_datastore_get(b: Backend, c: Call) -> Any:
-    return b.datastore(c.params["datastore"])
+def op_datastore_get(backend: Backend, call: Call) -> Any:
+    return backend.datastore(call.params["datastore"])
 
 
-def op_library_list(b: Backend, c: Call) -> Any:
-    return b.list_libraries()
+def op_library_list(backend: Backend, call: Call) -> Any:
+    return backend.list_libraries()
 
 
-def op_library_get(b: Backend, c: Call) -> Any:
-    return b.get_library(c.params["library_id"])
+def op_library_get(backend: Backend, call: Call) -> Any:
+    return backend.get_library(call.params["library_id"])
 
 
-def op_library_find(b: Backend, c: Call) -> Any:
-    return b.find_libraries(c.spec("spec"))
+def op_library_find(backend: Backend, call: Call) -> Any:
+    return backend.find_libraries(call.spec("spec"))
 
 
-def op_library_create(b: Backend, c: Call) -> Any:
-    return b.create_library(c.who, c.spec("create_spec"), c.client_token())
+def op_library_create(backend: Backend, call: Call) -> Any:
+    return backend.create_library(call.who, call.spec("create_spec"), call.client_token())
 
 
-def op_library_delete(b: Backend, c: Call) -> Any:
-    b.delete_library(c.who, c.params["library_id"])
+def op_library_delete(backend: Backend, call: Call) -> Any:
+    backend.delete_library(call.who, call.params["library_id"])
 
 
-def op_item_list(b: Backend, c: Call) -> Any:
-    return b.list_items(c.str_arg("library_id"))
+def op_item_list(backend: Backend, call: Call) -> Any:
+    return backend.list_items(call.str_arg("library_id"))
 
 
-def op_item_get(b: Backend, c: Call) -> Any:
-    return b.get_item(c.params["library_item_id"])
+def op_item_get(backend: Backend, call: Call) -> Any:
+    return backend.get_item(call.params["library_item_id"])
 
 
-def op_item_find(b: Backend, c: Call) -> Any:
-    return b.find_items(c.spec("spec"))
+def op_item_find(backend: Backend, call: Call) -> Any:
+    return backend.find_items(call.spec("spec"))
 
 
-def op_item_create(b: Backend, c: Call) -> Any:
-    return b.create_item(c.who, c.spec("create_spec"), c.client_token())
+def op_item_create(backend: Backend, call: Call) -> Any:
+    return backend.create_item(call.who, call.spec("create_spec"), call.client_token())
 
 
-def op_item_update(b: Backend, c: Call) -> Any:
-    b.update_item(c.who, c.params["library_item_id"], c.spec("update_spec"))
+def op_item_update(backend: Backend, call: Call) -> Any:
+    backend.update_item(call.who, call.params["library_item_id"], call.spec("update_spec"))
 
 
-def op_item_delete(b: Backend, c: Call) -> Any:
-    b.delete_item(c.who, c.params["library_item_id"])
+def op_item_delete(backend: Backend, call: Call) -> Any:
+    backend.delete_item(call.who, call.params["library_item_id"])
 
 
-def _item_id(c: Call) -> str:
-    item_id = c.str_arg("library_item_id")
+def _item_id(call: Call) -> str:
+    item_id = call.str_arg("library_item_id")
     if not item_id:
         raise ApiError("INVALID_ARGUMENT", "'library_item_id' is required.", key="missing_field")
     return item_id
 
 
-def op_item_file_list(b: Backend, c: Call) -> Any:
-    return b.item_files(_item_id(c))
+def op_item_file_list(backend: Backend, call: Call) -> Any:
+    return backend.item_files(_item_id(call))
 
 
-def op_item_file_get(b: Backend, c: Call) -> Any:
-    return b.item_file(_item_id(c), c.str_arg("name"))
+def op_item_file_get(backend: Backend, call: Call) -> Any:
+    return backend.item_file(_item_id(call), call.str_arg("name"))
 
 
-def op_item_file_list_or_get(b: Backend, c: Call) -> Any:
-    if "name" in c.query:
-        return op_item_file_get(b, c)
-    return op_item_file_list(b, c)
+def op_item_file_list_or_get(backend: Backend, call: Call) -> Any:
+    if "name" in call.query:
+        return op_item_file_get(backend, call)
+    return op_item_file_list(backend, call)
 
 
-def op_storage_list(b: Backend, c: Call) -> Any:
-    return b.storage(_item_id(c))
+def op_storage_list(backend: Backend, call: Call) -> Any:
+    return backend.storage(_item_id(call))
 
 
-def op_storage_get(b: Backend, c: Call) -> Any:
-    name = c.str_arg("file_name")
+def op_storage_get(backend: Backend, call: Call) -> Any:
+    name = call.str_arg("file_name")
     if not name:
         raise ApiError("INVALID_ARGUMENT", "'file_name' is required.", key="missing_field")
-    return b.storage(_item_id(c), name)
+    return backend.storage(_item_id(call), name)
 
 
-def op_storage_list_or_get(b: Backend, c: Call) -> Any:
-    if "file_name" in c.query:
-        return op_storage_get(b, c)
-    return op_storage_list(b, c)
+def op_storage_list_or_get(backend: Backend, call: Call) -> Any:
+    if "file_name" in call.query:
+        return op_storage_get(backend, call)
+    return op_storage_list(backend, call)
 
 
-def _update_id(c: Call) -> str:
-    sid = c.str_arg("update_session_id")
+def _update_id(call: Call) -> str:
+    sid = call.str_arg("update_session_id")
     if not sid:
         raise ApiError("INVALID_ARGUMENT", "'update_session_id' is required.", key="missing_field")
     return sid
 
 
-def op_us_create(b: Backend, c: Call) -> Any:
-    return b.create_update_session(c.who, c.spec("create_spec"), c.client_token())
+def op_update_session_create(backend: Backend, call: Call) -> Any:
+    return backend.create_update_session(call.who, call.spec("create_spec"), call.client_token())
 
 
-def op_us_list(b: Backend, c: Call) -> Any:
-    return b.list_update_sessions(c.who, c.str_arg("library_item_id"))
+def op_update_session_list(backend: Backend, call: Call) -> Any:
+    return backend.list_update_sessions(call.who, call.str_arg("library_item_id"))
 
 
-def op_us_get(b: Backend, c: Call) -> Any:
-    return b.get_update_session(c.who, _update_id(c))
+def op_update_session_get(backend: Backend, call: Call) -> Any:
+    return backend.get_update_session(call.who, _update_id(call))
 
 
-def op_us_update(b: Backend, c: Call) -> Any:
-    b.update_update_session(c.who, _update_id(c), c.spec("update_spec"))
+def op_update_session_update(backend: Backend, call: Call) -> Any:
+    backend.update_update_session(call.who, _update_id(call), call.spec("update_spec"))
 
 
-def op_us_keep_alive(b: Backend, c: Call) -> Any:
-    b.keep_alive_update(c.who, _update_id(c), c.arg("client_progress"))
+def op_update_session_keep_alive(backend: Backend, call: Call) -> Any:
+    backend.keep_alive_update(call.who, _update_id(call), call.arg("client_progress"))
 
 
-def op_us_complete(b: Backend, c: Call) -> Any:
-    b.complete_update_session(c.who, _update_id(c))
+def op_update_session_complete(backend: Backend, call: Call) -> Any:
+    backend.complete_update_session(call.who, _update_id(call))
 
 
-def op_us_cancel(b: Backend, c: Call) -> Any:
-    b.cancel_update_session(c.who, _update_id(c))
+def op_update_session_cancel(backend: Backend, call: Call) -> Any:
+    backend.cancel_update_session(call.who, _update_id(call))
 
 
-def op_us_fail(b: Backend, c: Call) -> Any:
-    b.fail_update_session(c.who, _update_id(c), c.arg("client_error_message"))
+def op_update_session_fail(backend: Backend, call: Call) -> Any:
+    backend.fail_update_session(call.who, _update_id(call), call.arg("client_error_message"))
 
 
-def op_us_delete(b: Backend, c: Call) -> Any:
-    b.delete_update_session(c.who, _update_id(c))
+def op_update_session_delete(backend: Backend, call: Call) -> Any:
+    backend.delete_update_session(call.who, _update_id(call))
 
 
-def op_usf_add(b: Backend, c: Call) -> Any:
-    return b.add_file(c.who, _update_id(c), c.spec("file_spec"), c.base)
+def op_update_session_file_add(backend: Backend, call: Call) -> Any:
+    return backend.add_file(call.who, _update_id(call), call.spec("file_spec"), call.base)
 
 
-def op_usf_get(b: Backend, c: Call) -> Any:
-    return b.get_upload_file(c.who, _update_id(c), c.str_arg("file_name"), c.base)
+def op_update_session_file_get(backend: Backend, call: Call) -> Any:
+    return backend.get_upload_file(call.who, _update_id(call), call.str_arg("file_name"), call.base)
 
 
-def op_usf_list(b: Backend, c: Call) -> Any:
-    return b.list_upload_files(c.who, _update_id(c), c.base)
+def op_update_session_file_list(backend: Backend, call: Call) -> Any:
+    return backend.list_upload_files(call.who, _update_id(call), call.base)
 
 
-def op_usf_remove(b: Backend, c: Call) -> Any:
-    b.remove_file(c.who, _update_id(c), c.str_arg("file_name"))
+def op_update_session_file_remove(backend: Backend, call: Call) -> Any:
+    backend.remove_file(call.who, _update_id(call), call.str_arg("file_name"))
 
 
-def op_usf_validate(b: Backend, c: Call) -> Any:
-    return b.validate_files(c.who, _update_id(c))
+def op_update_session_file_validate(backend: Backend, call: Call) -> Any:
+    return backend.validate_files(call.who, _update_id(call))
 
 
-def _download_id(c: Call) -> str:
-    sid = c.str_arg("download_session_id")
+def _download_id(call: Call) -> str:
+    sid = call.str_arg("download_session_id")
     if not sid:
         raise ApiError(
             "INVALID_ARGUMENT", "'download_session_id' is required.", key="missing_field"
@@ -291,51 +294,57 @@ def _download_id(c: Call) -> str:
     return sid
 
 
-def op_ds_create(b: Backend, c: Call) -> Any:
-    return b.create_download_session(c.who, c.spec("create_spec"), c.client_token())
+def op_download_session_create(backend: Backend, call: Call) -> Any:
+    return backend.create_download_session(call.who, call.spec("create_spec"), call.client_token())
 
 
-def op_ds_list(b: Backend, c: Call) -> Any:
-    return b.list_download_sessions(c.who, c.str_arg("library_item_id"))
+def op_download_session_list(backend: Backend, call: Call) -> Any:
+    return backend.list_download_sessions(call.who, call.str_arg("library_item_id"))
 
 
-def op_ds_get(b: Backend, c: Call) -> Any:
-    return b.get_download_session(c.who, _download_id(c))
+def op_download_session_get(backend: Backend, call: Call) -> Any:
+    return backend.get_download_session(call.who, _download_id(call))
 
 
-def op_ds_keep_alive(b: Backend, c: Call) -> Any:
-    b.keep_alive_download(c.who, _download_id(c), c.arg("progress"))
+def op_download_session_keep_alive(backend: Backend, call: Call) -> Any:
+    backend.keep_alive_download(call.who, _download_id(call), call.arg("progress"))
 
 
-def op_ds_cancel(b: Backend, c: Call) -> Any:
-    b.cancel_download_session(c.who, _download_id(c))
+def op_download_session_cancel(backend: Backend, call: Call) -> Any:
+    backend.cancel_download_session(call.who, _download_id(call))
 
 
-def op_ds_fail(b: Backend, c: Call) -> Any:
-    b.fail_download_session(c.who, _download_id(c), c.arg("client_error_message"))
+def op_download_session_fail(backend: Backend, call: Call) -> Any:
+    backend.fail_download_session(call.who, _download_id(call), call.arg("client_error_message"))
 
 
-def op_ds_delete(b: Backend, c: Call) -> Any:
-    b.delete_download_session(c.who, _download_id(c))
+def op_download_session_delete(backend: Backend, call: Call) -> Any:
+    backend.delete_download_session(call.who, _download_id(call))
 
 
-def op_dsf_list(b: Backend, c: Call) -> Any:
-    return b.list_download_files(c.who, _download_id(c), c.base)
+def op_download_session_file_list(backend: Backend, call: Call) -> Any:
+    return backend.list_download_files(call.who, _download_id(call), call.base)
 
 
-def op_dsf_get(b: Backend, c: Call) -> Any:
-    return b.get_download_file(c.who, _download_id(c), c.str_arg("file_name"), c.base)
+def op_download_session_file_get(backend: Backend, call: Call) -> Any:
+    return backend.get_download_file(
+        call.who, _download_id(call), call.str_arg("file_name"), call.base
+    )
 
 
-def op_dsf_list_or_get(b: Backend, c: Call) -> Any:
-    if "file_name" in c.query:
-        return op_dsf_get(b, c)
-    return op_dsf_list(b, c)
+def op_download_session_file_list_or_get(backend: Backend, call: Call) -> Any:
+    if "file_name" in call.query:
+        return op_download_session_file_get(backend, call)
+    return op_download_session_file_list(backend, call)
 
 
-def op_dsf_prepare(b: Backend, c: Call) -> Any:
-    return b.prepare_file(
-        c.who, _download_id(c), c.str_arg("file_name"), c.arg("endpoint_type"), c.base
+def op_download_session_file_prepare(backend: Backend, call: Call) -> Any:
+    return backend.prepare_file(
+        call.who,
+        _download_id(call),
+        call.str_arg("file_name"),
+        call.arg("endpoint_type"),
+        call.base,
     )
 
 
@@ -367,8 +376,8 @@ def _table(dialect: str, rows: list[tuple[Any, ...]]) -> list[Route]:
     return routes
 
 
-_US = "/api/content/library/item/update-session"
-_DS = "/api/content/library/item/download-session"
+_API_UPDATE_SESSION = "/api/content/library/item/update-session"
+_API_DOWNLOAD_SESSION = "/api/content/library/item/download-session"
 
 API_ROUTES = _table(
     "api",
@@ -378,29 +387,94 @@ API_ROUTES = _table(
         ("DELETE", "/api/session", None, op_logout),
         ("GET", "/api/vcenter/datastore", None, op_datastore_list),
         ("GET", "/api/vcenter/datastore/{datastore}", None, op_datastore_get),
-        ("GET", _US, None, op_us_list),
-        ("POST", _US, None, op_us_create, "created"),
-        ("GET", _US + "/{update_session_id}/file", None, op_usf_list),
-        ("POST", _US + "/{update_session_id}/file", None, op_usf_add),
-        ("POST", _US + "/{update_session_id}/file", "validate", op_usf_validate),
-        ("GET", _US + "/{update_session_id}/file/{file_name}", None, op_usf_get),
-        ("DELETE", _US + "/{update_session_id}/file/{file_name}", None, op_usf_remove),
-        ("GET", _US + "/{update_session_id}", None, op_us_get),
-        ("PATCH", _US + "/{update_session_id}", None, op_us_update),
-        ("DELETE", _US + "/{update_session_id}", None, op_us_delete),
-        ("POST", _US + "/{update_session_id}", "keep-alive", op_us_keep_alive),
-        ("POST", _US + "/{update_session_id}", "complete", op_us_complete),
-        ("POST", _US + "/{update_session_id}", "cancel", op_us_cancel),
-        ("POST", _US + "/{update_session_id}", "fail", op_us_fail),
-        ("GET", _DS, None, op_ds_list),
-        ("POST", _DS, None, op_ds_create, "created"),
-        ("GET", _DS + "/{download_session_id}/file", None, op_dsf_list_or_get),
-        ("POST", _DS + "/{download_session_id}/file", "prepare", op_dsf_prepare),
-        ("GET", _DS + "/{download_session_id}", None, op_ds_get),
-        ("DELETE", _DS + "/{download_session_id}", None, op_ds_delete),
-        ("POST", _DS + "/{download_session_id}", "keep-alive", op_ds_keep_alive),
-        ("POST", _DS + "/{download_session_id}", "cancel", op_ds_cancel),
-        ("POST", _DS + "/{download_session_id}", "fail", op_ds_fail),
+        ("GET", _API_UPDATE_SESSION, None, op_update_session_list),
+        ("POST", _API_UPDATE_SESSION, None, op_update_session_create, "created"),
+        (
+            "GET",
+            _API_UPDATE_SESSION + "/{update_session_id}/file",
+            None,
+            op_update_session_file_list,
+        ),
+        (
+            "POST",
+            _API_UPDATE_SESSION + "/{update_session_id}/file",
+            None,
+            op_update_session_file_add,
+        ),
+        (
+            "POST",
+            _API_UPDATE_SESSION + "/{update_session_id}/file",
+            "validate",
+            op_update_session_file_validate,
+        ),
+        (
+            "GET",
+            _API_UPDATE_SESSION + "/{update_session_id}/file/{file_name}",
+            None,
+            op_update_session_file_get,
+        ),
+        (
+            "DELETE",
+            _API_UPDATE_SESSION + "/{update_session_id}/file/{file_name}",
+            None,
+            op_update_session_file_remove,
+        ),
+        ("GET", _API_UPDATE_SESSION + "/{update_session_id}", None, op_update_session_get),
+        ("PATCH", _API_UPDATE_SESSION + "/{update_session_id}", None, op_update_session_update),
+        ("DELETE", _API_UPDATE_SESSION + "/{update_session_id}", None, op_update_session_delete),
+        (
+            "POST",
+            _API_UPDATE_SESSION + "/{update_session_id}",
+            "keep-alive",
+            op_update_session_keep_alive,
+        ),
+        (
+            "POST",
+            _API_UPDATE_SESSION + "/{update_session_id}",
+            "complete",
+            op_update_session_complete,
+        ),
+        ("POST", _API_UPDATE_SESSION + "/{update_session_id}", "cancel", op_update_session_cancel),
+        ("POST", _API_UPDATE_SESSION + "/{update_session_id}", "fail", op_update_session_fail),
+        ("GET", _API_DOWNLOAD_SESSION, None, op_download_session_list),
+        ("POST", _API_DOWNLOAD_SESSION, None, op_download_session_create, "created"),
+        (
+            "GET",
+            _API_DOWNLOAD_SESSION + "/{download_session_id}/file",
+            None,
+            op_download_session_file_list_or_get,
+        ),
+        (
+            "POST",
+            _API_DOWNLOAD_SESSION + "/{download_session_id}/file",
+            "prepare",
+            op_download_session_file_prepare,
+        ),
+        ("GET", _API_DOWNLOAD_SESSION + "/{download_session_id}", None, op_download_session_get),
+        (
+            "DELETE",
+            _API_DOWNLOAD_SESSION + "/{download_session_id}",
+            None,
+            op_download_session_delete,
+        ),
+        (
+            "POST",
+            _API_DOWNLOAD_SESSION + "/{download_session_id}",
+            "keep-alive",
+            op_download_session_keep_alive,
+        ),
+        (
+            "POST",
+            _API_DOWNLOAD_SESSION + "/{download_session_id}",
+            "cancel",
+            op_download_session_cancel,
+        ),
+        (
+            "POST",
+            _API_DOWNLOAD_SESSION + "/{download_session_id}",
+            "fail",
+            op_download_session_fail,
+        ),
         ("GET", "/api/content/library/item", None, op_item_list),
         ("POST", "/api/content/library/item", "find", op_item_find),
         ("POST", "/api/content/library/item", None, op_item_create, "created"),
@@ -424,11 +498,11 @@ API_ROUTES = _table(
     ],
 )
 
-_C = "/rest/com/vmware/content"
-_RUS = _C + "/library/item/update-session"
-_RUSF = _C + "/library/item/updatesession/file"
-_RDS = _C + "/library/item/download-session"
-_RDSF = _C + "/library/item/downloadsession/file"
+_REST_CONTENT = "/rest/com/vmware/content"
+_REST_UPDATE_SESSION = _REST_CONTENT + "/library/item/update-session"
+_REST_UPDATE_FILE = _REST_CONTENT + "/library/item/updatesession/file"
+_REST_DOWNLOAD_SESSION = _REST_CONTENT + "/library/item/download-session"
+_REST_DOWNLOAD_FILE = _REST_CONTENT + "/library/item/downloadsession/file"
 
 REST_ROUTES = _table(
     "rest",
@@ -439,47 +513,97 @@ REST_ROUTES = _table(
         ("DELETE", "/rest/com/vmware/cis/session", None, op_logout),
         ("GET", "/rest/vcenter/datastore", None, op_datastore_list),
         ("GET", "/rest/vcenter/datastore/{datastore}", None, op_datastore_get),
-        ("GET", _RUS, None, op_us_list),
-        ("POST", _RUS, None, op_us_create),
-        ("GET", _RUS + "/{update_session_id}", None, op_us_get),
-        ("PATCH", _RUS + "/{update_session_id}", None, op_us_update),
-        ("DELETE", _RUS + "/{update_session_id}", None, op_us_delete),
-        ("POST", _RUS + "/{update_session_id}", "keep-alive", op_us_keep_alive),
-        ("POST", _RUS + "/{update_session_id}", "complete", op_us_complete),
-        ("POST", _RUS + "/{update_session_id}", "cancel", op_us_cancel),
-        ("POST", _RUS + "/{update_session_id}", "fail", op_us_fail),
-        ("GET", _RUSF, None, op_usf_list),
-        ("POST", _RUSF + "/{update_session_id}", "add", op_usf_add),
-        ("POST", _RUSF + "/{update_session_id}", "get", op_usf_get),
-        ("POST", _RUSF + "/{update_session_id}", "remove", op_usf_remove),
-        ("POST", _RUSF + "/{update_session_id}", "validate", op_usf_validate),
-        ("GET", _RDS, None, op_ds_list),
-        ("POST", _RDS, None, op_ds_create),
-        ("GET", _RDS + "/{download_session_id}", None, op_ds_get),
-        ("DELETE", _RDS + "/{download_session_id}", None, op_ds_delete),
-        ("POST", _RDS + "/{download_session_id}", "keep-alive", op_ds_keep_alive),
-        ("POST", _RDS + "/{download_session_id}", "cancel", op_ds_cancel),
-        ("POST", _RDS + "/{download_session_id}", "fail", op_ds_fail),
-        ("GET", _RDSF, None, op_dsf_list),
-        ("POST", _RDSF + "/{download_session_id}", "prepare", op_dsf_prepare),
-        ("POST", _RDSF + "/{download_session_id}", "get", op_dsf_get),
-        ("GET", _C + "/library/item/file", None, op_item_file_list),
-        ("POST", _C + "/library/item/file/{library_item_id}", "get", op_item_file_get),
-        ("GET", _C + "/library/item/storage", None, op_storage_list),
-        ("POST", _C + "/library/item/storage/{library_item_id}", "get", op_storage_get),
-        ("GET", _C + "/library/item", None, op_item_list),
-        ("POST", _C + "/library/item", "find", op_item_find),
-        ("POST", _C + "/library/item", None, op_item_create),
-        ("GET", _C + "/library/item/{library_item_id}", None, op_item_get),
-        ("PATCH", _C + "/library/item/{library_item_id}", None, op_item_update),
-        ("DELETE", _C + "/library/item/{library_item_id}", None, op_item_delete),
-        ("GET", _C + "/library", None, op_library_list),
-        ("POST", _C + "/library", "find", op_library_find),
-        ("GET", _C + "/library/{library_id}", None, op_library_get),
-        ("GET", _C + "/local-library", None, op_library_list),
-        ("POST", _C + "/local-library", None, op_library_create),
-        ("GET", _C + "/local-library/{library_id}", None, op_library_get),
-        ("DELETE", _C + "/local-library/{library_id}", None, op_library_delete),
+        ("GET", _REST_UPDATE_SESSION, None, op_update_session_list),
+        ("POST", _REST_UPDATE_SESSION, None, op_update_session_create),
+        ("GET", _REST_UPDATE_SESSION + "/{update_session_id}", None, op_update_session_get),
+        ("PATCH", _REST_UPDATE_SESSION + "/{update_session_id}", None, op_update_session_update),
+        ("DELETE", _REST_UPDATE_SESSION + "/{update_session_id}", None, op_update_session_delete),
+        (
+            "POST",
+            _REST_UPDATE_SESSION + "/{update_session_id}",
+            "keep-alive",
+            op_update_session_keep_alive,
+        ),
+        (
+            "POST",
+            _REST_UPDATE_SESSION + "/{update_session_id}",
+            "complete",
+            op_update_session_complete,
+        ),
+        ("POST", _REST_UPDATE_SESSION + "/{update_session_id}", "cancel", op_update_session_cancel),
+        ("POST", _REST_UPDATE_SESSION + "/{update_session_id}", "fail", op_update_session_fail),
+        ("GET", _REST_UPDATE_FILE, None, op_update_session_file_list),
+        ("POST", _REST_UPDATE_FILE + "/{update_session_id}", "add", op_update_session_file_add),
+        ("POST", _REST_UPDATE_FILE + "/{update_session_id}", "get", op_update_session_file_get),
+        (
+            "POST",
+            _REST_UPDATE_FILE + "/{update_session_id}",
+            "remove",
+            op_update_session_file_remove,
+        ),
+        (
+            "POST",
+            _REST_UPDATE_FILE + "/{update_session_id}",
+            "validate",
+            op_update_session_file_validate,
+        ),
+        ("GET", _REST_DOWNLOAD_SESSION, None, op_download_session_list),
+        ("POST", _REST_DOWNLOAD_SESSION, None, op_download_session_create),
+        ("GET", _REST_DOWNLOAD_SESSION + "/{download_session_id}", None, op_download_session_get),
+        (
+            "DELETE",
+            _REST_DOWNLOAD_SESSION + "/{download_session_id}",
+            None,
+            op_download_session_delete,
+        ),
+        (
+            "POST",
+            _REST_DOWNLOAD_SESSION + "/{download_session_id}",
+            "keep-alive",
+            op_download_session_keep_alive,
+        ),
+        (
+            "POST",
+            _REST_DOWNLOAD_SESSION + "/{download_session_id}",
+            "cancel",
+            op_download_session_cancel,
+        ),
+        (
+            "POST",
+            _REST_DOWNLOAD_SESSION + "/{download_session_id}",
+            "fail",
+            op_download_session_fail,
+        ),
+        ("GET", _REST_DOWNLOAD_FILE, None, op_download_session_file_list),
+        (
+            "POST",
+            _REST_DOWNLOAD_FILE + "/{download_session_id}",
+            "prepare",
+            op_download_session_file_prepare,
+        ),
+        (
+            "POST",
+            _REST_DOWNLOAD_FILE + "/{download_session_id}",
+            "get",
+            op_download_session_file_get,
+        ),
+        ("GET", _REST_CONTENT + "/library/item/file", None, op_item_file_list),
+        ("POST", _REST_CONTENT + "/library/item/file/{library_item_id}", "get", op_item_file_get),
+        ("GET", _REST_CONTENT + "/library/item/storage", None, op_storage_list),
+        ("POST", _REST_CONTENT + "/library/item/storage/{library_item_id}", "get", op_storage_get),
+        ("GET", _REST_CONTENT + "/library/item", None, op_item_list),
+        ("POST", _REST_CONTENT + "/library/item", "find", op_item_find),
+        ("POST", _REST_CONTENT + "/library/item", None, op_item_create),
+        ("GET", _REST_CONTENT + "/library/item/{library_item_id}", None, op_item_get),
+        ("PATCH", _REST_CONTENT + "/library/item/{library_item_id}", None, op_item_update),
+        ("DELETE", _REST_CONTENT + "/library/item/{library_item_id}", None, op_item_delete),
+        ("GET", _REST_CONTENT + "/library", None, op_library_list),
+        ("POST", _REST_CONTENT + "/library", "find", op_library_find),
+        ("GET", _REST_CONTENT + "/library/{library_id}", None, op_library_get),
+        ("GET", _REST_CONTENT + "/local-library", None, op_library_list),
+        ("POST", _REST_CONTENT + "/local-library", None, op_library_create),
+        ("GET", _REST_CONTENT + "/local-library/{library_id}", None, op_library_get),
+        ("DELETE", _REST_CONTENT + "/local-library/{library_id}", None, op_library_delete),
     ],
 )
 
@@ -491,10 +615,10 @@ def resolve(
 ) -> tuple[Route, dict[str, str]]:
     """The route for a request; path parameters are returned percent-decoded."""
     for route in ROUTES[dialect]:
-        m = route.pattern.fullmatch(path)
-        if m is None or route.method != method or route.action != action:
+        match = route.pattern.fullmatch(path)
+        if match is None or route.method != method or route.action != action:
             continue
-        return route, {k: unquote(v) for k, v in m.groupdict().items()}
+        return route, {k: unquote(v) for k, v in match.groupdict().items()}
     shown = (
         path if action is None else f"{path}?{'action' if dialect == 'api' else '~action'}={action}"
     )

@@ -124,6 +124,7 @@ class ContentLibraryService:
         self._threads = []
         self.backend.close()
         if self._temp_dir is not None and server is not None:
+            self.backend.store.close()
             shutil.rmtree(self._temp_dir, ignore_errors=True)
 
     def __enter__(self) -> ContentLibraryService:

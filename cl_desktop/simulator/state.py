@@ -72,14 +72,19 @@ class State:
     def _reap(self, trash: list[Path]) -> None:
         now = self.clock()
         timeout = self.config.session_timeout
-        for us in list(self.update_sessions.values()):
-            if now - us.last_activity > timeout:
-                log.info("update session expired after %.1f s idle", now - us.last_activity)
-                self._drop_update_session(us, trash)
-        for ds in list(self.download_sessions.values()):
-            if now - ds.last_activity > timeout:
-                log.info("download session expired after %.1f s idle", now - ds.last_activity)
-                self._drop_download_session(ds)
+        for update_session in list(self.update_sessions.values()):
+            if now - update_session.last_activity > timeout:
+                log.info(
+                    "update session expired after %.1f s idle", now - update_session.last_activity
+                )
+                self._drop_update_session(update_session, trash)
+        for download_session in list(self.download_sessions.values()):
+            if now - download_session.last_activity > timeout:
+                log.info(
+                    "download session expired after %.1f s idle",
+                    now - download_session.last_activity,
+                )
+                self._drop_download_session(download_session)
         for token, login in list(self.logins.items()):
             if now - login.last_accessed > self.config.login_timeout:
                 del self.logins[token]
@@ -89,30 +94,30 @@ class State:
         with self._locked():
             pass
 
-    def _drop_update_session(self, us: UpdateSession, trash: list[Path]) -> None:
-        us.gone = True
-        self._discard_upload_content(us, trash)
-        self.update_sessions.pop(us.id, None)
+    def _drop_update_session(self, update_session: UpdateSession, trash: list[Path]) -> None:
+        update_session.gone = True
+        self._discard_upload_content(update_session, trash)
+        self.update_sessions.pop(update_session.id, None)
 
-    def _discard_upload_content(self, us: UpdateSession, trash: list[Path]) -> None:
-        for f in us.files.values():
-            if f.token is not None:
-                self.upload_tokens.pop(f.token, None)
-            if f.temp is not None:
-                trash.append(f.temp)
-                f.temp = None
-            f.generation += 1  # stops a running PUT
+    def _discard_upload_content(self, update_session: UpdateSession, trash: list[Path]) -> None:
+        for file in update_session.files.values():
+            if file.token is not None:
+                self.upload_tokens.pop(file.token, None)
+            if file.temp is not None:
+                trash.append(file.temp)
+                file.temp = None
+            file.generation += 1  # stops a running PUT
 
-    def _drop_download_session(self, ds: DownloadSession) -> None:
-        ds.gone = True
-        self._revoke_download_tokens(ds)
-        self.download_sessions.pop(ds.id, None)
+    def _drop_download_session(self, download_session: DownloadSession) -> None:
+        download_session.gone = True
+        self._revoke_download_tokens(download_session)
+        self.download_sessions.pop(download_session.id, None)
 
-    def _revoke_download_tokens(self, ds: DownloadSession) -> None:
-        for f in ds.files.values():
-            if f.token is not None:
-                self.download_tokens.pop(f.token, None)
-                f.token = None
+    def _revoke_download_tokens(self, download_session: DownloadSession) -> None:
+        for file in download_session.files.values():
+            if file.token is not None:
+                self.download_tokens.pop(file.token, None)
+                file.token = None
 
     def close(self) -> None:
         """Stop pending timers (prepare stages)."""
@@ -120,18 +125,18 @@ class State:
             self._closed = True
             timers = list(self._timers)
             self._timers.clear()
-        for t in timers:
-            t.cancel()
+        for timer in timers:
+            timer.cancel()
 
     def expire_session(self, session_id: str) -> bool:
         with self._locked() as trash:
-            us = self.update_sessions.get(session_id)
-            if us is not None:
-                self._drop_update_session(us, trash)
+            update_session = self.update_sessions.get(session_id)
+            if update_session is not None:
+                self._drop_update_session(update_session, trash)
                 return True
-            ds = self.download_sessions.get(session_id)
-            if ds is not None:
-                self._drop_download_session(ds)
+            download_session = self.download_sessions.get(session_id)
+            if download_session is not None:
+                self._drop_download_session(download_session)
                 return True
             return False
 
@@ -192,24 +197,24 @@ class State:
             }
 
     @staticmethod
-    def _require_write(p: Principal, privilege: str) -> None:
-        if p.readonly:
-            raise unauthorized(p.user, privilege)
+    def _require_write(principal: Principal, privilege: str) -> None:
+        if principal.readonly:
+            raise unauthorized(principal.user, privilege)
 
-    def _idempotent(self, p: Principal, kind: str, token: str | None) -> str | None:
+    def _idempotent(self, principal: Principal, kind: str, token: str | None) -> str | None:
         if token is None:
             return None
-        return self.client_tokens.get((p.user, kind, token))
+        return self.client_tokens.get((principal.user, kind, token))
 
-    def _remember(self, p: Principal, kind: str, token: str | None, ident: str) -> None:
+    def _remember(self, principal: Principal, kind: str, token: str | None, ident: str) -> None:
         if token is not None:
-            self.client_tokens[(p.user, kind, token)] = ident
+            self.client_tokens[(principal.user, kind, token)] = ident
 
     def _library(self, library_id: str) -> Library:
-        lib = self.store.libraries.get(library_id)
-        if lib is None:
+        library = self.store.libraries.get(library_id)
+        if library is None:
             raise not_found("library", library_id)
-        return lib
+        return library
 
     def _item(self, item_id: str) -> Item:
         item = self.store.items.get(item_id)
@@ -220,17 +225,17 @@ class State:
     # Another user's session answers NOT_FOUND, as vCenter does for sessions the caller
     # cannot see: it neither confirms the id nor lets the caller touch it.
 
-    def _update_session(self, p: Principal, session_id: str) -> UpdateSession:
-        us = self.update_sessions.get(session_id)
-        if us is None or us.user != p.user:
+    def _update_session(self, principal: Principal, session_id: str) -> UpdateSession:
+        update_session = self.update_sessions.get(session_id)
+        if update_session is None or update_session.user != principal.user:
             raise not_found("update session", session_id)
-        return us
+        return update_session
 
-    def _download_session(self, p: Principal, session_id: str) -> DownloadSession:
-        ds = self.download_sessions.get(session_id)
-        if ds is None or ds.user != p.user:
+    def _download_session(self, principal: Principal, session_id: str) -> DownloadSession:
+        download_session = self.download_sessions.get(session_id)
+        if download_session is None or download_session.user != principal.user:
             raise not_found("download session", session_id)
-        return ds
+        return download_session
 
     @staticmethod
     def _require_active(state: str, session_id: str, operation: str) -> None:
@@ -271,32 +276,38 @@ class State:
             return {
                 "default_library_id": self.store.default_library_id,
                 "libraries": [
-                    lib.model(self.store.server_guid) for lib in self.store.libraries.values()
+                    library.model(self.store.server_guid)
+                    for library in self.store.libraries.values()
                 ],
                 "items": [
-                    {**item.model(), "files": [f.info() for f in item.files.values()]}
+                    {**item.model(), "files": [file.info() for file in item.files.values()]}
                     for item in self.store.items.values()
                 ],
                 "update_sessions": [
                     {
-                        "id": us.id,
-                        "user": us.user,
-                        **us.model(timeout),
-                        "files": [_without_uri(f.info("")) for f in us.files.values()],
+                        "id": update_session.id,
+                        "user": update_session.user,
+                        **update_session.model(timeout),
+                        "files": [
+                            _without_uri(file.info("")) for file in update_session.files.values()
+                        ],
                     }
-                    for us in self.update_sessions.values()
+                    for update_session in self.update_sessions.values()
                 ],
                 "download_sessions": [
                     {
-                        "id": ds.id,
-                        "user": ds.user,
-                        **ds.model(timeout),
-                        "files": [_without_uri(f.info("")) for f in ds.files.values()],
+                        "id": download_session.id,
+                        "user": download_session.user,
+                        **download_session.model(timeout),
+                        "files": [
+                            _without_uri(file.info("")) for file in download_session.files.values()
+                        ],
                     }
-                    for ds in self.download_sessions.values()
+                    for download_session in self.download_sessions.values()
                 ],
                 "logins": [
-                    {"user": lg.user, "readonly": lg.readonly} for lg in self.logins.values()
+                    {"user": login.user, "readonly": login.readonly}
+                    for login in self.logins.values()
                 ],
                 "faults": self.faults.snapshot(),
             }

@@ -47,14 +47,16 @@ class UploadTicket:
 class UpdateOps(State):
     """UpdateSession operations; uploads become visible to the item only on complete."""
 
-    def create_update_session(self, p: Principal, spec: Any, client_token: str | None) -> str:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def create_update_session(
+        self, principal: Principal, spec: Any, client_token: str | None
+    ) -> str:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         spec = as_spec(spec, "create spec")
         client_token = check_client_token(client_token)
         item_id = req_str(spec, "library_item_id")
         behavior = parse_warning_behavior(spec.get("warning_behavior"))
         with self._locked():
-            known = self._idempotent(p, "update", client_token)
+            known = self._idempotent(principal, "update", client_token)
             if known is not None:
                 return known
             item = self._item(item_id)
@@ -67,83 +69,85 @@ class UpdateOps(State):
                         key="update_session_exists",
                         args=[item.id, other.id],
                     )
-            us = UpdateSession(
+            session = UpdateSession(
                 id=str(uuid.uuid4()),
-                user=p.user,
+                user=principal.user,
                 item_id=item.id,
                 content_version=str(item.content_version),
                 last_activity=self.clock(),
                 warning_behavior=behavior,
             )
             # The session starts from a snapshot of the item's files.
-            for f in item.files.values():
-                us.files[f.name] = UploadFile(f.name, "NONE", "READY", carried=f)
-            self.update_sessions[us.id] = us
-            self._remember(p, "update", client_token, us.id)
-            return us.id
+            for file in item.files.values():
+                session.files[file.name] = UploadFile(file.name, "NONE", "READY", carried=file)
+            self.update_sessions[session.id] = session
+            self._remember(principal, "update", client_token, session.id)
+            return session.id
 
-    def get_update_session(self, p: Principal, session_id: str) -> JSON:
+    def get_update_session(self, principal: Principal, session_id: str) -> JSON:
         with self._locked():
-            return self._update_session(p, session_id).model(self.config.session_timeout)
+            return self._update_session(principal, session_id).model(self.config.session_timeout)
 
-    def list_update_sessions(self, p: Principal, item_id: str | None) -> list[str]:
+    def list_update_sessions(self, principal: Principal, item_id: str | None) -> list[str]:
         with self._locked():
             if item_id:
                 self._item(item_id)
             return [
                 s.id
                 for s in self.update_sessions.values()
-                if s.user == p.user and (not item_id or s.item_id == item_id)
+                if s.user == principal.user and (not item_id or s.item_id == item_id)
             ]
 
-    def update_update_session(self, p: Principal, session_id: str, spec: Any) -> None:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def update_update_session(self, principal: Principal, session_id: str, spec: Any) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         spec = as_spec(spec, "update spec")
         behavior = parse_warning_behavior(spec.get("warning_behavior"))
         with self._locked():
-            us = self._update_session(p, session_id)
-            self._require_active(us.state, us.id, "update")
+            session = self._update_session(principal, session_id)
+            self._require_active(session.state, session.id, "update")
             if behavior is not None:
-                us.warning_behavior = behavior
-            us.last_activity = self.clock()
+                session.warning_behavior = behavior
+            session.last_activity = self.clock()
 
-    def keep_alive_update(self, p: Principal, session_id: str, client_progress: Any) -> None:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def keep_alive_update(
+        self, principal: Principal, session_id: str, client_progress: Any
+    ) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         with self._locked():
-            us = self._update_session(p, session_id)
-            self._require_active(us.state, us.id, "keep alive")
-            progress = self._progress(client_progress, "client_progress", us.client_progress)
+            session = self._update_session(principal, session_id)
+            self._require_active(session.state, session.id, "keep alive")
+            progress = self._progress(client_progress, "client_progress", session.client_progress)
             if progress is not None:
-                us.client_progress = progress
-            us.last_activity = self.clock()
+                session.client_progress = progress
+            session.last_activity = self.clock()
 
-    def _validation(self, us: UpdateSession) -> tuple[list[str], list[JSON]]:
+    def _validation(self, session: UpdateSession) -> tuple[list[str], list[JSON]]:
         missing: list[str] = []
         invalid: list[JSON] = []
-        for f in us.files.values():
-            if f.carried is not None:
+        for file in session.files.values():
+            if file.carried is not None:
                 continue
-            if f.status == "ERROR":
+            if file.status == "ERROR":
                 invalid.append(
                     {
-                        "name": f.name,
-                        "error_message": f.error
+                        "name": file.name,
+                        "error_message": file.error
                         or localizable(
-                            "com.vmware.vdcs.cls-main.file_error", f"File {f.name} failed."
+                            "com.vmware.vdcs.cls-main.file_error", f"File {file.name} failed."
                         ),
                     }
                 )
-            elif f.status != "READY":
-                missing.append(f.name)
+            elif file.status != "READY":
+                missing.append(file.name)
         return missing, invalid
 
-    def complete_update_session(self, p: Principal, session_id: str) -> None:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def complete_update_session(self, principal: Principal, session_id: str) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         with self._locked() as trash:
-            us = self._update_session(p, session_id)
-            self._require_active(us.state, us.id, "complete")
-            item = self._item(us.item_id)
-            missing, invalid = self._validation(us)
+            session = self._update_session(principal, session_id)
+            self._require_active(session.state, session.id, "complete")
+            item = self._item(session.item_id)
+            missing, invalid = self._validation(session)
             if missing or invalid:
                 parts = []
                 if missing:
@@ -158,33 +162,33 @@ class UpdateOps(State):
                     )
                 detail = "; ".join(parts)
                 raise not_allowed(
-                    f"Cannot complete update session '{us.id}': file(s) {detail}.",
+                    f"Cannot complete update session '{session.id}': file(s) {detail}.",
                     "complete",
-                    us.state,
+                    session.state,
                     detail,
                     key="session_files_not_ready",
                 )
             now = self.clock()
             new_files: dict[str, ItemFile] = {}
             changed = False
-            for f in us.files.values():
-                if f.carried is not None:
-                    new_files[f.name] = f.carried
+            for file in session.files.values():
+                if file.carried is not None:
+                    new_files[file.name] = file.carried
                     continue
-                if f.temp is None or f.size is None or f.sha1 is None:
-                    raise AssertionError(f"READY file {f.name} without content")
-                if not f.keep_in_storage:
-                    trash.append(f.temp)  # consumed by the type adapter, not stored
-                    f.temp = None
+                if file.temp is None or file.size is None or file.sha1 is None:
+                    raise AssertionError(f"READY file {file.name} without content")
+                if not file.keep_in_storage:
+                    trash.append(file.temp)  # consumed by the type adapter, not stored
+                    file.temp = None
                     continue
-                old = item.files.get(f.name)
+                old = item.files.get(file.name)
                 version = old.version + 1 if old is not None else 1
-                dest = self.store.blob_path(item, f.name, version)
+                dest = self.store.blob_path(item, file.name, version)
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                f.temp.replace(dest)
-                f.temp = None
-                new_files[f.name] = ItemFile(
-                    f.name, f.size, version, f.sha1, self.store.relative(dest)
+                file.temp.replace(dest)
+                file.temp = None
+                new_files[file.name] = ItemFile(
+                    file.name, file.size, version, file.sha1, self.store.relative(dest)
                 )
                 changed = True
             for name, old in item.files.items():
@@ -196,65 +200,65 @@ class UpdateOps(State):
                 item.content_version += 1
                 item.version += 1
                 item.last_modified_time = now
-                self.store.save()
-            us.state = "DONE"
-            us.last_activity = now
-            self._discard_upload_content(us, trash)
+                self.store.save_item(item)
+            session.state = "DONE"
+            session.last_activity = now
+            self._discard_upload_content(session, trash)
             log.info("update session completed; item content version %d", item.content_version)
 
-    def cancel_update_session(self, p: Principal, session_id: str) -> None:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def cancel_update_session(self, principal: Principal, session_id: str) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         with self._locked() as trash:
-            us = self._update_session(p, session_id)
-            self._require_active(us.state, us.id, "cancel")
-            us.state = "CANCELED"
-            us.last_activity = self.clock()
-            self._discard_upload_content(us, trash)
+            session = self._update_session(principal, session_id)
+            self._require_active(session.state, session.id, "cancel")
+            session.state = "CANCELED"
+            session.last_activity = self.clock()
+            self._discard_upload_content(session, trash)
 
-    def fail_update_session(self, p: Principal, session_id: str, message: Any) -> None:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def fail_update_session(self, principal: Principal, session_id: str, message: Any) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         if not isinstance(message, str):
             raise invalid_argument(
                 "'client_error_message' is required.", "client_error_message", key="missing_field"
             )
         with self._locked() as trash:
-            us = self._update_session(p, session_id)
-            self._require_active(us.state, us.id, "fail")
-            us.state = "ERROR"
-            us.error_message = client_error(message)
-            us.last_activity = self.clock()
-            self._discard_upload_content(us, trash)
+            session = self._update_session(principal, session_id)
+            self._require_active(session.state, session.id, "fail")
+            session.state = "ERROR"
+            session.error_message = client_error(message)
+            session.last_activity = self.clock()
+            self._discard_upload_content(session, trash)
 
-    def delete_update_session(self, p: Principal, session_id: str) -> None:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def delete_update_session(self, principal: Principal, session_id: str) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         with self._locked() as trash:
-            us = self._update_session(p, session_id)
-            if us.state == "ACTIVE":
+            session = self._update_session(principal, session_id)
+            if session.state == "ACTIVE":
                 raise not_allowed(
-                    f"Cannot delete update session '{us.id}' while it is ACTIVE; "
+                    f"Cannot delete update session '{session.id}' while it is ACTIVE; "
                     "complete, cancel or fail it first.",
                     "delete",
-                    us.state,
-                    us.id,
+                    session.state,
+                    session.id,
                     key="session_active",
                 )
-            self._drop_update_session(us, trash)
+            self._drop_update_session(session, trash)
 
-    def _upload_file(self, us: UpdateSession, name: str | None) -> UploadFile:
+    def _upload_file(self, session: UpdateSession, name: str | None) -> UploadFile:
         if not name:
             raise invalid_argument("'file_name' is required.", "file_name", key="missing_field")
-        f = us.files.get(name)
-        if f is None:
+        file = session.files.get(name)
+        if file is None:
             raise invalid_argument(
-                f"The file '{name}' is not part of update session '{us.id}'.",
+                f"The file '{name}' is not part of update session '{session.id}'.",
                 name,
-                us.id,
+                session.id,
                 key="file_not_in_session",
             )
-        return f
+        return file
 
-    def add_file(self, p: Principal, session_id: str, spec: Any, base: str) -> JSON:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def add_file(self, principal: Principal, session_id: str, spec: Any, base: str) -> JSON:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         spec = as_spec(spec, "file spec")
         name = req_str(spec, "name")
         check_file_name(name)
@@ -281,10 +285,10 @@ class UpdateOps(State):
                 f"Unknown source type '{source_type}'.", source_type, key="invalid_source_type"
             )
         with self._locked() as trash:
-            us = self._update_session(p, session_id)
-            self._require_active(us.state, us.id, "add a file to")
-            item = self._item(us.item_id)
-            old = us.files.get(name)
+            session = self._update_session(principal, session_id)
+            self._require_active(session.state, session.id, "add a file to")
+            item = self._item(session.item_id)
+            old = session.files.get(name)
             generation = 0
             if old is not None:
                 # Re-adding a name restarts that file (a retry); stop its transfer.
@@ -294,7 +298,7 @@ class UpdateOps(State):
                     trash.append(old.temp)
                 generation = old.generation + 1
             keep = not (item.type.lower() == "ovf" and name.lower().endswith((".mf", ".cert")))
-            f = UploadFile(
+            file = UploadFile(
                 name=name,
                 source_type="PUSH",
                 status="WAITING_FOR_TRANSFER",
@@ -304,42 +308,44 @@ class UpdateOps(State):
                 token=secrets.token_hex(16),
                 generation=generation,
             )
-            assert f.token is not None
-            self.upload_tokens[f.token] = (us.id, name)
-            us.files[name] = f
-            us.last_activity = self.clock()
-            return f.info(base)
+            assert file.token is not None
+            self.upload_tokens[file.token] = (session.id, name)
+            session.files[name] = file
+            session.last_activity = self.clock()
+            return file.info(base)
 
-    def get_upload_file(self, p: Principal, session_id: str, name: str | None, base: str) -> JSON:
+    def get_upload_file(
+        self, principal: Principal, session_id: str, name: str | None, base: str
+    ) -> JSON:
         with self._locked():
-            us = self._update_session(p, session_id)
-            return self._upload_file(us, name).info(base)
+            session = self._update_session(principal, session_id)
+            return self._upload_file(session, name).info(base)
 
-    def list_upload_files(self, p: Principal, session_id: str, base: str) -> list[JSON]:
+    def list_upload_files(self, principal: Principal, session_id: str, base: str) -> list[JSON]:
         with self._locked():
-            us = self._update_session(p, session_id)
-            return [f.info(base) for f in us.files.values()]
+            session = self._update_session(principal, session_id)
+            return [file.info(base) for file in session.files.values()]
 
-    def remove_file(self, p: Principal, session_id: str, name: str | None) -> None:
-        self._require_write(p, "ContentLibrary.UpdateSession")
+    def remove_file(self, principal: Principal, session_id: str, name: str | None) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateSession")
         with self._locked() as trash:
-            us = self._update_session(p, session_id)
-            self._require_active(us.state, us.id, "remove a file from")
-            f = self._upload_file(us, name)
-            if f.token is not None:
-                self.upload_tokens.pop(f.token, None)
-            if f.temp is not None:
-                trash.append(f.temp)
-                f.temp = None
-            f.generation += 1
-            del us.files[f.name]
-            us.last_activity = self.clock()
+            session = self._update_session(principal, session_id)
+            self._require_active(session.state, session.id, "remove a file from")
+            file = self._upload_file(session, name)
+            if file.token is not None:
+                self.upload_tokens.pop(file.token, None)
+            if file.temp is not None:
+                trash.append(file.temp)
+                file.temp = None
+            file.generation += 1
+            del session.files[file.name]
+            session.last_activity = self.clock()
 
-    def validate_files(self, p: Principal, session_id: str) -> JSON:
+    def validate_files(self, principal: Principal, session_id: str) -> JSON:
         with self._locked():
-            us = self._update_session(p, session_id)
-            self._require_active(us.state, us.id, "validate")
-            missing, invalid = self._validation(us)
+            session = self._update_session(principal, session_id)
+            self._require_active(session.state, session.id, "validate")
+            missing, invalid = self._validation(session)
             return {
                 "has_errors": bool(missing or invalid),
                 "missing_files": missing,
@@ -350,40 +356,48 @@ class UpdateOps(State):
         """Start a PUT of ``declared`` body bytes (None: chunked)."""
         with self._locked() as trash:
             ref = self.upload_tokens.get(token)
-            us = self.update_sessions.get(ref[0]) if ref is not None else None
-            if ref is None or us is None or ref[1] != name:
+            session = self.update_sessions.get(ref[0]) if ref is not None else None
+            if ref is None or session is None or ref[1] != name:
                 raise ApiError(
                     "NOT_FOUND",
                     "The upload URI is not valid (unknown, expired or superseded).",
                     key="transfer_uri_not_found",
                 )
-            self._require_active(us.state, us.id, "upload to")
-            f = us.files[name]
-            if declared is not None and f.expected_size is not None and declared > f.expected_size:
+            self._require_active(session.state, session.id, "upload to")
+            file = session.files[name]
+            if (
+                declared is not None
+                and file.expected_size is not None
+                and declared > file.expected_size
+            ):
                 # Refused before a byte is read: the body cannot be the file that was added.
                 raise invalid_argument(
                     f"The body of {name} ({declared} bytes) is longer than its declared size "
-                    f"of {f.expected_size} bytes.",
+                    f"of {file.expected_size} bytes.",
                     name,
                     key="body_too_long",
                 )
-            if f.temp is not None:
-                trash.append(f.temp)  # a new PUT supersedes an earlier one
-            f.generation += 1
-            f.temp = self.store.new_temp()
-            f.status = "TRANSFERRING"
-            f.bytes_transferred = 0
-            f.size = f.sha1 = f.checksum = None
-            f.error = None
-            us.last_activity = self.clock()
-            return UploadTicket(us, f, f.generation, f.temp, f.algorithm)
+            if file.temp is not None:
+                trash.append(file.temp)  # a new PUT supersedes an earlier one
+            file.generation += 1
+            file.temp = self.store.new_temp()
+            file.status = "TRANSFERRING"
+            file.bytes_transferred = 0
+            file.size = file.sha1 = file.checksum = None
+            file.error = None
+            session.last_activity = self.clock()
+            return UploadTicket(session, file, file.generation, file.temp, file.algorithm)
 
     @staticmethod
     def upload_alive(ticket: UploadTicket) -> bool:
         # Read without the lock: plain attribute reads are atomic and a stale
         # answer only delays the abort by one chunk.
-        us = ticket.session
-        return not us.gone and us.state == "ACTIVE" and ticket.file.generation == ticket.generation
+        session = ticket.session
+        return (
+            not session.gone
+            and session.state == "ACTIVE"
+            and ticket.file.generation == ticket.generation
+        )
 
     def upload_progress(self, ticket: UploadTicket, total: int) -> None:
         ticket.file.bytes_transferred = total
@@ -399,38 +413,39 @@ class UpdateOps(State):
     ) -> bool:
         """Record the outcome of a PUT; False if the file was taken away meanwhile."""
         with self._locked() as trash:
-            f = ticket.file
+            file = ticket.file
             if not self.upload_alive(ticket):
                 trash.append(ticket.temp)
                 return False
-            f.bytes_transferred = received
+            file.bytes_transferred = received
             ticket.session.last_activity = self.clock()
             error: str | None = failure
             if error is None and not complete:
-                error = f"The transfer of {f.name} ended early after {received} bytes."
-            if error is None and f.expected_size is not None and f.expected_size != received:
+                error = f"The transfer of {file.name} ended early after {received} bytes."
+            if error is None and file.expected_size is not None and file.expected_size != received:
                 error = (
-                    f"Size mismatch for {f.name}: expected {f.expected_size} bytes, got {received}."
+                    f"Size mismatch for {file.name}: expected {file.expected_size} bytes,"
+                    f" got {received}."
                 )
-            if error is None and f.expected_checksum is not None:
-                want = str(f.expected_checksum["checksum"])
-                got = digests[f.algorithm]
+            if error is None and file.expected_checksum is not None:
+                want = str(file.expected_checksum["checksum"])
+                got = digests[file.algorithm]
                 if want != got:
                     error = (
-                        f"Checksum mismatch for {f.name} ({f.algorithm}): "
+                        f"Checksum mismatch for {file.name} ({file.algorithm}): "
                         f"expected {want}, got {got}."
                     )
             if error is not None:
-                f.status = "ERROR"
-                f.error = localizable(
-                    "com.vmware.vdcs.cls-main.file_transfer_error", error, [f.name]
+                file.status = "ERROR"
+                file.error = localizable(
+                    "com.vmware.vdcs.cls-main.file_transfer_error", error, [file.name]
                 )
-                f.temp = None
+                file.temp = None
                 trash.append(ticket.temp)
                 log.info("upload failed: %s", error)
                 return True
-            f.status = "READY"
-            f.size = received
-            f.sha1 = digests["SHA1"]
-            f.checksum = digests[f.algorithm]
+            file.status = "READY"
+            file.size = received
+            file.sha1 = digests["SHA1"]
+            file.checksum = digests[file.algorithm]
             return True

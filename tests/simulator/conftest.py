@@ -8,10 +8,15 @@
 - ``raw_api`` / ``raw_rest``: a logged-in ``RawClient`` (raw HTTP, see
   tests/support/simclient.py) of one dialect for ``sim``; ``raw_client``: the same,
   parametrized over both dialects.
+- ``sim_cli(*args)``: ``python -m cl_desktop.simulator --port 0 *args`` as a subprocess;
+  returns the process and its base URL once it serves; killed at teardown.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,8 @@ import pytest
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
 from tests.support.accounts import READONLY_USERS, USERS
 from tests.support.simclient import RawClient
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -67,3 +74,35 @@ def raw_rest(sim: ContentLibraryService) -> RawClient:
 def raw_client(request: pytest.FixtureRequest, sim: ContentLibraryService) -> RawClient:
     """A logged-in client, once per dialect."""
     return RawClient(sim, request.param)
+
+
+@pytest.fixture
+def sim_cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cl_desktop.simulator", "--port", "0", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        stdout = proc.stdout
+        assert stdout is not None
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout=30)
+        assert line and line[0].startswith("serving "), (line, proc.poll())
+        return proc, line[0].split()[1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

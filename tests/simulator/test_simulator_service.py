@@ -7,9 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -104,7 +102,7 @@ def test_python_interface(tmp_path: Path) -> None:
 def test_without_data_dir_uses_a_temporary_one() -> None:
     with ContentLibraryService(SimulatorConfig(users=dict(USERS))) as svc:
         data_dir = svc.data_dir
-        assert (data_dir / "state.json").exists()
+        assert (data_dir / "catalogue.sqlite").exists()
     assert not data_dir.exists()
 
 
@@ -165,38 +163,6 @@ def test_a_tls_handshake_that_never_comes_is_cut(
 # -- CLI -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sim_cli(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cl_desktop.simulator", "--port", "0", *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        stdout = proc.stdout
-        assert stdout is not None
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout=30)
-        assert line and line[0].startswith("serving "), (line, proc.poll())
-        return proc, line[0].split()[1]
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
 def test_cli_round_trip_and_sigterm(
     sim_cli: Callable[..., tuple[subprocess.Popen[str], str]], tmp_path: Path
 ) -> None:
@@ -232,7 +198,7 @@ def test_cli_round_trip_and_sigterm(
     assert proc.wait(timeout=15) == 0
     assert proc.stdout is not None and proc.stdout.read() == ""  # exactly one line
     assert proc.stderr is not None and "secret" not in proc.stderr.read()
-    assert (tmp_path / "cli" / "state.json").exists()
+    assert (tmp_path / "cli" / "catalogue.sqlite").exists()
 
 
 def test_cli_rest_only_without_control_api(
