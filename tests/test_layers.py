@@ -1,8 +1,8 @@
 """The non-GUI layers must not depend on Qt.
 
-cl_desktop.api, cl_desktop.transfers, cl_desktop.simulator and cl_desktop.credentials
-(when present) are imported, with every module inside them, in a fresh interpreter
-where any import of PySide6 or shiboken6 raises ImportError.
+cl_desktop.api, cl_desktop.transfers, cl_desktop.simulator, cl_desktop.cli, cl_desktop.paths
+and cl_desktop.credentials (when present) are imported, with every module inside them, in a
+fresh interpreter where any import of PySide6 or shiboken6 raises ImportError.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ LAYERS = [
     "cl_desktop.api",
     "cl_desktop.transfers",
     "cl_desktop.simulator",
+    "cl_desktop.cli",
+    "cl_desktop.paths",
     "cl_desktop.credentials",
 ]
 

@@ -24,7 +24,7 @@ def cli(target_url: str, *args: str, password: str = "secret", user: str = "admi
     env = {**os.environ, "CL_PASSWORD": password, **(extra_env or {})}
     trust = ["--ca-file", ca_file] if ca_file else []
     return subprocess.run(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", target_url,
+        [sys.executable, "-m", "cl_desktop.cli", "--server", target_url,
          "--user", user, *trust, *args],
         capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -66,7 +66,7 @@ def test_exit_codes(sim_service: Any, tmp_path: Path) -> None:
     failed = cli(url, "--queue-db", str(tmp_path / "q"), "upload", "Local library/x",
                  str(tmp_path), "--create")  # fmt: skip
     assert failed.returncode == 1 and "is a folder" in failed.stdout
-    usage = subprocess.run([sys.executable, "-m", "cl_desktop.transfers.cli"],
+    usage = subprocess.run([sys.executable, "-m", "cl_desktop.cli"],
                            capture_output=True, text=True)  # fmt: skip
     assert usage.returncode == 2
     assert "secret" not in failed.stdout + failed.stderr
@@ -104,7 +104,7 @@ def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Pa
     source = make_file(tmp_path / "crash.iso", 12_000_000, seed=7)
     sim_service.faults.throttle(1_000_000)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", "admin",
+        [sys.executable, "-m", "cl_desktop.cli", "--server", url, "--user", "admin",
          "--queue-db", db, "upload", "Local library/crash", str(source), "--create"],
         env={**os.environ, "CL_PASSWORD": "secret"}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,

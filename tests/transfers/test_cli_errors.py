@@ -10,8 +10,8 @@ import pytest
 from test_cli import cli
 from test_workflows import make_file
 
+import cl_desktop.cli as cli_module
 from cl_desktop.api import errors
-from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers import queue as queue_module
 
 

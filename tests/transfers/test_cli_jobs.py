@@ -22,7 +22,7 @@ from cl_desktop.api import ContentLibraryClient, TlsSettings
 
 def start_cli(url: str, db: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", "admin",
+        [sys.executable, "-m", "cl_desktop.cli", "--server", url, "--user", "admin",
          "--queue-db", db, *args],
         env={**os.environ, "CL_PASSWORD": "secret"}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,

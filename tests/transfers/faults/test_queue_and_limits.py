@@ -13,8 +13,8 @@ from helpers import upload_spec
 from test_faults import USER
 from test_workflows import make_file
 
+import cl_desktop.cli as cli_module
 from cl_desktop.api import ContentLibraryClient
-from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
