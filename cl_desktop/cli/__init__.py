@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from cl_desktop.api import ContentLibraryError
-from cl_desktop.transfers.queue import JobClaimed
+from cl_desktop.transfers.errors import LocalError, describe
 
 from .commands import Cli
 from .errors import (
@@ -26,7 +26,6 @@ from .errors import (
     INTERNAL_ERROR,
     UsageError,
     exit_code_for,
-    title_and_message,
 )
 from .interrupts import Interrupts
 from .output import note
@@ -51,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             note("interrupted; `cl-transfer resume` continues unfinished jobs")
             return EXIT_INTERRUPTED
-        except (ContentLibraryError, UsageError, OSError, JobClaimed) as exc:
-            title, message = title_and_message(exc)
+        except (ContentLibraryError, LocalError, UsageError, OSError) as exc:
+            title, message = describe(exc)
             if args.json:
                 print(json.dumps({"error": title, "message": message}))
             print(f"error: {title}: {message}", file=sys.stderr)

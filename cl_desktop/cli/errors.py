@@ -1,16 +1,15 @@
-"""Exit codes, the CLI's own errors, and the one-line message each error becomes."""
+"""Exit codes, the CLI's own errors, and the exit code each kind of error gives."""
 
 from __future__ import annotations
 
 from cl_desktop.api import ContentLibraryError, TlsTrustError, errors
-from cl_desktop.transfers.errors import IntegrityError, LocalFileError
+from cl_desktop.transfers.errors import IntegrityError, LocalError
 from cl_desktop.transfers.queue import JobClaimed
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_TLS, EXIT_INTEGRITY = range(7)
 EXIT_LOCAL, EXIT_IN_USE = 7, 8
 EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
-KEYRING_SERVICE = "cl-desktop"
 INTERNAL_ERROR = "internal error (this is a bug in cl_desktop, please report it)"
 EXIT_CODES_HELP = (
     "exit codes: 0 success, 1 transfer failed, 2 usage, 3 authentication, 4 not found, "
@@ -28,30 +27,20 @@ class NoSuchJob(ContentLibraryError):
     hint = "`cl-transfer jobs` lists the jobs."
 
 
+# Most specific first: the first class the error is an instance of gives the code.
+EXIT_CODE_BY_TYPE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
+    (TlsTrustError, EXIT_TLS),
+    ((errors.Unauthenticated, errors.Unauthorized), EXIT_AUTH),
+    ((errors.NotFound, NoSuchJob), EXIT_NOT_FOUND),
+    (IntegrityError, EXIT_INTEGRITY),
+    (UsageError, EXIT_USAGE),
+    (JobClaimed, EXIT_IN_USE),
+    ((LocalError, OSError), EXIT_LOCAL),
+)
+
+
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, TlsTrustError):
-        return EXIT_TLS
-    if isinstance(exc, errors.Unauthenticated | errors.Unauthorized):
-        return EXIT_AUTH
-    if isinstance(exc, errors.NotFound | NoSuchJob):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, IntegrityError):
-        return EXIT_INTEGRITY
-    if isinstance(exc, UsageError):
-        return EXIT_USAGE
-    if isinstance(exc, LocalFileError | OSError):
-        return EXIT_LOCAL
-    if isinstance(exc, JobClaimed):
-        return EXIT_IN_USE
+    for kinds, code in EXIT_CODE_BY_TYPE:
+        if isinstance(exc, kinds):
+            return code
     return EXIT_FAILED
-
-
-def title_and_message(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f"{exc.filename}: " if exc.filename else ""
-        return LocalFileError.title, f"{where}{exc.strerror}"
-    if isinstance(exc, OSError):
-        return LocalFileError.title, str(exc)
-    if isinstance(exc, JobClaimed):
-        return "Job in use", f"{exc}; wait for it to finish there, or stop that process"
-    return getattr(exc, "title", "Error"), getattr(exc, "message", None) or str(exc)

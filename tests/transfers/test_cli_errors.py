@@ -149,3 +149,36 @@ def test_a_job_that_fails_on_a_bug_exits_70(
     assert code == 70
     assert "job 1: upload a: failed: Internal error" in out
     assert "internal error (this is a bug in cl_desktop" in err
+
+
+def test_exit_codes_follow_the_error_type_not_its_title() -> None:
+    from cl_desktop.api.errors import TlsTrustError
+    from cl_desktop.cli.errors import exit_code_for
+    from cl_desktop.transfers.errors import (
+        DiskFullError,
+        IntegrityError,
+        LocalError,
+        PreflightError,
+        UnsafeNameError,
+    )
+    from cl_desktop.transfers.queue import JobClaimed
+
+    class Renamed(DiskFullError):
+        title = "Integrity"  # a title must not decide the code
+
+    cases: list[tuple[BaseException, int]] = [
+        (TlsTrustError("pin"), 5),
+        (errors.Unauthenticated("no"), 3),
+        (errors.NotFound("gone"), 4),
+        (IntegrityError("bits"), 6),
+        (cli_module.UsageError("bad"), 2),
+        (JobClaimed(3), 8),
+        (DiskFullError("full"), 7),
+        (Renamed("full"), 7),
+        (UnsafeNameError(".."), 7),
+        (PreflightError("unreadable"), 7),
+        (FileNotFoundError(2, "No such file", "/x"), 7),
+        (errors.ServiceUnavailable("503"), 1),
+    ]
+    assert [exit_code_for(exc) for exc, _ in cases] == [code for _, code in cases]
+    assert not isinstance(LocalError("x"), errors.ContentLibraryError)
