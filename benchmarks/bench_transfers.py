@@ -34,7 +34,7 @@ def cl_transfer(url: str, *args: str) -> tuple[float, float]:
     env = {**os.environ, "CL_PASSWORD": PASSWORD}
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", USER,
+        [sys.executable, "-m", "cl_desktop.cli", "--server", url, "--user", USER,
          *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     _, status, usage = os.wait4(proc.pid, 0)

@@ -29,7 +29,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=Path,
         metavar="DIR",
         help="keep the queue, history, settings and demo server here "
-        "(default: the user data directory)",
+        "(default: $CL_DESKTOP_DATA_DIR, else the user data directory)",
     )
     parser.add_argument("--server", metavar="URL", help="server to offer in the connect dialog")
     parser.add_argument("--user", metavar="NAME", help="user name to offer in the connect dialog")

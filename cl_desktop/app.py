@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import platformdirs
 from PySide6.QtCore import QObject, QSettings, QTimer
 
+from cl_desktop import paths
 from cl_desktop.services import (
     BackgroundTasks,
     Connector,
@@ -29,7 +29,7 @@ from cl_desktop.ui.main_window import MainWindow
 if TYPE_CHECKING:
     from cl_desktop.demo import DemoServer
 
-APP_NAME = "cl-desktop"
+APP_NAME = paths.APP_NAME
 SHUTDOWN_WAIT_S = 10.0
 
 
@@ -38,7 +38,7 @@ class AppConfig:
     """What the command line chose."""
 
     demo: bool = False
-    data_dir: Path | None = None  # default: platformdirs' user data dir
+    data_dir: Path | None = None  # default: paths.data_dir() (CL_DESKTOP_DATA_DIR, else the user's)
     settings_path: Path | None = None  # default: <data dir>/settings.ini with --data-dir
     server: str | None = None
     user: str | None = None
@@ -46,7 +46,7 @@ class AppConfig:
 
     @property
     def resolved_data_dir(self) -> Path:
-        return self.data_dir or Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+        return self.data_dir or paths.data_dir()
 
     @property
     def resolved_settings_path(self) -> Path:
@@ -54,7 +54,7 @@ class AppConfig:
             return self.settings_path
         if self.data_dir is not None:  # --data-dir isolates a whole instance
             return self.data_dir / "settings.ini"
-        return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "settings.ini"
+        return paths.config_dir() / "settings.ini"
 
 
 class Application(QObject):
@@ -76,7 +76,7 @@ class Application(QObject):
             str(config.resolved_settings_path), QSettings.Format.IniFormat, self
         )
         self.connector = Connector()
-        self.store = JobStore(self.data_dir / "transfers.sqlite")
+        self.store = JobStore(paths.job_store_path(self.data_dir))
         self.spawner = QThreadSpawner(self)
         self.queue = TransferQueue(
             self.store, self.connector, max_parallel=config.max_parallel, spawn=self.spawner

@@ -1,7 +1,7 @@
 """The layer rules, checked rather than hoped for.
 
-1. The non-GUI layers must not depend on Qt: cl_desktop.api, .transfers, .simulator, .cli and
-   .credentials (when present) are imported, with every module inside them, in a fresh
+1. The non-GUI layers must not depend on Qt: cl_desktop.api, .transfers, .simulator, .cli, .paths
+   and .credentials (when present) are imported, with every module inside them, in a fresh
    interpreter where any import of PySide6 or shiboken6 raises ImportError.
 2. Which layer may import which (MAY_IMPORT), read from the source with `ast`, so an import
    inside a function or under `if TYPE_CHECKING:` counts too; the simulator imports only the
@@ -33,6 +33,7 @@ LAYERS = [
     "cl_desktop.transfers",
     "cl_desktop.simulator",
     "cl_desktop.cli",
+    "cl_desktop.paths",
     "cl_desktop.credentials",
 ]
 

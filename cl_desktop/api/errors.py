@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 from .models import LocalizableMessage, decode_list
 
 
-class ContentLibraryError(Exception):
-    """Base of every error raised by cl_desktop.api."""
+class DescribedError(Exception):
+    """An error worded for people: a title, the detail, and a hint of what to do."""
 
-    title: ClassVar[str] = "Content Library error"
+    title: ClassVar[str] = "Error"
     hint: ClassVar[str] = ""
 
     def __init__(self, message: str, *, operation: str = "") -> None:
@@ -29,6 +29,12 @@ class ContentLibraryError(Exception):
         """The detail, what was being done, and what the user can do about it."""
         text = f"{self.operation}: {self.detail}" if self.operation else self.detail
         return f"{text} {self.hint}".strip() if self.hint else text
+
+
+class ContentLibraryError(DescribedError):
+    """Base of every error raised by cl_desktop.api (from the server or the way to it)."""
+
+    title = "Content Library error"
 
 
 class TransportError(ContentLibraryError):

@@ -14,6 +14,7 @@ from cl_desktop.api.errors import (
     Unauthenticated,
     Unauthorized,
 )
+from cl_desktop.transfers.errors import LocalError, describe
 
 
 class ErrorKind(StrEnum):
@@ -45,6 +46,7 @@ class ErrorInfo:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        title, message = describe(exc)
         if isinstance(exc, ContentLibraryError):
             kind = ErrorKind.SERVER
             if isinstance(exc, TlsTrustError):
@@ -54,9 +56,8 @@ class ErrorInfo:
             elif isinstance(exc, Unauthenticated | Unauthorized):
                 kind = ErrorKind.AUTH
             transient = kind is ErrorKind.CONNECTION or isinstance(exc, ServiceUnavailable)
-            return cls(exc.title, exc.message, kind, transient=transient)
-        if isinstance(exc, OSError):
-            where = f" ({exc.filename})" if exc.filename else ""
-            return cls("File problem", f"{exc.strerror or exc}{where}", ErrorKind.LOCAL)
+            return cls(title, message, kind, transient=transient)
+        if isinstance(exc, LocalError | OSError):
+            return cls(title, message, ErrorKind.LOCAL)
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return cls("Unexpected error", f"{type(exc).__name__}: {exc}", ErrorKind.BUG, details)

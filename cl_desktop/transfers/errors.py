@@ -1,22 +1,36 @@
-"""Errors of the transfer engine, in the client's hierarchy (each has a title and a message)."""
+"""Errors of the transfer engine (each has a title and a message), and `describe`, the one place
+that turns any exception into what a person reads.
+
+Two families: `TransferError`s come from the server or the conversation with it (they are
+`ContentLibraryError`s, like the client's own); `LocalError`s are problems on this machine (a
+full disk, an unreadable file, a name that cannot be written) that no server answer explains.
+"""
 
 from __future__ import annotations
 
-from cl_desktop.api.errors import ContentLibraryError
+from cl_desktop.api.errors import ContentLibraryError, DescribedError
+
+INTERNAL_ERROR_TITLE = "Internal error"
+
+
+class LocalError(DescribedError):
+    """Base of the problems on this machine (worded like the client's errors, not one)."""
+
+    title = "Local problem"
 
 
 class TransferError(ContentLibraryError):
     title = "Transfer failed"
 
 
-class PreflightError(TransferError):
+class PreflightError(LocalError):
     """The local files are not fit to upload; found before any byte moved."""
 
     title = "Files not ready"
     hint = "Nothing was sent; fix the files and retry."
 
 
-class LocalFileError(TransferError):
+class LocalFileError(LocalError):
     title = "Local file problem"
 
 
@@ -46,7 +60,7 @@ class StalledError(TransferError):
     hint = "The server or the network is overloaded or stuck; retry the job later."
 
 
-class UnsafeNameError(TransferError):
+class UnsafeNameError(LocalError):
     """A name from the server that cannot be turned into a safe local file name."""
 
     title = "Unusable file name"
@@ -76,3 +90,16 @@ class Interrupted(Exception):
     def __init__(self, pause: bool) -> None:
         super().__init__("paused" if pause else "canceled")
         self.pause = pause
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """(title, message) for any exception: the words the window, the queue and the CLI show."""
+    if isinstance(exc, DescribedError):
+        return exc.title, exc.message
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return LocalFileError.title, f"{where}{exc.strerror or exc}"
+    title, message = getattr(exc, "title", None), getattr(exc, "message", None)
+    if isinstance(title, str):
+        return title, message if isinstance(message, str) and message else str(exc)
+    return INTERNAL_ERROR_TITLE, str(exc) or type(exc).__name__

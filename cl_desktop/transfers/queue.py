@@ -30,7 +30,14 @@ from cl_desktop.api import ContentLibraryClient, ContentLibraryError, errors, no
 from .context import CleanupKind, KeepAlive, WorkflowContext, end_session
 from .control import JobControl, RetryPolicy, is_retryable
 from .download import run_download
-from .errors import Interrupted, NotConnected, TransferError
+from .errors import (
+    INTERNAL_ERROR_TITLE,
+    Interrupted,
+    LocalError,
+    NotConnected,
+    TransferError,
+    describe,
+)
 from .jobs import (
     Direction,
     FileProgress,
@@ -63,11 +70,14 @@ def account_key(server: ServerRef) -> tuple[str, str]:
     return normalize_server(server.url), server.username
 
 
-class JobClaimed(Exception):
+class JobClaimed(LocalError):
     """The job belongs to another live process (its queue claimed it)."""
 
+    title = "Job in use"
+    hint = "Wait for it to finish there, or stop that process."
+
     def __init__(self, job_id: int) -> None:
-        super().__init__(f"job {job_id} is in use by another running cl_desktop or cl-transfer")
+        super().__init__(f"job {job_id} is in use by another running cl_desktop or cl-transfer.")
         self.job_id = job_id
 
 
@@ -530,7 +540,7 @@ class TransferQueue:
                 run_download(ctx)
         except Interrupted as stop:
             outcome = JobState.PAUSED if stop.pause else JobState.CANCELED
-        except ContentLibraryError as exc:
+        except (ContentLibraryError, LocalError) as exc:
             outcome, error = JobState.FAILED, exc
             log.info("job %s failed: %s", job_id, exc.message)
         except Exception as exc:  # a bug: show it, log the traceback, keep the queue alive
@@ -605,9 +615,9 @@ class TransferQueue:
     def _finish(
         self, job: JobSnapshot, state: JobState, error: BaseException | None
     ) -> JobSnapshot:
-        title = getattr(error, "title", "Internal error") if error else ""
-        message = (getattr(error, "message", None) or str(error) or type(error).__name__
-                   if error else "")  # fmt: skip
+        title, message = describe(error) if error else ("", "")
+        if error is not None and not isinstance(error, ContentLibraryError | LocalError):
+            title = INTERNAL_ERROR_TITLE  # escaped the engine's own errors: a bug (logged)
         verification = verdict(job.files) if state is JobState.DONE else job.verification
         job = self._update(
             job, state=state, phase=Phase.WAITING, error_title=title, error_message=message,

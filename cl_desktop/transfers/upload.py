@@ -34,6 +34,7 @@ from .errors import (
     LocalFileError,
     PreflightError,
     TransferError,
+    describe,
 )
 from .hashing import BackgroundHasher, file_digest
 from .jobs import FileProgress, JobSpec, Phase, Verification
@@ -173,14 +174,14 @@ def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> 
         except (errors.NotFound, errors.NotAllowedInCurrentState) as exc:
             # the session itself may be gone (a server restart loses them): start a new one
             if replacement == SESSION_REPLACEMENTS or not _session_lost(ctx, session_id):
-                _end_session(ctx, session_id, _message_of(exc))
+                _end_session(ctx, session_id, describe(exc)[1])
                 raise
             log.info("update session %s is gone from the server; starting a new one", session_id)
             report.session(None)
             report.note("the server lost the upload session; the files are sent again")
             session_id, received = _create_session(ctx, item_id, replacing=True), {}
         except BaseException as exc:
-            _end_session(ctx, session_id, _message_of(exc))
+            _end_session(ctx, session_id, describe(exc)[1])
             raise
     _delete_session(ctx, session_id)
 
@@ -502,10 +503,6 @@ def verify_upload(
             f"{local.name}: {algorithm.value} on the server is {theirs}, the local file's is {ours}"
         )
     return Verification.VERIFIED, f"{algorithm.value}:{ours}"
-
-
-def _message_of(exc: BaseException) -> str:
-    return getattr(exc, "message", None) or str(exc) or type(exc).__name__
 
 
 def _end_session(ctx: WorkflowContext, session_id: str, failure: str | None) -> None:

@@ -119,6 +119,8 @@ def confirm(parent: QWidget | None, title: str, text: str, lines: Sequence[str])
 def show_error(parent: QWidget | None, error: ErrorInfo) -> None:
     icon = QMessageBox.Icon.Critical if error.kind is ErrorKind.BUG else QMessageBox.Icon.Warning
     box = QMessageBox(icon, error.title, error.message, parent=parent)
+    if error.kind is ErrorKind.LOCAL:  # not the server's doing: say where to look
+        box.setInformativeText("This is a problem on this computer, not on the server.")
     if error.details:
         box.setDetailedText(error.details)
     box.exec()

@@ -18,7 +18,7 @@ def cli(target_url: str, *args: str, password: str = "secret", user: str = "admi
     env = {**os.environ, "CL_PASSWORD": password, **(extra_env or {})}
     trust = ["--ca-file", ca_file] if ca_file else []
     return subprocess.run(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", target_url,
+        [sys.executable, "-m", "cl_desktop.cli", "--server", target_url,
          "--user", user, *trust, *args],
         capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -26,7 +26,7 @@ def cli(target_url: str, *args: str, password: str = "secret", user: str = "admi
 
 def start_cli(url: str, db: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", "admin",
+        [sys.executable, "-m", "cl_desktop.cli", "--server", url, "--user", "admin",
          "--queue-db", db, *args],
         env={**os.environ, "CL_PASSWORD": "secret"}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,

@@ -3,6 +3,8 @@
 - keyring: an in-memory back end for the whole session (emptied before each test),
   so no test touches the real keyring; subprocesses get keyring's "fail" back end.
 - QT_QPA_PLATFORM=offscreen unless set.
+- CL_DESKTOP_DATA_DIR: a fresh folder for each test (inherited by the subprocesses it starts),
+  so no test reads or writes the user's own job store, settings or logs.
 - ``vcsim_server`` (session): govmomi's vcsim, see tests/support/servers/vcsim.py. Skipped
   when not built, unless CL_REQUIRE_VCSIM=1 (then it fails).
 - ``sim_service`` (function): the embedded service, both dialects, users
@@ -28,6 +30,7 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 import keyring
 import pytest
 
+from cl_desktop import paths
 from cl_desktop.api import ContentLibraryClient
 from tests.support.accounts import (
     MEMORY_KEYRING,
@@ -50,6 +53,11 @@ from tests.support.servers import (
 
 def pytest_configure(config: pytest.Config) -> None:
     keyring.set_keyring(MEMORY_KEYRING)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "cl-desktop-data"))
 
 
 @pytest.fixture(autouse=True)

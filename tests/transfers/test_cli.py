@@ -56,7 +56,7 @@ def test_exit_codes(sim_service: Any, tmp_path: Path) -> None:
     failed = cli(url, "--queue-db", str(tmp_path / "q"), "upload", "Local library/x",
                  str(tmp_path), "--create")  # fmt: skip
     assert failed.returncode == 1 and "is a folder" in failed.stdout
-    usage = subprocess.run([sys.executable, "-m", "cl_desktop.transfers.cli"],
+    usage = subprocess.run([sys.executable, "-m", "cl_desktop.cli"],
                            capture_output=True, text=True)  # fmt: skip
     assert usage.returncode == 2
     assert "secret" not in failed.stdout + failed.stderr
@@ -94,7 +94,7 @@ def test_killed_mid_upload_finishes_after_restart(sim_service: Any, tmp_path: Pa
     source = make_file(tmp_path / "crash.iso", 12_000_000, seed=7)
     sim_service.faults.throttle(1_000_000)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", url, "--user", "admin",
+        [sys.executable, "-m", "cl_desktop.cli", "--server", url, "--user", "admin",
          "--queue-db", db, "upload", "Local library/crash", str(source), "--create"],
         env={**os.environ, "CL_PASSWORD": "secret"}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+import cl_desktop.cli as cli_module
 from cl_desktop.api import errors
-from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers import queue as queue_module
 from tests.support.cli import cli
 from tests.support.files import make_file
@@ -53,7 +53,7 @@ def test_queue_database_that_is_a_folder_or_garbage(sim_service: Any, tmp_path: 
 def test_data_folder_that_cannot_be_written(sim_service: Any, tmp_path: Path) -> None:
     blocker = tmp_path / "data-home"
     blocker.write_text("a file where the data folder should be")  # root can write anywhere else
-    result = cli(sim_service.base_url, "jobs", extra_env={"XDG_DATA_HOME": str(blocker)})
+    result = cli(sim_service.base_url, "jobs", extra_env={"CL_DESKTOP_DATA_DIR": str(blocker)})
     assert_clean_error(result, 7, "Queue database problem", str(blocker))
 
 
@@ -149,3 +149,36 @@ def test_a_job_that_fails_on_a_bug_exits_70(
     assert code == 70
     assert "job 1: upload a: failed: Internal error" in out
     assert "internal error (this is a bug in cl_desktop" in err
+
+
+def test_exit_codes_follow_the_error_type_not_its_title() -> None:
+    from cl_desktop.api.errors import TlsTrustError
+    from cl_desktop.cli.errors import exit_code_for
+    from cl_desktop.transfers.errors import (
+        DiskFullError,
+        IntegrityError,
+        LocalError,
+        PreflightError,
+        UnsafeNameError,
+    )
+    from cl_desktop.transfers.queue import JobClaimed
+
+    class Renamed(DiskFullError):
+        title = "Integrity"  # a title must not decide the code
+
+    cases: list[tuple[BaseException, int]] = [
+        (TlsTrustError("pin"), 5),
+        (errors.Unauthenticated("no"), 3),
+        (errors.NotFound("gone"), 4),
+        (IntegrityError("bits"), 6),
+        (cli_module.UsageError("bad"), 2),
+        (JobClaimed(3), 8),
+        (DiskFullError("full"), 7),
+        (Renamed("full"), 7),
+        (UnsafeNameError(".."), 7),
+        (PreflightError("unreadable"), 7),
+        (FileNotFoundError(2, "No such file", "/x"), 7),
+        (errors.ServiceUnavailable("503"), 1),
+    ]
+    assert [exit_code_for(exc) for exc, _ in cases] == [code for _, code in cases]
+    assert not isinstance(LocalError("x"), errors.ContentLibraryError)

@@ -15,7 +15,7 @@ import pytest
 
 from cl_desktop.api import ChecksumAlgorithm, ChecksumInfo, FileInfo
 from cl_desktop.transfers import download
-from cl_desktop.transfers.errors import DiskFullError, IntegrityError, TransferError
+from cl_desktop.transfers.errors import DiskFullError, IntegrityError, LocalError
 from cl_desktop.transfers.hashing import BackgroundWriter
 from cl_desktop.transfers.jobs import Verification
 from cl_desktop.transfers.naming import (
@@ -124,8 +124,8 @@ def test_background_hasher_matches_hashlib() -> None:
     assert hasher.hexdigest() == hasher.hexdigest()  # idempotent
 
 
-def test_an_unusable_name_is_a_transfer_error_naming_the_file() -> None:
-    with pytest.raises(TransferError) as caught:
+def test_an_unusable_name_is_a_local_error_naming_the_file() -> None:
+    with pytest.raises(LocalError) as caught:  # a problem here, not an answer from the server
         safe_local_name("..")
     error = caught.value
     assert isinstance(error, UnsafeNameError)

@@ -234,3 +234,12 @@ def test_connector_logs_in_once_and_refuses_unknown_accounts() -> None:
         connector(SERVER)
     with pytest.raises(NotConnected):
         connector(SERVER)
+
+
+def test_local_errors_are_shown_as_local_with_the_words_of_describe() -> None:
+    from cl_desktop.transfers.errors import DiskFullError, UnsafeNameError, describe
+
+    for exc in (DiskFullError("no space left"), UnsafeNameError("'..'")):
+        info = ErrorInfo.from_exception(exc)
+        assert info.kind is ErrorKind.LOCAL and not info.transient
+        assert (info.title, info.message) == describe(exc)

@@ -363,7 +363,7 @@ def test_server_frozen_then_thawed(env_factory: Any, op: str, dialect: str) -> N
 
 def cli_args(env: Env, *args: str) -> list[str]:
     db = str(env.tmp / "cli.sqlite")
-    return [sys.executable, "-m", "cl_desktop.transfers.cli", "--server", env.url, "--user",
+    return [sys.executable, "-m", "cl_desktop.cli", "--server", env.url, "--user",
             USER, "--dialect", env.dialect, "--queue-db", db, *args]  # fmt: skip
 
 

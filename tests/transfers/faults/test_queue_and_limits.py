@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+import cl_desktop.cli as cli_module
 from cl_desktop.api import ContentLibraryClient
-from cl_desktop.transfers import cli as cli_module
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore

@@ -1,189 +1,35 @@
-"""cl-transfer: the command line over the transfer engine, for scripts, pipelines and benchmarks.
-
-Exit codes: 0 success, 1 transfer failed, 2 usage, 3 authentication, 4 not found, 5 TLS trust,
-6 integrity, 7 local problem (a file, a folder, the queue database), 8 the job is in use by
-another running process, 70 internal error (a bug in cl_desktop), 130 interrupted (Ctrl-C or
-SIGTERM; `resume` continues). Every error is one line "error: TITLE: MESSAGE" on stderr; only
-a bug prints a traceback, and says that it is one. The password comes from CL_PASSWORD, else
-the keyring, else a prompt. Each command ends its login on the server before it exits.
-"""
+"""The commands: each logs in (unless it works on the job store alone), acts, and reports."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import getpass
 import json
-import logging
-import math
-import os
-import signal
 import sys
-import threading
-import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
-from enum import Enum
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import platformdirs
-
-from cl_desktop.api import (
-    ContentLibraryClient,
-    ContentLibraryError,
-    TlsSettings,
-    TlsTrustError,
-    errors,
-)
+from cl_desktop import paths
+from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
 from cl_desktop.api.client import normalize_server
+from cl_desktop.transfers.context import end_session
+from cl_desktop.transfers.control import RetryPolicy
+from cl_desktop.transfers.errors import INTERNAL_ERROR_TITLE, IntegrityError
+from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
+from cl_desktop.transfers.naming import item_name_for
+from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
 
-from .context import end_session
-from .control import RetryPolicy
-from .errors import IntegrityError, LocalFileError
-from .jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
-from .naming import item_name_for
-from .queue import JobClaimed, TransferQueue
-from .store import JobStore
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_TLS, EXIT_INTEGRITY = range(7)
-EXIT_LOCAL, EXIT_IN_USE = 7, 8
-EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
-KEYRING_SERVICE = "cl-desktop"
-INTERNAL_ERROR = "internal error (this is a bug in cl_desktop, please report it)"
-EXIT_CODES_HELP = (
-    "exit codes: 0 success, 1 transfer failed, 2 usage, 3 authentication, 4 not found, "
-    "5 TLS trust, 6 integrity, 7 local file/folder/queue database problem, 8 job in use by "
-    "another process, 70 internal error (a bug), 130 interrupted"
+from .errors import (
+    EXIT_FAILED,
+    EXIT_INTEGRITY,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    INTERNAL_ERROR,
+    NoSuchJob,
+    UsageError,
 )
-
-
-class UsageError(Exception):
-    title = "Usage"
-
-
-class NoSuchJob(ContentLibraryError):
-    title = "No such job"
-    hint = "`cl-transfer jobs` lists the jobs."
-
-
-def keyring_key(server: str, user: str) -> str:
-    return f"{user}@{server}"
-
-
-def password_for(server: str, user: str) -> str:
-    env = os.environ.get("CL_PASSWORD")
-    if env:
-        return env
-    import keyring  # only now: importing it costs a quarter second at every start
-    import keyring.errors
-
-    try:
-        stored = keyring.get_password(KEYRING_SERVICE, keyring_key(server, user))
-    except keyring.errors.KeyringError:
-        stored = None
-    if stored:
-        return stored
-    if sys.stdin.isatty():
-        return getpass.getpass(f"Password for {user} on {server}: ")
-    raise UsageError("no password: set CL_PASSWORD, store one in the keyring, or run on a terminal")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cl-transfer", description="Move files in and out of vSphere Content Library.",
-        epilog=EXIT_CODES_HELP,
-    )  # fmt: skip
-    parser.add_argument("--server", required=True, help="vCenter address, e.g. https://vc.local")
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--dialect", choices=("auto", "api", "rest"), default="auto")
-    trust = parser.add_mutually_exclusive_group()
-    trust.add_argument("--ca-file", help="PEM file of the CA that signed the server certificate")
-    trust.add_argument("--pin-sha256", help="trust exactly the certificate with this fingerprint")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--queue-db", help="queue database (default: in the user data dir)")
-    parser.add_argument("--parallel", type=_positive(int), default=2, help="concurrent transfers")
-    parser.add_argument("--limit", type=_positive(float), help="bandwidth limit in MB/s")
-    policy = RetryPolicy()
-    patience = parser.add_argument_group("reconnecting and stalls")
-    patience.add_argument(
-        "--reconnect-window",
-        type=_positive(float),
-        metavar="SECONDS",
-        default=policy.reconnect_window,
-        help="keep retrying a lost connection this long (default: %(default)s)",
-    )
-    patience.add_argument(
-        "--stall-bytes",
-        type=_positive(int),
-        metavar="BYTES",
-        default=policy.stall_bytes,
-        help="a transfer moving fewer bytes than this ... (default: %(default)s)",
-    )
-    patience.add_argument(
-        "--stall-time",
-        type=_positive(float),
-        metavar="SECONDS",
-        default=policy.stall_seconds,
-        help="... in this many seconds is stalled (default: %(default)s)",
-    )
-    patience.add_argument(
-        "--stall-limit",
-        type=_positive(float),
-        metavar="SECONDS",
-        default=policy.stall_limit,
-        help="fail a transfer stalled this long (default: %(default)s)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("libraries", help="list libraries")
-    sub.add_parser("items", help="list items of a library").add_argument("library")
-    sub.add_parser("files", help="the item's File.Info rows").add_argument("item")
-    sub.add_parser("storage", help="the item's Storage.Info rows").add_argument("item")
-    up = sub.add_parser("upload", help="upload files into an item")
-    up.add_argument("item", help="LIBRARY/ITEM (name or id)")
-    up.add_argument("files", nargs="+")
-    up.add_argument("--create", action="store_true", help="create the item if it is missing")
-    up.add_argument("--unique-name", action="store_true", help="with --create: avoid clashes")
-    down = sub.add_parser("download", help="download an item's files")
-    down.add_argument("item")
-    down.add_argument("dest_dir")
-    down.add_argument("--file", action="append", default=[], dest="names")
-    sub.add_parser("sessions", help="update and download sessions of this user")
-    session = sub.add_parser("session", help="act on one session")
-    session.add_argument("action", choices=("cancel", "fail", "delete", "keep-alive"))
-    session.add_argument("session_id")
-    session.add_argument("--message", default="failed from cl-transfer")
-    sub.add_parser("resume", help="finish the unfinished jobs of this server and user "
-                   "that no other process is running")  # fmt: skip
-    sub.add_parser("jobs", help="the persisted jobs of this server and user")
-    retry = sub.add_parser("retry", help="run a failed or canceled job again, to its end")
-    retry.add_argument("job_id", type=int, metavar="ID")
-    remove = sub.add_parser("remove", help="forget a job, ending what it left on the server")
-    remove.add_argument("job_id", type=int, metavar="ID")
-    history = sub.add_parser("history", help="finished transfers (the audit trail)")
-    history.add_argument("--export", help="write to this file")
-    history.add_argument("--format", choices=("csv", "json"), default="csv")
-    return parser
-
-
-def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
-    """An argparse type: a number above zero (0 parallel transfers would wait for ever)."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not 0 < value < math.inf:  # also refuses NaN
-            raise argparse.ArgumentTypeError(f"must be above 0 (and finite), got {text}")
-        return value
-
-    return parse
-
+from .output import ProgressLine, job_line, job_summary, jsonable, note
+from .passwords import password_for
 
 # Commands that work on the local queue database alone: no password, no login.
 _OFFLINE_COMMANDS = frozenset({"jobs", "history"})
@@ -234,7 +80,7 @@ class Cli:
 
     def out(self, rows: Any, text: str) -> None:
         if self.args.json:
-            print(json.dumps(_jsonable(rows), indent=2, ensure_ascii=False))
+            print(json.dumps(jsonable(rows), indent=2, ensure_ascii=False))
         else:
             print(text)
 
@@ -353,7 +199,7 @@ class Cli:
     def _store_path(self) -> Path:
         if self.args.queue_db:
             return Path(self.args.queue_db)
-        return Path(platformdirs.user_data_dir("cl-desktop")) / "cl-transfer-queue.sqlite"
+        return paths.job_store_path()  # the window's store: one history, one set of jobs
 
     def store(self) -> JobStore:
         if self._store is None:
@@ -376,7 +222,7 @@ class Cli:
                 ),
             )
             if sys.stderr.isatty() and not self.args.json:
-                queue.add_listener(_ProgressLine())
+                queue.add_listener(ProgressLine())
             self._queue_obj = queue
         return self._queue_obj
 
@@ -433,13 +279,13 @@ class Cli:
             if self._mine(j.spec) and not j.state.finished and self.store().claimed_elsewhere(j.id)
         ]  # fmt: skip
         if in_use:
-            _note(f"left alone, in use by another process: job {', '.join(map(str, in_use))}")
+            note(f"left alone, in use by another process: job {', '.join(map(str, in_use))}")
         if not ids:
             self.out([], "nothing to resume")
             return EXIT_OK
         for job_id in ids:
             job = queue.snapshot(job_id)
-            _note(f"resuming job {job_id}: {job.spec.direction.value} {job.spec.item_name}")
+            note(f"resuming job {job_id}: {job.spec.direction.value} {job.spec.item_name}")
         return self._wait(ids)
 
     def _adopt(self, job_id: int) -> JobSnapshot:
@@ -465,7 +311,7 @@ class Cli:
             queue.resume(job.id)
         else:
             queue.retry(job.id)  # failed or canceled; a queued one is already scheduled
-        _note(f"retrying job {job.id}: {job.spec.direction.value} {job.spec.item_name}")
+        note(f"retrying job {job.id}: {job.spec.direction.value} {job.spec.item_name}")
         return self._wait([job.id])
 
     def cmd_remove(self) -> int:
@@ -492,7 +338,7 @@ class Cli:
         jobs = [j for j in store.load() if self._mine(j.spec)]
         rows = []
         for job in jobs:
-            row = _job_summary(job)
+            row = job_summary(job)
             row["in_use"] = store.claimed_elsewhere(job.id)
             row["bytes_total"] = job.bytes_total
             row["progress"] = round(job.fraction, 4)
@@ -531,169 +377,13 @@ class Cli:
     def _wait(self, ids: list[int]) -> int:
         queue = self._queue()
         results = [queue.wait(job_id) for job_id in ids]
-        self.out([_job_summary(j) for j in results], "\n".join(_job_line(j) for j in results))
+        self.out([job_summary(j) for j in results], "\n".join(job_line(j) for j in results))
         failed = [j for j in results if j.state is not JobState.DONE]
         if not failed:
             return EXIT_OK
-        if any(j.error_title == "Internal error" for j in failed):  # the queue logged the trace
+        if any(j.error_title == INTERNAL_ERROR_TITLE for j in failed):  # the queue logged the trace
             print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
             return EXIT_INTERNAL
         if any(j.error_title == IntegrityError.title for j in failed):
             return EXIT_INTEGRITY
         return EXIT_FAILED
-
-
-def _note(text: str) -> None:
-    """What the command is doing, for the person watching (stderr: stdout stays the result)."""
-    print(f"cl-transfer: {text}", file=sys.stderr)
-
-
-class _ProgressLine:
-    """A one-line progress display on stderr for terminals."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __call__(self, job: JobSnapshot) -> None:
-        with self._lock:
-            if job.state is JobState.RUNNING and job.bytes_total:
-                eta = f"{job.eta:.0f}s" if job.eta is not None else "?"
-                width = 30
-                filled = int(width * job.fraction)
-                sys.stderr.write(
-                    f"\r[{'#' * filled}{'.' * (width - filled)}] {job.fraction:6.1%} "
-                    f"{job.speed / 1e6:7.1f} MB/s ETA {eta:>6} {job.phase.value:14}"
-                )
-            elif job.state.finished:
-                sys.stderr.write("\r" + " " * 90 + "\r")
-            sys.stderr.flush()
-
-
-def _job_summary(job: JobSnapshot) -> dict[str, Any]:
-    return {
-        "job": job.id, "direction": job.spec.direction.value, "state": job.state.value,
-        "item_id": job.item_id or job.spec.item_id, "item": job.spec.item_name,
-        "bytes": job.bytes_done, "verification": job.verification.value if job.verification
-        else None, "files": [dataclasses.asdict(f) for f in job.files],
-        "error": job.error_message or None, "error_title": job.error_title or None,
-    }  # fmt: skip
-
-
-def _job_line(job: JobSnapshot) -> str:
-    base = f"job {job.id}: {job.spec.direction.value} {job.spec.item_name}: {job.state.value}"
-    if job.state is JobState.DONE:
-        return f"{base} ({job.bytes_done:,} bytes, {job.verification})"
-    return f"{base}: {job.error_title}: {job.error_message}" if job.error_message else base
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, TlsTrustError):
-        return EXIT_TLS
-    if isinstance(exc, errors.Unauthenticated | errors.Unauthorized):
-        return EXIT_AUTH
-    if isinstance(exc, errors.NotFound | NoSuchJob):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, IntegrityError):
-        return EXIT_INTEGRITY
-    if isinstance(exc, UsageError):
-        return EXIT_USAGE
-    if isinstance(exc, LocalFileError | OSError):
-        return EXIT_LOCAL
-    if isinstance(exc, JobClaimed):
-        return EXIT_IN_USE
-    return EXIT_FAILED
-
-
-def _title_and_message(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f"{exc.filename}: " if exc.filename else ""
-        return LocalFileError.title, f"{where}{exc.strerror}"
-    if isinstance(exc, OSError):
-        return LocalFileError.title, str(exc)
-    if isinstance(exc, JobClaimed):
-        return "Job in use", f"{exc}; wait for it to finish there, or stop that process"
-    return getattr(exc, "title", "Error"), getattr(exc, "message", None) or str(exc)
-
-
-class _Interrupts:
-    """SIGINT and SIGTERM both raise KeyboardInterrupt in the main thread, once.
-
-    A service manager, `timeout` or `kill` sends SIGTERM: it must end the server sessions and
-    the login as Ctrl-C does, not leave them ACTIVE. Later signals are ignored, so that the
-    (time-bounded) clean-up that follows the first one is not cut short.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self._armed = True
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._armed:
-            self._armed = False
-            raise KeyboardInterrupt
-        _note("stopping: ending the server sessions and the login first")
-
-    def disarm(self) -> None:
-        self._armed = False
-
-    @contextmanager
-    def installed(self) -> Iterator[_Interrupts]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self  # signal handlers can only be set from the main thread
-            return
-        previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-        try:
-            yield self
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    with _Interrupts().installed() as interrupts:
-        cli: Cli | None = None
-        try:
-            cli = Cli(args)
-            return cli.run()
-        except KeyboardInterrupt:
-            _note("interrupted; `cl-transfer resume` continues unfinished jobs")
-            return EXIT_INTERRUPTED
-        except (ContentLibraryError, UsageError, OSError, JobClaimed) as exc:
-            title, message = _title_and_message(exc)
-            if args.json:
-                print(json.dumps({"error": title, "message": message}))
-            print(f"error: {title}: {message}", file=sys.stderr)
-            return exit_code_for(exc)
-        except Exception:
-            print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
-            traceback.print_exc()
-            return EXIT_INTERNAL
-        finally:
-            interrupts.disarm()  # ending sessions and the login must not be cut short
-            if cli is not None:
-                cli.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

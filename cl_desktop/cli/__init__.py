@@ -1,0 +1,66 @@
+"""cl-transfer: the command line over the transfer engine, for scripts, pipelines and benchmarks.
+
+Exit codes: 0 success, 1 transfer failed, 2 usage, 3 authentication, 4 not found, 5 TLS trust,
+6 integrity, 7 local problem (a file, a folder, the queue database), 8 the job is in use by
+another running process, 70 internal error (a bug in cl_desktop), 130 interrupted (Ctrl-C or
+SIGTERM; `resume` continues). Every error is one line "error: TITLE: MESSAGE" on stderr; only
+a bug prints a traceback, and says that it is one. The password comes from CL_PASSWORD, else
+the keyring, else a prompt. Each command ends its login on the server before it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from cl_desktop.api import ContentLibraryError
+from cl_desktop.transfers.errors import LocalError, describe
+
+from .commands import Cli
+from .errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    INTERNAL_ERROR,
+    UsageError,
+    exit_code_for,
+)
+from .interrupts import Interrupts
+from .output import note
+from .parser import build_parser
+from .passwords import KEYRING_SERVICE, password_for
+
+__all__ = ["KEYRING_SERVICE", "Cli", "UsageError", "main", "password_for"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    with Interrupts().installed() as interrupts:
+        cli: Cli | None = None
+        try:
+            cli = Cli(args)
+            return cli.run()
+        except KeyboardInterrupt:
+            note("interrupted; `cl-transfer resume` continues unfinished jobs")
+            return EXIT_INTERRUPTED
+        except (ContentLibraryError, LocalError, UsageError, OSError) as exc:
+            title, message = describe(exc)
+            if args.json:
+                print(json.dumps({"error": title, "message": message}))
+            print(f"error: {title}: {message}", file=sys.stderr)
+            return exit_code_for(exc)
+        except Exception:
+            print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
+            traceback.print_exc()
+            return EXIT_INTERNAL
+        finally:
+            interrupts.disarm()  # ending sessions and the login must not be cut short
+            if cli is not None:
+                cli.close()

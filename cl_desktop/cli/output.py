@@ -1,0 +1,69 @@
+"""What the commands print: results on stdout (text or --json), notes and progress on stderr."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from cl_desktop.transfers.jobs import JobSnapshot, JobState
+
+
+def note(text: str) -> None:
+    """What the command is doing, for the person watching (stderr: stdout stays the result)."""
+    print(f"cl-transfer: {text}", file=sys.stderr)
+
+
+class ProgressLine:
+    """A one-line progress display on stderr for terminals."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, job: JobSnapshot) -> None:
+        with self._lock:
+            if job.state is JobState.RUNNING and job.bytes_total:
+                eta = f"{job.eta:.0f}s" if job.eta is not None else "?"
+                width = 30
+                filled = int(width * job.fraction)
+                sys.stderr.write(
+                    f"\r[{'#' * filled}{'.' * (width - filled)}] {job.fraction:6.1%} "
+                    f"{job.speed / 1e6:7.1f} MB/s ETA {eta:>6} {job.phase.value:14}"
+                )
+            elif job.state.finished:
+                sys.stderr.write("\r" + " " * 90 + "\r")
+            sys.stderr.flush()
+
+
+def job_summary(job: JobSnapshot) -> dict[str, Any]:
+    return {
+        "job": job.id, "direction": job.spec.direction.value, "state": job.state.value,
+        "item_id": job.item_id or job.spec.item_id, "item": job.spec.item_name,
+        "bytes": job.bytes_done, "verification": job.verification.value if job.verification
+        else None, "files": [dataclasses.asdict(f) for f in job.files],
+        "error": job.error_message or None, "error_title": job.error_title or None,
+    }  # fmt: skip
+
+
+def job_line(job: JobSnapshot) -> str:
+    base = f"job {job.id}: {job.spec.direction.value} {job.spec.item_name}: {job.state.value}"
+    if job.state is JobState.DONE:
+        return f"{base} ({job.bytes_done:,} bytes, {job.verification})"
+    return f"{base}: {job.error_title}: {job.error_message}" if job.error_message else base
+
+
+def jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

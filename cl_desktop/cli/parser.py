@@ -1,0 +1,109 @@
+"""The command line's grammar."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import Any
+
+from cl_desktop.transfers.control import RetryPolicy
+
+from .errors import EXIT_CODES_HELP
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cl-transfer", description="Move files in and out of vSphere Content Library.",
+        epilog=EXIT_CODES_HELP,
+    )  # fmt: skip
+    parser.add_argument("--server", required=True, help="vCenter address, e.g. https://vc.local")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--dialect", choices=("auto", "api", "rest"), default="auto")
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument("--ca-file", help="PEM file of the CA that signed the server certificate")
+    trust.add_argument("--pin-sha256", help="trust exactly the certificate with this fingerprint")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--queue-db",
+        help="job store (default: the one the window uses, in the data dir; "
+        "CL_DESKTOP_DATA_DIR moves that dir)",
+    )
+    parser.add_argument("--parallel", type=_positive(int), default=2, help="concurrent transfers")
+    parser.add_argument("--limit", type=_positive(float), help="bandwidth limit in MB/s")
+    policy = RetryPolicy()
+    patience = parser.add_argument_group("reconnecting and stalls")
+    patience.add_argument(
+        "--reconnect-window",
+        type=_positive(float),
+        metavar="SECONDS",
+        default=policy.reconnect_window,
+        help="keep retrying a lost connection this long (default: %(default)s)",
+    )
+    patience.add_argument(
+        "--stall-bytes",
+        type=_positive(int),
+        metavar="BYTES",
+        default=policy.stall_bytes,
+        help="a transfer moving fewer bytes than this ... (default: %(default)s)",
+    )
+    patience.add_argument(
+        "--stall-time",
+        type=_positive(float),
+        metavar="SECONDS",
+        default=policy.stall_seconds,
+        help="... in this many seconds is stalled (default: %(default)s)",
+    )
+    patience.add_argument(
+        "--stall-limit",
+        type=_positive(float),
+        metavar="SECONDS",
+        default=policy.stall_limit,
+        help="fail a transfer stalled this long (default: %(default)s)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("libraries", help="list libraries")
+    sub.add_parser("items", help="list items of a library").add_argument("library")
+    sub.add_parser("files", help="the item's File.Info rows").add_argument("item")
+    sub.add_parser("storage", help="the item's Storage.Info rows").add_argument("item")
+    up = sub.add_parser("upload", help="upload files into an item")
+    up.add_argument("item", help="LIBRARY/ITEM (name or id)")
+    up.add_argument("files", nargs="+")
+    up.add_argument("--create", action="store_true", help="create the item if it is missing")
+    up.add_argument("--unique-name", action="store_true", help="with --create: avoid clashes")
+    down = sub.add_parser("download", help="download an item's files")
+    down.add_argument("item")
+    down.add_argument("dest_dir")
+    down.add_argument("--file", action="append", default=[], dest="names")
+    sub.add_parser("sessions", help="update and download sessions of this user")
+    session = sub.add_parser("session", help="act on one session")
+    session.add_argument("action", choices=("cancel", "fail", "delete", "keep-alive"))
+    session.add_argument("session_id")
+    session.add_argument("--message", default="failed from cl-transfer")
+    sub.add_parser("resume", help="finish the unfinished jobs of this server and user "
+                   "that no other process is running")  # fmt: skip
+    sub.add_parser("jobs", help="the persisted jobs of this server and user")
+    retry = sub.add_parser("retry", help="run a failed or canceled job again, to its end")
+    retry.add_argument("job_id", type=int, metavar="ID")
+    remove = sub.add_parser("remove", help="forget a job, ending what it left on the server")
+    remove.add_argument("job_id", type=int, metavar="ID")
+    history = sub.add_parser("history", help="finished transfers (the audit trail)")
+    history.add_argument("--export", help="write to this file")
+    history.add_argument("--format", choices=("csv", "json"), default="csv")
+    return parser
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    """An argparse type: a number above zero (0 parallel transfers would wait for ever)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < math.inf:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"must be above 0 (and finite), got {text}")
+        return value
+
+    return parse

@@ -1,0 +1,35 @@
+"""Where the password comes from: CL_PASSWORD, else the keyring, else a prompt on a terminal."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+from cl_desktop.paths import KEYRING_SERVICE
+
+from .errors import UsageError
+
+__all__ = ["KEYRING_SERVICE", "keyring_key", "password_for"]
+
+
+def keyring_key(server: str, user: str) -> str:
+    return f"{user}@{server}"
+
+
+def password_for(server: str, user: str) -> str:
+    env = os.environ.get("CL_PASSWORD")
+    if env:
+        return env
+    import keyring  # only now: importing it costs a quarter second at every start
+    import keyring.errors
+
+    try:
+        stored = keyring.get_password(KEYRING_SERVICE, keyring_key(server, user))
+    except keyring.errors.KeyringError:
+        stored = None
+    if stored:
+        return stored
+    if sys.stdin.isatty():
+        return getpass.getpass(f"Password for {user} on {server}: ")
+    raise UsageError("no password: set CL_PASSWORD, store one in the keyring, or run on a terminal")
