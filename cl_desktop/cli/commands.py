@@ -13,8 +13,14 @@ from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
 from cl_desktop.api.client import normalize_server
 from cl_desktop.transfers.context import end_session
 from cl_desktop.transfers.control import RetryPolicy
-from cl_desktop.transfers.errors import INTERNAL_ERROR_TITLE, IntegrityError
-from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
+from cl_desktop.transfers.jobs import (
+    Direction,
+    FailureKind,
+    JobSnapshot,
+    JobSpec,
+    JobState,
+    ServerRef,
+)
 from cl_desktop.transfers.naming import item_name_for
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
@@ -381,9 +387,10 @@ class Cli:
         failed = [j for j in results if j.state is not JobState.DONE]
         if not failed:
             return EXIT_OK
-        if any(j.error_title == INTERNAL_ERROR_TITLE for j in failed):  # the queue logged the trace
+        kinds = {j.failure for j in failed}
+        if FailureKind.INTERNAL in kinds:  # the queue logged the trace
             print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
             return EXIT_INTERNAL
-        if any(j.error_title == IntegrityError.title for j in failed):
+        if FailureKind.INTEGRITY in kinds:
             return EXIT_INTEGRITY
         return EXIT_FAILED

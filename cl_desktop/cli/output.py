@@ -40,12 +40,18 @@ class ProgressLine:
 
 def job_summary(job: JobSnapshot) -> dict[str, Any]:
     return {
-        "job": job.id, "direction": job.spec.direction.value, "state": job.state.value,
-        "item_id": job.item_id or job.spec.item_id, "item": job.spec.item_name,
-        "bytes": job.bytes_done, "verification": job.verification.value if job.verification
-        else None, "files": [dataclasses.asdict(f) for f in job.files],
-        "error": job.error_message or None, "error_title": job.error_title or None,
-    }  # fmt: skip
+        "job": job.id,
+        "direction": job.spec.direction.value,
+        "state": job.state.value,
+        "item_id": job.item_id or job.spec.item_id,
+        "item": job.spec.item_name,
+        "bytes": job.bytes_done,
+        "verification": job.verification.value if job.verification else None,
+        "files": [dataclasses.asdict(f) for f in job.files],
+        "error": job.error_message or None,
+        "error_title": job.error_title or None,
+        "failure": job.failure.value if job.failure else None,  # server/integrity/local/internal
+    }
 
 
 def job_line(job: JobSnapshot) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from cl_desktop.api.errors import ContentLibraryError, DescribedError
 
+from .jobs import FailureKind
+
 INTERNAL_ERROR_TITLE = "Internal error"
 
 
@@ -103,3 +105,14 @@ def describe(exc: BaseException) -> tuple[str, str]:
     if isinstance(title, str):
         return title, message if isinstance(message, str) and message else str(exc)
     return INTERNAL_ERROR_TITLE, str(exc) or type(exc).__name__
+
+
+def failure_kind(exc: BaseException) -> FailureKind:
+    """The family of an error that ends a job (see `FailureKind`)."""
+    if isinstance(exc, IntegrityError):
+        return FailureKind.INTEGRITY
+    if isinstance(exc, ContentLibraryError):
+        return FailureKind.SERVER
+    if isinstance(exc, LocalError | OSError):
+        return FailureKind.LOCAL
+    return FailureKind.INTERNAL

@@ -61,6 +61,16 @@ class Verification(StrEnum):
     CONSUMED = "consumed by the server"  # an OVF .mf/.cert: read on complete, not kept
 
 
+class FailureKind(StrEnum):
+    """Which family a job's error belongs to, kept with the job so that a later reader (the CLI's
+    exit code, the window) decides by the error's type, never by its title."""
+
+    SERVER = "server"  # the server or the conversation with it
+    INTEGRITY = "integrity"  # the bytes did not match
+    LOCAL = "local"  # this machine: disk, files, names
+    INTERNAL = "internal"  # escaped the engine's own errors: a bug
+
+
 class Phase(StrEnum):
     """The step a running job is in, for the user to see."""
 
@@ -168,6 +178,7 @@ class JobSnapshot:
     verification: Verification | None = None
     error_title: str = ""
     error_message: str = ""
+    failure: FailureKind | None = None  # set with error_title when the job failed
     attempts: int = 0
     # the job created `item_id` itself: if it ends without filling it, the item is deleted
     item_created: bool = False

@@ -37,9 +37,11 @@ from .errors import (
     NotConnected,
     TransferError,
     describe,
+    failure_kind,
 )
 from .jobs import (
     Direction,
+    FailureKind,
     FileProgress,
     HistoryRecord,
     JobSnapshot,
@@ -102,8 +104,9 @@ class _SessionKeeper:
 
     MAX_FAILURES = 5
 
-    def __init__(self, connect: Callable[[], ContentLibraryClient], session_id: str,
-                 limit: float) -> None:  # fmt: skip
+    def __init__(
+        self, connect: Callable[[], ContentLibraryClient], session_id: str, limit: float
+    ) -> None:
         self._connect = connect
         self._session_id = session_id
         self._limit = limit
@@ -227,9 +230,10 @@ class TransferQueue:
                 # nobody keeps a paused session alive after exit: end it, keep the item
                 paused = self._release(self._jobs[job_id], keep_item=True)
                 self._update(
-                    paused, note="the upload session ended when the app closed; "
+                    paused,
+                    note="the upload session ended when the app closed; "
                     "resuming sends the files again into the same item",
-                )  # fmt: skip
+                )
             deadline = time.monotonic() + timeout
             while (self._running or self._cleaners) and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
@@ -302,9 +306,16 @@ class TransferQueue:
             job = self._jobs[job_id]
             if job.state.can_retry():
                 self._update(
-                    job, state=JobState.QUEUED, error_title="", error_message="",
-                    finished_at=None, verification=None, phase=Phase.WAITING, note="",
-                )  # fmt: skip
+                    job,
+                    state=JobState.QUEUED,
+                    error_title="",
+                    error_message="",
+                    failure=None,
+                    finished_at=None,
+                    verification=None,
+                    phase=Phase.WAITING,
+                    note="",
+                )
                 self._schedule()
 
     def remove(self, job_id: int) -> None:
@@ -489,9 +500,13 @@ class TransferQueue:
         """The connector had no login for the job's account: undo the launch and wait."""
         launched_at = self._launched_at_login.pop(job.id, self._logins)
         job = self._update(
-            job, state=JobState.QUEUED, attempts=max(0, job.attempts - 1), error_title="",
+            job,
+            state=JobState.QUEUED,
+            attempts=max(0, job.attempts - 1),
+            error_title="",
             error_message="",
-        )  # fmt: skip
+            failure=None,
+        )
         if launched_at == self._logins:  # else a login came meanwhile: just run it again
             self._no_login.add(account_key(job.spec.server))
             self._wait_for_login(job)
@@ -502,10 +517,16 @@ class TransferQueue:
         self._launched_at_login[job.id] = self._logins
         resumes = job.spec.direction is Direction.UPLOAD and job.session_id
         self._update(
-            job, state=JobState.RUNNING, phase=Phase.WAITING, attempts=job.attempts + 1,
-            started_at=time.time(), error_title="", error_message="",
+            job,
+            state=JobState.RUNNING,
+            phase=Phase.WAITING,
+            attempts=job.attempts + 1,
+            started_at=time.time(),
+            error_title="",
+            error_message="",
+            failure=None,
             bytes_done=job.bytes_done if resumes else 0,  # a resumed upload shows what it keeps
-        )  # fmt: skip
+        )
         self._spawn(lambda: self._work(job.id, control), f"transfer-{job.id}")
 
     def _share_of_bandwidth(self) -> int | None:
@@ -530,10 +551,14 @@ class TransferQueue:
             if upload and spec.item_id is None and job.item_id:
                 spec = dataclasses.replace(spec, item_id=job.item_id)  # created by an earlier run
             ctx = WorkflowContext(
-                client, spec, control, reporter, str(uuid.uuid4()),
+                client,
+                spec,
+                control,
+                reporter,
+                str(uuid.uuid4()),
                 resume_session=job.session_id if upload else None,
                 item_created=job.item_created and spec.item_id == job.item_id,
-            )  # fmt: skip
+            )
             if spec.direction is Direction.UPLOAD:
                 run_upload(ctx)
             else:
@@ -616,19 +641,34 @@ class TransferQueue:
         self, job: JobSnapshot, state: JobState, error: BaseException | None
     ) -> JobSnapshot:
         title, message = describe(error) if error else ("", "")
-        if error is not None and not isinstance(error, ContentLibraryError | LocalError):
+        failure = failure_kind(error) if error else None
+        if failure is FailureKind.INTERNAL:
             title = INTERNAL_ERROR_TITLE  # escaped the engine's own errors: a bug (logged)
         verification = verdict(job.files) if state is JobState.DONE else job.verification
         job = self._update(
-            job, state=state, phase=Phase.WAITING, error_title=title, error_message=message,
-            finished_at=time.time(), verification=verification, speed=0.0, note="",
-        )  # fmt: skip
+            job,
+            state=state,
+            phase=Phase.WAITING,
+            error_title=title,
+            error_message=message,
+            failure=failure,
+            finished_at=time.time(),
+            verification=verification,
+            speed=0.0,
+            note="",
+        )
         if state is not JobState.DONE:
             self._record(job, None, state.value, message)
         return job
 
-    def _record(self, job: JobSnapshot, file: FileProgress | None, outcome: str, error: str,
-                session_id: str = "") -> None:  # fmt: skip
+    def _record(
+        self,
+        job: JobSnapshot,
+        file: FileProgress | None,
+        outcome: str,
+        error: str,
+        session_id: str = "",
+    ) -> None:
         started = job.started_at or job.created_at
         self._store.add_history(
             HistoryRecord(

@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LocalFileError
-from .jobs import HistoryRecord, JobSnapshot, JobSpec, JobState, Phase, ServerRef, Verification
+from .jobs import (
+    FailureKind,
+    HistoryRecord,
+    JobSnapshot,
+    JobSpec,
+    JobState,
+    Phase,
+    ServerRef,
+    Verification,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -39,6 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     verification TEXT,
     error_title TEXT NOT NULL DEFAULT '',
     error_message TEXT NOT NULL DEFAULT '',
+    failure TEXT,
     bytes_done INTEGER NOT NULL DEFAULT 0,
     bytes_total INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -62,15 +72,28 @@ CREATE TABLE IF NOT EXISTS cleanups (
 """
 
 _JOB_COLUMNS = (
-    "state", "position", "item_id", "session_id", "verification", "error_title",
-    "error_message", "bytes_done", "bytes_total", "attempts", "item_created", "note", "started_at",
+    "state",
+    "position",
+    "item_id",
+    "session_id",
+    "verification",
+    "error_title",
+    "error_message",
+    "failure",
+    "bytes_done",
+    "bytes_total",
+    "attempts",
+    "item_created",
+    "note",
+    "started_at",
     "finished_at",
-)  # fmt: skip
+)
 
 # Columns added after the first release, with their definitions: added to older databases.
 _ADDED_COLUMNS = {
     "item_created": "INTEGER NOT NULL DEFAULT 0",
     "note": "TEXT NOT NULL DEFAULT ''",
+    "failure": "TEXT",
 }
 
 
@@ -229,6 +252,8 @@ class JobStore:
             values["item_created"] = bool(values["item_created"])
             if values["verification"]:
                 values["verification"] = Verification(values["verification"])
+            if values["failure"]:
+                values["failure"] = FailureKind(values["failure"])
             jobs.append(
                 JobSnapshot(
                     id=job_id,

@@ -6,7 +6,7 @@ import dataclasses
 import sqlite3
 from pathlib import Path
 
-from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
+from cl_desktop.transfers.jobs import Direction, FailureKind, JobSpec, ServerRef
 from cl_desktop.transfers.store import JobStore
 
 OLD_SCHEMA = """
@@ -35,7 +35,12 @@ def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
 
     store = JobStore(path)
     (job,) = store.load()
-    assert (job.item_created, job.note) == (False, "")
-    store.save(dataclasses.replace(job, item_created=True, note="reconnecting"))
+    assert (job.item_created, job.note, job.failure) == (False, "", None)
+    store.save(
+        dataclasses.replace(
+            job, item_created=True, note="reconnecting", failure=FailureKind.INTEGRITY
+        )
+    )
     (again,) = JobStore(path).load()
     assert (again.item_created, again.note) == (True, "reconnecting")
+    assert again.failure is FailureKind.INTEGRITY  # the CLI's exit code comes from it

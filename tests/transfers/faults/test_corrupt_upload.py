@@ -8,7 +8,7 @@ from typing import Any
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.errors import IntegrityError
-from cl_desktop.transfers.jobs import JobState, ServerRef, Verification
+from cl_desktop.transfers.jobs import FailureKind, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from tests.support.api import active_sessions
 from tests.support.files import make_file
@@ -30,6 +30,7 @@ def test_upload_corrupted_in_transit_fails_as_checksum_mismatch(
 
     assert job.state is JobState.FAILED, (job.state, job.error_message)
     assert job.error_title == IntegrityError.title == "Checksum mismatch"
+    assert job.failure is FailureKind.INTEGRITY
     assert "bent.iso" in job.error_message and "SHA1" in job.error_message, job.error_message
     assert job.verification is not Verification.VERIFIED
     assert Verification.VERIFIED not in seen  # not even for a moment
