@@ -12,7 +12,6 @@ from cl_desktop import paths
 from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
 from cl_desktop.api.client import normalize_server
 from cl_desktop.transfers.context import end_session
-from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import (
     Direction,
     FailureKind,
@@ -35,6 +34,7 @@ from .errors import (
     UsageError,
 )
 from .output import ProgressLine, job_line, job_summary, jsonable, note
+from .parser import retry_policy
 from .passwords import password_for
 
 # Commands that work on the local queue database alone: no password, no login.
@@ -47,7 +47,7 @@ class Cli:
         if args.ca_file and not Path(args.ca_file).is_file():
             problem = "is not a file" if Path(args.ca_file).exists() else "no such file"
             raise UsageError(f"--ca-file {args.ca_file}: {problem}")
-        if args.stall_time > args.stall_limit:
+        if args.stall_seconds > args.stall_limit:
             raise UsageError("--stall-time must not be longer than --stall-limit")
         try:
             self.tls = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
@@ -66,9 +66,12 @@ class Cli:
         """The logged-in client, made at first use (offline commands never log in)."""
         if self._client is None:
             self._client = ContentLibraryClient(
-                self.args.server, self.args.user, password_for(self.args.server, self.args.user),
-                dialect=self.args.dialect, tls=self.tls,
-            )  # fmt: skip
+                self.args.server,
+                self.args.user,
+                password_for(self.args.server, self.args.user),
+                dialect=self.args.dialect,
+                tls=self.tls,
+            )
         if not self._client.logged_in:
             self._client.login()
         return self._client
@@ -98,9 +101,10 @@ class Cli:
         except (errors.NotFound, errors.InvalidArgument):
             pass
         found = [
-            m.id for m in self.client.libraries.list_models()
+            m.id
+            for m in self.client.libraries.list_models()
             if (m.name or "").lower() == ref.lower() and m.id
-        ]  # fmt: skip
+        ]
         if not found:
             raise errors.NotFound(f"no library named {ref!r}", operation="find library")
         return found[0]
@@ -145,40 +149,54 @@ class Cli:
 
     def cmd_items(self) -> int:
         models = self.client.items.list_models(self.library_id(self.args.library))
-        self.out(models, "\n".join(
-            f"{m.id}  {m.type or '-':6} {m.size if m.size is not None else '-':>12}  {m.name}"
-            for m in models
-        ))  # fmt: skip
+        self.out(
+            models,
+            "\n".join(
+                f"{m.id}  {m.type or '-':6} {m.size if m.size is not None else '-':>12}  {m.name}"
+                for m in models
+            ),
+        )
         return EXIT_OK
 
     def cmd_files(self) -> int:
         _, item_id, _ = self.existing_item(self.args.item)
         rows = self.client.item_files.list(item_id)
-        self.out(rows, "\n".join(
-            f"{f.name}  {f.size}  cached={f.cached}  v{f.version}  "
-            + (f"{f.checksum_info.effective_algorithm}:{f.checksum_info.checksum}"
-               if f.checksum_info else "no checksum")
-            for f in rows
-        ))  # fmt: skip
+        self.out(
+            rows,
+            "\n".join(
+                f"{f.name}  {f.size}  cached={f.cached}  v{f.version}  "
+                + (
+                    f"{f.checksum_info.effective_algorithm}:{f.checksum_info.checksum}"
+                    if f.checksum_info
+                    else "no checksum"
+                )
+                for f in rows
+            ),
+        )
         return EXIT_OK
 
     def cmd_storage(self) -> int:
         _, item_id, _ = self.existing_item(self.args.item)
         rows = self.client.storage.list(item_id)
-        self.out(rows, "\n".join(
-            f"{s.name}  {s.storage_backing.type if s.storage_backing else '-'} "
-            f"{s.storage_backing.datastore_id if s.storage_backing else ''}  "
-            + " ".join(s.storage_uris)
-            for s in rows
-        ))  # fmt: skip
+        self.out(
+            rows,
+            "\n".join(
+                f"{s.name}  {s.storage_backing.type if s.storage_backing else '-'} "
+                f"{s.storage_backing.datastore_id if s.storage_backing else ''}  "
+                + " ".join(s.storage_uris)
+                for s in rows
+            ),
+        )
         return EXIT_OK
 
     def cmd_sessions(self) -> int:
         ups = [self.client.update_sessions.get(i) for i in self.client.update_sessions.list()]
         downs = [self.client.download_sessions.get(i) for i in self.client.download_sessions.list()]
         rows = {"update_sessions": ups, "download_sessions": downs}
-        lines = [f"update    {s.id}  {s.state}  item={s.library_item_id}  "
-                 f"progress={s.client_progress}" for s in ups]  # fmt: skip
+        lines = [
+            f"update    {s.id}  {s.state}  item={s.library_item_id}  progress={s.client_progress}"
+            for s in ups
+        ]
         lines += [f"download  {s.id}  {s.state}  item={s.library_item_id}" for s in downs]
         self.out(rows, "\n".join(lines) or "no sessions")
         return EXIT_OK
@@ -220,12 +238,7 @@ class Cli:
                 lambda ref: self.client,
                 max_parallel=self.args.parallel,
                 bandwidth_limit=int(self.args.limit * 1e6) if self.args.limit else None,
-                retry_policy=RetryPolicy(
-                    reconnect_window=self.args.reconnect_window,
-                    stall_bytes=self.args.stall_bytes,
-                    stall_seconds=self.args.stall_time,
-                    stall_limit=self.args.stall_limit,
-                ),
+                retry_policy=retry_policy(self.args),
             )
             if sys.stderr.isatty() and not self.args.json:
                 queue.add_listener(ProgressLine())
@@ -247,18 +260,27 @@ class Cli:
             )
         paths = tuple(str(Path(p).resolve()) for p in self.args.files)
         spec = JobSpec(
-            Direction.UPLOAD, self.server, library_id, item_id=item_id,
-            item_name=name or item_name_for(paths[0]), paths=paths,
+            Direction.UPLOAD,
+            self.server,
+            library_id,
+            item_id=item_id,
+            item_name=name or item_name_for(paths[0]),
+            paths=paths,
             unique_name=self.args.unique_name,
-        )  # fmt: skip
+        )
         return self._run_new(spec)
 
     def cmd_download(self) -> int:
         library_id, item_id, name = self.existing_item(self.args.item)
         spec = JobSpec(
-            Direction.DOWNLOAD, self.server, library_id, item_id=item_id, item_name=name,
-            dest_dir=str(Path(self.args.dest_dir).resolve()), file_names=tuple(self.args.names),
-        )  # fmt: skip
+            Direction.DOWNLOAD,
+            self.server,
+            library_id,
+            item_id=item_id,
+            item_name=name,
+            dest_dir=str(Path(self.args.dest_dir).resolve()),
+            file_names=tuple(self.args.names),
+        )
         return self._run_new(spec)
 
     def _run_new(self, spec: JobSpec) -> int:
@@ -281,9 +303,10 @@ class Cli:
             if not job.state.finished:
                 ids.append(job.id)
         in_use = [
-            j.id for j in self.store().load()
+            j.id
+            for j in self.store().load()
             if self._mine(j.spec) and not j.state.finished and self.store().claimed_elsewhere(j.id)
-        ]  # fmt: skip
+        ]
         if in_use:
             note(f"left alone, in use by another process: job {', '.join(map(str, in_use))}")
         if not ids:
@@ -369,15 +392,20 @@ class Cli:
         store = self.store()
         if self.args.export:
             count = store.export_history(self.args.export, self.args.format)
-            self.out({"exported": count, "file": self.args.export},
-                     f"{count} records written to {self.args.export}")  # fmt: skip
+            self.out(
+                {"exported": count, "file": self.args.export},
+                f"{count} records written to {self.args.export}",
+            )
             return EXIT_OK
         records = store.history()
-        self.out(records, "\n".join(
-            f"{r.started_at}  {r.direction:8} {r.outcome:8} {r.bytes:>12}  {r.item_name}/"
-            f"{r.file}  {r.verification}  {r.error}"
-            for r in records
-        ))  # fmt: skip
+        self.out(
+            records,
+            "\n".join(
+                f"{r.started_at}  {r.direction:8} {r.outcome:8} {r.bytes:>12}  {r.item_name}/"
+                f"{r.file}  {r.verification}  {r.error}"
+                for r in records
+            ),
+        )
         return EXIT_OK
 
     def _wait(self, ids: list[int]) -> int:

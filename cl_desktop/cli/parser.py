@@ -11,12 +11,32 @@ from cl_desktop.transfers.control import RetryPolicy
 
 from .errors import EXIT_CODES_HELP
 
+# The RetryPolicy settings a command may change: (flag, field, type, metavar, help).
+_PATIENCE_FLAGS: tuple[tuple[str, str, type[int] | type[float], str, str], ...] = (
+    (
+        "--reconnect-window",
+        "reconnect_window",
+        float,
+        "SECONDS",
+        "retry a lost connection this long",
+    ),
+    ("--stall-bytes", "stall_bytes", int, "BYTES", "a transfer moving fewer bytes than this ..."),
+    ("--stall-time", "stall_seconds", float, "SECONDS", "... in this many seconds is stalled"),
+    ("--stall-limit", "stall_limit", float, "SECONDS", "fail a transfer stalled this long"),
+)
+
+
+def retry_policy(args: argparse.Namespace) -> RetryPolicy:
+    """The job's RetryPolicy, with the settings given on the command line."""
+    return RetryPolicy(**{field: getattr(args, field) for _, field, *_ in _PATIENCE_FLAGS})
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cl-transfer", description="Move files in and out of vSphere Content Library.",
+        prog="cl-transfer",
+        description="Move files in and out of vSphere Content Library.",
         epilog=EXIT_CODES_HELP,
-    )  # fmt: skip
+    )
     parser.add_argument("--server", required=True, help="vCenter address, e.g. https://vc.local")
     parser.add_argument("--user", required=True)
     parser.add_argument("--dialect", choices=("auto", "api", "rest"), default="auto")
@@ -33,34 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=_positive(float), help="bandwidth limit in MB/s")
     policy = RetryPolicy()
     patience = parser.add_argument_group("reconnecting and stalls")
-    patience.add_argument(
-        "--reconnect-window",
-        type=_positive(float),
-        metavar="SECONDS",
-        default=policy.reconnect_window,
-        help="keep retrying a lost connection this long (default: %(default)s)",
-    )
-    patience.add_argument(
-        "--stall-bytes",
-        type=_positive(int),
-        metavar="BYTES",
-        default=policy.stall_bytes,
-        help="a transfer moving fewer bytes than this ... (default: %(default)s)",
-    )
-    patience.add_argument(
-        "--stall-time",
-        type=_positive(float),
-        metavar="SECONDS",
-        default=policy.stall_seconds,
-        help="... in this many seconds is stalled (default: %(default)s)",
-    )
-    patience.add_argument(
-        "--stall-limit",
-        type=_positive(float),
-        metavar="SECONDS",
-        default=policy.stall_limit,
-        help="fail a transfer stalled this long (default: %(default)s)",
-    )
+    for flag, field, kind, metavar, text in _PATIENCE_FLAGS:
+        patience.add_argument(
+            flag,
+            dest=field,
+            type=_positive(kind),
+            metavar=metavar,
+            default=getattr(policy, field),
+            help=f"{text} (default: %(default)s)",
+        )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("libraries", help="list libraries")
@@ -81,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("action", choices=("cancel", "fail", "delete", "keep-alive"))
     session.add_argument("session_id")
     session.add_argument("--message", default="failed from cl-transfer")
-    sub.add_parser("resume", help="finish the unfinished jobs of this server and user "
-                   "that no other process is running")  # fmt: skip
+    sub.add_parser(
+        "resume",
+        help="finish the unfinished jobs of this server and user that no other process is running",
+    )
     sub.add_parser("jobs", help="the persisted jobs of this server and user")
     retry = sub.add_parser("retry", help="run a failed or canceled job again, to its end")
     retry.add_argument("job_id", type=int, metavar="ID")

@@ -235,9 +235,10 @@ def _open_session(
             sizes = {f.name: f.size for f in files}
             received = {i.name: i for i in infos if _received(i, sizes.get(i.name))}
             again = [
-                i.name for i in infos
+                i.name
+                for i in infos
                 if i.name in sizes and i.name not in received and (i.bytes_transferred or 0) > 0
-            ]  # fmt: skip
+            ]
             log.info("reusing update session %s (%d files received)", previous, len(received))
             if again:
                 ctx.report.note(resend_note(again))
@@ -340,9 +341,12 @@ def _send_files(
             watch = StallWatch(retrier, f"upload {f.name}")
 
             def on_progress(
-                done: int, name: str = f.name, base: int = base, last: list[int] = last,
+                done: int,
+                name: str = f.name,
+                base: int = base,
+                last: list[int] = last,
                 watch: StallWatch = watch,
-            ) -> None:  # fmt: skip
+            ) -> None:
                 control.check()
                 watch.observe(done - last[0])
                 control.throttle(done - last[0])
@@ -387,10 +391,14 @@ def _put_once(
         _check_unchanged(f)  # against pre-flight: what was checked is what is sent
         with _open_local(f.path) as source:
             client.upload(
-                info.upload_endpoint.uri, cast(BinaryIO, _WholeFile(source, f)), f.size,
-                progress=on_progress, on_data=digest.update, op=f"upload {f.name}",
+                info.upload_endpoint.uri,
+                cast(BinaryIO, _WholeFile(source, f)),
+                f.size,
+                progress=on_progress,
+                on_data=digest.update,
+                op=f"upload {f.name}",
                 stall_seconds=ctx.control.policy.stall_seconds,
-            )  # fmt: skip
+            )
         _check_unchanged(f)  # appended to (or rewritten) while its bytes went up
     finally:
         sha1 = digest.hexdigest()
