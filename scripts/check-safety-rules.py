@@ -60,7 +60,7 @@ BREAKAGES: tuple[Breakage, ...] = (
         file="cl_desktop/transfers/upload.py",
         old=(
             "        except BaseException as exc:\n"
-            "            _end_session(ctx, session_id, _message_of(exc))\n"
+            "            _end_session(ctx, session_id, describe(exc)[1])\n"
             "            raise\n"
         ),
         new="        except BaseException:\n            raise  # breakage: left ACTIVE\n",
@@ -148,12 +148,12 @@ BREAKAGES: tuple[Breakage, ...] = (
         rule="an upload notices cancel only between files, not between blocks",
         file="cl_desktop/transfers/upload.py",
         old=(
-            "            ) -> None:  # fmt: skip\n"
+            "            ) -> None:\n"
             "                control.check()\n"
             "                watch.observe(done - last[0])\n"
         ),
         new=(
-            "            ) -> None:  # fmt: skip\n"
+            "            ) -> None:\n"
             "                watch.observe(done - last[0])  # breakage: no cancel check per block\n"
         ),
         selection=(
