@@ -6,9 +6,6 @@ started again on the same port and data dir."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,64 +21,18 @@ from tests.support.api import active_sessions
 from tests.support.fault_proxy import FaultProxy, proxied_queue
 from tests.support.files import make_file
 from tests.support.jobs import download_spec, upload_spec
+from tests.support.servers.process import SimulatorProcess
 from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "admin", "secret"
 NOTE = re.compile(r"reconnecting, try \d+, next in \d+ s \(.+\)")
 
 
-class SimProcess:
-    """`python -m cl_desktop.simulator` on a port it keeps across restarts."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> str:
-        # the port of a killed server may still be held for a moment: try again, bounded
-        for _ in range(50):
-            line = self._spawn()
-            if line.startswith("serving "):
-                base = line.split()[1]
-                self.port = int(base.rsplit(":", 1)[1])
-                return base
-            self.stop()
-            threading.Event().wait(0.1)
-        raise AssertionError(f"the simulator did not start on port {self.port}")
-
-    def _spawn(self) -> str:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cl_desktop.simulator", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), "--user", f"{USER}:{PASSWORD}"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        stdout = self.proc.stdout
-        assert stdout is not None
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout=30)
-        return line[0] if line else ""
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait(timeout=10)
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
-            self.proc = None
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[SimProcess]:
-    sim = SimProcess(tmp_path / "sim-data")
-    sim.start()
+def server(tmp_path: Path) -> Iterator[SimulatorProcess]:
+    sim = SimulatorProcess(tmp_path / "sim-data", {USER: PASSWORD}).start()
     yield sim
-    sim.stop()
+    sim.kill()
 
 
 def make_queue(tmp_path: Path, policy: RetryPolicy) -> TransferQueue:
@@ -107,12 +58,12 @@ def seed_item(queue: TransferQueue, ref: ServerRef, library: str, source: Path) 
     return job.item_id
 
 
-def kill_mid_transfer(queue: TransferQueue, server: SimProcess, job_id: int) -> list[str]:
+def kill_mid_transfer(queue: TransferQueue, server: SimulatorProcess, job_id: int) -> list[str]:
     """Kill the server once some bytes moved; the notes the job shows from then on."""
     notes: list[str] = []
     queue.add_listener(lambda job: notes.append(job.note) if job.id == job_id else None)
     wait_until(lambda: queue.snapshot(job_id).bytes_done > 300_000, 60, "bytes moving")
-    server.stop()
+    server.kill()
     return notes
 
 
@@ -122,7 +73,7 @@ def reconnecting(queue: TransferQueue, job_id: int) -> JobSnapshot | None:
 
 
 def test_a_download_waits_for_a_restarted_server_and_resumes(
-    server: SimProcess, tmp_path: Path
+    server: SimulatorProcess, tmp_path: Path
 ) -> None:
     base = f"http://127.0.0.1:{server.port}"
     ref = ServerRef(base, USER)
@@ -190,7 +141,7 @@ def _retried_after_the_wait(notes: list[str]) -> bool:
 
 
 def test_a_server_gone_for_longer_than_the_window_fails_the_job_with_the_reason(
-    server: SimProcess, tmp_path: Path
+    server: SimulatorProcess, tmp_path: Path
 ) -> None:
     base = f"http://127.0.0.1:{server.port}"
     ref = ServerRef(base, USER)

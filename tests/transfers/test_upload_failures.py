@@ -24,11 +24,6 @@ NOT_RETRIED = {Phase.RETRYING, Phase.RECONNECTING, Phase.STALLED}
 
 
 @pytest.fixture
-def sim(sim_service: Any) -> Any:
-    return sim_service
-
-
-@pytest.fixture
 def server(sim: Any, monkeypatch: pytest.MonkeyPatch) -> ServerLog:
     return ServerLog(sim.backend, monkeypatch)
 

@@ -1,5 +1,6 @@
-"""The embedded service alone, for the faults it can inject: these fixtures replace the
-three-server ones of tests/transfers for the tests in this folder."""
+"""The embedded service alone (`sim`, from tests/transfers/conftest.py), for the faults it can
+inject: these fixtures replace the three-server ones of tests/transfers for the tests in this
+folder."""
 
 from __future__ import annotations
 
@@ -15,11 +16,6 @@ from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 
 SIM_USER, SIM_PASSWORD = "admin", "secret"
-
-
-@pytest.fixture
-def sim(sim_service: Any) -> Any:
-    return sim_service
 
 
 @pytest.fixture
