@@ -34,7 +34,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -404,21 +403,3 @@ def _json_or_none(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return None
-
-
-def proxied_queue(
-    store_path: Path, proxy: FaultProxy, policy: Any, user: str = "admin", password: str = "secret"
-) -> Any:
-    """A started TransferQueue whose jobs reach the service through `proxy`."""
-    from cl_desktop.api import ContentLibraryClient
-    from cl_desktop.transfers.queue import TransferQueue
-    from cl_desktop.transfers.store import JobStore
-
-    queue = TransferQueue(
-        JobStore(store_path),
-        lambda r: ContentLibraryClient(r.url, user, password),
-        progress_interval=0.02,
-        retry_policy=policy,
-    )
-    queue.start()
-    return queue

@@ -16,11 +16,10 @@ from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Phase, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
 from tests.support.api import active_sessions
-from tests.support.fault_proxy import FaultProxy, proxied_queue
+from tests.support.fault_proxy import FaultProxy
 from tests.support.files import make_file
-from tests.support.jobs import download_spec, upload_spec
+from tests.support.jobs import download_spec, started_queue, upload_spec
 from tests.support.servers.process import SimulatorProcess
 from tests.support.waiting import wait_until
 
@@ -33,17 +32,6 @@ def server(tmp_path: Path) -> Iterator[SimulatorProcess]:
     sim = SimulatorProcess(tmp_path / "sim-data", {USER: PASSWORD}).start()
     yield sim
     sim.kill()
-
-
-def make_queue(tmp_path: Path, policy: RetryPolicy) -> TransferQueue:
-    q = TransferQueue(
-        JobStore(tmp_path / "q.sqlite"),
-        lambda r: ContentLibraryClient(r.url, USER, PASSWORD),
-        progress_interval=0.02,
-        retry_policy=policy,
-    )
-    q.start()
-    return q
 
 
 def library_of(base: str) -> str:
@@ -77,7 +65,9 @@ def test_a_download_waits_for_a_restarted_server_and_resumes(
 ) -> None:
     base = f"http://127.0.0.1:{server.port}"
     ref = ServerRef(base, USER)
-    queue = make_queue(tmp_path, RetryPolicy(reconnect_window=60.0, max_delay=1.0))
+    queue = started_queue(
+        tmp_path / "q.sqlite", retry_policy=RetryPolicy(reconnect_window=60.0, max_delay=1.0)
+    )
     try:
         source = make_file(tmp_path / "r.bin", 4_000_000, seed=3)
         item = seed_item(queue, ref, library_of(base), source)
@@ -106,8 +96,8 @@ def test_an_upload_and_its_keep_alives_wait_for_the_server_to_come_back(
     sessions): the PUT is sent again and the keep-alive sent after the retry wait, refused
     too, is retried like every call instead of failing the job."""
     with FaultProxy(sim_service.base_url) as proxy:
-        queue = proxied_queue(tmp_path / "q.sqlite", proxy,
-                              RetryPolicy(reconnect_window=60.0, max_delay=1.0))  # fmt: skip
+        policy = RetryPolicy(reconnect_window=60.0, max_delay=1.0)
+        queue = started_queue(tmp_path / "q.sqlite", retry_policy=policy)
         queue.bandwidth_limit = 1_000_000
         try:
             source = make_file(tmp_path / "u.iso", 4_000_000, seed=4)
@@ -145,7 +135,9 @@ def test_a_server_gone_for_longer_than_the_window_fails_the_job_with_the_reason(
 ) -> None:
     base = f"http://127.0.0.1:{server.port}"
     ref = ServerRef(base, USER)
-    queue = make_queue(tmp_path, RetryPolicy(reconnect_window=3.0, max_delay=1.0))
+    queue = started_queue(
+        tmp_path / "q.sqlite", retry_policy=RetryPolicy(reconnect_window=3.0, max_delay=1.0)
+    )
     try:
         source = make_file(tmp_path / "g.bin", 4_000_000, seed=6)
         item = seed_item(queue, ref, library_of(base), source)
