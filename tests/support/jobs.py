@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cl_desktop.api import ContentLibraryClient
-from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
+from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 from tests.support.accounts import SIM_PASSWORD, SIM_USER
@@ -39,3 +39,12 @@ def started_queue(
     )
     queue.start()
     return queue
+
+
+def uploaded_item(queue: TransferQueue, ref: ServerRef, library_id: str, *paths: Path) -> str:
+    """Upload `paths` into a new item of `library_id` and wait: the item's id (the job must
+    succeed)."""
+    job = queue.wait(queue.add(upload_spec(ref, library_id, *paths)), 60)
+    assert job.state is JobState.DONE, job.error_message
+    assert job.item_id
+    return job.item_id

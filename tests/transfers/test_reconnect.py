@@ -19,7 +19,7 @@ from cl_desktop.transfers.queue import TransferQueue
 from tests.support.api import active_sessions
 from tests.support.fault_proxy import FaultProxy
 from tests.support.files import make_file
-from tests.support.jobs import download_spec, started_queue, upload_spec
+from tests.support.jobs import download_spec, started_queue, upload_spec, uploaded_item
 from tests.support.servers.process import SimulatorProcess
 from tests.support.waiting import wait_until
 
@@ -37,13 +37,6 @@ def server(tmp_path: Path) -> Iterator[SimulatorProcess]:
 def library_of(base: str) -> str:
     with ContentLibraryClient(base, USER, PASSWORD) as c:
         return c.libraries.list()[0]
-
-
-def seed_item(queue: TransferQueue, ref: ServerRef, library: str, source: Path) -> str:
-    job = queue.wait(queue.add(upload_spec(ref, library, source)), 60)
-    assert job.state is JobState.DONE, job.error_message
-    assert job.item_id
-    return job.item_id
 
 
 def kill_mid_transfer(queue: TransferQueue, server: SimulatorProcess, job_id: int) -> list[str]:
@@ -70,7 +63,7 @@ def test_a_download_waits_for_a_restarted_server_and_resumes(
     )
     try:
         source = make_file(tmp_path / "r.bin", 4_000_000, seed=3)
-        item = seed_item(queue, ref, library_of(base), source)
+        item = uploaded_item(queue, ref, library_of(base), source)
         queue.bandwidth_limit = 1_000_000  # a few seconds, to kill the server in the middle
         dest = tmp_path / "dl"
         job_id = queue.add(download_spec(ref, library_of(base), item, dest))
@@ -140,7 +133,7 @@ def test_a_server_gone_for_longer_than_the_window_fails_the_job_with_the_reason(
     )
     try:
         source = make_file(tmp_path / "g.bin", 4_000_000, seed=6)
-        item = seed_item(queue, ref, library_of(base), source)
+        item = uploaded_item(queue, ref, library_of(base), source)
         queue.bandwidth_limit = 1_000_000
         dest = tmp_path / "dl"
         job_id = queue.add(download_spec(ref, library_of(base), item, dest))

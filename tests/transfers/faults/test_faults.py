@@ -20,18 +20,11 @@ from cl_desktop.transfers.queue import TransferQueue
 from tests.support.api import active_sessions
 from tests.support.cli import cli
 from tests.support.files import make_file
-from tests.support.jobs import download_spec, upload_spec
+from tests.support.jobs import download_spec, upload_spec, uploaded_item
 from tests.support.waiting import wait_until
 
 USER = "admin"  # the simulator user of tests/support/accounts.py
 BLOCK = 1 << 20  # the largest block the client reads and sends at once (api.client)
-
-
-def uploaded_item(queue: TransferQueue, ref: ServerRef, library: str, path: Path) -> str:
-    job = queue.wait(queue.add(upload_spec(ref, library, path)), 60)
-    assert job.state is JobState.DONE, job.error_message
-    assert job.item_id is not None
-    return job.item_id
 
 
 def test_dropped_upload_connection_is_resent(
