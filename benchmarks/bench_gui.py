@@ -106,7 +106,7 @@ def open_app(work: Path, server: Server, prompts: Prompts, parallel: int = 2) ->
     app = Application(AppConfig(data_dir=work / "app", max_parallel=parallel), prompts=prompts)
     app.window.resize(1280, 820)
     app.window.show()
-    app.connect_to(LoginRequest(server.url, USER, PASSWORD))
+    app.connect_to(LoginRequest(server.base_url, USER, PASSWORD))
     spin_until(lambda: app.window.library_id is not None, 30, "the login")
     return app
 

@@ -45,7 +45,7 @@ class Server(SimulatorProcess):
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__(data_dir)
-        self.base = self.url
+        self.base = self.base_url
         self.http = requests.Session()
         self.http.trust_env = False
         token = self.http.post(self.base + "/api/session", auth=(USER, PASSWORD)).json()

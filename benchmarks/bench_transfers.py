@@ -96,7 +96,7 @@ def main() -> None:
         source = work / "big.iso"
         make_file(source, size)
         server = SimulatorProcess(work / "server")
-        url = server.url
+        url = server.base_url
         try:
             client = ContentLibraryClient(url, USER, PASSWORD)
             client.login()

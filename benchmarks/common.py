@@ -30,7 +30,7 @@ class SimulatorProcess(TestSimulatorProcess):
     """`python -m cl_desktop.simulator` on a free loopback port, with the benchmark user."""
 
     def __init__(self, data_dir: Path) -> None:
-        super().__init__(data_dir, USER, PASSWORD)
+        super().__init__(data_dir, {USER: PASSWORD})
         self.start()
 
 

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import JobSnapshot, Phase, ServerRef
 from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
+from tests.support.jobs import started_queue
 
 PASSWORD = "secret"  # of both users of tests/support/accounts.py: admin and the read-only reader
 
@@ -98,17 +97,9 @@ class ServerLog:
 
 
 @contextmanager
-def sim_queue(
-    base_url: str, db: Path, user: str = "admin", **options: Any
-) -> Iterator[TransferQueue]:
+def sim_queue(db: Path, user: str = "admin", **options: Any) -> Iterator[TransferQueue]:
     """A started queue whose jobs log in as `user`; shut down afterwards."""
-    queue = TransferQueue(
-        JobStore(db),
-        lambda ref: ContentLibraryClient(ref.url, user, PASSWORD),
-        progress_interval=0.02,
-        **options,
-    )
-    queue.start()
+    queue = started_queue(db, user, PASSWORD, **options)
     try:
         yield queue
     finally:

@@ -1,10 +1,12 @@
-"""Fixtures for the engine: a logged-in client, a library, and a running queue per test."""
+"""Fixtures for the engine: a logged-in client, a library, and a running queue per test on each
+server target; `sim`, the embedded service alone, for the tests that need its faults."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,13 @@ from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 from tests.support.api import client_for
 from tests.support.servers import ServerTarget
+
+
+@pytest.fixture
+def sim(sim_service: Any) -> Any:
+    """The embedded service (``sim_service``), under the short name the engine tests use
+    for the server whose faults they arm."""
+    return sim_service
 
 
 @pytest.fixture

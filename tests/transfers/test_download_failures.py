@@ -19,9 +19,9 @@ from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from tests.support.api import active_sessions
-from tests.support.fault_proxy import FaultProxy, proxied_queue
+from tests.support.fault_proxy import FaultProxy
 from tests.support.files import make_file
-from tests.support.jobs import download_spec, upload_spec
+from tests.support.jobs import download_spec, started_queue, uploaded_item
 
 SIZE = 3 * 1024 * 1024 + 12_345
 CLIENT_BLOCK = 1 << 20  # the largest block the client reads at once
@@ -37,7 +37,7 @@ def proxy(sim_service: Any) -> Iterator[FaultProxy]:
 
 @pytest.fixture
 def queue(proxy: FaultProxy, tmp_path: Path) -> Iterator[TransferQueue]:
-    q = proxied_queue(tmp_path / "q.sqlite", proxy, POLICY)
+    q = started_queue(tmp_path / "q.sqlite", retry_policy=POLICY)
     yield q
     q.shutdown()
 
@@ -46,10 +46,7 @@ def queue(proxy: FaultProxy, tmp_path: Path) -> Iterator[TransferQueue]:
 def item(sim_service: Any, queue: TransferQueue, proxy: FaultProxy, tmp_path: Path) -> str:
     source = make_file(tmp_path / "x.bin", SIZE, seed=5)
     ref = ServerRef(proxy.base_url, "admin")
-    job = queue.wait(queue.add(upload_spec(ref, sim_service.default_library_id, source)), 60)
-    assert job.state is JobState.DONE, job.error_message
-    assert job.item_id
-    return job.item_id
+    return uploaded_item(queue, ref, sim_service.default_library_id, source)
 
 
 def download(queue: TransferQueue, proxy: FaultProxy, sim: Any, item: str, dest: Path

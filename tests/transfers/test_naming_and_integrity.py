@@ -153,12 +153,12 @@ def test_a_server_listing_an_unusable_name_fails_the_job_after_ending_the_sessio
     from cl_desktop.transfers.control import RetryPolicy
     from cl_desktop.transfers.jobs import JobState, ServerRef
     from tests.support.api import active_sessions
-    from tests.support.fault_proxy import FaultProxy, proxied_queue
+    from tests.support.fault_proxy import FaultProxy
     from tests.support.files import make_file
-    from tests.support.jobs import download_spec, upload_spec
+    from tests.support.jobs import download_spec, started_queue, upload_spec
 
     with FaultProxy(sim_service.base_url) as proxy:
-        queue = proxied_queue(tmp_path / "q.sqlite", proxy, RetryPolicy(reconnect_window=5))
+        queue = started_queue(tmp_path / "q.sqlite", retry_policy=RetryPolicy(reconnect_window=5))
         ref, library = ServerRef(proxy.base_url, "admin"), sim_service.default_library_id
         try:
             source = make_file(tmp_path / "n.iso", 10_000)

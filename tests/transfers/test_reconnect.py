@@ -6,9 +6,6 @@ started again on the same port and data dir."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,80 +16,22 @@ from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Phase, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
 from tests.support.api import active_sessions
-from tests.support.fault_proxy import FaultProxy, proxied_queue
+from tests.support.fault_proxy import FaultProxy
 from tests.support.files import make_file
-from tests.support.jobs import download_spec, upload_spec
+from tests.support.jobs import download_spec, started_queue, upload_spec, uploaded_item
+from tests.support.servers.process import SimulatorProcess
 from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "admin", "secret"
 NOTE = re.compile(r"reconnecting, try \d+, next in \d+ s \(.+\)")
 
 
-class SimProcess:
-    """`python -m cl_desktop.simulator` on a port it keeps across restarts."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> str:
-        # the port of a killed server may still be held for a moment: try again, bounded
-        for _ in range(50):
-            line = self._spawn()
-            if line.startswith("serving "):
-                base = line.split()[1]
-                self.port = int(base.rsplit(":", 1)[1])
-                return base
-            self.stop()
-            threading.Event().wait(0.1)
-        raise AssertionError(f"the simulator did not start on port {self.port}")
-
-    def _spawn(self) -> str:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cl_desktop.simulator", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), "--user", f"{USER}:{PASSWORD}"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        stdout = self.proc.stdout
-        assert stdout is not None
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout=30)
-        return line[0] if line else ""
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait(timeout=10)
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
-            self.proc = None
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[SimProcess]:
-    sim = SimProcess(tmp_path / "sim-data")
-    sim.start()
+def server(tmp_path: Path) -> Iterator[SimulatorProcess]:
+    sim = SimulatorProcess(tmp_path / "sim-data", {USER: PASSWORD}).start()
     yield sim
-    sim.stop()
-
-
-def make_queue(tmp_path: Path, policy: RetryPolicy) -> TransferQueue:
-    q = TransferQueue(
-        JobStore(tmp_path / "q.sqlite"),
-        lambda r: ContentLibraryClient(r.url, USER, PASSWORD),
-        progress_interval=0.02,
-        retry_policy=policy,
-    )
-    q.start()
-    return q
+    sim.kill()
 
 
 def library_of(base: str) -> str:
@@ -100,19 +39,12 @@ def library_of(base: str) -> str:
         return c.libraries.list()[0]
 
 
-def seed_item(queue: TransferQueue, ref: ServerRef, library: str, source: Path) -> str:
-    job = queue.wait(queue.add(upload_spec(ref, library, source)), 60)
-    assert job.state is JobState.DONE, job.error_message
-    assert job.item_id
-    return job.item_id
-
-
-def kill_mid_transfer(queue: TransferQueue, server: SimProcess, job_id: int) -> list[str]:
+def kill_mid_transfer(queue: TransferQueue, server: SimulatorProcess, job_id: int) -> list[str]:
     """Kill the server once some bytes moved; the notes the job shows from then on."""
     notes: list[str] = []
     queue.add_listener(lambda job: notes.append(job.note) if job.id == job_id else None)
     wait_until(lambda: queue.snapshot(job_id).bytes_done > 300_000, 60, "bytes moving")
-    server.stop()
+    server.kill()
     return notes
 
 
@@ -122,14 +54,16 @@ def reconnecting(queue: TransferQueue, job_id: int) -> JobSnapshot | None:
 
 
 def test_a_download_waits_for_a_restarted_server_and_resumes(
-    server: SimProcess, tmp_path: Path
+    server: SimulatorProcess, tmp_path: Path
 ) -> None:
     base = f"http://127.0.0.1:{server.port}"
     ref = ServerRef(base, USER)
-    queue = make_queue(tmp_path, RetryPolicy(reconnect_window=60.0, max_delay=1.0))
+    queue = started_queue(
+        tmp_path / "q.sqlite", retry_policy=RetryPolicy(reconnect_window=60.0, max_delay=1.0)
+    )
     try:
         source = make_file(tmp_path / "r.bin", 4_000_000, seed=3)
-        item = seed_item(queue, ref, library_of(base), source)
+        item = uploaded_item(queue, ref, library_of(base), source)
         queue.bandwidth_limit = 1_000_000  # a few seconds, to kill the server in the middle
         dest = tmp_path / "dl"
         job_id = queue.add(download_spec(ref, library_of(base), item, dest))
@@ -155,8 +89,8 @@ def test_an_upload_and_its_keep_alives_wait_for_the_server_to_come_back(
     sessions): the PUT is sent again and the keep-alive sent after the retry wait, refused
     too, is retried like every call instead of failing the job."""
     with FaultProxy(sim_service.base_url) as proxy:
-        queue = proxied_queue(tmp_path / "q.sqlite", proxy,
-                              RetryPolicy(reconnect_window=60.0, max_delay=1.0))  # fmt: skip
+        policy = RetryPolicy(reconnect_window=60.0, max_delay=1.0)
+        queue = started_queue(tmp_path / "q.sqlite", retry_policy=policy)
         queue.bandwidth_limit = 1_000_000
         try:
             source = make_file(tmp_path / "u.iso", 4_000_000, seed=4)
@@ -190,14 +124,16 @@ def _retried_after_the_wait(notes: list[str]) -> bool:
 
 
 def test_a_server_gone_for_longer_than_the_window_fails_the_job_with_the_reason(
-    server: SimProcess, tmp_path: Path
+    server: SimulatorProcess, tmp_path: Path
 ) -> None:
     base = f"http://127.0.0.1:{server.port}"
     ref = ServerRef(base, USER)
-    queue = make_queue(tmp_path, RetryPolicy(reconnect_window=3.0, max_delay=1.0))
+    queue = started_queue(
+        tmp_path / "q.sqlite", retry_policy=RetryPolicy(reconnect_window=3.0, max_delay=1.0)
+    )
     try:
         source = make_file(tmp_path / "g.bin", 4_000_000, seed=6)
-        item = seed_item(queue, ref, library_of(base), source)
+        item = uploaded_item(queue, ref, library_of(base), source)
         queue.bandwidth_limit = 1_000_000
         dest = tmp_path / "dl"
         job_id = queue.add(download_spec(ref, library_of(base), item, dest))

@@ -12,9 +12,9 @@ from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobState, ServerRef
 from tests.support.api import active_sessions
-from tests.support.fault_proxy import FaultProxy, proxied_queue
+from tests.support.fault_proxy import FaultProxy
 from tests.support.files import make_file
-from tests.support.jobs import download_spec, upload_spec
+from tests.support.jobs import download_spec, started_queue, upload_spec
 
 
 def test_a_stalled_upload_fails_as_stopped_receiving(sim_service: Any, tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ def test_a_stalled_upload_fails_as_stopped_receiving(sim_service: Any, tmp_path:
         with FaultProxy(sim_service.base_url) as proxy:
             proxy.stall_upload_after = 100_000
             policy = RetryPolicy(stall_seconds=1.0, stall_limit=3.0, max_delay=0.5)
-            queue = proxied_queue(tmp_path / "q.sqlite", proxy, policy)
+            queue = started_queue(tmp_path / "q.sqlite", retry_policy=policy)
             phases: list[str] = []
             queue.add_listener(lambda job: phases.append(f"{job.phase.value}: {job.note}"))
             source = make_file(tmp_path / "s.iso", 12_000_000)  # more than the socket buffers
@@ -51,7 +51,7 @@ def test_a_bandwidth_limit_below_the_stall_rate_is_not_a_stall(
     policy = RetryPolicy(stall_bytes=4_000_000, stall_seconds=1.0, stall_limit=2.0)
     library = sim_service.default_library_id
     with FaultProxy(sim_service.base_url) as proxy:
-        queue = proxied_queue(tmp_path / "q.sqlite", proxy, policy)
+        queue = started_queue(tmp_path / "q.sqlite", retry_policy=policy)
         ref = ServerRef(proxy.base_url, "admin")
         phases: list[str] = []
         queue.add_listener(lambda job: phases.append(job.phase.value))

@@ -24,18 +24,13 @@ NOT_RETRIED = {Phase.RETRYING, Phase.RECONNECTING, Phase.STALLED}
 
 
 @pytest.fixture
-def sim(sim_service: Any) -> Any:
-    return sim_service
-
-
-@pytest.fixture
 def server(sim: Any, monkeypatch: pytest.MonkeyPatch) -> ServerLog:
     return ServerLog(sim.backend, monkeypatch)
 
 
 @pytest.fixture
 def queue(sim: Any, server: ServerLog, tmp_path: Path) -> Any:
-    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as q:
+    with sim_queue(tmp_path / "q.sqlite") as q:
         server.watch(q)
         yield q
 
@@ -71,7 +66,7 @@ def test_a_put_that_fails_until_retries_run_out(
 ) -> None:
     server.before_put = lambda name: sim.faults.drop_after_bytes(1000, which="upload")
     policy = RetryPolicy(reconnect_window=2.0, max_delay=0.5)  # the window ends it soon
-    with sim_queue(sim.base_url, tmp_path / "q.sqlite", retry_policy=policy) as queue:
+    with sim_queue(tmp_path / "q.sqlite", retry_policy=policy) as queue:
         server.watch(queue)
         job = run(queue, sim, make_file(tmp_path / "drop.iso", 300_000))
     assert job.error_title == "Server unreachable", job.error_message
@@ -199,7 +194,7 @@ def test_a_source_changed_between_preflight_and_its_put(
 def test_a_read_only_users_upload_fails_once_clearly(
     sim: Any, server: ServerLog, tmp_path: Path
 ) -> None:
-    with sim_queue(sim.base_url, tmp_path / "r.sqlite", user="reader") as queue:
+    with sim_queue(tmp_path / "r.sqlite", user="reader") as queue:
         seen = record_jobs(queue)
         spec = upload_spec(ref_for(sim.base_url, "reader"), sim.default_library_id,
                            make_file(tmp_path / "r.iso", 1000))  # fmt: skip

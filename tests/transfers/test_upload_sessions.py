@@ -41,7 +41,7 @@ def server(sim: Any, monkeypatch: pytest.MonkeyPatch) -> ServerLog:
 
 @pytest.fixture
 def queue(sim: Any, tmp_path: Path) -> Iterator[TransferQueue]:
-    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as q:
+    with sim_queue(tmp_path / "q.sqlite") as q:
         yield q
 
 
@@ -113,7 +113,7 @@ def test_app_shutdown_ends_the_session_and_keeps_the_item_for_the_next_start(
     """Once the process ends nobody keeps the session alive: shutdown ends it (never an
     orphaned ACTIVE session, as after SIGTERM) but keeps the item; the next start sends the
     files again into that same item."""
-    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as first:
+    with sim_queue(tmp_path / "q.sqlite") as first:
         job_id = start_pair(first, sim, pair)
         old_session = first.snapshot(job_id).session_id
         first.shutdown()
@@ -122,7 +122,7 @@ def test_app_shutdown_ends_the_session_and_keeps_the_item_for_the_next_start(
     assert server.active_sessions() == [] and stopped.session_id is None
     assert stopped.item_id and stopped.item_created and server.item_exists(stopped.item_id)
     sim.faults.throttle(None)
-    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as second:
+    with sim_queue(tmp_path / "q.sqlite") as second:
         done = second.wait(job_id, 60)
         assert done.state is JobState.DONE, done.error_message
         assert history_sessions(second).isdisjoint({old_session})
@@ -134,7 +134,7 @@ def test_app_shutdown_ends_the_session_and_keeps_the_item_for_the_next_start(
 def test_closing_with_a_paused_upload_ends_its_session_and_keeps_the_item(
     sim: Any, server: ServerLog, tmp_path: Path, pair: tuple[Path, Path]
 ) -> None:
-    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as first:
+    with sim_queue(tmp_path / "q.sqlite") as first:
         job_id = start_pair(first, sim, pair)
         paused = pause(first, job_id)
         assert server.active_sessions() == [paused.session_id]
@@ -145,7 +145,7 @@ def test_closing_with_a_paused_upload_ends_its_session_and_keeps_the_item(
     assert "sends the files again into the same item" in closed.note
     assert closed.item_id == paused.item_id and server.item_exists(paused.item_id or "")
     sim.faults.throttle(None)
-    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as second:
+    with sim_queue(tmp_path / "q.sqlite") as second:
         second.resume(job_id)
         done = second.wait(job_id, 60)
     assert done.state is JobState.DONE and done.verification is Verification.VERIFIED
@@ -293,7 +293,7 @@ def test_a_killed_runs_live_session_is_reused(sim: Any, server: ServerLog, tmp_p
     store.save(JobSnapshot(job_id, spec, JobState.RUNNING, position=1, item_id=item,
                            session_id=session, files=(FileProgress("k.bin", 5000),)))  # fmt: skip
     store.close()
-    with sim_queue(sim.base_url, tmp_path / "q.sqlite") as queue:
+    with sim_queue(tmp_path / "q.sqlite") as queue:
         done = queue.wait(job_id, 60)
         assert done.state is JobState.DONE, done.error_message
         assert history_sessions(queue) == {session}

@@ -30,7 +30,7 @@ from tests.support.servers.process import SimulatorProcess
 def test_a_listing_error_clears_by_itself_when_the_server_is_back(
     qtbot: QtBot, sim_process: SimulatorProcess, tmp_path: Path, fake_prompts: FakePrompts
 ) -> None:
-    fake_prompts.login = LoginRequest(sim_process.url, "admin", "secret")
+    fake_prompts.login = LoginRequest(sim_process.base_url, "admin", "secret")
     app = build_app(tmp_path, fake_prompts)
     window = app.window
     try:
@@ -47,7 +47,7 @@ def test_a_listing_error_clears_by_itself_when_the_server_is_back(
         assert "Trying again in" in window.item_view.placeholder
 
         sim_process.start()  # same port, same data
-        with ContentLibraryClient(sim_process.url, "admin", "secret") as client:
+        with ContentLibraryClient(sim_process.base_url, "admin", "secret") as client:
             [library] = client.libraries.list()
             client.items.create(library, "made-while-away", type="file")
         # no F5: the background retry lists the items and the error is gone

@@ -1,5 +1,6 @@
-"""The embedded service alone, for the faults it can inject: these fixtures replace the
-three-server ones of tests/transfers for the tests in this folder."""
+"""The embedded service alone (`sim`, from tests/transfers/conftest.py), for the faults it can
+inject: these fixtures replace the three-server ones of tests/transfers for the tests in this
+folder."""
 
 from __future__ import annotations
 
@@ -9,17 +10,10 @@ from typing import Any
 
 import pytest
 
-from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
-
-SIM_USER, SIM_PASSWORD = "admin", "secret"
-
-
-@pytest.fixture
-def sim(sim_service: Any) -> Any:
-    return sim_service
+from tests.support.accounts import SIM_PASSWORD, SIM_USER
+from tests.support.jobs import started_queue
 
 
 @pytest.fixture
@@ -29,11 +23,6 @@ def ref(sim: Any) -> ServerRef:
 
 @pytest.fixture
 def queue(sim: Any, tmp_path: Path) -> Iterator[TransferQueue]:
-    q = TransferQueue(
-        JobStore(tmp_path / "q.sqlite"),
-        lambda r: ContentLibraryClient(r.url, SIM_USER, SIM_PASSWORD),
-        progress_interval=0.02,
-    )
-    q.start()
+    q = started_queue(tmp_path / "q.sqlite", SIM_USER, SIM_PASSWORD)
     yield q
     q.shutdown()

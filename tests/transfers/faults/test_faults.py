@@ -20,18 +20,11 @@ from cl_desktop.transfers.queue import TransferQueue
 from tests.support.api import active_sessions
 from tests.support.cli import cli
 from tests.support.files import make_file
-from tests.support.jobs import download_spec, upload_spec
+from tests.support.jobs import download_spec, upload_spec, uploaded_item
 from tests.support.waiting import wait_until
 
 USER = "admin"  # the simulator user of tests/support/accounts.py
 BLOCK = 1 << 20  # the largest block the client reads and sends at once (api.client)
-
-
-def uploaded_item(queue: TransferQueue, ref: ServerRef, library: str, path: Path) -> str:
-    job = queue.wait(queue.add(upload_spec(ref, library, path)), 60)
-    assert job.state is JobState.DONE, job.error_message
-    assert job.item_id is not None
-    return job.item_id
 
 
 def test_dropped_upload_connection_is_resent(
@@ -228,14 +221,15 @@ def test_keep_alive_reports_growing_progress_well_inside_the_expiry(tmp_path: Pa
     anything else): a proxy records every keep-alive's progress value. The expiry leaves 4 s of
     slack for a loaded machine."""
     from cl_desktop.transfers.control import RetryPolicy
-    from tests.support.fault_proxy import FaultProxy, proxied_queue
+    from tests.support.fault_proxy import FaultProxy
+    from tests.support.jobs import started_queue
     from tests.support.servers import SimulatorServer
 
     with (
         SimulatorServer(tmp_path / "srv", users={USER: "secret"}, session_timeout=6.0) as service,
         FaultProxy(service.base_url) as proxy,
     ):
-        queue = proxied_queue(tmp_path / "q.sqlite", proxy, RetryPolicy())
+        queue = started_queue(tmp_path / "q.sqlite", retry_policy=RetryPolicy())
         queue.bandwidth_limit = 2_000_000
         ref = ServerRef(proxy.base_url, USER)
         try:
@@ -264,14 +258,15 @@ def test_keep_alive_progress_never_goes_back_when_a_file_is_sent_again(tmp_path:
     keep-alive every 2 s (a 6 s expiry), one went out at 2/3 or more before the drop and the
     resend reaches at most 1/2 at its first one, however slow the machine."""
     from cl_desktop.transfers.control import RetryPolicy
-    from tests.support.fault_proxy import FaultProxy, proxied_queue
+    from tests.support.fault_proxy import FaultProxy
+    from tests.support.jobs import started_queue
     from tests.support.servers import SimulatorServer
 
     with (
         SimulatorServer(tmp_path / "srv", users={USER: "secret"}, session_timeout=6.0) as service,
         FaultProxy(service.base_url) as proxy,
     ):
-        queue = proxied_queue(tmp_path / "q.sqlite", proxy, RetryPolicy(max_delay=0.5))
+        queue = started_queue(tmp_path / "q.sqlite", retry_policy=RetryPolicy(max_delay=0.5))
         queue.bandwidth_limit = 1_000_000
         service.faults.drop_after_bytes(9 * BLOCK // 2, which="upload")
         source = make_file(tmp_path / "again.iso", 6 * BLOCK)

@@ -32,18 +32,12 @@ from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import JobSnapshot, JobSpec, JobState, ServerRef, Verification
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
+from tests.support.fault_proxy import FaultProxy, ProxyRule
 from tests.support.files import make_file
 from tests.support.jobs import download_spec, upload_spec
-from tests.support.matrix import (
-    FaultProxy,
-    Leftovers,
-    ProxyRule,
-    SimProcess,
-    check_invariants,
-    check_message,
-    tmpfs,
-)
+from tests.support.matrix import Leftovers, check_invariants, check_message, tmpfs
 from tests.support.servers import SimulatorServer
+from tests.support.servers.process import SimulatorProcess
 from tests.support.waiting import wait_until
 
 USER, PASSWORD = "admin", "secret"
@@ -69,7 +63,7 @@ class Env:
 
     tmp: Path
     dialect: str
-    server: Any = None  # ContentLibraryService (in-process) or SimProcess
+    server: Any = None  # ContentLibraryService (in-process) or SimulatorProcess
     proxy: FaultProxy | None = None
     queue: TransferQueue | None = None
     admin: ContentLibraryClient | None = None
@@ -89,7 +83,7 @@ class Env:
         return ServerRef(self.url, USER, self.dialect)
 
     def throttle(self, bps: int | None) -> None:
-        if isinstance(self.server, SimProcess):
+        if isinstance(self.server, SimulatorProcess):
             self.server.faults(throttle=bps)
         else:
             self.server.faults.throttle(bps)
@@ -122,9 +116,11 @@ def env_factory(tmp_path: Path) -> Iterator[Callable[..., Env]]:
         env = Env(tmp_path, dialect)
         envs.append(env)
         if process:
-            sim = SimProcess(tmp_path / "sim-data", dialect, {USER: PASSWORD}).start()
+            served = "both" if dialect == "api" else "rest"
+            sim = SimulatorProcess(tmp_path / "sim-data", {USER: PASSWORD}, dialect=served,
+                                   control_api=True).start()  # fmt: skip
             env.server = sim
-            env.cleanups.append(sim.stop)
+            env.cleanups.append(sim.kill)  # the cell is over: no need to wait for a clean exit
         else:
             dialects = ("api", "rest") if dialect == "api" else ("rest",)
             holder = SimulatorServer(tmp_path / "sim-data", dialects=dialects,
