@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cl_desktop.api import ContentLibraryClient, ContentLibraryError, errors, normalize_server
+from cl_desktop.api import ContentLibraryClient, ContentLibraryError, errors
 
 from .context import CleanupKind, KeepAlive, WorkflowContext, end_session
 from .control import JobControl, RetryPolicy, is_retryable
@@ -53,6 +53,7 @@ from .jobs import (
     verdict,
 )
 from .meter import SpeedMeter
+from .ownership import account_key, owned_session
 from .store import JobStore
 from .upload import delete_if_empty, resend_note, run_upload
 
@@ -65,11 +66,6 @@ Listener = Callable[[JobSnapshot], None]
 
 def thread_spawner(target: Callable[[], None], name: str) -> None:
     threading.Thread(target=target, name=name, daemon=True).start()
-
-
-def account_key(server: ServerRef) -> tuple[str, str]:
-    """Which login a job needs: the server and user (anything with `url` and `username`)."""
-    return normalize_server(server.url), server.username
 
 
 class JobClaimed(LocalError):
@@ -556,7 +552,7 @@ class TransferQueue:
                 control,
                 reporter,
                 str(uuid.uuid4()),
-                resume_session=job.session_id if upload else None,
+                resume_session=owned_session(job) if upload else None,
                 item_created=job.item_created and spec.item_id == job.item_id,
             )
             if spec.direction is Direction.UPLOAD:
@@ -621,19 +617,20 @@ class TransferQueue:
     def _clean_stale_session(self, client: ContentLibraryClient, job: JobSnapshot) -> None:
         """A download session recorded by an earlier run (crash, kill): end it so nothing
         stays ACTIVE. (An upload's is handed to the workflow, which reuses it if it can.)"""
-        if not job.session_id:
+        stale = owned_session(job)
+        if not stale:
             return
         sessions = (
             client.update_sessions
             if job.spec.direction is Direction.UPLOAD
             else client.download_sessions
         )
-        if not end_session(sessions, job.session_id, None):
+        if not end_session(sessions, stale, None):
             raise TransferError(
-                f"the session {job.session_id} left by an earlier run could not be ended; "
+                f"the session {stale} left by an earlier run could not be ended; "
                 "retry when the server is reachable"
             )
-        log.info("cleaned up session %s left by an earlier run of job %s", job.session_id, job.id)
+        log.info("cleaned up session %s left by an earlier run of job %s", stale, job.id)
         with self._lock:
             self._update(self._jobs[job.id], session_id=None)
 

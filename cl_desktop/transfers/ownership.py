@@ -1,0 +1,47 @@
+"""Which server sessions a local job owns: one definition for the engine's recovery and the
+session monitor's orphans.
+
+A job owns the session it has recorded (`session_id`) while it is not finished: a running job
+transfers through it, a paused or queued one (closed or killed mid-upload) resumes into it. A
+session is looked for under the account that made it, since a server shows sessions only to
+their creator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from cl_desktop.api import normalize_server
+
+from .jobs import JobSnapshot
+
+
+class Account(Protocol):
+    @property
+    def url(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+
+
+def account_key(server: Account) -> tuple[str, str]:
+    """Which login a job needs: the server and user (anything with `url` and `username`)."""
+    return normalize_server(server.url), server.username
+
+
+def owned_session(job: JobSnapshot) -> str | None:
+    """The server session `job` owns, or None (none recorded, or the job has finished)."""
+    if job.state.finished or not job.session_id:
+        return None
+    return job.session_id
+
+
+def session_owners(jobs: Iterable[JobSnapshot], server: Account) -> dict[str, JobSnapshot]:
+    """Session id -> the job that owns it, among the jobs of `server`'s account."""
+    account = account_key(server)
+    owners: dict[str, JobSnapshot] = {}
+    for job in jobs:
+        session_id = owned_session(job)
+        if session_id and account_key(job.spec.server) == account:
+            owners[session_id] = job
+    return owners
