@@ -20,6 +20,7 @@ from cl_desktop.services import (
     QThreadSpawner,
     TransferService,
 )
+from cl_desktop.services.sessions import SessionMonitor
 from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
@@ -86,7 +87,13 @@ class Application(QObject):
         self.commands = BackgroundTasks(max_threads=1, parent=self)
         self.transfers = TransferService(self.queue, self.commands, self)
         self.browser = LibraryBrowser(self.connector, self.tasks, self)
-        self.window = MainWindow(self.browser, self.transfers, self.tasks, self.settings, prompts)
+        # Lists sessions on the browsing pool; owners are read from the store, so the jobs of a
+        # cl-transfer sharing this store count as well as the window's own.
+        self.sessions = SessionMonitor(self.connector, self.tasks, self.store.load, self)
+        self.window = MainWindow(
+            self.browser, self.transfers, self.tasks, self.settings, prompts,
+            sessions=self.sessions,
+        )  # fmt: skip
         self.browser.connected.connect(self._on_connected)
         self._queue_started = False
 

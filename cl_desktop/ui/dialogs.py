@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -140,6 +141,12 @@ def ask_save_file(parent: QWidget | None, caption: str, start: str, filters: str
     return path
 
 
+def ask_text(parent: QWidget | None, title: str, label: str, initial: str) -> str | None:
+    """A line of text, or None when cancelled."""
+    text, accepted = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, initial)
+    return text if accepted else None
+
+
 def open_folder(path: str) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
@@ -157,3 +164,4 @@ class Prompts:
     ask_open_files: Callable[[QWidget | None, str, str], list[str]] = field(default=ask_open_files)
     ask_save_file: Callable[[QWidget | None, str, str, str], str] = field(default=ask_save_file)
     open_folder: Callable[[str], bool] = field(default=open_folder)
+    ask_text: Callable[[QWidget | None, str, str, str], str | None] = field(default=ask_text)

@@ -25,6 +25,7 @@ from cl_desktop.api.models import ItemModel, LibraryModel
 from cl_desktop.services.browser import ItemDetails, LibraryBrowser
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
+from cl_desktop.services.sessions import SessionMonitor
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRef
@@ -35,6 +36,7 @@ from .dialogs import Prompts
 from .item_model import ItemFilterProxy, ItemTableModel, item_of
 from .library_model import LibraryIdRole, LibraryTreeModel
 from .queue_model import error_text
+from .sessions_view import SessionsDock
 from .transfer_controller import TransferController
 from .transfers_dock import Totals, TransfersDock
 from .views import ItemTableView, LibraryTreeView, setup_table
@@ -73,6 +75,7 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         prompts: Prompts | None = None,
         parent: QWidget | None = None,
+        sessions: SessionMonitor | None = None,
     ) -> None:
         super().__init__(parent)
         self.browser = browser
@@ -102,6 +105,13 @@ class MainWindow(QMainWindow):
         self.dock.totals_changed.connect(self._on_totals)
         self.dock.message.connect(self.show_status)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.sessions_dock: SessionsDock | None = None
+        if sessions is not None:
+            self.sessions_dock = SessionsDock(sessions, settings, self.prompts, self)
+            self.sessions_dock.open_item.connect(self.show_item)
+            self.sessions_dock.message.connect(self.show_status)
+            self.tabifyDockWidget(self.dock, self.sessions_dock)
+            self.dock.raise_()
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._connect_services()
@@ -251,6 +261,14 @@ class MainWindow(QMainWindow):
         toggle = self.dock.toggleViewAction()
         toggle.setShortcut(QKeySequence("Ctrl+T"))
         view_menu.addAction(toggle)
+        window_actions = [self.filter_action, self.quit_action, toggle]
+        if self.sessions_dock is not None:
+            self.sessions_action = make_action(
+                self, "&Sessions", self.show_sessions, shortcut="Ctrl+Shift+S",
+                tip="The server's update and download sessions",
+            )  # fmt: skip
+            view_menu.addAction(self.sessions_action)
+            window_actions.append(self.sessions_action)
         add_actions(
             menu.addMenu("&Item"),
             [
@@ -284,7 +302,7 @@ class MainWindow(QMainWindow):
         )
         self.addToolBar(toolbar)
         # The window-wide actions need the window to own them for their shortcuts.
-        self.addActions([self.filter_action, self.quit_action, toggle])
+        self.addActions(window_actions)
 
     def _build_status_bar(self) -> None:
         self.status_label = QLabel("Not connected")
@@ -385,6 +403,8 @@ class MainWindow(QMainWindow):
 
     def _on_connected(self, server: ServerRef) -> None:
         self.server = server
+        if self.sessions_dock is not None:
+            self.sessions_dock.monitor.watch(server)
         self._connected_once = True
         self.show_status(f"Connected to {server.url} as {server.username}")
         self._update_title()
@@ -499,6 +519,27 @@ class MainWindow(QMainWindow):
         if self.item_id is None and library is not None:
             self.details.show_library(library, len(items))
         self._update_actions()
+
+    def show_sessions(self) -> None:
+        if self.sessions_dock is not None:
+            self.sessions_dock.show()
+            self.sessions_dock.raise_()
+
+    def show_item(self, library_id: str, item_id: str) -> None:
+        """Select `item_id` in the browser, moving to its library first if need be."""
+        index = self.library_model.library_index(library_id)
+        if not index.isValid():
+            self.show_status("That item's library is not listed; refresh the libraries", True)
+            return
+        if library_id != self.library_id:
+            self._reselect_item = item_id  # selected once the library's items are listed
+            self.library_tree.setCurrentIndex(index)
+        elif self.item_model.row_of(item_id) >= 0:
+            self._select_item(item_id)
+        else:
+            self._reselect_item = item_id
+            self._load_items()
+        self.item_view.setFocus()
 
     def _select_item(self, item_id: str) -> None:
         row = self.item_model.row_of(item_id)

@@ -37,6 +37,8 @@ class FakePrompts:
     errors: list[ErrorInfo] = field(default_factory=list)
     opened: list[str] = field(default_factory=list)
     logins_asked: int = 0
+    text_answer: str | None = None  # None: the user cancels
+    texts_asked: list[str] = field(default_factory=list)
 
     def prompts(self) -> Prompts:
         return Prompts(
@@ -47,12 +49,17 @@ class FakePrompts:
             ask_open_files=lambda _parent, _caption, _start: list(self.open_files),
             ask_save_file=lambda _parent, _caption, _start, _filters: self.save_path,
             open_folder=lambda path: self.opened.append(path) is None,
+            ask_text=self._ask_text,
         )
 
     def _ask_login(self, _parent: Any, _initial: Any, _error: Any) -> LoginRequest | None:
         self.logins_asked += 1
         login, self.login = self.login, None  # answer once: a failed login must not loop
         return login
+
+    def _ask_text(self, _parent: Any, title: str, _label: str, _initial: str) -> str | None:
+        self.texts_asked.append(title)
+        return self.text_answer
 
     def _confirm(self, _parent: Any, _title: str, text: str, lines: Sequence[str]) -> bool:
         self.confirmations.append((text, list(lines)))

@@ -1,0 +1,412 @@
+"""SessionsDock: the server's update and download sessions, live, with their actions.
+
+Rows are updated in place by session id, so a refresh keeps the selection and the scroll
+position; the expiry column counts down every second between refreshes. Actions that do not
+fit the selected session are disabled with the reason in their tooltip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QLabel,
+    QStyle,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cl_desktop.api.models import DownloadFileInfo, UpdateFileInfo
+from cl_desktop.services.errors import ErrorInfo, ErrorKind
+from cl_desktop.services.sessions import (
+    SessionAction,
+    SessionMonitor,
+    SessionRow,
+    SessionsSnapshot,
+    refusal,
+)
+
+from . import format as fmt
+from .actions import add_actions, make_action
+from .dialogs import Prompts
+from .views import setup_table
+
+COLUMNS = (
+    "Kind", "Library", "Item", "State", "Progress", "Expires in", "Error", "Preview warnings",
+    "Owner",
+)  # fmt: skip
+KIND, LIBRARY, ITEM, STATE, PROGRESS, EXPIRES, ERROR, WARNINGS, OWNER = range(len(COLUMNS))
+SessionIdRole = Qt.ItemDataRole.UserRole + 20
+
+FILE_COLUMNS = ("Name", "Size", "Transferred", "Status", "Checksum", "Error")
+
+
+def owner_text(row: SessionRow) -> str:
+    if row.owner_job is not None:
+        return f"job {row.owner_job}"
+    return "orphan (no local job)" if row.orphan else ""
+
+
+def expires_text(row: SessionRow, now: datetime) -> str:
+    if row.expiration_time is None or not row.active:
+        return ""
+    left = (row.expiration_time - now).total_seconds()
+    return fmt.duration(left) if left > 0 else "expired"
+
+
+def row_texts(row: SessionRow, now: datetime) -> list[str]:
+    return [
+        str(row.kind),
+        row.library_name or row.library_id,
+        row.item_name or row.item_id,
+        row.state,
+        "" if row.client_progress is None else f"{row.client_progress}%",
+        expires_text(row, now),
+        row.error_message,
+        "; ".join(row.preview_warnings),
+        owner_text(row),
+    ]
+
+
+class SessionModel(QStandardItemModel):
+    """One row per session, keyed by session id (SessionIdRole on the first column)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self._rows: dict[str, SessionRow] = {}
+
+    def sessions(self) -> list[SessionRow]:
+        """In table order."""
+        return [self._rows[self.session_id(r)] for r in range(self.rowCount())]
+
+    def session_id(self, row: int) -> str:
+        return str(self.item(row, 0).data(SessionIdRole))
+
+    def session(self, row: int) -> SessionRow | None:
+        return self._rows.get(self.session_id(row)) if 0 <= row < self.rowCount() else None
+
+    def row_of(self, session_id: str) -> int:
+        for row in range(self.rowCount()):
+            if self.session_id(row) == session_id:
+                return row
+        return -1
+
+    def set_sessions(self, rows: Sequence[SessionRow], now: datetime) -> None:
+        """Update changed cells in place, drop vanished sessions, append new ones."""
+        wanted = {r.session_id: r for r in rows}
+        for row in reversed(range(self.rowCount())):
+            if self.session_id(row) not in wanted:
+                self.removeRow(row)
+        present = {self.session_id(r): r for r in range(self.rowCount())}
+        for session in rows:
+            texts = row_texts(session, now)
+            at = present.get(session.session_id)
+            if at is None:
+                cells = [QStandardItem(text) for text in texts]
+                for cell in cells:
+                    cell.setEditable(False)
+                cells[0].setData(session.session_id, SessionIdRole)
+                cells[0].setToolTip(session.session_id)
+                self.appendRow(cells)
+            else:
+                self._set_texts(at, texts)
+        self._rows = wanted
+
+    def tick(self, now: datetime) -> None:
+        """The countdown: only the expiry column changes between refreshes."""
+        for row in range(self.rowCount()):
+            session = self.session(row)
+            if session is not None:
+                self._set_texts(row, {EXPIRES: expires_text(session, now)})
+
+    def _set_texts(self, row: int, texts: Sequence[str] | dict[int, str]) -> None:
+        pairs = texts.items() if isinstance(texts, dict) else enumerate(texts)
+        for column, text in pairs:
+            cell = self.item(row, column)
+            if cell.text() != text:
+                cell.setText(text)
+
+
+def file_texts(info: UpdateFileInfo | DownloadFileInfo) -> list[str]:
+    checksum = info.checksum_info
+    return [
+        info.name,
+        fmt.size(info.size),
+        fmt.size(info.bytes_transferred),
+        str(info.status or ""),
+        f"{checksum.algorithm}:{checksum.checksum}" if checksum and checksum.checksum else "",
+        str(info.error_message) if info.error_message else "",
+    ]
+
+
+class SessionFilesDialog(QDialog):
+    """The files of one session (UpdateSession.File.list / DownloadSession.File.list)."""
+
+    def __init__(
+        self,
+        session: SessionRow,
+        files: Sequence[UpdateFileInfo | DownloadFileInfo],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Files of the {session.kind} session of {session.item_name}")
+        self.resize(800, 300)
+        self.model = QStandardItemModel(0, len(FILE_COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(list(FILE_COLUMNS))
+        for info in files:
+            cells = [QStandardItem(text) for text in file_texts(info)]
+            for cell in cells:
+                cell.setEditable(False)
+            self.model.appendRow(cells)
+        view = QTableView()
+        view.setModel(self.model)
+        setup_table(view, {0: 200, 4: 200})
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(view)
+        layout.addWidget(buttons)
+
+
+class SessionsDock(QDockWidget):
+    """The Sessions view. It refreshes (through the monitor) only while it is visible.
+
+    Signals:
+        open_item(str library_id, str item_id): select that item in the browser.
+        message(str, bool): a status message (and whether it is an error).
+    """
+
+    open_item = Signal(str, str)
+    message = Signal(str, bool)
+
+    def __init__(
+        self,
+        monitor: SessionMonitor,
+        settings: QSettings,
+        prompts: Prompts,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Sessions", parent)
+        self.setObjectName("sessionsDock")
+        self.monitor = monitor
+        self.settings = settings
+        self.prompts = prompts
+        # What the server refused for lack of privileges, per action: disabled from then on.
+        self._unauthorized: dict[SessionAction, str] = {}
+        self.files_dialog: SessionFilesDialog | None = None
+        self.model = SessionModel(self)
+        self._build_actions()
+        view = self.view = QTableView()
+        view.setObjectName("sessionsView")
+        view.setModel(self.model)
+        setup_table(view, {LIBRARY: 150, ITEM: 170, ERROR: 200, OWNER: 150})
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        for action in self.session_actions:
+            if action is not None:
+                view.addAction(action)
+        view.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())
+        view.doubleClicked.connect(lambda _: self.show_files())
+        self.refreshed_label = QLabel("Not refreshed yet")
+        bar = QToolBar()
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        add_actions(bar, [self.refresh_action, None, *self.session_actions, None])
+        bar.addAction(self.clean_up_action)
+        bar.addWidget(self.refreshed_label)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(bar)
+        layout.addWidget(view)
+        self.setWidget(page)
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(lambda: self.model.tick(datetime.now(UTC)))
+        monitor.refreshed.connect(self._on_refreshed)
+        monitor.refresh_failed.connect(self._on_refresh_failed)
+        monitor.action_done.connect(self._on_action_done)
+        monitor.action_failed.connect(self._on_action_failed)
+        monitor.files_loaded.connect(self._on_files_loaded)
+        monitor.files_failed.connect(lambda _sid, error: self.prompts.show_error(self, error))
+        self.visibilityChanged.connect(self._on_visibility)
+        self.update_actions()
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.refresh_action = make_action(
+            self, "Refresh", self.monitor.refresh, icon=sp.SP_BrowserReload,
+            tip="List the server's sessions now",
+        )  # fmt: skip
+        self.keep_alive_action = make_action(
+            self, "&Keep alive", lambda: self._act(SessionAction.KEEP_ALIVE),
+            tip="Push the session's expiry back (its progress stays as it is)",
+        )  # fmt: skip
+        self.cancel_action = make_action(
+            self, "&Cancel", lambda: self._act(SessionAction.CANCEL),
+            icon=sp.SP_DialogCancelButton, tip="Cancel the session on the server",
+        )  # fmt: skip
+        self.fail_action = make_action(
+            self, "&Fail...", lambda: self._act(SessionAction.FAIL),
+            tip="Fail the session with a message",
+        )  # fmt: skip
+        self.delete_action = make_action(
+            self, "&Delete", lambda: self._act(SessionAction.DELETE), icon=sp.SP_TrashIcon,
+            tip="Delete the session from the server",
+        )  # fmt: skip
+        self.open_item_action = make_action(
+            self, "&Open item", self.open_selected_item,
+            tip="Select the session's item in the library browser",
+        )  # fmt: skip
+        self.files_action = make_action(
+            self, "&Files...", self.show_files, tip="The files of the session and their status"
+        )
+        self.clean_up_action = make_action(
+            self, "Clean up &orphans...", self.clean_up_orphans,
+            tip="Cancel and delete the ACTIVE sessions no local job owns",
+        )  # fmt: skip
+        self.action_by_kind: dict[SessionAction, QAction] = {
+            SessionAction.KEEP_ALIVE: self.keep_alive_action,
+            SessionAction.CANCEL: self.cancel_action,
+            SessionAction.FAIL: self.fail_action,
+            SessionAction.DELETE: self.delete_action,
+        }
+        self._tips = {action: action.toolTip() for action in self.action_by_kind.values()}
+        self._tips[self.clean_up_action] = self.clean_up_action.toolTip()
+        self.session_actions: list[QAction | None] = [
+            *self.action_by_kind.values(), None, self.open_item_action, self.files_action
+        ]  # fmt: skip
+
+    # --- state --------------------------------------------------------------------------------
+
+    def current_session(self) -> SessionRow | None:
+        index = self.view.currentIndex()
+        selected = self.view.selectionModel().isRowSelected(index.row()) if index.isValid() else 0
+        return self.model.session(index.row()) if selected else None
+
+    def select_session(self, session_id: str) -> None:
+        row = self.model.row_of(session_id)
+        if row >= 0:
+            self.view.setCurrentIndex(self.model.index(row, 0))
+            self.view.selectRow(row)
+
+    def orphans(self) -> list[SessionRow]:
+        return [row for row in self.model.sessions() if row.orphan]
+
+    def update_actions(self) -> None:
+        session = self.current_session()
+        for kind, action in self.action_by_kind.items():
+            reason = "select a session" if session is None else refusal(session, kind)
+            reason = self._unauthorized.get(kind, reason)
+            action.setEnabled(not reason)
+            tip = self._tips[action]
+            action.setToolTip(f"{tip} (not now: {reason})" if reason else tip)
+        self.open_item_action.setEnabled(session is not None and bool(session.library_id))
+        self.files_action.setEnabled(session is not None)
+        orphans = len(self.orphans())
+        reason = self._unauthorized.get(SessionAction.CANCEL, "" if orphans else "no orphans")
+        self.clean_up_action.setEnabled(not reason)
+        tip = self._tips[self.clean_up_action]
+        self.clean_up_action.setToolTip(f"{tip} (not now: {reason})" if reason else tip)
+
+    # --- what the monitor says ------------------------------------------------------------------
+
+    def _on_visibility(self, visible: bool) -> None:
+        self.monitor.set_active(visible)
+        if visible:
+            self._countdown.start()
+        else:
+            self._countdown.stop()
+
+    def _on_refreshed(self, snapshot: SessionsSnapshot) -> None:
+        self.model.set_sessions(snapshot.rows, datetime.now(UTC))
+        local = snapshot.taken_at.astimezone()
+        self.refreshed_label.setText(
+            f"  {len(snapshot.rows)} sessions, refreshed at "
+            f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
+        )
+        self.refreshed_label.setStyleSheet("")
+        self.update_actions()
+
+    def _on_refresh_failed(self, error: ErrorInfo) -> None:
+        self.refreshed_label.setText(f"  Could not list the sessions: {error.text}")
+        self.refreshed_label.setStyleSheet("color: #b00000")
+
+    def _on_action_done(self, session_id: str, action: str) -> None:
+        self.message.emit(f"Session {session_id[:8]}: {action} done", False)
+
+    def _on_action_failed(self, session_id: str, action: str, error: ErrorInfo) -> None:
+        if error.kind is ErrorKind.AUTH:  # UNAUTHORIZED: it will be refused again
+            kinds: tuple[SessionAction, ...] = (SessionAction(action),)
+            if action == SessionAction.CANCEL:
+                kinds += (SessionAction.FAIL, SessionAction.DELETE)
+            for kind in kinds:
+                self._unauthorized[kind] = f"{error.title}: {error.message}"
+            self.update_actions()
+        self.message.emit(f"Session {session_id[:8]}: {action} failed: {error.text}", True)
+        self.prompts.show_error(self, error)
+
+    def _on_files_loaded(self, session_id: str, files: Any) -> None:
+        session = self.monitor_row(session_id)
+        if session is None:
+            return
+        self.files_dialog = SessionFilesDialog(session, files, self)
+        self.files_dialog.show()
+
+    def monitor_row(self, session_id: str) -> SessionRow | None:
+        row = self.model.row_of(session_id)
+        return self.model.session(row) if row >= 0 else None
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def _act(self, action: SessionAction) -> None:
+        session = self.current_session()
+        if session is None:
+            return
+        perform: dict[SessionAction, Callable[[SessionRow], None]] = {
+            SessionAction.KEEP_ALIVE: self.monitor.keep_alive,
+            SessionAction.CANCEL: self.monitor.cancel,
+            SessionAction.DELETE: self.monitor.delete,
+        }
+        if action is SessionAction.FAIL:
+            message = self.prompts.ask_text(
+                self, "Fail the session", "Message to record with the failure:", "Failed by admin"
+            )
+            if message:
+                self.monitor.fail(session, message)
+            return
+        perform[action](session)
+
+    def open_selected_item(self) -> None:
+        session = self.current_session()
+        if session is not None and session.library_id:
+            self.open_item.emit(session.library_id, session.item_id)
+
+    def show_files(self) -> None:
+        session = self.current_session()
+        if session is not None:
+            self.monitor.load_files(session)
+
+    def clean_up_orphans(self) -> None:
+        orphans = self.orphans()
+        if not orphans:
+            return
+        lines = [
+            f"{row.kind} session of {row.item_name or row.item_id}"
+            f" ({row.library_name or row.library_id}), {row.client_progress or 0}%"
+            for row in orphans
+        ]
+        text = f"Cancel and delete {len(orphans)} sessions that no local job owns?"
+        if self.prompts.confirm(self, "Clean up orphans", text, lines):
+            self.monitor.clean_up(orphans)

@@ -1,0 +1,218 @@
+"""The Sessions view against the embedded service: live sessions, their actions, orphans."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.app import Application
+from cl_desktop.services.errors import ErrorInfo
+from cl_desktop.services.sessions import SessionKind, SessionRow
+from cl_desktop.transfers.jobs import JobState
+from cl_desktop.ui.sessions_view import EXPIRES, ITEM, LIBRARY, OWNER, STATE, SessionModel
+from tests.support.api import active_sessions
+from tests.support.files import make_file
+from tests.support.gui import FakePrompts, drop_files, item_row_point, jobs, wait_jobs
+
+
+def refresh(qtbot: QtBot, gui: Application) -> None:
+    """Refresh now and wait for the view to show it (no waiting for the 10 s timer); a
+    refresh already under way when asked does not count."""
+    asked = datetime.now(UTC)
+    with qtbot.waitSignal(
+        gui.sessions.refreshed, timeout=10000, check_params_cb=lambda s: s.taken_at >= asked
+    ):
+        gui.sessions.refresh()
+
+
+def open_sessions(qtbot: QtBot, gui: Application) -> Any:
+    gui.window.show_sessions()
+    dock = gui.window.sessions_dock
+    assert dock is not None
+    qtbot.waitUntil(lambda: gui.sessions.active, timeout=5000)  # visible: the timer runs
+    return dock
+
+
+def texts(dock: Any, row: int) -> dict[int, str]:
+    return {c: dock.model.index(row, c).data() for c in (LIBRARY, ITEM, STATE, EXPIRES, OWNER)}
+
+
+def test_a_session_appears_while_an_upload_runs_and_leaves_when_it_completes(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
+) -> None:
+    sim_api_client.items.create(sim_service.default_library_id, "slow", type="file")
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("slow") >= 0, timeout=10000)
+    dock = open_sessions(qtbot, gui)
+    assert dock.model.rowCount() == 0
+    payload = make_file(tmp_path / "big.bin", 24 * 1024 * 1024)
+    sim_service.faults.throttle(1024 * 1024)
+    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "slow"))
+    qtbot.waitUntil(lambda: bool(jobs(gui) and jobs(gui)[0].session_id), timeout=10000)
+    [job] = jobs(gui)
+    refresh(qtbot, gui)
+    assert dock.model.rowCount() == 1
+    row = texts(dock, 0)
+    library = gui.window.libraries[sim_service.default_library_id].name
+    assert (row[LIBRARY], row[ITEM], row[STATE]) == (library, "slow", "ACTIVE")
+    assert row[OWNER] == f"job {job.id}"
+    assert row[EXPIRES].endswith(("s", "min")), row[EXPIRES]  # a countdown, not a date
+    assert "refreshed at" in dock.refreshed_label.text()
+    assert dock.orphans() == [] and not dock.clean_up_action.isEnabled()
+
+    sim_service.faults.throttle(None)
+    wait_jobs(qtbot, gui, 1, JobState.DONE)
+    refresh(qtbot, gui)
+    assert dock.model.rowCount() == 0
+
+
+def test_keep_alive_cancel_fail_and_delete(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+) -> None:
+    library_id = sim_service.default_library_id
+    first = sim_api_client.update_sessions.create(sim_api_client.items.create(library_id, "one"))
+    second = sim_api_client.update_sessions.create(sim_api_client.items.create(library_id, "two"))
+    dock = open_sessions(qtbot, gui)
+    refresh(qtbot, gui)
+    assert dock.model.rowCount() == 2
+
+    dock.select_session(first)
+    session = dock.current_session()
+    assert session is not None and session.orphan
+    assert texts(dock, dock.model.row_of(first))[OWNER] == "orphan (no local job)"
+    # Delete is refused while ACTIVE, and says why; the monitor refuses it the same way.
+    assert not dock.delete_action.isEnabled()
+    assert "still ACTIVE" in dock.delete_action.toolTip()
+    with qtbot.waitSignal(gui.sessions.action_failed, timeout=5000) as refused:
+        gui.sessions.delete(session)
+    error: ErrorInfo = refused.args[2]
+    assert "cancel or fail it first" in error.message
+    assert first in sim_api_client.update_sessions.list()
+    fake_prompts.errors.clear()
+
+    before = sim_api_client.update_sessions.get(first).expiration_time
+    assert before is not None
+    with qtbot.waitSignal(gui.sessions.action_done, timeout=5000):
+        dock.keep_alive_action.trigger()
+    moved = sim_api_client.update_sessions.get(first).expiration_time
+    assert moved is not None and moved > before
+    assert sim_api_client.update_sessions.get(first).client_progress == session.client_progress
+
+    fake_prompts.text_answer = "stopped by the admin"
+    with qtbot.waitSignal(gui.sessions.action_done, timeout=5000):
+        dock.fail_action.trigger()
+    refresh(qtbot, gui)
+    failed = dock.monitor_row(first)
+    assert failed is not None and failed.state == "ERROR"
+    assert failed.error_message == "stopped by the admin"
+    assert dock.current_session() == failed  # the selection survived the refresh
+    assert dock.delete_action.isEnabled() and not dock.cancel_action.isEnabled()
+    assert "not ACTIVE" in dock.cancel_action.toolTip()
+    with qtbot.waitSignal(gui.sessions.action_done, timeout=5000):
+        dock.delete_action.trigger()
+    refresh(qtbot, gui)
+    assert dock.model.row_of(first) == -1 and dock.model.rowCount() == 1
+    assert first not in sim_api_client.update_sessions.list()
+
+    dock.select_session(second)
+    with qtbot.waitSignal(gui.sessions.action_done, timeout=5000):
+        dock.cancel_action.trigger()
+    refresh(qtbot, gui)
+    assert sim_api_client.update_sessions.get(second).state == "CANCELED"
+    assert texts(dock, 0)[STATE] == "CANCELED"
+    assert fake_prompts.errors == []
+
+
+def test_files_of_a_session_and_open_item(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+) -> None:
+    from cl_desktop.api.models import AddSpec
+
+    item_id = sim_api_client.items.create(sim_service.default_library_id, "with-files")
+    session_id = sim_api_client.update_sessions.create(item_id)
+    sim_api_client.update_session_files.add(session_id, AddSpec("disk.vmdk", size=1024))
+    dock = open_sessions(qtbot, gui)
+    refresh(qtbot, gui)
+    dock.select_session(session_id)
+    dock.files_action.trigger()
+    qtbot.waitUntil(lambda: dock.files_dialog is not None, timeout=5000)
+    files = dock.files_dialog.model
+    assert files.rowCount() == 1 and files.index(0, 0).data() == "disk.vmdk"
+    assert files.index(0, 3).data() == "WAITING_FOR_TRANSFER"
+    dock.files_dialog.close()
+
+    dock.open_item_action.trigger()
+    qtbot.waitUntil(lambda: gui.window.item_id == item_id, timeout=10000)
+
+
+def test_orphans_are_listed_then_cancelled_and_deleted(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+) -> None:
+    library_id = sim_service.default_library_id
+    # Made straight through the client, as a killed process leaves them: no job owns them.
+    sim_api_client.update_sessions.create(sim_api_client.items.create(library_id, "left"))
+    sim_api_client.download_sessions.create(sim_api_client.items.create(library_id, "read"))
+    dock = open_sessions(qtbot, gui)
+    refresh(qtbot, gui)
+    assert len(dock.orphans()) == 2 and dock.clean_up_action.isEnabled()
+
+    fake_prompts.confirm_answer = False
+    dock.clean_up_action.trigger()
+    [(text, lines)] = fake_prompts.confirmations
+    assert "2 sessions that no local job owns" in text
+    assert sorted(line.split(" session of ")[0] for line in lines) == ["download", "update"]
+    assert any("left" in line for line in lines) and any("read" in line for line in lines)
+    assert len(active_sessions(sim_api_client)) == 2  # declined: nothing touched
+
+    fake_prompts.confirm_answer = True
+    dock.clean_up_action.trigger()
+    qtbot.waitUntil(lambda: sim_api_client.update_sessions.list() == (), timeout=10000)
+    qtbot.waitUntil(lambda: sim_api_client.download_sessions.list() == (), timeout=10000)
+    refresh(qtbot, gui)
+    assert dock.model.rowCount() == 0 and not dock.clean_up_action.isEnabled()
+
+
+def session_row(session_id: str, state: str = "ACTIVE", owner: int | None = None) -> SessionRow:
+    return SessionRow(
+        SessionKind.UPDATE, session_id, state, item_id="i", item_name="item",
+        client_progress=10, expiration_time=datetime.now(UTC) + timedelta(minutes=5),
+        owner_job=owner,
+    )  # fmt: skip
+
+
+def test_session_model_passes_modeltester_and_updates_in_place(
+    qtmodeltester: ModelTester,
+) -> None:
+    model = SessionModel()
+    qtmodeltester.check(model, force_py=True)  # and it keeps watching the changes below
+    now = datetime.now(UTC)
+    model.set_sessions([session_row("a"), session_row("b", owner=3), session_row("c")], now)
+    kept = model.item(1, 0)
+    model.set_sessions([session_row("b", "ERROR", owner=3), session_row("d")], now)
+    assert [model.session_id(r) for r in range(model.rowCount())] == ["b", "d"]
+    assert model.item(0, 0) is kept  # updated in place: selection and scroll stay
+    assert model.index(0, STATE).data() == "ERROR" and model.index(0, EXPIRES).data() == ""
+    model.tick(now + timedelta(minutes=10))
+    assert model.index(1, EXPIRES).data() == "expired"
+    model.set_sessions([], now)
+    assert model.rowCount() == 0
