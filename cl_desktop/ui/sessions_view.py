@@ -85,6 +85,7 @@ class SessionModel(QStandardItemModel):
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self._rows: dict[str, SessionRow] = {}
+        self._firsts: dict[str, QStandardItem] = {}  # session id -> its row's first cell
 
     def sessions(self) -> list[SessionRow]:
         """In table order."""
@@ -97,35 +98,33 @@ class SessionModel(QStandardItemModel):
         return self._rows.get(self.session_id(row)) if 0 <= row < self.rowCount() else None
 
     def row_of(self, session_id: str) -> int:
-        for row in range(self.rowCount()):
-            if self.session_id(row) == session_id:
-                return row
-        return -1
+        first = self._firsts.get(session_id)
+        return first.row() if first is not None else -1
 
     def set_sessions(self, rows: Sequence[SessionRow], now: datetime) -> None:
-        """Update changed cells in place, drop vanished sessions, append new ones."""
+        """Update changed rows in place, drop vanished sessions, append new ones. A row that
+        did not change costs a comparison (a refresh of 500 sessions stays cheap)."""
         wanted = {r.session_id: r for r in rows}
-        for row in reversed(range(self.rowCount())):
-            if self.session_id(row) not in wanted:
-                self.removeRow(row)
-        present = {self.session_id(r): r for r in range(self.rowCount())}
+        for session_id in [s for s in self._firsts if s not in wanted]:
+            self.removeRow(self._firsts.pop(session_id).row())
         for session in rows:
-            texts = row_texts(session, now)
-            at = present.get(session.session_id)
-            if at is None:
-                cells = [QStandardItem(text) for text in texts]
+            first = self._firsts.get(session.session_id)
+            if first is None:
+                cells = [QStandardItem(text) for text in row_texts(session, now)]
                 for cell in cells:
                     cell.setEditable(False)
                 cells[0].setData(session.session_id, SessionIdRole)
                 cells[0].setToolTip(session.session_id)
                 self.appendRow(cells)
-            else:
-                self._set_texts(at, texts)
+                self._firsts[session.session_id] = cells[0]
+            elif self._rows.get(session.session_id) != session:
+                self._set_texts(first.row(), row_texts(session, now))
         self._rows = wanted
 
-    def tick(self, now: datetime) -> None:
-        """The countdown: only the expiry column changes between refreshes."""
-        for row in range(self.rowCount()):
+    def tick(self, now: datetime, rows: range | None = None) -> None:
+        """The countdown: only the expiry column changes between refreshes (of `rows`, the
+        ones on screen, when given)."""
+        for row in rows if rows is not None else range(self.rowCount()):
             session = self.session(row)
             if session is not None:
                 self._set_texts(row, {EXPIRES: expires_text(session, now)})
@@ -233,7 +232,8 @@ class SessionsDock(QDockWidget):
         self.setWidget(page)
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)
-        self._countdown.timeout.connect(lambda: self.model.tick(datetime.now(UTC)))
+        self._countdown.timeout.connect(self._tick)
+        view.verticalScrollBar().valueChanged.connect(lambda _: self._tick())
         monitor.refreshed.connect(self._on_refreshed)
         monitor.refresh_failed.connect(self._on_refresh_failed)
         monitor.action_done.connect(self._on_action_done)
@@ -321,6 +321,13 @@ class SessionsDock(QDockWidget):
         self.clean_up_action.setToolTip(f"{tip} (not now: {reason})" if reason else tip)
 
     # --- what the monitor says ------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Count down the rows on screen only: a second's update of 500 rows costs ~7 ms."""
+        top = max(0, self.view.rowAt(0))
+        bottom = self.view.rowAt(self.view.viewport().height())
+        bottom = self.model.rowCount() - 1 if bottom < 0 else bottom
+        self.model.tick(datetime.now(UTC), range(top, bottom + 1))
 
     def _on_visibility(self, visible: bool) -> None:
         self.monitor.set_active(visible)
