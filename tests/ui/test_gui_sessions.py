@@ -11,13 +11,24 @@ from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
+from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.services.sessions import SessionKind, SessionRow
 from cl_desktop.transfers.jobs import JobState
 from cl_desktop.ui.sessions_view import EXPIRES, ITEM, LIBRARY, OWNER, STATE, SessionModel
+from tests.support.accounts import SIM_PASSWORD, SIM_USER
 from tests.support.api import active_sessions
 from tests.support.files import make_file
-from tests.support.gui import FakePrompts, drop_files, item_row_point, jobs, wait_jobs
+from tests.support.gui import (
+    FakePrompts,
+    build_app,
+    close_app,
+    drop_files,
+    item_row_point,
+    jobs,
+    wait_jobs,
+)
+from tests.support.servers.simulator import SimulatorServer
 
 
 def refresh(qtbot: QtBot, gui: Application) -> None:
@@ -190,6 +201,32 @@ def test_orphans_are_listed_then_cancelled_and_deleted(
     qtbot.waitUntil(lambda: sim_api_client.download_sessions.list() == (), timeout=10000)
     refresh(qtbot, gui)
     assert dock.model.rowCount() == 0 and not dock.clean_up_action.isEnabled()
+
+
+def test_the_countdown_reaches_expiry_and_the_row_follows_the_server(
+    qtbot: QtBot, tmp_path: Path, fake_prompts: FakePrompts
+) -> None:
+    with SimulatorServer(tmp_path / "short-sessions", session_timeout=3) as service:
+        with ContentLibraryClient(service.base_url, SIM_USER, SIM_PASSWORD) as client:
+            item_id = client.items.create(service.default_library_id, "soon-gone")
+            client.update_sessions.create(item_id)
+        fake_prompts.login = LoginRequest(service.base_url, SIM_USER, SIM_PASSWORD)
+        gui = build_app(tmp_path, fake_prompts)
+        try:
+            gui.start()
+            qtbot.waitUntil(lambda: gui.window.library_id is not None, timeout=10000)
+            dock = open_sessions(qtbot, gui)
+            refresh(qtbot, gui)
+            assert dock.model.rowCount() == 1
+            assert texts(dock, 0)[EXPIRES] in ("1 s", "2 s", "3 s")
+            # Counted down by the view between refreshes, down to the expiry itself...
+            qtbot.waitUntil(lambda: texts(dock, 0)[EXPIRES] == "expired", timeout=10000)
+            # ... and then the server's word: this one drops an expired session.
+            qtbot.waitUntil(lambda: not service.backend.update_sessions, timeout=10000)
+            refresh(qtbot, gui)
+            assert dock.model.rowCount() == 0
+        finally:
+            close_app(gui)
 
 
 def session_row(session_id: str, state: str = "ACTIVE", owner: int | None = None) -> SessionRow:
