@@ -160,6 +160,8 @@ class SessionMonitor(QObject):
         action_failed(str session_id, str action, ErrorInfo): refused or failed, in words.
         files_loaded(str session_id, tuple of UpdateFileInfo | DownloadFileInfo)
         files_failed(str session_id, ErrorInfo)
+        holder_found(int job_id, SessionRow | None): the ACTIVE update session on a job's item.
+        item_released(int job_id): the holder was cancelled and deleted (for a retry).
     """
 
     refreshed = Signal(object)
@@ -168,6 +170,8 @@ class SessionMonitor(QObject):
     action_failed = Signal(str, str, object)
     files_loaded = Signal(str, object)
     files_failed = Signal(str, object)
+    holder_found = Signal(int, object)
+    item_released = Signal(int)
 
     def __init__(
         self,
@@ -283,6 +287,47 @@ class SessionMonitor(QObject):
                 service.delete(row.session_id)
 
             self._act(row, SessionAction.CANCEL, act, check=False)
+
+    def find_holder(self, job_id: int, item_id: str) -> None:
+        """Which update session holds `item_id` (a job's upload got RESOURCE_BUSY)."""
+        server = self._require_server()
+        names = self._names
+
+        def fetch() -> SessionRow | None:
+            client = self._connector(server)
+            owners = session_owners(self._jobs(), server)
+            for session_id in client.update_sessions.list(item_id):
+                try:
+                    model = client.update_sessions.get(session_id)
+                except NotFound:
+                    continue
+                if str(model.state) == "ACTIVE":
+                    return _row(client, names, SessionKind.UPDATE, model, owners)
+            return None
+
+        self._tasks.run(
+            fetch,
+            lambda holder: self.holder_found.emit(job_id, holder),
+            lambda error: self.action_failed.emit("", "find the session holding the item", error),
+        )
+
+    def release_item(self, holder: SessionRow, job_id: int) -> None:
+        """Cancel and delete `holder`, then say the job's item is free."""
+        server = self._require_server()
+
+        def release() -> None:
+            service = self._connector(server).update_sessions
+            try:
+                service.cancel(holder.session_id)
+                service.delete(holder.session_id)
+            except NotFound:  # ended meanwhile: the item is free all the same
+                pass
+
+        self._tasks.run(
+            release,
+            lambda _: self.item_released.emit(job_id),
+            lambda error: self.action_failed.emit(holder.session_id, "cancel", error),
+        )
 
     def load_files(self, row: SessionRow) -> None:
         """The files of a session (UpdateSession.File.list or DownloadSession.File.list)."""

@@ -196,6 +196,10 @@ def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> 
         report.file_done(f.name, verification, checksum, session_id)
 
 
+# How a job's error says RESOURCE_BUSY (the window offers to end the holding session).
+ITEM_BUSY = "another update session holds this item"
+
+
 def _create_session(ctx: WorkflowContext, item_id: str, replacing: bool = False) -> str:
     # the job's token makes a repeated create idempotent; a replacement needs its own
     token = new_client_token() if replacing else ctx.client_token
@@ -205,9 +209,7 @@ def _create_session(ctx: WorkflowContext, item_id: str, replacing: bool = False)
             lambda: ctx.client.update_sessions.create(item_id, client_token=token),
         )
     except errors.ResourceBusy as exc:
-        raise TransferError(
-            f"another update session holds this item ({exc.detail})", operation="start upload"
-        ) from exc
+        raise TransferError(f"{ITEM_BUSY} ({exc.detail})", operation="start upload") from exc
     ctx.report.session(session_id)
     return session_id
 

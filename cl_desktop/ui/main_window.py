@@ -36,7 +36,7 @@ from .dialogs import Prompts
 from .item_model import ItemFilterProxy, ItemTableModel, item_of
 from .library_model import LibraryIdRole, LibraryTreeModel
 from .queue_model import error_text
-from .sessions_view import SessionsDock
+from .sessions_view import BusyItemResolver, SessionsDock
 from .transfer_controller import TransferController
 from .transfers_dock import Totals, TransfersDock
 from .views import ItemTableView, LibraryTreeView, setup_table
@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
             self.sessions_dock.message.connect(self.show_status)
             self.tabifyDockWidget(self.dock, self.sessions_dock)
             self.dock.raise_()
+            self.busy_items = BusyItemResolver(self, self.dock, sessions, transfers, self.prompts)
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._connect_services()
@@ -284,7 +285,8 @@ class MainWindow(QMainWindow):
         d = self.dock
         add_actions(
             menu.addMenu("&Transfers"),
-            [*d.queue_actions, None, d.export_csv_action, d.export_json_action],
+            [*d.queue_actions, None, d.export_csv_action, d.export_json_action]
+            + ([None, self.busy_items.action] if self.sessions_dock is not None else []),
         )
         toolbar = QToolBar("Main toolbar")
         toolbar.setObjectName("mainToolbar")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,10 +35,15 @@ from cl_desktop.services.sessions import (
     SessionsSnapshot,
     refusal,
 )
+from cl_desktop.services.transfers import TransferService
+from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState
+from cl_desktop.transfers.upload import ITEM_BUSY
 
 from . import format as fmt
 from .actions import add_actions, make_action
 from .dialogs import Prompts
+from .queue_model import ERROR as ERROR_COLUMN
+from .transfers_dock import TransfersDock
 from .views import setup_table
 
 COLUMNS = (
@@ -417,3 +422,100 @@ class SessionsDock(QDockWidget):
         text = f"Cancel and delete {len(orphans)} sessions that no local job owns?"
         if self.prompts.confirm(self, "Clean up orphans", text, lines):
             self.monitor.clean_up(orphans)
+
+
+def holder_text(holder: SessionRow | None) -> str:
+    """Which session holds an item, for the job row and the confirmation."""
+    if holder is None:
+        return "no ACTIVE session holds the item any more"
+    owner = f"owned by local job {holder.owner_job}" if holder.owner_job else "an orphan"
+    expires = expires_text(holder, datetime.now(UTC))
+    return (
+        f"held by the {holder.kind} session {holder.session_id[:8]} ({owner}), {holder.state}, "
+        f"{holder.client_progress or 0}% done" + (f", expires in {expires}" if expires else "")
+    )
+
+
+def is_item_busy(job: JobSnapshot) -> bool:
+    return (
+        job.state is JobState.FAILED
+        and job.spec.direction is Direction.UPLOAD
+        and ITEM_BUSY in job.error_message
+    )
+
+
+class BusyItemResolver(QObject):
+    """RESOURCE_BUSY from the job row: says which session holds the item, and offers to
+    cancel that session and retry (at once for an orphan, after a confirmation otherwise)."""
+
+    def __init__(
+        self,
+        parent: QWidget,
+        dock: TransfersDock,
+        monitor: SessionMonitor,
+        transfers: TransferService,
+        prompts: Prompts,
+    ) -> None:
+        super().__init__(parent)
+        self._parent, self._dock, self._monitor = parent, dock, monitor
+        self._transfers, self._prompts = transfers, prompts
+        self.holders: dict[int, SessionRow | None] = {}  # job id -> what holds its item
+        self._resolve_when_found: set[int] = set()
+        self.action = make_action(
+            parent, "Cancel the &holding session and retry", self.resolve,
+            tip="Cancel the update session that holds this upload's item, then retry",
+        )  # fmt: skip
+        dock.queue_view.addAction(self.action)
+        dock.queue_view.selectionModel().selectionChanged.connect(lambda *_: self.update())
+        transfers.job_finished.connect(self._on_finished)
+        monitor.holder_found.connect(self._on_holder)
+        monitor.item_released.connect(self._transfers.retry)
+        self.update()
+
+    def _job(self) -> JobSnapshot | None:
+        jobs = self._dock.selected_jobs()
+        return jobs[0] if len(jobs) == 1 and is_item_busy(jobs[0]) else None
+
+    def update(self) -> None:
+        self.action.setEnabled(self._job() is not None and self._monitor.server is not None)
+
+    def _on_finished(self, job: JobSnapshot) -> None:
+        item_id = job.item_id or job.spec.item_id
+        if is_item_busy(job) and item_id and self._monitor.server is not None:
+            self._monitor.find_holder(job.id, item_id)
+        self.update()
+
+    def _on_holder(self, job_id: int, holder: SessionRow | None) -> None:
+        self.holders[job_id] = holder
+        model = self._dock.queue_model
+        model.flush()  # the job's pending repaint first, or it would overwrite the tooltip
+        row = model.row_of(job_id)
+        if row >= 0:  # the job row says who holds its item
+            cell = model.item(row, ERROR_COLUMN)
+            cell.setToolTip(f"{cell.text()}\nThe item is {holder_text(holder)}.")
+        self._dock.message.emit(f"Job {job_id}: the item is {holder_text(holder)}", True)
+        if job_id in self._resolve_when_found:
+            self._resolve_when_found.discard(job_id)
+            self._resolve(job_id, holder)
+
+    def resolve(self) -> None:
+        job = self._job()
+        if job is None:
+            return
+        if job.id not in self.holders:  # not looked up yet: look, then resolve
+            self._resolve_when_found.add(job.id)
+            self._monitor.find_holder(job.id, job.item_id or job.spec.item_id or "")
+            return
+        self._resolve(job.id, self.holders[job.id])
+
+    def _resolve(self, job_id: int, holder: SessionRow | None) -> None:
+        if holder is None:
+            self._transfers.retry(job_id)
+            return
+        if not holder.orphan:
+            text = "Cancel the session that holds the item, then retry the upload?"
+            lines = [f"The item {holder.item_name or holder.item_id} is {holder_text(holder)}."]
+            if not self._prompts.confirm(self._parent, "Item busy", text, lines):
+                return
+        self.holders.pop(job_id, None)
+        self._monitor.release_item(holder, job_id)

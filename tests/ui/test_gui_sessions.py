@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -15,6 +16,7 @@ from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.services.sessions import SessionKind, SessionRow
 from cl_desktop.transfers.jobs import JobState
+from cl_desktop.ui.queue_model import ERROR as ERROR_COLUMN
 from cl_desktop.ui.sessions_view import EXPIRES, ITEM, LIBRARY, OWNER, STATE, SessionModel
 from tests.support.accounts import SIM_PASSWORD, SIM_USER
 from tests.support.api import active_sessions
@@ -227,6 +229,37 @@ def test_the_countdown_reaches_expiry_and_the_row_follows_the_server(
             assert dock.model.rowCount() == 0
         finally:
             close_app(gui)
+
+
+def test_resource_busy_is_resolved_from_the_job_row(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+    tmp_path: Path,
+) -> None:
+    item_id = sim_api_client.items.create(sim_service.default_library_id, "held", type="file")
+    holder = sim_api_client.update_sessions.create(item_id)  # nobody's: an orphan
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("held") >= 0, timeout=10000)
+    payload = make_file(tmp_path / "small.bin", 64 * 1024)
+    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "held"))
+    [job] = wait_jobs(qtbot, gui, 1, JobState.FAILED)
+    resolver = gui.window.busy_items
+    qtbot.waitUntil(lambda: job.id in resolver.holders, timeout=10000)
+    found = resolver.holders[job.id]
+    assert found is not None and found.session_id == holder and found.orphan
+    dock = gui.window.dock
+    tooltip = dock.queue_model.index(0, ERROR_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
+    assert f"held by the update session {holder[:8]} (an orphan), ACTIVE" in tooltip
+    dock.queue_view.selectRow(0)
+    assert resolver.action.isEnabled()
+    resolver.action.trigger()  # an orphan: no question asked
+    [done] = wait_jobs(qtbot, gui, 1, JobState.DONE)
+    assert fake_prompts.confirmations == [] and done.id == job.id
+    assert holder not in sim_api_client.update_sessions.list()  # cancelled and deleted
+    assert [f.name for f in sim_api_client.item_files.list(item_id)] == ["small.bin"]
 
 
 def session_row(session_id: str, state: str = "ACTIVE", owner: int | None = None) -> SessionRow:
