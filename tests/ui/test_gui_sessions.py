@@ -18,8 +18,14 @@ from cl_desktop.services.sessions import SessionKind, SessionRow
 from cl_desktop.transfers.jobs import JobState
 from cl_desktop.ui.queue_model import ERROR as ERROR_COLUMN
 from cl_desktop.ui.sessions_view import EXPIRES, ITEM, LIBRARY, OWNER, STATE, SessionModel
-from tests.support.accounts import SIM_PASSWORD, SIM_USER
+from tests.support.accounts import (
+    SIM_PASSWORD,
+    SIM_READONLY_PASSWORD,
+    SIM_READONLY_USER,
+    SIM_USER,
+)
 from tests.support.api import active_sessions
+from tests.support.cli import start_throttled_upload
 from tests.support.files import make_file
 from tests.support.gui import (
     FakePrompts,
@@ -260,6 +266,65 @@ def test_resource_busy_is_resolved_from_the_job_row(
     assert fake_prompts.confirmations == [] and done.id == job.id
     assert holder not in sim_api_client.update_sessions.list()  # cancelled and deleted
     assert [f.name for f in sim_api_client.item_files.list(item_id)] == ["small.bin"]
+
+
+def test_an_upload_left_by_a_killed_cl_transfer_is_an_orphan_and_is_cleaned_up(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
+) -> None:
+    source = make_file(tmp_path / "killed.bin", 8 * 1024 * 1024)
+    # Its own queue database, as cl-transfer has by default: the window's store knows nothing
+    # of that job, so once the process is gone nobody will end its session but the expiry.
+    proc, session_id = start_throttled_upload(
+        sim_service, str(tmp_path / "cli-queue.sqlite"), "killed", source
+    )
+    proc.kill()
+    proc.communicate()
+    sim_service.faults.throttle(None)
+    dock = open_sessions(qtbot, gui)
+    refresh(qtbot, gui)
+    assert [row.session_id for row in dock.orphans()] == [session_id]
+    assert texts(dock, dock.model.row_of(session_id))[ITEM] == "killed"
+    dock.clean_up_action.trigger()
+    qtbot.waitUntil(lambda: session_id not in sim_api_client.update_sessions.list(), timeout=10000)
+    refresh(qtbot, gui)
+    assert dock.model.rowCount() == 0
+
+
+def test_a_read_only_user_is_refused_in_words_and_the_action_stays_disabled(
+    qtbot: QtBot,
+    sim_service: Any,
+    sim_api_client: ContentLibraryClient,
+    tmp_path: Path,
+    fake_prompts: FakePrompts,
+) -> None:
+    item_id = sim_api_client.items.create(sim_service.default_library_id, "admins")
+    session_id = sim_api_client.update_sessions.create(item_id)
+    reader = LoginRequest(sim_service.base_url, SIM_READONLY_USER, SIM_READONLY_PASSWORD)
+    fake_prompts.login = reader
+    gui = build_app(tmp_path, fake_prompts)
+    try:
+        gui.start()
+        qtbot.waitUntil(lambda: gui.window.library_id is not None, timeout=10000)
+        dock = open_sessions(qtbot, gui)
+        refresh(qtbot, gui)
+        assert dock.model.rowCount() == 0  # sessions are their creator's: none of the admin's
+        # Were one shown (a session id known from elsewhere), acting on it is refused:
+        dock.model.set_sessions([session_row(session_id)], datetime.now(UTC))
+        dock.select_session(session_id)
+        assert dock.cancel_action.isEnabled()
+        with qtbot.waitSignal(gui.sessions.action_failed, timeout=5000) as refused:
+            dock.cancel_action.trigger()
+        assert refused.args[2].title == "Permission denied"
+        assert not dock.cancel_action.isEnabled() and not dock.clean_up_action.isEnabled()
+        assert "Permission denied" in dock.cancel_action.toolTip()
+        assert [e.title for e in fake_prompts.errors] == ["Permission denied"]
+        assert sim_api_client.update_sessions.get(session_id).state == "ACTIVE"
+    finally:
+        close_app(gui)
 
 
 def session_row(session_id: str, state: str = "ACTIVE", owner: int | None = None) -> SessionRow:
