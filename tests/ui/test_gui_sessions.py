@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,21 @@ def open_sessions(qtbot: QtBot, gui: Application) -> Any:
     assert dock is not None
     qtbot.waitUntil(lambda: gui.sessions.active, timeout=5000)  # visible: the timer runs
     return dock
+
+
+@contextmanager
+def app_logged_in(
+    qtbot: QtBot, tmp_path: Path, prompts: FakePrompts, login: LoginRequest
+) -> Iterator[Application]:
+    """The application logged in as `login` (the `gui` fixture is admin on `sim_service`)."""
+    prompts.login = login
+    app = build_app(tmp_path, prompts)
+    try:
+        app.start()
+        qtbot.waitUntil(lambda: app.window.library_id is not None, timeout=10000)
+        yield app
+    finally:
+        close_app(app)
 
 
 def texts(dock: Any, row: int) -> dict[int, str]:
@@ -218,11 +235,8 @@ def test_the_countdown_reaches_expiry_and_the_row_follows_the_server(
         with ContentLibraryClient(service.base_url, SIM_USER, SIM_PASSWORD) as client:
             item_id = client.items.create(service.default_library_id, "soon-gone")
             client.update_sessions.create(item_id)
-        fake_prompts.login = LoginRequest(service.base_url, SIM_USER, SIM_PASSWORD)
-        gui = build_app(tmp_path, fake_prompts)
-        try:
-            gui.start()
-            qtbot.waitUntil(lambda: gui.window.library_id is not None, timeout=10000)
+        login = LoginRequest(service.base_url, SIM_USER, SIM_PASSWORD)
+        with app_logged_in(qtbot, tmp_path, fake_prompts, login) as gui:
             dock = open_sessions(qtbot, gui)
             refresh(qtbot, gui)
             assert dock.model.rowCount() == 1
@@ -233,8 +247,6 @@ def test_the_countdown_reaches_expiry_and_the_row_follows_the_server(
             qtbot.waitUntil(lambda: not service.backend.update_sessions, timeout=10000)
             refresh(qtbot, gui)
             assert dock.model.rowCount() == 0
-        finally:
-            close_app(gui)
 
 
 def test_resource_busy_is_resolved_from_the_job_row(
@@ -304,11 +316,7 @@ def test_a_read_only_user_is_refused_in_words_and_the_action_stays_disabled(
     item_id = sim_api_client.items.create(sim_service.default_library_id, "admins")
     session_id = sim_api_client.update_sessions.create(item_id)
     reader = LoginRequest(sim_service.base_url, SIM_READONLY_USER, SIM_READONLY_PASSWORD)
-    fake_prompts.login = reader
-    gui = build_app(tmp_path, fake_prompts)
-    try:
-        gui.start()
-        qtbot.waitUntil(lambda: gui.window.library_id is not None, timeout=10000)
+    with app_logged_in(qtbot, tmp_path, fake_prompts, reader) as gui:
         dock = open_sessions(qtbot, gui)
         refresh(qtbot, gui)
         assert dock.model.rowCount() == 0  # sessions are their creator's: none of the admin's
@@ -323,8 +331,6 @@ def test_a_read_only_user_is_refused_in_words_and_the_action_stays_disabled(
         assert "Permission denied" in dock.cancel_action.toolTip()
         assert [e.title for e in fake_prompts.errors] == ["Permission denied"]
         assert sim_api_client.update_sessions.get(session_id).state == "ACTIVE"
-    finally:
-        close_app(gui)
 
 
 def session_row(session_id: str, state: str = "ACTIVE", owner: int | None = None) -> SessionRow:
