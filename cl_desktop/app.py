@@ -91,9 +91,13 @@ class Application(QObject):
         # cl-transfer sharing this store count as well as the window's own.
         self.sessions = SessionMonitor(self.connector, self.tasks, self.store.load, self)
         self.window = MainWindow(
-            self.browser, self.transfers, self.tasks, self.settings, prompts,
+            self.browser,
+            self.transfers,
+            self.tasks,
+            self.settings,
+            prompts,
             sessions=self.sessions,
-        )  # fmt: skip
+        )
         self.browser.connected.connect(self._on_connected)
         self._queue_started = False
 

@@ -265,9 +265,12 @@ class MainWindow(QMainWindow):
         window_actions = [self.filter_action, self.quit_action, toggle]
         if self.sessions_dock is not None:
             self.sessions_action = make_action(
-                self, "&Sessions", self.show_sessions, shortcut="Ctrl+Shift+S",
+                self,
+                "&Sessions",
+                self.show_sessions,
+                shortcut="Ctrl+Shift+S",
                 tip="The server's update and download sessions",
-            )  # fmt: skip
+            )
             view_menu.addAction(self.sessions_action)
             window_actions.append(self.sessions_action)
         add_actions(

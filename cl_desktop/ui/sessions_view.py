@@ -47,9 +47,16 @@ from .transfers_dock import TransfersDock
 from .views import setup_table
 
 COLUMNS = (
-    "Kind", "Library", "Item", "State", "Progress", "Expires in", "Error", "Preview warnings",
+    "Kind",
+    "Library",
+    "Item",
+    "State",
+    "Progress",
+    "Expires in",
+    "Error",
+    "Preview warnings",
     "Owner",
-)  # fmt: skip
+)
 KIND, LIBRARY, ITEM, STATE, PROGRESS, EXPIRES, ERROR, WARNINGS, OWNER = range(len(COLUMNS))
 SessionIdRole = Qt.ItemDataRole.UserRole + 20
 
@@ -251,36 +258,53 @@ class SessionsDock(QDockWidget):
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
         self.refresh_action = make_action(
-            self, "Refresh", self.monitor.refresh, icon=sp.SP_BrowserReload,
+            self,
+            "Refresh",
+            self.monitor.refresh,
+            icon=sp.SP_BrowserReload,
             tip="List the server's sessions now",
-        )  # fmt: skip
+        )
         self.keep_alive_action = make_action(
-            self, "&Keep alive", lambda: self._act(SessionAction.KEEP_ALIVE),
+            self,
+            "&Keep alive",
+            lambda: self._act(SessionAction.KEEP_ALIVE),
             tip="Push the session's expiry back (its progress stays as it is)",
-        )  # fmt: skip
+        )
         self.cancel_action = make_action(
-            self, "&Cancel", lambda: self._act(SessionAction.CANCEL),
-            icon=sp.SP_DialogCancelButton, tip="Cancel the session on the server",
-        )  # fmt: skip
+            self,
+            "&Cancel",
+            lambda: self._act(SessionAction.CANCEL),
+            icon=sp.SP_DialogCancelButton,
+            tip="Cancel the session on the server",
+        )
         self.fail_action = make_action(
-            self, "&Fail...", lambda: self._act(SessionAction.FAIL),
+            self,
+            "&Fail...",
+            lambda: self._act(SessionAction.FAIL),
             tip="Fail the session with a message",
-        )  # fmt: skip
+        )
         self.delete_action = make_action(
-            self, "&Delete", lambda: self._act(SessionAction.DELETE), icon=sp.SP_TrashIcon,
+            self,
+            "&Delete",
+            lambda: self._act(SessionAction.DELETE),
+            icon=sp.SP_TrashIcon,
             tip="Delete the session from the server",
-        )  # fmt: skip
+        )
         self.open_item_action = make_action(
-            self, "&Open item", self.open_selected_item,
+            self,
+            "&Open item",
+            self.open_selected_item,
             tip="Select the session's item in the library browser",
-        )  # fmt: skip
+        )
         self.files_action = make_action(
             self, "&Files...", self.show_files, tip="The files of the session and their status"
         )
         self.clean_up_action = make_action(
-            self, "Clean up &orphans...", self.clean_up_orphans,
+            self,
+            "Clean up &orphans...",
+            self.clean_up_orphans,
             tip="Cancel and delete the ACTIVE sessions no local job owns",
-        )  # fmt: skip
+        )
         self.action_by_kind: dict[SessionAction, QAction] = {
             SessionAction.KEEP_ALIVE: self.keep_alive_action,
             SessionAction.CANCEL: self.cancel_action,
@@ -290,8 +314,11 @@ class SessionsDock(QDockWidget):
         self._tips = {action: action.toolTip() for action in self.action_by_kind.values()}
         self._tips[self.clean_up_action] = self.clean_up_action.toolTip()
         self.session_actions: list[QAction | None] = [
-            *self.action_by_kind.values(), None, self.open_item_action, self.files_action
-        ]  # fmt: skip
+            *self.action_by_kind.values(),
+            None,
+            self.open_item_action,
+            self.files_action,
+        ]
 
     # --- state --------------------------------------------------------------------------------
 
@@ -462,9 +489,11 @@ class BusyItemResolver(QObject):
         self.holders: dict[int, SessionRow | None] = {}  # job id -> what holds its item
         self._resolve_when_found: set[int] = set()
         self.action = make_action(
-            parent, "Cancel the &holding session and retry", self.resolve,
+            parent,
+            "Cancel the &holding session and retry",
+            self.resolve,
             tip="Cancel the update session that holds this upload's item, then retry",
-        )  # fmt: skip
+        )
         dock.queue_view.addAction(self.action)
         dock.queue_view.selectionModel().selectionChanged.connect(lambda *_: self.update())
         transfers.job_finished.connect(self._on_finished)

@@ -335,10 +335,15 @@ def test_a_read_only_user_is_refused_in_words_and_the_action_stays_disabled(
 
 def session_row(session_id: str, state: str = "ACTIVE", owner: int | None = None) -> SessionRow:
     return SessionRow(
-        SessionKind.UPDATE, session_id, state, item_id="i", item_name="item",
-        client_progress=10, expiration_time=datetime.now(UTC) + timedelta(minutes=5),
+        SessionKind.UPDATE,
+        session_id,
+        state,
+        item_id="i",
+        item_name="item",
+        client_progress=10,
+        expiration_time=datetime.now(UTC) + timedelta(minutes=5),
         owner_job=owner,
-    )  # fmt: skip
+    )
 
 
 def test_session_model_passes_modeltester_and_updates_in_place(
