@@ -29,8 +29,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -48,12 +49,20 @@ from common import PASSWORD, USER, SimulatorProcess, make_file, replace_section 
 
 from cl_desktop.app import AppConfig, Application  # noqa: E402
 from cl_desktop.services.connection import LoginRequest  # noqa: E402
+from cl_desktop.services.sessions import (  # noqa: E402
+    SessionKind,
+    SessionMonitor,
+    SessionRow,
+    SessionsSnapshot,
+)
+from cl_desktop.services.tasks import BackgroundTasks  # noqa: E402
 from cl_desktop.simulator.models import Item, Library  # noqa: E402
 from cl_desktop.simulator.store import Store  # noqa: E402
 from cl_desktop.transfers.jobs import JobState  # noqa: E402
 from cl_desktop.ui.dialogs import Prompts  # noqa: E402
 from cl_desktop.ui.item_model import item_of  # noqa: E402
 from cl_desktop.ui.main_window import MainWindow  # noqa: E402
+from cl_desktop.ui.sessions_view import SessionsDock  # noqa: E402
 from tests.support.waiting import spin_until  # noqa: E402
 
 PROBE_MS = 10
@@ -369,6 +378,68 @@ def bench_startup(work: Path, runs: int, results: Results) -> None:
             )
 
 
+def session_rows(count: int, progress: int, now: datetime) -> tuple[SessionRow, ...]:
+    return tuple(
+        SessionRow(
+            SessionKind.UPDATE,
+            f"session-{n}",
+            "ACTIVE",
+            item_id=f"item-{n}",
+            item_name=f"item {n}",
+            library_id="library",
+            library_name="Bench library",
+            client_progress=progress,
+            expiration_time=now + timedelta(seconds=300 + n),
+            owner_job=n if n % 2 else None,
+        )
+        for n in range(count)
+    )
+
+
+def bench_sessions(count: int, runs: int, results: Results) -> None:
+    """The Sessions view's cost on the GUI thread: applying a refresh's snapshot (the listing
+    itself runs on the pool) and the once-a-second countdown, repaint included."""
+    monitor = SessionMonitor(None, BackgroundTasks(), lambda: ())  # type: ignore[arg-type]
+    dock = SessionsDock(monitor, None, quiet_prompts())  # type: ignore[arg-type]
+    dock.resize(1200, 500)
+    dock.show()
+    now = datetime.now(UTC)
+    server = None
+
+    def timed(apply: Callable[[], None]) -> float:
+        started = time.perf_counter()
+        apply()
+        QCoreApplication.processEvents()
+        return (time.perf_counter() - started) * 1000
+
+    def refresh(rows: tuple[SessionRow, ...]) -> Callable[[], None]:
+        return lambda: dock._on_refreshed(SessionsSnapshot(server, rows, now))  # type: ignore[arg-type]
+
+    first = timed(refresh(session_rows(count, 1, now)))
+    results.add(f"{count} sessions: first refresh shown", f"{first:.1f} ms")
+    few, same, tick = [], [], []
+    for run in range(max(runs, 5)):
+        rows = list(session_rows(count, 1, now))
+        for n in range(run, count, 50):  # 10 sessions moved on, one gone
+            rows[n] = session_rows(count, 2 + run, now)[n]
+        few.append(timed(refresh(tuple(rows[:-1]))))
+        same.append(timed(refresh(tuple(rows[:-1]))))
+        tick.append(timed(dock._tick))
+    worst = max(few)
+    results.add(
+        f"{count} sessions: a refresh with 10 changed and 1 gone, GUI thread (worst of {len(few)})",
+        verdict(worst, 5, "ms", 1),
+        "< 5 ms",
+    )
+    results.add(
+        f"{count} sessions: an unchanged refresh (median)", f"{statistics.median(same):.1f} ms"
+    )
+    results.add(
+        f"{count} sessions: the countdown's second (median)", f"{statistics.median(tick):.1f} ms"
+    )
+    dock.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
@@ -376,15 +447,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--write", type=Path, metavar="FILE")
     parser.add_argument("--skip-transfers", action="store_true")
+    parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument("--only-sessions", action="store_true", help="print, do not write")
     args = parser.parse_args()
     qt_app = QApplication(sys.argv[:1])
     results = Results()
     work = Path(tempfile.mkdtemp(prefix="cl-bench-gui-"))
+    if args.only_sessions:
+        bench_sessions(args.sessions, args.runs, results)
+        return 0
     try:
         print("start-up", flush=True)
         bench_startup(work, args.runs, results)
         print("scale", flush=True)
         bench_items(work, args.items, args.runs, results)
+        print("sessions", flush=True)
+        bench_sessions(args.sessions, args.runs, results)
         if not args.skip_transfers:
             print("transfers", flush=True)
             bench_transfers(work, args.size_mib, args.runs, results)

@@ -98,6 +98,7 @@ class SessionModel(QStandardItemModel):
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self._rows: dict[str, SessionRow] = {}
         self._firsts: dict[str, QStandardItem] = {}  # session id -> its row's first cell
+        self.orphans: list[SessionRow] = []  # kept per refresh: the actions ask on every click
 
     def sessions(self) -> list[SessionRow]:
         """In table order."""
@@ -132,6 +133,7 @@ class SessionModel(QStandardItemModel):
             elif self._rows.get(session.session_id) != session:
                 self._set_texts(first.row(), row_texts(session, now))
         self._rows = wanted
+        self.orphans = [r for r in rows if r.orphan]
 
     def tick(self, now: datetime, rows: range | None = None) -> None:
         """The countdown: only the expiry column changes between refreshes (of `rows`, the
@@ -334,7 +336,7 @@ class SessionsDock(QDockWidget):
             self.view.selectRow(row)
 
     def orphans(self) -> list[SessionRow]:
-        return [row for row in self.model.sessions() if row.orphan]
+        return list(self.model.orphans)
 
     def update_actions(self) -> None:
         session = self.current_session()
