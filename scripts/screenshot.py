@@ -1,6 +1,7 @@
-"""Regenerate docs/screenshots/main-window.png: the window in demo mode, mid-transfer.
+"""Regenerate docs/screenshots/main-window.png and sessions.png: the window in demo mode,
+mid-transfer, and its Sessions view during that upload (beside an orphan session).
 
-    .venv/bin/python scripts/screenshot.py [--output PATH]
+    .venv/bin/python scripts/screenshot.py [--output PATH] [--sessions-output PATH]
 
 Runs offscreen (no display needed) on a throwaway data dir: the demo server is throttled
 so that an upload and a download are caught half way.
@@ -24,19 +25,23 @@ if str(ROOT) not in sys.path:
 from PySide6.QtCore import QCoreApplication  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from cl_desktop.api import ContentLibraryClient  # noqa: E402
 from cl_desktop.app import AppConfig, Application  # noqa: E402
 from cl_desktop.transfers.jobs import Direction, JobState  # noqa: E402
 from cl_desktop.ui.dialogs import Prompts  # noqa: E402
+from cl_desktop.ui.item_model import item_of  # noqa: E402
 from tests.support.files import make_file  # noqa: E402
 from tests.support.waiting import spin_until  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "docs" / "screenshots" / "main-window.png"
+SESSIONS_OUTPUT = ROOT / "docs" / "screenshots" / "sessions.png"
 THROTTLE = 6 * 1024 * 1024  # bytes/s per transfer: slow enough to catch them running
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--sessions-output", type=Path, default=SESSIONS_OUTPUT)
     args = parser.parse_args()
     qt_app = QApplication(sys.argv[:1])
     qt_app.setApplicationDisplayName("cl_desktop")
@@ -90,6 +95,22 @@ def main() -> int:
         if not window.grab().save(str(args.output)):
             raise SystemExit(f"could not write {args.output}")
         print(f"wrote {args.output} ({window.width()}x{window.height()})")
+
+        # The Sessions view during the upload, beside a session no job owns (an orphan).
+        demo_vm = item_of(window.item_model.index(window.item_model.row_of_name("demo-vm"), 0))
+        assert demo_vm is not None and demo_vm.id
+        with ContentLibraryClient(app.demo.url, app.demo.username, app.demo.password) as client:
+            client.update_sessions.create(demo_vm.id)
+        sessions = window.sessions_dock
+        assert sessions is not None
+        window.show_sessions()
+        spin_until(lambda: len(sessions.model.sessions()) == 2, 30, "the two sessions")
+        sessions.select_session(sessions.orphans()[0].session_id)
+        sessions.view.setFocus()
+        QCoreApplication.processEvents()
+        if not window.grab().save(str(args.sessions_output)):
+            raise SystemExit(f"could not write {args.sessions_output}")
+        print(f"wrote {args.sessions_output}")
         app.demo.service.faults.throttle(None)
         window.close()
         app.shutdown()
