@@ -1,0 +1,153 @@
+"""Managing libraries and items from the window, checked on the server: create, rename,
+describe and delete; a read-only user's refusal in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel
+from pytestqt.qtbot import QtBot
+
+from cl_desktop.api import ContentLibraryClient, errors
+from cl_desktop.app import Application
+from cl_desktop.services.connection import LoginRequest
+from cl_desktop.ui.dialogs import NameAndDescription
+from tests.support.accounts import SIM_READONLY_PASSWORD, SIM_READONLY_USER
+from tests.support.gui import (
+    FakePrompts,
+    build_app,
+    close_app,
+    select_item,
+    select_library,
+    wait_items_loaded,
+)
+
+
+def current_library_name(app: Application) -> str:
+    library = app.window.libraries.get(app.window.library_id or "")
+    return (library.name or "") if library else ""
+
+
+def select_items(app: Application, names: list[str]) -> None:
+    window = app.window
+    selection = window.item_view.selectionModel()
+    selection.clearSelection()
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    for name in names:
+        row = window.item_model.row_of_name(name)
+        selection.select(window.item_proxy.mapFromSource(window.item_model.index(row, 0)), flags)
+
+
+def test_create_rename_and_delete_a_library(
+    qtbot: QtBot,
+    gui: Application,
+    fake_prompts: FakePrompts,
+    sim_api_client: ContentLibraryClient,
+) -> None:
+    manager = gui.window.manager
+    fake_prompts.names = [NameAndDescription("Team ISOs", "for the team")]
+    manager.new_library_action.trigger()
+    qtbot.waitUntil(lambda: current_library_name(gui) == "Team ISOs", timeout=10000)
+    assert "Created library Team ISOs" in gui.window.status_label.text()
+    title, initial, datastores = fake_prompts.name_questions[-1]
+    assert title == "New local library" and initial.name == ""
+    assert datastores == [d.datastore for d in sim_api_client.datastores.list()]
+    (library_id,) = sim_api_client.libraries.find(name="Team ISOs")
+    assert sim_api_client.libraries.get(library_id).description == "for the team"
+    assert gui.window.library_id == library_id
+
+    fake_prompts.names = [NameAndDescription("Team images", "ISOs and OVFs")]
+    manager.edit_library_action.trigger()
+    qtbot.waitUntil(lambda: current_library_name(gui) == "Team images", timeout=10000)
+    model = sim_api_client.libraries.get(library_id)
+    assert (model.name, model.description) == ("Team images", "ISOs and OVFs")
+    assert fake_prompts.name_questions[-1][1] == NameAndDescription("Team ISOs", "for the team")
+
+    for name in ("one.iso", "two.iso"):
+        sim_api_client.items.create(library_id, name, type="iso")
+    fake_prompts.delete_answer = False  # declined: nothing happens
+    manager.delete_library_action.trigger()
+    qtbot.waitUntil(lambda: len(fake_prompts.delete_confirmations) == 1, timeout=10000)
+    text, _ = fake_prompts.delete_confirmations[0]
+    assert "'Team images'" in text and "2 items" in text
+    assert sim_api_client.libraries.get(library_id).name == "Team images"
+
+    fake_prompts.delete_answer = True
+    manager.delete_library_action.trigger()
+    qtbot.waitUntil(lambda: gui.window.library_id not in (None, library_id), timeout=10000)
+    with pytest.raises(errors.NotFound):
+        sim_api_client.libraries.get(library_id)
+    assert library_id not in gui.window.libraries
+    assert "Deleted library Team images" in gui.window.status_label.text()
+
+
+def test_rename_describe_and_delete_items(
+    qtbot: QtBot,
+    gui: Application,
+    fake_prompts: FakePrompts,
+    sim_api_client: ContentLibraryClient,
+) -> None:
+    window = gui.window
+    library_id = window.library_id or ""
+    ids = {n: sim_api_client.items.create(library_id, n, type="iso") for n in ("a.iso", "b.iso")}
+    window.refresh()
+    select_item(qtbot, gui, "a.iso")
+    fake_prompts.names = [NameAndDescription("renamed.iso", "the first one")]
+    window.manager.edit_item_action.trigger()
+    qtbot.waitUntil(lambda: window.item_model.row_of_name("renamed.iso") >= 0, timeout=10000)
+    model = sim_api_client.items.get(ids["a.iso"])
+    assert (model.name, model.description) == ("renamed.iso", "the first one")
+
+    wait_items_loaded(qtbot, gui)
+    select_items(gui, ["renamed.iso", "b.iso"])
+    assert window.manager.delete_items_action.isEnabled()
+    assert not window.manager.edit_item_action.isEnabled()  # one at a time
+    window.manager.delete_items_action.trigger()
+    qtbot.waitUntil(lambda: window.item_model.row_of_name("b.iso") < 0, timeout=10000)
+    text, lines = fake_prompts.delete_confirmations[-1]
+    assert text.startswith("Delete 2 items") and sorted(lines) == ["b.iso", "renamed.iso"]
+    assert set(ids.values()).isdisjoint(sim_api_client.items.list(library_id))
+    assert window.item_model.row_of_name("renamed.iso") < 0
+
+
+@pytest.fixture
+def reader_gui(
+    qtbot: QtBot, sim_service: Any, tmp_path: Path, fake_prompts: FakePrompts
+) -> Iterator[Application]:
+    fake_prompts.login = LoginRequest(
+        sim_service.base_url, SIM_READONLY_USER, SIM_READONLY_PASSWORD
+    )
+    app = build_app(tmp_path, fake_prompts)
+    app.start()
+    qtbot.waitUntil(lambda: app.window.library_id is not None, timeout=10000)
+    wait_items_loaded(qtbot, app)
+    yield app
+    close_app(app)
+
+
+def test_a_read_only_users_refusal_is_said_in_words(
+    qtbot: QtBot,
+    sim_api_client: ContentLibraryClient,
+    fake_prompts: FakePrompts,
+    reader_gui: Application,
+) -> None:
+    window = reader_gui.window
+    library_id = window.library_id or ""
+    item_id = sim_api_client.items.create(library_id, "kept.iso", type="iso")
+    window.refresh()
+    select_library(qtbot, reader_gui, current_library_name(reader_gui))
+    select_item(qtbot, reader_gui, "kept.iso")
+    window.manager.delete_items_action.trigger()
+    qtbot.waitUntil(lambda: "Could not delete" in window.status_label.text(), timeout=10000)
+    status = window.status_label.text()
+    assert "Permission denied" in status and "kept.iso" in status, status
+    assert sim_api_client.items.get(item_id).name == "kept.iso"
+
+    fake_prompts.names = [NameAndDescription("mine", "")]
+    window.manager.edit_library_action.trigger()
+    qtbot.waitUntil(lambda: "Could not change library" in window.status_label.text(), timeout=10000)
+    assert "Permission denied" in window.status_label.text()
+    assert "ContentLibrary privileges" in window.status_label.text()
