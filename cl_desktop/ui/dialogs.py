@@ -108,26 +108,28 @@ def listing(lines: Sequence[str]) -> str:
     return "\n".join(shown)
 
 
-def confirm(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+def _listing_box(
+    parent: QWidget | None, title: str, text: str, lines: Sequence[str], *, destructive: bool
+) -> bool:
+    """A question with the lines it is about; a destructive one says Delete, Cancel default."""
+    icon = QMessageBox.Icon.Warning if destructive else QMessageBox.Icon.Question
+    box = QMessageBox(icon, title, text, parent=parent)
     box.setInformativeText(listing(lines))
     if len(lines) > MAX_LISTED:
         box.setDetailedText("\n".join(lines))
     box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
-    box.button(QMessageBox.StandardButton.Ok).setText("Upload")
+    box.button(QMessageBox.StandardButton.Ok).setText("Delete" if destructive else "Upload")
+    if destructive:
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     return box.exec() == QMessageBox.StandardButton.Ok
+
+
+def confirm(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
+    return _listing_box(parent, title, text, lines, destructive=False)
 
 
 def confirm_delete(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
-    """Like `confirm`, for what cannot be undone: the button says Delete, Cancel is default."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=parent)
-    box.setInformativeText(listing(lines))
-    if len(lines) > MAX_LISTED:
-        box.setDetailedText("\n".join(lines))
-    box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
-    box.button(QMessageBox.StandardButton.Ok).setText("Delete")
-    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    return box.exec() == QMessageBox.StandardButton.Ok
+    return _listing_box(parent, title, text, lines, destructive=True)
 
 
 @dataclass(frozen=True)

@@ -132,12 +132,7 @@ class LibraryManager(QObject):
         if library is None or not library.id:
             return
         library_id = library.id
-        answer = self._window.prompts.ask_name(
-            self._widget,
-            "Library name and description",
-            NameAndDescription(library.name or "", library.description or ""),
-            (),
-        )
+        answer = self._ask_edit("Library", library.name, library.description)
         if answer is None:
             return
         self._admin.update_library(
@@ -184,12 +179,7 @@ class LibraryManager(QObject):
         if len(items) != 1 or not items[0].id:
             return
         item = items[0]
-        answer = self._window.prompts.ask_name(
-            self._widget,
-            "Item name and description",
-            NameAndDescription(item.name or "", item.description or ""),
-            (),
-        )
+        answer = self._ask_edit("Item", item.name, item.description)
         if answer is None:
             return
         self._admin.update_item(
@@ -231,6 +221,14 @@ class LibraryManager(QObject):
         self._admin.delete_items([item.id or "" for item in chosen], done, self._failed("delete"))
 
     # --- answers ---------------------------------------------------------------------------
+
+    def _ask_edit(
+        self, what: str, name: str | None, description: str | None
+    ) -> NameAndDescription | None:
+        initial = NameAndDescription(name or "", description or "")
+        return self._window.prompts.ask_name(
+            self._widget, f"{what} name and description", initial, ()
+        )
 
     def _done(self, text: str, library_id: str | None = None) -> None:
         self._window.reload_after_change(library_id, text)

@@ -88,6 +88,18 @@ def build_app(tmp_path: Path, prompts: FakePrompts, **config: Any) -> Applicatio
     )
 
 
+def start_logged_in(
+    qtbot: QtBot, tmp_path: Path, prompts: FakePrompts, url: str, user: str, password: str
+) -> Application:
+    """The application started and logged in, its first library's items listed."""
+    prompts.login = LoginRequest(url, user, password)
+    app = build_app(tmp_path, prompts)
+    app.start()
+    qtbot.waitUntil(lambda: app.window.library_id is not None, timeout=10000)
+    wait_items_loaded(qtbot, app)
+    return app
+
+
 def close_app(app: Application) -> None:
     app.shutdown()
     app.window.close()

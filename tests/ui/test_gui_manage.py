@@ -13,15 +13,14 @@ from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient, errors
 from cl_desktop.app import Application
-from cl_desktop.services.connection import LoginRequest
 from cl_desktop.ui.dialogs import NameAndDescription
 from tests.support.accounts import SIM_READONLY_PASSWORD, SIM_READONLY_USER
 from tests.support.gui import (
     FakePrompts,
-    build_app,
     close_app,
     select_item,
     select_library,
+    start_logged_in,
     wait_items_loaded,
 )
 
@@ -117,13 +116,14 @@ def test_rename_describe_and_delete_items(
 def reader_gui(
     qtbot: QtBot, sim_service: Any, tmp_path: Path, fake_prompts: FakePrompts
 ) -> Iterator[Application]:
-    fake_prompts.login = LoginRequest(
-        sim_service.base_url, SIM_READONLY_USER, SIM_READONLY_PASSWORD
+    app = start_logged_in(
+        qtbot,
+        tmp_path,
+        fake_prompts,
+        sim_service.base_url,
+        SIM_READONLY_USER,
+        SIM_READONLY_PASSWORD,
     )
-    app = build_app(tmp_path, fake_prompts)
-    app.start()
-    qtbot.waitUntil(lambda: app.window.library_id is not None, timeout=10000)
-    wait_items_loaded(qtbot, app)
     yield app
     close_app(app)
 
