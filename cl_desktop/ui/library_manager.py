@@ -13,16 +13,22 @@ from PySide6.QtWidgets import QStyle, QWidget
 from cl_desktop.api.models import DatastoreSummary, ItemModel, LibraryModel
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.services.library_admin import DeleteOutcome, LibraryAdmin
+from cl_desktop.services.transfers import TransferService
+from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRef
 
 from .actions import make_action
 from .dialogs import NameAndDescription, Prompts
+from .item_model import LEFTOVER, UPLOADING, ItemTableModel
 
 
 class ManagedWindow(Protocol):
     """What the manager needs of the main window."""
 
     prompts: Prompts
+    item_model: ItemTableModel
 
+    @property
+    def server(self) -> ServerRef | None: ...
     @property
     def libraries(self) -> Mapping[str, LibraryModel]: ...
     @property
@@ -35,17 +41,45 @@ class ManagedWindow(Protocol):
     ) -> None: ...
 
 
+def item_notes(
+    items: Sequence[ItemModel], jobs: Sequence[JobSnapshot], leftovers: set[str]
+) -> dict[str, str]:
+    """The Note column: items a local upload is filling say so; empty items that a failed or
+    cancelled upload created (or that wait in the queue's cleanups) are leftovers."""
+    notes: dict[str, str] = {}
+    failed = set(leftovers)
+    for job in jobs:
+        if job.spec.direction is not Direction.UPLOAD or not job.item_id:
+            continue
+        if not job.state.finished:
+            notes[job.item_id] = UPLOADING
+        elif job.item_created and job.state in (JobState.FAILED, JobState.CANCELED):
+            failed.add(job.item_id)
+    for item in items:
+        if item.id in failed and item.id not in notes and not item.size:
+            notes[item.id] = LEFTOVER
+    return notes
+
+
 def _changed(name: str, old: str | None) -> str | None:
     """A PATCH member only when it changed (the server keeps what is absent)."""
     return name if name != (old or "") else None
 
 
 class LibraryManager(QObject):
-    def __init__(self, window: ManagedWindow, parent_widget: QWidget, admin: LibraryAdmin) -> None:
+    def __init__(
+        self,
+        window: ManagedWindow,
+        parent_widget: QWidget,
+        admin: LibraryAdmin,
+        transfers: TransferService,
+    ) -> None:
         super().__init__(parent_widget)
         self._window = window
         self._widget = parent_widget
         self._admin = admin
+        self._transfers = transfers
+        self._leftovers: set[str] = set()
         sp = QStyle.StandardPixmap
         self.new_library_action = make_action(
             parent_widget,
@@ -83,6 +117,12 @@ class LibraryManager(QObject):
             icon=sp.SP_TrashIcon,
             tip="Delete the selected items and their files from the server",
         )
+        self.delete_leftovers_action = make_action(
+            parent_widget,
+            "Delete &empty leftovers...",
+            self.ask_delete_leftovers,
+            tip="Delete the empty items that failed or cancelled uploads created",
+        )
 
     @property
     def library_actions(self) -> list[QAction | None]:
@@ -90,7 +130,7 @@ class LibraryManager(QObject):
 
     @property
     def item_actions(self) -> list[QAction | None]:
-        return [self.edit_item_action, self.delete_items_action]
+        return [self.edit_item_action, self.delete_items_action, self.delete_leftovers_action]
 
     def update_actions(self, connected: bool) -> None:
         has_library = connected and self._window.library_id is not None
@@ -100,6 +140,34 @@ class LibraryManager(QObject):
         self.delete_library_action.setEnabled(has_library)
         self.edit_item_action.setEnabled(len(items) == 1)
         self.delete_items_action.setEnabled(bool(items))
+        self.delete_leftovers_action.setEnabled(connected and bool(self.leftover_items()))
+
+    # --- notes -----------------------------------------------------------------------------
+
+    def reload_notes(self) -> None:
+        """Read the queue's pending item cleanups again, then show the notes (after a listing)."""
+        server = self._window.server
+        if server is None:
+            return
+
+        def loaded(leftovers: set[str]) -> None:
+            self._leftovers = leftovers
+            self.show_notes()
+
+        self._transfers.load_leftover_items(server, loaded)
+
+    def show_notes(self) -> None:
+        """Notes from the jobs as they are now (after a job changed)."""
+        model = self._window.item_model
+        model.set_notes(item_notes(model.items(), self._transfers.jobs(), self._leftovers))
+        self.update_actions(self._window.server is not None)
+
+    def leftover_items(self) -> list[ItemModel]:
+        model = self._window.item_model
+        return [item for item in model.items() if model.note(item.id or "") == LEFTOVER]
+
+    def ask_delete_leftovers(self) -> None:
+        self.ask_delete_items(self.leftover_items())
 
     # --- libraries -------------------------------------------------------------------------
 

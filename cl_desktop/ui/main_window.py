@@ -33,7 +33,7 @@ from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRe
 from .actions import add_actions, make_action
 from .details import DetailPanes
 from .dialogs import Prompts
-from .item_model import ItemFilterProxy, ItemTableModel, item_of
+from .item_model import UPLOADING, ItemFilterProxy, ItemTableModel, item_of
 from .library_manager import LibraryManager
 from .library_model import LibraryIdRole, LibraryTreeModel
 from .queue_model import error_text
@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
             self, browser, transfers, tasks, settings, self.prompts, lambda: self.server
         )
         self._build_actions()
-        self.manager = LibraryManager(self, self, admin)
+        self.manager = LibraryManager(self, self, admin, transfers)
         self._library_after_reload: str | None = None
         self._status_after_reload: tuple[str, bool] | None = None
         self._build_central()
@@ -328,6 +328,7 @@ class MainWindow(QMainWindow):
         b.details_loaded.connect(self._on_details_loaded)
         b.details_failed.connect(self._on_details_failed)
         t = self.transfers
+        t.job_changed.connect(self._on_job_changed)
         t.job_finished.connect(self._on_job_finished)
         t.command_failed.connect(self._show_failure)
 
@@ -498,6 +499,7 @@ class MainWindow(QMainWindow):
         reselect = self._reselect_item or self.item_id
         self._reselect_item = None
         self.item_model.set_items(items)
+        self.manager.reload_notes()
         library = self.libraries.get(library_id)
         self.item_view.set_placeholder(
             "This library is empty.\nDrop files here to create new items."
@@ -647,6 +649,14 @@ class MainWindow(QMainWindow):
         item = self.current_item()
         if item is not None:
             self.controller.download_files(item, self.details.selected_file_names())
+
+    def _on_job_changed(self, job: JobSnapshot) -> None:
+        if job.spec.direction is not Direction.UPLOAD or job.spec.library_id != self.library_id:
+            return
+        if job.item_id and self.item_model.row_of(job.item_id) < 0:
+            self._items_reload.start()  # the item a job created: shown while it uploads
+        elif job.item_id and self.item_model.note(job.item_id) != UPLOADING:
+            self.manager.show_notes()
 
     def _on_job_finished(self, job: JobSnapshot) -> None:
         if job.state is JobState.FAILED:

@@ -13,15 +13,21 @@ from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient, errors
 from cl_desktop.app import Application
+from cl_desktop.transfers.context import CleanupKind
+from cl_desktop.transfers.jobs import JobState
 from cl_desktop.ui.dialogs import NameAndDescription
+from cl_desktop.ui.item_model import LEFTOVER, NOTE, UPLOADING
 from tests.support.accounts import SIM_READONLY_PASSWORD, SIM_READONLY_USER
+from tests.support.files import make_file
 from tests.support.gui import (
     FakePrompts,
     close_app,
+    jobs,
     select_item,
     select_library,
     start_logged_in,
     wait_items_loaded,
+    wait_jobs,
 )
 
 
@@ -151,3 +157,52 @@ def test_a_read_only_users_refusal_is_said_in_words(
     qtbot.waitUntil(lambda: "Could not change library" in window.status_label.text(), timeout=10000)
     assert "Permission denied" in window.status_label.text()
     assert "ContentLibrary privileges" in window.status_label.text()
+
+
+def test_a_new_item_shows_while_it_uploads_marked_uploading(
+    qtbot: QtBot, gui: Application, sim_service: Any, fake_prompts: FakePrompts, tmp_path: Path
+) -> None:
+    window = gui.window
+    payload = make_file(tmp_path / "slow.iso", 12 * 1024 * 1024)
+    sim_service.faults.throttle(1024 * 1024)  # seconds of upload: time to see the item
+    fake_prompts.open_files = [str(payload)]
+    window.upload_new_action.trigger()
+    qtbot.waitUntil(lambda: window.item_model.row_of_name("slow") >= 0, timeout=10000)
+    (job,) = jobs(gui)
+    assert not job.state.finished, "the item must show before its upload completes"
+    row = window.item_model.row_of_name("slow")
+    qtbot.waitUntil(lambda: window.item_model.index(row, NOTE).data() == UPLOADING, timeout=5000)
+    sim_service.faults.throttle(None)
+    wait_jobs(qtbot, gui, 1, JobState.DONE)
+    qtbot.waitUntil(
+        lambda: window.item_model.note(window.item_model.item_at(row).id or "") == "",
+        timeout=10000,
+    )
+
+
+def test_empty_items_failed_uploads_left_are_flagged_and_deleted_in_one_action(
+    qtbot: QtBot,
+    gui: Application,
+    fake_prompts: FakePrompts,
+    sim_api_client: ContentLibraryClient,
+) -> None:
+    window = gui.window
+    library_id = window.library_id or ""
+    kept = sim_api_client.items.create(library_id, "kept.iso", type="iso")
+    left = [sim_api_client.items.create(library_id, f"left-{n}.iso", type="iso") for n in (1, 2)]
+    # What an upload that failed while the server was away leaves: its item, to delete later.
+    assert window.server is not None
+    for item_id in left:
+        gui.store.add_cleanup(window.server, CleanupKind.ITEM, item_id)
+    window.refresh()
+    model = window.item_model
+    qtbot.waitUntil(lambda: [model.note(i) for i in left] == [LEFTOVER] * 2, timeout=10000)
+    assert model.note(kept) == ""
+    assert model.index(model.row_of(left[0]), NOTE).data() == LEFTOVER
+    assert window.manager.delete_leftovers_action.isEnabled()
+    window.manager.delete_leftovers_action.trigger()
+    qtbot.waitUntil(lambda: all(model.row_of(i) < 0 for i in left), timeout=10000)
+    _, lines = fake_prompts.delete_confirmations[-1]
+    assert sorted(lines) == ["left-1.iso", "left-2.iso"]
+    assert sim_api_client.items.list(library_id) == (kept,)
+    assert not window.manager.delete_leftovers_action.isEnabled()
