@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QStyle, QWidget
 
+from cl_desktop.api.errors import Unauthorized
 from cl_desktop.api.models import DatastoreSummary, ItemModel, LibraryModel
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.services.library_admin import DeleteOutcome, LibraryAdmin
@@ -80,6 +81,10 @@ class LibraryManager(QObject):
         self._admin = admin
         self._transfers = transfers
         self._leftovers: set[str] = set()
+        # per server and user: why the server refused an upload (UNAUTHORIZED), remembered so
+        # the upload actions are disabled up front, the reason in their tooltip
+        self._upload_refusals: dict[tuple[str, str], str] = {}
+        self._upload_actions: dict[QAction, str] = {}
         sp = QStyle.StandardPixmap
         self.new_library_action = make_action(
             parent_widget,
@@ -141,6 +146,39 @@ class LibraryManager(QObject):
         self.edit_item_action.setEnabled(len(items) == 1)
         self.delete_items_action.setEnabled(bool(items))
         self.delete_leftovers_action.setEnabled(connected and bool(self.leftover_items()))
+
+        self._guard_uploads()
+
+    # --- uploads a user may not make --------------------------------------------------------
+
+    def guard_uploads(self, actions: Sequence[QAction]) -> None:
+        """Disable `actions` (keeping their tooltips to restore) once uploads were refused."""
+        self._upload_actions = {action: action.toolTip() for action in actions}
+
+    @property
+    def upload_refusal(self) -> str:
+        """Why this server refuses this user's uploads, or "" (never refused)."""
+        server = self._window.server
+        return self._upload_refusals.get((server.url, server.username), "") if server else ""
+
+    def note_job_finished(self, job: JobSnapshot) -> None:
+        refused = job.error_title == Unauthorized.title
+        if job.spec.direction is Direction.UPLOAD and job.state is JobState.FAILED and refused:
+            key = (job.spec.server.url, job.spec.server.username)
+            self._upload_refusals[key] = f"{job.error_title}: {job.error_message}"
+
+    def refuse_upload(self) -> bool:
+        """True (and the reason in the status bar) when uploads were refused before."""
+        if self.upload_refusal:
+            self._window.show_status(f"Uploads are not allowed: {self.upload_refusal}", True)
+        return bool(self.upload_refusal)
+
+    def _guard_uploads(self) -> None:
+        refusal = self.upload_refusal
+        for action, tip in self._upload_actions.items():
+            if refusal:
+                action.setEnabled(False)
+            action.setToolTip(f"Not allowed for this user. {refusal}" if refusal else tip)
 
     # --- notes -----------------------------------------------------------------------------
 

@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         )
         self._build_actions()
         self.manager = LibraryManager(self, self, admin, transfers)
+        self.manager.guard_uploads([self.upload_action, self.upload_new_action])
         self._library_after_reload: str | None = None
         self._status_after_reload: tuple[str, bool] | None = None
         self._build_central()
@@ -619,12 +620,16 @@ class MainWindow(QMainWindow):
 
     def drop_on_items(self, item: ItemModel | None, paths: list[str]) -> None:
         """Files dropped on the item table: into `item`, or new items in the library."""
+        if self.manager.refuse_upload():
+            return
         if item is not None:
             self.controller.upload_into(item, paths)
         elif self.library_id is not None:
             self.drop_on_library(self.library_id, paths)
 
     def drop_on_library(self, library_id: str, paths: list[str]) -> None:
+        if self.manager.refuse_upload():
+            return
         self.controller.upload_new_items(library_id, self._library_name(library_id), paths)
 
     def upload_into_selected(self) -> None:
@@ -659,6 +664,8 @@ class MainWindow(QMainWindow):
             self.manager.show_notes()
 
     def _on_job_finished(self, job: JobSnapshot) -> None:
+        self.manager.note_job_finished(job)
+        self._update_actions()
         if job.state is JobState.FAILED:
             self.show_status(f"Transfer failed: {job.spec.title}: {error_text(job)}", error=True)
         elif job.state is JobState.DONE:

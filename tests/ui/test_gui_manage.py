@@ -206,3 +206,21 @@ def test_empty_items_failed_uploads_left_are_flagged_and_deleted_in_one_action(
     assert sorted(lines) == ["left-1.iso", "left-2.iso"]
     assert sim_api_client.items.list(library_id) == (kept,)
     assert not window.manager.delete_leftovers_action.isEnabled()
+
+
+def test_a_refused_upload_disables_uploads_up_front_with_the_reason(
+    qtbot: QtBot, reader_gui: Application, fake_prompts: FakePrompts, tmp_path: Path
+) -> None:
+    window = reader_gui.window
+    assert window.upload_new_action.isEnabled()
+    fake_prompts.open_files = [str(make_file(tmp_path / "mine.iso", 4096))]
+    window.upload_new_action.trigger()
+    (job,) = wait_jobs(qtbot, reader_gui, 1, JobState.FAILED)
+    assert job.error_title == "Permission denied"
+    qtbot.waitUntil(lambda: not window.upload_new_action.isEnabled(), timeout=5000)
+    tip = window.upload_new_action.toolTip()
+    assert "Not allowed for this user" in tip and "Permission denied" in tip, tip
+    assert not window.upload_action.isEnabled()
+    window.drop_on_library(window.library_id or "", [fake_prompts.open_files[0]])
+    assert "Uploads are not allowed: Permission denied" in window.status_label.text()
+    assert len(jobs(reader_gui)) == 1  # the drop added no job
