@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient, errors
+from cl_desktop.api.models import DatastoreSummary
 from cl_desktop.app import Application
 from cl_desktop.transfers.context import CleanupKind
 from cl_desktop.transfers.jobs import JobState
-from cl_desktop.ui.dialogs import NameAndDescription
+from cl_desktop.ui.dialogs import NameAndDescription, NameDialog
 from cl_desktop.ui.item_model import LEFTOVER, NOTE, UPLOADING
 from tests.support.accounts import SIM_READONLY_PASSWORD, SIM_READONLY_USER
 from tests.support.files import make_file
@@ -224,3 +226,23 @@ def test_a_refused_upload_disables_uploads_up_front_with_the_reason(
     window.drop_on_library(window.library_id or "", [fake_prompts.open_files[0]])
     assert "Uploads are not allowed: Permission denied" in window.status_label.text()
     assert len(jobs(reader_gui)) == 1  # the drop added no job
+
+
+def test_the_name_dialog_needs_a_name_and_answers_the_chosen_datastore(qtbot: QtBot) -> None:
+    stores = [
+        DatastoreSummary("datastore-1", "fast", free_space=3 * 2**30),
+        DatastoreSummary("datastore-2", "big"),
+    ]
+    dialog = NameDialog(None, "New local library", datastores=stores)
+    qtbot.addWidget(dialog)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert not ok.isEnabled()  # no name yet
+    assert dialog.datastore.itemText(0) == "fast (3.0 GiB free)"
+    dialog.name.setText("  ISOs  ")
+    dialog.description.setText("installers")
+    dialog.datastore.setCurrentIndex(1)
+    assert ok.isEnabled()
+    assert dialog.answer() == NameAndDescription("ISOs", "installers", "datastore-2")
+    edit = NameDialog(None, "Item name and description", "a.iso", "old")
+    qtbot.addWidget(edit)
+    assert edit.answer() == NameAndDescription("a.iso", "old", "")
