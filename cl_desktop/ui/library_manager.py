@@ -306,7 +306,7 @@ class LibraryManager(QObject):
             self._widget,
             "Delete items",
             f"Delete {noun} and their files from the server?",
-            [item.name or item.id or "" for item in chosen],
+            [self._delete_line(item) for item in chosen],
         ):
             return
         names = {item.id: item.name or item.id for item in chosen}
@@ -325,6 +325,12 @@ class LibraryManager(QObject):
             self._done(f"Deleted {noun}", library_id)
 
         self._admin.delete_items([item.id or "" for item in chosen], done, self._failed("delete"))
+
+    def _delete_line(self, item: ItemModel) -> str:
+        name = item.name or item.id or ""
+        if self._window.item_model.note(item.id or "") == UPLOADING:
+            return f"{name} (being uploaded here: that upload will fail)"
+        return name
 
     # --- answers ---------------------------------------------------------------------------
 

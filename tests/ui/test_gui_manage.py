@@ -174,6 +174,12 @@ def test_a_new_item_shows_while_it_uploads_marked_uploading(
     assert not job.state.finished, "the item must show before its upload completes"
     row = window.item_model.row_of_name("slow")
     qtbot.waitUntil(lambda: window.item_model.index(row, NOTE).data() == UPLOADING, timeout=5000)
+    select_item(qtbot, gui, "slow")
+    fake_prompts.delete_answer = False
+    window.manager.delete_items_action.trigger()
+    assert fake_prompts.delete_confirmations[-1][1] == [
+        "slow (being uploaded here: that upload will fail)"
+    ]
     sim_service.faults.throttle(None)
     wait_jobs(qtbot, gui, 1, JobState.DONE)
     qtbot.waitUntil(
