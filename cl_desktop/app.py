@@ -20,6 +20,7 @@ from cl_desktop.services import (
     QThreadSpawner,
     TransferService,
 )
+from cl_desktop.services.library_admin import LibraryAdmin
 from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
@@ -86,7 +87,10 @@ class Application(QObject):
         self.commands = BackgroundTasks(max_threads=1, parent=self)
         self.transfers = TransferService(self.queue, self.commands, self)
         self.browser = LibraryBrowser(self.connector, self.tasks, self)
-        self.window = MainWindow(self.browser, self.transfers, self.tasks, self.settings, prompts)
+        self.admin = LibraryAdmin(self.connector, self.tasks, lambda: self.browser.server, self)
+        self.window = MainWindow(
+            self.browser, self.transfers, self.tasks, self.settings, prompts, admin=self.admin
+        )
         self.browser.connected.connect(self._on_connected)
         self._queue_started = False
 
