@@ -20,6 +20,7 @@ from cl_desktop.services import (
     QThreadSpawner,
     TransferService,
 )
+from cl_desktop.services.library_admin import LibraryAdmin
 from cl_desktop.services.sessions import SessionMonitor
 from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.transfers.queue import TransferQueue
@@ -90,12 +91,14 @@ class Application(QObject):
         # Lists sessions on the browsing pool; owners are read from the store, so the jobs of a
         # cl-transfer sharing this store count as well as the window's own.
         self.sessions = SessionMonitor(self.connector, self.tasks, self.store.load, self)
+        self.admin = LibraryAdmin(self.connector, self.tasks, lambda: self.browser.server, self)
         self.window = MainWindow(
             self.browser,
             self.transfers,
             self.tasks,
             self.settings,
             prompts,
+            admin=self.admin,
             sessions=self.sessions,
         )
         self.browser.connected.connect(self._on_connected)

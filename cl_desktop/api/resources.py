@@ -72,6 +72,11 @@ class _Service:
     def _call(self, *args: Any, **kwargs: Any) -> Any:
         return self._client.call(*args, **kwargs)
 
+    def _patch(self, api_path: str, rest_path: str, op: str, **members: Any) -> None:
+        """An update: PATCH with only the members given (the server keeps the rest)."""
+        spec = _opt(**members)
+        self._call("PATCH", api_path, rest_path, body=spec, rest_body={"update_spec": spec}, op=op)
+
 
 class Datastores(_Service):
     """vcenter.Datastore list: what libraries can be created on."""
@@ -147,7 +152,20 @@ class Libraries(_Service):
         )
         return str(value)
 
+    def update(
+        self, library_id: str, *, name: str | None = None, description: str | None = None
+    ) -> None:
+        """Rename a local library or change its description."""
+        self._patch(
+            f"/content/local-library/{_q(library_id)}",
+            f"/com/vmware/content/local-library/{_rest_id(library_id)}",
+            "update library",
+            name=name,
+            description=description,
+        )
+
     def delete_local(self, library_id: str) -> None:
+        """Delete a local library; the server deletes its items with it."""
         self._call(
             "DELETE",
             f"/content/local-library/{_q(library_id)}",
@@ -230,14 +248,12 @@ class Items(_Service):
     def update(
         self, item_id: str, *, name: str | None = None, description: str | None = None
     ) -> None:
-        spec = _opt(name=name, description=description)
-        self._call(
-            "PATCH",
+        self._patch(
             f"/content/library/item/{_q(item_id)}",
             f"/com/vmware/content/library/item/{_rest_id(item_id)}",
-            body=spec,
-            rest_body={"update_spec": spec},
-            op="update item",
+            "update item",
+            name=name,
+            description=description,
         )
 
     def delete(self, item_id: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
+from cl_desktop.transfers.context import CleanupKind
 from cl_desktop.transfers.jobs import HistoryRecord, JobSnapshot, JobSpec, ServerRef
 
 from .errors import ErrorInfo
@@ -32,6 +33,7 @@ class QueueLike(Protocol):
     def snapshot(self, job_id: int) -> JobSnapshot: ...
     def history(self) -> list[HistoryRecord]: ...
     def export_history(self, path: Any, fmt: str) -> Any: ...
+    def pending_cleanups(self, server: ServerRef | None = None) -> list[tuple[str, str]]: ...
 
 
 class TransferService(QObject):
@@ -213,6 +215,16 @@ class TransferService(QObject):
             self.command_failed.emit(error)
 
         self._commands.run(self.queue.history, loaded, failed)
+
+    def load_leftover_items(self, server: ServerRef, on_done: Callable[[set[str]], None]) -> None:
+        """The empty items jobs created and could not delete yet (their server was away),
+        read from the queue's database in the background."""
+
+        def read() -> set[str]:
+            cleanups = self.queue.pending_cleanups(server)
+            return {target for kind, target in cleanups if kind == CleanupKind.ITEM}
+
+        self._commands.run(read, on_done, self.command_failed.emit)
 
     def export_history(
         self,

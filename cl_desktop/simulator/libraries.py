@@ -111,21 +111,44 @@ class LibraryOps(State):
             known = self._idempotent(principal, "library", client_token)
             if known is not None:
                 return known
-            for library in self.store.libraries.values():
-                if library.name.casefold() == name.casefold():
-                    raise ApiError(
-                        "ALREADY_EXISTS",
-                        f"A library with the name '{name}' already exists.",
-                        key="duplicate_library_name",
-                        args=[name],
-                    )
+            self._library_name_taken(name)
             now = self.clock()
             library = Library(str(uuid.uuid4()), name, description, now, now)
             self.store.add_library(library)
             self._remember(principal, "library", client_token, library.id)
             return library.id
 
+    def update_library(self, principal: Principal, library_id: str, spec: Any) -> None:
+        self._require_write(principal, "ContentLibrary.UpdateLocalLibrary")
+        spec = as_spec(spec, "update spec")
+        name = opt_str(spec, "name")
+        description = opt_str(spec, "description")
+        if name == "":
+            raise invalid_argument("'name' must not be empty.", key="invalid_name")
+        with self._locked():
+            library = self._library(library_id)
+            if name is not None and name.casefold() != library.name.casefold():
+                self._library_name_taken(name)
+            if name is not None:
+                library.name = name
+            if description is not None:
+                library.description = description
+            library.version += 1
+            library.last_modified_time = self.clock()
+            self.store.save_library(library)
+
+    def _library_name_taken(self, name: str) -> None:
+        for library in self.store.libraries.values():
+            if library.name.casefold() == name.casefold():
+                raise ApiError(
+                    "ALREADY_EXISTS",
+                    f"A library with the name '{name}' already exists.",
+                    key="duplicate_library_name",
+                    args=[name],
+                )
+
     def delete_library(self, principal: Principal, library_id: str) -> None:
+        """vCenter deletes a library with its items (and ends their sessions)."""
         self._require_write(principal, "ContentLibrary.DeleteLocalLibrary")
         with self._locked() as trash:
             library = self._library(library_id)

@@ -156,6 +156,10 @@ def op_library_create(backend: Backend, call: Call) -> Any:
     return backend.create_library(call.who, call.spec("create_spec"), call.client_token())
 
 
+def op_library_update(backend: Backend, call: Call) -> Any:
+    backend.update_library(call.who, call.params["library_id"], call.spec("update_spec"))
+
+
 def op_library_delete(backend: Backend, call: Call) -> Any:
     backend.delete_library(call.who, call.params["library_id"])
 
@@ -494,6 +498,7 @@ API_ROUTES = _table(
         ("GET", "/api/content/local-library", None, op_library_list),
         ("POST", "/api/content/local-library", None, op_library_create, "created"),
         ("GET", "/api/content/local-library/{library_id}", None, op_library_get),
+        ("PATCH", "/api/content/local-library/{library_id}", None, op_library_update),
         ("DELETE", "/api/content/local-library/{library_id}", None, op_library_delete),
     ],
 )
@@ -603,6 +608,7 @@ REST_ROUTES = _table(
         ("GET", _REST_CONTENT + "/local-library", None, op_library_list),
         ("POST", _REST_CONTENT + "/local-library", None, op_library_create),
         ("GET", _REST_CONTENT + "/local-library/{library_id}", None, op_library_get),
+        ("PATCH", _REST_CONTENT + "/local-library/{library_id}", None, op_library_update),
         ("DELETE", _REST_CONTENT + "/local-library/{library_id}", None, op_library_delete),
     ],
 )

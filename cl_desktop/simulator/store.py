@@ -119,8 +119,8 @@ class Store:
 
     Not thread-safe by itself: the caller holds the service's state lock, which also
     guards the one database connection. Callers change the catalogue only through
-    ``add_library``, ``delete_library``, ``add_item``, ``save_item`` and ``delete_item``,
-    each one transaction.
+    ``add_library``, ``save_library``, ``delete_library``, ``add_item``, ``save_item`` and
+    ``delete_item``, each one transaction.
     """
 
     def __init__(self, data_dir: Path) -> None:
@@ -240,6 +240,11 @@ class Store:
         with self._transaction() as db:
             _write_library(db, library)
         self.libraries[library.id] = library
+
+    def save_library(self, library: Library) -> None:
+        """Write a library changed in place (name, description)."""
+        with self._transaction() as db:
+            _write_library(db, library)
 
     def delete_library(self, library: Library) -> None:
         """Remove the library and every item in it."""

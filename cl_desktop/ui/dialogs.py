@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cl_desktop.api.models import DatastoreSummary
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
@@ -107,14 +109,96 @@ def listing(lines: Sequence[str]) -> str:
     return "\n".join(shown)
 
 
-def confirm(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+def _listing_box(
+    parent: QWidget | None, title: str, text: str, lines: Sequence[str], *, destructive: bool
+) -> bool:
+    """A question with the lines it is about; a destructive one says Delete, Cancel default."""
+    icon = QMessageBox.Icon.Warning if destructive else QMessageBox.Icon.Question
+    box = QMessageBox(icon, title, text, parent=parent)
     box.setInformativeText(listing(lines))
     if len(lines) > MAX_LISTED:
         box.setDetailedText("\n".join(lines))
     box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
-    box.button(QMessageBox.StandardButton.Ok).setText("Upload")
+    box.button(QMessageBox.StandardButton.Ok).setText("Delete" if destructive else "Upload")
+    if destructive:
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     return box.exec() == QMessageBox.StandardButton.Ok
+
+
+def confirm(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
+    return _listing_box(parent, title, text, lines, destructive=False)
+
+
+def confirm_delete(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
+    return _listing_box(parent, title, text, lines, destructive=True)
+
+
+@dataclass(frozen=True)
+class NameAndDescription:
+    """What the create and edit dialogs answer; `datastore_id` only for a new library."""
+
+    name: str
+    description: str
+    datastore_id: str = ""
+
+
+class NameDialog(QDialog):
+    """Name and description of a library or item, and the datastore of a new library."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        title: str,
+        name: str = "",
+        description: str = "",
+        datastores: Sequence[DatastoreSummary] = (),
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.name = QLineEdit(name)
+        self.description = QLineEdit(description)
+        self.datastore = QComboBox()
+        form = QFormLayout()
+        form.addRow("&Name:", self.name)
+        form.addRow("&Description:", self.description)
+        if datastores:
+            for store in datastores:
+                free = f" ({store.free_space / 2**30:,.1f} GiB free)" if store.free_space else ""
+                self.datastore.addItem(f"{store.name or store.datastore}{free}", store.datastore)
+            form.addRow("Data&store:", self.datastore)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.name.textChanged.connect(self._check)
+        self._check()
+
+    def _check(self) -> None:
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(bool(self.name.text().strip()))
+
+    def answer(self) -> NameAndDescription:
+        return NameAndDescription(
+            self.name.text().strip(),
+            self.description.text(),
+            str(self.datastore.currentData() or ""),
+        )
+
+
+def ask_name(
+    parent: QWidget | None,
+    title: str,
+    initial: NameAndDescription,
+    datastores: Sequence[DatastoreSummary],
+) -> NameAndDescription | None:
+    dialog = NameDialog(parent, title, initial.name, initial.description, datastores)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.answer()
 
 
 def show_error(parent: QWidget | None, error: ErrorInfo) -> None:
@@ -165,3 +249,11 @@ class Prompts:
     ask_save_file: Callable[[QWidget | None, str, str, str], str] = field(default=ask_save_file)
     open_folder: Callable[[str], bool] = field(default=open_folder)
     ask_text: Callable[[QWidget | None, str, str, str], str | None] = field(default=ask_text)
+    # managing libraries and items
+    ask_name: Callable[
+        [QWidget | None, str, NameAndDescription, Sequence[DatastoreSummary]],
+        NameAndDescription | None,
+    ] = field(default=ask_name)
+    confirm_delete: Callable[[QWidget | None, str, str, Sequence[str]], bool] = field(
+        default=confirm_delete
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -17,8 +17,11 @@ from cl_desktop.api.models import ItemModel
 
 from . import format as fmt
 
-NAME, TYPE, SIZE, CACHED, CONTENT_VERSION, MODIFIED = range(6)
-HEADERS = ("Name", "Type", "Size", "Cached", "Content version", "Last modified")
+NAME, TYPE, SIZE, CACHED, CONTENT_VERSION, MODIFIED, NOTE = range(7)
+HEADERS = ("Name", "Type", "Size", "Cached", "Content version", "Last modified", "Note")
+# What the Note column says of an item a local upload job is filling, or left empty.
+UPLOADING = "uploading"
+LEFTOVER = "empty, created by a failed upload"
 ItemRole = int(Qt.ItemDataRole.UserRole) + 1  # the ItemModel, on the Name column
 SortRole = int(Qt.ItemDataRole.UserRole) + 2  # numeric sort keys: Size, Content version
 NUMERIC_COLUMNS = (SIZE, CONTENT_VERSION)
@@ -59,6 +62,7 @@ class ItemTableModel(QStandardItemModel):
         self.setHorizontalHeaderLabels(list(HEADERS))
         self._items: list[ItemModel] = []
         self._icons: dict[str, QIcon] = {}
+        self._notes: dict[str, str] = {}
 
     # --- content ---------------------------------------------------------------------------
 
@@ -86,6 +90,17 @@ class ItemTableModel(QStandardItemModel):
                 self._items[row] = item
                 for column, cell in enumerate(self._cells(item)):
                     self.setItem(row, column, cell)
+
+    def set_notes(self, notes: Mapping[str, str]) -> None:
+        """The Note column: item id -> note (an item not named has none)."""
+        old, self._notes = self._notes, dict(notes)
+        for row, item in enumerate(self._items):
+            note = self._notes.get(item.id or "", "")
+            if note != old.get(item.id or "", ""):
+                self.setItem(row, NOTE, QStandardItem(note))
+
+    def note(self, item_id: str) -> str:
+        return self._notes.get(item_id, "")
 
     def _reset(self, items: list[ItemModel]) -> None:
         # Row by row, a sorting proxy would re-sort after every insert; one reset lets it
@@ -146,6 +161,7 @@ class ItemTableModel(QStandardItemModel):
             QStandardItem(fmt.yes_no(item.cached)),
             version,
             QStandardItem(fmt.timestamp(item.last_modified_time)),  # ISO-like: sorts as text
+            QStandardItem(self._notes.get(item.id or "", "")),
         ]
 
     def _icon(self, item_type: str | None) -> QIcon:

@@ -25,6 +25,7 @@ from cl_desktop.api.models import ItemModel, LibraryModel
 from cl_desktop.services.browser import ItemDetails, LibraryBrowser
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
+from cl_desktop.services.library_admin import LibraryAdmin
 from cl_desktop.services.sessions import SessionMonitor
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
@@ -33,7 +34,8 @@ from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRe
 from .actions import add_actions, make_action
 from .details import DetailPanes
 from .dialogs import Prompts
-from .item_model import ItemFilterProxy, ItemTableModel, item_of
+from .item_model import UPLOADING, ItemFilterProxy, ItemTableModel, item_of
+from .library_manager import LibraryManager
 from .library_model import LibraryIdRole, LibraryTreeModel
 from .queue_model import error_text
 from .sessions_view import BusyItemResolver, SessionsDock
@@ -75,6 +77,8 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         prompts: Prompts | None = None,
         parent: QWidget | None = None,
+        *,
+        admin: LibraryAdmin,
         sessions: SessionMonitor | None = None,
     ) -> None:
         super().__init__(parent)
@@ -97,6 +101,10 @@ class MainWindow(QMainWindow):
             self, browser, transfers, tasks, settings, self.prompts, lambda: self.server
         )
         self._build_actions()
+        self.manager = LibraryManager(self, self, admin, transfers)
+        self.manager.guard_uploads([self.upload_action, self.upload_new_action])
+        self._library_after_reload: str | None = None
+        self._status_after_reload: tuple[str, bool] | None = None
         self._build_central()
         self.dock = TransfersDock(transfers, settings, self.prompts, self)
         self.controller.queued.connect(self.dock.show_queue)
@@ -274,8 +282,13 @@ class MainWindow(QMainWindow):
             view_menu.addAction(self.sessions_action)
             window_actions.append(self.sessions_action)
         add_actions(
+            menu.addMenu("&Library"), [*self.manager.library_actions, None, self.refresh_action]
+        )
+        add_actions(
             menu.addMenu("&Item"),
             [
+                *self.manager.item_actions,
+                None,
                 self.upload_action,
                 self.upload_new_action,
                 None,
@@ -339,6 +352,7 @@ class MainWindow(QMainWindow):
         b.details_loaded.connect(self._on_details_loaded)
         b.details_failed.connect(self._on_details_failed)
         t = self.transfers
+        t.job_changed.connect(self._on_job_changed)
         t.job_finished.connect(self._on_job_finished)
         t.command_failed.connect(self._show_failure)
 
@@ -423,9 +437,13 @@ class MainWindow(QMainWindow):
 
     def _on_libraries_loaded(self, libraries: Sequence[LibraryModel]) -> None:
         assert self.server is not None
-        previous = self.library_id or str(self.settings.value(K_LAST_LIBRARY, "", str))
+        previous = self._library_after_reload or self.library_id
+        previous = previous or str(self.settings.value(K_LAST_LIBRARY, "", str))
+        self._library_after_reload = None
         self.libraries = {lib.id: lib for lib in libraries if lib.id}
-        self.show_status(f"Connected to {server_label(self.server)}")
+        status = self._status_after_reload or (f"Connected to {server_label(self.server)}", False)
+        self._status_after_reload = None
+        self.show_status(*status)
         # Rebuilding the tree moves its current index through "none": not a user's choice.
         selection = self.library_tree.selectionModel()
         blocked = selection.blockSignals(True)
@@ -507,6 +525,7 @@ class MainWindow(QMainWindow):
         reselect = self._reselect_item or self.item_id
         self._reselect_item = None
         self.item_model.set_items(items)
+        self.manager.reload_notes()
         library = self.libraries.get(library_id)
         self.item_view.set_placeholder(
             "This library is empty.\nDrop files here to create new items."
@@ -625,6 +644,15 @@ class MainWindow(QMainWindow):
         self.browser.refresh_libraries()
         self._reload_items_keep_selection()
 
+    def reload_after_change(self, library_id: str | None, status: str, error: bool = False) -> None:
+        """After a create, rename or delete: the libraries again (showing `library_id` if
+        given), the current library's items if it is `library_id`, then `status`."""
+        self._library_after_reload = library_id
+        self._status_after_reload = (status, error)
+        self.browser.refresh_libraries()
+        if library_id is not None and library_id == self.library_id:
+            self._reload_items_keep_selection()
+
     def _copy_item_id(self) -> None:
         item = self.current_item()
         if item is not None and item.id:
@@ -638,12 +666,16 @@ class MainWindow(QMainWindow):
 
     def drop_on_items(self, item: ItemModel | None, paths: list[str]) -> None:
         """Files dropped on the item table: into `item`, or new items in the library."""
+        if self.manager.refuse_upload():
+            return
         if item is not None:
             self.controller.upload_into(item, paths)
         elif self.library_id is not None:
             self.drop_on_library(self.library_id, paths)
 
     def drop_on_library(self, library_id: str, paths: list[str]) -> None:
+        if self.manager.refuse_upload():
+            return
         self.controller.upload_new_items(library_id, self._library_name(library_id), paths)
 
     def upload_into_selected(self) -> None:
@@ -669,7 +701,17 @@ class MainWindow(QMainWindow):
         if item is not None:
             self.controller.download_files(item, self.details.selected_file_names())
 
+    def _on_job_changed(self, job: JobSnapshot) -> None:
+        if job.spec.direction is not Direction.UPLOAD or job.spec.library_id != self.library_id:
+            return
+        if job.item_id and self.item_model.row_of(job.item_id) < 0:
+            self._items_reload.start()  # the item a job created: shown while it uploads
+        elif job.item_id and self.item_model.note(job.item_id) != UPLOADING:
+            self.manager.show_notes()
+
     def _on_job_finished(self, job: JobSnapshot) -> None:
+        self.manager.note_job_finished(job)
+        self._update_actions()
         if job.state is JobState.FAILED:
             self.show_status(f"Transfer failed: {job.spec.title}: {error_text(job)}", error=True)
         elif job.state is JobState.DONE:
@@ -716,6 +758,7 @@ class MainWindow(QMainWindow):
             connected and has_item and bool(self.details.selected_file_names())
         )
         self.copy_id_action.setEnabled(has_item)
+        self.manager.update_actions(connected)
 
     def _item_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
@@ -727,6 +770,9 @@ class MainWindow(QMainWindow):
                 self.upload_new_action,
                 None,
                 self.copy_id_action,
+                None,
+                *self.manager.item_actions,
+                None,
                 self.refresh_action,
             ],
         )
@@ -734,7 +780,9 @@ class MainWindow(QMainWindow):
 
     def _library_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
-        add_actions(menu, [self.upload_new_action, self.refresh_action])
+        add_actions(
+            menu, [self.upload_new_action, None, *self.manager.library_actions, self.refresh_action]
+        )
         menu.popup(self.library_tree.viewport().mapToGlobal(pos))
 
     def _show_failure(self, error: ErrorInfo) -> None:

@@ -193,6 +193,64 @@ def test_item_lifecycle(api_client: ContentLibraryClient, library_id: str) -> No
         api_client.items.get(item)
 
 
+def test_library_create_rename_describe_delete(
+    api_client: ContentLibraryClient, library_id: str, server_target: ServerTarget
+) -> None:
+    datastore = api_client.libraries.get(library_id).storage_backings[0].datastore_id or ""
+    name = unique("managed é")
+    created = api_client.libraries.create_local(name, datastore, description="first")
+    try:
+        assert api_client.libraries.get(created).description == "first"
+        if vcsim_deviation(server_target, "library names need not be unique"):
+            api_client.libraries.delete_local(api_client.libraries.create_local(name, datastore))
+        else:
+            with pytest.raises(errors.AlreadyExists):
+                api_client.libraries.create_local(name, datastore)
+        renamed = unique("renamed")
+        api_client.libraries.update(created, name=renamed)
+        model = api_client.libraries.get(created)
+        assert (model.name, model.description) == (renamed, "first")  # absent members kept
+        api_client.libraries.update(created, description="second")
+        assert api_client.libraries.get(created).name == renamed
+        assert api_client.libraries.get(created).description == "second"
+        taken = api_client.libraries.get(library_id).name
+        if vcsim_deviation(server_target, "library names need not be unique"):
+            api_client.libraries.update(created, name=taken)
+            assert api_client.libraries.get(created).name == taken
+        else:
+            with pytest.raises(errors.AlreadyExists):
+                api_client.libraries.update(created, name=taken)
+        item = api_client.items.create(created, unique("inside"), type="file")
+    finally:
+        api_client.libraries.delete_local(created)  # with its item in it
+    with pytest.raises(errors.NotFound):
+        api_client.libraries.get(created)
+    with pytest.raises(errors.NotFound):
+        api_client.items.get(item)  # the server deleted the items with the library
+
+
+def test_item_rename_describe_delete(
+    api_client: ContentLibraryClient, library_id: str, server_target: ServerTarget
+) -> None:
+    first, second = unique("first"), unique("second")
+    item = api_client.items.create(library_id, first, type="file", description="old")
+    other = api_client.items.create(library_id, second, type="file")
+    api_client.items.update(item, name=unique("renamed"))
+    renamed = api_client.items.get(item)
+    assert renamed.name.startswith("renamed-") and renamed.description == "old"
+    if vcsim_deviation(server_target, "an item may be renamed to a taken name"):
+        api_client.items.update(item, name=second)
+        assert api_client.items.get(item).name == second
+    else:
+        with pytest.raises(errors.AlreadyExists):
+            api_client.items.update(item, name=second)
+    api_client.items.delete(item)
+    api_client.items.delete(other)
+    assert {item, other}.isdisjoint(api_client.items.list(library_id))
+    with pytest.raises(errors.NotFound):
+        api_client.items.delete(item)
+
+
 def test_empty_lists_are_empty(
     api_client: ContentLibraryClient, library_id: str, item_id: str
 ) -> None:

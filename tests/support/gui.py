@@ -17,7 +17,7 @@ from cl_desktop.app import AppConfig, Application
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.transfers.jobs import JobSnapshot, JobState
-from cl_desktop.ui.dialogs import Prompts
+from cl_desktop.ui.dialogs import NameAndDescription, Prompts
 from cl_desktop.ui.queue_model import STATE
 
 # The offscreen platform cannot resize native windows; it says so, harmlessly.
@@ -39,6 +39,12 @@ class FakePrompts:
     logins_asked: int = 0
     text_answer: str | None = None  # None: the user cancels
     texts_asked: list[str] = field(default_factory=list)
+    # managing libraries and items: the answers to the name dialog, in order (None: Cancel),
+    # the questions it was asked (title, initial, datastore ids), and the delete confirmations
+    names: list[NameAndDescription | None] = field(default_factory=list)
+    name_questions: list[tuple[str, NameAndDescription, list[str]]] = field(default_factory=list)
+    delete_answer: bool = True
+    delete_confirmations: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def prompts(self) -> Prompts:
         return Prompts(
@@ -50,7 +56,19 @@ class FakePrompts:
             ask_save_file=lambda _parent, _caption, _start, _filters: self.save_path,
             open_folder=lambda path: self.opened.append(path) is None,
             ask_text=self._ask_text,
+            ask_name=self._ask_name,
+            confirm_delete=self._confirm_delete,
         )
+
+    def _ask_name(
+        self, _parent: Any, title: str, initial: NameAndDescription, datastores: Sequence[Any]
+    ) -> NameAndDescription | None:
+        self.name_questions.append((title, initial, [d.datastore for d in datastores]))
+        return self.names.pop(0) if self.names else None
+
+    def _confirm_delete(self, _parent: Any, _title: str, text: str, lines: Sequence[str]) -> bool:
+        self.delete_confirmations.append((text, list(lines)))
+        return self.delete_answer
 
     def _ask_login(self, _parent: Any, _initial: Any, _error: Any) -> LoginRequest | None:
         self.logins_asked += 1
@@ -75,6 +93,18 @@ def build_app(tmp_path: Path, prompts: FakePrompts, **config: Any) -> Applicatio
         ),
         prompts=prompts.prompts(),
     )
+
+
+def start_logged_in(
+    qtbot: QtBot, tmp_path: Path, prompts: FakePrompts, url: str, user: str, password: str
+) -> Application:
+    """The application started and logged in, its first library's items listed."""
+    prompts.login = LoginRequest(url, user, password)
+    app = build_app(tmp_path, prompts)
+    app.start()
+    qtbot.waitUntil(lambda: app.window.library_id is not None, timeout=10000)
+    wait_items_loaded(qtbot, app)
+    return app
 
 
 def close_app(app: Application) -> None:

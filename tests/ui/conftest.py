@@ -13,13 +13,11 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.app import Application
-from cl_desktop.services.connection import LoginRequest
 from tests.support.gui import (
     IGNORED_QT_MESSAGES,
     FakePrompts,
-    build_app,
     close_app,
-    wait_items_loaded,
+    start_logged_in,
 )
 from tests.support.servers.process import SimulatorProcess
 
@@ -45,11 +43,7 @@ def gui(
     qtbot: QtBot, sim_service: Any, tmp_path: Path, fake_prompts: FakePrompts
 ) -> Iterator[Application]:
     """The application, logged in to the embedded service, its first library selected."""
-    fake_prompts.login = LoginRequest(sim_service.base_url, "admin", "secret")
-    app = build_app(tmp_path, fake_prompts)
-    app.start()
-    qtbot.waitUntil(lambda: app.window.library_id is not None, timeout=10000)
-    wait_items_loaded(qtbot, app)
+    app = start_logged_in(qtbot, tmp_path, fake_prompts, sim_service.base_url, "admin", "secret")
     yield app
     close_app(app)
 

@@ -33,7 +33,15 @@ from cl_desktop.transfers.jobs import (
 )
 from cl_desktop.ui import format as fmt
 from cl_desktop.ui.details import FilesModel
-from cl_desktop.ui.item_model import SIZE, ItemFilterProxy, ItemTableModel, item_of
+from cl_desktop.ui.item_model import (
+    LEFTOVER,
+    NOTE,
+    SIZE,
+    UPLOADING,
+    ItemFilterProxy,
+    ItemTableModel,
+    item_of,
+)
 from cl_desktop.ui.library_model import LibraryIdRole, LibraryTreeModel
 from cl_desktop.ui.queue_model import (
     PROGRESS,
@@ -81,6 +89,10 @@ def test_item_model_passes_modeltester(qtmodeltester: ModelTester) -> None:
     assert model.rowCount() == 30
     assert model.index(5, 4).data() == "9"
     assert model.item_at(29).name == "item-030"
+    model.set_notes({model.item_at(2).id or "": UPLOADING, "gone": LEFTOVER})
+    assert model.index(2, NOTE).data() == UPLOADING and model.index(3, NOTE).data() == ""
+    model.set_notes({})
+    assert model.index(2, NOTE).data() == "" and model.note(model.item_at(2).id or "") == ""
     model.clear()
     assert model.rowCount() == 0 and model.headerData(0, Qt.Orientation.Horizontal) == "Name"
 

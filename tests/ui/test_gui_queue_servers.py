@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QPoint
 from pytestqt.qtbot import QtBot
 
@@ -87,12 +88,14 @@ def test_a_job_of_a_server_not_logged_in_shows_and_runs_after_its_login(
             close_app(app)
 
 
+@pytest.mark.parametrize("target", ["new item", "into item"])
 def test_a_read_only_users_upload_fails_once_clearly_and_leaves_no_item(
     qtbot: QtBot,
     sim_service: Any,
     sim_api_client: ContentLibraryClient,
     tmp_path: Path,
     fake_prompts: FakePrompts,
+    target: str,
 ) -> None:
     library = sim_service.default_library_id
     existing = sim_api_client.items.create(library, "shared", type="file")
@@ -105,24 +108,26 @@ def test_a_read_only_users_upload_fails_once_clearly_and_leaves_no_item(
         phases: list[Phase] = []
         app.transfers.job_changed.connect(lambda snap: phases.append(snap.phase))
         view = app.window.item_view
-        new_file = make_file(tmp_path / "new.bin", 50_000)
-        into_file = make_file(tmp_path / "into.bin", 50_000, seed=2)
+        # One drop per app: once refused, the window disables uploads for this user.
+        if target == "new item":
+            new_file = make_file(tmp_path / "new.bin", 50_000)
+            assert drop_files(view, [new_file], item_row_point(app, "shared") + QPoint(0, 60))
+            qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
+        else:
+            into_file = make_file(tmp_path / "into.bin", 50_000, seed=2)
+            assert drop_files(view, [into_file], item_row_point(app, "shared"))
 
-        assert drop_files(view, [new_file], item_row_point(app, "shared") + QPoint(0, 60))
-        qtbot.waitUntil(lambda: len(fake_prompts.confirmations) == 1, timeout=5000)
-        assert drop_files(view, [into_file], item_row_point(app, "shared"))
-
-        failed = wait_jobs(qtbot, app, 2, JobState.FAILED)
+        (job,) = wait_jobs(qtbot, app, 1, JobState.FAILED)
         model = app.window.dock.queue_model
-        for row, job in enumerate(failed):
-            assert job.attempts == 1
-            assert job.error_title == "Permission denied", job
-            assert "does not have the privilege" in job.error_message
-            assert model.index(row, ERROR).data().startswith("Permission denied: ")
+        assert job.attempts == 1
+        assert job.error_title == "Permission denied", job
+        assert "does not have the privilege" in job.error_message
+        assert model.index(0, ERROR).data().startswith("Permission denied: ")
         assert not {Phase.RETRYING, Phase.RECONNECTING} & set(phases)
         # nothing behind: no new item, no file in the existing one, no session left open
         assert sim_api_client.items.list(library) == (existing,)
         assert sim_api_client.item_files.list(existing) == ()
         assert "Transfer failed" in app.window.status_label.text()
+        qtbot.waitUntil(lambda: not app.window.upload_new_action.isEnabled(), timeout=5000)
     finally:
         close_app(app)
