@@ -31,11 +31,11 @@ from tests.support.cli import start_throttled_upload
 from tests.support.files import make_file
 from tests.support.gui import (
     FakePrompts,
-    build_app,
     close_app,
     drop_files,
     item_row_point,
     jobs,
+    start_logged_in,
     wait_jobs,
 )
 from tests.support.servers.simulator import SimulatorServer
@@ -64,11 +64,8 @@ def app_logged_in(
     qtbot: QtBot, tmp_path: Path, prompts: FakePrompts, login: LoginRequest
 ) -> Iterator[Application]:
     """The application logged in as `login` (the `gui` fixture is admin on `sim_service`)."""
-    prompts.login = login
-    app = build_app(tmp_path, prompts)
+    app = start_logged_in(qtbot, tmp_path, prompts, login.server, login.username, login.password)
     try:
-        app.start()
-        qtbot.waitUntil(lambda: app.window.library_id is not None, timeout=10000)
         yield app
     finally:
         close_app(app)
