@@ -449,7 +449,7 @@ class SessionsDock(QDockWidget):
             for row in orphans
         ]
         text = f"Cancel and delete {len(orphans)} sessions that no local job owns?"
-        if self.prompts.confirm(self, "Clean up orphans", text, lines):
+        if self.prompts.confirm_delete(self, "Clean up orphans", text, lines):
             self.monitor.clean_up(orphans)
 
 
@@ -546,7 +546,7 @@ class BusyItemResolver(QObject):
         if not holder.orphan:
             text = "Cancel the session that holds the item, then retry the upload?"
             lines = [f"The item {holder.item_name or holder.item_id} is {holder_text(holder)}."]
-            if not self._prompts.confirm(self._parent, "Item busy", text, lines):
+            if not self._prompts.confirm_delete(self._parent, "Item busy", text, lines):
                 return
         self.holders.pop(job_id, None)
         self._monitor.release_item(holder, job_id)

@@ -17,7 +17,8 @@ from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.services.sessions import SessionKind, SessionRow
-from cl_desktop.transfers.jobs import JobState
+from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
+from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.queue_model import ERROR as ERROR_COLUMN
 from cl_desktop.ui.sessions_view import EXPIRES, ITEM, LIBRARY, OWNER, STATE, SessionModel
 from tests.support.accounts import (
@@ -209,15 +210,15 @@ def test_orphans_are_listed_then_cancelled_and_deleted(
     refresh(qtbot, gui)
     assert len(dock.orphans()) == 2 and dock.clean_up_action.isEnabled()
 
-    fake_prompts.confirm_answer = False
+    fake_prompts.delete_answer = False
     dock.clean_up_action.trigger()
-    [(text, lines)] = fake_prompts.confirmations
+    [(text, lines)] = fake_prompts.delete_confirmations
     assert "2 sessions that no local job owns" in text
     assert sorted(line.split(" session of ")[0] for line in lines) == ["download", "update"]
     assert any("left" in line for line in lines) and any("read" in line for line in lines)
     assert len(active_sessions(sim_api_client)) == 2  # declined: nothing touched
 
-    fake_prompts.confirm_answer = True
+    fake_prompts.delete_answer = True
     dock.clean_up_action.trigger()
     qtbot.waitUntil(lambda: sim_api_client.update_sessions.list() == (), timeout=10000)
     qtbot.waitUntil(lambda: sim_api_client.download_sessions.list() == (), timeout=10000)
@@ -246,6 +247,21 @@ def test_the_countdown_reaches_expiry_and_the_row_follows_the_server(
             assert dock.model.rowCount() == 0
 
 
+def upload_into_busy_item(
+    qtbot: QtBot, gui: Application, tmp_path: Path, name: str
+) -> tuple[JobSnapshot, SessionRow | None]:
+    """Drop a file on the item `name` another session holds: the failed job, and the holder
+    the window found for it."""
+    gui.window.refresh()
+    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name(name) >= 0, timeout=10000)
+    payload = make_file(tmp_path / "small.bin", 64 * 1024)
+    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, name))
+    [job] = wait_jobs(qtbot, gui, 1, JobState.FAILED)
+    holders = gui.window.busy_items.holders
+    qtbot.waitUntil(lambda: job.id in holders, timeout=10000)
+    return job, holders[job.id]
+
+
 def test_resource_busy_is_resolved_from_the_job_row(
     qtbot: QtBot,
     gui: Application,
@@ -256,14 +272,8 @@ def test_resource_busy_is_resolved_from_the_job_row(
 ) -> None:
     item_id = sim_api_client.items.create(sim_service.default_library_id, "held", type="file")
     holder = sim_api_client.update_sessions.create(item_id)  # nobody's: an orphan
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("held") >= 0, timeout=10000)
-    payload = make_file(tmp_path / "small.bin", 64 * 1024)
-    assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "held"))
-    [job] = wait_jobs(qtbot, gui, 1, JobState.FAILED)
+    job, found = upload_into_busy_item(qtbot, gui, tmp_path, "held")
     resolver = gui.window.busy_items
-    qtbot.waitUntil(lambda: job.id in resolver.holders, timeout=10000)
-    found = resolver.holders[job.id]
     assert found is not None and found.session_id == holder and found.orphan
     dock = gui.window.dock
     tooltip = dock.queue_model.index(0, ERROR_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
@@ -272,7 +282,7 @@ def test_resource_busy_is_resolved_from_the_job_row(
     assert resolver.action.isEnabled()
     resolver.action.trigger()  # an orphan: no question asked
     [done] = wait_jobs(qtbot, gui, 1, JobState.DONE)
-    assert fake_prompts.confirmations == [] and done.id == job.id
+    assert fake_prompts.delete_confirmations == [] and done.id == job.id
     assert holder not in sim_api_client.update_sessions.list()  # cancelled and deleted
     assert [f.name for f in sim_api_client.item_files.list(item_id)] == ["small.bin"]
 
@@ -328,6 +338,38 @@ def test_a_read_only_user_is_refused_in_words_and_the_action_stays_disabled(
         assert "Permission denied" in dock.cancel_action.toolTip()
         assert [e.title for e in fake_prompts.errors] == ["Permission denied"]
         assert sim_api_client.update_sessions.get(session_id).state == "ACTIVE"
+
+
+def test_resource_busy_held_by_a_local_job_asks_before_ending_its_session(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    fake_prompts: FakePrompts,
+    tmp_path: Path,
+) -> None:
+    item_id = sim_api_client.items.create(sim_service.default_library_id, "owned", type="file")
+    holder = sim_api_client.update_sessions.create(item_id)
+    # A paused job of another process sharing the window's store (as cl-transfer can) owns it.
+    server = ServerRef(sim_service.base_url, SIM_USER)
+    spec = JobSpec(Direction.UPLOAD, server, sim_service.default_library_id, item_id=item_id)
+    other = JobStore(gui.store.path)
+    owner_id = other.insert(spec, 0, 0.0)
+    other.save(JobSnapshot(owner_id, spec, JobState.PAUSED, item_id=item_id, session_id=holder))
+    other.close()
+    _, found = upload_into_busy_item(qtbot, gui, tmp_path, "owned")
+    resolver = gui.window.busy_items
+    assert found is not None and found.owner_job == owner_id and not found.orphan
+    gui.window.dock.queue_view.selectRow(0)
+    fake_prompts.delete_answer = False
+    resolver.action.trigger()
+    [(_, [line])] = fake_prompts.delete_confirmations
+    assert f"owned by local job {owner_id}" in line
+    assert holder in sim_api_client.update_sessions.list()  # declined: nothing touched
+    fake_prompts.delete_answer = True
+    resolver.action.trigger()
+    wait_jobs(qtbot, gui, 1, JobState.DONE)
+    assert holder not in sim_api_client.update_sessions.list()
 
 
 def session_row(session_id: str, state: str = "ACTIVE", owner: int | None = None) -> SessionRow:
