@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from .target import ServerTarget
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 _GOVC_URL_RE = re.compile(r"^export GOVC_URL=(\S+)")
 _DATASTORE_RE = re.compile(r"^# datastore (\S+) id=(.+)$")
