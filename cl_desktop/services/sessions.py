@@ -131,7 +131,8 @@ def _row(
     item_name, library_id = names.item(client, item_id) if item_id else ("", "")
     preview = getattr(model, "preview_info", None)
     warnings = tuple(
-        str(w.message) if w.message else str(w.type) for w in (preview.warnings if preview else ())
+        (str(w.message) if w.message else str(w.type)) + (" (ignored)" if w.ignored else "")
+        for w in (preview.warnings if preview else ())
     )
     owner = owners.get(model.id or "")
     return SessionRow(

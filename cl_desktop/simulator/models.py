@@ -327,10 +327,43 @@ class UpdateSession(Session):
         """UpdateSessionModel: the shared members plus preview and warning behaviour."""
         out = super().model(timeout)
         if self.state == "ACTIVE":
-            out["preview_info"] = {"state": "NOT_APPLICABLE"}
+            out["preview_info"] = self.preview_info()
         if self.warning_behavior is not None:
             out["warning_behavior"] = self.warning_behavior
         return out
+
+    def preview_info(self) -> JSON:
+        """What an ACTIVE session tells about the OVF it receives: NOT_APPLICABLE without a
+        descriptor, PREPARING until the .ovf has arrived, then AVAILABLE; a signed OVF (a .cert
+        beside it) carries an UNTRUSTED_CERTIFICATE warning (the simulator trusts no signer),
+        `ignored` as the session's warning behaviour says. Complete is not refused for it."""
+        sent = [f for f in self.files.values() if f.source_type != "NONE"]
+        descriptors = [f for f in sent if f.name.lower().endswith(".ovf")]
+        if not descriptors:
+            return {"state": "NOT_APPLICABLE"}
+        if any(f.status != "READY" for f in descriptors):
+            return {"state": "PREPARING"}
+        if not any(f.name.lower().endswith(".cert") for f in sent):
+            return {"state": "AVAILABLE", "warnings": []}
+        ignored = any(
+            b.get("type") == "UNTRUSTED_CERTIFICATE" and b.get("ignored")
+            for b in self.warning_behavior or []
+        )
+        message = "The OVF package is signed by a certificate that is not trusted."
+        return {
+            "state": "AVAILABLE",
+            "warnings": [
+                {
+                    "type": "UNTRUSTED_CERTIFICATE",
+                    "message": {
+                        "id": "com.vmware.vdcs.ovf.untrusted_certificate",
+                        "default_message": message,
+                        "args": [],
+                    },
+                    "ignored": ignored,
+                }
+            ],
+        }
 
 
 @dataclass

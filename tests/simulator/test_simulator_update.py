@@ -518,3 +518,37 @@ def test_rejected_small_put_keeps_the_connection(raw_api: RawClient) -> None:
     assert r.status_code == 404 and error_type(r) == "NOT_FOUND"
     assert "close" not in r.headers.get("Connection", "")
     assert http.put(uri, data=b"fine").status_code == 200
+
+
+def test_preview_info_follows_the_ovf_it_receives(raw_client: RawClient) -> None:
+    def preview(sid: str) -> dict[str, Any]:
+        return dict(raw_client.update_session(sid)["preview_info"])
+
+    iso = raw_client.create_item("preview-iso")
+    plain = raw_client.create_update_session(iso)
+    raw_client.add_file(plain, "a.iso", size=3)
+    assert preview(plain) == {"state": "NOT_APPLICABLE"}
+
+    ovf = raw_client.create_item("preview-ovf", item_type="ovf")
+    sid = raw_client.create_update_session(ovf)
+    descriptor = raw_client.add_file(sid, "t.ovf", size=5)
+    assert preview(sid) == {"state": "PREPARING"}  # the descriptor has not arrived
+    assert raw_client.put(descriptor["upload_endpoint"]["uri"], b"<ovf>").status_code == 200
+    assert preview(sid) == {"state": "AVAILABLE", "warnings": []}  # unsigned: nothing to warn
+
+    raw_client.add_file(sid, "t.cert", size=4)
+    (warning,) = preview(sid)["warnings"]
+    assert (warning["type"], warning["ignored"]) == ("UNTRUSTED_CERTIFICATE", False)
+    assert warning["message"]["default_message"].startswith("The OVF package is signed")
+
+
+def test_an_ignored_warning_is_shown_as_ignored(raw_client: RawClient) -> None:
+    ovf = raw_client.create_item("preview-ignored", item_type="ovf")
+    sid = raw_client.upload(ovf, {"t.ovf": b"<ovf>", "t.cert": b"cert"}, complete=False)
+    spec = {"warning_behavior": [{"type": "UNTRUSTED_CERTIFICATE", "ignored": True}]}
+    if raw_client.dialect == "api":
+        raw_client.ok("PATCH", raw_client.us_path(sid), json=spec)
+    else:
+        raw_client.ok("PATCH", raw_client.us_path(sid), json={"update_spec": spec})
+    (warning,) = raw_client.update_session(sid)["preview_info"]["warnings"]
+    assert warning["ignored"] is True

@@ -20,7 +20,15 @@ from cl_desktop.services.sessions import SessionKind, SessionRow
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
 from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.queue_model import ERROR as ERROR_COLUMN
-from cl_desktop.ui.sessions_view import EXPIRES, ITEM, LIBRARY, OWNER, STATE, SessionModel
+from cl_desktop.ui.sessions_view import (
+    EXPIRES,
+    ITEM,
+    LIBRARY,
+    OWNER,
+    STATE,
+    WARNINGS,
+    SessionModel,
+)
 from tests.support.accounts import (
     SIM_PASSWORD,
     SIM_READONLY_PASSWORD,
@@ -40,6 +48,7 @@ from tests.support.gui import (
     wait_jobs,
 )
 from tests.support.servers.simulator import SimulatorServer
+from tests.support.simclient import RawClient
 
 
 def refresh(qtbot: QtBot, gui: Application) -> None:
@@ -401,3 +410,16 @@ def test_session_model_passes_modeltester_and_updates_in_place(
     assert model.index(1, EXPIRES).data() == "expired"
     model.set_sessions([], now)
     assert model.rowCount() == 0
+
+
+def test_preview_warnings_of_a_signed_ovf_are_shown(
+    qtbot: QtBot, gui: Application, sim_service: Any
+) -> None:
+    raw = RawClient(sim_service, "api")
+    item_id = raw.create_item("signed", item_type="ovf")
+    raw.upload(item_id, {"t.ovf": b"<ovf>", "t.cert": b"cert"}, complete=False)
+    dock = open_sessions(qtbot, gui)
+    refresh(qtbot, gui)
+    assert dock.model.rowCount() == 1
+    warning = dock.model.index(0, WARNINGS).data()
+    assert warning == "The OVF package is signed by a certificate that is not trusted."
