@@ -23,6 +23,11 @@ _SQLITE_SIDE_FILES = ("-wal", "-shm")
 log = logging.getLogger(__name__)
 
 
+def keyring_key(server: str, user: str) -> str:
+    """The keyring entry of a password, one naming for the window and the CLI."""
+    return f"{user}@{server}"
+
+
 def data_dir_override() -> Path | None:
     """The data directory CL_DESKTOP_DATA_DIR names, if it is set."""
     value = os.environ.get(DATA_DIR_ENV)

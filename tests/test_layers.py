@@ -135,7 +135,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "api": set(),
     "simulator": set(),
     "transfers": {"api"},
-    "cli": {"api", "transfers"},
+    "cli": {"api", "transfers", "credentials"},
+    "credentials": {"api"},
     "services": {"api", "transfers"},
     "ui": {"services", "transfers", "api.models", "api.errors"},
 }

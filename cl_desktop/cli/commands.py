@@ -11,6 +11,7 @@ from typing import Any
 from cl_desktop import paths
 from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
 from cl_desktop.api.client import normalize_server
+from cl_desktop.credentials import trust
 from cl_desktop.transfers.context import end_session
 from cl_desktop.transfers.jobs import (
     Direction,
@@ -50,8 +51,9 @@ class Cli:
         if args.stall_seconds > args.stall_limit:
             raise UsageError("--stall-time must not be longer than --stall-limit")
         try:
-            self.tls = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
             self.url = normalize_server(args.server)
+            explicit = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
+            self.tls = trust.tls_for(self.url, explicit)  # else the pin the window trusted
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         self.server = ServerRef(
@@ -73,7 +75,11 @@ class Cli:
                 tls=self.tls,
             )
         if not self._client.logged_in:
-            self._client.login()
+            try:
+                self._client.login()
+            except errors.TlsTrustError:
+                trust.check_server(self.url)  # a changed pinned certificate says so, both prints
+                raise
         return self._client
 
     def close(self) -> None:

@@ -6,15 +6,11 @@ import getpass
 import os
 import sys
 
-from cl_desktop.paths import KEYRING_SERVICE
+from cl_desktop.paths import KEYRING_SERVICE, keyring_key
 
 from .errors import UsageError
 
 __all__ = ["KEYRING_SERVICE", "keyring_key", "password_for"]
-
-
-def keyring_key(server: str, user: str) -> str:
-    return f"{user}@{server}"
 
 
 def password_for(server: str, user: str) -> str:
