@@ -75,6 +75,8 @@ def test_changed_certificate_is_refused_with_both_fingerprints(
         trust.check(host, port, presented)
     assert (caught.value.old_sha256, caught.value.new_sha256) == (earlier, presented)
     assert trust.pin_for(host, port).sha256 == earlier  # type: ignore[union-attr]  # untouched
+    explicit = cli(service.base_url, "--pin-sha256", presented, "libraries")
+    assert explicit.returncode == 0, explicit.stderr  # a pin on the command line wins
 
 
 def test_trust_store_file_lives_in_the_config_dir() -> None:

@@ -54,6 +54,7 @@ class Cli:
             self.url = normalize_server(args.server)
             explicit = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
             self.tls = trust.tls_for(self.url, explicit)  # else the pin the window trusted
+            self._pin_from_store = self.tls is not explicit
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         self.server = ServerRef(
@@ -78,7 +79,8 @@ class Cli:
             try:
                 self._client.login()
             except errors.TlsTrustError:
-                trust.check_server(self.url)  # a changed pinned certificate says so, both prints
+                if self._pin_from_store:  # a changed certificate says so, with both prints
+                    trust.check_server(self.url)
                 raise
         return self._client
 
