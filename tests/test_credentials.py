@@ -17,6 +17,7 @@ import trustme
 from cl_desktop import paths
 from cl_desktop.api import fetch_peer_certificate
 from cl_desktop.api.transport import origin
+from cl_desktop.cli.errors import EXIT_LOCAL
 from cl_desktop.credentials import profiles, trust
 from cl_desktop.credentials.passwords import Passwords
 from tests.support.accounts import MemoryKeyring
@@ -129,3 +130,14 @@ def test_profiles_round_trip_without_a_password() -> None:
     assert '"password"' not in profiles.profiles_path().read_text()
     assert profiles.remove("prod") and not profiles.remove("prod")
     assert profiles.last_used() is None and profiles.list_profiles() == [lab]
+
+
+def test_a_damaged_trust_store_is_refused_not_read_as_empty(tls_sim: tuple[Any, str]) -> None:
+    service, _ = tls_sim
+    path = trust.trust_store_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json")
+    with pytest.raises(OSError, match="not a valid settings file"):
+        trust.pin_for("127.0.0.1", 443)
+    refused = cli(service.base_url, "libraries")
+    assert refused.returncode == EXIT_LOCAL and str(path) in refused.stderr, refused.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -10,10 +11,18 @@ from typing import Any
 
 
 def read_json(path: Path, default: Any) -> Any:
+    """The file's value, `default` if it does not exist; a damaged file is an OSError naming it.
+
+    Never silently empty: a trust store read as empty would drop every pin without a word.
+    """
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise OSError(
+            errno.EINVAL, f"not a valid settings file ({exc}); fix or remove it", str(path)
+        ) from exc
 
 
 def write_json(path: Path, value: Any) -> None:
