@@ -108,11 +108,13 @@ def describe(exc: BaseException) -> tuple[str, str]:
 
 
 def failure_kind(exc: BaseException) -> FailureKind:
-    """The family of an error that ends a job (see `FailureKind`)."""
+    """The family of an error that ends a job (see `FailureKind`). Anything but the engine's
+    own errors is INTERNAL, a raw OSError included: the engine words every local problem as a
+    `LocalError`, so one that escaped unworded is a bug (the queue logs its traceback)."""
     if isinstance(exc, IntegrityError):
         return FailureKind.INTEGRITY
     if isinstance(exc, ContentLibraryError):
         return FailureKind.SERVER
-    if isinstance(exc, LocalError | OSError):
+    if isinstance(exc, LocalError):
         return FailureKind.LOCAL
     return FailureKind.INTERNAL

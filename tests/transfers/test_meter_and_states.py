@@ -1,10 +1,13 @@
-"""The queue's pure parts: the speed meter, a finished job's verdict, what each state allows."""
+"""The queue's pure parts: the speed meter, a finished job's verdict, what each state allows,
+the family a failed job's error belongs to."""
 
 from __future__ import annotations
 
 import pytest
 
-from cl_desktop.transfers.jobs import FileProgress, JobState, Verification, verdict
+from cl_desktop.api import errors
+from cl_desktop.transfers.errors import DiskFullError, IntegrityError, UnsafeNameError, failure_kind
+from cl_desktop.transfers.jobs import FailureKind, FileProgress, JobState, Verification, verdict
 from cl_desktop.transfers.meter import SpeedMeter, eta_seconds
 
 
@@ -121,3 +124,13 @@ def test_what_each_state_allows() -> None:
         JobState.FAILED,
         JobState.CANCELED,
     }
+
+
+def test_a_failed_jobs_family_comes_from_the_error_type() -> None:
+    assert failure_kind(IntegrityError("x.iso: checksum differs")) is FailureKind.INTEGRITY
+    assert failure_kind(errors.NotFound("no such item")) is FailureKind.SERVER
+    assert failure_kind(DiskFullError("no space left")) is FailureKind.LOCAL
+    assert failure_kind(UnsafeNameError("'..'")) is FailureKind.LOCAL
+    # an OSError the engine did not word, like any other escaped exception, is a bug
+    assert failure_kind(OSError(5, "I/O error")) is FailureKind.INTERNAL
+    assert failure_kind(KeyError("spec")) is FailureKind.INTERNAL
