@@ -13,6 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
+from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import AppConfig, Application
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.errors import ErrorInfo
@@ -116,6 +117,21 @@ def close_app(app: Application) -> None:
 
 def wait_items_loaded(qtbot: QtBot, app: Application) -> None:
     qtbot.waitUntil(lambda: not app.window.items_label.text().startswith("Loading"), timeout=10000)
+
+
+def refresh_until_listed(qtbot: QtBot, app: Application, name: str) -> None:
+    """Refresh the window and wait until its item list shows `name`."""
+    app.window.refresh()
+    qtbot.waitUntil(lambda: app.window.item_model.row_of_name(name) >= 0, timeout=10000)
+
+
+def create_listed_item(
+    qtbot: QtBot, app: Application, client: ContentLibraryClient, library_id: str, name: str
+) -> str:
+    """A "file" item made straight through the client, once the window lists it; its id."""
+    item_id = client.items.create(library_id, name, type="file")
+    refresh_until_listed(qtbot, app, name)
+    return item_id
 
 
 def select_library(qtbot: QtBot, app: Application, name: str) -> None:

@@ -41,9 +41,11 @@ from tests.support.files import make_file
 from tests.support.gui import (
     FakePrompts,
     close_app,
+    create_listed_item,
     drop_files,
     item_row_point,
     jobs,
+    refresh_until_listed,
     start_logged_in,
     wait_jobs,
 )
@@ -92,9 +94,7 @@ def test_a_session_appears_while_an_upload_runs_and_leaves_when_it_completes(
     sim_service: Any,
     tmp_path: Path,
 ) -> None:
-    sim_api_client.items.create(sim_service.default_library_id, "slow", type="file")
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("slow") >= 0, timeout=10000)
+    create_listed_item(qtbot, gui, sim_api_client, sim_service.default_library_id, "slow")
     dock = open_sessions(qtbot, gui)
     assert dock.model.rowCount() == 0
     payload = make_file(tmp_path / "big.bin", 24 * 1024 * 1024)
@@ -261,8 +261,7 @@ def upload_into_busy_item(
 ) -> tuple[JobSnapshot, SessionRow | None]:
     """Drop a file on the item `name` another session holds: the failed job, and the holder
     the window found for it."""
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name(name) >= 0, timeout=10000)
+    refresh_until_listed(qtbot, gui, name)
     payload = make_file(tmp_path / "small.bin", 64 * 1024)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, name))
     [job] = wait_jobs(qtbot, gui, 1, JobState.FAILED)

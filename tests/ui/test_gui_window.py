@@ -23,6 +23,7 @@ from tests.support.gui import (
     FakePrompts,
     build_app,
     close_app,
+    create_listed_item,
     drop_files,
     item_row_point,
     jobs,
@@ -44,9 +45,9 @@ def test_drop_on_an_item_row_uploads_into_it_verified(
     sim_service: Any,
     tmp_path: Path,
 ) -> None:
-    item_id = sim_api_client.items.create(sim_service.default_library_id, "target", type="file")
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
+    item_id = create_listed_item(
+        qtbot, gui, sim_api_client, sim_service.default_library_id, "target"
+    )
     payload = make_file(tmp_path / "payload.bin", 3 * 1024 * 1024 + 17)
 
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "target"))
@@ -237,9 +238,7 @@ def test_cancel_and_retry_from_the_queue(
     sim_service: Any,
     tmp_path: Path,
 ) -> None:
-    item_id = sim_api_client.items.create(sim_service.default_library_id, "slow", type="file")
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("slow") >= 0, timeout=10000)
+    item_id = create_listed_item(qtbot, gui, sim_api_client, sim_service.default_library_id, "slow")
     # Socket buffers swallow the first ~5 MiB at once; 1 MiB/s keeps the rest running.
     payload = make_file(tmp_path / "big.bin", 24 * 1024 * 1024)
     sim_service.faults.throttle(1024 * 1024)
@@ -273,9 +272,9 @@ def test_pause_and_resume(
     sim_service: Any,
     tmp_path: Path,
 ) -> None:
-    item_id = sim_api_client.items.create(sim_service.default_library_id, "paused", type="file")
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("paused") >= 0, timeout=10000)
+    item_id = create_listed_item(
+        qtbot, gui, sim_api_client, sim_service.default_library_id, "paused"
+    )
     payload = make_file(tmp_path / "p.bin", 24 * 1024 * 1024)
     sim_service.faults.throttle(1024 * 1024)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "paused"))
@@ -309,9 +308,7 @@ def test_failed_transfer_shows_its_error_which_can_be_copied(
     sim_service: Any,
     tmp_path: Path,
 ) -> None:
-    sim_api_client.items.create(sim_service.default_library_id, "target", type="file")
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
+    create_listed_item(qtbot, gui, sim_api_client, sim_service.default_library_id, "target")
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     assert drop_files(gui.window.item_view, [empty], item_row_point(gui, "target"))
@@ -336,9 +333,7 @@ def test_a_dropped_connection_shows_as_retrying_then_succeeds(
     sim_service: Any,
     tmp_path: Path,
 ) -> None:
-    sim_api_client.items.create(sim_service.default_library_id, "flaky", type="file")
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("flaky") >= 0, timeout=10000)
+    create_listed_item(qtbot, gui, sim_api_client, sim_service.default_library_id, "flaky")
     payload = make_file(tmp_path / "f.bin", 100_000)
     notes: list[tuple[Phase, str]] = []
     gui.transfers.job_changed.connect(lambda s: notes.append((s.phase, s.error_message)))
@@ -466,9 +461,7 @@ def test_history_lists_finished_transfers_and_exports_csv_and_json(
     fake_prompts: FakePrompts,
     tmp_path: Path,
 ) -> None:
-    sim_api_client.items.create(sim_service.default_library_id, "target", type="file")
-    gui.window.refresh()
-    qtbot.waitUntil(lambda: gui.window.item_model.row_of_name("target") >= 0, timeout=10000)
+    create_listed_item(qtbot, gui, sim_api_client, sim_service.default_library_id, "target")
     payload = make_file(tmp_path / "h.bin", 70_000)
     assert drop_files(gui.window.item_view, [payload], item_row_point(gui, "target"))
     wait_jobs(qtbot, gui, 1, JobState.DONE)
