@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -29,17 +30,17 @@ BREAKAGES = _script().BREAKAGES
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES, ids=[b.name for b in BREAKAGES])
-def test_the_breakage_still_applies(breakage: object) -> None:
-    source = (ROOT / breakage.file).read_text()  # type: ignore[attr-defined]
+def test_the_breakage_still_applies(breakage: Any) -> None:
+    source = (ROOT / breakage.file).read_text()
     assert source.count(breakage.old) == 1, (
         f"{breakage.name}: snippet not found once in {breakage.file}"
-    )  # type: ignore[attr-defined]
-    for selection in breakage.selection:  # type: ignore[attr-defined]
+    )
+    for selection in breakage.selection:
         path, _, node = selection.partition("::")
         test_file = ROOT / path
-        assert test_file.exists(), f"{breakage.name}: no {path}"  # type: ignore[attr-defined]
+        assert test_file.exists(), f"{breakage.name}: no {path}"
         if node:
             name = node.split("::")[-1].split("[")[0]
             assert re.search(rf"^\s*def {re.escape(name)}\(", test_file.read_text(), re.M), (
-                f"{breakage.name}: no test {node} in {path}"  # type: ignore[attr-defined]
+                f"{breakage.name}: no test {node} in {path}"
             )

@@ -34,14 +34,13 @@ from cl_desktop.api import (
 from tests.support.servers import ServerTarget
 from tests.support.waiting import wait_until
 
-PROTOCOL_NOTES = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
+# read once: every vcsim_deviation call checks its difference against it
+PROTOCOL_NOTES = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text()
 
 
 def vcsim_deviation(target: ServerTarget, difference: str) -> bool:
     """True on vcsim, whose `difference` from vCenter changes the expected answer."""
-    assert f"**{difference}**" in PROTOCOL_NOTES.read_text(), (
-        f"not in docs/PROTOCOL.md: {difference}"
-    )
+    assert f"**{difference}**" in PROTOCOL_NOTES, f"not in docs/PROTOCOL.md: {difference}"
     return target.kind == "vcsim"
 
 
