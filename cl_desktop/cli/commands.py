@@ -52,17 +52,29 @@ class Cli:
             raise UsageError("--stall-time must not be longer than --stall-limit")
         try:
             self.url = normalize_server(args.server)
-            explicit = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
-            self.tls = trust.tls_for(self.url, explicit)  # else the pin the window trusted
-            self._pin_from_store = self.tls is not explicit
+            self._explicit_tls = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        self.server = ServerRef(
-            args.server, args.user, args.dialect, args.ca_file, self.tls.pin_sha256
-        )
+        # Only an explicit pin goes into the jobs' server: one from the trust store is looked
+        # up again when a job connects, so re-trusting a renewed certificate applies to them.
+        self.server = ServerRef(args.server, args.user, args.dialect, args.ca_file, args.pin_sha256)
+        self._tls: TlsSettings | None = None
         self._client: ContentLibraryClient | None = None
         self._store: JobStore | None = None
         self._queue_obj: TransferQueue | None = None
+
+    @property
+    def tls(self) -> TlsSettings:
+        """The trust for this server: --ca-file/--pin-sha256, else the pin the window trusted.
+
+        Read at first use: commands that never connect do not read the trust store."""
+        if self._tls is None:
+            self._tls = trust.tls_for(self.url, self._explicit_tls)
+        return self._tls
+
+    @property
+    def _pin_from_store(self) -> bool:
+        return self.tls is not self._explicit_tls
 
     @property
     def client(self) -> ContentLibraryClient:
