@@ -9,6 +9,7 @@ from typing import Literal
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings, normalize_server
 from cl_desktop.api.errors import Unauthenticated
+from cl_desktop.credentials import trust
 from cl_desktop.transfers.errors import NotConnected
 from cl_desktop.transfers.jobs import ServerRef
 
@@ -34,9 +35,16 @@ class LoginRequest:
 
 
 def default_client_factory(ref: ServerRef, password: str) -> ContentLibraryClient:
-    tls = TlsSettings(ca_file=ref.ca_file, pin_sha256=ref.pin_sha256)
+    """A client trusting the server as the job says, else as the trust store's pin does.
+
+    The pin is looked up here, at each login, not copied into jobs: a certificate trusted
+    again later applies to queued jobs too. API calls and data transfers share the client's
+    session, so the data URLs are verified against the same pin.
+    """
+    url = normalize_server(ref.url)
+    tls = trust.tls_for(url, TlsSettings(ca_file=ref.ca_file, pin_sha256=ref.pin_sha256))
     return ContentLibraryClient(
-        ref.url,
+        url,
         ref.username,
         password,
         dialect=_DIALECTS.get(ref.dialect, "auto"),
