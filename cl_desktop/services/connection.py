@@ -19,19 +19,29 @@ _DIALECTS: dict[str, Literal["auto", "api", "rest"]] = {"api": "api", "rest": "r
 
 @dataclass(frozen=True)
 class LoginRequest:
-    """What the connection dialog asks for (the password stays in memory only)."""
+    """What the connection dialog asks for (the password stays in memory only, unless
+    `remember_password` puts it in the keyring)."""
 
     server: str
     username: str
     password: str
     ca_file: str | None = None
+    dialect: str = "auto"  # "auto", "api" or "rest"
+    remember_password: bool = False
+    profile: str = ""  # the saved profile it is for; "" saves one named after the server
+    connect_on_start: bool = False
 
     def __repr__(self) -> str:  # never show the password in logs or tracebacks
         return f"LoginRequest(server={self.server!r}, username={self.username!r}, password=***)"
 
     @property
     def ref(self) -> ServerRef:
-        return ServerRef(normalize_server(self.server), self.username, ca_file=self.ca_file or None)
+        return ServerRef(
+            normalize_server(self.server),
+            self.username,
+            dialect=self.dialect if self.dialect in _DIALECTS else "auto",
+            ca_file=self.ca_file or None,
+        )
 
 
 def default_client_factory(ref: ServerRef, password: str) -> ContentLibraryClient:
