@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from cl_desktop.services.connection import LoginRequest
-from cl_desktop.services.connections import Profile, RecentServer
+from cl_desktop.services.connections import Profile, RecentServer, server_label
 from cl_desktop.services.errors import ErrorInfo
 
 DIALECTS = (
@@ -88,6 +88,9 @@ class ConnectDialog(QDialog):
             self.dialect.addItem(text, value)
         self.ca_file = QLineEdit()
         self.ca_file.setPlaceholderText("optional: PEM file of the server's CA")
+        for field in (self.name, self.server, self.username, self.ca_file):  # placeholders whole
+            hint = field.fontMetrics().horizontalAdvance(field.placeholderText())
+            field.setMinimumWidth(hint + 16)
         self.browse = QPushButton("&Browse...")
         self.browse.clicked.connect(self._browse)
         ca_row = QHBoxLayout()
@@ -319,10 +322,15 @@ class ConnectDialog(QDialog):
         )
 
     def profile(self) -> Profile:
-        """The form as a profile (named "user on server" when no name was given)."""
+        """The form as a profile, named "user@host[:port]" when no name was given (as the
+        service names the profile of a login without one)."""
         request = self.request()
+        try:
+            default_name = server_label(request.ref)
+        except ValueError:  # not a server address: the login will say so
+            default_name = f"{request.username}@{request.server}"
         return Profile(
-            request.profile or f"{request.username} on {request.server}",
+            request.profile or default_name,
             request.server,
             request.username,
             request.dialect,  # type: ignore[arg-type]  # one of DIALECTS' values

@@ -123,12 +123,12 @@ def test_edit_save_remove_and_forget_password(
     dialog.server.setText("new.test")
     dialog.username.setText("me")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    assert profiles.find("me on new.test") is not None  # named after the server
+    assert profiles.find("me@new.test") is not None  # named after the server
 
     Passwords().remember("vc.test", PROD.user, "prod-secret")
     dialog.profile_list.setCurrentRow(_item(dialog, "prod"))
     qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
-    assert [p.name for p in book.profiles()] == ["lab", "me on new.test"]
+    assert [p.name for p in book.profiles()] == ["lab", "me@new.test"]
     assert Passwords().lookup("vc.test", PROD.user) is None  # its password went with it
     assert dialog.profile_list.count() == 2 and dialog.server.text() == ""
 
