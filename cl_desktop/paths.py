@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -24,8 +25,25 @@ log = logging.getLogger(__name__)
 
 
 def keyring_key(server: str, user: str) -> str:
-    """The keyring entry of a password, one naming for the window and the CLI."""
-    return f"{user}@{server}"
+    """The keyring entry of a password, one naming for the window and the CLI.
+
+    The server is named as a user types it, "host" or "host:port" ("https://vc:443/" and "VC"
+    are both "vc"), so `cl-transfer --server vc` finds what the window stored for https://vc.
+    """
+    text = server.strip().rstrip("/")
+    parts = urlsplit(text if "://" in text else "https://" + text)
+    host = (parts.hostname or text).lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    try:
+        port = parts.port
+    except ValueError:  # not a number: keep the text, the login will say what is wrong
+        return f"{user}@{text}"
+    if parts.scheme == "https" and port in (None, 443):
+        return f"{user}@{host}"
+    if parts.scheme == "https":
+        return f"{user}@{host}:{port}"
+    return f"{user}@{parts.scheme}://{host}:{port or 80}"
 
 
 def data_dir_override() -> Path | None:

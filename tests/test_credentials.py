@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import ssl
-from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +18,14 @@ from cl_desktop.api import fetch_peer_certificate
 from cl_desktop.api.transport import origin
 from cl_desktop.cli.errors import EXIT_LOCAL
 from cl_desktop.credentials import profiles, trust
+from cl_desktop.credentials.certificates import CertificateDetails, ProblemKind, read_certificate
 from cl_desktop.credentials.passwords import Passwords
 from tests.support.accounts import MemoryKeyring
 from tests.support.cli import cli
-from tests.support.servers.simulator import SimulatorServer
+from tests.support.tls import ServedCert, issue_cert
 
 
-def _write_cert(ca: trustme.CA, folder: Path) -> tuple[Path, Path, str]:
-    """A server certificate for 127.0.0.1: (cert file, key file, its SHA-256)."""
-    issued = ca.issue_cert("127.0.0.1", "localhost")
-    folder.mkdir()
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    issued.cert_chain_pems[0].write_to_path(str(cert))
-    issued.private_key_pem.write_to_path(str(key))
-    der = ssl.PEM_cert_to_DER_cert(issued.cert_chain_pems[0].bytes().decode())
-    return cert, key, hashlib.sha256(der).hexdigest()
-
-
-@pytest.fixture
-def tls_sim(tmp_path: Path) -> Iterator[tuple[Any, str]]:
-    """A simulator on https with a certificate no CA of the system signed, and its SHA-256."""
-    cert, key, sha256 = _write_cert(trustme.CA(), tmp_path / "served")
-    with SimulatorServer(tmp_path / "sim", tls_cert=cert, tls_key=key) as service:
-        yield service, sha256
-
-
-def test_cli_honours_the_trusted_pin(tls_sim: tuple[Any, str]) -> None:
+def test_cli_honours_the_trusted_pin(tls_sim: tuple[Any, ServedCert]) -> None:
     service, _ = tls_sim
     url = service.base_url
     untrusted = cli(url, "libraries")
@@ -60,10 +41,11 @@ def test_cli_honours_the_trusted_pin(tls_sim: tuple[Any, str]) -> None:
 
 
 def test_changed_certificate_is_refused_with_both_fingerprints(
-    tls_sim: tuple[Any, str], tmp_path: Path
+    tls_sim: tuple[Any, ServedCert], tmp_path: Path
 ) -> None:
-    service, presented = tls_sim
-    _, _, earlier = _write_cert(trustme.CA(), tmp_path / "earlier")  # the one the user trusted
+    service, served = tls_sim
+    presented = served.sha256
+    earlier = issue_cert(trustme.CA(), tmp_path / "earlier").sha256  # the one the user trusted
     _, host, port = origin(service.base_url)
     assert port is not None
     trust.trust(host, port, earlier, "CN=127.0.0.1")
@@ -132,7 +114,9 @@ def test_profiles_round_trip_without_a_password() -> None:
     assert profiles.last_used() is None and profiles.list_profiles() == [lab]
 
 
-def test_a_damaged_trust_store_is_refused_not_read_as_empty(tls_sim: tuple[Any, str]) -> None:
+def test_a_damaged_trust_store_is_refused_not_read_as_empty(
+    tls_sim: tuple[Any, ServedCert],
+) -> None:
     service, _ = tls_sim
     path = trust.trust_store_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,3 +125,76 @@ def test_a_damaged_trust_store_is_refused_not_read_as_empty(tls_sim: tuple[Any, 
         trust.pin_for("127.0.0.1", 443)
     refused = cli(service.base_url, "libraries")
     assert refused.returncode == EXIT_LOCAL and str(path) in refused.stderr, refused.stderr
+
+
+# --- what a certificate says ---------------------------------------------------------------------
+
+
+def test_details_of_a_served_certificate(tls_sim: tuple[Any, ServedCert]) -> None:
+    service, served = tls_sim
+    details = read_certificate(service.base_url)
+    assert details.sha256 == served.sha256 and details.sha1 == served.sha1
+    assert (
+        details.sha256_colons == ":".join(served.sha256[i : i + 2] for i in range(0, 64, 2)).upper()
+    )
+    assert len(details.sha1_colons) == 59 and details.sha1_colons.isupper()
+    assert details.dns_names == ("localhost",) and details.ip_addresses == ("127.0.0.1",)
+    assert details.subject_alt_names == ("localhost", "127.0.0.1")
+    assert "trustme" in details.issuer and details.subject != details.issuer
+    assert not details.self_signed  # signed by the test CA
+    assert details.not_before < datetime.now(UTC) < details.not_after
+    assert details.problems("127.0.0.1") == () and details.problems("LOCALHOST.") == ()
+    assert CertificateDetails.from_pem(served.cert.read_text()) == details
+    assert CertificateDetails.from_der(ssl.PEM_cert_to_DER_cert(details.pem)) == details
+
+
+def test_a_ca_certificate_is_self_signed(tls_ca: trustme.CA) -> None:
+    details = CertificateDetails.from_pem(tls_ca.cert_pem.bytes())
+    assert details.self_signed and details.subject == details.issuer
+
+
+def _problems(
+    tls_ca: trustme.CA, folder: Path, host: str, *names: str, **validity: datetime
+) -> set[ProblemKind]:
+    served = issue_cert(tls_ca, folder, *names, **validity)
+    details = CertificateDetails.from_pem(served.cert.read_text())
+    return {p.kind for p in details.problems(host)}
+
+
+def test_expired_not_yet_valid_and_wrong_host_are_named(tls_ca: trustme.CA, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    day = timedelta(days=1)
+    expired = _problems(tls_ca, tmp_path / "a", "vc.local", "vc.local",
+                        not_before=now - 10 * day, not_after=now - day)  # fmt: skip
+    assert expired == {ProblemKind.EXPIRED}
+    early = _problems(tls_ca, tmp_path / "b", "vc.local", "vc.local",
+                      not_before=now + day, not_after=now + 10 * day)  # fmt: skip
+    assert early == {ProblemKind.NOT_YET_VALID}
+    assert _problems(tls_ca, tmp_path / "c", "other.local", "vc.local") == {
+        ProblemKind.HOST_MISMATCH
+    }
+    served = issue_cert(tls_ca, tmp_path / "d", "vc.local", not_after=now - day,
+                        not_before=now - 2 * day)  # fmt: skip
+    (expiry, mismatch) = CertificateDetails.from_pem(served.cert.read_text()).problems("10.0.0.1")
+    assert "expired on" in expiry.text and "not for 10.0.0.1" in mismatch.text
+    assert "vc.local" in mismatch.text
+
+
+@pytest.mark.parametrize(
+    ("host", "names", "matches"),
+    [
+        ("vc.example.test", ("*.example.test",), True),
+        ("example.test", ("*.example.test",), False),  # a wildcard is one whole label
+        ("a.vc.example.test", ("*.example.test",), False),
+        ("VC.Example.Test", ("vc.example.test",), True),
+        ("10.0.0.5", ("10.0.0.5",), True),
+        ("10.0.0.5", ("10.0.0.6", "vc.example.test"), False),
+        ("[::1]", ("::1",), True),
+        ("10.0.0.5", ("*.0.0.5",), False),  # an address never matches a DNS name
+    ],
+)
+def test_host_names_are_matched_against_the_alternative_names(
+    tls_ca: trustme.CA, tmp_path: Path, host: str, names: tuple[str, ...], matches: bool
+) -> None:
+    served = issue_cert(tls_ca, tmp_path / "cert", *names)
+    assert CertificateDetails.from_pem(served.cert.read_text()).matches_host(host) is matches

@@ -137,7 +137,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "transfers": {"api"},
     "cli": {"api", "transfers", "credentials"},
     "credentials": {"api"},
-    "services": {"api", "transfers"},
+    "services": {"api", "transfers", "credentials"},
     "ui": {"services", "transfers", "api.models", "api.errors"},
 }
 # The composition root (top-level modules) wires the layers together: it may import any of

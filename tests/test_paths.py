@@ -49,3 +49,18 @@ def test_with_both_stores_the_shared_one_wins_and_the_old_is_named(
         assert paths.job_store_path(tmp_path) == tmp_path / "transfers.sqlite"
     assert (tmp_path / "cl-transfer-queue.sqlite").exists()
     assert str(tmp_path / "cl-transfer-queue.sqlite") in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("server", "entry"),
+    [
+        ("vc.local", "admin@vc.local"),
+        ("https://VC.local:443/", "admin@vc.local"),
+        ("vc.local:8443", "admin@vc.local:8443"),
+        ("https://vc.local:8443", "admin@vc.local:8443"),
+        ("http://127.0.0.1:8080", "admin@http://127.0.0.1:8080"),
+        ("[::1]:8443", "admin@[::1]:8443"),
+    ],
+)
+def test_one_keyring_entry_however_the_server_is_written(server: str, entry: str) -> None:
+    assert paths.keyring_key(server, "admin") == entry

@@ -64,12 +64,37 @@ def remove(name: str) -> bool:
 
 
 def last_used() -> Profile | None:
-    data = _load()
-    name = data.get("last_used")
-    return next((p for p in list_profiles() if p.name == name), None)
+    name = _load().get("last_used")
+    return find(name) if name else None
 
 
 def set_last_used(name: str) -> None:
     data = _load()
     data["last_used"] = name
     write_json(profiles_path(), data)
+
+
+MAX_RECENT = 8
+
+
+@dataclass(frozen=True)
+class RecentServer:
+    server: str  # host[:port], as it was typed
+    user: str
+
+
+def recent() -> list[RecentServer]:
+    """The servers connected to lately, the latest first."""
+    return [RecentServer(r["server"], r["user"]) for r in _load().get("recent", [])]
+
+
+def add_recent(server: str, user: str) -> None:
+    data = _load()
+    entry = asdict(RecentServer(server, user))
+    others = [r for r in data.get("recent", []) if r != entry]
+    data["recent"] = [entry, *others][:MAX_RECENT]
+    write_json(profiles_path(), data)
+
+
+def find(name: str) -> Profile | None:
+    return next((p for p in list_profiles() if p.name == name), None)

@@ -9,6 +9,7 @@ from typing import Literal
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings, normalize_server
 from cl_desktop.api.errors import Unauthenticated
+from cl_desktop.credentials import trust
 from cl_desktop.transfers.errors import NotConnected
 from cl_desktop.transfers.jobs import ServerRef
 
@@ -18,25 +19,42 @@ _DIALECTS: dict[str, Literal["auto", "api", "rest"]] = {"api": "api", "rest": "r
 
 @dataclass(frozen=True)
 class LoginRequest:
-    """What the connection dialog asks for (the password stays in memory only)."""
+    """What the connection dialog asks for (the password stays in memory only, unless
+    `remember_password` puts it in the keyring)."""
 
     server: str
     username: str
     password: str
     ca_file: str | None = None
+    dialect: str = "auto"  # "auto", "api" or "rest"
+    remember_password: bool = False
+    profile: str = ""  # the saved profile it is for; "" saves one named after the server
+    connect_on_start: bool = False
 
     def __repr__(self) -> str:  # never show the password in logs or tracebacks
         return f"LoginRequest(server={self.server!r}, username={self.username!r}, password=***)"
 
     @property
     def ref(self) -> ServerRef:
-        return ServerRef(normalize_server(self.server), self.username, ca_file=self.ca_file or None)
+        return ServerRef(
+            normalize_server(self.server),
+            self.username,
+            dialect=self.dialect if self.dialect in _DIALECTS else "auto",
+            ca_file=self.ca_file or None,
+        )
 
 
 def default_client_factory(ref: ServerRef, password: str) -> ContentLibraryClient:
-    tls = TlsSettings(ca_file=ref.ca_file, pin_sha256=ref.pin_sha256)
+    """A client trusting the server as the job says, else as the trust store's pin does.
+
+    The pin is looked up here, at each login, not copied into jobs: a certificate trusted
+    again later applies to queued jobs too. API calls and data transfers share the client's
+    session, so the data URLs are verified against the same pin.
+    """
+    url = normalize_server(ref.url)
+    tls = trust.tls_for(url, TlsSettings(ca_file=ref.ca_file, pin_sha256=ref.pin_sha256))
     return ContentLibraryClient(
-        ref.url,
+        url,
         ref.username,
         password,
         dialect=_DIALECTS.get(ref.dialect, "auto"),

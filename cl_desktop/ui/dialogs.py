@@ -1,4 +1,5 @@
-"""Dialogs: connection, confirmations, errors, file pickers; bundled in Prompts for injection."""
+"""Dialogs: confirmations, errors, file pickers, and (from connect_dialog and trust_dialog) the
+connection and certificate questions; bundled in Prompts for injection."""
 
 from __future__ import annotations
 
@@ -13,92 +14,22 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QMessageBox,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from cl_desktop.api.models import DatastoreSummary
 from cl_desktop.services.connection import LoginRequest
+from cl_desktop.services.connections import CertificateChange, CertificateDetails
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
+from .connect_dialog import ask_login
+from .trust_dialog import ask_trust, show_certificate_changed
+
 MAX_LISTED = 12  # lines of a confirmation shown before "and n more"
-
-
-class ConnectDialog(QDialog):
-    """Server, user, password and CA file: a plain form (profiles replace it later)."""
-
-    def __init__(
-        self,
-        parent: QWidget | None = None,
-        initial: LoginRequest | None = None,
-        error: ErrorInfo | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Connect to vCenter")
-        self.server = QLineEdit(initial.server if initial else "")
-        self.server.setPlaceholderText("host name, or https://host:port")
-        self.username = QLineEdit(initial.username if initial else "")
-        self.username.setPlaceholderText("administrator@vsphere.local")
-        self.password = QLineEdit(initial.password if initial else "")
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.ca_file = QLineEdit(initial.ca_file or "" if initial else "")
-        self.ca_file.setPlaceholderText("optional: PEM file of the server's CA")
-        browse = QPushButton("Browse...")
-        browse.clicked.connect(self._browse)
-        ca_row = QHBoxLayout()
-        ca_row.addWidget(self.ca_file)
-        ca_row.addWidget(browse)
-
-        form = QFormLayout()
-        form.addRow("&Server:", self.server)
-        form.addRow("&User:", self.username)
-        form.addRow("&Password:", self.password)
-        form.addRow("&CA file:", ca_row)
-        layout = QVBoxLayout(self)
-        if error is not None:
-            message = QLabel(f"<b>{error.title}</b><br>{error.message}")
-            message.setWordWrap(True)
-            message.setStyleSheet("color: #b00000")
-            layout.addWidget(message)
-        layout.addLayout(form)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        (self.password if initial and initial.server else self.server).setFocus()
-
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "CA certificate", "", "PEM certificates (*.pem *.crt);;All files (*)"
-        )
-        if path:
-            self.ca_file.setText(path)
-
-    def request(self) -> LoginRequest:
-        return LoginRequest(
-            self.server.text().strip(),
-            self.username.text().strip(),
-            self.password.text(),
-            self.ca_file.text().strip() or None,
-        )
-
-
-def ask_login(
-    parent: QWidget | None, initial: LoginRequest | None, error: ErrorInfo | None
-) -> LoginRequest | None:
-    dialog = ConnectDialog(parent, initial, error)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return None
-    return dialog.request()
 
 
 def listing(lines: Sequence[str]) -> str:
@@ -242,6 +173,14 @@ class Prompts:
     ask_login: Callable[
         [QWidget | None, LoginRequest | None, ErrorInfo | None], LoginRequest | None
     ] = field(default=ask_login)
+    # True: trust this certificate for the request's server (pin it)
+    ask_trust: Callable[[QWidget | None, LoginRequest, CertificateDetails], bool] = field(
+        default=ask_trust
+    )
+    # True only when the user deliberately replaced the trusted certificate (asked twice)
+    show_certificate_changed: Callable[[QWidget | None, LoginRequest, CertificateChange], bool] = (
+        field(default=show_certificate_changed)
+    )
     confirm: Callable[[QWidget | None, str, str, Sequence[str]], bool] = field(default=confirm)
     show_error: Callable[[QWidget | None, ErrorInfo], None] = field(default=show_error)
     ask_directory: Callable[[QWidget | None, str, str], str] = field(default=ask_directory)

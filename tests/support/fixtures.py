@@ -49,6 +49,7 @@ from tests.support.servers import (
     simulator_unavailable_reason,
     vcsim_skip_reason,
 )
+from tests.support.tls import tls_ca, tls_sim  # noqa: F401  # fixtures: https simulators
 
 
 def pytest_configure(config: pytest.Config) -> None:

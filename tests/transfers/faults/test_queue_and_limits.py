@@ -95,7 +95,7 @@ def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) 
     monkeypatch.setenv("CL_PASSWORD", "from-env")
     assert cli_module.password_for("https://vc", SIM_USER) == "from-env"
     monkeypatch.delenv("CL_PASSWORD")
-    memory_keyring.set_password(cli_module.KEYRING_SERVICE, f"{SIM_USER}@https://vc", "stored")
+    memory_keyring.set_password(cli_module.KEYRING_SERVICE, f"{SIM_USER}@vc", "stored")
     assert cli_module.password_for("https://vc", SIM_USER) == "stored"
     memory_keyring.passwords.clear()
     monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115 (not a terminal)

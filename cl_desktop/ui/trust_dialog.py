@@ -1,0 +1,219 @@
+"""Certificate trust, as SSH asks about host keys: trust a new certificate; a changed one is loud.
+
+TrustDialog shows an untrusted certificate and offers to pin it for the server.
+CertificateChangedDialog refuses a pinned server presenting another certificate; its only ways
+out are Cancel and a deliberately labelled replace that asks a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cl_desktop.services.connection import LoginRequest
+from cl_desktop.services.connections import CertificateChange, CertificateDetails
+
+TRUST_BUTTON = "Trust this certificate for this server"
+REPLACE_BUTTON = "Replace the trusted certificate..."
+
+
+def _fingerprint(colon_hex: str) -> str:
+    """A SHA-256 in two lines of 16 bytes, so the dialog stays narrow; a SHA-1 in one."""
+    if len(colon_hex) <= 60:
+        return colon_hex
+    return colon_hex[:47] + "\n" + colon_hex[48:]
+
+
+def _day(when: datetime | str) -> str:
+    """A date as the dialogs show it; an ISO text (the trust store's) is parsed first."""
+    if isinstance(when, str):
+        try:
+            parsed = datetime.fromisoformat(when)
+        except ValueError:
+            return when
+        return _day(parsed)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _value(text: str, monospace: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setWordWrap(not monospace)  # fingerprints are broken into lines by hand
+    if monospace:
+        label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    return label
+
+
+def _text(text: str, *, bold: bool = False, color: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if bold:
+        font = QFont(label.font())
+        font.setBold(True)
+        label.setFont(font)
+    if color:
+        label.setStyleSheet(f"color: {color}")
+    return label
+
+
+def _details_rows(form: QFormLayout, details: CertificateDetails) -> None:
+    form.addRow("Subject:", _value(details.subject))
+    form.addRow("Issuer:", _value(details.issuer))
+    form.addRow("Alternative names:", _value(", ".join(details.subject_alt_names) or "none"))
+    form.addRow("Valid from:", _value(_day(details.not_before)))
+    form.addRow("Valid until:", _value(_day(details.not_after)))
+    form.addRow("SHA-256:", _value(_fingerprint(details.sha256_colons), True))
+    form.addRow("SHA-1:", _value(details.sha1_colons, True))
+
+
+def host_of(request: LoginRequest) -> str:
+    """The host name the user connects to (what the certificate must name)."""
+    try:
+        return urlsplit(request.ref.url).hostname or request.server
+    except ValueError:
+        return request.server
+
+
+class TrustDialog(QDialog):
+    def __init__(
+        self,
+        parent: QWidget | None,
+        host: str,
+        details: CertificateDetails,
+        now: datetime | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Untrusted certificate")
+        layout = QVBoxLayout(self)
+        layout.addWidget(_text(f"This computer does not trust the certificate of {host}.",
+                               bold=True))  # fmt: skip
+        layout.addWidget(
+            _text(
+                "vCenter usually signs its certificate with its own certificate authority "
+                "(VMCA). Compare the fingerprints below with the ones vCenter shows under "
+                "Administration, Certificates, before you trust it. It is then trusted for "
+                "this server only, by this app and by cl-transfer."
+            )
+        )
+        self.problem_labels = [
+            _text(problem.text, color="#b00000") for problem in details.problems(host, now)
+        ]
+        if details.self_signed:
+            self.problem_labels.append(_text("The certificate is self-signed."))
+        for label in self.problem_labels:
+            layout.addWidget(label)
+        form = QFormLayout()
+        _details_rows(form, details)
+        layout.addLayout(form)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.trust_button = self.buttons.addButton(
+            TRUST_BUTTON, QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel_button.setDefault(True)  # Enter never trusts by accident
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+
+def confirm_replace(parent: QWidget | None, where: str, new_sha256: str) -> bool:
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Replace the trusted certificate",
+        f"Replace the trusted certificate of {where}?",
+        parent=parent,
+    )
+    box.setInformativeText(
+        "Do this only after the server's administrator confirmed that the server now "
+        f"presents the certificate with SHA-256\n{new_sha256}"
+    )
+    box.setStandardButtons(QMessageBox.StandardButton.Cancel)
+    replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is replace
+
+
+class CertificateChangedDialog(QDialog):
+    """The loud one: both fingerprints; Cancel, or replace after a second question."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        change: CertificateChange,
+        confirm: Callable[[QWidget | None, str, str], bool] = confirm_replace,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Certificate changed")
+        self._change = change
+        self._confirm = confirm
+        self.where = f"{change.host}:{change.port}"
+        layout = QVBoxLayout(self)
+        heading = _text(
+            f"WARNING: the certificate of {self.where} has changed!", bold=True, color="#b00000"
+        )
+        font = QFont(heading.font())
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        heading.setFont(font)
+        layout.addWidget(heading)
+        layout.addWidget(
+            _text(
+                "Someone could be intercepting the connection (a man-in-the-middle attack), "
+                "or the server's certificate was renewed. Nothing was sent to the server. "
+                "Ask the server's administrator whether the new fingerprint is right before "
+                "you replace the trusted certificate."
+            )
+        )
+        form = QFormLayout()
+        form.addRow("Trusted SHA-256:", _value(_fingerprint(change.old_sha256_colons), True))
+        form.addRow("Trusted on:", _value(_day(change.trusted_at) or "unknown"))
+        form.addRow("Presented SHA-256:", _value(_fingerprint(change.new_sha256_colons), True))
+        if change.presented is not None:
+            presented = change.presented
+            form.addRow("Presented SHA-1:", _value(presented.sha1_colons, True))
+            form.addRow("Subject:", _value(presented.subject))
+            form.addRow("Issuer:", _value(presented.issuer))
+            form.addRow("Valid:", _value(f"{_day(presented.not_before)} to "
+                                         f"{_day(presented.not_after)}"))  # fmt: skip
+        layout.addLayout(form)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.replace_button = QPushButton(REPLACE_BUTTON)
+        self.replace_button.setAutoDefault(False)
+        self.buttons.addButton(self.replace_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.cancel_button.setDefault(True)
+        self.replace_button.clicked.connect(self._replace)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def _replace(self) -> None:
+        if self._confirm(self, self.where, self._change.new_sha256_colons):
+            self.accept()
+
+
+def ask_trust(parent: QWidget | None, request: LoginRequest, details: CertificateDetails) -> bool:
+    """True: the user trusts this certificate for the server (the caller pins it)."""
+    return TrustDialog(parent, host_of(request), details).exec() == QDialog.DialogCode.Accepted
+
+
+def show_certificate_changed(
+    parent: QWidget | None, request: LoginRequest, change: CertificateChange
+) -> bool:
+    """True only when the user chose to replace the trusted certificate, and confirmed it."""
+    return CertificateChangedDialog(parent, change).exec() == QDialog.DialogCode.Accepted
