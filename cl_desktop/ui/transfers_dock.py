@@ -28,7 +28,7 @@ from . import format as fmt
 from .actions import add_actions, make_action
 from .delegates import ProgressDelegate
 from .dialogs import Prompts
-from .queue_model import FILE, ITEM, PROGRESS, STATE, HistoryModel, QueueModel, error_text
+from .queue_model import FILE, ITEM, PROGRESS, SERVER, STATE, HistoryModel, QueueModel, error_text
 from .views import setup_table
 
 K_QUEUE_HEADER = "views/queue_header"
@@ -196,7 +196,7 @@ class TransfersDock(QDockWidget):
         view.setObjectName("queueView")
         view.setModel(self.queue_model)
         view.setItemDelegateForColumn(PROGRESS, ProgressDelegate(view))
-        setup_table(view, {ITEM: 170, FILE: 200, PROGRESS: 160, STATE: 270})  # STATE: its notes
+        setup_table(view, {SERVER: 150, ITEM: 170, FILE: 200, PROGRESS: 160, STATE: 270})  # notes
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self._queue_menu)
