@@ -465,11 +465,14 @@ class MainWindow(QMainWindow):
         if self.sessions_dock is not None:
             self.sessions_dock.monitor.unwatch(server)
         self.libraries = {key: lib for key, lib in self.libraries.items() if key[0] != server}
-        # Removing the root moves the current row elsewhere (or nowhere): a real change.
-        self.library_model.remove_server(server)
-        current = self.library_tree.currentIndex()
-        if server == self._server:
-            self._on_library_current(current, QModelIndex())
+        model = self.library_model
+        model.remove_server(server)
+        if server == self._server:  # on to another server's first library (or nothing)
+            others = model.servers()
+            select = model.first_library()
+            select = select if select.isValid() or not others else model.server_index(others[0])
+            self.library_tree.setCurrentIndex(select)
+            self._on_library_current(select, QModelIndex())
         if not self.browser.servers:
             self.item_view.set_placeholder("Not connected. Use File > Connect... (Ctrl+L).")
         self.show_status(f"Disconnected from {server.label}. {self._connected_text()}")
