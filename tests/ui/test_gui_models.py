@@ -177,6 +177,7 @@ def test_history_and_files_models_pass_modeltester(qtmodeltester: ModelTester) -
     history.set_records([record, dataclasses.replace(record, job_id=2, outcome="failed")])
     qtmodeltester.check(history, force_py=True)
     assert history.index(0, 6).data() == "Failed"  # newest first
+    assert history.index(0, 9).data() == "admin@127.0.0.1:1"  # Server: as the tree names it
     files = FilesModel()
     files.set_files(
         [

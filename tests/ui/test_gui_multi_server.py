@@ -13,7 +13,14 @@ from pytestqt.qtbot import QtBot
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
-from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, Phase, Verification
+from cl_desktop.transfers.jobs import (
+    Direction,
+    JobSpec,
+    JobState,
+    Phase,
+    ServerRef,
+    Verification,
+)
 from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.queue_model import SERVER, STATE
 from cl_desktop.ui.sessions_view import SERVER as SESSION_SERVER
@@ -21,6 +28,17 @@ from tests.support.accounts import SIM_PASSWORD, SIM_USER
 from tests.support.files import make_file
 from tests.support.gui import FakePrompts, build_app, close_app, drop_files, jobs, wait_jobs
 from tests.support.multi import library_row, tree_roots, wait_servers
+
+
+def test_a_server_is_named_user_at_host_with_the_port_only_when_not_443() -> None:
+    cases = {
+        "https://vc.example": "admin@vc.example",
+        "https://vc.example:443/": "admin@vc.example",
+        "https://vc.example:8443": "admin@vc.example:8443",
+        "http://127.0.0.1:8080": "admin@127.0.0.1:8080",
+        "https://[::1]:9443": "admin@[::1]:9443",
+    }
+    assert {url: ServerRef(url, "admin").label for url in cases} == cases
 
 
 def login_to(service: Any) -> LoginRequest:
