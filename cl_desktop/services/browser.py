@@ -94,12 +94,21 @@ class LibraryBrowser(QObject):
             return client.libraries.list_models()
 
         def done(libraries: tuple[LibraryModel, ...]) -> None:
-            if server not in self._servers:
-                self._servers.append(server)
-            self.connected.emit(server)
+            self._add(server)
             self.libraries_loaded.emit(server, libraries)
 
         self._tasks.run(login, done, self.connection_failed.emit)
+
+    def add_server(self, server: ServerRef) -> None:
+        """Browse `server`, logged in elsewhere (the connector has its client): emits
+        connected, then its libraries."""
+        self._add(server)
+        self.load_libraries(server)
+
+    def _add(self, server: ServerRef) -> None:
+        if server not in self._servers:
+            self._servers.append(server)
+        self.connected.emit(server)
 
     def disconnect_server(self, server: ServerRef) -> None:
         """Forget `server` here at once; log out of it in the background."""

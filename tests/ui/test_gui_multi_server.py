@@ -191,8 +191,10 @@ def test_sessions_of_both_servers_listed_and_a_disconnect_pauses_its_jobs_until_
         session = listed[login.ref.label]
         assert session is not None and session.session_id == by_server[login.ref].session_id
 
-    # disconnecting B: its root and sessions go, its running upload waits for B's login
-    window.disconnect_server(login_b.ref)
+    # File > Disconnect of B (the current server): its root and sessions go, its running
+    # upload waits for B's login
+    assert window.server == login_b.ref and window.disconnect_action.isEnabled()
+    window.disconnect_action.trigger()
     assert [server for _, server, _ in tree_roots(gui)] == [login_a.ref]
     assert window.server == login_a.ref
     job_id_b = by_server[login_b.ref].id
@@ -224,3 +226,29 @@ def test_sessions_of_both_servers_listed_and_a_disconnect_pauses_its_jobs_until_
         [item] = client_b.items.list_models(sim_service_b.default_library_id)
         [info] = client_b.item_files.list(item.id or "")
         assert info.size == payload.stat().st_size
+
+
+def test_the_browser_adds_a_server_logged_in_elsewhere_and_forgets_it_on_disconnect(
+    qtbot: QtBot, gui: Application, sim_service_b: Any
+) -> None:
+    """What a connection service that logs in by itself uses: add_server, disconnect_server."""
+    login_b = login_to(sim_service_b)
+    gui.connector.set_password(login_b.ref, login_b.password)
+    browser = gui.browser
+    said: list[tuple[str, Any]] = []
+    browser.connected.connect(lambda server: said.append(("connected", server)))
+    browser.libraries_loaded.connect(
+        lambda server, libs: said.append(("libraries", (server, libs)))
+    )
+    browser.add_server(login_b.ref)
+    assert said == [("connected", login_b.ref)] and browser.servers[1] == login_b.ref
+    qtbot.waitUntil(lambda: len(said) == 2, timeout=10000)
+    server, libraries = said[1][1]
+    assert server == login_b.ref
+    assert sim_service_b.default_library_id in {lib.id for lib in libraries}
+    wait_servers(qtbot, gui, 2)
+
+    with qtbot.waitSignal(browser.disconnected, timeout=5000):
+        gui.window.disconnect_server(login_b.ref)
+    assert len(browser.servers) == 1 and login_b.ref not in browser.servers
+    qtbot.waitUntil(lambda: not gui.connector.connected(login_b.ref), timeout=5000)
