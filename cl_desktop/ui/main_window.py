@@ -880,11 +880,17 @@ class MainWindow(QMainWindow):
         menu.popup(self.item_view.viewport().mapToGlobal(pos))
 
     def _library_menu(self, pos: QPoint) -> None:
+        menu = self.library_menu(self.library_tree.indexAt(pos))
+        menu.popup(self.library_tree.viewport().mapToGlobal(pos))
+
+    def library_menu(self, index: QModelIndex) -> QMenu:
+        """The tree's context menu for the row at `index`: a server's or a library's."""
         menu = QMenu(self)
-        index = self.library_tree.indexAt(pos)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if index.isValid() and not index.data(LibraryIdRole):  # a server's row
             server = index.data(ServerRole)
-            disconnect = menu.addAction(f"D&isconnect {server.label}")
+            label = server.label.replace("&", "&&")  # a literal "&", not a mnemonic
+            disconnect = menu.addAction(f"D&isconnect {label}")
             disconnect.triggered.connect(lambda: self.disconnect_server(server))
             add_actions(menu, [None, self.connect_action, self.refresh_action])
         else:
@@ -892,7 +898,7 @@ class MainWindow(QMainWindow):
                 menu,
                 [self.upload_new_action, None, *self.manager.library_actions, self.refresh_action],
             )
-        menu.popup(self.library_tree.viewport().mapToGlobal(pos))
+        return menu
 
     def _show_failure(self, error: ErrorInfo) -> None:
         self.show_status(error.text, error=True)

@@ -248,7 +248,12 @@ def test_the_browser_adds_a_server_logged_in_elsewhere_and_forgets_it_on_disconn
     assert sim_service_b.default_library_id in {lib.id for lib in libraries}
     wait_servers(qtbot, gui, 2)
 
+    # the server row's context menu offers to disconnect that server
+    menu = gui.window.library_menu(gui.window.library_model.server_index(login_b.ref))
+    [disconnect] = [action for action in menu.actions() if action.text().startswith("D&isc")]
+    assert disconnect.text() == f"D&isconnect {login_b.ref.label}"
     with qtbot.waitSignal(browser.disconnected, timeout=5000):
-        gui.window.disconnect_server(login_b.ref)
+        disconnect.trigger()
+    menu.deleteLater()
     assert len(browser.servers) == 1 and login_b.ref not in browser.servers
     qtbot.waitUntil(lambda: not gui.connector.connected(login_b.ref), timeout=5000)
