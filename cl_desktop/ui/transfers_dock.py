@@ -31,7 +31,9 @@ from .dialogs import Prompts
 from .queue_model import FILE, ITEM, PROGRESS, SERVER, STATE, HistoryModel, QueueModel, error_text
 from .views import setup_table
 
-K_QUEUE_HEADER = "views/queue_header"
+# "_2": the Server column (after Direction) made the saved column layout of earlier versions
+# misfit; it is dropped, not applied to the wrong columns.
+K_QUEUE_HEADER = "views/queue_header_2"
 K_HISTORY_HEADER = "views/history_header"
 K_EXPORT_DIR = "paths/export_dir"
 
