@@ -190,7 +190,8 @@ def bench_transfers(work: Path, size_mib: int, runs: int, results: Results) -> N
                 probe.start()
                 if phase == "upload":
                     old_ids = {item.id for item in window.item_model.items()}
-                    window.drop_on_library(library_id, [str(p) for p in files])
+                    assert window.server is not None
+                    window.drop_on_library(window.server, library_id, [str(p) for p in files])
                 else:  # the items select_new_items selected
                     window.prompts.ask_directory = lambda *_, d=downloads: str(d)
                     window.download_selected_items()
@@ -254,7 +255,7 @@ def bench_items(work: Path, count: int, runs: int, results: Results) -> None:
     window = app.window
     try:
         loaded: list[object] = []
-        window.browser.items_loaded.connect(lambda _lib, items: loaded.append(items))
+        window.browser.items_loaded.connect(lambda _server, _lib, items: loaded.append(items))
         root = window.library_model.item(0)
         node = next(
             root.child(r) for r in range(root.rowCount()) if root.child(r).text() == "Bench 10k"
@@ -274,7 +275,8 @@ def bench_items(work: Path, count: int, runs: int, results: Results) -> None:
             window.item_model.clear()
             QCoreApplication.processEvents()
             started = time.perf_counter()
-            window._on_items_loaded(library_id, items)  # what the browser's result triggers
+            # what the browser's result triggers
+            window._on_items_loaded(window.server, library_id, items)  # type: ignore[arg-type]
             window.item_view.viewport().repaint()
             QCoreApplication.processEvents()
             timings.append(time.perf_counter() - started)
@@ -404,7 +406,6 @@ def bench_sessions(count: int, runs: int, results: Results) -> None:
     dock.resize(1200, 500)
     dock.show()
     now = datetime.now(UTC)
-    server = None
 
     def timed(apply: Callable[[], None]) -> float:
         started = time.perf_counter()
@@ -413,7 +414,7 @@ def bench_sessions(count: int, runs: int, results: Results) -> None:
         return (time.perf_counter() - started) * 1000
 
     def refresh(rows: tuple[SessionRow, ...]) -> Callable[[], None]:
-        return lambda: dock._on_refreshed(SessionsSnapshot(server, rows, now))  # type: ignore[arg-type]
+        return lambda: dock._on_refreshed(SessionsSnapshot((), rows, now))
 
     first = timed(refresh(session_rows(count, 1, now)))
     results.add(f"{count} sessions: first refresh shown", f"{first:.1f} ms")

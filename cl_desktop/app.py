@@ -91,7 +91,8 @@ class Application(QObject):
         # Lists sessions on the browsing pool; owners are read from the store, so the jobs of a
         # cl-transfer sharing this store count as well as the window's own.
         self.sessions = SessionMonitor(self.connector, self.tasks, self.store.load, self)
-        self.admin = LibraryAdmin(self.connector, self.tasks, lambda: self.browser.server, self)
+        # Management acts on the window's current server (that of the tree's current row).
+        self.admin = LibraryAdmin(self.connector, self.tasks, lambda: self.window.server, self)
         self.window = MainWindow(
             self.browser,
             self.transfers,

@@ -35,29 +35,33 @@ class ItemDetails:
 
 
 class LibraryBrowser(QObject):
-    """Browsing for one connected server; every call returns at once and answers by signal.
+    """Browsing for every connected server; each call names its server, returns at once and
+    answers by signal (which names the server too: library and item ids are unique per
+    server only).
 
     Signals:
-        connected(ServerRef): logged in (libraries follow).
+        connected(ServerRef): logged in (its libraries follow); a second server is added.
         connection_failed(ErrorInfo)
-        libraries_loaded(tuple[LibraryModel, ...])
-        libraries_failed(ErrorInfo)
-        items_progress(str library_id, int done, int total): while a big library loads.
-        items_loaded(str library_id, tuple[ItemModel, ...])
-        items_failed(str library_id, ErrorInfo)
-        details_loaded(ItemDetails)
-        details_failed(str item_id, ErrorInfo)
+        disconnected(ServerRef): the user disconnected it (its libraries are gone).
+        libraries_loaded(ServerRef, tuple[LibraryModel, ...])
+        libraries_failed(ServerRef, ErrorInfo)
+        items_progress(ServerRef, str library_id, int done, int total): a big library loads.
+        items_loaded(ServerRef, str library_id, tuple[ItemModel, ...])
+        items_failed(ServerRef, str library_id, ErrorInfo)
+        details_loaded(ServerRef, ItemDetails)
+        details_failed(ServerRef, str item_id, ErrorInfo)
     """
 
     connected = Signal(object)
     connection_failed = Signal(object)
-    libraries_loaded = Signal(object)
-    libraries_failed = Signal(object)
-    items_progress = Signal(str, int, int)
-    items_loaded = Signal(str, object)
-    items_failed = Signal(str, object)
-    details_loaded = Signal(object)
-    details_failed = Signal(str, object)
+    disconnected = Signal(object)
+    libraries_loaded = Signal(object, object)
+    libraries_failed = Signal(object, object)
+    items_progress = Signal(object, str, int, int)
+    items_loaded = Signal(object, str, object)
+    items_failed = Signal(object, str, object)
+    details_loaded = Signal(object, object)
+    details_failed = Signal(object, str, object)
 
     def __init__(
         self, connector: Connector, tasks: BackgroundTasks, parent: QObject | None = None
@@ -65,7 +69,7 @@ class LibraryBrowser(QObject):
         super().__init__(parent)
         self._connector = connector
         self._tasks = tasks
-        self.server: ServerRef | None = None
+        self._servers: list[ServerRef] = []  # in the order they were connected
         self._items_generation = 0
         self._items_task: int | None = None
         self._details_task: int | None = None
@@ -74,8 +78,14 @@ class LibraryBrowser(QObject):
     def busy(self) -> bool:
         return self._tasks.busy
 
+    @property
+    def servers(self) -> tuple[ServerRef, ...]:
+        """The connected servers, first connected first."""
+        return tuple(self._servers)
+
     def connect_to(self, request: LoginRequest) -> None:
-        """Log in and list the libraries (the password stays in the connector's memory)."""
+        """Log in and list the libraries (the password stays in the connector's memory);
+        servers connected before stay connected."""
         server = request.ref
         self._connector.set_password(server, request.password)
 
@@ -84,24 +94,40 @@ class LibraryBrowser(QObject):
             return client.libraries.list_models()
 
         def done(libraries: tuple[LibraryModel, ...]) -> None:
-            self.server = server
-            self.connected.emit(server)
-            self.libraries_loaded.emit(libraries)
+            self._add(server)
+            self.libraries_loaded.emit(server, libraries)
 
         self._tasks.run(login, done, self.connection_failed.emit)
 
-    def refresh_libraries(self) -> None:
-        server = self._require_server()
+    def add_server(self, server: ServerRef) -> None:
+        """Browse `server`, logged in elsewhere (the connector has its client): emits
+        connected, then its libraries."""
+        self._add(server)
+        self.load_libraries(server)
+
+    def _add(self, server: ServerRef) -> None:
+        if server not in self._servers:
+            self._servers.append(server)
+        self.connected.emit(server)
+
+    def disconnect_server(self, server: ServerRef) -> None:
+        """Forget `server` here at once; log out of it in the background."""
+        if server not in self._servers:
+            return
+        self._servers.remove(server)
+        self._tasks.run(lambda: self._connector.disconnect(server), None, lambda _error: None)
+        self.disconnected.emit(server)
+
+    def load_libraries(self, server: ServerRef) -> None:
         self._tasks.run(
             lambda: self._connector(server).libraries.list_models(),
-            self.libraries_loaded.emit,
-            self.libraries_failed.emit,
+            lambda libraries: self.libraries_loaded.emit(server, libraries),
+            lambda error: self.libraries_failed.emit(server, error),
         )
 
-    def load_items(self, library_id: str) -> None:
+    def load_items(self, server: ServerRef, library_id: str) -> None:
         """List the items of a library (progress reported for big ones); supersedes any
         earlier item load."""
-        server = self._require_server()
         self._items_generation += 1
         generation = self._items_generation
         if self._items_task is not None:
@@ -110,16 +136,17 @@ class LibraryBrowser(QObject):
         def fetch() -> tuple[ItemModel, ...]:
             client = self._connector(server)
             ids = client.items.list(library_id)
-            return self._fetch_item_models(client, library_id, ids, generation)
+            return self._fetch_item_models(server, client, library_id, ids, generation)
 
         self._items_task = self._tasks.run(
             fetch,
-            lambda items: self.items_loaded.emit(library_id, items),
-            lambda error: self.items_failed.emit(library_id, error),
+            lambda items: self.items_loaded.emit(server, library_id, items),
+            lambda error: self.items_failed.emit(server, library_id, error),
         )
 
     def plan_new_items(
         self,
+        server: ServerRef,
         library_id: str,
         paths: list[str],
         on_done: Callable[[DropPlan], None],
@@ -128,7 +155,6 @@ class LibraryBrowser(QObject):
         """Plan a drop of new items into `library_id` against its current item names (read
         now, not from the table, which may be stale), so the confirmation shows the names
         the items will really get."""
-        server = self._require_server()
 
         def plan() -> DropPlan:
             drop = plan_drop(paths)
@@ -136,13 +162,14 @@ class LibraryBrowser(QObject):
                 return drop
             client = self._connector(server)
             ids = client.items.list(library_id)
-            items = self._fetch_item_models(client, library_id, ids, None)
+            items = self._fetch_item_models(server, client, library_id, ids, None)
             return dataclasses.replace(drop, existing=frozenset(i.name or "" for i in items))
 
         self._tasks.run(plan, on_done, on_failed)
 
     def _fetch_item_models(
         self,
+        server: ServerRef,
         client: ContentLibraryClient,
         library_id: str,
         ids: tuple[str, ...],
@@ -169,15 +196,14 @@ class LibraryBrowser(QObject):
                     now = time.monotonic()
                     if generation is not None and now - last_report >= PROGRESS_INTERVAL:
                         last_report = now
-                        self.items_progress.emit(library_id, count, len(ids))
+                        self.items_progress.emit(server, library_id, count, len(ids))
             except TaskCancelled:
                 pool.shutdown(cancel_futures=True)
                 raise
         return tuple(models)
 
-    def load_details(self, item_id: str) -> None:
+    def load_details(self, server: ServerRef, item_id: str) -> None:
         """Files and storage of one item; an earlier, unfinished details load is dropped."""
-        server = self._require_server()
         if self._details_task is not None:
             self._tasks.discard(self._details_task)
 
@@ -194,15 +220,10 @@ class LibraryBrowser(QObject):
 
         def done(details: ItemDetails) -> None:
             self._details_task = None
-            self.details_loaded.emit(details)
+            self.details_loaded.emit(server, details)
 
         def failed(error: ErrorInfo) -> None:
             self._details_task = None
-            self.details_failed.emit(item_id, error)
+            self.details_failed.emit(server, item_id, error)
 
         self._details_task = self._tasks.run(fetch, done, failed)
-
-    def _require_server(self) -> ServerRef:
-        if self.server is None:
-            raise RuntimeError("not connected")
-        return self.server

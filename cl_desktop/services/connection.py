@@ -127,6 +127,23 @@ class Connector:
                 self._clients[key] = client
             return client
 
+    def connected(self, ref: ServerRef) -> bool:
+        with self._lock:
+            return self._key(ref) in self._clients
+
+    def disconnect(self, ref: ServerRef) -> None:
+        """Log out of `ref` (best effort) and forget its client and password, so later calls
+        raise NotConnected until the next login (stand-in until the renewal work lands)."""
+        key = self._key(ref)
+        with self._lock:
+            self._passwords.pop(key, None)
+            client = self._clients.pop(key, None)
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # logging out is a courtesy: the session expires anyway
+                client.http.close()
+
     def close_all(self) -> None:
         """Log out of every server (best effort; call from a background thread at exit)."""
         with self._lock:

@@ -1,13 +1,14 @@
-"""SessionMonitor: the update and download sessions of the connected server, in the background.
+"""SessionMonitor: the update and download sessions of every connected server, in the background.
 
-Each refresh lists both kinds of session, resolves item and library names (cached: vCenter has
-no bulk get, and names rarely change) and marks which sessions a local job owns, by the same
-rule the engine's recovery uses (`transfers.ownership`). It runs on a timer only while someone
-watches (`set_active`), since every refresh costs the server 2 + n calls.
+Each refresh lists both kinds of session on each server, resolves item and library names
+(cached: vCenter has no bulk get, and names rarely change) and marks which sessions a local job
+owns, by the same rule the engine's recovery uses (`transfers.ownership`). It runs on a timer
+only while someone watches (`set_active`), since every refresh costs each server 2 + n calls.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class SessionRow:
     error_message: str = ""
     preview_warnings: tuple[str, ...] = ()
     owner_job: int | None = None  # the local job that owns it
+    server: ServerRef | None = None  # where it lives (session ids are unique per server only)
 
     @property
     def active(self) -> bool:
@@ -81,7 +83,9 @@ def refusal(row: SessionRow, action: SessionAction) -> str:
 
 @dataclass(frozen=True)
 class SessionsSnapshot:
-    server: ServerRef
+    """The sessions of every watched server; `taken_at`: the oldest of their listings."""
+
+    servers: tuple[ServerRef, ...]
     rows: tuple[SessionRow, ...]
     taken_at: datetime
 
@@ -121,6 +125,7 @@ class _Names:
 
 
 def _row(
+    server: ServerRef,
     client: ContentLibraryClient,
     names: _Names,
     kind: SessionKind,
@@ -148,15 +153,17 @@ def _row(
         error_message=str(model.error_message) if model.error_message else "",
         preview_warnings=warnings,
         owner_job=owner.id if owner else None,
+        server=server,
     )
 
 
 class SessionMonitor(QObject):
-    """Lists the sessions of one server and acts on them; every call answers by signal.
+    """Lists the sessions of every watched server and acts on them (each on its row's server);
+    every call answers by signal.
 
     Signals:
-        refreshed(SessionsSnapshot)
-        refresh_failed(ErrorInfo)
+        refreshed(SessionsSnapshot): the rows of all watched servers (after any one's listing).
+        refresh_failed(ErrorInfo): one server's listing failed (its message names the server).
         action_done(str session_id, str action)
         action_failed(str session_id, str action, ErrorInfo): refused or failed, in words.
         files_loaded(str session_id, tuple of UpdateFileInfo | DownloadFileInfo)
@@ -186,10 +193,11 @@ class SessionMonitor(QObject):
         self._connector = connector
         self._tasks = tasks
         self._jobs = jobs  # every persisted job (a cl-transfer's too, when they share a store)
-        self._names = _Names()
-        self.server: ServerRef | None = None
-        self._refreshing = False
-        self._again = False
+        self._servers: list[ServerRef] = []
+        self._names: dict[ServerRef, _Names] = {}
+        self._listed: dict[ServerRef, tuple[tuple[SessionRow, ...], datetime]] = {}
+        self._refreshing: set[ServerRef] = set()
+        self._again: set[ServerRef] = set()
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.refresh)
@@ -198,12 +206,36 @@ class SessionMonitor(QObject):
     def active(self) -> bool:
         return self._timer.isActive()
 
+    @property
+    def servers(self) -> tuple[ServerRef, ...]:
+        return tuple(self._servers)
+
+    @property
+    def server(self) -> ServerRef | None:
+        """The first watched server (None: none watched)."""
+        return self._servers[0] if self._servers else None
+
     def watch(self, server: ServerRef) -> None:
-        """The server to monitor (the browser's connected one); refreshes at once if active."""
-        self.server = server
-        self._names = _Names()
+        """Monitor `server` too (a newly connected one); refreshes it at once if active."""
+        if server not in self._servers:
+            self._servers.append(server)
+        self._names[server] = _Names()
         if self.active:
-            self.refresh()
+            self._refresh(server)
+
+    def unwatch(self, server: ServerRef) -> None:
+        """Stop monitoring `server` (disconnected); its rows go at once."""
+        if server in self._servers:
+            self._servers.remove(server)
+            self._listed.pop(server, None)
+            self._again.discard(server)
+            self.refreshed.emit(self._snapshot())
+
+    def _snapshot(self) -> SessionsSnapshot:
+        listed = [self._listed[s] for s in self._servers if s in self._listed]
+        rows = tuple(row for server_rows, _ in listed for row in server_rows)
+        taken_at = min((at for _, at in listed), default=datetime.now(UTC))
+        return SessionsSnapshot(tuple(self._servers), rows, taken_at)
 
     def set_active(self, active: bool) -> None:
         """Refresh on the timer (and now) while the view is visible; stop when hidden."""
@@ -215,16 +247,17 @@ class SessionMonitor(QObject):
 
     def refresh(self) -> None:
         """List the sessions now (a refresh already under way is followed by one more)."""
-        server = self.server
-        if server is None:
-            return
-        if self._refreshing:
-            self._again = True
-            return
-        self._refreshing = True
-        names = self._names
+        for server in self._servers:
+            self._refresh(server)
 
-        def fetch() -> SessionsSnapshot:
+    def _refresh(self, server: ServerRef) -> None:
+        if server in self._refreshing:
+            self._again.add(server)
+            return
+        self._refreshing.add(server)
+        names = self._names.setdefault(server, _Names())
+
+        def fetch() -> tuple[tuple[SessionRow, ...], datetime]:
             listed_at = datetime.now(UTC)  # the state shown is at least this recent
             client = self._connector(server)
             owners = session_owners(self._jobs(), server)
@@ -239,25 +272,28 @@ class SessionMonitor(QObject):
                         model = service.get(session_id)
                     except NotFound:  # ended between list and get
                         continue
-                    rows.append(_row(client, names, kind, model, owners))
-            return SessionsSnapshot(server, tuple(rows), listed_at)
+                    rows.append(_row(server, client, names, kind, model, owners))
+            return tuple(rows), listed_at
 
-        def done(snapshot: SessionsSnapshot) -> None:
-            self._finished()
-            if snapshot.server == self.server:
-                self.refreshed.emit(snapshot)
+        def done(listed: tuple[tuple[SessionRow, ...], datetime]) -> None:
+            self._finished(server)
+            if server in self._servers:
+                self._listed[server] = listed
+                self.refreshed.emit(self._snapshot())
 
         def failed(error: ErrorInfo) -> None:
-            self._finished()
-            self.refresh_failed.emit(error)
+            self._finished(server)
+            if server in self._servers:
+                where = f"{server.label}: {error.message}" if len(self._servers) > 1 else None
+                self.refresh_failed.emit(dataclasses.replace(error, message=where or error.message))
 
         self._tasks.run(fetch, done, failed)
 
-    def _finished(self) -> None:
-        self._refreshing = False
-        if self._again:
-            self._again = False
-            self.refresh()
+    def _finished(self, server: ServerRef) -> None:
+        self._refreshing.discard(server)
+        if server in self._again:
+            self._again.discard(server)
+            self._refresh(server)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -289,10 +325,9 @@ class SessionMonitor(QObject):
 
             self._act(row, SessionAction.CANCEL, act, check=False)
 
-    def find_holder(self, job_id: int, item_id: str) -> None:
-        """Which update session holds `item_id` (a job's upload got RESOURCE_BUSY)."""
-        server = self._require_server()
-        names = self._names
+    def find_holder(self, job_id: int, server: ServerRef, item_id: str) -> None:
+        """Which update session holds `item_id` on `server` (a job's upload got RESOURCE_BUSY)."""
+        names = self._names.setdefault(server, _Names())
 
         def fetch() -> SessionRow | None:
             client = self._connector(server)
@@ -303,7 +338,7 @@ class SessionMonitor(QObject):
                 except NotFound:
                     continue
                 if str(model.state) == "ACTIVE":
-                    return _row(client, names, SessionKind.UPDATE, model, owners)
+                    return _row(server, client, names, SessionKind.UPDATE, model, owners)
             return None
 
         self._tasks.run(
@@ -314,7 +349,7 @@ class SessionMonitor(QObject):
 
     def release_item(self, holder: SessionRow, job_id: int) -> None:
         """Cancel and delete `holder`, then say the job's item is free."""
-        server = self._require_server()
+        server = self._server_of(holder)
 
         def release() -> None:
             service = self._connector(server).update_sessions
@@ -332,7 +367,7 @@ class SessionMonitor(QObject):
 
     def load_files(self, row: SessionRow) -> None:
         """The files of a session (UpdateSession.File.list or DownloadSession.File.list)."""
-        server = self._require_server()
+        server = self._server_of(row)
 
         def fetch() -> tuple[Any, ...]:
             client = self._connector(server)
@@ -364,7 +399,7 @@ class SessionMonitor(QObject):
             error = ErrorInfo(f"Cannot {action} the session", reason)
             self.action_failed.emit(row.session_id, str(action), error)
             return
-        server = self._require_server()
+        server = self._server_of(row)
 
         def done(_: object) -> None:
             self.action_done.emit(row.session_id, str(action))
@@ -376,7 +411,8 @@ class SessionMonitor(QObject):
 
         self._tasks.run(lambda: act(self._connector(server)), done, failed)
 
-    def _require_server(self) -> ServerRef:
-        if self.server is None:
+    def _server_of(self, row: SessionRow) -> ServerRef:
+        server = row.server or self.server  # a row made without one: the only server
+        if server is None:
             raise RuntimeError("not connected")
-        return self.server
+        return server

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from .meter import eta_seconds
 
@@ -95,6 +96,16 @@ class ServerRef:
     dialect: str = "auto"
     ca_file: str | None = None
     pin_sha256: str | None = None
+
+    @property
+    def label(self) -> str:
+        """'user@host[:port]' (the port only when not 443): how the window names the server."""
+        parts = urlsplit(self.url if "://" in self.url else f"https://{self.url}")
+        host = parts.hostname or self.url
+        if ":" in host:  # an IPv6 address keeps its brackets
+            host = f"[{host}]"
+        port = parts.port
+        return f"{self.username}@{host}" + (f":{port}" if port not in (None, 443) else "")
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,7 @@ class TransferQueue:
         self._no_login: set[tuple[str, str]] = set()
         self._logins = 0  # server_connected calls so far
         self._launched_at_login: dict[int, int] = {}  # job id -> self._logins at its launch
+        self._logged_out: set[int] = set()  # running jobs stopped by server_disconnected
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -249,6 +250,20 @@ class TransferQueue:
             self._schedule()
         if self.pending_cleanups(server):  # what jobs left there while it was unreachable
             self.perform_cleanups(server)
+
+    def server_disconnected(self, server: ServerRef) -> None:
+        """The user disconnected `server`: its running jobs stop and, like its queued ones,
+        wait for the next login (stand-in until the login-renewal work lands)."""
+        key = account_key(server)
+        with self._lock:
+            self._no_login.add(key)
+            for job_id, running in self._running.items():
+                if account_key(self._jobs[job_id].spec.server) == key:
+                    self._logged_out.add(job_id)
+                    running.control.request_stop(True)
+            for job in list(self._jobs.values()):
+                if job.state is JobState.QUEUED and account_key(job.spec.server) == key:
+                    self._wait_for_login(job)
 
     def add_listener(self, listener: Listener) -> None:
         with self._lock:
@@ -487,9 +502,7 @@ class TransferQueue:
     def _wait_for_login(self, job: JobSnapshot) -> None:
         """Queued, not run (no slot, no retries) until server_connected for its account."""
         if job.phase is not Phase.WAITING_FOR_LOGIN:
-            server = job.spec.server
-            where = server.url.split("://", 1)[-1]
-            note = f"{server.username}@{where}"  # the account to connect to
+            note = f"waiting for login to {job.spec.server.label}"  # the account to connect to
             self._update(job, persist=False, phase=Phase.WAITING_FOR_LOGIN, note=note)
 
     def _not_connected(self, job: JobSnapshot) -> None:
@@ -570,11 +583,15 @@ class TransferQueue:
         with self._lock:
             running = self._running.pop(job_id, None)
             current = self._jobs.get(job_id)
+            logged_out = job_id in self._logged_out
+            self._logged_out.discard(job_id)
             if current is not None:
                 if outcome is JobState.PAUSED:
                     current = self._paused(current, running)
                 if isinstance(error, NotConnected):
                     self._not_connected(current)
+                elif outcome is JobState.PAUSED and logged_out:
+                    self._wait_for_login(self._update(current, state=JobState.QUEUED))
                 elif self._closing and outcome is JobState.PAUSED:
                     current = self._update(current, state=JobState.QUEUED)  # runs on next start
                     # nobody keeps its session alive once this process ends: end it rather

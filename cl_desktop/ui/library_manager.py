@@ -3,7 +3,7 @@ items (the calls run in the services' LibraryAdmin; questions go through Prompts
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from PySide6.QtCore import QObject
@@ -31,7 +31,7 @@ class ManagedWindow(Protocol):
     @property
     def server(self) -> ServerRef | None: ...
     @property
-    def libraries(self) -> Mapping[str, LibraryModel]: ...
+    def current_library(self) -> LibraryModel | None: ...
     @property
     def library_id(self) -> str | None: ...
 
@@ -157,8 +157,10 @@ class LibraryManager(QObject):
 
     @property
     def upload_refusal(self) -> str:
-        """Why this server refuses this user's uploads, or "" (never refused)."""
-        server = self._window.server
+        """Why the current server refuses this user's uploads, or "" (never refused)."""
+        return self.refusal_of(self._window.server)
+
+    def refusal_of(self, server: ServerRef | None) -> str:
         return self._upload_refusals.get((server.url, server.username), "") if server else ""
 
     def note_job_finished(self, job: JobSnapshot) -> None:
@@ -167,11 +169,13 @@ class LibraryManager(QObject):
             key = (job.spec.server.url, job.spec.server.username)
             self._upload_refusals[key] = f"{job.error_title}: {job.error_message}"
 
-    def refuse_upload(self) -> bool:
-        """True (and the reason in the status bar) when uploads were refused before."""
-        if self.upload_refusal:
-            self._window.show_status(f"Uploads are not allowed: {self.upload_refusal}", True)
-        return bool(self.upload_refusal)
+    def refuse_upload(self, server: ServerRef | None = None) -> bool:
+        """True (and the reason in the status bar) when `server` (the current one by default)
+        refused uploads before."""
+        refusal = self.refusal_of(server or self._window.server)
+        if refusal:
+            self._window.show_status(f"Uploads are not allowed: {refusal}", True)
+        return bool(refusal)
 
     def _guard_uploads(self) -> None:
         refusal = self.upload_refusal
@@ -231,7 +235,7 @@ class LibraryManager(QObject):
         )
 
     def _current_library(self) -> LibraryModel | None:
-        return self._window.libraries.get(self._window.library_id or "")
+        return self._window.current_library
 
     def ask_edit_library(self) -> None:
         library = self._current_library()

@@ -1,4 +1,4 @@
-"""LibraryTreeModel: the connected server and its content libraries, for the library tree."""
+"""LibraryTreeModel: each connected server and its content libraries, for the library tree."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
 from cl_desktop.api.models import LibraryModel
+from cl_desktop.transfers.jobs import ServerRef
 
 LibraryIdRole = Qt.ItemDataRole.UserRole + 10
+ServerRole = Qt.ItemDataRole.UserRole + 11  # on a server's row and on each of its libraries
 
 
 class LibraryTreeModel(QStandardItemModel):
-    """One root row for the server, its libraries below it sorted by name; each library row
-    carries its id in LibraryIdRole (the tree's drops and the window's selection use it)."""
+    """One root row per connected server (its label), in the order they were connected; its
+    libraries below it sorted by name. Library ids are unique per server only, so each row
+    carries its server (ServerRole) and each library row its id (LibraryIdRole); the tree's
+    drops and the window's selection use both."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -23,24 +27,50 @@ class LibraryTreeModel(QStandardItemModel):
         self._server_icon = style.standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon)
         self._library_icon = style.standardIcon(QStyle.StandardPixmap.SP_DirIcon)
 
-    def set_libraries(self, server_text: str, libraries: Sequence[LibraryModel]) -> None:
-        self.clear()
-        root = QStandardItem(server_text)
-        root.setIcon(self._server_icon)
-        root.setEditable(False)
-        root.setToolTip("Drop files on a library to create new items")
+    def servers(self) -> list[ServerRef]:
+        roots = (self.item(row) for row in range(self.rowCount()))
+        return [root.data(ServerRole) for root in roots if root is not None]
+
+    def _root(self, server: ServerRef) -> QStandardItem | None:
+        for row in range(self.rowCount()):
+            root = self.item(row)
+            if root is not None and root.data(ServerRole) == server:
+                return root
+        return None
+
+    def set_libraries(self, server: ServerRef, libraries: Sequence[LibraryModel]) -> None:
+        """The libraries of `server`: its root is added, or its rows replaced."""
+        root = self._root(server)
+        if root is None:
+            root = QStandardItem(server.label)
+            root.setIcon(self._server_icon)
+            root.setEditable(False)
+            root.setData(server, ServerRole)
+            root.setToolTip(f"{server.url} as {server.username}")
+            self.appendRow(root)
+        else:
+            root.removeRows(0, root.rowCount())
         for lib in sorted(libraries, key=lambda lib: (lib.name or "").casefold()):
             node = QStandardItem(lib.name or lib.id or "")
             node.setEditable(False)
             node.setData(lib.id, LibraryIdRole)
-            node.setToolTip(f"{lib.type or ''} library {lib.id}")
+            node.setData(server, ServerRole)
+            node.setToolTip(f"{lib.type or ''} library {lib.id}; drop files to create new items")
             node.setIcon(self._library_icon)
             root.appendRow(node)
-        self.appendRow(root)
 
-    def library_index(self, library_id: str | None) -> QModelIndex:
-        """The row of `library_id` (invalid when it is not listed)."""
-        root = self.item(0)
+    def remove_server(self, server: ServerRef) -> None:
+        root = self._root(server)
+        if root is not None:
+            self.removeRow(root.row())
+
+    def server_index(self, server: ServerRef | None) -> QModelIndex:
+        root = self._root(server) if server is not None else None
+        return root.index() if root is not None else QModelIndex()
+
+    def library_index(self, server: ServerRef | None, library_id: str | None) -> QModelIndex:
+        """The row of `library_id` of `server` (invalid when it is not listed)."""
+        root = self._root(server) if server is not None else None
         if root is None or not library_id:
             return QModelIndex()
         for row in range(root.rowCount()):
@@ -49,6 +79,12 @@ class LibraryTreeModel(QStandardItemModel):
                 return node.index()
         return QModelIndex()
 
-    def first_library(self) -> QModelIndex:
-        root = self.item(0)
-        return root.child(0).index() if root is not None and root.rowCount() else QModelIndex()
+    def first_library(self, server: ServerRef | None = None) -> QModelIndex:
+        """The first library of `server` (of the first server that has one when None)."""
+        roots = (
+            [self._root(server)] if server is not None else map(self.item, range(self.rowCount()))
+        )
+        for root in roots:
+            if root is not None and root.rowCount():
+                return root.child(0).index()
+        return QModelIndex()

@@ -30,13 +30,14 @@ from cl_desktop.services.sessions import SessionMonitor
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRef
+from cl_desktop.transfers.ownership import account_key
 
 from .actions import add_actions, make_action
 from .details import DetailPanes
 from .dialogs import Prompts
 from .item_model import UPLOADING, ItemFilterProxy, ItemTableModel, item_of
 from .library_manager import LibraryManager
-from .library_model import LibraryIdRole, LibraryTreeModel
+from .library_model import LibraryIdRole, LibraryTreeModel, ServerRole
 from .queue_model import error_text
 from .sessions_view import BusyItemResolver, SessionsDock
 from .transfer_controller import TransferController
@@ -59,10 +60,9 @@ K_FILES_HEADER = "views/files_header"
 K_LAST_LIBRARY = "browser/last_library"
 
 
-def server_label(server: ServerRef) -> str:
-    """'host:port (user)': the server as the tree and the title show it."""
-    host = server.url.split("://", 1)[-1]
-    return f"{host} ({server.username})"
+def library_key(server: ServerRef, library_id: str) -> str:
+    """A library as the settings remember it: its id is unique on its server only."""
+    return f"{server.label}/{library_id}"
 
 
 class MainWindow(QMainWindow):
@@ -87,13 +87,15 @@ class MainWindow(QMainWindow):
         self.tasks = tasks
         self.settings = settings
         self.prompts = prompts or Prompts()
-        self.server: ServerRef | None = None
-        self.libraries: dict[str, LibraryModel] = {}
-        self.library_id: str | None = None
+        # The server of the tree's current row (a server's or one of its libraries).
+        self._server: ServerRef | None = None
+        self.libraries: dict[tuple[ServerRef, str], LibraryModel] = {}
+        self.library_id: str | None = None  # of the current library, on `server`
         self.item_id: str | None = None
         self._login: LoginRequest | None = None
         self._reselect_item: str | None = None
         self._connected_once = False
+        self._newly_connected: set[ServerRef] = set()  # their first listing takes the selection
 
         self.setObjectName("MainWindow")
         self.resize(1200, 800)
@@ -146,7 +148,13 @@ class MainWindow(QMainWindow):
             self.ask_login,
             shortcut="Ctrl+L",
             icon=sp.SP_DriveNetIcon,
-            tip="Connect to a vCenter server",
+            tip="Connect to a vCenter server (those connected stay connected)",
+        )
+        self.disconnect_action = make_action(
+            self,
+            "D&isconnect",
+            lambda: self.disconnect_server(self.server),
+            tip="Disconnect the selected server (its transfers wait for the next login)",
         )
         self.refresh_action = make_action(
             self,
@@ -262,6 +270,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.connect_action)
+        file_menu.addAction(self.disconnect_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = menu.addMenu("&View")
@@ -421,79 +430,146 @@ class MainWindow(QMainWindow):
             self.item_view.set_placeholder(text, error=error is not None)
 
     def _on_connected(self, server: ServerRef) -> None:
-        self.server = server
+        self._newly_connected.add(server)
         if self.sessions_dock is not None:
             self.sessions_dock.monitor.watch(server)
         self._connected_once = True
-        self.show_status(f"Connected to {server.url} as {server.username}")
+        self.show_status(self._connected_text())
         self._update_title()
 
     def _on_connection_failed(self, error: ErrorInfo) -> None:
         self.show_status(error.text, error=True)
-        self.item_view.set_placeholder(f"Could not connect.\n{error.text}", error=True)
+        if not self.browser.servers:
+            self.item_view.set_placeholder(f"Could not connect.\n{error.text}", error=True)
         self.ask_login(error)
+
+    @property
+    def server(self) -> ServerRef | None:
+        """The current server: that of the tree's current row."""
+        return self._server
+
+    @property
+    def current_library(self) -> LibraryModel | None:
+        if self._server is None or self.library_id is None:
+            return None
+        return self.libraries.get((self._server, self.library_id))
+
+    def disconnect_server(self, server: ServerRef | None) -> None:
+        """Log out of `server` and take its root away; its running transfers pause until it
+        is connected again (they say "waiting for login")."""
+        if server is None or server not in self.browser.servers:
+            return
+        self._newly_connected.discard(server)
+        self.transfers.server_disconnected(server)
+        self.browser.disconnect_server(server)
+        if self.sessions_dock is not None:
+            self.sessions_dock.monitor.unwatch(server)
+        self.libraries = {key: lib for key, lib in self.libraries.items() if key[0] != server}
+        model = self.library_model
+        model.remove_server(server)
+        if server == self._server:  # on to another server's first library (or nothing)
+            others = model.servers()
+            select = model.first_library()
+            select = select if select.isValid() or not others else model.server_index(others[0])
+            self.library_tree.setCurrentIndex(select)
+            self._on_library_current(select, QModelIndex())
+        if not self.browser.servers:
+            self.item_view.set_placeholder("Not connected. Use File > Connect... (Ctrl+L).")
+        self.show_status(f"Disconnected from {server.label}. {self._connected_text()}")
+        self._update_title()
+        self._update_actions()
+
+    def _connected_text(self) -> str:
+        servers = self.browser.servers
+        if not servers:
+            return "Not connected."
+        if len(servers) == 1:
+            return f"Connected to {servers[0].label}"
+        return f"Connected to {len(servers)} servers"
 
     # --- libraries -------------------------------------------------------------------------
 
-    def _on_libraries_loaded(self, libraries: Sequence[LibraryModel]) -> None:
-        assert self.server is not None
-        previous = self._library_after_reload or self.library_id
-        previous = previous or str(self.settings.value(K_LAST_LIBRARY, "", str))
+    def _on_libraries_loaded(self, server: ServerRef, libraries: Sequence[LibraryModel]) -> None:
+        if server not in self.browser.servers:
+            return  # disconnected while the listing ran
+        takes_selection = (
+            server in self._newly_connected or self._server is None or self._server == server
+        )
+        self._newly_connected.discard(server)
+        previous = self._library_after_reload or (
+            self.library_id if self._server == server else None
+        )
+        if previous is None:
+            saved = str(self.settings.value(K_LAST_LIBRARY, "", str))
+            prefix = library_key(server, "")
+            previous = saved[len(prefix) :] if saved.startswith(prefix) else None
         self._library_after_reload = None
-        self.libraries = {lib.id: lib for lib in libraries if lib.id}
-        status = self._status_after_reload or (f"Connected to {server_label(self.server)}", False)
+        self.libraries = {key: lib for key, lib in self.libraries.items() if key[0] != server}
+        self.libraries.update({(server, lib.id): lib for lib in libraries if lib.id})
+        status = self._status_after_reload or (self._connected_text(), False)
         self._status_after_reload = None
         self.show_status(*status)
         # Rebuilding the tree moves its current index through "none": not a user's choice.
-        selection = self.library_tree.selectionModel()
+        tree = self.library_tree
+        selection = tree.selectionModel()
         blocked = selection.blockSignals(True)
         model = self.library_model
-        model.set_libraries(server_label(self.server), libraries)
-        select = model.library_index(previous)
-        select = select if select.isValid() else model.first_library()
-        self.library_tree.expandAll()
-        if select.isValid():
-            self.library_tree.setCurrentIndex(select)
+        model.set_libraries(server, libraries)
+        tree.expand(model.server_index(server))
+        select = QModelIndex()
+        if takes_selection:
+            select = model.library_index(server, previous)
+            select = select if select.isValid() else model.first_library(server)
+            select = select if select.isValid() else model.server_index(server)
+            tree.setCurrentIndex(select)
+        else:  # the current row is on another server: stays
+            select = model.library_index(self._server, self.library_id)
+            if select.isValid():
+                tree.setCurrentIndex(select)
         selection.blockSignals(blocked)
-        self.library_tree.viewport().update()
-        if not select.isValid():
-            self.library_id = None
-            self.item_model.clear()
-            self.item_view.set_placeholder("This server has no content libraries.")
-        elif select.data(LibraryIdRole) != self.library_id:
+        tree.viewport().update()
+        if takes_selection:
             self._on_library_current(select, QModelIndex())
+            if self.library_id is None:
+                self.item_model.clear()
+                self.item_view.set_placeholder("This server has no content libraries.")
         self._update_actions()
 
-    def _on_libraries_failed(self, error: ErrorInfo) -> None:
-        self.show_status(f"Could not list the libraries: {error.text}", error=True)
+    def _on_libraries_failed(self, server: ServerRef, error: ErrorInfo) -> None:
+        self.show_status(f"Could not list the libraries of {server.label}: {error.text}", True)
 
     def _on_library_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        server = current.data(ServerRole) if current.isValid() else None
         library_id = current.data(LibraryIdRole) if current.isValid() else None
-        if library_id == self.library_id:
+        if (server, library_id) == (self._server, self.library_id):
             return
+        server_changed = server != self._server
+        self._server = server
         self.library_id = library_id
         self.item_id = None
         self._stop_items_retry()
         self.item_model.clear()
         self.item_view.drops_enabled = library_id is not None
         self.details.show_nothing()
-        if library_id is None:
+        if server_changed:
+            self._update_title()
+        if server is None or library_id is None:
             self.item_view.set_placeholder("Select a library.")
             self._update_actions()
             return
-        self.settings.setValue(K_LAST_LIBRARY, library_id)
-        self.details.show_library(self.libraries[library_id], None)
+        self.settings.setValue(K_LAST_LIBRARY, library_key(server, library_id))
+        self.details.show_library(self.libraries[(server, library_id)], None)
         self._load_items()
         self._update_actions()
 
     def _load_items(self, quiet: bool = False) -> None:
         """List the current library's items; `quiet` keeps the table's message (a retry)."""
-        if self.library_id is None:
+        if self.library_id is None or self._server is None:
             return
         if self.item_model.rowCount() == 0 and not quiet:
             self.item_view.set_placeholder("Loading items...")
         self.items_label.setText("Loading...")
-        self.browser.load_items(self.library_id)
+        self.browser.load_items(self._server, self.library_id)
 
     def _reload_items_keep_selection(self, quiet: bool = False) -> None:
         self._reselect_item = self.item_id
@@ -509,24 +585,29 @@ class MainWindow(QMainWindow):
 
     # --- items -----------------------------------------------------------------------------
 
-    def _on_items_progress(self, library_id: str, done: int, total: int) -> None:
-        if library_id == self.library_id:
+    def _is_current(self, server: ServerRef, library_id: str | None) -> bool:
+        return (server, library_id) == (self._server, self.library_id)
+
+    def _on_items_progress(self, server: ServerRef, library_id: str, done: int, total: int) -> None:
+        if self._is_current(server, library_id):
             text = f"Loading items... {done:,} of {total:,}"
             self.items_label.setText(text)
             if self.item_model.rowCount() == 0:
                 self.item_view.set_placeholder(text)
 
-    def _on_items_loaded(self, library_id: str, items: Sequence[ItemModel]) -> None:
-        if library_id != self.library_id:
+    def _on_items_loaded(
+        self, server: ServerRef, library_id: str, items: Sequence[ItemModel]
+    ) -> None:
+        if not self._is_current(server, library_id):
             return  # the user moved on to another library meanwhile
-        if self._items_retries and self.server is not None:
-            self.show_status(f"Connected to {server_label(self.server)}")  # the error is past
+        if self._items_retries:
+            self.show_status(self._connected_text())  # the error is past
         self._stop_items_retry()
         reselect = self._reselect_item or self.item_id
         self._reselect_item = None
         self.item_model.set_items(items)
         self.manager.reload_notes()
-        library = self.libraries.get(library_id)
+        library = self.current_library
         self.item_view.set_placeholder(
             "This library is empty.\nDrop files here to create new items."
             if not items
@@ -549,13 +630,13 @@ class MainWindow(QMainWindow):
             self.sessions_dock.show()
             self.sessions_dock.raise_()
 
-    def show_item(self, library_id: str, item_id: str) -> None:
+    def show_item(self, server: ServerRef, library_id: str, item_id: str) -> None:
         """Select `item_id` in the browser, moving to its library first if need be."""
-        index = self.library_model.library_index(library_id)
+        index = self.library_model.library_index(server, library_id)
         if not index.isValid():
             self.show_status("That item's library is not listed; refresh the libraries", True)
             return
-        if library_id != self.library_id:
+        if not self._is_current(server, library_id):
             self._reselect_item = item_id  # selected once the library's items are listed
             self.library_tree.setCurrentIndex(index)
         elif self.item_model.row_of(item_id) >= 0:
@@ -572,8 +653,8 @@ class MainWindow(QMainWindow):
             self.item_view.setCurrentIndex(index)
             self.item_view.selectRow(index.row())
 
-    def _on_items_failed(self, library_id: str, error: ErrorInfo) -> None:
-        if library_id != self.library_id:
+    def _on_items_failed(self, server: ServerRef, library_id: str, error: ErrorInfo) -> None:
+        if not self._is_current(server, library_id):
             return
         self.items_label.setText("")
         again = "Press F5 to try again."
@@ -615,33 +696,35 @@ class MainWindow(QMainWindow):
         item = item_of(current)
         if item is None or not item.id:
             self.item_id = None
-            library = self.libraries.get(self.library_id or "")
+            library = self.current_library
             if library is not None:
                 self.details.show_library(library, self.item_model.rowCount())
             self._update_actions()
             return
         self.item_id = item.id
-        library = self.libraries.get(item.library_id or "")
+        library = self.current_library
         self.details.show_item(item, library.name or "" if library else "")
-        self.browser.load_details(item.id)
+        if self._server is not None:
+            self.browser.load_details(self._server, item.id)
         self._update_actions()
 
-    def _on_details_loaded(self, details: ItemDetails) -> None:
-        if details.item_id == self.item_id:
+    def _on_details_loaded(self, server: ServerRef, details: ItemDetails) -> None:
+        if server == self._server and details.item_id == self.item_id:
             self.details.set_details(details)
             self._update_actions()
 
-    def _on_details_failed(self, item_id: str, error: ErrorInfo) -> None:
-        if item_id == self.item_id:
+    def _on_details_failed(self, server: ServerRef, item_id: str, error: ErrorInfo) -> None:
+        if server == self._server and item_id == self.item_id:
             self.details.show_error(error)
 
     def refresh(self) -> None:
-        if self.server is None:
+        if not self.browser.servers:
             self.ask_login()
             return
         self.show_status("Refreshing...")
         self._stop_items_retry()
-        self.browser.refresh_libraries()
+        for server in self.browser.servers:
+            self.browser.load_libraries(server)
         self._reload_items_keep_selection()
 
     def reload_after_change(self, library_id: str | None, status: str, error: bool = False) -> None:
@@ -649,7 +732,8 @@ class MainWindow(QMainWindow):
         given), the current library's items if it is `library_id`, then `status`."""
         self._library_after_reload = library_id
         self._status_after_reload = (status, error)
-        self.browser.refresh_libraries()
+        if self._server is not None:
+            self.browser.load_libraries(self._server)
         if library_id is not None and library_id == self.library_id:
             self._reload_items_keep_selection()
 
@@ -660,8 +744,8 @@ class MainWindow(QMainWindow):
 
     # --- transfers (the controller builds and queues them) -------------------------------
 
-    def _library_name(self, library_id: str) -> str:
-        library = self.libraries.get(library_id)
+    def _library_name(self, server: ServerRef, library_id: str) -> str:
+        library = self.libraries.get((server, library_id))
         return library.name if library is not None and library.name else library_id
 
     def drop_on_items(self, item: ItemModel | None, paths: list[str]) -> None:
@@ -670,13 +754,16 @@ class MainWindow(QMainWindow):
             return
         if item is not None:
             self.controller.upload_into(item, paths)
-        elif self.library_id is not None:
-            self.drop_on_library(self.library_id, paths)
+        elif self._server is not None and self.library_id is not None:
+            self.drop_on_library(self._server, self.library_id, paths)
 
-    def drop_on_library(self, library_id: str, paths: list[str]) -> None:
-        if self.manager.refuse_upload():
+    def drop_on_library(self, server: ServerRef, library_id: str, paths: list[str]) -> None:
+        """Files dropped on a library of the tree: new items there, on that library's server
+        (whichever row is current)."""
+        if self.manager.refuse_upload(server):
             return
-        self.controller.upload_new_items(library_id, self._library_name(library_id), paths)
+        name = self._library_name(server, library_id)
+        self.controller.upload_new_items(server, library_id, name, paths)
 
     def upload_into_selected(self) -> None:
         item = self.current_item()
@@ -686,8 +773,8 @@ class MainWindow(QMainWindow):
             self.controller.ask_upload_into(item)
 
     def upload_new_items_dialog(self) -> None:
-        library_id = self.library_id
-        name = self._library_name(library_id) if library_id is not None else ""
+        library_id, server = self.library_id, self._server
+        name = self._library_name(server, library_id) if server and library_id else ""
         self.controller.ask_upload_new_items(library_id, name)
 
     def download_selected_items(self) -> None:
@@ -701,8 +788,18 @@ class MainWindow(QMainWindow):
         if item is not None:
             self.controller.download_files(item, self.details.selected_file_names())
 
+    def _shows_library_of(self, job: JobSnapshot) -> bool:
+        """Whether the item table lists the library `job` uploads into."""
+        spec = job.spec
+        return (
+            spec.direction is Direction.UPLOAD
+            and spec.library_id == self.library_id
+            and self._server is not None
+            and account_key(spec.server) == account_key(self._server)
+        )
+
     def _on_job_changed(self, job: JobSnapshot) -> None:
-        if job.spec.direction is not Direction.UPLOAD or job.spec.library_id != self.library_id:
+        if not self._shows_library_of(job):
             return
         if job.item_id and self.item_model.row_of(job.item_id) < 0:
             self._items_reload.start()  # the item a job created: shown while it uploads
@@ -716,7 +813,7 @@ class MainWindow(QMainWindow):
             self.show_status(f"Transfer failed: {job.spec.title}: {error_text(job)}", error=True)
         elif job.state is JobState.DONE:
             self.show_status(f"Finished: {job.spec.title} ({job.verification or ''})")
-        if job.spec.direction is Direction.UPLOAD and job.spec.library_id == self.library_id:
+        if self._shows_library_of(job):
             self._items_reload.start()  # sizes, versions and new items changed
 
     def _on_totals(self, totals: Totals) -> None:
@@ -739,7 +836,10 @@ class MainWindow(QMainWindow):
         self._update_title(totals.fraction)
 
     def _update_title(self, fraction: float | None = None) -> None:
-        where = f" \u2014 {server_label(self.server)}" if self.server else ""
+        servers = self.browser.servers
+        shown = self._server or (servers[0] if servers else None)
+        more = f" (+{len(servers) - 1} more)" if len(servers) > 1 else ""
+        where = f" \u2014 {shown.label}{more}" if shown else ""
         prefix = f"{int(fraction * 100)}% \u00b7 " if fraction is not None else ""
         title = f"{prefix}{APP_TITLE}{where}"
         if title != self.windowTitle():
@@ -748,7 +848,8 @@ class MainWindow(QMainWindow):
     # --- menus, actions, errors ------------------------------------------------------------
 
     def _update_actions(self) -> None:
-        connected = self.server is not None
+        connected = self._server is not None
+        self.disconnect_action.setEnabled(connected)
         has_item = self.current_item() is not None
         self.refresh_action.setEnabled(True)
         self.upload_action.setEnabled(connected and has_item)
@@ -779,11 +880,25 @@ class MainWindow(QMainWindow):
         menu.popup(self.item_view.viewport().mapToGlobal(pos))
 
     def _library_menu(self, pos: QPoint) -> None:
-        menu = QMenu(self)
-        add_actions(
-            menu, [self.upload_new_action, None, *self.manager.library_actions, self.refresh_action]
-        )
+        menu = self.library_menu(self.library_tree.indexAt(pos))
         menu.popup(self.library_tree.viewport().mapToGlobal(pos))
+
+    def library_menu(self, index: QModelIndex) -> QMenu:
+        """The tree's context menu for the row at `index`: a server's or a library's."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if index.isValid() and not index.data(LibraryIdRole):  # a server's row
+            server = index.data(ServerRole)
+            label = server.label.replace("&", "&&")  # a literal "&", not a mnemonic
+            disconnect = menu.addAction(f"D&isconnect {label}")
+            disconnect.triggered.connect(lambda: self.disconnect_server(server))
+            add_actions(menu, [None, self.connect_action, self.refresh_action])
+        else:
+            add_actions(
+                menu,
+                [self.upload_new_action, None, *self.manager.library_actions, self.refresh_action],
+            )
+        return menu
 
     def _show_failure(self, error: ErrorInfo) -> None:
         self.show_status(error.text, error=True)

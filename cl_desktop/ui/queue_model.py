@@ -23,6 +23,7 @@ from cl_desktop.transfers.jobs import (
     JobSnapshot,
     JobState,
     Phase,
+    ServerRef,
     Verification,
 )
 
@@ -33,6 +34,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 (
     DIRECTION,
+    SERVER,
     ITEM,
     FILE,
     SIZE,
@@ -42,9 +44,10 @@ Index = QModelIndex | QPersistentModelIndex
     STATE,
     VERIFICATION,
     ERROR,
-) = range(10)
+) = range(11)
 HEADERS = (
     "Direction",
+    "Server",
     "Item",
     "File",
     "Size",
@@ -260,6 +263,8 @@ def _cell(snap: JobSnapshot, column: int) -> dict[int, Any]:
         values[Qt.ItemDataRole.ToolTipRole] = error_text(snap) or None
     elif column == ITEM:
         values[Qt.ItemDataRole.ToolTipRole] = snap.spec.title
+    elif column == SERVER:
+        values[Qt.ItemDataRole.ToolTipRole] = snap.spec.server.url
     elif column == STATE and snap.note:
         values[Qt.ItemDataRole.ToolTipRole] = snap.note
     if column in (STATE, VERIFICATION, ERROR):
@@ -275,6 +280,8 @@ def _cell(snap: JobSnapshot, column: int) -> dict[int, Any]:
 def _display(snap: JobSnapshot, column: int) -> str:
     if column == DIRECTION:
         return "Upload" if snap.spec.direction is Direction.UPLOAD else "Download"
+    if column == SERVER:
+        return snap.spec.server.label
     if column == ITEM:
         return snap.spec.item_name or snap.spec.item_id or snap.item_id or ""
     if column == FILE:
@@ -346,7 +353,7 @@ class HistoryModel(ReadOnlyTableModel):
             r.outcome.capitalize(),
             r.verification,
             r.checksum,
-            f"{r.user}@{r.server}",
+            ServerRef(r.server, r.user).label,
             r.error,
         )
         return values[column]

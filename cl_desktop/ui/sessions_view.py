@@ -1,4 +1,4 @@
-"""SessionsDock: the server's update and download sessions, live, with their actions.
+"""SessionsDock: the connected servers' update and download sessions, live, with their actions.
 
 Rows are updated in place by session id, so a refresh keeps the selection and the scroll
 position; the expiry column counts down every second between refreshes. Actions that do not
@@ -37,6 +37,7 @@ from cl_desktop.services.sessions import (
 )
 from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState
+from cl_desktop.transfers.ownership import account_key
 from cl_desktop.transfers.upload import ITEM_BUSY
 
 from . import format as fmt
@@ -47,6 +48,7 @@ from .transfers_dock import TransfersDock
 from .views import setup_table
 
 COLUMNS = (
+    "Server",
     "Kind",
     "Library",
     "Item",
@@ -57,7 +59,7 @@ COLUMNS = (
     "Preview warnings",
     "Owner",
 )
-KIND, LIBRARY, ITEM, STATE, PROGRESS, EXPIRES, ERROR, WARNINGS, OWNER = range(len(COLUMNS))
+SERVER, KIND, LIBRARY, ITEM, STATE, PROGRESS, EXPIRES, ERROR, WARNINGS, OWNER = range(len(COLUMNS))
 SessionIdRole = Qt.ItemDataRole.UserRole + 20
 
 FILE_COLUMNS = ("Name", "Size", "Transferred", "Status", "Checksum", "Error")
@@ -78,6 +80,7 @@ def expires_text(row: SessionRow, now: datetime) -> str:
 
 def row_texts(row: SessionRow, now: datetime) -> list[str]:
     return [
+        row.server.label if row.server is not None else "",
         str(row.kind),
         row.library_name or row.library_id,
         row.item_name or row.item_id,
@@ -196,11 +199,11 @@ class SessionsDock(QDockWidget):
     """The Sessions view. It refreshes (through the monitor) only while it is visible.
 
     Signals:
-        open_item(str library_id, str item_id): select that item in the browser.
+        open_item(ServerRef, str library_id, str item_id): select that item in the browser.
         message(str, bool): a status message (and whether it is an error).
     """
 
-    open_item = Signal(str, str)
+    open_item = Signal(object, str, str)
     message = Signal(str, bool)
 
     def __init__(
@@ -223,7 +226,7 @@ class SessionsDock(QDockWidget):
         view = self.view = QTableView()
         view.setObjectName("sessionsView")
         view.setModel(self.model)
-        setup_table(view, {LIBRARY: 150, ITEM: 170, ERROR: 200, OWNER: 150})
+        setup_table(view, {SERVER: 150, LIBRARY: 150, ITEM: 170, ERROR: 200, OWNER: 150})
         view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for action in self.session_actions:
@@ -264,7 +267,7 @@ class SessionsDock(QDockWidget):
             "Refresh",
             self.monitor.refresh,
             icon=sp.SP_BrowserReload,
-            tip="List the server's sessions now",
+            tip="List the sessions of every connected server now",
         )
         self.keep_alive_action = make_action(
             self,
@@ -431,8 +434,8 @@ class SessionsDock(QDockWidget):
 
     def open_selected_item(self) -> None:
         session = self.current_session()
-        if session is not None and session.library_id:
-            self.open_item.emit(session.library_id, session.item_id)
+        if session is not None and session.library_id and session.server is not None:
+            self.open_item.emit(session.server, session.library_id, session.item_id)
 
     def show_files(self) -> None:
         session = self.current_session()
@@ -508,12 +511,18 @@ class BusyItemResolver(QObject):
         return jobs[0] if len(jobs) == 1 and is_item_busy(jobs[0]) else None
 
     def update(self) -> None:
-        self.action.setEnabled(self._job() is not None and self._monitor.server is not None)
+        job = self._job()
+        self.action.setEnabled(job is not None and self._watches(job))
+
+    def _watches(self, job: JobSnapshot) -> bool:
+        """Whether the job's server is connected (its sessions can be looked at)."""
+        account = account_key(job.spec.server)
+        return any(account_key(server) == account for server in self._monitor.servers)
 
     def _on_finished(self, job: JobSnapshot) -> None:
         item_id = job.item_id or job.spec.item_id
-        if is_item_busy(job) and item_id and self._monitor.server is not None:
-            self._monitor.find_holder(job.id, item_id)
+        if is_item_busy(job) and item_id and self._watches(job):
+            self._monitor.find_holder(job.id, job.spec.server, item_id)
         self.update()
 
     def _on_holder(self, job_id: int, holder: SessionRow | None) -> None:
@@ -535,7 +544,8 @@ class BusyItemResolver(QObject):
             return
         if job.id not in self.holders:  # not looked up yet: look, then resolve
             self._resolve_when_found.add(job.id)
-            self._monitor.find_holder(job.id, job.item_id or job.spec.item_id or "")
+            item_id = job.item_id or job.spec.item_id or ""
+            self._monitor.find_holder(job.id, job.spec.server, item_id)
             return
         self._resolve(job.id, self.holders[job.id])
 

@@ -79,17 +79,18 @@ class TransferController(QObject):
 
     # --- uploads ---------------------------------------------------------------------------
 
-    def upload_new_items(self, library_id: str, library_name: str, paths: Sequence[str]) -> None:
-        """One new item per file (or OVF), named against the library's items as they are
-        now, after the user confirms the names."""
-        if self._connected() is None:
-            return
+    def upload_new_items(
+        self, server: ServerRef, library_id: str, library_name: str, paths: Sequence[str]
+    ) -> None:
+        """One new item per file (or OVF) in `library_id` of `server`, named against the
+        library's items as they are now, after the user confirms the names."""
         self.status.emit("Checking which item names are free...", False)
         self.browser.plan_new_items(
+            server,
             library_id,
             list(paths),
             self._report_skipped(
-                lambda plan: self._confirm_new_items(library_id, library_name, plan)
+                lambda plan: self._confirm_new_items(server, library_id, library_name, plan)
             ),
             self.failed.emit,
         )
@@ -111,12 +112,16 @@ class TransferController(QObject):
             self.upload_into(item, paths)
 
     def ask_upload_new_items(self, library_id: str | None, library_name: str) -> None:
+        """New items in `library_id` of the current server."""
+        server = self._connected()
+        if server is None:
+            return
         if library_id is None:
             self.status.emit("Select a library first.", True)
             return
         paths = self._ask_upload_files("Upload files as new items")
         if paths:
-            self.upload_new_items(library_id, library_name, paths)
+            self.upload_new_items(server, library_id, library_name, paths)
 
     def _ask_upload_files(self, caption: str) -> list[str]:
         paths = self.prompts.ask_open_files(self._window, caption, self._dir(K_UPLOAD_DIR))
@@ -133,9 +138,10 @@ class TransferController(QObject):
 
         return planned
 
-    def _confirm_new_items(self, library_id: str, library_name: str, plan: DropPlan) -> None:
-        server = self._server()
-        if server is None or not plan.files:
+    def _confirm_new_items(
+        self, server: ServerRef, library_id: str, library_name: str, plan: DropPlan
+    ) -> None:
+        if not plan.files:
             return
         text = f"Create {_plural(len(plan.files), 'new item')} in \u201c{library_name}\u201d?"
         if self.prompts.confirm(self._window, "Upload new items", text, plan.new_item_lines()):

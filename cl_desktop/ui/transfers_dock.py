@@ -28,10 +28,12 @@ from . import format as fmt
 from .actions import add_actions, make_action
 from .delegates import ProgressDelegate
 from .dialogs import Prompts
-from .queue_model import FILE, ITEM, PROGRESS, STATE, HistoryModel, QueueModel, error_text
+from .queue_model import FILE, ITEM, PROGRESS, SERVER, STATE, HistoryModel, QueueModel, error_text
 from .views import setup_table
 
-K_QUEUE_HEADER = "views/queue_header"
+# "_2": the Server column (after Direction) made the saved column layout of earlier versions
+# misfit; it is dropped, not applied to the wrong columns.
+K_QUEUE_HEADER = "views/queue_header_2"
 K_HISTORY_HEADER = "views/history_header"
 K_EXPORT_DIR = "paths/export_dir"
 
@@ -196,7 +198,7 @@ class TransfersDock(QDockWidget):
         view.setObjectName("queueView")
         view.setModel(self.queue_model)
         view.setItemDelegateForColumn(PROGRESS, ProgressDelegate(view))
-        setup_table(view, {ITEM: 170, FILE: 200, PROGRESS: 160, STATE: 270})  # STATE: its notes
+        setup_table(view, {SERVER: 150, ITEM: 170, FILE: 200, PROGRESS: 160, STATE: 270})  # notes
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self._queue_menu)

@@ -6,9 +6,11 @@ from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTreeView, QWidget
 
+from cl_desktop.transfers.jobs import ServerRef
+
 from .drops import DropSpot, FileDrops, TakesFileDrops
 from .item_model import item_of
-from .library_model import LibraryIdRole
+from .library_model import LibraryIdRole, ServerRole
 
 
 def setup_table(view: QTableView, widths: dict[int, int] | None = None) -> None:
@@ -96,24 +98,29 @@ class ItemTableView(TakesFileDrops, QTableView):
 
 
 class LibraryTreeView(TakesFileDrops, QTreeView):
-    """Server -> libraries. Files dropped on a library become new items in it.
+    """Servers -> libraries. Files dropped on a library become new items in it.
 
     Signals:
-        files_dropped(str library_id, list[str])
+        files_dropped(ServerRef, str library_id, list[str])
     """
 
-    files_dropped = Signal(str, list)
+    files_dropped = Signal(object, str, list)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderHidden(True)
         self.setUniformRowHeights(True)
-        self._drops = FileDrops(self, self._drop_spot, self.files_dropped.emit)
+        self._drops = FileDrops(self, self._drop_spot, self._dropped)
 
     def _drop_spot(self, pos: QPoint) -> DropSpot | None:
         index = self.indexAt(pos)
         library_id = index.data(LibraryIdRole) if index.isValid() else None
-        return DropSpot(str(library_id), self.visualRect(index)) if library_id else None
+        if not library_id:
+            return None
+        return DropSpot((index.data(ServerRole), str(library_id)), self.visualRect(index))
+
+    def _dropped(self, target: tuple[ServerRef, str], paths: list[str]) -> None:
+        self.files_dropped.emit(*target, paths)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

@@ -40,6 +40,7 @@ from tests.support.accounts import (
     SIM_USER,
     MemoryKeyring,
 )
+from tests.support.multi import sim_service_b  # noqa: F401 (a fixture)
 from tests.support.servers import (
     Dialect,
     ServerTarget,

@@ -67,7 +67,7 @@ def test_demo_mode_opens_the_window_on_the_seeded_library(
     assert app.window.isVisible()
     qtbot.waitUntil(lambda: app.window.item_model.rowCount() == 3, timeout=15000)
     window = app.window
-    assert window.libraries[window.library_id or ""].name == DEMO_LIBRARY
+    assert window.current_library is not None and window.current_library.name == DEMO_LIBRARY
     assert (tmp_path / "app-data" / "demo-server" / "catalogue.sqlite").exists()
     assert fake_prompts.logins_asked == 0
     assert "127.0.0.1" in window.windowTitle()

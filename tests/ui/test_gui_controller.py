@@ -75,7 +75,7 @@ def test_a_cancelled_folder_dialog_or_no_login_queues_nothing(qtbot: QtBot, tmp_
 
     ctl, transfers, said, _ = controller(qtbot, tmp_path, FakePrompts(), None)
     ctl.upload_into(ITEM, ["/x.iso"])
-    ctl.upload_new_items("lib-1", "isos", ["/x.iso"])
+    ctl.ask_upload_new_items("lib-1", "isos")  # new items go to the current server: none
     ctl.download_items([ITEM])
     assert transfers.added == []
     assert said == [("Connect to a server first.", True)] * 2

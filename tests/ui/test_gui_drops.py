@@ -8,6 +8,7 @@ from PySide6.QtCore import QMimeData, QPoint, QUrl
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.api.models import ItemModel, LibraryModel
+from cl_desktop.transfers.jobs import ServerRef
 from cl_desktop.ui.drops import local_paths
 from cl_desktop.ui.item_model import ItemTableModel
 from cl_desktop.ui.library_model import LibraryTreeModel
@@ -26,7 +27,8 @@ def test_only_local_files_count_in_a_drag(tmp_path: Path) -> None:
 
 def test_the_tree_takes_drops_on_a_library_row_only(qtbot: QtBot, tmp_path: Path) -> None:
     model = LibraryTreeModel()
-    model.set_libraries("vc (admin)", [LibraryModel(id="lib-1", name="isos")])
+    vc = ServerRef("https://vc", "admin")
+    model.set_libraries(vc, [LibraryModel(id="lib-1", name="isos")])
     tree = LibraryTreeView()
     qtbot.addWidget(tree)
     tree.setModel(model)
@@ -34,16 +36,16 @@ def test_the_tree_takes_drops_on_a_library_row_only(qtbot: QtBot, tmp_path: Path
     tree.resize(300, 200)
     tree.show()
     qtbot.waitExposed(tree)
-    dropped: list[tuple[str, list[str]]] = []
-    tree.files_dropped.connect(lambda library, paths: dropped.append((library, paths)))
+    dropped: list[tuple[ServerRef, str, list[str]]] = []
+    tree.files_dropped.connect(lambda *dropped_on: dropped.append(dropped_on))
     iso = make_file(tmp_path / "a.iso", 10)
 
     server_row = tree.visualRect(model.index(0, 0)).center()
     assert not drop_files(tree, [iso], server_row)
     assert not drop_files(tree, [iso], QPoint(5, 190))  # below the rows
     assert dropped == []
-    assert drop_files(tree, [iso], tree.visualRect(model.library_index("lib-1")).center())
-    assert dropped == [("lib-1", [str(iso)])]
+    assert drop_files(tree, [iso], tree.visualRect(model.library_index(vc, "lib-1")).center())
+    assert dropped == [(vc, "lib-1", [str(iso)])]
 
 
 def test_the_table_hands_on_the_row_or_none_and_refuses_while_disabled(

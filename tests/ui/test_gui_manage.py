@@ -34,7 +34,7 @@ from tests.support.gui import (
 
 
 def current_library_name(app: Application) -> str:
-    library = app.window.libraries.get(app.window.library_id or "")
+    library = app.window.current_library
     return (library.name or "") if library else ""
 
 
@@ -87,7 +87,7 @@ def test_create_rename_and_delete_a_library(
     qtbot.waitUntil(lambda: gui.window.library_id not in (None, library_id), timeout=10000)
     with pytest.raises(errors.NotFound):
         sim_api_client.libraries.get(library_id)
-    assert library_id not in gui.window.libraries
+    assert (gui.window.server, library_id) not in gui.window.libraries
     assert "Deleted library Team images" in gui.window.status_label.text()
 
 
@@ -229,7 +229,8 @@ def test_a_refused_upload_disables_uploads_up_front_with_the_reason(
     tip = window.upload_new_action.toolTip()
     assert "Not allowed for this user" in tip and "Permission denied" in tip, tip
     assert not window.upload_action.isEnabled()
-    window.drop_on_library(window.library_id or "", [fake_prompts.open_files[0]])
+    assert window.server is not None
+    window.drop_on_library(window.server, window.library_id or "", [fake_prompts.open_files[0]])
     assert "Uploads are not allowed: Permission denied" in window.status_label.text()
     assert len(jobs(reader_gui)) == 1  # the drop added no job
 

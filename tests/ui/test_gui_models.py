@@ -42,8 +42,10 @@ from cl_desktop.ui.item_model import (
     ItemTableModel,
     item_of,
 )
-from cl_desktop.ui.library_model import LibraryIdRole, LibraryTreeModel
+from cl_desktop.ui.library_model import LibraryIdRole, LibraryTreeModel, ServerRole
 from cl_desktop.ui.queue_model import (
+    ERROR,
+    ETA,
     PROGRESS,
     STATE,
     VERIFICATION,
@@ -137,8 +139,8 @@ def test_queue_model_passes_modeltester_through_inserts_updates_and_removals(
     assert progress.data(ProgressRole) == 0.4
     assert progress.data() == "40%"
     assert model.index(0, STATE).data() == "Transferring"
-    assert model.index(0, 6).data() == "6 s"  # ETA: 60 bytes at 10 B/s
-    assert model.index(1, 9).data() == "Busy: held by someone"
+    assert model.index(0, ETA).data() == "6 s"  # 60 bytes at 10 B/s
+    assert model.index(1, ERROR).data() == "Busy: held by someone"
 
 
 def test_queue_model_repaints_a_burst_of_updates_once(qtbot: QtBot) -> None:
@@ -175,6 +177,7 @@ def test_history_and_files_models_pass_modeltester(qtmodeltester: ModelTester) -
     history.set_records([record, dataclasses.replace(record, job_id=2, outcome="failed")])
     qtmodeltester.check(history, force_py=True)
     assert history.index(0, 6).data() == "Failed"  # newest first
+    assert history.index(0, 9).data() == "admin@127.0.0.1:1"  # Server: as the tree names it
     files = FilesModel()
     files.set_files(
         [
@@ -238,23 +241,38 @@ def test_new_items_get_free_names_against_the_library_and_each_other(tmp_path: P
     assert plan.new_item_lines()[0] == "tools.iso -> new iso item 'tools (3)' (tools exists)"
 
 
-def test_library_tree_model_lists_libraries_by_name_under_the_server(
+def test_library_tree_model_lists_libraries_by_name_under_each_server(
     qtmodeltester: ModelTester,
 ) -> None:
     model = LibraryTreeModel()
     qtmodeltester.check(model, force_py=True)
-    assert not model.first_library().isValid() and not model.library_index("l1").isValid()
+    vc = ServerRef("https://vc:443", "admin")
+    assert not model.first_library().isValid() and not model.library_index(vc, "l1").isValid()
     libraries = [
         LibraryModel(id="l1", name="zeta", type=LibraryType.LOCAL),
         LibraryModel(id="l2", name="Alpha", type=LibraryType.SUBSCRIBED),
         LibraryModel(id="l3", name="beta"),
     ]
-    model.set_libraries("vc:443 (admin)", libraries)
+    model.set_libraries(vc, libraries)
     root = model.index(0, 0)
-    assert root.data() == "vc:443 (admin)" and model.rowCount(root) == 3
+    assert root.data() == "admin@vc" and model.rowCount(root) == 3
+    assert root.data(ServerRole) == vc
     assert [model.index(r, 0, root).data() for r in range(3)] == ["Alpha", "beta", "zeta"]
     assert model.first_library().data(LibraryIdRole) == "l2"
-    assert model.library_index("l1").data() == "zeta"
-    assert not model.library_index("gone").isValid() and not model.library_index("").isValid()
-    model.set_libraries("vc:443 (admin)", libraries[:1])  # a refresh replaces the rows
+    assert model.library_index(vc, "l1").data() == "zeta"
+    assert not model.library_index(vc, "gone").isValid()
+    assert not model.library_index(vc, "").isValid()
+    model.set_libraries(vc, libraries[:1])  # a refresh replaces the rows
     assert model.rowCount() == 1 and model.rowCount(model.index(0, 0)) == 1
+
+    # a second server: its own root, after the first; the same library id is its own row
+    other = ServerRef("https://vc2:8443", "admin")
+    model.set_libraries(other, [LibraryModel(id="l1", name="isos")])
+    assert [model.index(r, 0).data() for r in range(2)] == ["admin@vc", "admin@vc2:8443"]
+    assert model.library_index(other, "l1").data() == "isos"
+    assert model.library_index(other, "l1").data(ServerRole) == other
+    assert model.library_index(vc, "l1").data() == "zeta"
+    assert model.first_library(other).data() == "isos"
+    model.remove_server(vc)
+    assert model.rowCount() == 1 and model.servers() == [other]
+    assert not model.library_index(vc, "l1").isValid()

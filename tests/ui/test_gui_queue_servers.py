@@ -54,8 +54,7 @@ def test_a_job_of_a_server_not_logged_in_shows_and_runs_after_its_login(
         try:
             app.start()
             model = app.window.dock.queue_model
-            where = login_b.ref.url.split("://", 1)[-1]
-            expected = f"Waiting for login: admin@{where}"
+            expected = f"Waiting for login to {login_b.ref.label}"
             qtbot.waitUntil(
                 lambda: model.rowCount() == 2 and model.index(0, STATE).data() == expected,
                 timeout=10000,

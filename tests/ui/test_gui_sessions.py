@@ -105,7 +105,8 @@ def test_a_session_appears_while_an_upload_runs_and_leaves_when_it_completes(
     refresh(qtbot, gui)
     assert dock.model.rowCount() == 1
     row = texts(dock, 0)
-    library = gui.window.libraries[sim_service.default_library_id].name
+    assert gui.window.current_library is not None
+    library = gui.window.current_library.name
     assert (row[LIBRARY], row[ITEM], row[STATE]) == (library, "slow", "ACTIVE")
     assert row[OWNER] == f"job {job.id}"
     assert row[EXPIRES].endswith(("s", "min")), row[EXPIRES]  # a countdown, not a date

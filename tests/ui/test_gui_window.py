@@ -16,7 +16,7 @@ from cl_desktop.app import Application
 from cl_desktop.demo import seed
 from cl_desktop.transfers.jobs import JobState, Phase, Verification
 from cl_desktop.ui.details import NOT_AVAILABLE
-from cl_desktop.ui.queue_model import ITEM, PROGRESS, STATE, VERIFICATION
+from cl_desktop.ui.queue_model import ERROR, ITEM, PROGRESS, SPEED, STATE, VERIFICATION
 from tests.support.api import active_sessions
 from tests.support.files import make_file
 from tests.support.gui import (
@@ -248,7 +248,7 @@ def test_cancel_and_retry_from_the_queue(
         timeout=10000,
     )
     dock = gui.window.dock
-    qtbot.waitUntil(lambda: bool(dock.queue_model.index(0, 5).data()), timeout=5000)  # speed
+    qtbot.waitUntil(lambda: bool(dock.queue_model.index(0, SPEED).data()), timeout=5000)
     dock.queue_view.selectRow(0)
     assert dock.cancel_action.isEnabled() and not dock.retry_action.isEnabled()
     dock.cancel_action.trigger()
@@ -314,7 +314,7 @@ def test_failed_transfer_shows_its_error_which_can_be_copied(
     assert drop_files(gui.window.item_view, [empty], item_row_point(gui, "target"))
     wait_jobs(qtbot, gui, 1, JobState.FAILED)
     dock = gui.window.dock
-    error = dock.queue_model.index(0, 9).data()
+    error = dock.queue_model.index(0, ERROR).data()
     assert "empty" in error and "0 bytes" in error
     assert dock.queue_model.index(0, STATE).data() == "Failed"
     assert "Transfer failed" in gui.window.status_label.text()
