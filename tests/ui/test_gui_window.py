@@ -444,7 +444,7 @@ def test_failed_login_asks_again_with_the_error(
     app = build_app(tmp_path, fake_prompts)
     app.start()
     qtbot.waitUntil(lambda: fake_prompts.logins_asked == 2, timeout=10000)
-    assert "Login failed" in app.window.status_label.text()
+    assert "Wrong user name or password" in app.window.status_label.text()
     assert app.window.server is None
     fake_prompts.login = LoginRequest(sim_service.base_url, "admin", "secret")
     app.window.connect_action.trigger()
