@@ -241,7 +241,7 @@ def connection_error(exc: BaseException, where: str, operation: str) -> Transpor
     if any(isinstance(c, TimeoutError) for c in causes):
         return ConnectTimedOut(f"timed out connecting to {server}.", operation=operation)
     if "Connection reset" in text or "RemoteDisconnected" in text or "Connection aborted" in text:
-        return TransportError(f"{server} closed the connection", operation=operation)
+        return TransportError("the server closed the connection", operation=operation)
     return TransportError(f"could not talk to {server} ({str(exc)[:160]})", operation=operation)
 
 

@@ -359,7 +359,7 @@ def test_browse_errors_show_where_the_user_looks(
 
     sim_service.stop()
     window.refresh()
-    qtbot.waitUntil(lambda: "Connection problem" in window.status_label.text(), timeout=20000)
+    qtbot.waitUntil(lambda: "Connection refused" in window.status_label.text(), timeout=20000)
 
 
 def test_storage_pane_lists_every_uri_and_copies_them(
