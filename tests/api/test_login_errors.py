@@ -188,13 +188,22 @@ def _page(status: int, body: bytes) -> Any:
     return reply
 
 
+PAGE = b"<html><body>It works</body></html>"
+
+
 @pytest.mark.parametrize(
-    ("status", "said"), [(404, "answered HTTP 404"), (200, "with an HTML page")]
+    ("status", "body", "said"),
+    [
+        (404, PAGE, "answered HTTP 404"),
+        (200, PAGE, "with an HTML page"),
+        (200, b'{"status": "ok"}', 'accepted the login but sent no session token ({"status"'),
+    ],
+    ids=["404", "html", "json-without-token"],
 )
 def test_a_plain_web_server_is_not_a_vcenter_after_trying_both_dialects(
-    status: int, said: str
+    status: int, body: bytes, said: str
 ) -> None:
-    with StubServer(_page(status, b"<html><body>It works</body></html>")) as stub:
+    with StubServer(_page(status, body)) as stub:
         exc = _login_error(_client(stub.url))
         assert len(stub.received("POST", "/api/session")) == 1
         assert len(stub.received("POST", "/rest/com/vmware/cis/session")) == 1
@@ -242,8 +251,16 @@ def _tls_sim(folder: Path, cert: trustme.Blob, key: trustme.Blob) -> SimulatorSe
     return SimulatorServer(folder / "data", tls_cert=cert_file, tls_key=key_file)
 
 
-def _serve_leaf(folder: Path, ca: trustme.CA, *names: str, **validity: datetime) -> Any:
-    leaf = ca.issue_cert(*(names or ("127.0.0.1", "localhost")), **validity)
+def _serve_leaf(
+    folder: Path,
+    ca: trustme.CA,
+    *names: str,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> Any:
+    leaf = ca.issue_cert(
+        *(names or ("127.0.0.1", "localhost")), not_before=not_before, not_after=not_after
+    )
     return _tls_sim(folder, leaf.cert_chain_pems[0], leaf.private_key_pem)
 
 
