@@ -198,7 +198,10 @@ class ContentLibraryClient:
             if exc.status in _NO_ENDPOINT:
                 tried.append(f"{path} answered HTTP {exc.status}")
                 return None
-            raise login_error(exc, user=self.username, server=self.server) from exc
+            worded = login_error(exc, user=self.username, server=self.server)
+            if worded is exc:
+                raise
+            raise worded from exc
         except NotAVCenter as exc:  # 200 but not JSON: a web page
             tried.append(f"{path} {exc.detail}")
             return None

@@ -190,6 +190,8 @@ def _where(exc: requests.exceptions.RequestException) -> str:
     if not url:
         return ""
     _, host, port = origin(str(url))
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
     return f"{host}:{port}" if port else host
 
 
