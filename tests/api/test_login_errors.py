@@ -17,6 +17,7 @@ import trustme
 from cl_desktop.api import ContentLibraryClient, TlsSettings, errors, fetch_peer_certificate
 from cl_desktop.api.errors import CertificateProblem
 from cl_desktop.cli.errors import EXIT_AUTH, EXIT_FAILED, EXIT_TLS, exit_code_for
+from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.simulator.errors import ACCOUNT_LOCKED_ID, PASSWORD_EXPIRED_ID
 from cl_desktop.transfers.errors import describe
 from tests.support.cli import cli
@@ -141,6 +142,7 @@ def test_a_503_at_login_is_the_vcenter_starting_and_stays_transient() -> None:
     assert isinstance(exc, errors.ServiceStarting) and isinstance(exc, errors.ServiceUnavailable)
     assert exc.title == "vCenter not ready" and "starting or restarting" in exc.message
     assert stub.url in exc.message
+    assert ErrorInfo.from_exception(exc).transient  # the window offers to try again
 
 
 # --- the way to the server -------------------------------------------------------------------
@@ -362,3 +364,24 @@ def test_cli_words_a_wrong_password_and_a_closed_port(refusing_sim: Any, closed_
     assert "Connection refused" in refused.stderr and f"127.0.0.1:{closed_port}" in refused.stderr
     for run in (wrong, refused):
         assert "Traceback" not in run.stdout + run.stderr and "not-it" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("cls", "code"),
+    [
+        *((c, EXIT_AUTH) for c in (errors.WrongCredentials, errors.AccountLocked,
+                                   errors.PasswordExpired)),
+        *((c, EXIT_TLS) for c in (errors.UntrustedCertificate, errors.SelfSignedCertificate,
+                                  errors.CertificateExpired, errors.CertificateNotYetValid,
+                                  errors.HostnameMismatch, errors.PinMismatch,
+                                  errors.TlsHandshakeFailed)),
+        *((c, EXIT_FAILED) for c in (errors.NoSuchHost, errors.ConnectionRefused,
+                                     errors.ConnectTimedOut, errors.NotTls, errors.NotAVCenter,
+                                     errors.ServiceStarting)),
+    ],
+    ids=lambda value: getattr(value, "__name__", str(value)),
+)  # fmt: skip
+def test_every_login_error_has_its_exit_code(
+    cls: type[errors.ContentLibraryError], code: int
+) -> None:
+    assert exit_code_for(cls("x", operation="log in")) == code
