@@ -23,6 +23,9 @@ import requests
 
 from .errors import (
     ContentLibraryError,
+    NoSuchHost,
+    NotAVCenter,
+    NotTls,
     ProtocolError,
     ServiceUnavailable,
     TimedOut,
@@ -31,6 +34,7 @@ from .errors import (
     Unauthenticated,
     VapiError,
     error_from_response,
+    login_error,
 )
 from .models import Dialect, SessionInfo, decode
 from .resources import (
@@ -55,6 +59,12 @@ from .transport import (
 
 log = logging.getLogger(__name__)
 SESSION_HEADER = "vmware-api-session-id"
+API_LOGIN_PATH = "/api/session"
+REST_LOGIN_PATH = "/rest/com/vmware/cis/session"
+# What a server without that login endpoint answers (a web server: 404, 405 or 501 to a POST).
+_NO_ENDPOINT = (404, 405, 501)
+# Retrying a login cannot help these: the address or the certificate is wrong.
+_NOT_RETRIED = (TlsTrustError, NoSuchHost, NotTls)
 LOGIN_ATTEMPTS = 4  # a 503 or refused connection on login: tries, 0.5 + 1 + 2 s apart
 LOGIN_BACKOFF = 0.5
 LOGOUT_TIMEOUT = (5.0, 5.0)  # logging out must not hold up the end of a command for long
@@ -150,7 +160,7 @@ class ContentLibraryClient:
                 self._login_once()
                 return
             except (TransportError, ServiceUnavailable, TimedOut) as exc:
-                if isinstance(exc, TlsTrustError) or attempt == self.login_attempts:
+                if isinstance(exc, _NOT_RETRIED) or attempt == self.login_attempts:
                     raise
                 log.info("log in: %s; trying again in %.1f s", exc.detail, delay)
                 time.sleep(delay)
@@ -161,20 +171,52 @@ class ContentLibraryClient:
             f"{self._credentials.username}:{self._credentials.password}".encode()
         ).decode("ascii")
         headers = {"Authorization": auth, "Accept": "application/json"}
+        tried: list[str] = []  # what each login endpoint answered, for "not a vCenter"
         if self._dialect in (None, Dialect.API):
-            try:
-                token = self._send("POST", "/api/session", headers=headers, op="log in")
-                self._token = _session_token(token)
-                self._dialect = Dialect.API
+            answer = self._login_at(API_LOGIN_PATH, headers, tried)
+            if answer is not None:
+                self._token, self._dialect = answer, Dialect.API
                 return
-            except VapiError as exc:  # NOT_FOUND or OPERATION_NOT_FOUND, JSON or plain text
-                if exc.status != 404 or self._dialect is Dialect.API:
-                    raise
-                log.info("%s has no /api endpoint; using the /rest dialect", self.server)
+            if self._dialect is Dialect.API:
+                raise self._not_a_vcenter(tried, "the api dialect was asked for")
+            log.info("%s has no /api endpoint; trying the /rest dialect", self.server)
         headers["vmware-use-header-authn"] = "true"  # no cookie; the header carries the token
-        value = self._send("POST", "/rest/com/vmware/cis/session", headers=headers, op="log in")
-        self._token = _session_token(_unwrap(value))
-        self._dialect = Dialect.REST
+        answer = self._login_at(REST_LOGIN_PATH, headers, tried, rest=True)
+        if answer is None:
+            only = "the rest dialect was asked for" if self._dialect is Dialect.REST else ""
+            raise self._not_a_vcenter(tried, only)
+        self._token, self._dialect = answer, Dialect.REST
+
+    def _login_at(
+        self, path: str, headers: dict[str, str], tried: list[str], *, rest: bool = False
+    ) -> str | None:
+        """The session token from `path`, or None when no vCenter login answers there (what
+        it did answer is added to `tried`). Refusals and failures raise, in login words."""
+        try:
+            value = self._send("POST", path, headers=headers, op="log in")
+        except VapiError as exc:
+            if exc.status in _NO_ENDPOINT:
+                tried.append(f"{path} answered HTTP {exc.status}")
+                return None
+            worded = login_error(exc, user=self.username, server=self.server)
+            if worded is exc:
+                raise
+            raise worded from exc
+        except NotAVCenter as exc:  # 200 but not JSON: a web page
+            tried.append(f"{path} {exc.detail}")
+            return None
+        token = _unwrap(value) if rest else value
+        if isinstance(token, str) and token.strip():
+            return token
+        tried.append(f"{path} accepted the login but sent no session token ({_shown(token)})")
+        return None
+
+    def _not_a_vcenter(self, tried: list[str], only: str) -> NotAVCenter:
+        why = "; ".join(tried)
+        tail = f" ({only})" if only else " (both API dialects were tried)"
+        return NotAVCenter(
+            f"{self.server} answered, but not as a vCenter: {why}{tail}.", operation="log in"
+        )
 
     def logout(self) -> None:
         """End the login on the server (best effort; vCenter counts logins against a limit).
@@ -184,7 +226,7 @@ class ContentLibraryClient:
             headers, self._token = self._auth_headers(), None
         if SESSION_HEADER not in headers:
             return
-        path = "/api/session" if self._dialect is Dialect.API else "/rest/com/vmware/cis/session"
+        path = API_LOGIN_PATH if self._dialect is Dialect.API else REST_LOGIN_PATH
         try:
             self._send("DELETE", path, headers=headers, op="log out", timeout=LOGOUT_TIMEOUT)
         except ContentLibraryError as exc:  # logging out must never stop a shutdown
@@ -318,9 +360,9 @@ class ContentLibraryClient:
         try:
             return json.loads(content)
         except ValueError as exc:
-            raise ProtocolError(
-                f"HTTP {response.status_code} with a body that is not JSON", operation=op
-            ) from exc
+            kind = "an HTML page" if content.lstrip()[:1] == b"<" else "a body that is not JSON"
+            cls = NotAVCenter if op == "log in" else ProtocolError
+            raise cls(f"answered HTTP {response.status_code} with {kind}", operation=op) from exc
 
     # --- byte transfers ---------------------------------------------------------------------
 
@@ -416,14 +458,8 @@ class ContentLibraryClient:
             response.close()
 
 
-def _session_token(value: Any) -> str:
-    if isinstance(value, str) and value.strip():
-        return value
-    shown = json.dumps(value)[:80]
-    raise ProtocolError(
-        f"the server accepted the login but sent no session token (it sent {shown})",
-        operation="log in",
-    )
+def _shown(value: Any) -> str:
+    return json.dumps(value)[:80]
 
 
 def _unwrap(value: Any) -> Any:

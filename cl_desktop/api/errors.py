@@ -8,6 +8,8 @@ is not vAPI JSON (vcsim, proxies) is mapped by HTTP status instead.
 from __future__ import annotations
 
 import json
+import re
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from .models import LocalizableMessage, decode_list
@@ -44,14 +46,124 @@ class TransportError(ContentLibraryError):
     hint = "Check the server address and the network; the transfer can be retried."
 
 
+class NoSuchHost(TransportError):
+    """The server name did not resolve (a typo, or no DNS server answering for it)."""
+
+    title = "No such host"
+    hint = "Check the spelling of the server name, and this computer's network and DNS."
+
+
+class ConnectionRefused(TransportError):
+    """Nothing listens on that port (or a firewall rejects it)."""
+
+    title = "Connection refused"
+    hint = (
+        "Check the port and that the server is running; a vCenter whose services are "
+        "restarting refuses connections for a few minutes."
+    )
+
+
+class ConnectTimedOut(TransportError):
+    """No answer to the connection attempt at all (a wrong address, or a firewall dropping it)."""
+
+    title = "Timed out connecting"
+    hint = "Check the server address, and that no firewall or VPN blocks the way to it."
+
+
+class NotTls(TransportError):
+    """The port answered, but not with TLS (an http-only server reached with https)."""
+
+    title = "Not a TLS port"
+    hint = "Check the port (vCenter serves its API on 443), or use http:// if it really is plain."
+
+
+class CertificateProblem(StrEnum):
+    """Why a certificate was refused, for code that treats the cases apart (the trust dialog)."""
+
+    UNTRUSTED_ISSUER = "untrusted-issuer"
+    SELF_SIGNED = "self-signed"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    HOSTNAME_MISMATCH = "hostname-mismatch"
+    PIN_MISMATCH = "pin-mismatch"
+    HANDSHAKE = "handshake"  # TLS failed before any certificate could be judged
+
+
+_CHECK_WITH_ADMIN = (
+    "Give the CA certificate file of this server (for a vCenter, its VMCA root certificate), "
+    "or pin its certificate's SHA-256 fingerprint after checking it with the server's "
+    "administrator."
+)
+
+
 class TlsTrustError(TransportError):
-    """The server's certificate is not trusted (or does not match the pinned fingerprint)."""
+    """The server's certificate is not trusted (or does not match the pinned fingerprint).
+
+    `reason` tells the cases apart; `pinnable` says whether trusting (pinning) this very
+    certificate is a sensible answer, which it is not for an expired or misnamed one."""
 
     title = "Untrusted certificate"
+    hint = _CHECK_WITH_ADMIN
+    reason: ClassVar[CertificateProblem] = CertificateProblem.UNTRUSTED_ISSUER
+    pinnable: ClassVar[bool] = True
+
+
+class UntrustedCertificate(TlsTrustError):
+    """Signed by a certificate authority this computer does not trust (vCenter's own VMCA)."""
+
+
+class SelfSignedCertificate(UntrustedCertificate):
+    """The certificate signed itself: no authority vouches for it."""
+
+    reason = CertificateProblem.SELF_SIGNED
+
+
+class CertificateExpired(TlsTrustError):
+    title = "Certificate expired"
     hint = (
-        "Give the CA certificate file of this server, or pin its certificate's SHA-256 "
-        "fingerprint after checking it with the server's administrator."
+        "Ask the server's administrator to renew the certificate; do not trust an expired "
+        "certificate in its place."
     )
+    reason = CertificateProblem.EXPIRED
+    pinnable = False
+
+
+class CertificateNotYetValid(TlsTrustError):
+    title = "Certificate not yet valid"
+    hint = (
+        "Check the date and time of this computer and of the server: one of the clocks is "
+        "probably wrong."
+    )
+    reason = CertificateProblem.NOT_YET_VALID
+    pinnable = False
+
+
+class HostnameMismatch(TlsTrustError):
+    title = "Certificate for another name"
+    hint = (
+        "Connect with a name the certificate was issued for (usually the vCenter's full DNS "
+        "name, not an alias or an IP address), or ask the administrator for a certificate "
+        "that lists this name."
+    )
+    reason = CertificateProblem.HOSTNAME_MISMATCH
+    pinnable = False
+
+
+class PinMismatch(TlsTrustError):
+    title = "Certificate does not match the pin"
+    hint = (
+        "The server presents another certificate than the one pinned; check with the "
+        "server's administrator before pinning the new one."
+    )
+    reason = CertificateProblem.PIN_MISMATCH
+    pinnable = False
+
+
+class TlsHandshakeFailed(TlsTrustError):
+    title = "TLS handshake failed"
+    hint = "The server and this computer found no common way to talk TLS; check the address."
+    reason = CertificateProblem.HANDSHAKE
+    pinnable = False
 
 
 class CaFileError(ContentLibraryError):
@@ -71,6 +183,13 @@ class ProtocolError(ContentLibraryError):
     hint = (
         "The server may not be a vCenter Content Library endpoint, or its version is unsupported."
     )
+
+
+class NotAVCenter(ProtocolError):
+    """The server answered the login, but not as a vCenter (a web server, a proxy's page)."""
+
+    title = "Not a vCenter"
+    hint = "Check the server address and port: they must be those of a vCenter Server."
 
 
 class VapiError(ContentLibraryError):
@@ -289,3 +408,73 @@ def error_from_response(status: int, body: bytes, *, operation: str = "") -> Vap
 
 def _default_text(error_type: str) -> str:
     return error_type.replace("_", " ").lower()
+
+
+# --- login failures, each in its own words ---------------------------------------------------
+
+
+class WrongCredentials(Unauthenticated):  # type: ignore[misc,valid-type]
+    """The server refused this user name and password at login."""
+
+    title = "Wrong user name or password"
+    hint = (
+        "Check both and try again; vCenter user names usually include the domain "
+        "(name@vsphere.local). Repeated failures can lock the account."
+    )
+
+
+class AccountLocked(Unauthenticated):  # type: ignore[misc,valid-type]
+    """The server reports the account as locked (too many failed logins, or by an admin)."""
+
+    title = "Account locked"
+    hint = (
+        "Wait for the lock to expire (vCenter unlocks after a few minutes by default), or ask "
+        "the vCenter administrator to unlock the account."
+    )
+
+
+class PasswordExpired(Unauthenticated):  # type: ignore[misc,valid-type]
+    """The password is right but expired: the server wants it changed before any login."""
+
+    title = "Password expired"
+    hint = (
+        "Change the password (in the vSphere Client, or ask the vCenter administrator), then "
+        "log in with the new one."
+    )
+
+
+class ServiceStarting(ServiceUnavailable):  # type: ignore[misc,valid-type]
+    """A 503 at login: the vCenter's services are starting or restarting (it passes)."""
+
+    title = "vCenter not ready"
+    hint = "Its services are starting or restarting; wait a few minutes and connect again."
+
+
+# The real vCenter message ids for these are not documented: classify by their words.
+_LOCKED = re.compile(r"locked", re.IGNORECASE)
+_PASSWORD_EXPIRED = re.compile(r"password.*expired|expired.*password", re.IGNORECASE)
+
+
+def login_error(exc: VapiError, *, user: str, server: str) -> VapiError:
+    """The error for a refused or failed login, in words that name the user and the server."""
+    said = " ".join(f"{m.id} {m.default_message}" for m in exc.messages)
+    server_text = f" ({exc.detail})" if exc.messages else ""
+    cls: type[VapiError]
+    if isinstance(exc, Unauthenticated):
+        if _LOCKED.search(said):
+            cls, text = AccountLocked, f"{server} reports the account '{user}' as locked"
+        elif _PASSWORD_EXPIRED.search(said):
+            cls, text = PasswordExpired, f"the password of '{user}' on {server} has expired"
+        else:
+            cls, text = WrongCredentials, f"{server} refused user '{user}' with this password"
+    elif isinstance(exc, ServiceUnavailable):
+        cls, text = ServiceStarting, f"{server} is not ready to log in (HTTP {exc.status})"
+    else:
+        return exc
+    return cls(
+        f"{text}{server_text}.",
+        operation=exc.operation,
+        status=exc.status,
+        messages=exc.messages,
+        data=exc.data,
+    )

@@ -21,7 +21,23 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .errors import CaFileError, ContentLibraryError, TlsTrustError, TransportError
+from .errors import (
+    CaFileError,
+    CertificateExpired,
+    CertificateNotYetValid,
+    ConnectionRefused,
+    ConnectTimedOut,
+    ContentLibraryError,
+    HostnameMismatch,
+    NoSuchHost,
+    NotTls,
+    PinMismatch,
+    SelfSignedCertificate,
+    TlsHandshakeFailed,
+    TlsTrustError,
+    TransportError,
+    UntrustedCertificate,
+)
 
 
 class ReadTimedOut(TransportError):
@@ -143,9 +159,13 @@ def translate_transport_errors(operation: str) -> Iterator[None]:
     except ContentLibraryError:
         raise
     except requests.exceptions.SSLError as exc:
-        raise TlsTrustError(_ssl_text(exc), operation=operation) from exc
+        raise ssl_error(exc, _where(exc), operation) from exc
     except requests.exceptions.ConnectTimeout as exc:
-        raise TransportError("timed out connecting to the server", operation=operation) from exc
+        where = _where(exc)
+        raise ConnectTimedOut(
+            f"timed out connecting to {where}." if where else "timed out connecting to the server.",
+            operation=operation,
+        ) from exc
     except requests.exceptions.ReadTimeout as exc:
         raise ReadTimedOut("the server stopped answering (timeout)", operation=operation) from exc
     except requests.exceptions.ConnectionError as exc:
@@ -153,7 +173,7 @@ def translate_transport_errors(operation: str) -> Iterator[None]:
             raise ReadTimedOut(
                 "the server stopped receiving (timeout)", operation=operation
             ) from exc
-        raise TransportError(_connection_text(exc), operation=operation) from exc
+        raise connection_error(exc, _where(exc), operation) from exc
     except requests.exceptions.ChunkedEncodingError as exc:
         raise TransportError("the connection broke mid-transfer", operation=operation) from exc
     except requests.exceptions.RequestException as exc:
@@ -164,26 +184,122 @@ def translate_transport_errors(operation: str) -> Iterator[None]:
         raise TransportError("the connection broke mid-transfer", operation=operation) from exc
 
 
-def _ssl_text(exc: Exception) -> str:
-    text = str(exc)
-    if "Fingerprints did not match" in text or "fingerprint" in text.lower():
-        return "the server's certificate does not match the pinned fingerprint"
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        match = re.search(r"certificate verify failed: ([^(')]+)", text)
-        reason = match.group(1).strip() if match else "verification failed"
-        return f"the server's certificate could not be verified ({reason})"
-    return f"TLS handshake failed ({text[:160]})"
+def _where(exc: requests.exceptions.RequestException) -> str:
+    """'host:port' of the request that failed, or '' when requests did not say."""
+    url = getattr(exc.request, "url", None)
+    if not url:
+        return ""
+    _, host, port = origin(str(url))
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
 
 
-def _connection_text(exc: Exception) -> str:
-    text = str(exc)
-    if "Connection refused" in text:
-        return "connection refused (is the server running, and is the port right?)"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return "the server name could not be resolved"
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it wraps (requests and urllib3 nest the socket's error in
+    args, `reason` and the cause chain)."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        pending += [getattr(item, "reason", None), item.__cause__, item.__context__, *item.args]
+
+
+# The resolver's words for "this name does not resolve" (glibc, musl, macOS), for errors that
+# arrive as text only.
+_UNRESOLVED = (
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "No address associated with hostname",
+    "nodename nor servname",
+    "Failed to resolve",
+)
+# OpenSSL's words when the peer answered with something that is not TLS (plain HTTP).
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure")
+
+
+def connection_error(exc: BaseException, where: str, operation: str) -> TransportError:
+    """The error for a connection that could not be made (or broke), naming `where`."""
+    causes = list(_causes(exc))
+    text = " ".join(str(c) for c in causes)
+    server = where or "the server"
+    if any(isinstance(c, socket.gaierror) for c in causes) or any(u in text for u in _UNRESOLVED):
+        host = where.rpartition(":")[0] if ":" in where else where
+        return NoSuchHost(
+            f"the name {host or 'of the server'} could not be resolved to an address.",
+            operation=operation,
+        )
+    if any(isinstance(c, ConnectionRefusedError) for c in causes) or "Connection refused" in text:
+        return ConnectionRefused(
+            f"connection refused by {server} (nothing accepts connections on that port).",
+            operation=operation,
+        )
+    if any(n in text for n in _NOT_TLS):
+        return not_tls(server, operation)
+    if any(isinstance(c, TimeoutError) for c in causes):
+        return ConnectTimedOut(f"timed out connecting to {server}.", operation=operation)
     if "Connection reset" in text or "RemoteDisconnected" in text or "Connection aborted" in text:
-        return "the server closed the connection"
-    return f"could not talk to the server ({text[:160]})"
+        return TransportError("the server closed the connection", operation=operation)
+    return TransportError(f"could not talk to {server} ({str(exc)[:160]})", operation=operation)
+
+
+def not_tls(where: str, operation: str) -> NotTls:
+    return NotTls(
+        f"{where} does not speak TLS (https); it answered in plain text.", operation=operation
+    )
+
+
+_VERIFY_REASON = re.compile(r"certificate verify failed: ([^(]+)")
+
+
+def ssl_error(exc: BaseException, where: str, operation: str) -> TransportError:
+    """The error for a failed TLS handshake, naming the certificate's problem when known."""
+    causes = list(_causes(exc))
+    text = " ".join(str(c) for c in causes)
+    server = where or "the server"
+    if "Fingerprints did not match" in text or "fingerprint" in text.lower():
+        return PinMismatch(
+            f"the certificate of {server} does not match the pinned fingerprint.",
+            operation=operation,
+        )
+    verify = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
+    said = (getattr(verify, "verify_message", None) or "").rstrip(".")
+    if not said:
+        match = _VERIFY_REASON.search(text)
+        said = match.group(1).strip().rstrip(".") if match else ""
+    if not said and "CERTIFICATE_VERIFY_FAILED" not in text:
+        if any(n in text for n in _NOT_TLS):
+            return not_tls(server, operation)
+        return TlsHandshakeFailed(f"with {server}: {text[:160]}", operation=operation)
+    lowered = said.lower()
+    certificate = f"the certificate of {server}"
+    if "expired" in lowered:
+        return CertificateExpired(f"{certificate} has expired ({said}).", operation=operation)
+    if "not yet valid" in lowered:
+        return CertificateNotYetValid(
+            f"{certificate} is not valid yet: its validity starts in the future ({said}).",
+            operation=operation,
+        )
+    if "mismatch" in lowered:
+        return HostnameMismatch(
+            f"{certificate} was issued for another name ({said}).", operation=operation
+        )
+    if "self-signed certificate" in lowered.replace("self signed", "self-signed") and (
+        "in certificate chain" not in lowered
+    ):
+        return SelfSignedCertificate(
+            f"{certificate} is self-signed: no certificate authority vouches for it ({said}).",
+            operation=operation,
+        )
+    return UntrustedCertificate(
+        f"{certificate} is signed by an authority this computer does not trust "
+        f"({said or 'verification failed'}).",
+        operation=operation,
+    )
 
 
 @dataclass(frozen=True)
@@ -212,8 +328,10 @@ def fetch_peer_certificate(url: str, timeout: float = 10.0) -> PeerCertificate:
             context.wrap_socket(raw, server_hostname=host) as tls,
         ):
             der = tls.getpeercert(binary_form=True)
+    except ssl.SSLError as exc:
+        raise ssl_error(exc, f"{host}:{port}", "read certificate") from exc
     except OSError as exc:
-        raise TransportError(_connection_text(exc), operation="read certificate") from exc
+        raise connection_error(exc, f"{host}:{port}", "read certificate") from exc
     if not der:
         raise TlsTrustError("the server sent no certificate", operation="read certificate")
     return PeerCertificate(ssl.DER_cert_to_PEM_cert(der), hashlib.sha256(der).hexdigest())

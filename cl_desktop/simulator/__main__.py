@@ -56,6 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="read-only user",
     )
     p.add_argument(
+        "--locked-user",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="refuse this user's login as a locked account",
+    )
+    p.add_argument(
+        "--expired-password-user",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="refuse this user's login (with the right password) as a password expired",
+    )
+    p.add_argument(
         "--session-timeout",
         type=float,
         default=300.0,
@@ -125,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         readonly_users=readonly,
+        locked_users=set(args.locked_user),
+        expired_password_users=set(args.expired_password_user),
         session_timeout=args.session_timeout,
         login_timeout=args.login_timeout,
         dialects=DIALECT_CHOICES[args.dialect],

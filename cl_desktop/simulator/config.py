@@ -19,7 +19,9 @@ class SimulatorConfig:
     ``port=0`` picks a free port.  ``data_dir=None`` means a fresh temporary
     directory (removed again on ``stop()``).  ``users`` may read and write;
     ``readonly_users`` may log in and read but get UNAUTHORIZED when creating
-    libraries, items, update sessions or download sessions.  ``session_timeout``
+    libraries, items, update sessions or download sessions.  ``locked_users`` and
+    ``expired_password_users`` name accounts whose login is refused with UNAUTHENTICATED
+    saying so (docs/PROTOCOL.md has the message ids).  ``session_timeout``
     is the idle timeout of update/download sessions, ``login_timeout`` the idle
     timeout of API login tokens (both in seconds).  ``dialects`` picks which of
     ``/api`` and ``/rest`` are served (the other answers 404).  ``control_api``
@@ -37,6 +39,10 @@ class SimulatorConfig:
     tls_key: Path | None = None
     users: dict[str, str] = field(default_factory=_default_users)
     readonly_users: dict[str, str] = field(default_factory=dict)
+    # Accounts whose login is refused as vCenter refuses them: locked (whatever the password)
+    # or with an expired password (when the password is right).
+    locked_users: set[str] = field(default_factory=set)
+    expired_password_users: set[str] = field(default_factory=set)
     session_timeout: float = 300.0
     login_timeout: float = 1800.0
     dialects: frozenset[str] = DIALECTS
@@ -59,6 +65,11 @@ class SimulatorConfig:
             raise ValueError("timeouts must be positive")
         if self.max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        unknown_users = (self.locked_users | self.expired_password_users) - (
+            set(self.users) | set(self.readonly_users)
+        )
+        if unknown_users:
+            raise ValueError(f"no such user(s) to refuse: {', '.join(sorted(unknown_users))}")
         overlap = set(self.users) & set(self.readonly_users)
         if overlap:
             raise ValueError(f"user(s) both read-write and read-only: {', '.join(sorted(overlap))}")

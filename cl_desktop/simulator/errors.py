@@ -32,6 +32,10 @@ HTTP_STATUS: dict[str, int] = {
 }
 
 MESSAGE_PREFIX = "com.vmware.vdcs.cls-main."
+# The simulator's own ids for these login refusals (vCenter's are not documented; the client
+# goes by the words, see docs/PROTOCOL.md).
+ACCOUNT_LOCKED_ID = "com.vmware.vapi.endpoint.method.authentication.account_locked"
+PASSWORD_EXPIRED_ID = "com.vmware.vapi.endpoint.method.authentication.password_expired"
 
 
 def localizable(msg_id: str, text: str, args: Sequence[str] = ()) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from typing import Any
 from .args import opt_int
 from .config import SimulatorConfig
 from .errors import (
+    ACCOUNT_LOCKED_ID,
+    PASSWORD_EXPIRED_ID,
     ApiError,
     invalid_argument,
     not_allowed,
@@ -35,6 +37,12 @@ from .models import JSON, DownloadSession, Item, Library, Login, Principal, Upda
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+
+def _refused(user: str, msg_id: str, why: str) -> ApiError:
+    """A login refused for the account's state, worded as vCenter words it (docs/PROTOCOL.md)."""
+    log.info("login refused for user %r: %s", user, why)
+    return ApiError("UNAUTHENTICATED", f"Authentication failed: {why}.", msg_id=msg_id, args=[user])
 
 
 class State:
@@ -154,6 +162,8 @@ class State:
             expected, readonly = self.config.readonly_users[user], True
         else:
             expected, readonly = None, False
+        if user in self.config.locked_users:  # a locked account says so whatever the password
+            raise _refused(user, ACCOUNT_LOCKED_ID, f"the account '{user}' is locked")
         if expected is None or not hmac.compare_digest(
             expected.encode("utf-8"), password.encode("utf-8")
         ):
@@ -163,6 +173,8 @@ class State:
                 "Authentication failed: wrong user name or password.",
                 msg_id="com.vmware.vapi.endpoint.method.authentication.failed",
             )
+        if user in self.config.expired_password_users:
+            raise _refused(user, PASSWORD_EXPIRED_ID, f"the password of '{user}' has expired")
         token = secrets.token_hex(16)
         now = self.clock()
         with self._locked():

@@ -113,7 +113,7 @@ def test_bad_password_is_unauthenticated(server_target: ServerTarget) -> None:
         return
     with pytest.raises(errors.Unauthenticated) as caught:
         c.login()
-    assert caught.value.title == "Login failed"
+    assert caught.value.title == "Wrong user name or password"
     assert "wrong-" not in str(caught.value)
 
 

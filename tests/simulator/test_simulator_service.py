@@ -14,6 +14,7 @@ import pytest
 
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
 from cl_desktop.simulator.__main__ import main
+from cl_desktop.simulator.errors import ACCOUNT_LOCKED_ID, PASSWORD_EXPIRED_ID
 from tests.support.accounts import USERS
 from tests.support.simclient import RawClient, new_http
 from tests.support.waiting import poll_until
@@ -245,3 +246,28 @@ def test_discarded_content_leaves_the_request_path_and_the_disk(
     second = sorted(p.name for p in (data_dir / "datastore-1").rglob("a.bin_*"))
     assert first == ["a.bin_1"] and second == ["a.bin_2"]  # the old version left at once
     wait_until(lambda: not any((data_dir / "trash").iterdir()), 10, "an empty trash")
+
+
+def test_cli_refuses_locked_and_expired_password_accounts_in_both_dialects(
+    sim_cli: Callable[..., tuple[subprocess.Popen[str], str]], tmp_path: Path
+) -> None:
+    _, base = sim_cli(
+        "--data-dir", str(tmp_path / "cli"), "--user", "admin:secret", "--user", "lo:pw",
+        "--user", "ex:pw", "--locked-user", "lo", "--expired-password-user", "ex",
+    )  # fmt: skip
+    paths = {"api": "/api/session", "rest": "/rest/com/vmware/cis/session"}
+    for dialect, path in paths.items():
+        for user, password, msg_id in [
+            ("lo", "pw", ACCOUNT_LOCKED_ID),
+            ("lo", "wrong", ACCOUNT_LOCKED_ID),  # locked whatever the password
+            ("ex", "pw", PASSWORD_EXPIRED_ID),
+            ("ex", "wrong", "com.vmware.vapi.endpoint.method.authentication.failed"),
+        ]:
+            r = new_http().post(base + path, auth=(user, password))
+            assert r.status_code == 401, (dialect, user, r.text)
+            body = r.json() if dialect == "api" else r.json()["value"]
+            assert body["error_type"] == "UNAUTHENTICATED"
+            assert [m["id"] for m in body["messages"]] == [msg_id], (dialect, user, password)
+        assert new_http().post(base + path, auth=("admin", "secret")).ok
+    with pytest.raises(ValueError, match="no such user"):
+        SimulatorConfig(users={"a": "b"}, locked_users={"typo"}).validate()

@@ -43,7 +43,7 @@ def test_a_listing_error_clears_by_itself_when_the_server_is_back(
         window.refresh()  # F5 once, while the server is down
         qtbot.waitUntil(lambda: "Could not list the items" in window.item_view.placeholder,
                         timeout=30000)  # fmt: skip
-        assert "Connection problem" in window.item_view.placeholder
+        assert "Connection refused" in window.item_view.placeholder
         assert "Trying again in" in window.item_view.placeholder
 
         sim_process.start()  # same port, same data

@@ -359,7 +359,7 @@ def test_browse_errors_show_where_the_user_looks(
 
     sim_service.stop()
     window.refresh()
-    qtbot.waitUntil(lambda: "Connection problem" in window.status_label.text(), timeout=20000)
+    qtbot.waitUntil(lambda: "Connection refused" in window.status_label.text(), timeout=20000)
 
 
 def test_storage_pane_lists_every_uri_and_copies_them(
@@ -444,7 +444,7 @@ def test_failed_login_asks_again_with_the_error(
     app = build_app(tmp_path, fake_prompts)
     app.start()
     qtbot.waitUntil(lambda: fake_prompts.logins_asked == 2, timeout=10000)
-    assert "Login failed" in app.window.status_label.text()
+    assert "Wrong user name or password" in app.window.status_label.text()
     assert app.window.server is None
     fake_prompts.login = LoginRequest(sim_service.base_url, "admin", "secret")
     app.window.connect_action.trigger()

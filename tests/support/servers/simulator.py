@@ -57,6 +57,8 @@ class SimulatorServer:
         control_api: bool = False,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
+        locked_users: Iterable[str] = (),
+        expired_password_users: Iterable[str] = (),
     ) -> None:
         mod = _simulator_module()
         self.config = mod.SimulatorConfig(
@@ -70,6 +72,8 @@ class SimulatorServer:
             control_api=control_api,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            locked_users=set(locked_users),
+            expired_password_users=set(expired_password_users),
         )
         self.service: Any = mod.ContentLibraryService(self.config)
         self._started = False
