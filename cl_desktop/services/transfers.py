@@ -22,6 +22,7 @@ class QueueLike(Protocol):
     def start(self, accept: Callable[[JobSpec], bool] | None = None) -> None: ...
     def shutdown(self) -> Any: ...
     def server_connected(self, server: ServerRef) -> Any: ...
+    def server_disconnected(self, server: ServerRef) -> Any: ...
     def add(self, spec: JobSpec) -> int: ...
     def cancel(self, job_id: int) -> Any: ...
     def pause(self, job_id: int) -> Any: ...
@@ -145,6 +146,17 @@ class TransferService(QObject):
         """A login to `server` exists now: the jobs waiting for it run."""
         self._commands.run(
             lambda: self.queue.server_connected(server), None, self.command_failed.emit
+        )
+
+    def server_disconnected(
+        self, server: ServerRef, on_done: Callable[[], None] | None = None
+    ) -> None:
+        """The user logs out of `server`: its jobs stop and wait for a login again. Log out
+        (`Connector.disconnect`) from `on_done` (GUI thread), once the jobs have ended their
+        upload sessions while still logged in."""
+        done = (lambda _: on_done()) if on_done is not None else None
+        self._commands.run(
+            lambda: self.queue.server_disconnected(server), done, self.command_failed.emit
         )
 
     def shutdown(self) -> None:
