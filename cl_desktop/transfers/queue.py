@@ -164,8 +164,11 @@ class TransferQueue:
         spawn: Spawner | None = None,
         progress_interval: float = 0.2,
         retry_policy: RetryPolicy | None = None,
+        wait_for_login_again: bool = True,
     ) -> None:
         self._store = store
+        # False: a refused login fails its job (the command line cannot log in again)
+        self.wait_for_login_again = wait_for_login_again
         self.retry_policy = retry_policy or RetryPolicy()  # reconnect window, stall figures
         self._connector = connector
         self._spawn = spawn or thread_spawner
@@ -621,8 +624,12 @@ class TransferQueue:
         except errors.Unauthenticated as exc:
             # the password was refused (changed on the server): the job waits for a new
             # login, with its session and item, instead of failing
-            outcome, login_refused = JobState.PAUSED, True
-            log.info("job %s waits for a new login: %s", job_id, exc.message)
+            if self.wait_for_login_again:
+                outcome, login_refused = JobState.PAUSED, True
+                log.info("job %s waits for a new login: %s", job_id, exc.message)
+            else:
+                outcome, error = JobState.FAILED, exc
+                log.info("job %s failed: %s", job_id, exc.message)
         except (ContentLibraryError, LocalError) as exc:
             outcome, error = JobState.FAILED, exc
             log.info("job %s failed: %s", job_id, exc.message)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from cl_desktop.api import ContentLibraryClient
+from cl_desktop.cli.errors import EXIT_FAILED
 from cl_desktop.credentials.passwords import Passwords
 from cl_desktop.services.connection import Connector
 from cl_desktop.transfers.errors import NotConnected
@@ -324,3 +325,46 @@ def test_cl_transfer_renews_an_expired_login_during_a_long_upload(
     assert "done" in out
     assert server_log.puts("cli.iso") == 1
     assert logins(short_sim) >= 2 and short_sim.backend.update_sessions == {}
+
+
+def test_a_password_changed_on_the_server_is_renewed_from_the_keyring(
+    sim_service: Any, tmp_path: Path, queues: list[TransferQueue]
+) -> None:
+    passwords = Passwords()
+    passwords.remember(sim_service.base_url, SIM_USER, "changed")  # saved by another login
+    connector, ref = connected(sim_service, passwords)  # the window's login, in memory
+    queue = new_queue(queues, tmp_path / "q.sqlite", connector)
+    source = make_file(tmp_path / "big.iso", SIZE, seed=8)
+    sim_service.faults.throttle(RATE)
+    job_id = queue.add(upload_spec(ref, sim_service.default_library_id, source))
+    moving_session(sim_service)
+    sim_service.set_password(SIM_USER, "changed")
+    sim_service.faults.expire_logins()
+    sim_service.faults.throttle(None)
+    job = queue.wait(job_id, 60)
+    assert job.state is JobState.DONE, job.error_message
+    assert logins(sim_service, "refused") == 1 and logins(sim_service) == 2
+
+
+def test_cl_transfer_fails_once_when_its_password_is_refused_mid_upload(
+    sim_service: Any, tmp_path: Path
+) -> None:
+    """The command line has only the password it started with: it fails, and does not hang
+    waiting for a login that cannot come."""
+    source = make_file(tmp_path / "cli.iso", SIZE, seed=9)
+    sim_service.faults.throttle(RATE)
+    proc = start_cli(sim_service.base_url, str(tmp_path / "q.sqlite"), "upload",
+                     "Local library/cli", str(source), "--create")  # fmt: skip
+    try:
+        moving_session(sim_service)
+        sim_service.set_password(SIM_USER, "changed")
+        sim_service.faults.expire_logins()
+        sim_service.faults.throttle(None)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == EXIT_FAILED, out + err
+    assert "refused the password" in out + err and "Traceback" not in err
+    assert logins(sim_service, "refused") == 1
