@@ -124,8 +124,7 @@ class Connector:
                 password = self._passwords.get(key)
             if client is not None:
                 return client
-            stored = password is None
-            if stored:
+            if password is None:
                 password = self._stored_password(ref)
             if password is None:
                 # The queue keeps such a job waiting until a login to its server.
@@ -139,7 +138,7 @@ class Connector:
             except Unauthenticated:
                 # A refused password is forgotten: queued jobs then wait for a good login
                 # instead of failing with this one.
-                self._forget(key, password, stored)
+                self._forget(key, password)
                 client.http.close()
                 raise
             client.password_source = lambda refused: self._renewal_password(ref, client, refused)
@@ -163,12 +162,11 @@ class Connector:
                 return None if password in refused else password
         return None
 
-    def _forget(self, key: tuple[str, str], password: str, stored: bool) -> None:
+    def _forget(self, key: tuple[str, str], password: str) -> None:
         with self._lock:
             if self._passwords.get(key) == password:
                 del self._passwords[key]
-            if stored:
-                self._refused.setdefault(key, set()).add(password)
+            self._refused.setdefault(key, set()).add(password)  # the keyring's too, if equal
 
     def _renewal_password(
         self, ref: ServerRef, client: ContentLibraryClient, refused: str
@@ -177,10 +175,7 @@ class Connector:
         forget that password, offer the stored one if it differs, else drop the client so
         that the account's jobs wait for a new login."""
         key = self._key(ref)
-        with self._lock:
-            if self._passwords.get(key) == refused:
-                del self._passwords[key]
-            self._refused.setdefault(key, set()).add(refused)
+        self._forget(key, refused)
         other = self._stored_password(ref)
         if other is not None:
             return other

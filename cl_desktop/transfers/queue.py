@@ -60,6 +60,8 @@ from .upload import delete_if_empty, resend_note, run_upload
 
 log = logging.getLogger(__name__)
 
+LOGIN_OPERATION = "log in"  # the operation of the client's errors from a login itself
+
 Connector = Callable[[ServerRef], ContentLibraryClient]
 Spawner = Callable[[Callable[[], None], str], None]
 Listener = Callable[[JobSnapshot], None]
@@ -559,7 +561,13 @@ class TransferQueue:
         """The server refused the job's login: it waits for the user to log in again."""
         launched_at = self._launched_at_login.pop(job.id, self._logins)
         job = self._update(
-            job, state=JobState.QUEUED, error_title="", error_message="", failure=None, speed=0.0
+            job,
+            state=JobState.QUEUED,
+            phase=Phase.WAITING,
+            error_title="",
+            error_message="",
+            failure=None,
+            speed=0.0,
         )
         if launched_at == self._logins:  # else a login came meanwhile: just run it again
             self._no_login.add(account_key(job.spec.server))
@@ -624,7 +632,7 @@ class TransferQueue:
         except errors.Unauthenticated as exc:
             # the password was refused (changed on the server): the job waits for a new
             # login, with its session and item, instead of failing
-            if self.wait_for_login_again:
+            if self.wait_for_login_again and exc.operation == LOGIN_OPERATION:
                 outcome, login_refused = JobState.PAUSED, True
                 log.info("job %s waits for a new login: %s", job_id, exc.message)
             else:

@@ -368,3 +368,43 @@ def test_cl_transfer_fails_once_when_its_password_is_refused_mid_upload(
     assert proc.returncode == EXIT_FAILED, out + err
     assert "refused the password" in out + err and "Traceback" not in err
     assert logins(sim_service, "refused") == 1
+
+
+def test_a_download_whose_password_is_refused_waits_and_resumes_its_part_file(
+    short_sim: Any, tmp_path: Path, queues: list[TransferQueue], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector, ref = connected(short_sim)
+    queue = new_queue(queues, tmp_path / "q.sqlite", connector)
+    library = short_sim.default_library_id
+    source = make_file(tmp_path / "image.iso", SIZE, seed=10)
+    item_id = uploaded_item(queue, ref, library, source)
+    served: list[int] = []  # the byte counts the service sent, block by block
+    note = short_sim.backend.note_download
+    monkeypatch.setattr(short_sim.backend, "note_download",
+                        lambda ticket, n: served.append(n) or note(ticket, n))  # fmt: skip
+    short_sim.faults.throttle(RATE)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    job_id = queue.add(download_spec(ref, library, item_id, dest))
+    wait_until(lambda: queue.snapshot(job_id).bytes_done > 1_100_000, 30, "the download moving")
+    short_sim.set_password(SIM_USER, "changed")
+    short_sim.faults.expire_logins()
+
+    waiting = wait_until(
+        lambda: (job := queue.snapshot(job_id)).phase is Phase.WAITING_FOR_LOGIN and job,
+        30, "the download waiting for a login",
+    )  # fmt: skip
+    assert waiting.state is JobState.QUEUED and "the password was refused" in waiting.note
+    part = dest / "image.iso.part"
+    kept = part.stat().st_size
+    assert 0 < kept < SIZE
+    assert logins(short_sim, "refused") == 1
+
+    short_sim.faults.throttle(None)
+    connector.set_password(ref, "changed")
+    queue.server_connected(ref)
+    job = queue.wait(job_id, 60)
+    assert job.state is JobState.DONE, job.error_message
+    assert sha1(dest / "image.iso") == sha1(source) and not part.exists()
+    assert sum(served) < SIZE + kept // 2  # resumed from the part file, not from byte 0
+    assert short_sim.backend.download_sessions == {} and queue.pending_cleanups(ref) == []
