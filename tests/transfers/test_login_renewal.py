@@ -121,24 +121,50 @@ def test_an_expired_login_is_renewed_during_a_long_upload(
     assert short_sim.backend.update_sessions == {}
 
 
-def test_an_expired_login_is_renewed_during_a_long_download(
-    short_sim: Any, tmp_path: Path, queues: list[TransferQueue], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@dataclass
+class Download:
+    """A download of image.iso (throttled by the service) under way into `dest`; `gets` and
+    `served` record the data GETs and the byte counts the service sent."""
+
+    connector: Connector
+    ref: ServerRef
+    queue: TransferQueue
+    job_id: int
+    source: Path
+    dest: Path
+    gets: list[str]
+    served: list[int]
+
+
+@pytest.fixture
+def download(short_sim: Any, tmp_path: Path, queues: list[TransferQueue],
+             monkeypatch: pytest.MonkeyPatch) -> Download:  # fmt: skip
     connector, ref = connected(short_sim)
     queue = new_queue(queues, tmp_path / "q.sqlite", connector)
     library = short_sim.default_library_id
     source = make_file(tmp_path / "image.iso", SIZE, seed=4)
     item_id = uploaded_item(queue, ref, library, source)
     gets: list[str] = []
-    begin = short_sim.backend.begin_download
-    monkeypatch.setattr(short_sim.backend, "begin_download",
+    served: list[int] = []
+    backend = short_sim.backend
+    begin, note = backend.begin_download, backend.note_download
+    monkeypatch.setattr(backend, "begin_download",
                         lambda token, name: gets.append(name) or begin(token, name))  # fmt: skip
-
+    monkeypatch.setattr(backend, "note_download",
+                        lambda ticket, n: served.append(n) or note(ticket, n))  # fmt: skip
     short_sim.faults.throttle(RATE)
     dest = tmp_path / "out"
     dest.mkdir()
     job_id = queue.add(download_spec(ref, library, item_id, dest))
     wait_until(lambda: queue.snapshot(job_id).bytes_done > 1_100_000, 30, "the download moving")
+    return Download(connector, ref, queue, job_id, source, dest, gets, served)
+
+
+def test_an_expired_login_is_renewed_during_a_long_download(
+    short_sim: Any, download: Download
+) -> None:
+    queue, job_id, source, dest = download.queue, download.job_id, download.source, download.dest
+    gets = download.gets
     expire_logins_mid_transfer(short_sim, lambda: queue.snapshot(job_id).bytes_done < SIZE)
 
     job = queue.wait(job_id, 60)
@@ -371,22 +397,15 @@ def test_cl_transfer_fails_once_when_its_password_is_refused_mid_upload(
 
 
 def test_a_download_whose_password_is_refused_waits_and_resumes_its_part_file(
-    short_sim: Any, tmp_path: Path, queues: list[TransferQueue], monkeypatch: pytest.MonkeyPatch
+    short_sim: Any, download: Download
 ) -> None:
-    connector, ref = connected(short_sim)
-    queue = new_queue(queues, tmp_path / "q.sqlite", connector)
-    library = short_sim.default_library_id
-    source = make_file(tmp_path / "image.iso", SIZE, seed=10)
-    item_id = uploaded_item(queue, ref, library, source)
-    served: list[int] = []  # the byte counts the service sent, block by block
-    note = short_sim.backend.note_download
-    monkeypatch.setattr(short_sim.backend, "note_download",
-                        lambda ticket, n: served.append(n) or note(ticket, n))  # fmt: skip
-    short_sim.faults.throttle(RATE)
-    dest = tmp_path / "out"
-    dest.mkdir()
-    job_id = queue.add(download_spec(ref, library, item_id, dest))
-    wait_until(lambda: queue.snapshot(job_id).bytes_done > 1_100_000, 30, "the download moving")
+    connector, ref, queue, job_id = (
+        download.connector,
+        download.ref,
+        download.queue,
+        download.job_id,
+    )
+    source, dest, served = download.source, download.dest, download.served
     short_sim.set_password(SIM_USER, "changed")
     short_sim.faults.expire_logins()
 
