@@ -281,6 +281,13 @@ def test_a_password_in_the_keyring_logs_a_queued_job_in(
     assert job.state is JobState.DONE, job.error_message
     assert connector.connected(ref) and logins(sim_service) == 1
 
+    connector.disconnect(ref)  # the user's choice: the stored password waits for a login too
+    assert not connector.connected(ref) and sim_service.backend.logins == {}
+    with pytest.raises(NotConnected):
+        connector(ref)
+    connector.set_password(ref, SIM_PASSWORD)
+    assert connector(ref).libraries.list() and connector.connected(ref)
+
 
 def test_a_refused_keyring_password_is_not_tried_again(
     sim_service: Any, tmp_path: Path, queues: list[TransferQueue]
