@@ -659,8 +659,6 @@ class TransferQueue:
                 elif disconnected and outcome is JobState.PAUSED and not self._closing:
                     current = self._update(current, state=JobState.QUEUED, phase=Phase.WAITING)
                     current = self._release(current, keep_item=True)
-                    if current.session_id is None and current.spec.direction is Direction.UPLOAD:
-                        current = self._update(current, note=_SESSION_ENDED_AT_LOGOUT)
                     if account_key(current.spec.server) in self._no_login:
                         self._wait_for_login(current)
                 elif self._closing and outcome is JobState.PAUSED:

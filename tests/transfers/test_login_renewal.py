@@ -434,3 +434,26 @@ def test_a_download_whose_password_is_refused_waits_and_resumes_its_part_file(
     assert sha1(dest / "image.iso") == sha1(source) and not part.exists()
     assert sum(served) < SIZE + kept // 2  # resumed from the part file, not from byte 0
     assert short_sim.backend.download_sessions == {} and queue.pending_cleanups(ref) == []
+
+
+def test_disconnecting_ends_a_paused_uploads_session_and_keeps_its_item(
+    sim_service: Any, running: Running
+) -> None:
+    connector, ref, queue, job_id = running.connector, running.ref, running.queue, running.job_id
+    queue.pause(job_id)
+    paused = queue.wait(job_id, 30)
+    assert paused.state is JobState.PAUSED and paused.session_id == running.session_id
+    queue.server_disconnected(ref)
+    connector.disconnect(ref)
+    job = queue.snapshot(job_id)
+    assert job.state is JobState.PAUSED and job.session_id is None
+    assert "session ended" in job.note
+    assert sim_service.backend.update_sessions == {} and sim_service.backend.logins == {}
+    assert job.item_id and running.server_log.item_exists(job.item_id)
+
+    sim_service.faults.throttle(None)
+    connector.set_password(ref, SIM_PASSWORD)
+    queue.server_connected(ref)
+    queue.resume(job_id)
+    done = queue.wait(job_id, 60)
+    assert done.state is JobState.DONE and done.item_id == job.item_id, done.error_message
