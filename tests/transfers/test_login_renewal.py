@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.cli.errors import EXIT_FAILED
@@ -457,3 +458,30 @@ def test_disconnecting_ends_a_paused_uploads_session_and_keeps_its_item(
     queue.resume(job_id)
     done = queue.wait(job_id, 60)
     assert done.state is JobState.DONE and done.item_id == job.item_id, done.error_message
+
+
+def test_the_control_api_changes_a_password(tmp_path: Path) -> None:
+    """POST /_sim/password, for a simulator in another process (off unless asked for)."""
+    with SimulatorServer(tmp_path / "ctl", users={SIM_USER: SIM_PASSWORD},
+                         control_api=True) as service:  # fmt: skip
+        url = service.base_url
+        with _direct_http() as http:
+            login = http.post(url + "/api/session", auth=(SIM_USER, SIM_PASSWORD), timeout=10)
+            http.headers["vmware-api-session-id"] = login.json()
+            change = {"user": SIM_USER, "password": "changed"}
+            unknown = {"user": "nobody", "password": "x"}
+            assert http.post(url + "/_sim/password", json=unknown, timeout=10).status_code == 404
+            assert http.post(url + "/_sim/password", json={}, timeout=10).status_code == 400
+            assert http.post(url + "/_sim/password", json=change, timeout=10).status_code == 204
+            assert http.get(url + "/api/session", timeout=10).ok  # this login stays valid
+        with _direct_http() as http:
+            for password, status in ((SIM_PASSWORD, 401), ("changed", 201)):
+                again = http.post(url + "/api/session", auth=(SIM_USER, password), timeout=10)
+                assert again.status_code == status
+        assert service.login_counts(SIM_USER) == {"accepted": 2, "refused": 1}
+
+
+def _direct_http() -> requests.Session:
+    http = requests.Session()
+    http.trust_env = False  # no proxy between the test and 127.0.0.1
+    return http
