@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
@@ -68,6 +68,8 @@ _NOT_RETRIED = (TlsTrustError, NoSuchHost, NotTls)
 LOGIN_ATTEMPTS = 4  # a 503 or refused connection on login: tries, 0.5 + 1 + 2 s apart
 LOGIN_BACKOFF = 0.5
 LOGOUT_TIMEOUT = (5.0, 5.0)  # logging out must not hold up the end of a command for long
+RENEWAL_PASSWORDS = 3  # a renewal tries at most this many passwords (accounts lock out)
+PASSWORD_REFUSED = "the server refused the password when the login was renewed"
 
 DialectChoice = Literal["auto", "api", "rest"]
 
@@ -118,6 +120,10 @@ class ContentLibraryClient:
         self.http = http or make_session(self.tls)
         self._token: str | None = None
         self._login_lock = threading.Lock()
+        # Asked for another password when renewing the login was refused (given the refused
+        # one): the connector's stored one, or None when there is none.
+        self.password_source: Callable[[str], str | None] | None = None
+        self._password_refused = False  # renewals stop asking the server (account lockout)
 
         self.datastores = Datastores(self)
         self.libraries = Libraries(self)
@@ -150,6 +156,45 @@ class ContentLibraryClient:
         """Create the API session, detecting the dialect first if asked to."""
         with self._login_lock:
             self._login_locked()
+            self._password_refused = False
+
+    def _ensure_login(self) -> None:
+        if self._token is None:
+            if self._password_refused:  # only login() asks the server again
+                raise Unauthenticated(PASSWORD_REFUSED, operation="log in")
+            self.login()
+
+    @property
+    def password_refused(self) -> bool:
+        """A renewal of the login was refused: this client no longer logs in by itself."""
+        return self._password_refused
+
+    def renew_login(self, stale_token: str | None = None) -> None:
+        """Log in again because the server answered 401 (the login expired).
+
+        `stale_token` is the token the refused request carried: when another thread has
+        renewed it meanwhile, nothing is done (one login, not one per worker). A refused
+        password is asked `password_source` for another one a few times at most; once none
+        is left, this and every later renewal raise Unauthenticated without asking the server
+        again (vCenter locks accounts after failed logins) until `login()` succeeds.
+        """
+        with self._login_lock:
+            if stale_token is not None and self._token not in (None, stale_token):
+                return
+            if self._password_refused:
+                raise Unauthenticated(PASSWORD_REFUSED, operation="log in")
+            for _ in range(RENEWAL_PASSWORDS):
+                try:
+                    self._login_locked()
+                    return
+                except Unauthenticated:
+                    refused = self._credentials.password
+                    other = self.password_source(refused) if self.password_source else None
+                    if other is None or other == refused:
+                        break
+                    self._credentials = Credentials(self._credentials.username, other)
+            self._password_refused, self._token = True, None
+            raise Unauthenticated(PASSWORD_REFUSED, operation="log in")
 
     def _login_locked(self) -> None:
         # A vCenter whose services are (re)starting answers 503 or refuses connections for a
@@ -279,10 +324,10 @@ class ContentLibraryClient:
         `api`/`rest` are the paths after `/api` and `/rest`. `query` applies to both dialects
         unless `rest_query` is given; `body` likewise with `rest_body`.
         """
-        if self._token is None:
-            self.login()
+        self._ensure_login()
         for attempt in (1, 2):
             headers = self._auth_headers()
+            sent_token = headers.get(SESSION_HEADER)
             if self.dialect is Dialect.API:
                 url_path = "/api" + api
                 params = dict(query or {})
@@ -307,8 +352,7 @@ class ContentLibraryClient:
                 if attempt == 2:
                     raise
                 log.info("login session expired; logging in again")
-                with self._login_lock:
-                    self._login_locked()
+                self.renew_login(sent_token)
                 continue
             return _unwrap(value) if self.dialect is Dialect.REST else value
         raise AssertionError("unreachable")
@@ -370,8 +414,7 @@ class ContentLibraryClient:
         # vcsim requires the session on data URIs; vCenter's carry their own token. Send ours
         # only to the API's own origin: never to another host or port, never over plain HTTP
         # when the API is HTTPS.
-        if self._token is None:
-            self.login()
+        self._ensure_login()
         headers: dict[str, str] = {}
         if same_origin(uri, self.server) and self._token:
             headers[SESSION_HEADER] = self._token

@@ -87,7 +87,9 @@ class Cli:
                 dialect=self.args.dialect,
                 tls=self.tls,
             )
-        if not self._client.logged_in:
+        # a password refused when the login was renewed is not tried again (accounts lock
+        # out): the client's calls fail at once instead
+        if not self._client.logged_in and not self._client.password_refused:
             try:
                 self._client.login()
             except errors.TlsTrustError:
@@ -259,6 +261,7 @@ class Cli:
                 max_parallel=self.args.parallel,
                 bandwidth_limit=int(self.args.limit * 1e6) if self.args.limit else None,
                 retry_policy=retry_policy(self.args),
+                wait_for_login_again=False,  # one password, given at the start
             )
             if sys.stderr.isatty() and not self.args.json:
                 queue.add_listener(ProgressLine())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings, normalize_server
 from cl_desktop.api.errors import Unauthenticated
@@ -15,6 +15,12 @@ from cl_desktop.transfers.jobs import ServerRef
 
 ClientFactory = Callable[[ServerRef, str], ContentLibraryClient]
 _DIALECTS: dict[str, Literal["auto", "api", "rest"]] = {"api": "api", "rest": "rest"}
+
+
+class StoredPasswords(Protocol):
+    """Where saved passwords are looked up: `cl_desktop.credentials.passwords.Passwords`."""
+
+    def lookup(self, server: str, user: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -66,14 +72,25 @@ class Connector:
     """`connector(ref)` -> a logged-in client for that server (the TransferQueue's connector).
 
     Thread-safe: workers and background tasks call it concurrently; each account logs in
-    once (the client itself logs in again when its session expires). Passwords are kept in
-    memory for the session only.
+    once, and the client logs in again by itself when its login expires. The password is the
+    one given to `set_password` (kept in memory for the session only), else the one `passwords`
+    holds (the keyring), so a queued job of a server whose password is stored runs without
+    a prompt. A refused password is forgotten, and a stored one that was refused is not used
+    again in this session (vCenter locks accounts after failed logins): the account's jobs
+    then wait for a new login (`set_password`).
     """
 
-    def __init__(self, factory: ClientFactory = default_client_factory) -> None:
+    def __init__(
+        self,
+        factory: ClientFactory = default_client_factory,
+        passwords: StoredPasswords | None = None,
+    ) -> None:
         self._factory = factory
+        self._stored = passwords
         self._lock = threading.Lock()
         self._passwords: dict[tuple[str, str], str] = {}
+        self._refused: dict[tuple[str, str], set[str]] = {}  # not to be tried again
+        self._disconnected: set[tuple[str, str]] = set()  # the stored password waits too
         self._clients: dict[tuple[str, str], ContentLibraryClient] = {}
         self._login_locks: dict[tuple[str, str], threading.Lock] = {}
 
@@ -85,6 +102,8 @@ class Connector:
         """Remember the password; a changed one replaces the cached client."""
         key = self._key(ref)
         with self._lock:
+            self._refused.pop(key, None)  # a new login: the stored one may be good again
+            self._disconnected.discard(key)
             if self._passwords.get(key) != password:
                 self._passwords[key] = password
                 old = self._clients.pop(key, None)
@@ -93,56 +112,95 @@ class Connector:
         if old is not None:
             old.http.close()
 
+    def connected(self, ref: ServerRef) -> bool:
+        """Whether a logged-in client for that account exists (no login is attempted)."""
+        with self._lock:
+            return self._key(ref) in self._clients
+
+    def disconnect(self, ref: ServerRef) -> None:
+        """Log out of that account (best effort) and forget its client and in-memory
+        password: later calls raise NotConnected until `set_password` (a stored password is
+        not used either until then: disconnecting is the user's choice)."""
+        key = self._key(ref)
+        with self._lock:
+            client = self._clients.pop(key, None)
+            self._passwords.pop(key, None)
+            self._disconnected.add(key)
+        if client is not None:
+            client.close()
+
     def __call__(self, ref: ServerRef) -> ContentLibraryClient:
         key = self._key(ref)
         with self._lock:
             client = self._clients.get(key)
             if client is not None:
                 return client
-            if key not in self._passwords:
+            login_lock = self._login_locks.setdefault(key, threading.Lock())
+        with login_lock:  # one login per account even when several workers start at once
+            with self._lock:
+                client = self._clients.get(key)
+                password = self._passwords.get(key)
+            if client is not None:
+                return client
+            if password is None:
+                password = self._stored_password(ref)
+            if password is None:
                 # The queue keeps such a job waiting until a login to its server.
                 raise NotConnected(
                     f"not connected to {ref.url} as {ref.username} in this session",
                     operation="connect",
                 )
-            login_lock = self._login_locks.setdefault(key, threading.Lock())
-        with login_lock:  # one login per account even when several workers start at once
-            with self._lock:
-                client = self._clients.get(key)
-                password = self._passwords[key]
-            if client is not None:
-                return client
             client = self._factory(ref, password)
             try:
                 client.login()
             except Unauthenticated:
                 # A refused password is forgotten: queued jobs then wait for a good login
                 # instead of failing with this one.
-                with self._lock:
-                    if self._passwords.get(key) == password:
-                        del self._passwords[key]
+                self._forget(key, password)
                 client.http.close()
                 raise
+            client.password_source = lambda refused: self._renewal_password(ref, client, refused)
             with self._lock:
                 self._clients[key] = client
             return client
 
-    def connected(self, ref: ServerRef) -> bool:
-        with self._lock:
-            return self._key(ref) in self._clients
-
-    def disconnect(self, ref: ServerRef) -> None:
-        """Log out of `ref` (best effort) and forget its client and password, so later calls
-        raise NotConnected until the next login (stand-in until the renewal work lands)."""
+    def _stored_password(self, ref: ServerRef) -> str | None:
+        """The keyring's password of the account, unless it was refused in this session."""
+        if self._stored is None:
+            return None
         key = self._key(ref)
         with self._lock:
-            self._passwords.pop(key, None)
-            client = self._clients.pop(key, None)
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # logging out is a courtesy: the session expires anyway
-                client.http.close()
+            if key in self._disconnected:
+                return None
+            refused = set(self._refused.get(key, ()))
+        host = key[0].split("://", 1)[-1]
+        for server in (key[0], host):  # the window's entries, and the CLI's "host[:port]"
+            password = self._stored.lookup(server, ref.username)
+            if password:
+                return None if password in refused else password
+        return None
+
+    def _forget(self, key: tuple[str, str], password: str) -> None:
+        with self._lock:
+            if self._passwords.get(key) == password:
+                del self._passwords[key]
+            self._refused.setdefault(key, set()).add(password)  # the keyring's too, if equal
+
+    def _renewal_password(
+        self, ref: ServerRef, client: ContentLibraryClient, refused: str
+    ) -> str | None:
+        """A client's renewed login was refused (the password was changed on the server):
+        forget that password, offer the stored one if it differs, else drop the client so
+        that the account's jobs wait for a new login."""
+        key = self._key(ref)
+        self._forget(key, refused)
+        other = self._stored_password(ref)
+        if other is not None:
+            return other
+        with self._lock:
+            if self._clients.get(key) is client:
+                del self._clients[key]
+        return None
 
     def close_all(self) -> None:
         """Log out of every server (best effort; call from a background thread at exit)."""

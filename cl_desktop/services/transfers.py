@@ -148,10 +148,15 @@ class TransferService(QObject):
             lambda: self.queue.server_connected(server), None, self.command_failed.emit
         )
 
-    def server_disconnected(self, server: ServerRef) -> None:
-        """The user disconnected `server`: its running jobs pause until its next login."""
+    def server_disconnected(
+        self, server: ServerRef, on_done: Callable[[], None] | None = None
+    ) -> None:
+        """The user logs out of `server`: its jobs stop and wait for a login again. Log out
+        (`Connector.disconnect`) from `on_done` (GUI thread), once the jobs have ended their
+        upload sessions while still logged in."""
+        done = (lambda _: on_done()) if on_done is not None else None
         self._commands.run(
-            lambda: self.queue.server_disconnected(server), None, self.command_failed.emit
+            lambda: self.queue.server_disconnected(server), done, self.command_failed.emit
         )
 
     def shutdown(self) -> None:

@@ -498,6 +498,23 @@ class Handler(BaseHTTPRequestHandler):
                         key="session_not_found",
                     ) from None
                 self.send_json(200, {"faults": faults.snapshot(), **result})
+            elif path == "/_sim/password" and self.command == "POST":
+                if who.readonly:
+                    raise unauthorized(who.user, "Simulator.Users")
+                body = _parse_json(self._read_body())
+                user = body.get("user") if isinstance(body, dict) else None
+                password = body.get("password") if isinstance(body, dict) else None
+                if not isinstance(user, str) or not isinstance(password, str) or not password:
+                    raise invalid_argument(
+                        'Expected {"user": NAME, "password": NEW}.', key="bad_password"
+                    )
+                try:
+                    backend.set_password(user, password)
+                except KeyError:
+                    raise ApiError(
+                        "NOT_FOUND", f"There is no user '{user}'.", key="user_not_found"
+                    ) from None
+                self.send_bytes(204, b"")
             else:
                 raise operation_not_found(self.command, path)
         except ApiError as err:

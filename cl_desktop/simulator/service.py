@@ -67,6 +67,15 @@ class ContentLibraryService:
         scheme = "https" if self._server.tls else "http"
         return f"{scheme}://{host}:{self._server.server_port}"
 
+    def set_password(self, user: str, password: str) -> None:
+        """Change a user's password on the server (logins already made stay valid)."""
+        self.backend.set_password(user, password)
+
+    def login_counts(self, user: str) -> dict[str, int]:
+        """{"accepted": n, "refused": n}: the logins of `user` the service has seen."""
+        with self.backend.lock:
+            return dict(self.backend.login_counts.get(user, {"accepted": 0, "refused": 0}))
+
     @property
     def connection_count(self) -> int:
         """Client connections open now (each has a thread); 0 when not started."""

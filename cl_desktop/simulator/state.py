@@ -61,6 +61,8 @@ class State:
         self.upload_tokens: dict[str, tuple[str, str]] = {}  # token -> (session, file)
         self.download_tokens: dict[str, tuple[str, str]] = {}
         self.client_tokens: dict[tuple[str, str, str], str] = {}  # (user, kind, token) -> id
+        # user -> {"accepted": n, "refused": n}: tests count logins (renewals, refused retries)
+        self.login_counts: dict[str, dict[str, int]] = {}
         self.faults = Faults(self.expire_session, self.expire_logins, config.prepare_stage_delay)
         self._timers: set[threading.Timer] = set()
         self._closed = False
@@ -154,6 +156,21 @@ class State:
             self.logins.clear()
             return n
 
+    def set_password(self, user: str, password: str) -> None:
+        """Change a user's password (an administrator's change on the server). Logins already
+        made stay valid until they expire or end, as on vCenter; KeyError for an unknown user."""
+        with self.lock:
+            for accounts in (self.config.users, self.config.readonly_users):
+                if user in accounts:
+                    accounts[user] = password
+                    return
+        raise KeyError(user)
+
+    def _count_login(self, user: str, outcome: str) -> None:
+        with self.lock:
+            counts = self.login_counts.setdefault(user, {"accepted": 0, "refused": 0})
+            counts[outcome] += 1
+
     def login(self, user: str, password: str) -> str:
         readonly: bool
         if user in self.config.users:
@@ -168,6 +185,7 @@ class State:
             expected.encode("utf-8"), password.encode("utf-8")
         ):
             log.info("login refused for user %r", user)
+            self._count_login(user, "refused")
             raise ApiError(
                 "UNAUTHENTICATED",
                 "Authentication failed: wrong user name or password.",
@@ -179,6 +197,7 @@ class State:
         now = self.clock()
         with self._locked():
             self.logins[token] = Login(user, readonly, now, now)
+        self._count_login(user, "accepted")
         log.info("user %r logged in", user)
         return token
 
@@ -321,6 +340,7 @@ class State:
                     {"user": login.user, "readonly": login.readonly}
                     for login in self.logins.values()
                 ],
+                "login_counts": {user: dict(n) for user, n in self.login_counts.items()},
                 "faults": self.faults.snapshot(),
             }
 

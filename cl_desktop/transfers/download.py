@@ -74,6 +74,8 @@ def run_download(ctx: WorkflowContext) -> None:
         if live.id:
             _end_session(ctx, live.id, None)
         raise
+    except errors.Unauthenticated:
+        raise  # no login to end the session with: the next run of the job ends it
     except BaseException as exc:
         if live.id:
             _end_session(ctx, live.id, getattr(exc, "message", None) or str(exc))
@@ -196,7 +198,7 @@ def _download_one(
             logins += 1
             if logins > 2:
                 raise
-            with_retries(control, client.login)
+            with_retries(control, client.renew_login)
         except errors.NotFound as exc:  # a restarted server lost the session: a new one
             live.renew(exc)
             uri = _prepared_uri(ctx, live, entry.name)

@@ -59,9 +59,17 @@ from .upload import delete_if_empty, resend_note, run_upload
 
 log = logging.getLogger(__name__)
 
+LOGIN_OPERATION = "log in"  # the operation of the client's errors from a login itself
+
 Connector = Callable[[ServerRef], ContentLibraryClient]
 Spawner = Callable[[Callable[[], None], str], None]
 Listener = Callable[[JobSnapshot], None]
+
+
+_SESSION_ENDED_AT_LOGOUT = (
+    "the upload session ended when its server was disconnected; "
+    "resuming sends the files again into the same item"
+)
 
 
 def thread_spawner(target: Callable[[], None], name: str) -> None:
@@ -148,8 +156,11 @@ class TransferQueue:
         spawn: Spawner | None = None,
         progress_interval: float = 0.2,
         retry_policy: RetryPolicy | None = None,
+        wait_for_login_again: bool = True,
     ) -> None:
         self._store = store
+        # False: a refused login fails its job (the command line cannot log in again)
+        self.wait_for_login_again = wait_for_login_again
         self.retry_policy = retry_policy or RetryPolicy()  # reconnect window, stall figures
         self._connector = connector
         self._spawn = spawn or thread_spawner
@@ -168,8 +179,8 @@ class TransferQueue:
         # Accounts whose connector said NotConnected: their jobs wait for server_connected.
         self._no_login: set[tuple[str, str]] = set()
         self._logins = 0  # server_connected calls so far
+        self._disconnecting: set[int] = set()  # running jobs stopped by server_disconnected
         self._launched_at_login: dict[int, int] = {}  # job id -> self._logins at its launch
-        self._logged_out: set[int] = set()  # running jobs stopped by server_disconnected
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -251,19 +262,33 @@ class TransferQueue:
         if self.pending_cleanups(server):  # what jobs left there while it was unreachable
             self.perform_cleanups(server)
 
-    def server_disconnected(self, server: ServerRef) -> None:
-        """The user disconnected `server`: its running jobs stop and, like its queued ones,
-        wait for the next login (stand-in until the login-renewal work lands)."""
+    def server_disconnected(self, server: ServerRef, timeout: float = 10.0) -> None:
+        """The user logs out of `server`: its running jobs stop and wait for a login again,
+        with its queued ones; `server_connected` runs them. Returns once they have stopped
+        (or after `timeout` seconds), so that the caller can log out afterwards.
+
+        An upload's session is ended and its item kept, as at shutdown: without a login
+        nobody can keep the session alive, and an ACTIVE session would hold the item
+        against every other upload until it expired. A paused upload's session likewise.
+        """
         key = account_key(server)
         with self._lock:
             self._no_login.add(key)
-            for job_id, running in self._running.items():
-                if account_key(self._jobs[job_id].spec.server) == key:
-                    self._logged_out.add(job_id)
-                    running.control.request_stop(True)
             for job in list(self._jobs.values()):
-                if job.state is JobState.QUEUED and account_key(job.spec.server) == key:
+                if account_key(job.spec.server) != key:
+                    continue
+                if job.id in self._running:
+                    self._disconnecting.add(job.id)
+                    self._running[job.id].control.request_stop(pause=True)
+                elif job.id in self._keepers:
+                    self._stop_keeper(job.id)
+                    paused = self._release(job, keep_item=True)
+                    self._update(paused, note=_SESSION_ENDED_AT_LOGOUT)
+                elif job.state is JobState.QUEUED:
                     self._wait_for_login(job)
+            deadline = time.monotonic() + timeout
+            while (self._disconnecting or self._cleaners) and time.monotonic() < deadline:
+                self._changed.wait(deadline - time.monotonic())
 
     def add_listener(self, listener: Listener) -> None:
         with self._lock:
@@ -520,6 +545,23 @@ class TransferQueue:
             self._no_login.add(account_key(job.spec.server))
             self._wait_for_login(job)
 
+    def _login_refused(self, job: JobSnapshot) -> None:
+        """The server refused the job's login: it waits for the user to log in again."""
+        launched_at = self._launched_at_login.pop(job.id, self._logins)
+        job = self._update(
+            job,
+            state=JobState.QUEUED,
+            phase=Phase.WAITING,
+            error_title="",
+            error_message="",
+            failure=None,
+            speed=0.0,
+        )
+        if launched_at == self._logins:  # else a login came meanwhile: just run it again
+            self._no_login.add(account_key(job.spec.server))
+            note = f"log in again to {job.spec.server.label}: the password was refused"
+            self._update(job, persist=False, phase=Phase.WAITING_FOR_LOGIN, note=note)
+
     def _launch(self, job: JobSnapshot) -> None:
         control = JobControl(self._share_of_bandwidth, policy=self.retry_policy)
         self._running[job.id] = _Running(control)
@@ -550,6 +592,7 @@ class TransferQueue:
         control.on_retry = reporter.retrying
         outcome = JobState.DONE
         error: BaseException | None = None
+        login_refused = False
         try:
             client = self._connector(job.spec.server)
             self._perform_cleanups(client, job.spec.server)  # what earlier jobs left there
@@ -574,6 +617,15 @@ class TransferQueue:
                 run_download(ctx)
         except Interrupted as stop:
             outcome = JobState.PAUSED if stop.pause else JobState.CANCELED
+        except errors.Unauthenticated as exc:
+            # the password was refused (changed on the server): the job waits for a new
+            # login, with its session and item, instead of failing
+            if self.wait_for_login_again and exc.operation == LOGIN_OPERATION:
+                outcome, login_refused = JobState.PAUSED, True
+                log.info("job %s waits for a new login: %s", job_id, exc.message)
+            else:
+                outcome, error = JobState.FAILED, exc
+                log.info("job %s failed: %s", job_id, exc.message)
         except (ContentLibraryError, LocalError) as exc:
             outcome, error = JobState.FAILED, exc
             log.info("job %s failed: %s", job_id, exc.message)
@@ -582,16 +634,21 @@ class TransferQueue:
             log.exception("job %s failed unexpectedly", job_id)
         with self._lock:
             running = self._running.pop(job_id, None)
+            disconnected = job_id in self._disconnecting
+            self._disconnecting.discard(job_id)
             current = self._jobs.get(job_id)
-            logged_out = job_id in self._logged_out
-            self._logged_out.discard(job_id)
             if current is not None:
                 if outcome is JobState.PAUSED:
                     current = self._paused(current, running)
                 if isinstance(error, NotConnected):
                     self._not_connected(current)
-                elif outcome is JobState.PAUSED and logged_out:
-                    self._wait_for_login(self._update(current, state=JobState.QUEUED))
+                elif login_refused:
+                    self._login_refused(current)
+                elif disconnected and outcome is JobState.PAUSED and not self._closing:
+                    current = self._update(current, state=JobState.QUEUED, phase=Phase.WAITING)
+                    current = self._release(current, keep_item=True)
+                    if account_key(current.spec.server) in self._no_login:
+                        self._wait_for_login(current)
                 elif self._closing and outcome is JobState.PAUSED:
                     current = self._update(current, state=JobState.QUEUED)  # runs on next start
                     # nobody keeps its session alive once this process ends: end it rather

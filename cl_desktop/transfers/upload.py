@@ -129,6 +129,8 @@ def run_upload(ctx: WorkflowContext) -> None:
         if created and not stop.pause:  # a paused job keeps its item for the resume
             drop_empty_item(ctx.client, item_id, ctx.report)
         raise
+    except errors.Unauthenticated:
+        raise  # the login is lost, not the upload: the item stays for the run after a login
     except BaseException:
         if created:
             drop_empty_item(ctx.client, item_id, ctx.report)
@@ -180,6 +182,8 @@ def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> 
             report.session(None)
             report.note("the server lost the upload session; the files are sent again")
             session_id, received = _create_session(ctx, item_id, replacing=True), {}
+        except errors.Unauthenticated:
+            raise  # no login to end it with: it stays ACTIVE for the run after a new login
         except BaseException as exc:
             _end_session(ctx, session_id, describe(exc)[1])
             raise
@@ -370,7 +374,7 @@ def _send_files(
                 logins += 1
                 if logins > 2:
                     raise
-                with_retries(control, client.login)  # the login expired during a long PUT
+                with_retries(control, client.renew_login)  # the login expired during a long PUT
             except Exception as exc:
                 log.info("PUT of %s failed: %s", f.name, exc)
                 retrier.failed(exc, stall=True)
