@@ -15,10 +15,11 @@ import trustme
 
 from cl_desktop import paths
 from cl_desktop.api import fetch_peer_certificate
+from cl_desktop.api.errors import CertificateProblem
 from cl_desktop.api.transport import origin
 from cl_desktop.cli.errors import EXIT_LOCAL
 from cl_desktop.credentials import profiles, trust
-from cl_desktop.credentials.certificates import CertificateDetails, ProblemKind, read_certificate
+from cl_desktop.credentials.certificates import CertificateDetails, read_certificate
 from cl_desktop.credentials.passwords import Passwords
 from tests.support.accounts import MemoryKeyring
 from tests.support.cli import cli
@@ -155,7 +156,7 @@ def test_a_ca_certificate_is_self_signed(tls_ca: trustme.CA) -> None:
 
 def _problems(
     tls_ca: trustme.CA, folder: Path, host: str, *names: str, **validity: datetime
-) -> set[ProblemKind]:
+) -> set[CertificateProblem]:
     served = issue_cert(tls_ca, folder, *names, **validity)
     details = CertificateDetails.from_pem(served.cert.read_text())
     return {p.kind for p in details.problems(host)}
@@ -166,12 +167,12 @@ def test_expired_not_yet_valid_and_wrong_host_are_named(tls_ca: trustme.CA, tmp_
     day = timedelta(days=1)
     expired = _problems(tls_ca, tmp_path / "a", "vc.local", "vc.local",
                         not_before=now - 10 * day, not_after=now - day)  # fmt: skip
-    assert expired == {ProblemKind.EXPIRED}
+    assert expired == {CertificateProblem.EXPIRED}
     early = _problems(tls_ca, tmp_path / "b", "vc.local", "vc.local",
                       not_before=now + day, not_after=now + 10 * day)  # fmt: skip
-    assert early == {ProblemKind.NOT_YET_VALID}
+    assert early == {CertificateProblem.NOT_YET_VALID}
     assert _problems(tls_ca, tmp_path / "c", "other.local", "vc.local") == {
-        ProblemKind.HOST_MISMATCH
+        CertificateProblem.HOSTNAME_MISMATCH
     }
     served = issue_cert(tls_ca, tmp_path / "d", "vc.local", not_after=now - day,
                         not_before=now - 2 * day)  # fmt: skip

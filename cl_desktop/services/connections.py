@@ -188,7 +188,9 @@ class ConnectionService(QObject):
             return None
         except CertificateChanged as exc:
             return _Changed(self._change(url, exc))
-        except TlsTrustError:
+        except TlsTrustError as exc:
+            if not exc.pinnable:
+                raise  # expired, not yet valid, for another name: named, never trusted
             if request.ca_file or not url.startswith("https://"):
                 raise  # the CA file the user named does not vouch for it: say so
             try:
@@ -236,10 +238,11 @@ class ConnectionService(QObject):
         else:
             self._passwords.forget(request.server, request.username)
         try:
-            name = request.profile or server_label(ref)
-            profiles.save(self._profile_of(request, name))
-            profiles.set_last_used(name)
-            profiles.add_recent(request.server, request.username)
+            if request.remember_server:
+                name = request.profile or server_label(ref)
+                profiles.save(self._profile_of(request, name))
+                profiles.set_last_used(name)
+                profiles.add_recent(request.server, request.username)
         except OSError as exc:  # a damaged profiles file must not undo a good login
             log.warning("could not save the connection profile: %s", exc)
         key = _key(ref)
@@ -287,6 +290,10 @@ class ConnectionService(QObject):
 
     def is_connected(self, server: ServerRef) -> bool:
         return _key(server) in self._servers
+
+    def is_connecting(self, server: ServerRef) -> bool:
+        """A login to `server` is under way (its outcome not signalled yet)."""
+        return _key(server) in self._connecting
 
     # --- queued jobs waiting for a login -----------------------------------------------------
 
