@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from cl_desktop.api import normalize_server
-from cl_desktop.api.errors import TlsTrustError
+from cl_desktop.api.errors import (
+    CertificateExpired,
+    CertificateNotYetValid,
+    HostnameMismatch,
+    TlsTrustError,
+)
 from cl_desktop.api.transport import origin
 from cl_desktop.credentials import profiles, trust
 from cl_desktop.credentials.certificates import CertificateDetails, colons, read_certificate
@@ -41,6 +46,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# What a certificate's own dates and names refuse, whoever signed it: never offered for trust.
+_REFUSED = {
+    cls.reason: cls for cls in (CertificateExpired, CertificateNotYetValid, HostnameMismatch)
+}
 
 _Key = tuple[str, str]  # (normalized server URL, user)
 
@@ -204,6 +214,10 @@ class ConnectionService(QObject):
             except Exception:
                 log.info("could not read the certificate of %s", url, exc_info=True)
                 raise  # the first error (this one chained) says more
+            # An unknown issuer is checked first: an expired or misnamed certificate of an
+            # unknown CA arrives here too, and pinning would hide what is wrong with it.
+            for problem in details.problems(_where(url)[0]):
+                raise _REFUSED[problem.kind](problem.text, operation="login") from None
             return _TrustNeeded(details)
 
     @staticmethod
