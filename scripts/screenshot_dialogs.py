@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the tests' in-memory keyring: the user's own is not touched
+    sys.path.insert(0, str(ROOT))
 FOLDER = ROOT / "docs" / "screenshots"
 
 
@@ -34,6 +35,7 @@ def main() -> int:
 
 
 def _shoot(folder: Path, work: Path) -> int:
+    import keyring
     import trustme
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication, QWidget
@@ -45,6 +47,9 @@ def _shoot(folder: Path, work: Path) -> int:
     from cl_desktop.ui.connect_dialog import ConnectDialog
     from cl_desktop.ui.dialogs import Prompts
     from cl_desktop.ui.trust_dialog import TrustDialog
+    from tests.support.accounts import MemoryKeyring
+
+    keyring.set_keyring(MemoryKeyring())
 
     qt_app = QApplication(sys.argv[:1])
     qt_app.setApplicationDisplayName("cl_desktop")

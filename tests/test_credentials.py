@@ -10,6 +10,7 @@ from typing import Any
 
 import keyring
 import keyring.backends.fail
+import keyring.backends.null
 import pytest
 import trustme
 
@@ -85,8 +86,11 @@ def test_remember_lookup_forget_a_password(memory_keyring: MemoryKeyring) -> Non
     assert Passwords().lookup("vc.local", "admin") is None
 
 
-def test_without_a_keyring_passwords_last_the_session() -> None:
-    keyring.set_keyring(keyring.backends.fail.Keyring())
+@pytest.mark.parametrize("backend", ["fail", "null"])  # null "stores" by dropping
+def test_without_a_keyring_passwords_last_the_session(backend: str) -> None:
+    keyring.set_keyring(
+        keyring.backends.fail.Keyring() if backend == "fail" else keyring.backends.null.Keyring()
+    )
     store = Passwords()
     assert not store.persistent
     store.remember("vc.local", "admin", "s3cret")
