@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, QTimer
 
 from cl_desktop import paths
+from cl_desktop.credentials.passwords import Passwords
 from cl_desktop.services import (
     BackgroundTasks,
     Connector,
@@ -20,11 +21,13 @@ from cl_desktop.services import (
     QThreadSpawner,
     TransferService,
 )
+from cl_desktop.services.connections import ConnectionService
 from cl_desktop.services.library_admin import LibraryAdmin
 from cl_desktop.services.sessions import SessionMonitor
-from cl_desktop.transfers.jobs import ServerRef
+from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
+from cl_desktop.ui.connect_dialog import login_asker
 from cl_desktop.ui.dialogs import Prompts
 from cl_desktop.ui.main_window import MainWindow
 
@@ -87,6 +90,10 @@ class Application(QObject):
         # One thread for queue commands keeps them in the order the user gave them.
         self.commands = BackgroundTasks(max_threads=1, parent=self)
         self.transfers = TransferService(self.queue, self.commands, self)
+        # The login flow's one home: certificate trust, profiles, the keyring.
+        self.connections = ConnectionService(self.connector, self.tasks, Passwords(), self)
+        if prompts is None:  # the real dialogs, with the saved profiles
+            prompts = Prompts(ask_login=login_asker(self.connections))
         self.browser = LibraryBrowser(self.connector, self.tasks, self)
         # Lists sessions on the browsing pool; owners are read from the store, so the jobs of a
         # cl-transfer sharing this store count as well as the window's own.
@@ -100,9 +107,11 @@ class Application(QObject):
             self.settings,
             prompts,
             admin=self.admin,
+            connections=self.connections,
             sessions=self.sessions,
         )
         self.browser.connected.connect(self._on_connected)
+        self.transfers.started.connect(self._connect_waiting_servers)
         self._queue_started = False
 
     def start(self) -> None:
@@ -126,7 +135,22 @@ class Application(QObject):
             if self.config.server:
                 initial = LoginRequest(self.config.server, self.config.user or "", "")
             self.window.set_login_defaults(initial)
-            QTimer.singleShot(0, self.window.ask_login)  # after the window is on screen
+            QTimer.singleShot(0, self._connect_at_start)  # after the window is on screen
+
+    def _connect_at_start(self) -> None:
+        """The profiles marked "connect on start" connect (asking only for a password not
+        stored); the dialog opens when none does, or when the command line named a server."""
+        connecting = bool(self.connections.start_profiles())
+        self.connections.connect_on_start()
+        if self.config.server or not connecting:
+            self.window.ask_login()
+
+    def _connect_waiting_servers(self, jobs: list[JobSnapshot]) -> None:
+        """Each server queued jobs wait for is connected: silently with a stored password,
+        else by asking (the window asks one question at a time)."""
+        waiting = (j.spec.server for j in jobs if j.state in (JobState.QUEUED, JobState.RUNNING))
+        for server in dict.fromkeys(waiting):  # each once, in queue order
+            self.connections.ensure_connected(server)
 
     def connect_to(self, request: LoginRequest) -> None:
         self.window.connect_to(request)
@@ -141,7 +165,8 @@ class Application(QObject):
 
     def _on_demo_ready(self, demo: DemoServer) -> None:
         self.demo = demo
-        self.window.connect_to(LoginRequest(demo.url, demo.username, demo.password))
+        login = LoginRequest(demo.url, demo.username, demo.password, remember_server=False)
+        self.window.connect_to(login)
 
     def _on_demo_failed(self, error: ErrorInfo) -> None:
         self.window.set_starting(f"The demo server did not start: {error.text}")

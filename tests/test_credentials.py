@@ -10,15 +10,17 @@ from typing import Any
 
 import keyring
 import keyring.backends.fail
+import keyring.backends.null
 import pytest
 import trustme
 
 from cl_desktop import paths
 from cl_desktop.api import fetch_peer_certificate
+from cl_desktop.api.errors import CertificateProblem
 from cl_desktop.api.transport import origin
 from cl_desktop.cli.errors import EXIT_LOCAL
 from cl_desktop.credentials import profiles, trust
-from cl_desktop.credentials.certificates import CertificateDetails, ProblemKind, read_certificate
+from cl_desktop.credentials.certificates import CertificateDetails, read_certificate
 from cl_desktop.credentials.passwords import Passwords
 from tests.support.accounts import MemoryKeyring
 from tests.support.cli import cli
@@ -84,8 +86,11 @@ def test_remember_lookup_forget_a_password(memory_keyring: MemoryKeyring) -> Non
     assert Passwords().lookup("vc.local", "admin") is None
 
 
-def test_without_a_keyring_passwords_last_the_session() -> None:
-    keyring.set_keyring(keyring.backends.fail.Keyring())
+@pytest.mark.parametrize("backend", ["fail", "null"])  # null "stores" by dropping
+def test_without_a_keyring_passwords_last_the_session(backend: str) -> None:
+    keyring.set_keyring(
+        keyring.backends.fail.Keyring() if backend == "fail" else keyring.backends.null.Keyring()
+    )
     store = Passwords()
     assert not store.persistent
     store.remember("vc.local", "admin", "s3cret")
@@ -155,7 +160,7 @@ def test_a_ca_certificate_is_self_signed(tls_ca: trustme.CA) -> None:
 
 def _problems(
     tls_ca: trustme.CA, folder: Path, host: str, *names: str, **validity: datetime
-) -> set[ProblemKind]:
+) -> set[CertificateProblem]:
     served = issue_cert(tls_ca, folder, *names, **validity)
     details = CertificateDetails.from_pem(served.cert.read_text())
     return {p.kind for p in details.problems(host)}
@@ -166,12 +171,12 @@ def test_expired_not_yet_valid_and_wrong_host_are_named(tls_ca: trustme.CA, tmp_
     day = timedelta(days=1)
     expired = _problems(tls_ca, tmp_path / "a", "vc.local", "vc.local",
                         not_before=now - 10 * day, not_after=now - day)  # fmt: skip
-    assert expired == {ProblemKind.EXPIRED}
+    assert expired == {CertificateProblem.EXPIRED}
     early = _problems(tls_ca, tmp_path / "b", "vc.local", "vc.local",
                       not_before=now + day, not_after=now + 10 * day)  # fmt: skip
-    assert early == {ProblemKind.NOT_YET_VALID}
+    assert early == {CertificateProblem.NOT_YET_VALID}
     assert _problems(tls_ca, tmp_path / "c", "other.local", "vc.local") == {
-        ProblemKind.HOST_MISMATCH
+        CertificateProblem.HOSTNAME_MISMATCH
     }
     served = issue_cert(tls_ca, tmp_path / "d", "vc.local", not_after=now - day,
                         not_before=now - 2 * day)  # fmt: skip

@@ -10,12 +10,12 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from cl_desktop.api.errors import CertificateProblem
 from cl_desktop.api.transport import fetch_peer_certificate
 
 
@@ -24,15 +24,9 @@ def colons(hex_digest: str) -> str:
     return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
 
 
-class ProblemKind(StrEnum):
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not yet valid"
-    HOST_MISMATCH = "host name mismatch"
-
-
 @dataclass(frozen=True)
 class Problem:
-    kind: ProblemKind
+    kind: CertificateProblem  # one of EXPIRED, NOT_YET_VALID, HOSTNAME_MISMATCH
     text: str  # a sentence for the trust dialog
 
 
@@ -108,13 +102,12 @@ class CertificateDetails:
         now = now or datetime.now(UTC)
         found: list[Problem] = []
         if now > self.not_after:
-            found.append(
-                Problem(ProblemKind.EXPIRED, f"The certificate expired on {_day(self.not_after)}.")
-            )
+            expired = f"The certificate expired on {_day(self.not_after)}."
+            found.append(Problem(CertificateProblem.EXPIRED, expired))
         if now < self.not_before:
             found.append(
                 Problem(
-                    ProblemKind.NOT_YET_VALID,
+                    CertificateProblem.NOT_YET_VALID,
                     f"The certificate is not valid before {_day(self.not_before)} "
                     "(is this computer's clock right?).",
                 )
@@ -123,7 +116,7 @@ class CertificateDetails:
             names = ", ".join(self.subject_alt_names) or "no host names at all"
             found.append(
                 Problem(
-                    ProblemKind.HOST_MISMATCH,
+                    CertificateProblem.HOSTNAME_MISMATCH,
                     f"The certificate is for {names}, not for {host.strip('[]')}.",
                 )
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keyring
 import keyring.backends.fail
+import keyring.backends.null
 import keyring.errors
 
 from cl_desktop.paths import KEYRING_SERVICE, keyring_key
@@ -16,7 +17,9 @@ from cl_desktop.paths import KEYRING_SERVICE, keyring_key
 class Passwords:
     def __init__(self) -> None:
         self._session: dict[str, str] = {}
-        self.persistent = not isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring)
+        # the null back end "stores" by dropping: no more a keyring than the failing one
+        unusable = (keyring.backends.fail.Keyring, keyring.backends.null.Keyring)
+        self.persistent = not isinstance(keyring.get_keyring(), unusable)
 
     def remember(self, server: str, user: str, password: str) -> None:
         key = keyring_key(server, user)

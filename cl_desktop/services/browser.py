@@ -12,10 +12,10 @@ from PySide6.QtCore import QObject, Signal
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.api.errors import NotFound, OperationNotFound, Unsupported
-from cl_desktop.api.models import FileInfo, ItemModel, LibraryModel, StorageInfo
+from cl_desktop.api.models import FileInfo, ItemModel, StorageInfo
 from cl_desktop.transfers.jobs import ServerRef
 
-from .connection import Connector, LoginRequest
+from .connection import Connector
 from .errors import ErrorInfo
 from .planning import DropPlan, plan_drop
 from .tasks import BackgroundTasks, Failure, TaskCancelled
@@ -40,8 +40,7 @@ class LibraryBrowser(QObject):
     server only).
 
     Signals:
-        connected(ServerRef): logged in (its libraries follow); a second server is added.
-        connection_failed(ErrorInfo)
+        connected(ServerRef): added (its libraries follow); a second server is added.
         disconnected(ServerRef): the user disconnected it (its libraries are gone).
         libraries_loaded(ServerRef, tuple[LibraryModel, ...])
         libraries_failed(ServerRef, ErrorInfo)
@@ -53,7 +52,6 @@ class LibraryBrowser(QObject):
     """
 
     connected = Signal(object)
-    connection_failed = Signal(object)
     disconnected = Signal(object)
     libraries_loaded = Signal(object, object)
     libraries_failed = Signal(object, object)
@@ -83,39 +81,19 @@ class LibraryBrowser(QObject):
         """The connected servers, first connected first."""
         return tuple(self._servers)
 
-    def connect_to(self, request: LoginRequest) -> None:
-        """Log in and list the libraries (the password stays in the connector's memory);
-        servers connected before stay connected."""
-        server = request.ref
-        self._connector.set_password(server, request.password)
-
-        def login() -> tuple[LibraryModel, ...]:
-            client = self._connector(server)
-            return client.libraries.list_models()
-
-        def done(libraries: tuple[LibraryModel, ...]) -> None:
-            self._add(server)
-            self.libraries_loaded.emit(server, libraries)
-
-        self._tasks.run(login, done, self.connection_failed.emit)
-
     def add_server(self, server: ServerRef) -> None:
-        """Browse `server`, logged in elsewhere (the connector has its client): emits
-        connected, then its libraries."""
-        self._add(server)
-        self.load_libraries(server)
-
-    def _add(self, server: ServerRef) -> None:
+        """Browse `server`, logged in by the ConnectionService (the connector has its
+        client): emits connected, then its libraries."""
         if server not in self._servers:
             self._servers.append(server)
         self.connected.emit(server)
+        self.load_libraries(server)
 
     def disconnect_server(self, server: ServerRef) -> None:
-        """Forget `server` here at once; log out of it in the background."""
+        """Stop browsing `server` (the ConnectionService logs out of it)."""
         if server not in self._servers:
             return
         self._servers.remove(server)
-        self._tasks.run(lambda: self._connector.disconnect(server), None, lambda _error: None)
         self.disconnected.emit(server)
 
     def load_libraries(self, server: ServerRef) -> None:

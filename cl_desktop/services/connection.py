@@ -36,6 +36,8 @@ class LoginRequest:
     remember_password: bool = False
     profile: str = ""  # the saved profile it is for; "" saves one named after the server
     connect_on_start: bool = False
+    # False: no profile, last-used or recent entry is kept (the demo server's passing login)
+    remember_server: bool = True
 
     def __repr__(self) -> str:  # never show the password in logs or tracebacks
         return f"LoginRequest(server={self.server!r}, username={self.username!r}, password=***)"

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from cl_desktop.api import normalize_server
-from cl_desktop.api.errors import TlsTrustError
+from cl_desktop.api.errors import (
+    CertificateExpired,
+    CertificateNotYetValid,
+    HostnameMismatch,
+    TlsTrustError,
+)
 from cl_desktop.api.transport import origin
 from cl_desktop.credentials import profiles, trust
 from cl_desktop.credentials.certificates import CertificateDetails, colons, read_certificate
@@ -41,6 +46,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# What a certificate's own dates and names refuse, whoever signed it: never offered for trust.
+_REFUSED = {
+    cls.reason: cls for cls in (CertificateExpired, CertificateNotYetValid, HostnameMismatch)
+}
 
 _Key = tuple[str, str]  # (normalized server URL, user)
 
@@ -188,7 +198,9 @@ class ConnectionService(QObject):
             return None
         except CertificateChanged as exc:
             return _Changed(self._change(url, exc))
-        except TlsTrustError:
+        except TlsTrustError as exc:
+            if not exc.pinnable:
+                raise  # expired, not yet valid, for another name: named, never trusted
             if request.ca_file or not url.startswith("https://"):
                 raise  # the CA file the user named does not vouch for it: say so
             try:
@@ -202,6 +214,10 @@ class ConnectionService(QObject):
             except Exception:
                 log.info("could not read the certificate of %s", url, exc_info=True)
                 raise  # the first error (this one chained) says more
+            # An unknown issuer is checked first: an expired or misnamed certificate of an
+            # unknown CA arrives here too, and pinning would hide what is wrong with it.
+            for problem in details.problems(_where(url)[0]):
+                raise _REFUSED[problem.kind](problem.text, operation="login") from None
             return _TrustNeeded(details)
 
     @staticmethod
@@ -236,10 +252,11 @@ class ConnectionService(QObject):
         else:
             self._passwords.forget(request.server, request.username)
         try:
-            name = request.profile or server_label(ref)
-            profiles.save(self._profile_of(request, name))
-            profiles.set_last_used(name)
-            profiles.add_recent(request.server, request.username)
+            if request.remember_server:
+                name = request.profile or server_label(ref)
+                profiles.save(self._profile_of(request, name))
+                profiles.set_last_used(name)
+                profiles.add_recent(request.server, request.username)
         except OSError as exc:  # a damaged profiles file must not undo a good login
             log.warning("could not save the connection profile: %s", exc)
         key = _key(ref)
@@ -287,6 +304,10 @@ class ConnectionService(QObject):
 
     def is_connected(self, server: ServerRef) -> bool:
         return _key(server) in self._servers
+
+    def is_connecting(self, server: ServerRef) -> bool:
+        """A login to `server` is under way (its outcome not signalled yet)."""
+        return _key(server) in self._connecting
 
     # --- queued jobs waiting for a login -----------------------------------------------------
 

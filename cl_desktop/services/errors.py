@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from cl_desktop.api.errors import (
     ContentLibraryError,
+    NoSuchHost,
+    NotTls,
     ServiceUnavailable,
     TlsTrustError,
     TransportError,
@@ -55,7 +57,11 @@ class ErrorInfo:
                 kind = ErrorKind.CONNECTION
             elif isinstance(exc, Unauthenticated | Unauthorized):
                 kind = ErrorKind.AUTH
-            transient = kind is ErrorKind.CONNECTION or isinstance(exc, ServiceUnavailable)
+            # A misspelt host or a wrong port stays wrong however often it is tried; a refused
+            # or timed-out connection may be a vCenter restarting.
+            transient = (
+                kind is ErrorKind.CONNECTION and not isinstance(exc, NoSuchHost | NotTls)
+            ) or isinstance(exc, ServiceUnavailable)
             return cls(title, message, kind, transient=transient)
         if isinstance(exc, LocalError | OSError):
             return cls(title, message, ErrorKind.LOCAL)

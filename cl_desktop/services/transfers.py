@@ -49,6 +49,7 @@ class TransferService(QObject):
         job_finished(JobSnapshot): a job reached done, failed or canceled.
         job_removed(int): a job left the queue.
         history_loaded(list[HistoryRecord]): the finished-transfer history, oldest first.
+        started(list[JobSnapshot]): the queue started with these persisted jobs.
         command_failed(ErrorInfo): a queue command could not be carried out.
     """
 
@@ -56,6 +57,7 @@ class TransferService(QObject):
     job_finished = Signal(object)
     job_removed = Signal(int)
     history_loaded = Signal(object)
+    started = Signal(object)
     command_failed = Signal(object)
     _wake = Signal()
 
@@ -139,6 +141,7 @@ class TransferService(QObject):
             for snapshot in jobs:
                 self._accept_new(snapshot, announce=False)  # finished in an earlier session
             self.history_loaded.emit(history)
+            self.started.emit(jobs)
 
         self._commands.run(start, loaded, self.command_failed.emit)
 

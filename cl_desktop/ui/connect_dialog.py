@@ -32,6 +32,7 @@ DIALECTS = (
     ("/api (vSphere 7.0 and later)", "api"),
     ("/rest (vSphere 6.5 and 6.7)", "rest"),
 )
+LIST_MAX_WIDTH = 420  # pixels of text the saved and recent lists widen to
 NO_KEYRING_NOTE = (
     "No system keyring works on this computer: the password is kept in memory until you quit."
 )
@@ -205,6 +206,18 @@ class ConnectDialog(QDialog):
             item = QListWidgetItem(f"{recent.user} on {recent.server}")
             item.setData(Qt.ItemDataRole.UserRole, recent)
             self.recent_list.addItem(item)
+        self._fit_lists()
+
+    def _fit_lists(self) -> None:
+        """Wide enough for the entries to show whole (up to a limit: a long name scrolls)."""
+        lists = (self.profile_list, self.recent_list)
+        widest = max(
+            (w.fontMetrics().horizontalAdvance(w.item(r).text()) for w in lists
+             for r in range(w.count())),
+            default=0,
+        )  # fmt: skip
+        for widget in lists:
+            widget.setMinimumWidth(min(widest, LIST_MAX_WIDTH) + 2 * widget.frameWidth() + 12)
 
     def _select_profile(self, name: str) -> None:
         """Mark the profile `name` in the list without refilling the form."""

@@ -24,6 +24,11 @@ from PySide6.QtWidgets import (
 from cl_desktop.api.models import ItemModel, LibraryModel
 from cl_desktop.services.browser import ItemDetails, LibraryBrowser
 from cl_desktop.services.connection import LoginRequest
+from cl_desktop.services.connections import (
+    CertificateChange,
+    CertificateDetails,
+    ConnectionService,
+)
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 from cl_desktop.services.library_admin import LibraryAdmin
 from cl_desktop.services.sessions import SessionMonitor
@@ -79,10 +84,12 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         admin: LibraryAdmin,
+        connections: ConnectionService,
         sessions: SessionMonitor | None = None,
     ) -> None:
         super().__init__(parent)
         self.browser = browser
+        self.connections = connections
         self.transfers = transfers
         self.tasks = tasks
         self.settings = settings
@@ -92,7 +99,11 @@ class MainWindow(QMainWindow):
         self.libraries: dict[tuple[ServerRef, str], LibraryModel] = {}
         self.library_id: str | None = None  # of the current library, on `server`
         self.item_id: str | None = None
-        self._login: LoginRequest | None = None
+        self._login: LoginRequest | None = None  # what the first dialog offers (command line)
+        # Questions about connecting, asked one at a time: a modal dialog never opens on top
+        # of another (queued jobs of several servers, a failed login, a certificate to trust).
+        self._questions: list[Callable[[], None]] = []
+        self._asking = False
         self._reselect_item: str | None = None
         self._connected_once = False
         self._newly_connected: set[ServerRef] = set()  # their first listing takes the selection
@@ -350,9 +361,14 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(queue_button)
 
     def _connect_services(self) -> None:
+        c = self.connections
+        c.connected.connect(self.browser.add_server)
+        c.connection_failed.connect(self._on_connection_failed)
+        c.trust_needed.connect(self._on_trust_needed)
+        c.certificate_changed.connect(self._on_certificate_changed)
+        c.password_needed.connect(self._on_password_needed)
         b = self.browser
         b.connected.connect(self._on_connected)
-        b.connection_failed.connect(self._on_connection_failed)
         b.libraries_loaded.connect(self._on_libraries_loaded)
         b.libraries_failed.connect(self._on_libraries_failed)
         b.items_progress.connect(self._on_items_progress)
@@ -415,19 +431,42 @@ class MainWindow(QMainWindow):
         self._login = request
 
     def connect_to(self, request: LoginRequest) -> None:
-        self._login = LoginRequest(request.server, request.username, "", request.ca_file)
-        self.set_starting(f"Connecting to {request.server} as {request.username}...")
-        self.browser.connect_to(request)
+        """Log in (through the ConnectionService, which owns the login flow)."""
+        self._connecting(request)
+        self.connections.connect_to(request)
+
+    def _connecting(self, request: LoginRequest) -> None:
+        text = f"Connecting to {request.server} as {request.username}..."
+        if self.browser.servers:  # the table shows another server's items: leave it
+            self.show_status(text)
+        else:
+            self.set_starting(text)
 
     def ask_login(self, error: ErrorInfo | None = None) -> None:
-        request = self.prompts.ask_login(self, self._login, error)
+        """The connection dialog (its last-used profile preselected, or the command line's
+        server and user before the first login)."""
+        self._ask(lambda: self._ask_login(None if self._connected_once else self._login, error))
+
+    def _ask(self, question: Callable[[], None]) -> None:
+        self._questions.append(question)
+        while self._questions and not self._asking:
+            self._asking = True
+            try:
+                self._questions.pop(0)()
+            finally:
+                self._asking = False
+
+    def _ask_login(self, initial: LoginRequest | None, error: ErrorInfo | None) -> None:
+        request = self.prompts.ask_login(self, initial, error)
         if request is not None:
             self.connect_to(request)
-        elif not self._connected_once:
+        elif not self.browser.servers:
             reason = f"{error.text}\n" if error is not None else ""
             text = f"Not connected. {reason}Use File > Connect... (Ctrl+L)."
             self.show_status(text.replace("\n", " "), error=error is not None)
             self.item_view.set_placeholder(text, error=error is not None)
+        else:
+            self.show_status(self._connected_text())
 
     def _on_connected(self, server: ServerRef) -> None:
         self._newly_connected.add(server)
@@ -437,11 +476,60 @@ class MainWindow(QMainWindow):
         self.show_status(self._connected_text())
         self._update_title()
 
-    def _on_connection_failed(self, error: ErrorInfo) -> None:
+    def _on_connection_failed(self, request: LoginRequest, error: ErrorInfo) -> None:
         self.show_status(error.text, error=True)
         if not self.browser.servers:
             self.item_view.set_placeholder(f"Could not connect.\n{error.text}", error=True)
-        self.ask_login(error)
+        # The request itself, typed password included: the dialog keeps what was typed.
+        self._ask(lambda: self._ask_login(request, error))
+
+    def _on_trust_needed(self, request: LoginRequest, details: CertificateDetails) -> None:
+        def ask() -> None:
+            if self.prompts.ask_trust(self, request, details):
+                self._connecting(request)
+                self.connections.trust_and_connect(request, details)
+            else:
+                self._not_trusted(request, "its certificate is not trusted")
+
+        self._ask(ask)
+
+    def _on_certificate_changed(self, request: LoginRequest, change: CertificateChange) -> None:
+        def ask() -> None:
+            if self.prompts.show_certificate_changed(self, request, change):
+                self._connecting(request)
+                self.connections.replace_pin(request, change)
+            else:
+                self._not_trusted(request, "its certificate changed since it was trusted")
+
+        self._ask(ask)
+
+    def _not_trusted(self, request: LoginRequest, why: str) -> None:
+        text = f"Not connected to {request.server}: {why}."
+        self.show_status(text, error=True)
+        if not self.browser.servers:
+            self.item_view.set_placeholder(f"{text}\nUse File > Connect... (Ctrl+L).", True)
+
+    def _on_password_needed(self, server: ServerRef) -> None:
+        """Queued transfers wait for `server` and no password is stored: ask (once)."""
+
+        def ask() -> None:
+            c = self.connections
+            if c.is_connected(server) or c.is_connecting(server):
+                return  # logged in meanwhile (the first dialog, a profile connecting on start)
+            note = ErrorInfo(
+                f"Transfers wait for {server.label}",
+                "Log in to run them (Cancel: they wait until you connect).",
+                ErrorKind.AUTH,
+            )
+            request = self.prompts.ask_login(self, c.request_for(server), note)
+            if request is not None:
+                self.connect_to(request)
+            else:
+                self.show_status(
+                    f"Transfers wait for login to {server.label}: File > Connect... (Ctrl+L)."
+                )
+
+        self._ask(ask)
 
     @property
     def server(self) -> ServerRef | None:
@@ -461,6 +549,7 @@ class MainWindow(QMainWindow):
             return
         self._newly_connected.discard(server)
         self.transfers.server_disconnected(server)
+        self.connections.disconnect_server(server)
         self.browser.disconnect_server(server)
         if self.sessions_dock is not None:
             self.sessions_dock.monitor.unwatch(server)

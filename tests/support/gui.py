@@ -3,7 +3,7 @@ and waits (the fixtures that use them are in tests/ui/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import AppConfig, Application
 from cl_desktop.services.connection import LoginRequest
+from cl_desktop.services.connections import CertificateChange, CertificateDetails
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.transfers.jobs import JobSnapshot, JobState
 from cl_desktop.ui.dialogs import NameAndDescription, Prompts
@@ -38,6 +39,19 @@ class FakePrompts:
     errors: list[ErrorInfo] = field(default_factory=list)
     opened: list[str] = field(default_factory=list)
     logins_asked: int = 0
+    # every login question (the request the dialog would show, the error it would say)
+    login_questions: list[tuple[LoginRequest | None, ErrorInfo | None]] = field(
+        default_factory=list
+    )
+    # answers by the question, when set (else `login`, once)
+    answer_login: Callable[[LoginRequest | None, ErrorInfo | None], LoginRequest | None] | None = (
+        None
+    )
+    # certificate questions: trust a new one? replace a changed one's pin?
+    trust_answer: bool = True
+    trust_questions: list[tuple[LoginRequest, CertificateDetails]] = field(default_factory=list)
+    replace_pin_answer: bool = False
+    changes_shown: list[tuple[LoginRequest, CertificateChange]] = field(default_factory=list)
     text_answer: str | None = None  # None: the user cancels
     texts_asked: list[str] = field(default_factory=list)
     # managing libraries and items: the answers to the name dialog, in order (None: Cancel),
@@ -50,6 +64,8 @@ class FakePrompts:
     def prompts(self) -> Prompts:
         return Prompts(
             ask_login=self._ask_login,
+            ask_trust=self._ask_trust,
+            show_certificate_changed=self._show_certificate_changed,
             confirm=self._confirm,
             show_error=lambda _parent, error: self.errors.append(error),
             ask_directory=lambda _parent, _caption, _start: self.directory,
@@ -71,10 +87,25 @@ class FakePrompts:
         self.delete_confirmations.append((text, list(lines)))
         return self.delete_answer
 
-    def _ask_login(self, _parent: Any, _initial: Any, _error: Any) -> LoginRequest | None:
+    def _ask_login(
+        self, _parent: Any, initial: LoginRequest | None, error: ErrorInfo | None
+    ) -> LoginRequest | None:
         self.logins_asked += 1
+        self.login_questions.append((initial, error))
+        if self.answer_login is not None:
+            return self.answer_login(initial, error)
         login, self.login = self.login, None  # answer once: a failed login must not loop
         return login
+
+    def _ask_trust(self, _parent: Any, request: LoginRequest, details: CertificateDetails) -> bool:
+        self.trust_questions.append((request, details))
+        return self.trust_answer
+
+    def _show_certificate_changed(
+        self, _parent: Any, request: LoginRequest, change: CertificateChange
+    ) -> bool:
+        self.changes_shown.append((request, change))
+        return self.replace_pin_answer
 
     def _ask_text(self, _parent: Any, title: str, _label: str, _initial: str) -> str | None:
         self.texts_asked.append(title)

@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from cl_desktop.__main__ import parse_args
 from cl_desktop.api import ContentLibraryClient
+from cl_desktop.credentials import profiles
 from cl_desktop.demo import DEMO_LIBRARY, start_demo_server
 from cl_desktop.transfers.ovf import parse_manifest
 from tests.support.gui import FakePrompts, build_app, close_app
@@ -71,6 +72,7 @@ def test_demo_mode_opens_the_window_on_the_seeded_library(
     assert (tmp_path / "app-data" / "demo-server" / "catalogue.sqlite").exists()
     assert fake_prompts.logins_asked == 0
     assert "127.0.0.1" in window.windowTitle()
+    assert profiles.list_profiles() == [] and profiles.recent() == []  # a passing login
     close_app(app)
 
 

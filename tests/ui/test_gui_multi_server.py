@@ -231,18 +231,18 @@ def test_sessions_of_both_servers_listed_and_a_disconnect_pauses_its_jobs_until_
 def test_the_browser_adds_a_server_logged_in_elsewhere_and_forgets_it_on_disconnect(
     qtbot: QtBot, gui: Application, sim_service_b: Any
 ) -> None:
-    """What a connection service that logs in by itself uses: add_server, disconnect_server."""
+    """The ConnectionService logs in; the browser adds the server (add_server) and forgets it
+    on disconnect, which logs out."""
     login_b = login_to(sim_service_b)
-    gui.connector.set_password(login_b.ref, login_b.password)
     browser = gui.browser
     said: list[tuple[str, Any]] = []
     browser.connected.connect(lambda server: said.append(("connected", server)))
     browser.libraries_loaded.connect(
         lambda server, libs: said.append(("libraries", (server, libs)))
     )
-    browser.add_server(login_b.ref)
-    assert said == [("connected", login_b.ref)] and browser.servers[1] == login_b.ref
+    gui.connections.connect_to(login_b)
     qtbot.waitUntil(lambda: len(said) == 2, timeout=10000)
+    assert said[0] == ("connected", login_b.ref) and browser.servers[1] == login_b.ref
     server, libraries = said[1][1]
     assert server == login_b.ref
     assert sim_service_b.default_library_id in {lib.id for lib in libraries}

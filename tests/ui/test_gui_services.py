@@ -75,13 +75,18 @@ def test_error_info_by_kind() -> None:
     bug = ErrorInfo.from_exception(ZeroDivisionError("oops"))
     assert bug.kind is ErrorKind.BUG and "ZeroDivisionError" in bug.details
     # what may pass by itself (the window lists again on its own) and what will not
-    from cl_desktop.api.errors import NotFound, TlsTrustError, TransportError
+    from cl_desktop.api import errors as e
 
-    transient = [TransportError("refused"), ServiceUnavailable("restarting")]
-    lasting = [TlsTrustError("bad cert"), Unauthenticated("no"), NotFound("gone"), OSError(5, "io")]
-    assert [ErrorInfo.from_exception(e).transient for e in transient + lasting] == [
-        True, True, False, False, False, False,
-    ]  # fmt: skip
+    transient = [e.TransportError("refused"), ServiceUnavailable("restarting"),
+                 e.ConnectionRefused("restarting"), e.ConnectTimedOut("slow")]  # fmt: skip
+    # a misspelt host, a wrong port, a refused login stay so however often they are tried
+    lasting = [e.TlsTrustError("bad cert"), Unauthenticated("no"), e.NotFound("gone"),
+               OSError(5, "io"), e.NoSuchHost("typo"), e.NotTls("port 80"),
+               e.NotAVCenter("a web server"), e.WrongCredentials("no"), e.AccountLocked("no"),
+               e.PasswordExpired("no"), e.CertificateExpired("old"),
+               e.HostnameMismatch("alias"), e.CaFileError("missing")]  # fmt: skip
+    said = [ErrorInfo.from_exception(x).transient for x in transient + lasting]
+    assert said == [True] * len(transient) + [False] * len(lasting)
 
 
 def test_spawner_runs_workers_in_qthreads_from_any_thread(qtbot: QtBot) -> None:
