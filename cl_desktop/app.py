@@ -80,7 +80,8 @@ class Application(QObject):
         self.settings = QSettings(
             str(config.resolved_settings_path), QSettings.Format.IniFormat, self
         )
-        self.connector = Connector()
+        self.passwords = Passwords()  # one keyring wrapper: logins, renewals, the dialog
+        self.connector = Connector(passwords=self.passwords)
         self.store = JobStore(paths.job_store_path(self.data_dir))
         self.spawner = QThreadSpawner(self)
         self.queue = TransferQueue(
@@ -91,7 +92,7 @@ class Application(QObject):
         self.commands = BackgroundTasks(max_threads=1, parent=self)
         self.transfers = TransferService(self.queue, self.commands, self)
         # The login flow's one home: certificate trust, profiles, the keyring.
-        self.connections = ConnectionService(self.connector, self.tasks, Passwords(), self)
+        self.connections = ConnectionService(self.connector, self.tasks, self.passwords, self)
         if prompts is None:  # the real dialogs, with the saved profiles
             prompts = Prompts(ask_login=login_asker(self.connections))
         self.browser = LibraryBrowser(self.connector, self.tasks, self)

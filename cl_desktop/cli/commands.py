@@ -37,9 +37,12 @@ from .errors import (
 from .output import ProgressLine, job_line, job_summary, jsonable, note
 from .parser import retry_policy
 from .passwords import password_for
+from .trusting import run_trust, run_untrust
 
 # Commands that work on the local queue database alone: no password, no login.
-_OFFLINE_COMMANDS = frozenset({"jobs", "history"})
+_OFFLINE_COMMANDS = frozenset({"jobs", "history", "trust", "untrust"})
+# Commands about the server itself, not an account: no --user needed.
+_NO_USER_COMMANDS = frozenset({"trust", "untrust"})
 
 
 class Cli:
@@ -48,6 +51,8 @@ class Cli:
         if args.ca_file and not Path(args.ca_file).is_file():
             problem = "is not a file" if Path(args.ca_file).exists() else "no such file"
             raise UsageError(f"--ca-file {args.ca_file}: {problem}")
+        if not args.user and args.command not in _NO_USER_COMMANDS:
+            raise UsageError(f"{args.command} needs --user")
         if args.stall_seconds > args.stall_limit:
             raise UsageError("--stall-time must not be longer than --stall-limit")
         try:
@@ -57,7 +62,9 @@ class Cli:
             raise UsageError(str(exc)) from None
         # Only an explicit pin goes into the jobs' server: one from the trust store is looked
         # up again when a job connects, so re-trusting a renewed certificate applies to them.
-        self.server = ServerRef(args.server, args.user, args.dialect, args.ca_file, args.pin_sha256)
+        self.server = ServerRef(
+            args.server, args.user or "", args.dialect, args.ca_file, args.pin_sha256
+        )
         self._tls: TlsSettings | None = None
         self._client: ContentLibraryClient | None = None
         self._store: JobStore | None = None
@@ -410,6 +417,12 @@ class Cli:
             )
         self.out(rows, "\n".join(lines) or "no jobs")
         return EXIT_OK
+
+    def cmd_trust(self) -> int:
+        return run_trust(self.url, self.args, self.out)
+
+    def cmd_untrust(self) -> int:
+        return run_untrust(self.url, self.out)
 
     def cmd_history(self) -> int:
         store = self.store()

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--server", required=True, help="vCenter address, e.g. https://vc.local")
-    parser.add_argument("--user", required=True)
+    parser.add_argument("--user", help="vCenter user name (every command but trust/untrust)")
     parser.add_argument("--dialect", choices=("auto", "api", "rest"), default="auto")
     trust = parser.add_mutually_exclusive_group()
     trust.add_argument("--ca-file", help="PEM file of the CA that signed the server certificate")
@@ -91,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("job_id", type=int, metavar="ID")
     remove = sub.add_parser("remove", help="forget a job, ending what it left on the server")
     remove.add_argument("job_id", type=int, metavar="ID")
+    trust_cmd = sub.add_parser(
+        "trust",
+        help="show the server's certificate and pin it for the window and cl-transfer",
+        description="Show the certificate the server presents and pin it in the trust store "
+        "the window shares. On a terminal it asks; elsewhere pass --sha256 with the "
+        "fingerprint you checked with the server's administrator.",
+    )
+    trust_cmd.add_argument(
+        "--sha256", help="pin only if the server presents exactly this SHA-256 fingerprint"
+    )
+    trust_cmd.add_argument(
+        "--replace", action="store_true", help="replace a pin the server no longer matches"
+    )
+    sub.add_parser("untrust", help="forget the pinned certificate of this server")
     history = sub.add_parser("history", help="finished transfers (the audit trail)")
     history.add_argument("--export", help="write to this file")
     history.add_argument("--format", choices=("csv", "json"), default="csv")
