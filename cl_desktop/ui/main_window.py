@@ -548,8 +548,11 @@ class MainWindow(QMainWindow):
         if server is None or server not in self.browser.servers:
             return
         self._newly_connected.discard(server)
-        self.transfers.server_disconnected(server)
-        self.connections.disconnect_server(server)
+        # Log out only once its jobs have stopped: an upload ends its session while the login
+        # still holds (else the session stays ACTIVE on the server and locks the item).
+        self.transfers.server_disconnected(
+            server, on_done=lambda: self.connections.disconnect_server(server)
+        )
         self.browser.disconnect_server(server)
         if self.sessions_dock is not None:
             self.sessions_dock.monitor.unwatch(server)

@@ -28,6 +28,7 @@ from tests.support.accounts import SIM_PASSWORD, SIM_USER
 from tests.support.files import make_file
 from tests.support.gui import FakePrompts, build_app, close_app, drop_files, jobs, wait_jobs
 from tests.support.multi import library_row, tree_roots, wait_servers
+from tests.support.uploads import sessions_of
 
 
 def test_a_server_is_named_user_at_host_with_the_port_only_when_not_443() -> None:
@@ -205,6 +206,8 @@ def test_sessions_of_both_servers_listed_and_a_disconnect_pauses_its_jobs_until_
     )
     job_b = model.snapshot(model.row_of(job_id_b))
     assert (job_b.state, job_b.phase) == (JobState.QUEUED, Phase.WAITING_FOR_LOGIN)
+    # its session was ended before the logout, so nothing on B stays ACTIVE and locks the item
+    qtbot.waitUntil(lambda: not sessions_of(sim_service_b), timeout=15000)
     qtbot.waitUntil(
         lambda: (
             [dock.model.index(r, SESSION_SERVER).data() for r in range(dock.model.rowCount())]
