@@ -18,7 +18,7 @@ from cl_desktop.api.transport import origin
 from cl_desktop.credentials import profiles, trust
 from cl_desktop.credentials.passwords import Passwords
 from cl_desktop.services.connection import Connector, LoginRequest
-from cl_desktop.services.connections import ConnectionService, Profile, server_label
+from cl_desktop.services.connections import ConnectionService, Profile
 from cl_desktop.services.errors import ErrorKind
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.transfers.jobs import ServerRef
@@ -97,7 +97,7 @@ def test_untrusted_certificate_is_asked_about_then_trusted_for_good(
     (ref,) = done.args
     assert ref == request.ref and connections.servers() == (ref,)
     assert _pin_of(service.base_url) == served.sha256
-    assert connections.last_used_profile() == Profile(server_label(ref), request.server, SIM_USER)
+    assert connections.last_used_profile() == Profile(ref.label, request.server, SIM_USER)
     assert [(r.server, r.user) for r in connections.recent_servers()] == [
         (request.server, SIM_USER)
     ]

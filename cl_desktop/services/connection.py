@@ -175,12 +175,9 @@ class Connector:
             if key in self._disconnected:
                 return None
             refused = set(self._refused.get(key, ()))
-        host = key[0].split("://", 1)[-1]
-        for server in (key[0], host):  # the window's entries, and the CLI's "host[:port]"
-            password = self._stored.lookup(server, ref.username)
-            if password:
-                return None if password in refused else password
-        return None
+        # One entry however the server is written (paths.keyring_key): the CLI's too.
+        password = self._stored.lookup(key[0], ref.username)
+        return None if not password or password in refused else password
 
     def _forget(self, key: tuple[str, str], password: str) -> None:
         with self._lock:

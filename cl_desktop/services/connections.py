@@ -42,7 +42,6 @@ __all__ = [
     "ConnectionService",
     "Profile",
     "RecentServer",
-    "server_label",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,13 +52,6 @@ _REFUSED = {
 }
 
 _Key = tuple[str, str]  # (normalized server URL, user)
-
-
-def server_label(ref: ServerRef) -> str:
-    """ "user@host[:port]", the port only when not 443 (as ServerRef.label will say)."""
-    _, host, port = origin(ref.url)
-    shown = f"[{host}]" if ":" in host else host
-    return f"{ref.username}@{shown}" + ("" if port == 443 else f":{port}")
 
 
 @dataclass(frozen=True)
@@ -253,7 +245,7 @@ class ConnectionService(QObject):
             self._passwords.forget(request.server, request.username)
         try:
             if request.remember_server:
-                name = request.profile or server_label(ref)
+                name = request.profile or ref.label
                 profiles.save(self._profile_of(request, name))
                 profiles.set_last_used(name)
                 profiles.add_recent(request.server, request.username)

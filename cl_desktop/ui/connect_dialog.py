@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from cl_desktop.services.connection import LoginRequest
-from cl_desktop.services.connections import Profile, RecentServer, server_label
+from cl_desktop.services.connections import Profile, RecentServer
 from cl_desktop.services.errors import ErrorInfo
 
 DIALECTS = (
@@ -339,7 +339,7 @@ class ConnectDialog(QDialog):
         service names the profile of a login without one)."""
         request = self.request()
         try:
-            default_name = server_label(request.ref)
+            default_name = request.ref.label
         except ValueError:  # not a server address: the login will say so
             default_name = f"{request.username}@{request.server}"
         return Profile(
