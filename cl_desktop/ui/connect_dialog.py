@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.connections import Profile, RecentServer
-from cl_desktop.services.errors import ErrorInfo
+from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
 DIALECTS = (
     ("Automatic", "auto"),
@@ -75,6 +75,7 @@ class ConnectDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connect to vCenter")
+        self._refused: tuple[str, str, str] | None = None  # set once the form is filled
         self._book = book
         self.name = QLineEdit()
         self.name.setPlaceholderText("optional: a name for this connection")
@@ -186,6 +187,11 @@ class ConnectDialog(QDialog):
         elif book is not None and (last := book.last_used_profile()) is not None:
             self._select_profile(last.name)
             self._fill(book.request_from_profile(last))
+        # The very password just refused is not sent again unchanged (an Enter key held down
+        # or pressed twice): vCenter locks an account after a few failed logins.
+        refused = error is not None and error.kind is ErrorKind.AUTH
+        self._refused = self._credentials() if refused else None
+        self.password.textChanged.connect(self._check)
         self._check()
         (self.password if self.server.text() else self.server).setFocus()
 
@@ -303,8 +309,15 @@ class ConnectDialog(QDialog):
     def _complete(self) -> bool:
         return bool(self.server.text().strip() and self.username.text().strip())
 
+    def _credentials(self) -> tuple[str, str, str]:
+        return self.server.text().strip(), self.username.text().strip(), self.password.text()
+
     def _check(self) -> None:
-        self.connect_button.setEnabled(self._complete())
+        resend = self._refused is not None and self._credentials() == self._refused
+        self.connect_button.setEnabled(self._complete() and not resend)
+        self.connect_button.setToolTip(
+            "This password was just refused; change it to try again" if resend else ""
+        )
         self.save_button.setEnabled(self._complete())
         self.remove_button.setEnabled(self._current_profile() is not None)
 

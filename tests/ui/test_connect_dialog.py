@@ -150,6 +150,28 @@ def test_a_failed_attempt_keeps_the_typed_password_and_says_why(
     assert not dialog.error_label.isVisible()
 
 
+def test_the_password_just_refused_is_not_sent_again_unchanged(
+    qtbot: QtBot, book: ConnectionService
+) -> None:
+    typed = LoginRequest("vc.test", "admin", "typed-pw")
+    refused = ErrorInfo("Wrong user name or password", "refused", ErrorKind.AUTH)
+    dialog = ConnectDialog(None, typed, refused, book)
+    qtbot.addWidget(dialog)
+    assert not dialog.connect_button.isEnabled()  # Enter again would count another failure
+    assert "refused" in dialog.connect_button.toolTip()
+    dialog.password.setText("typed-pw2")
+    assert dialog.connect_button.isEnabled()
+    dialog.password.setText("typed-pw")
+    assert not dialog.connect_button.isEnabled()
+    dialog.username.setText("administrator@vsphere.local")  # another account may try it
+    assert dialog.connect_button.isEnabled()
+
+    unreachable = ErrorInfo("Connection refused", "nothing listens", ErrorKind.CONNECTION)
+    again = ConnectDialog(None, typed, unreachable, book)
+    qtbot.addWidget(again)
+    assert again.connect_button.isEnabled()  # trying the same again is fine there
+
+
 def test_without_a_keyring_the_dialog_says_the_password_lasts_the_run(qtbot: QtBot) -> None:
     tasks = BackgroundTasks()
     with_keyring = ConnectDialog(None, None, None, ConnectionService(Connector(), tasks))
