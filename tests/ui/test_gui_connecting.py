@@ -28,6 +28,7 @@ from cl_desktop.ui.queue_model import STATE
 from tests.support.accounts import MemoryKeyring
 from tests.support.files import make_file
 from tests.support.gui import FakePrompts, build_app, close_app, jobs, wait_items_loaded
+from tests.support.servers.simulator import SimulatorServer
 from tests.support.tls import ServedCert, issue_cert, swap_certificate, tls_simulator
 
 
@@ -215,3 +216,35 @@ def test_the_server_queued_jobs_wait_for_is_asked_about_and_its_job_then_runs(
         assert set(app.browser.servers) == {login_a.ref, login_b.ref}
     finally:
         close_app(app)
+
+
+def test_a_password_is_only_ever_in_the_keyring(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not in settings, profiles, recent servers, the trust store, the job store, nor the log."""
+    password = "Pw-7c41e9-unusual"
+    caplog.set_level("DEBUG")
+    with SimulatorServer(tmp_path / "sim", users={"admin": password}) as service:
+        login = LoginRequest(service.base_url, "admin", password, remember_password=True)
+        app = _started(qtbot, tmp_path, FakePrompts(login=login))
+        try:
+            _wait_listed(qtbot, app)
+            library_id = app.window.library_id
+            assert library_id is not None
+            spec = JobSpec(
+                Direction.UPLOAD, login.ref, library_id, item_name="kept",
+                paths=(str(make_file(tmp_path / "kept.bin", 4096)),),
+            )  # fmt: skip
+            [job_id] = [app.queue.add(spec)]
+            assert app.queue.wait(job_id, timeout=30).state is JobState.DONE
+        finally:
+            close_app(app)
+    assert list(memory_keyring.passwords.values()) == [password]  # remembered, where it belongs
+    files = [
+        p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(tmp_path / "sim")
+    ]
+    assert any(p.name == paths.JOB_STORE_NAME for p in files)  # the store was written
+    assert any(p.name == profiles.PROFILES_NAME for p in files)
+    holding = [p for p in files if password.encode() in p.read_bytes()]
+    assert holding == []
+    assert password not in caplog.text
