@@ -57,6 +57,11 @@ def normalize_fingerprint(text: str) -> str:
     return digits
 
 
+def colon_hex(hex_digest: str) -> str:
+    """ "ab12..." -> "AB:12:...", the form certificate viewers (and vCenter's UI) show."""
+    return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
+
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -311,7 +316,7 @@ class PeerCertificate:
 
     @property
     def sha256_colons(self) -> str:
-        return ":".join(self.sha256[i : i + 2] for i in range(0, 64, 2)).upper()
+        return colon_hex(self.sha256)
 
 
 def fetch_peer_certificate(url: str, timeout: float = 10.0) -> PeerCertificate:

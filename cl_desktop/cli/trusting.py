@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from cl_desktop.api import TlsTrustError
-from cl_desktop.api.transport import normalize_fingerprint, origin
+from cl_desktop.api.transport import normalize_fingerprint
 from cl_desktop.credentials import trust
 
 from .errors import EXIT_OK, UsageError
@@ -25,10 +25,10 @@ class NotTrusted(TlsTrustError):
 
 
 def _https_origin(url: str) -> tuple[str, int]:
-    scheme, host, port = origin(url)
-    if scheme != "https" or not host or not port:
+    where = trust.https_origin(url)
+    if where is None:
         raise UsageError(f"trust applies to https servers, not {url}")
-    return host, port
+    return where
 
 
 def certificate_lines(details: Any) -> list[str]:

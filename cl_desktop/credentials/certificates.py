@@ -16,12 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from cl_desktop.api.errors import CertificateProblem
-from cl_desktop.api.transport import fetch_peer_certificate
-
-
-def colons(hex_digest: str) -> str:
-    """ "ab12..." -> "AB:12:...", the form certificate viewers (and vCenter's UI) show."""
-    return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
+from cl_desktop.api.transport import colon_hex, fetch_peer_certificate
 
 
 @dataclass(frozen=True)
@@ -77,11 +72,11 @@ class CertificateDetails:
 
     @property
     def sha256_colons(self) -> str:
-        return colons(self.sha256)
+        return colon_hex(self.sha256)
 
     @property
     def sha1_colons(self) -> str:
-        return colons(self.sha1)
+        return colon_hex(self.sha1)
 
     @property
     def subject_alt_names(self) -> tuple[str, ...]:

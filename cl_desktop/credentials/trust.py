@@ -14,6 +14,7 @@ from cl_desktop import paths
 from cl_desktop.api.errors import ContentLibraryError, TlsTrustError
 from cl_desktop.api.transport import (
     TlsSettings,
+    colon_hex,
     fetch_peer_certificate,
     normalize_fingerprint,
     origin,
@@ -22,10 +23,6 @@ from cl_desktop.api.transport import (
 from ._jsonfile import read_json, write_json
 
 TRUST_STORE_NAME = "trusted-certificates.json"
-
-
-def _colons(sha256: str) -> str:
-    return ":".join(sha256[i : i + 2] for i in range(0, len(sha256), 2)).upper()
 
 
 class CertificateChanged(TlsTrustError):
@@ -46,7 +43,7 @@ class CertificateChanged(TlsTrustError):
         self.old_sha256, self.new_sha256 = old_sha256, new_sha256
         super().__init__(
             f"the certificate of {host}:{port} has changed: trusted SHA-256 "
-            f"{_colons(old_sha256)}, presented SHA-256 {_colons(new_sha256)}."
+            f"{colon_hex(old_sha256)}, presented SHA-256 {colon_hex(new_sha256)}."
         )
 
 
@@ -113,7 +110,8 @@ def check(host: str, port: int, presented_sha256: str) -> Pin | None:
     return pin
 
 
-def _https_origin(url: str) -> tuple[str, int] | None:
+def https_origin(url: str) -> tuple[str, int] | None:
+    """(host, port) of an https URL, None for any other (nothing to pin on plain http)."""
     scheme, host, port = origin(url)
     return (host, port) if scheme == "https" and host and port else None
 
@@ -122,14 +120,14 @@ def tls_for(url: str, explicit: TlsSettings) -> TlsSettings:
     """The given trust if it names a CA file or a pin, else the trust store's pin for the server."""
     if explicit.ca_file or explicit.pin_sha256:
         return explicit
-    where = _https_origin(url)
+    where = https_origin(url)
     pin = pin_for(*where) if where else None
     return TlsSettings(pin_sha256=pin.sha256) if pin else explicit
 
 
 def check_server(url: str) -> None:
     """Read the server's certificate and raise CertificateChanged if it differs from its pin."""
-    where = _https_origin(url)
+    where = https_origin(url)
     if not where or not pin_for(*where):
         return
     try:

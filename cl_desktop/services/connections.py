@@ -24,9 +24,9 @@ from cl_desktop.api.errors import (
     HostnameMismatch,
     TlsTrustError,
 )
-from cl_desktop.api.transport import origin
+from cl_desktop.api.transport import colon_hex, origin
 from cl_desktop.credentials import profiles, trust
-from cl_desktop.credentials.certificates import CertificateDetails, colons, read_certificate
+from cl_desktop.credentials.certificates import CertificateDetails, read_certificate
 from cl_desktop.credentials.passwords import Passwords
 from cl_desktop.credentials.profiles import Profile, RecentServer
 from cl_desktop.credentials.trust import CertificateChanged
@@ -68,11 +68,11 @@ class CertificateChange:
 
     @property
     def old_sha256_colons(self) -> str:
-        return colons(self.old_sha256)
+        return colon_hex(self.old_sha256)
 
     @property
     def new_sha256_colons(self) -> str:
-        return colons(self.new_sha256)
+        return colon_hex(self.new_sha256)
 
 
 @dataclass(frozen=True)
@@ -231,12 +231,10 @@ class ConnectionService(QObject):
 
     def _forget_login(self, ref: ServerRef) -> None:
         """A failed attempt leaves no password behind for queued jobs to try."""
-        forget = getattr(self._connector, "disconnect", None)  # the Connector's, when it has one
-        if forget is not None:
-            try:
-                forget(ref)
-            except Exception:
-                log.debug("forgetting the failed login to %s", ref.url, exc_info=True)
+        try:
+            self._connector.disconnect(ref)
+        except Exception:
+            log.debug("forgetting the failed login to %s", ref.url, exc_info=True)
 
     def _logged_in(self, request: LoginRequest, ref: ServerRef) -> None:
         if request.remember_password:
