@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
+import os
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ class DemoServer:
     url: str
     username: str = DEMO_USER
     password: str = DEMO_PASSWORD
+    samples: Path | None = None  # the sample files to drop (samples_dir)
 
     def stop(self) -> None:
         self.service.stop()
@@ -50,10 +54,12 @@ def start_demo_server(data_dir: Path) -> DemoServer:
     try:
         port_file.write_text(f"{service.port}\n")
         seed(service.base_url, DEMO_USER, DEMO_PASSWORD, service.datastore_id)
+        samples = write_samples_folder(data_dir)
     except BaseException:
         service.stop()
         raise
-    return DemoServer(service, service.base_url)
+    log.info("demo sample files to drop: %s", samples)
+    return DemoServer(service, service.base_url, samples=samples)
 
 
 def _start(data_dir: Path, port: int) -> ContentLibraryService | None:
@@ -94,12 +100,11 @@ _OVF = """<?xml version="1.0" encoding="UTF-8"?>
     xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
     xmlns:vmw="http://www.vmware.com/schema/ovf">
   <References>
-    <File ovf:href="{disk}" ovf:id="file1" ovf:size="{size}"/>
+{references}
   </References>
   <DiskSection>
     <Info>Virtual disk information</Info>
-    <Disk ovf:capacity="64" ovf:capacityAllocationUnits="byte * 2^20" ovf:diskId="vmdisk1"
-        ovf:fileRef="file1" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>
+{disks}
   </DiskSection>
   <NetworkSection>
     <Info>The list of logical networks</Info>
@@ -127,17 +132,59 @@ _OVF = """<?xml version="1.0" encoding="UTF-8"?>
         <rasd:ResourceType>4</rasd:ResourceType>
         <rasd:VirtualQuantity>512</rasd:VirtualQuantity>
       </Item>
-      <Item>
-        <rasd:AddressOnParent>0</rasd:AddressOnParent>
-        <rasd:ElementName>Hard disk 1</rasd:ElementName>
-        <rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource>
-        <rasd:InstanceID>3</rasd:InstanceID>
-        <rasd:ResourceType>17</rasd:ResourceType>
-      </Item>
+{disk_items}
     </VirtualHardwareSection>
   </VirtualSystem>
 </Envelope>
 """
+
+_REFERENCE = '    <File ovf:href="{href}" ovf:id="file{n}" ovf:size="{size}"/>'
+_DISK = """    <Disk ovf:capacity="64" ovf:capacityAllocationUnits="byte * 2^20"
+        ovf:diskId="vmdisk{n}" ovf:fileRef="file{n}" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>"""
+_DISK_ITEM = """      <Item>
+        <rasd:AddressOnParent>{address}</rasd:AddressOnParent>
+        <rasd:ElementName>Hard disk {n}</rasd:ElementName>
+        <rasd:HostResource>ovf:/disk/vmdisk{n}</rasd:HostResource>
+        <rasd:InstanceID>{instance}</rasd:InstanceID>
+        <rasd:ResourceType>17</rasd:ResourceType>
+      </Item>"""
+
+
+def ovf_descriptor(name: str, disks: list[tuple[str, int]]) -> str:
+    """A small OVF descriptor of a VM `name` whose disks are the files (name, size) `disks`."""
+    numbered = list(enumerate(disks, 1))
+    return _OVF.format(
+        name=name,
+        references="\n".join(_REFERENCE.format(href=h, n=n, size=z) for n, (h, z) in numbered),
+        disks="\n".join(_DISK.format(n=n) for n, _ in numbered),
+        disk_items="\n".join(
+            _DISK_ITEM.format(n=n, address=n - 1, instance=n + 2) for n, _ in numbered
+        ),
+    )
+
+
+def write_ova(path: Path, members: list[tuple[str, bytes | Path]]) -> Path:
+    """An .ova at `path` holding `members` (name, bytes or a file to copy), in that order."""
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            info.mode, info.mtime = 0o644, 1_700_000_000
+            if isinstance(content, Path):
+                info.size = content.stat().st_size
+                with content.open("rb") as source:
+                    tar.addfile(info, source)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+def manifest_text(members: list[tuple[str, bytes]], algorithm: str = "SHA256") -> str:
+    return "".join(
+        f"{algorithm}({name})= {hashlib.new(algorithm.lower(), data).hexdigest()}\n"
+        for name, data in members
+    )
+
 
 _PS1 = """# Configure an ESXi host's NTP servers (cl_desktop demo script).
 param([Parameter(Mandatory)][string]$VMHost, [string[]]$NtpServers = @("192.0.2.10"))
@@ -160,13 +207,9 @@ def write_samples(folder: Path) -> dict[str, list[Path]]:
     disk = folder / "demo-vm-disk1.vmdk"
     disk.write_bytes(b"KDMV" + bytes(508) + b"cl_desktop demo disk\n" * 200_000)
     ovf = folder / "demo-vm.ovf"
-    ovf.write_text(_OVF.format(disk=disk.name, size=disk.stat().st_size, name="demo-vm"))
+    ovf.write_text(ovf_descriptor("demo-vm", [(disk.name, disk.stat().st_size)]))
     mf = folder / "demo-vm.mf"
-    mf.write_text(
-        "".join(
-            f"SHA256({p.name})= {hashlib.sha256(p.read_bytes()).hexdigest()}\n" for p in (ovf, disk)
-        )
-    )
+    mf.write_text(manifest_text([(p.name, p.read_bytes()) for p in (ovf, disk)]))
     scripts = folder / "scripts"
     scripts.mkdir()
     ps1 = scripts / "configure-ntp.ps1"
@@ -174,6 +217,42 @@ def write_samples(folder: Path) -> dict[str, list[Path]]:
     sh = scripts / "first-boot.sh"
     sh.write_text(_SH)
     return {"demo-tools": [iso], "demo-vm": [mf, ovf, disk], "scripts": [ps1, sh]}
+
+
+SAMPLE_OVA = "demo-appliance.ova"
+
+
+def samples_dir(data_dir: Path) -> Path:
+    """The folder of sample files a demo user can drop into the window (or serve to import
+    from a URL): `<demo data>/samples`."""
+    return data_dir / "samples"
+
+
+def write_sample_ova(path: Path) -> Path:
+    """An OVF template in one archive as the specification orders it: descriptor, manifest,
+    then two small disks."""
+    disks = [
+        (
+            f"demo-appliance-disk{n}.vmdk",
+            b"KDMV" + bytes(508) + f"appliance disk {n}\n".encode() * k,
+        )
+        for n, k in ((1, 40_000), (2, 25_000))
+    ]
+    descriptor = ovf_descriptor("demo-appliance", [(name, len(data)) for name, data in disks])
+    members: list[tuple[str, bytes]] = [("demo-appliance.ovf", descriptor.encode()), *disks]
+    manifest = ("demo-appliance.mf", manifest_text(members).encode())
+    return write_ova(path, [members[0], manifest, *members[1:]])
+
+
+def write_samples_folder(data_dir: Path) -> Path:
+    """The samples folder with its sample .ova, written once (a finished file only)."""
+    folder = samples_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    ova = folder / SAMPLE_OVA
+    if not ova.exists():
+        partial = write_sample_ova(folder / f".{SAMPLE_OVA}.part")
+        os.replace(partial, ova)
+    return folder
 
 
 def seed(url: str, user: str, password: str, datastore_id: str) -> bool:

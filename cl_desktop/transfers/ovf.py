@@ -3,6 +3,7 @@
 The descriptor is untrusted input, so it is parsed with defusedxml (no entity expansion, no
 external references). References (and manifest lines) that lead out of the descriptor's folder,
 directly or through a symlink, are refused: an OVF must not upload the user's other files.
+The rules on references, declared sizes and manifests are shared with `.ova` archives (ova.py).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
@@ -23,13 +26,21 @@ _MF_LINE = re.compile(r"^\s*(SHA1|SHA256|SHA512|MD5)\s*\(\s*(.+?)\s*\)\s*=\s*([0
 
 @dataclass(frozen=True)
 class LocalFile:
-    """A local file to upload, under the name it gets in the item."""
+    """A local file to upload, under the name it gets in the item: the whole of `path`, or
+    (a member of an .ova) the `size` bytes from `offset` of it."""
 
     path: Path
     name: str
     size: int
     manifest_checksum: tuple[str, str] | None = None  # (ALGORITHM, hex) from the .mf
     mtime_ns: int | None = None  # at pre-flight: a change before or during the PUT fails it
+    offset: int = 0  # where the bytes start in `path` (a slice of an archive)
+    container_size: int | None = None  # `path`'s size at pre-flight when it is a slice
+
+    @property
+    def path_size(self) -> int:
+        """The size `path` had at pre-flight (the "changed while uploading" check)."""
+        return self.size if self.container_size is None else self.container_size
 
 
 def regular_file(path: Path) -> os.stat_result:
@@ -61,10 +72,19 @@ def _local_name(tag: str) -> str:
 
 def referenced_files(descriptor: Path) -> list[tuple[str, int | None]]:
     """(href, size or None) of every File in the descriptor's References section."""
+    return descriptor_references(descriptor.name, lambda: SafeET.parse(descriptor).getroot())
+
+
+def references_in(name: str, data: bytes) -> list[tuple[str, int | None]]:
+    """`referenced_files` of a descriptor given as bytes (an .ova member)."""
+    return descriptor_references(name, lambda: SafeET.fromstring(data))
+
+
+def descriptor_references(name: str, parse: Callable[[], Any]) -> list[tuple[str, int | None]]:
     try:
-        root = SafeET.parse(descriptor).getroot()
+        root = parse()
     except Exception as exc:  # defusedxml raises several unrelated types
-        raise PreflightError(f"{descriptor.name} is not a readable OVF descriptor: {exc}") from exc
+        raise PreflightError(f"{name} is not a readable OVF descriptor: {exc}") from exc
     found: list[tuple[str, int | None]] = []
     for element in root.iter():
         if _local_name(element.tag) != "File":
@@ -82,8 +102,13 @@ def referenced_files(descriptor: Path) -> list[tuple[str, int | None]]:
 
 def parse_manifest(path: Path) -> dict[str, tuple[str, str]]:
     """{file name: (ALGORITHM, hex)} from an OVF manifest (.mf)."""
+    return manifest_entries(path.read_bytes())
+
+
+def manifest_entries(data: bytes) -> dict[str, tuple[str, str]]:
+    """`parse_manifest` of a manifest given as bytes (an .ova member)."""
     entries: dict[str, tuple[str, str]] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in data.decode("utf-8", errors="replace").splitlines():
         match = _MF_LINE.match(line)
         if match:
             entries[match.group(2)] = (match.group(1), match.group(3).lower())
@@ -105,9 +130,43 @@ def _inside(folder: Path, name: str, what: str) -> Path:
 
 
 def _checked_reference(folder: Path, href: str) -> Path:
+    refuse_remote(href)
+    return _inside(folder, href, "the OVF references")
+
+
+def refuse_remote(href: str) -> None:
     if "://" in href or href.lower().startswith(("file:", "http:", "https:")):
         raise PreflightError(f"the OVF references a remote file ({href}); only local files go up")
-    return _inside(folder, href, "the OVF references")
+
+
+def check_declared_size(name: str, actual: int, declared: int | None, descriptor: str) -> None:
+    """A referenced file must have the size its descriptor declares (when it declares one)."""
+    if declared is None or declared == actual:
+        return
+    how = "over" if actual > declared else "short of"
+    raise PreflightError(
+        f"{name} is {actual} bytes but {descriptor} declares {declared} ({how} its declared "
+        "size): the disk does not belong to this descriptor or is incomplete"
+    )
+
+
+def missing_from_manifest(name: str) -> PreflightError:
+    return PreflightError(f"the manifest lists {name}, which is missing")
+
+
+def manifest_mismatch(name: str, algorithm: str) -> str:
+    return (
+        f"{name} does not match its manifest ({algorithm} differs): the file is "
+        "damaged or not the one the manifest was made for"
+    )
+
+
+def template_order(descriptor: str, present: Iterable[str]) -> list[str]:
+    """The template's own manifest and certificate first (vCenter wants them added before or
+    with the descriptor), then the descriptor."""
+    stem = descriptor.rsplit(".", 1)[0]
+    names = set(present)
+    return [n for n in (f"{stem}.mf", f"{stem}.cert") if n in names] + [descriptor]
 
 
 def ovf_files(descriptor: Path) -> list[LocalFile]:
@@ -119,11 +178,11 @@ def ovf_files(descriptor: Path) -> list[LocalFile]:
     regular_file(descriptor)  # before parsing: a FIFO named x.ovf must not block the check
     folder = descriptor.parent
     stem = descriptor.stem
-    files: list[Path] = []
-    for extra in (".mf", ".cert"):
-        candidate = folder / f"{stem}{extra}"
-        if candidate.is_file():
-            files.append(_inside(folder, candidate.name, "the template's file"))
+    extras = [f"{stem}{ext}" for ext in (".mf", ".cert") if (folder / f"{stem}{ext}").is_file()]
+    files = [
+        _inside(folder, name, "the template's file")
+        for name in template_order(descriptor.name, extras)[:-1]
+    ]
     files.append(descriptor)
     declared: dict[Path, int | None] = {}
     for href, size in referenced_files(descriptor):
@@ -137,12 +196,7 @@ def ovf_files(descriptor: Path) -> list[LocalFile]:
         )
     stats = {p: regular_file(p) for p in files}
     for path, size in declared.items():
-        actual = stats[path].st_size
-        if size is not None and size != actual:
-            raise PreflightError(
-                f"{path.name} is {actual} bytes but {descriptor.name} declares {size}: "
-                "the disk does not belong to this descriptor or is incomplete"
-            )
+        check_declared_size(path.name, stats[path].st_size, size, descriptor.name)
     manifest: dict[str, tuple[str, str]] = {}
     mf = folder / f"{stem}.mf"
     if mf.is_file():
@@ -165,9 +219,6 @@ def verify_manifest(folder: Path, manifest: dict[str, tuple[str, str]]) -> None:
     for name, (algorithm, expected) in manifest.items():
         path = _inside(folder, name, "the manifest lists")
         if not path.is_file():
-            raise PreflightError(f"the manifest lists {name}, which is missing")
+            raise missing_from_manifest(name)
         if file_digest(path, algorithm.lower()) != expected:
-            raise PreflightError(
-                f"{name} does not match its manifest ({algorithm} differs): the file is "
-                "damaged or not the one the manifest was made for"
-            )
+            raise PreflightError(manifest_mismatch(name, algorithm))

@@ -39,7 +39,8 @@ from .errors import (
 from .hashing import BackgroundHasher, file_digest
 from .jobs import FileProgress, JobSpec, Phase, Verification
 from .naming import infer_item_type, item_name_for, unique_item_name
-from .ovf import LocalFile, local_file, ovf_files, regular_file
+from .ova import ova_files
+from .ovf import LocalFile, local_file, manifest_mismatch, ovf_files, regular_file
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,17 @@ def _changed(f: LocalFile) -> SourceChanged:
 
 
 def collect_upload_files(paths: tuple[str, ...]) -> list[LocalFile]:
-    """Pre-flight: every file exists, is readable, non-empty; an .ovf brings its files."""
+    """Pre-flight: every file exists, is readable, non-empty; an .ovf brings its files, an
+    .ova its members (slices of the archive)."""
+    return collect_upload_plan(paths)[0]
+
+
+def collect_upload_plan(paths: tuple[str, ...]) -> tuple[list[LocalFile], list[str]]:
+    """`collect_upload_files`, and the notes the job row should show about them."""
     if not paths:
         raise PreflightError("no files were given")
     files: list[LocalFile] = []
+    notes: list[str] = []
     for raw in paths:
         path = Path(raw)
         regular_file(path)  # never opens a FIFO or device (it would block for ever)
@@ -67,6 +75,10 @@ def collect_upload_files(paths: tuple[str, ...]) -> list[LocalFile]:
             raise PreflightError(f"{path} cannot be read (permission denied)")
         if path.suffix.lower() == ".ovf":
             files.extend(ovf_files(path))
+        elif path.suffix.lower() == ".ova":
+            contents = ova_files(path)
+            files.extend(contents.files)
+            notes.extend(contents.notes)
         else:
             files.append(local_file(path, path.name))
     names = [f.name for f in files]
@@ -75,8 +87,8 @@ def collect_upload_files(paths: tuple[str, ...]) -> list[LocalFile]:
         raise PreflightError(f"two files would get the same name in the item: {duplicates}")
     for f in files:
         if f.size == 0:
-            raise PreflightError(f"{f.path.name} is empty (0 bytes); Content Library refuses it")
-    return files
+            raise PreflightError(f"{f.name} is empty (0 bytes); Content Library refuses it")
+    return files, notes
 
 
 def choose_item_name(spec: JobSpec, existing: Iterable[str]) -> str:
@@ -118,13 +130,16 @@ def resolve_item(ctx: WorkflowContext) -> str:
 def run_upload(ctx: WorkflowContext) -> None:
     report = ctx.report
     report.phase(Phase.CHECKING)
-    files = collect_upload_files(ctx.spec.paths)
+    files, notes = collect_upload_plan(ctx.spec.paths)
     if not ctx.resume_session:  # a resumed one keeps showing what it kept until it knows more
         report.files([FileProgress(f.name, f.size) for f in files])
+    note = "; ".join(notes)
+    if note:
+        report.note(note)
     created = ctx.item_created or not ctx.spec.item_id  # by this run or an earlier one
     item_id = resolve_item(ctx)
     try:
-        _upload_into(ctx, item_id, files)
+        _upload_into(ctx, item_id, files, note)
     except Interrupted as stop:
         if created and not stop.pause:  # a paused job keeps its item for the resume
             drop_empty_item(ctx.client, item_id, ctx.report)
@@ -156,7 +171,9 @@ def drop_empty_item(client: ContentLibraryClient, item_id: str, report: Reporter
     report.item("", "")
 
 
-def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> None:
+def _upload_into(
+    ctx: WorkflowContext, item_id: str, files: list[LocalFile], note: str = ""
+) -> None:
     client, control, report = ctx.client, ctx.control, ctx.report
     item_name = ctx.spec.item_name or client.items.get(item_id).name or item_id
     report.item(item_id, item_name)
@@ -165,7 +182,7 @@ def _upload_into(ctx: WorkflowContext, item_id: str, files: list[LocalFile]) -> 
     session_id, received = _open_session(ctx, item_id, files)
     for replacement in range(SESSION_REPLACEMENTS + 1):
         try:
-            digests, transient = _send_files(ctx, session_id, files, received)
+            digests, transient = _send_files(ctx, session_id, files, received, note)
             report.phase(Phase.FINISHING)
             _finish_session(ctx, session_id)
             break
@@ -292,17 +309,17 @@ def _finish_session(ctx: WorkflowContext, session_id: str) -> None:
 
 
 def _already_sent(f: LocalFile, info: UpdateFileInfo) -> str | None:
-    """The SHA-1 of the local file when the server's copy (from an earlier run) is still the
-    same bytes; None when it must be sent again."""
+    """The SHA-1 of the local file (or slice) when the server's copy (from an earlier run) is
+    still the same bytes; None when it must be sent again."""
     _check_unchanged(f)
-    sha1 = file_digest(f.path, "sha1")
+    sha1 = file_digest(f.path, "sha1", f.size, f.offset)
     theirs = info.checksum_info
     if theirs is None or not theirs.checksum:
         return sha1  # the server verifies on complete; the item's checksum is compared after
     algorithm = theirs.effective_algorithm
     ours = sha1
     if algorithm is not ChecksumAlgorithm.SHA1:
-        ours = file_digest(f.path, algorithm.hashlib_name)
+        ours = file_digest(f.path, algorithm.hashlib_name, f.size, f.offset)
     return sha1 if ours == theirs.checksum.lower() else None
 
 
@@ -311,9 +328,11 @@ def _send_files(
     session_id: str,
     files: list[LocalFile],
     received: dict[str, UpdateFileInfo],
+    note: str = "",
 ) -> tuple[dict[str, str], set[str]]:
     """Add and PUT each file not `received` already; returns ({name: sha1 hex hashed while
-    streaming}, the names the server will not keep in storage)."""
+    streaming}, the names the server will not keep in storage). `note` is the job's standing
+    note (what a "sent again" note gives way to)."""
     client, control, report = ctx.client, ctx.control, ctx.report
     session = with_retries(control, lambda: client.update_sessions.get(session_id))
     keep_alive = KeepAlive(  # with the same retries as every call: a restart must not end it
@@ -367,7 +386,7 @@ def _send_files(
                 if not keep:
                     transient.add(f.name)
                 report.file_sent(f.name)
-                report.note("")  # a "sent again" note is done with
+                report.note(note)  # a "sent again" note is done with
                 retrier.succeeded()
                 break
             except errors.Unauthenticated:
@@ -393,23 +412,59 @@ def _put_once(
     if info.upload_endpoint is None:
         raise TransferError(f"the server gave no upload address for {f.name}")
     digest = BackgroundHasher("sha1")  # SHA-1: the server's default checksum algorithm
+    # an .ova member's manifest line is checked in this same read (it is not pre-hashed)
+    listed = _manifest_hasher(f)
     try:
         _check_unchanged(f)  # against pre-flight: what was checked is what is sent
-        with _open_local(f.path) as source:
+        with _open_local(f) as source:
             client.upload(
                 info.upload_endpoint.uri,
                 cast(BinaryIO, _WholeFile(source, f)),
                 f.size,
                 progress=on_progress,
-                on_data=digest.update,
+                on_data=digest.update if listed is None else _both(digest, listed),
                 op=f"upload {f.name}",
                 stall_seconds=ctx.control.policy.stall_seconds,
             )
         _check_unchanged(f)  # appended to (or rewritten) while its bytes went up
     finally:
         sha1 = digest.hexdigest()
+        listed_hex = listed.hexdigest() if listed is not None else sha1
+    _check_manifest(f, listed_hex)
     _check_received(ctx, session_id, f, sha1)
     return info.keep_in_storage is not False, sha1
+
+
+def _manifest_hasher(f: LocalFile) -> BackgroundHasher | None:
+    """A second hasher when `f` is checked against its manifest while streaming (a slice of an
+    .ova) and the manifest lists it in another algorithm than SHA-1."""
+    if not _checked_while_streaming(f) or f.manifest_checksum is None:
+        return None
+    if f.manifest_checksum[0] == "SHA1":
+        return None
+    return BackgroundHasher(f.manifest_checksum[0].lower())
+
+
+def _both(first: BackgroundHasher, second: BackgroundHasher) -> Callable[[bytes], None]:
+    def update(block: bytes) -> None:
+        first.update(block)
+        second.update(block)
+
+    return update
+
+
+def _checked_while_streaming(f: LocalFile) -> bool:
+    """An .ova member: the archive is read once, so its manifest line is compared with the
+    hash of what was sent (loose files were hashed at pre-flight, ovf.verify_manifest)."""
+    return f.container_size is not None and f.manifest_checksum is not None
+
+
+def _check_manifest(f: LocalFile, streamed_hex: str) -> None:
+    """What was sent must be what the manifest lists, before complete: a wrong manifest (or a
+    damaged member) never becomes the item's content. `streamed_hex` is in its algorithm."""
+    listed = f.manifest_checksum
+    if _checked_while_streaming(f) and listed is not None and listed[1] != streamed_hex:
+        raise IntegrityError(manifest_mismatch(f.name, listed[0]))
 
 
 def _check_received(ctx: WorkflowContext, session_id: str, f: LocalFile, sha1: str) -> None:
@@ -435,30 +490,39 @@ def _check_unchanged(f: LocalFile) -> None:
         now = f.path.stat()
     except OSError as exc:
         raise _changed(f) from exc
-    if now.st_size != f.size or (f.mtime_ns is not None and now.st_mtime_ns != f.mtime_ns):
+    if now.st_size != f.path_size or (f.mtime_ns is not None and now.st_mtime_ns != f.mtime_ns):
         raise _changed(f)
 
 
 class _WholeFile:
-    """The source of a PUT: ends the PUT at once (not retried) when the file turns out
-    shorter than its size at pre-flight, instead of leaving the server waiting for bytes."""
+    """The source of a PUT: exactly the file's `size` bytes (from its offset, already sought),
+    and ends the PUT at once (not retried) when the file turns out shorter than its size at
+    pre-flight, instead of leaving the server waiting for bytes."""
 
     def __init__(self, source: BinaryIO, f: LocalFile) -> None:
         self._source, self._file, self._read = source, f, 0
 
     def read(self, n: int = -1) -> bytes:
-        chunk = self._source.read(n)
+        left = self._file.size - self._read
+        chunk = self._source.read(left if n < 0 else min(n, left)) if left > 0 else b""
         self._read += len(chunk)
         if not chunk and self._read < self._file.size:
             raise _changed(self._file)
         return chunk
 
 
-def _open_local(path: Path) -> BinaryIO:
+def _open_local(f: LocalFile) -> BinaryIO:
+    """`f`'s file, positioned at its first byte (a member's offset in an .ova)."""
     try:
-        return path.open("rb")
+        source = f.path.open("rb")
     except OSError as exc:
-        raise LocalFileError(f"cannot read {path}: {exc.strerror}") from exc
+        raise LocalFileError(f"cannot read {f.path}: {exc.strerror}") from exc
+    try:
+        source.seek(f.offset)
+    except OSError as exc:
+        source.close()
+        raise LocalFileError(f"cannot read {f.path}: {exc.strerror}") from exc
+    return source
 
 
 def _manifest_checksum(f: LocalFile) -> ChecksumInfo | None:
@@ -510,7 +574,7 @@ def verify_upload(
     if algorithm is ChecksumAlgorithm.SHA1:
         ours = sha1_hex
     else:  # the server hashed with another algorithm than the one streamed: one more read
-        ours = file_digest(local.path, algorithm.hashlib_name)
+        ours = file_digest(local.path, algorithm.hashlib_name, local.size, local.offset)
     theirs = stored.checksum_info.checksum.lower()
     if ours != theirs:
         raise IntegrityError(
