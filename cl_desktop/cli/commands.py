@@ -13,6 +13,7 @@ from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
 from cl_desktop.api.client import normalize_server
 from cl_desktop.credentials import trust
 from cl_desktop.transfers.context import end_session
+from cl_desktop.transfers.folders import folder_upload
 from cl_desktop.transfers.jobs import (
     Direction,
     FailureKind,
@@ -283,22 +284,40 @@ class Cli:
         return (url, spec.server.username) == (self.url, self.server.username)
 
     def cmd_upload(self) -> int:
+        paths, folder_name = self._upload_paths()
         library_id, item_id, name = self.item_ref(self.args.item)
         if item_id is None and not self.args.create:
             raise errors.NotFound(
                 f"no item {self.args.item!r} (use --create to create it)", operation="upload"
             )
-        paths = tuple(str(Path(p).resolve()) for p in self.args.files)
         spec = JobSpec(
             Direction.UPLOAD,
             self.server,
             library_id,
             item_id=item_id,
-            item_name=name or item_name_for(paths[0]),
+            item_name=name or folder_name or item_name_for(paths[0]),
+            item_type="file" if folder_name else None,
             paths=paths,
             unique_name=self.args.unique_name,
         )
         return self._run_new(spec)
+
+    def _upload_paths(self) -> tuple[tuple[str, ...], str]:
+        """The files to upload, a folder standing for the template inside it or its loose
+        files (as a drop in the window); and, when the first path is a folder of loose files,
+        its name (the new item's)."""
+        paths: list[str] = []
+        folder_name = ""
+        for index, raw in enumerate(self.args.files):
+            path = Path(raw).resolve()
+            if not path.is_dir():
+                paths.append(str(path))
+                continue
+            folder = folder_upload(path)
+            paths += folder.paths
+            if index == 0 and folder.template is None:
+                folder_name = folder.name
+        return tuple(paths), folder_name
 
     def cmd_download(self) -> int:
         library_id, item_id, name = self.existing_item(self.args.item)

@@ -70,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("storage", help="the item's Storage.Info rows").add_argument("item")
     up = sub.add_parser("upload", help="upload files into an item")
     up.add_argument("item", help="LIBRARY/ITEM (name or id)")
-    up.add_argument("files", nargs="+")
+    up.add_argument(
+        "files",
+        nargs="+",
+        help="files, an .ovf or .ova template, or a folder (the one template in it, or its files)",
+    )
     up.add_argument("--create", action="store_true", help="create the item if it is missing")
     up.add_argument("--unique-name", action="store_true", help="with --create: avoid clashes")
     down = sub.add_parser("download", help="download an item's files")

@@ -136,7 +136,7 @@ class LibraryBrowser(QObject):
 
         def plan() -> DropPlan:
             drop = plan_drop(paths)
-            if not drop.files:
+            if not drop.has_uploads:
                 return drop
             client = self._connector(server)
             ids = client.items.list(library_id)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cl_desktop.api.models import ItemModel
 from cl_desktop.transfers.errors import PreflightError
+from cl_desktop.transfers.folders import FolderUpload, folder_upload
 from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
 from cl_desktop.transfers.naming import infer_item_type, item_name_for, unique_item_name
 from cl_desktop.transfers.ovf import referenced_files
@@ -26,6 +27,7 @@ class NewItem:
     item_type: str
     path: str
     taken: str = ""
+    files: tuple[str, ...] = ()  # a dropped folder's loose files (`path` is the folder)
 
 
 @dataclass(frozen=True)
@@ -34,14 +36,26 @@ class DropPlan:
 
     `files` are uploaded (one new item each, or all into one item); `companions` are files
     an .ovf in the same drop references (the engine takes them along with the .ovf);
-    `skipped` are (path, reason) pairs, such as folders; `existing` are the names of the
-    target library's items, against which new items get free names.
+    `skipped` are (path, reason) pairs, such as refused folders; `existing` are the names of
+    the target library's items, against which new items get free names. A dropped folder
+    holding a template adds it to `files`; one of loose files is in `folders` (one new item
+    named after it, or its files into the target item).
     """
 
     files: tuple[str, ...]
     companions: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     existing: frozenset[str] = frozenset()
+    folders: tuple[FolderUpload, ...] = ()
+
+    @property
+    def has_uploads(self) -> bool:
+        return bool(self.files or self.folders)
+
+    @property
+    def all_files(self) -> tuple[str, ...]:
+        """Every file to upload into one item: the files, then the folders' files."""
+        return self.files + tuple(f for folder in self.folders for f in folder.files)
 
     @property
     def new_items(self) -> list[NewItem]:
@@ -49,22 +63,31 @@ class DropPlan:
         `name (2)`... when `name` is taken, also by an earlier file of this drop)."""
         taken = set(self.existing)
         items = []
-        for path in self.files:
-            wanted = item_name_for(path)
+        wanted_items: list[tuple[str, str, str, tuple[str, ...]]] = [
+            (item_name_for(p), infer_item_type(p), p, ()) for p in self.files
+        ]
+        wanted_items += [(f.name, "file", f.folder, f.files) for f in self.folders]
+        for wanted, item_type, path, files in wanted_items:
             name = unique_item_name(wanted, taken)
             taken.add(name)
-            items.append(
-                NewItem(name, infer_item_type(path), path, wanted if name != wanted else "")
-            )
+            items.append(NewItem(name, item_type, path, wanted if name != wanted else "", files))
         return items
 
     def new_item_lines(self) -> list[str]:
         """The confirmation's list: one line per new item, then what else happens."""
-        lines = [
-            f"{Path(item.path).name} -> new {item.item_type} item '{item.name}'"
-            + (f" ({item.taken} exists)" if item.taken else "")
-            for item in self.new_items
-        ]
+        lines = []
+        for item in self.new_items:
+            what = f"folder {Path(item.path).name}" if item.files else Path(item.path).name
+            lines.append(
+                f"{what} -> new {item.item_type} item '{item.name}'"
+                + (f" ({item.taken} exists)" if item.taken else "")
+                + (
+                    f" with {len(item.files)} file{'s' * (len(item.files) != 1)}:"
+                    if item.files
+                    else ""
+                )
+            )
+            lines += [f"    {Path(f).name}" for f in item.files]
         lines += [f"{Path(p).name}: uploaded with its .ovf" for p in self.companions]
         lines += [f"{Path(p).name}: skipped, {reason}" for p, reason in self.skipped]
         return lines
@@ -82,13 +105,21 @@ def plan_drop(paths: Iterable[str]) -> DropPlan:
     unique = list(dict.fromkeys(paths))
     files: list[str] = []
     skipped: list[tuple[str, str]] = []
+    folders: list[FolderUpload] = []
     brought: set[str] = set()
     for raw in unique:
         path = Path(raw)
         if path.is_dir():
-            skipped.append((raw, "folders are not uploaded; drop the files inside"))
-            continue
-        if not path.exists():
+            try:
+                folder = folder_upload(path)
+            except PreflightError as exc:
+                skipped.append((raw, exc.detail))
+                continue
+            if folder.template is None:
+                folders.append(folder)
+                continue
+            raw, path = folder.template, Path(folder.template)  # as if it had been dropped
+        elif not path.exists():
             skipped.append((raw, "it does not exist"))
             continue
         files.append(raw)
@@ -103,6 +134,7 @@ def plan_drop(paths: Iterable[str]) -> DropPlan:
         tuple(p for p in files if _key(p) not in brought),
         tuple(companions),
         tuple(skipped),
+        folders=tuple(folders),
     )
 
 
@@ -114,7 +146,7 @@ def new_item_specs(server: ServerRef, library_id: str, plan: DropPlan) -> list[J
             library_id=library_id,
             item_name=item.name,
             item_type=item.item_type,
-            paths=(item.path,),
+            paths=item.files or (item.path,),
             # the name shown was free when planned; one taken since gets the next free one
             unique_name=True,
         )

@@ -98,9 +98,11 @@ class TransferController(QObject):
     def upload_into(self, item: ItemModel, paths: Sequence[str]) -> None:
         def start(plan: DropPlan) -> None:
             server = self._server()
-            if server is None or not plan.files:
+            if server is None or not plan.has_uploads:
                 return
-            self._add_jobs([upload_into_spec(server, item, plan.files)])
+            if plan.folders and not self._confirm_folders_into(item, plan):
+                return
+            self._add_jobs([upload_into_spec(server, item, plan.all_files)])
 
         # Look at the dropped paths in the background (folders, .ovf references).
         if self._connected() is not None:
@@ -129,11 +131,18 @@ class TransferController(QObject):
             self.settings.setValue(K_UPLOAD_DIR, os.path.dirname(paths[0]))
         return paths
 
+    def _confirm_folders_into(self, item: ItemModel, plan: DropPlan) -> bool:
+        """A dropped folder's files go into the item only once the user saw them listed."""
+        files = plan.all_files
+        text = f"Upload {_plural(len(files), 'file')} into \u201c{item.name}\u201d?"
+        lines = [f"{Path(f).parent.name}/{Path(f).name}" for f in files]
+        return self.prompts.confirm(self._window, "Upload a folder", text, lines)
+
     def _report_skipped(self, then: Callable[[DropPlan], None]) -> Callable[[DropPlan], None]:
         def planned(plan: DropPlan) -> None:
             if plan.skipped:
                 skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in plan.skipped)
-                self.status.emit(f"Skipped {skipped}", not plan.files)
+                self.status.emit(f"Skipped {skipped}", not plan.has_uploads)
             then(plan)
 
         return planned
@@ -141,9 +150,10 @@ class TransferController(QObject):
     def _confirm_new_items(
         self, server: ServerRef, library_id: str, library_name: str, plan: DropPlan
     ) -> None:
-        if not plan.files:
+        if not plan.has_uploads:
             return
-        text = f"Create {_plural(len(plan.files), 'new item')} in \u201c{library_name}\u201d?"
+        count = len(plan.files) + len(plan.folders)
+        text = f"Create {_plural(count, 'new item')} in \u201c{library_name}\u201d?"
         if self.prompts.confirm(self._window, "Upload new items", text, plan.new_item_lines()):
             self._add_jobs(new_item_specs(server, library_id, plan))
 

@@ -47,15 +47,47 @@ def test_upload_list_download_with_json(sim_service: Any, tmp_path: Path) -> Non
     assert "no sessions" in cli(url, "sessions").stdout
 
 
+def test_upload_a_folder_of_files_or_a_folder_holding_an_ova(
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    from tests.support.ova import template_members, write_ova
+
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    loose = tmp_path / "tools"
+    loose.mkdir()
+    files = [make_file(loose / "a.sh", 1000, 1), make_file(loose / "b.ps1", 2000, 2)]
+    up = cli(url, "--queue-db", db, "upload", "Local library/tools", str(loose), "--create")
+    assert up.returncode == 0, up.stderr
+    appliance = tmp_path / "appliance"
+    appliance.mkdir()
+    disk = make_file(tmp_path / "d.vmdk", 5000, 3)
+    write_ova(appliance / "app.ova", template_members("app", [disk]))
+    up = cli(url, "--queue-db", db, "upload", "Local library/app", str(appliance), "--create")
+    assert up.returncode == 0, up.stderr
+    library = sim_service.default_library_id
+    items = {i.name: i for i in sim_api_client.items.list_models(library)}
+    assert (items["tools"].type, items["app"].type) == ("file", "ovf")
+    stored = {f.name for f in sim_api_client.item_files.list(items["tools"].id or "")}
+    assert stored == {f.name for f in files}
+    stored = {f.name for f in sim_api_client.item_files.list(items["app"].id or "")}
+    assert stored == {"app.ovf", "d.vmdk"}
+
+
 def test_exit_codes(sim_service: Any, tmp_path: Path) -> None:
     url = sim_service.base_url
     assert cli(url, "libraries", password="wrong").returncode == 3
     missing = cli(url, "files", "Local library/nothing-here")
     assert missing.returncode == 4 and "nothing-here" in missing.stderr
     assert cli(url, "upload", "Local library/x", "/no/such/file").returncode == 4  # no --create
+    (tmp_path / "empty").mkdir()
     failed = cli(url, "--queue-db", str(tmp_path / "q"), "upload", "Local library/x",
-                 str(tmp_path), "--create")  # fmt: skip
-    assert failed.returncode == 1 and "is a folder" in failed.stdout
+                 str(tmp_path / "empty"), "--create")  # fmt: skip
+    assert failed.returncode == 7 and "empty is empty; there is nothing to upload" in failed.stderr
+    fifo = tmp_path / "pipe.bin"
+    os.mkfifo(fifo)
+    failed = cli(url, "--queue-db", str(tmp_path / "q"), "upload", "Local library/x",
+                 str(fifo), "--create")  # fmt: skip
+    assert failed.returncode == 1 and "is not a regular file" in failed.stdout
     usage = subprocess.run([sys.executable, "-m", "cl_desktop.cli"],
                            capture_output=True, text=True)  # fmt: skip
     assert usage.returncode == 2

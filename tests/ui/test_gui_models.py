@@ -210,18 +210,53 @@ def test_plan_drop_sorts_files_companions_and_folders(tmp_path: Path) -> None:
     ovf_files = [str(p) for p in samples["demo-vm"]]
     iso = str(samples["demo-tools"][0])
     folder = tmp_path / "scripts"
+    (folder / ".DS_Store").write_bytes(b"x")  # hidden files stay behind
     plan = plan_drop([*ovf_files, iso, iso, str(folder), str(tmp_path / "gone.txt")])
     assert [Path(p).name for p in plan.files] == ["demo-vm.ovf", "demo-tools.iso"]
     assert sorted(Path(p).name for p in plan.companions) == ["demo-vm-disk1.vmdk", "demo-vm.mf"]
-    assert [Path(p).name for p, _ in plan.skipped] == ["scripts", "gone.txt"]
+    assert [Path(p).name for p, _ in plan.skipped] == ["gone.txt"]
     assert [(i.name, i.item_type) for i in plan.new_items] == [
         ("demo-vm", "ovf"),
         ("demo-tools", "iso"),
+        ("scripts", "file"),  # a folder of loose files: one item named after it
     ]
+    assert plan.new_items[2].files == (
+        str(folder / "configure-ntp.ps1"),
+        str(folder / "first-boot.sh"),
+    )
     lines = plan.new_item_lines()
     assert lines[0] == "demo-vm.ovf -> new ovf item 'demo-vm'"
+    assert lines[2:5] == [
+        "folder scripts -> new file item 'scripts' with 2 files:",
+        "    configure-ntp.ps1",
+        "    first-boot.sh",
+    ]
     assert any("uploaded with its .ovf" in line for line in lines)
-    assert any("skipped, folders are not uploaded" in line for line in lines)
+
+
+def test_plan_drop_takes_a_folder_s_template_and_refuses_what_an_item_cannot_hold(
+    tmp_path: Path,
+) -> None:
+    from cl_desktop.demo import write_samples
+
+    template = tmp_path / "template"
+    template.mkdir()
+    write_samples(template)  # one .ovf (and an .iso, a scripts folder: the .ovf decides)
+    nested, empty, two = tmp_path / "nested", tmp_path / "empty", tmp_path / "two"
+    for folder in (nested / "inner", empty, two):
+        folder.mkdir(parents=True)
+    (nested / "a.txt").write_text("a")
+    (two / "a.ovf").write_text("<Envelope/>")
+    (two / "b.ova").write_bytes(b"x")
+    plan = plan_drop([str(template), str(nested), str(empty), str(two)])
+    assert plan.files == (str(template / "demo-vm.ovf"),)  # as if the .ovf had been dropped
+    assert [(i.name, i.item_type) for i in plan.new_items] == [("demo-vm", "ovf")]
+    assert dict(plan.skipped) == {
+        str(nested): "nested holds the folder inner; a library item has no subfolders, so "
+        "drop the files or each folder of files",
+        str(empty): "empty is empty; there is nothing to upload",
+        str(two): "two holds more than one template (a.ovf, b.ova); drop the one to upload",
+    }
 
 
 def test_new_items_get_free_names_against_the_library_and_each_other(tmp_path: Path) -> None:
