@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -165,8 +166,10 @@ def test_retry_runs_a_failed_job_to_its_end(
 def test_jobs_lists_progress_and_errors_as_text(sim_service: Any, tmp_path: Path) -> None:
     url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
     assert cli(url, "--queue-db", db, "jobs").stdout.strip() == "no jobs"
-    failed = cli(url, "--queue-db", db, "upload", "Local library/x", str(tmp_path), "--create")
+    pipe = tmp_path / "pipe.bin"  # refused by the job's pre-flight (a folder is uploaded now)
+    os.mkfifo(pipe)
+    failed = cli(url, "--queue-db", db, "upload", "Local library/x", str(pipe), "--create")
     assert failed.returncode == 1
     (line,) = cli(url, "--queue-db", db, "jobs", password="not-needed").stdout.splitlines()
     assert line.split()[:3] == ["1", "upload", "failed"]
-    assert "Files not ready" in line and "is a folder" in line
+    assert "Files not ready" in line and "is not a regular file" in line
