@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 from pytestqt.qtbot import QtBot
@@ -38,9 +39,21 @@ def test_demo_server_is_seeded_once_and_keeps_its_port(tmp_path: Path) -> None:
         port = demo.service.port
     finally:
         demo.stop()
+    # a sample .ova to drop, written once, in the one samples folder
+    samples = tmp_path / "demo-server" / "samples"
+    assert demo.samples == samples and os.listdir(samples) == ["demo-appliance.ova"]
+    written = (samples / "demo-appliance.ova").stat().st_mtime_ns
+    with tarfile.open(samples / "demo-appliance.ova") as tar:
+        assert tar.getnames() == [
+            "demo-appliance.ovf",
+            "demo-appliance.mf",
+            "demo-appliance-disk1.vmdk",
+            "demo-appliance-disk2.vmdk",
+        ]
     again = start_demo_server(tmp_path / "demo-server")
     try:
         assert again.service.port == port  # persisted jobs keep a valid server URL
+        assert (samples / "demo-appliance.ova").stat().st_mtime_ns == written
         with ContentLibraryClient(again.url, again.username, again.password) as client:
             assert len(client.libraries.find(name=DEMO_LIBRARY)) == 1
             [library_id] = client.libraries.find(name=DEMO_LIBRARY)
