@@ -269,6 +269,7 @@ class Cli:
                 bandwidth_limit=int(self.args.limit * 1e6) if self.args.limit else None,
                 retry_policy=retry_policy(self.args),
                 wait_for_login_again=False,  # one password, given at the start
+                ask_about_warnings=False,  # nobody to ask: --ignore-warning or fail
             )
             if sys.stderr.isatty() and not self.args.json:
                 queue.add_listener(ProgressLine())
@@ -297,6 +298,7 @@ class Cli:
             item_name=name or item_name_for(paths[0]),
             paths=paths,
             unique_name=self.args.unique_name,
+            ignore_warnings=tuple(dict.fromkeys(self.args.ignore_warnings)),
         )
         return self._run_new(spec)
 

@@ -55,7 +55,7 @@ from .jobs import (
 )
 from .meter import SpeedMeter
 from .ownership import account_key, owned_session
-from .signatures import UnacceptedWarnings, WarningsPending
+from .signatures import RefusedWarnings, WarningsPending
 from .store import JobStore
 from .upload import delete_if_empty, resend_note, run_upload
 
@@ -378,9 +378,7 @@ class TransferQueue:
             self._stop_keeper(job_id)
             refused = tuple(w for w in decision.warnings if w.type not in allowed)
             if refused:
-                error = UnacceptedWarnings(
-                    dataclasses.replace(decision, warnings=refused), refused_by_user=True
-                )
+                error = RefusedWarnings(dataclasses.replace(decision, warnings=refused))
                 job = self._update(job, spec=spec)
                 self._release(self._finish(job, JobState.FAILED, error))
                 log.info("job %s: the user refused the warnings %s", job_id, error.decision.types)

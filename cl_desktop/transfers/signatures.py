@@ -51,15 +51,24 @@ class UnacceptedWarnings(TransferError):
         "the warning (in the window's question, or cl-transfer --ignore-warning TYPE)."
     )
 
-    def __init__(self, decision: WarningDecision, refused_by_user: bool = False) -> None:
+    refused_by_user = False
+
+    def __init__(self, decision: WarningDecision) -> None:
         listed = "; ".join(f"{warning_words(t)} ({t})" for t in decision.types)
-        who = "the upload was refused" if refused_by_user else "not ignored"
+        who = "the upload was refused" if self.refused_by_user else "not ignored"
         signer = f" Signer: {decision.subject}." if decision.subject else ""
         super().__init__(
             f"the OVF package's signature raised warnings, {who}: {listed}.{signer}",
             operation="complete upload",
         )
         self.decision = decision
+
+
+class RefusedWarnings(UnacceptedWarnings):
+    """The user refused the upload when asked about the warnings."""
+
+    refused_by_user = True
+    hint = "Nothing was kept. Retry the job to be asked again."
 
 
 def settle_warnings(ctx: WorkflowContext, session_id: str) -> None:

@@ -4,6 +4,7 @@ user's decision, or fails naming them where nobody can be asked."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from cl_desktop.transfers.jobs import (
 )
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
+from tests.support.cli import cli
 from tests.support.jobs import upload_spec
 from tests.support.servers import SimulatorServer
 from tests.support.signed import expired_pem, self_signed_pem, write_signed_template
@@ -183,3 +185,25 @@ def test_ignore_warnings_round_trip_and_old_jobs_load() -> None:
                                  '"EXPIRED_CERTIFICATE"]', "")  # fmt: skip
     assert "ignore_warnings" not in old
     assert JobSpec.from_json(old).ignore_warnings == ()
+
+
+def test_cli_fails_listing_the_warnings_unless_told_to_ignore_them(
+    sim_service: Any, tmp_path: Path
+) -> None:
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    ovf = write_signed_template(tmp_path / "tpl", self_signed_pem())
+    refused = cli(url, "--queue-db", db, "upload", "Local library/signed", str(ovf), "--create")
+    assert refused.returncode == 1, refused.stderr
+    assert "Signature warnings not accepted" in refused.stdout
+    assert "self-signed (SELF_SIGNED_CERTIFICATE)" in refused.stdout
+    assert "--ignore-warning" in refused.stdout
+    assert not sessions_of(sim_service)
+
+    accepted = cli(url, "--queue-db", db, "--json", "upload", "Local library/signed", str(ovf),
+                   "--create", "--ignore-warning", SELF_SIGNED)  # fmt: skip
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    (result,) = json.loads(accepted.stdout)
+    assert result["state"] == "done" and result["verification"] == "verified"
+
+    bad = cli(url, "upload", "Local library/x", str(ovf), "--ignore-warning", "BOGUS")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
