@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
+from cl_desktop.demo import SIGNED_SAMPLE, start_demo_server, write_signed_sample
 from cl_desktop.transfers.jobs import (
     JobState,
     Phase,
@@ -139,3 +143,30 @@ def test_the_dialog_by_keyboard(qtbot: QtBot) -> None:
     with qtbot.waitSignal(dialog.accepted):
         dialog.continue_button.click()
     assert dialog.answer() == frozenset({SELF_SIGNED, "EXPIRED_CERTIFICATE"})
+
+
+def test_the_demo_sample_is_written_once_and_asks_about_its_signer(
+    qtbot: QtBot, gui: Application, fake_prompts: FakePrompts, tmp_path: Path
+) -> None:
+    demo = start_demo_server(tmp_path / "demo-server")
+    demo.stop()
+    assert demo.samples is not None
+    ovf = demo.samples / SIGNED_SAMPLE / f"{SIGNED_SAMPLE}.ovf"
+    cert_file = ovf.with_suffix(".cert")
+    written = cert_file.read_bytes()
+    assert write_signed_sample(ovf.parent) == ovf and cert_file.read_bytes() == written
+    # the .cert signs the manifest with the certificate's key
+    signature_line, pem = written.split(b"\n", 1)
+    cert = x509.load_pem_x509_certificate(pem)
+    public_key = cert.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    public_key.verify(
+        bytes.fromhex(signature_line.split(b"= ")[1].decode()),
+        ovf.with_suffix(".mf").read_bytes(),
+        ec.ECDSA(hashes.SHA256()),
+    )
+    fake_prompts.warning_answers = [frozenset({SELF_SIGNED})]
+    upload(gui, fake_prompts, ovf)
+    wait_jobs(qtbot, gui, 1, JobState.DONE)
+    ((_, decision),) = fake_prompts.warning_questions
+    assert decision.types == (SELF_SIGNED,) and "cl_desktop demo signer" in decision.subject
