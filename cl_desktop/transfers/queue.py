@@ -243,11 +243,14 @@ class TransferQueue:
                 self._stop_keeper(job_id)
                 # nobody keeps a paused session alive after exit: end it, keep the item
                 paused = self._release(self._jobs[job_id], keep_item=True)
-                self._update(
-                    paused,
-                    note="the upload session ended when the app closed; "
-                    "resuming sends the files again into the same item",
+                note = (
+                    "the upload session ended when the app closed; "
+                    "resuming sends the files again into the same item"
                 )
+                if paused.decision is not None:  # runs on the next start and asks again
+                    self._update(paused, state=JobState.QUEUED, decision=None, note=note)
+                else:
+                    self._update(paused, note=note)
             deadline = time.monotonic() + timeout
             while (self._running or self._cleaners) and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())

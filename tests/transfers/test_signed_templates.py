@@ -207,3 +207,20 @@ def test_cli_fails_listing_the_warnings_unless_told_to_ignore_them(
 
     bad = cli(url, "upload", "Local library/x", str(ovf), "--ignore-warning", "BOGUS")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_a_job_waiting_for_a_decision_asks_again_after_a_restart(
+    ref: ServerRef, library_id: str, tmp_path: Path, sim: Any, db: Path
+) -> None:
+    ovf = write_signed_template(tmp_path / "tpl", self_signed_pem())
+    with sim_queue(db) as queue:
+        job = queue.wait(queue.add(upload_spec(ref, library_id, ovf)), 60)
+        assert job.phase is Phase.NEEDS_DECISION
+    assert not sessions_of(sim)  # nobody keeps it alive after exit: ended, the item kept
+    (stored,) = JobStore(db).load()
+    assert stored.state is JobState.QUEUED and stored.item_id == job.item_id
+    with sim_queue(db) as queue:  # the next start runs it into the same item and asks again
+        again = queue.wait(job.id, 60)
+        assert again.phase is Phase.NEEDS_DECISION and again.item_id == job.item_id
+        queue.decide_warnings(job.id, {SELF_SIGNED})
+        assert queue.wait(job.id, 60).state is JobState.DONE
