@@ -4,8 +4,11 @@ the preview warnings it raises, and complete refused while one is not ignored.""
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from cryptography import x509
 
 from cl_desktop.simulator import ContentLibraryService
 from cl_desktop.simulator.certs import CertificateError, parse_der, parse_pem
-from tests.support.simclient import RawClient, error_type
+from tests.support.simclient import RawClient, error_type, new_http
 
 OVF = b'<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"/>'
 NOW = datetime.now(UTC)
@@ -198,3 +201,39 @@ def test_der_reader_agrees_with_cryptography() -> None:
     for bad in (b"", b"\x30\x03\x02\x01", b"\x30\x80" + bytes(10), b"\x04\x00"):
         with pytest.raises(CertificateError):
             parse_der(bad)
+
+
+def test_the_command_line_trusts_a_pem_file(
+    sim_cli: Callable[..., tuple[subprocess.Popen[str], str]], tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    _proc, base = sim_cli("--user", "admin:secret", "--trust-certificate", str(ca_file))
+    http = new_http()
+    http.headers["vmware-api-session-id"] = http.post(
+        base + "/api/session", auth=("admin", "secret")
+    ).json()
+    library = http.get(base + "/api/content/library").json()[0]
+    item = http.post(
+        base + "/api/content/library/item",
+        json={"library_id": library, "name": "trusted", "type": "ovf"},
+    ).json()
+    sessions = base + "/api/content/library/item/update-session"
+    sid = http.post(sessions, json={"library_item_id": item}).json()
+    for name, data in (("s.cert", cert_file(leaf_pem(ca))), ("s.ovf", OVF)):
+        info = http.post(
+            f"{sessions}/{sid}/file", json={"name": name, "source_type": "PUSH", "size": len(data)}
+        ).json()
+        assert new_http().put(info["upload_endpoint"]["uri"], data=data).status_code == 200
+    preview = http.get(f"{sessions}/{sid}").json()["preview_info"]
+    assert preview["state"] == "AVAILABLE" and preview["warnings"] == []
+
+    for bad in (tmp_path / "missing.pem", tmp_path / "not-a-cert.pem"):
+        if bad.name.startswith("not"):
+            bad.write_text("hello")
+        run = subprocess.run(
+            [sys.executable, "-m", "cl_desktop.simulator", "--trust-certificate", str(bad)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert run.returncode == 2 and "certificate" in run.stderr, run.stderr
