@@ -25,13 +25,16 @@ DEMO_LIBRARY = "Demo library"
 PORT_FILE = "port"  # the last port, reused so that persisted jobs keep a valid server URL
 
 
+SIGNED_SAMPLE = "signed-appliance"  # a signed OVF template to upload: its warning dialog
+
+
 @dataclass
 class DemoServer:
     service: ContentLibraryService
     url: str
     username: str = DEMO_USER
     password: str = DEMO_PASSWORD
-    samples: Path | None = None  # the sample files to drop (samples_dir)
+    samples: Path | None = None  # the sample files to drop or import (samples_dir)
 
     def stop(self) -> None:
         self.service.stop()
@@ -55,6 +58,7 @@ def start_demo_server(data_dir: Path) -> DemoServer:
         port_file.write_text(f"{service.port}\n")
         seed(service.base_url, DEMO_USER, DEMO_PASSWORD, service.datastore_id)
         samples = write_samples_folder(data_dir)
+        write_signed_sample(samples / SIGNED_SAMPLE)
     except BaseException:
         service.stop()
         raise
@@ -253,6 +257,59 @@ def write_samples_folder(data_dir: Path) -> Path:
         partial = write_sample_ova(folder / f".{SAMPLE_OVA}.part")
         os.replace(partial, ova)
     return folder
+
+
+def write_signed_sample(folder: Path) -> Path:
+    """A signed OVF template under `folder` (once: later starts reuse it): descriptor, disk,
+    SHA256 manifest and a .cert with the manifest's signature and a self-signed certificate,
+    so uploading it shows the window's question about the signature's warnings."""
+    ovf = folder / f"{SIGNED_SAMPLE}.ovf"
+    cert_file = ovf.with_suffix(".cert")
+    if cert_file.is_file():
+        return ovf
+    # imported here: only the first start writes the sample, and cryptography loads slowly
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    disk = folder / f"{SIGNED_SAMPLE}-disk1.vmdk"
+    disk.write_bytes(b"KDMV" + bytes(508) + b"cl_desktop signed demo disk\n" * 40_000)
+    ovf.write_text(_OVF.format(disk=disk.name, size=disk.stat().st_size, name=SIGNED_SAMPLE))
+    manifest = ovf.with_suffix(".mf")
+    manifest.write_text(
+        "".join(
+            f"SHA256({p.name})= {hashlib.sha256(p.read_bytes()).hexdigest()}\n" for p in (ovf, disk)
+        )
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "cl_desktop demo appliances"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "cl_desktop demo signer"),
+        ]
+    )
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)  # self-signed: what the warning is about
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    signature = key.sign(manifest.read_bytes(), ec.ECDSA(hashes.SHA256())).hex()
+    cert_file.write_bytes(
+        f"SHA256({manifest.name})= {signature}\n".encode()
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
+    log.info("wrote a signed OVF template to try uploading: %s", ovf)
+    return ovf
 
 
 def seed(url: str, user: str, password: str, datastore_id: str) -> bool:

@@ -270,6 +270,7 @@ class Cli:
                 bandwidth_limit=int(self.args.limit * 1e6) if self.args.limit else None,
                 retry_policy=retry_policy(self.args),
                 wait_for_login_again=False,  # one password, given at the start
+                ask_about_warnings=False,  # nobody to ask: --ignore-warning or fail
             )
             if sys.stderr.isatty() and not self.args.json:
                 queue.add_listener(ProgressLine())
@@ -299,6 +300,7 @@ class Cli:
             item_type="file" if folder_name else None,
             paths=paths,
             unique_name=self.args.unique_name,
+            ignore_warnings=tuple(dict.fromkeys(self.args.ignore_warnings)),
         )
         return self._run_new(spec)
 

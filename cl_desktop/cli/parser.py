@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cl_desktop.transfers.control import RetryPolicy
+from cl_desktop.transfers.jobs import WARNING_WORDS
 
 from .errors import EXIT_CODES_HELP
 
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--create", action="store_true", help="create the item if it is missing")
     up.add_argument("--unique-name", action="store_true", help="with --create: avoid clashes")
+    add_ignore_warning_option(up)
     down = sub.add_parser("download", help="download an item's files")
     down.add_argument("item")
     down.add_argument("dest_dir")
@@ -113,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--export", help="write to this file")
     history.add_argument("--format", choices=("csv", "json"), default="csv")
     return parser
+
+
+def add_ignore_warning_option(command: argparse.ArgumentParser) -> None:
+    """--ignore-warning TYPE (repeatable), for every command that completes an update session
+    (the job's JobSpec.ignore_warnings)."""
+    command.add_argument(
+        "--ignore-warning",
+        action="append",
+        default=[],
+        dest="ignore_warnings",
+        choices=tuple(WARNING_WORDS),
+        metavar="TYPE",
+        help="accept this warning about a signed OVF's certificate and complete the upload "
+        "(repeatable; TYPE is one of " + ", ".join(WARNING_WORDS) + "); without it a warning "
+        "fails the upload, listing the warnings (exit 1)",
+    )
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:

@@ -35,6 +35,7 @@ class QueueLike(Protocol):
     def history(self) -> list[HistoryRecord]: ...
     def export_history(self, path: Any, fmt: str) -> Any: ...
     def pending_cleanups(self, server: ServerRef | None = None) -> list[tuple[str, str]]: ...
+    def decide_warnings(self, job_id: int, ignore: Iterable[str]) -> Any: ...
 
 
 class TransferService(QObject):
@@ -195,6 +196,12 @@ class TransferService(QObject):
 
     def retry(self, job_id: int) -> None:
         self._command(self.queue.retry, job_id)
+
+    def decide_warnings(self, job_id: int, ignore: Iterable[str]) -> None:
+        """The user's answer about a signed OVF's warnings: ignore these (the job resumes),
+        or fail the job if any of its warnings is not among them."""
+        chosen = frozenset(ignore)
+        self._command(lambda job: self.queue.decide_warnings(job, chosen), job_id)
 
     def move(self, job_id: int, new_position: int) -> None:
         self._command(lambda job: self.queue.move(job, new_position), job_id)

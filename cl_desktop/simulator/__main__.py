@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="connections served at once; more get 503 (default 200)",
     )
     p.add_argument(
+        "--trust-certificate",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PEM",
+        help="trust OVF signatures chaining to the certificate(s) in this PEM file: no "
+        "UNTRUSTED/SELF_SIGNED preview warning for them (repeatable; default: none trusted)",
+    )
+    p.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: every request)"
     )
     return p
@@ -130,8 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         users = _credentials(args.user, "--user")
         readonly = _credentials(args.readonly_user, "--readonly-user")
+        trusted = tuple(path.read_text(encoding="ascii") for path in args.trust_certificate)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        parser.error(f"--trust-certificate: {exc}")
     config = SimulatorConfig(
         host=args.host,
         port=args.port,
@@ -147,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         control_api=args.control_api,
         header_timeout=args.header_timeout,
         max_connections=args.max_connections,
+        trusted_certificates=trusted,
     )
     if users:
         config.users = users

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .certs import CertificateError, parse_pem
+
 DIALECTS = frozenset({"api", "rest"})
 
 
@@ -51,6 +53,9 @@ class SimulatorConfig:
     max_connections: int = 200
     # Seconds per download "prepare" stage (PREPARE_REQUESTED -> PREPARING -> PREPARED).
     prepare_stage_delay: float = 0.05
+    # PEM certificates (CAs or signers) whose signatures on OVF packages are trusted: a .cert
+    # chaining to one raises no UNTRUSTED/SELF_SIGNED preview warning. None trusted by default.
+    trusted_certificates: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Raise ValueError for settings the service cannot run with."""
@@ -70,6 +75,11 @@ class SimulatorConfig:
         )
         if unknown_users:
             raise ValueError(f"no such user(s) to refuse: {', '.join(sorted(unknown_users))}")
+        for pem in self.trusted_certificates:
+            try:
+                parse_pem(pem.encode("ascii", "replace"))
+            except CertificateError as exc:
+                raise ValueError(f"a trusted certificate cannot be read: {exc}") from None
         overlap = set(self.users) & set(self.readonly_users)
         if overlap:
             raise ValueError(f"user(s) both read-write and read-only: {', '.join(sorted(overlap))}")

@@ -7,11 +7,13 @@ update/download sessions live in memory only, as transient leases.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .certs import MAX_CERT_FILE, Certificate, signature_preview
 from .errors import localizable
 
 JSON = dict[str, Any]
@@ -323,47 +325,49 @@ class UpdateSession(Session):
     warning_behavior: list[JSON] | None = None
     files: dict[str, UploadFile] = field(default_factory=dict)
 
-    def model(self, timeout: float) -> JSON:
+    def model(
+        self, timeout: float, now: float | None = None, trusted: Sequence[Certificate] = ()
+    ) -> JSON:
         """UpdateSessionModel: the shared members plus preview and warning behaviour."""
         out = super().model(timeout)
         if self.state == "ACTIVE":
-            out["preview_info"] = self.preview_info()
+            out["preview_info"] = self.preview_info(time.time() if now is None else now, trusted)
         if self.warning_behavior is not None:
             out["warning_behavior"] = self.warning_behavior
         return out
 
-    def preview_info(self) -> JSON:
+    def preview_info(self, now: float, trusted: Sequence[Certificate]) -> JSON:
         """What an ACTIVE session tells about the OVF it receives: NOT_APPLICABLE without a
-        descriptor, PREPARING until the .ovf has arrived, then AVAILABLE; a signed OVF (a .cert
-        beside it) carries an UNTRUSTED_CERTIFICATE warning (the simulator trusts no signer),
-        `ignored` as the session's warning behaviour says. Complete is not refused for it."""
+        descriptor, PREPARING until the .ovf has arrived, then AVAILABLE; a signed OVF (a
+        .cert beside it) carries its signer's certificate_info and the warnings it raises
+        (certs.py), each `ignored` as the session's warning behaviour says."""
         sent = [f for f in self.files.values() if f.source_type != "NONE"]
         descriptors = [f for f in sent if f.name.lower().endswith(".ovf")]
         if not descriptors:
             return {"state": "NOT_APPLICABLE"}
-        if any(f.status != "READY" for f in descriptors):
-            return {"state": "PREPARING"}
-        if not any(f.name.lower().endswith(".cert") for f in sent):
+        signatures = [f for f in sent if f.name.lower().endswith(".cert")]
+        if any(f.status not in ("READY", "ERROR") for f in descriptors + signatures):
+            return {"state": "PREPARING"}  # the descriptor or its signature still arrives
+        if not signatures:
             return {"state": "AVAILABLE", "warnings": []}
-        ignored = any(
-            b.get("type") == "UNTRUSTED_CERTIFICATE" and b.get("ignored")
-            for b in self.warning_behavior or []
-        )
-        message = "The OVF package is signed by a certificate that is not trusted."
-        return {
-            "state": "AVAILABLE",
-            "warnings": [
-                {
-                    "type": "UNTRUSTED_CERTIFICATE",
-                    "message": {
-                        "id": "com.vmware.vdcs.ovf.untrusted_certificate",
-                        "default_message": message,
-                        "args": [],
-                    },
-                    "ignored": ignored,
-                }
-            ],
-        }
+        content = b""  # a .cert that failed to arrive is a signature that cannot be read
+        if signatures[0].temp is not None:
+            try:
+                with signatures[0].temp.open("rb") as source:
+                    content = source.read(MAX_CERT_FILE)
+            except OSError:
+                pass
+        preview: JSON = {"state": "AVAILABLE", **signature_preview(content, now, trusted)}
+        ignored = {b.get("type") for b in self.warning_behavior or [] if b.get("ignored")}
+        for warning in preview["warnings"]:
+            warning["ignored"] = warning["type"] in ignored
+        return preview
+
+    def unignored_warnings(self, now: float, trusted: Sequence[Certificate]) -> list[JSON]:
+        """The preview's warnings the client has not ignored: they fail the session at
+        complete."""
+        preview = self.preview_info(now, trusted)
+        return [w for w in preview.get("warnings", []) if not w["ignored"]]
 
 
 @dataclass

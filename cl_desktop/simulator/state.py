@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .args import opt_int
+from .certs import Certificate, parse_pem
 from .config import SimulatorConfig
 from .errors import (
     ACCOUNT_LOCKED_ID,
@@ -66,6 +67,15 @@ class State:
         self.faults = Faults(self.expire_session, self.expire_logins, config.prepare_stage_delay)
         self._timers: set[threading.Timer] = set()
         self._closed = False
+        self._trusted: tuple[tuple[str, ...], list[Certificate]] = ((), [])
+
+    def trusted_certificates(self) -> list[Certificate]:
+        """The parsed `config.trusted_certificates` (read again when the setting changes)."""
+        pems = tuple(self.config.trusted_certificates)
+        if pems != self._trusted[0]:
+            parsed = [c for pem in pems for c in parse_pem(pem.encode("ascii", "replace"))]
+            self._trusted = (pems, parsed)
+        return self._trusted[1]
 
     @contextmanager
     def _locked(self) -> Iterator[list[Path]]:
@@ -318,7 +328,7 @@ class State:
                     {
                         "id": update_session.id,
                         "user": update_session.user,
-                        **update_session.model(timeout),
+                        **update_session.model(timeout, None, self.trusted_certificates()),
                         "files": [
                             _without_uri(file.info("")) for file in update_session.files.values()
                         ],

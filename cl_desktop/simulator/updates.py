@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,8 @@ class UpdateOps(State):
 
     def get_update_session(self, principal: Principal, session_id: str) -> JSON:
         with self._locked():
-            return self._update_session(principal, session_id).model(self.config.session_timeout)
+            session = self._update_session(principal, session_id)
+            return session.model(self.config.session_timeout, None, self.trusted_certificates())
 
     def list_update_sessions(self, principal: Principal, item_id: str | None) -> list[str]:
         with self._locked():
@@ -168,6 +170,7 @@ class UpdateOps(State):
                     detail,
                     key="session_files_not_ready",
                 )
+            self._refuse_unignored_warnings(session, trash)
             now = self.clock()
             new_files: dict[str, ItemFile] = {}
             changed = False
@@ -205,6 +208,33 @@ class UpdateOps(State):
             session.last_activity = now
             self._discard_upload_content(session, trash)
             log.info("update session completed; item content version %d", item.content_version)
+
+    def _refuse_unignored_warnings(self, session: UpdateSession, trash: list[Path]) -> None:
+        """A preview warning the client did not ignore fails the session at complete, as on
+        vCenter: the session goes ERROR (its message names the warnings), its content is
+        discarded, and complete answers NOT_ALLOWED_IN_CURRENT_STATE saying why."""
+        warnings = session.unignored_warnings(time.time(), self.trusted_certificates())
+        if not warnings:
+            return
+        kinds = ", ".join(w["type"] for w in warnings)
+        text = (
+            f"The update session was failed: the OVF package's signature raised warnings "
+            f"that were not ignored: {kinds}. "
+            + " ".join(w["message"]["default_message"] for w in warnings)
+        )
+        session.state = "ERROR"
+        session.error_message = localizable(
+            "com.vmware.vdcs.cls-main.preview_warnings_not_ignored", text, [kinds]
+        )
+        session.last_activity = self.clock()
+        self._discard_upload_content(session, trash)
+        raise not_allowed(
+            f"Cannot complete update session '{session.id}': {text}",
+            "complete",
+            "ACTIVE",
+            kinds,
+            key="preview_warnings_not_ignored",
+        )
 
     def cancel_update_session(self, principal: Principal, session_id: str) -> None:
         self._require_write(principal, "ContentLibrary.UpdateSession")

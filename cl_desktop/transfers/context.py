@@ -56,6 +56,9 @@ class WorkflowContext:
     # while the server keeps it ACTIVE
     resume_session: str | None = None
     item_created: bool = False  # spec.item_id was created by an earlier run of this job
+    # a signed OVF's preview warnings the spec does not allow: stop for the user to decide
+    # (True) or fail naming them (False: nobody to ask, the command line)
+    ask_about_warnings: bool = True
 
 
 class KeepAlive:

@@ -85,6 +85,8 @@ class Phase(StrEnum):
     RECONNECTING = "reconnecting"  # the server is unreachable: tried again within a window
     STALLED = "stalled"  # the connection is open but (almost) no bytes move
     WAITING_FOR_LOGIN = "waiting for login"  # its server is not connected in this run
+    # paused on preview warnings of a signed OVF: the user allows them or refuses the upload
+    NEEDS_DECISION = "needs a decision"
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class JobSpec:
     dest_dir: str = ""
     file_names: tuple[str, ...] = ()
     unique_name: bool = False
+    # upload: the preview warnings of a signed OVF (WarningType values) this job may ignore
+    ignore_warnings: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -138,6 +142,7 @@ class JobSpec:
         raw["server"] = ServerRef(**raw["server"])
         raw["paths"] = tuple(raw.get("paths", ()))
         raw["file_names"] = tuple(raw.get("file_names", ()))
+        raw["ignore_warnings"] = tuple(raw.get("ignore_warnings", ()))
         return cls(**raw)
 
     @property
@@ -171,6 +176,47 @@ def verdict(files: Iterable[FileProgress]) -> Verification:
     return Verification.UNVERIFIED
 
 
+# The preview warnings of a signed OVF package (the server's WarningType values), in words.
+WARNING_WORDS = {
+    "SELF_SIGNED_CERTIFICATE": "the signing certificate is self-signed",
+    "EXPIRED_CERTIFICATE": "the signing certificate has expired",
+    "NOT_YET_VALID_CERTIFICATE": "the signing certificate is not valid yet",
+    "UNTRUSTED_CERTIFICATE": "the signing certificate is not trusted by the server",
+}
+
+
+def warning_words(kind: str) -> str:
+    return WARNING_WORDS.get(kind, f"the server warns: {kind}")
+
+
+@dataclass(frozen=True)
+class SignatureWarning:
+    type: str  # SELF_SIGNED_CERTIFICATE, ...
+    message: str = ""  # the server's words
+
+
+@dataclass(frozen=True)
+class WarningDecision:
+    """Preview warnings of a signed OVF that the job may not ignore by itself: the user allows
+    them (the job resumes into the same session) or refuses the upload. With what the server
+    says about the signer's certificate."""
+
+    warnings: tuple[SignatureWarning, ...]
+    subject: str = ""
+    issuer: str = ""
+    self_signed: bool | None = None
+    valid_from: str = ""  # "2026-01-31 12:00 UTC", when the certificate could be read
+    valid_until: str = ""
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(w.type for w in self.warnings)
+
+    def summary(self) -> str:
+        """ "the signing certificate is self-signed; ... has expired" for a row or a line."""
+        return "; ".join(warning_words(w.type) for w in self.warnings)
+
+
 @dataclass(frozen=True)
 class JobSnapshot:
     """One job as the queue sees it at one moment."""
@@ -199,6 +245,9 @@ class JobSnapshot:
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    # paused for the user to allow or refuse a signed OVF's preview warnings (not persisted:
+    # after a restart the job asks again when it reaches them)
+    decision: WarningDecision | None = None
 
     @property
     def eta(self) -> float | None:

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,10 +50,12 @@ from .jobs import (
     Phase,
     ServerRef,
     Verification,
+    WarningDecision,
     verdict,
 )
 from .meter import SpeedMeter
 from .ownership import account_key, owned_session
+from .signatures import RefusedWarnings, WarningsPending
 from .store import JobStore
 from .upload import delete_if_empty, resend_note, run_upload
 
@@ -157,8 +159,12 @@ class TransferQueue:
         progress_interval: float = 0.2,
         retry_policy: RetryPolicy | None = None,
         wait_for_login_again: bool = True,
+        ask_about_warnings: bool = True,
     ) -> None:
         self._store = store
+        # False: a signed OVF's preview warnings that a job's spec does not allow fail it (the
+        # command line cannot ask); True: the job waits, paused, for `decide_warnings`
+        self.ask_about_warnings = ask_about_warnings
         # False: a refused login fails its job (the command line cannot log in again)
         self.wait_for_login_again = wait_for_login_again
         self.retry_policy = retry_policy or RetryPolicy()  # reconnect window, stall figures
@@ -237,11 +243,14 @@ class TransferQueue:
                 self._stop_keeper(job_id)
                 # nobody keeps a paused session alive after exit: end it, keep the item
                 paused = self._release(self._jobs[job_id], keep_item=True)
-                self._update(
-                    paused,
-                    note="the upload session ended when the app closed; "
-                    "resuming sends the files again into the same item",
+                note = (
+                    "the upload session ended when the app closed; "
+                    "resuming sends the files again into the same item"
                 )
+                if paused.decision is not None:  # runs on the next start and asks again
+                    self._update(paused, state=JobState.QUEUED, decision=None, note=note)
+                else:
+                    self._update(paused, note=note)
             deadline = time.monotonic() + timeout
             while (self._running or self._cleaners) and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
@@ -353,6 +362,34 @@ class TransferQueue:
                     note="",
                 )
                 self._schedule()
+
+    def decide_warnings(self, job_id: int, ignore: Iterable[str]) -> None:
+        """The user's answer to a job paused on a signed OVF's preview warnings: the types in
+        `ignore` join the job's allowed warnings (persisted with its spec). When that covers
+        every pending warning the job resumes, reusing its session, which then marks them
+        ignored and completes; otherwise it fails naming the warnings left, its session ended
+        and an item it created deleted. Ignored for a job that waits for no decision."""
+        with self._lock:
+            job = self._jobs[job_id]
+            if job.decision is None or job.state is not JobState.PAUSED:
+                return
+            decision, allowed = job.decision, set(ignore) & set(job.decision.types)
+            spec = dataclasses.replace(
+                job.spec, ignore_warnings=tuple(sorted({*job.spec.ignore_warnings, *allowed}))
+            )
+            self._store.save_spec(job_id, spec)
+            self._stop_keeper(job_id)
+            refused = tuple(w for w in decision.warnings if w.type not in allowed)
+            if refused:
+                error = RefusedWarnings(dataclasses.replace(decision, warnings=refused))
+                job = self._update(job, spec=spec)
+                self._release(self._finish(job, JobState.FAILED, error))
+                log.info("job %s: the user refused the warnings %s", job_id, error.decision.types)
+                return
+            self._update(
+                job, spec=spec, state=JobState.QUEUED, phase=Phase.WAITING, note="", decision=None
+            )
+            self._schedule()
 
     def remove(self, job_id: int) -> None:
         """Forget a job (cancelling it first if it runs); its history stays."""
@@ -576,6 +613,7 @@ class TransferQueue:
             error_title="",
             error_message="",
             failure=None,
+            decision=None,  # asked again if the run reaches the same warnings
             bytes_done=job.bytes_done if resumes else 0,  # a resumed upload shows what it keeps
         )
         self._spawn(lambda: self._work(job.id, control), f"transfer-{job.id}")
@@ -593,6 +631,7 @@ class TransferQueue:
         outcome = JobState.DONE
         error: BaseException | None = None
         login_refused = False
+        decision: WarningDecision | None = None
         try:
             client = self._connector(job.spec.server)
             self._perform_cleanups(client, job.spec.server)  # what earlier jobs left there
@@ -610,6 +649,7 @@ class TransferQueue:
                 str(uuid.uuid4()),
                 resume_session=owned_session(job) if upload else None,
                 item_created=job.item_created and spec.item_id == job.item_id,
+                ask_about_warnings=self.ask_about_warnings,
             )
             if spec.direction is Direction.UPLOAD:
                 run_upload(ctx)
@@ -617,6 +657,9 @@ class TransferQueue:
                 run_download(ctx)
         except Interrupted as stop:
             outcome = JobState.PAUSED if stop.pause else JobState.CANCELED
+            if isinstance(stop, WarningsPending):
+                decision = stop.decision
+                log.info("job %s waits for a decision on %s", job_id, ", ".join(decision.types))
         except errors.Unauthenticated as exc:
             # the password was refused (changed on the server): the job waits for a new
             # login, with its session and item, instead of failing
@@ -654,6 +697,15 @@ class TransferQueue:
                     # nobody keeps its session alive once this process ends: end it rather
                     # than leave it ACTIVE; the item (and the job's claim on it) stays
                     self._release(current, keep_item=True)
+                elif outcome is JobState.PAUSED and decision is not None:
+                    current = self._update(
+                        current,
+                        state=JobState.PAUSED,
+                        phase=Phase.NEEDS_DECISION,
+                        decision=decision,
+                        note=f"needs a decision: {decision.summary()}",
+                    )
+                    self._keep_paused_session(current)
                 elif outcome is JobState.PAUSED:
                     self._update(current, state=JobState.PAUSED, phase=Phase.WAITING)
                     self._keep_paused_session(current)
@@ -727,6 +779,7 @@ class TransferQueue:
             verification=verification,
             speed=0.0,
             note="",
+            decision=None,
         )
         if state is not JobState.DONE:
             self._record(job, None, state.value, message)

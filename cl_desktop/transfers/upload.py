@@ -41,6 +41,7 @@ from .jobs import FileProgress, JobSpec, Phase, Verification
 from .naming import infer_item_type, item_name_for, unique_item_name
 from .ova import ova_files
 from .ovf import LocalFile, local_file, manifest_mismatch, ovf_files, regular_file
+from .signatures import settle_warnings
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +304,7 @@ def _session_lost(ctx: WorkflowContext, session_id: str) -> bool:
 
 
 def _finish_session(ctx: WorkflowContext, session_id: str) -> None:
+    settle_warnings(ctx, session_id)  # a signed OVF's preview warnings: allowed, or asked
     _validate(ctx, session_id)
     with_retries(ctx.control, lambda: ctx.client.update_sessions.complete(session_id))
     _wait_done(ctx, session_id)

@@ -28,6 +28,7 @@ from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
 from .connect_dialog import ask_login
 from .trust_dialog import ask_trust, show_certificate_changed
+from .warnings_dialog import AskWarnings, ask_warnings
 
 MAX_LISTED = 12  # lines of a confirmation shown before "and n more"
 
@@ -196,3 +197,5 @@ class Prompts:
     confirm_delete: Callable[[QWidget | None, str, str, Sequence[str]], bool] = field(
         default=confirm_delete
     )
+    # a signed OVF's preview warnings: the types to ignore (Continue), or None (Cancel upload)
+    ask_warnings: AskWarnings = field(default=ask_warnings)

@@ -48,6 +48,7 @@ from .sessions_view import BusyItemResolver, SessionsDock
 from .transfer_controller import TransferController
 from .transfers_dock import Totals, TransfersDock
 from .views import ItemTableView, LibraryTreeView, setup_table
+from .warnings_dialog import WarningQuestions
 
 APP_TITLE = "cl_desktop"
 ITEMS_RELOAD_DELAY_MS = 300  # coalesces the reloads of several uploads finishing together
@@ -137,6 +138,10 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._connect_services()
+        # a signed OVF's warnings: asked in the same one-at-a-time queue as the logins
+        self.warning_questions = WarningQuestions(
+            self, transfers, lambda *question: self.prompts.ask_warnings(*question), self._ask
+        )
         self._items_reload = QTimer(self)
         self._items_reload.setSingleShot(True)
         self._items_reload.setInterval(ITEMS_RELOAD_DELAY_MS)

@@ -83,7 +83,13 @@ def file_label(snapshot: JobSnapshot) -> str:
 
 # Phases in which a job waits for something other than its turn (shown amber).
 HELD_PHASES = frozenset(
-    {Phase.RETRYING, Phase.RECONNECTING, Phase.STALLED, Phase.WAITING_FOR_LOGIN}
+    {
+        Phase.RETRYING,
+        Phase.RECONNECTING,
+        Phase.STALLED,
+        Phase.WAITING_FOR_LOGIN,
+        Phase.NEEDS_DECISION,  # paused until the user answers about a signed OVF's warnings
+    }
 )
 
 
@@ -91,6 +97,8 @@ def state_label(snapshot: JobSnapshot) -> str:
     """The State cell: the phase of a running (or held) job, with its note."""
     running = snapshot.state is JobState.RUNNING and snapshot.phase is not Phase.WAITING
     held = snapshot.state is JobState.QUEUED and snapshot.phase in HELD_PHASES  # between runs
+    if snapshot.state is JobState.PAUSED and snapshot.phase is Phase.NEEDS_DECISION:
+        held = True  # "Needs a decision: the signing certificate is self-signed"
     if not (running or held):
         return str(snapshot.state).capitalize()
     label = str(snapshot.phase).capitalize()

@@ -317,3 +317,55 @@ def test_errors_decode_as_the_sdk_declares(sdk: Sdk, https_service: Any) -> None
         File(sdk.config).get(item_id, "")
     assert raised.value.error_type == "INVALID_ARGUMENT"
     assert [m.default_message for m in raised.value.messages] == ["'name' is required."]
+
+
+def test_a_signed_ovf_preview_decodes_with_the_sdk_types(sdk: Sdk, https_service: Any) -> None:
+    """preview_info's certificate and warnings, and warning_behavior set through the SDK's own
+    update call: what a vSphere client sees of a signed OVF package."""
+    cfg = sdk.config
+    backing = StorageBacking(
+        type=StorageBacking.Type.DATASTORE, datastore_id=simulator_datastore_id(https_service)
+    )
+    library_id = LocalLibrary(cfg).create(
+        create_spec=LibraryModel(
+            name="signed", type=LibraryModel.LibraryType.LOCAL, storage_backings=[backing]
+        ),
+    )
+    item_id = Item(cfg).create(
+        create_spec=ItemModel(name="signed", library_id=library_id, type="ovf")
+    )
+    session_id = UpdateSession(cfg).create(create_spec=UpdateSessionModel(library_item_id=item_id))
+    signer = trustme.CA(organization_name="Appliance Vendor")
+    files = {
+        "signed.cert": b"SHA256(signed.mf)= 00\n" + signer.cert_pem.bytes(),
+        "signed.ovf": b'<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"/>',
+    }
+    put = requests.Session()
+    put.trust_env = False
+    put.verify = sdk.http.verify
+    for name, data in files.items():
+        added = update.File(cfg).add(
+            session_id,
+            update.File.AddSpec(name=name, source_type=update.File.SourceType.PUSH, size=len(data)),
+        )
+        assert put.put(added.upload_endpoint.uri, data=data).status_code == 200
+    preview = UpdateSession(cfg).get(session_id).preview_info
+    assert preview.state == update.PreviewInfo.State.AVAILABLE
+    assert preview.certificate_info.self_signed is True
+    assert "O=Appliance Vendor" in preview.certificate_info.subject
+    (warning,) = preview.warnings
+    assert (warning.type, warning.ignored) == (update.WarningType.SELF_SIGNED_CERTIFICATE, False)
+    UpdateSession(cfg).update(
+        session_id,
+        UpdateSessionModel(
+            warning_behavior=[
+                update.WarningBehavior(
+                    type=update.WarningType.SELF_SIGNED_CERTIFICATE, ignored=True
+                )
+            ]
+        ),
+    )
+    assert UpdateSession(cfg).get(session_id).preview_info.warnings[0].ignored is True
+    UpdateSession(cfg).complete(session_id)
+    assert UpdateSession(cfg).get(session_id).state == UpdateSessionModel.State.DONE
+    assert [f.name for f in File(cfg).list(item_id)] == ["signed.ovf"]

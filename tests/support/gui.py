@@ -18,7 +18,7 @@ from cl_desktop.app import AppConfig, Application
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.connections import CertificateChange, CertificateDetails
 from cl_desktop.services.errors import ErrorInfo
-from cl_desktop.transfers.jobs import JobSnapshot, JobState
+from cl_desktop.transfers.jobs import JobSnapshot, JobState, WarningDecision
 from cl_desktop.ui.dialogs import NameAndDescription, Prompts
 from cl_desktop.ui.queue_model import STATE
 
@@ -60,6 +60,10 @@ class FakePrompts:
     name_questions: list[tuple[str, NameAndDescription, list[str]]] = field(default_factory=list)
     delete_answer: bool = True
     delete_confirmations: list[tuple[str, list[str]]] = field(default_factory=list)
+    # a signed OVF's warnings: the answers in order (the types to ignore; None: Cancel upload,
+    # also when none is left), and the questions (the job's title, its decision)
+    warning_answers: list[frozenset[str] | None] = field(default_factory=list)
+    warning_questions: list[tuple[str, WarningDecision]] = field(default_factory=list)
 
     def prompts(self) -> Prompts:
         return Prompts(
@@ -75,7 +79,14 @@ class FakePrompts:
             ask_text=self._ask_text,
             ask_name=self._ask_name,
             confirm_delete=self._confirm_delete,
+            ask_warnings=self._ask_warnings,
         )
+
+    def _ask_warnings(
+        self, _parent: Any, title: str, decision: WarningDecision
+    ) -> frozenset[str] | None:
+        self.warning_questions.append((title, decision))
+        return self.warning_answers.pop(0) if self.warning_answers else None
 
     def _ask_name(
         self, _parent: Any, title: str, initial: NameAndDescription, datastores: Sequence[Any]

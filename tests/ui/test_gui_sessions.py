@@ -50,6 +50,7 @@ from tests.support.gui import (
     wait_jobs,
 )
 from tests.support.servers.simulator import SimulatorServer
+from tests.support.signed import self_signed_pem
 from tests.support.simclient import RawClient
 
 
@@ -417,9 +418,9 @@ def test_preview_warnings_of_a_signed_ovf_are_shown(
 ) -> None:
     raw = RawClient(sim_service, "api")
     item_id = raw.create_item("signed", item_type="ovf")
-    raw.upload(item_id, {"t.ovf": b"<ovf>", "t.cert": b"cert"}, complete=False)
+    raw.upload(item_id, {"t.ovf": b"<ovf>", "t.cert": self_signed_pem()}, complete=False)
     dock = open_sessions(qtbot, gui)
     refresh(qtbot, gui)
     assert dock.model.rowCount() == 1
     warning = dock.model.index(0, WARNINGS).data()
-    assert warning == "The OVF package is signed by a certificate that is not trusted."
+    assert warning.startswith("The OVF package is signed with a self-signed certificate")
