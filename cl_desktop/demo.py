@@ -278,7 +278,7 @@ def write_signed_sample(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     disk = folder / f"{SIGNED_SAMPLE}-disk1.vmdk"
     disk.write_bytes(b"KDMV" + bytes(508) + b"cl_desktop signed demo disk\n" * 40_000)
-    ovf.write_text(_OVF.format(disk=disk.name, size=disk.stat().st_size, name=SIGNED_SAMPLE))
+    ovf.write_text(ovf_descriptor(SIGNED_SAMPLE, [(disk.name, disk.stat().st_size)]))
     manifest = ovf.with_suffix(".mf")
     manifest.write_text(
         "".join(

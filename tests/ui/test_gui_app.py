@@ -39,9 +39,10 @@ def test_demo_server_is_seeded_once_and_keeps_its_port(tmp_path: Path) -> None:
         port = demo.service.port
     finally:
         demo.stop()
-    # a sample .ova to drop, written once, in the one samples folder
+    # a sample .ova and a signed template to drop, written once, in the one samples folder
     samples = tmp_path / "demo-server" / "samples"
-    assert demo.samples == samples and os.listdir(samples) == ["demo-appliance.ova"]
+    assert demo.samples == samples
+    assert sorted(os.listdir(samples)) == ["demo-appliance.ova", "signed-appliance"]
     written = (samples / "demo-appliance.ova").stat().st_mtime_ns
     with tarfile.open(samples / "demo-appliance.ova") as tar:
         assert tar.getnames() == [
