@@ -51,6 +51,8 @@ class SimulatorConfig:
     max_connections: int = 200
     # Seconds per download "prepare" stage (PREPARE_REQUESTED -> PREPARING -> PREPARED).
     prepare_stage_delay: float = 0.05
+    # A PULL whose source sends nothing for this long ends in ERROR.
+    pull_idle_timeout: float = 60.0
 
     def validate(self) -> None:
         """Raise ValueError for settings the service cannot run with."""
