@@ -54,6 +54,7 @@ from .jobs import (
 )
 from .meter import SpeedMeter
 from .ownership import account_key, owned_session
+from .pull import run_pull
 from .store import JobStore
 from .upload import delete_if_empty, resend_note, run_upload
 
@@ -611,7 +612,9 @@ class TransferQueue:
                 resume_session=owned_session(job) if upload else None,
                 item_created=job.item_created and spec.item_id == job.item_id,
             )
-            if spec.direction is Direction.UPLOAD:
+            if spec.direction is Direction.UPLOAD and spec.source_url:
+                run_pull(ctx)  # the server fetches the bytes (Import from URL)
+            elif spec.direction is Direction.UPLOAD:
                 run_upload(ctx)
             else:
                 run_download(ctx)
@@ -759,6 +762,7 @@ class TransferQueue:
                 duration_s=round(time.time() - started, 3),
                 outcome=outcome,
                 error=error,
+                extra={"source_url": job.spec.source_url} if job.spec.source_url else {},
             )
         )
 

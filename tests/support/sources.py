@@ -63,10 +63,15 @@ class HangingSource:
 
 @contextmanager
 def hanging_source(
-    prefix: bytes, declared: int, name: str = "slow.iso", timeout: float = 60.0
+    prefix: bytes,
+    declared: int,
+    name: str = "slow.iso",
+    timeout: float = 60.0,
+    rest: bytes = b"",
 ) -> Iterator[HangingSource]:
     """A source that answers 200 with Content-Length `declared`, sends `prefix`, then nothing
-    until released (or `timeout`), then closes: a stalled web server."""
+    until released (or `timeout`), then `rest`, and closes: a stalled web server (that
+    recovers, with a `rest`)."""
     holder: list[HangingSource] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -80,6 +85,10 @@ def hanging_source(
             self.wfile.flush()
             source.sent.set()
             source.released.wait(timeout)
+            try:
+                self.wfile.write(rest)
+            except OSError:
+                pass  # the client gave up meanwhile
             self.close_connection = True
 
         def do_HEAD(self) -> None:

@@ -1,0 +1,198 @@
+"""Import from URL (PULL) through the queue: the embedded service pulls from loopback http(s)
+sources into new and existing items, on /api and /rest; refused, stalled and cancelled pulls
+leave no ACTIVE session and no item the job created."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from cl_desktop.api import ContentLibraryClient
+from cl_desktop.transfers.control import RetryPolicy
+from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, Phase, ServerRef, Verification
+from cl_desktop.transfers.queue import TransferQueue
+from tests.support.api import active_sessions
+from tests.support.files import make_file
+from tests.support.jobs import download_spec, started_queue
+from tests.support.sources import hanging_source, serve_folder
+from tests.support.tls import issue_cert
+from tests.support.waiting import wait_until
+
+SIM_ONLY = pytest.mark.parametrize("server_target", ["sim-api", "sim-rest"], indirect=True)
+
+OVF = (
+    '<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" '
+    'xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References>'
+    '<File ovf:href="tpl-disk1.vmdk" ovf:id="f1" ovf:size="{size}"/>'
+    "</References></Envelope>"
+)
+
+
+def colons(hex_digest: str) -> str:
+    return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
+
+
+def pull_spec(ref: ServerRef, library_id: str, url: str, **kw: Any) -> JobSpec:
+    return JobSpec(Direction.UPLOAD, ref, library_id, source_url=url, **kw)
+
+
+@pytest.fixture
+def www(tmp_path: Path) -> Path:
+    folder = tmp_path / "www"
+    folder.mkdir()
+    make_file(folder / "disk.iso", 700_000, seed=3)
+    (folder / "tpl").mkdir(parents=True)
+    disk = make_file(folder / "tpl" / "tpl-disk1.vmdk", 300_000, seed=4)
+    (folder / "tpl" / "tpl.ovf").write_text(OVF.format(size=disk.stat().st_size))
+    return folder
+
+
+def _downloaded(queue: TransferQueue, ref: ServerRef, library_id: str, item_id: str,
+                dest: Path) -> Path:  # fmt: skip
+    job = queue.wait(queue.add(download_spec(ref, library_id, item_id, dest)), 60)
+    assert job.state is JobState.DONE, job.error_message
+    return dest
+
+
+@SIM_ONLY
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_import_a_file_and_an_ovf_into_new_and_existing_items(
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
+    library_id: str, www: Path, tmp_path: Path, tls: bool,
+) -> None:  # fmt: skip
+    served = issue_cert(trustme.CA(), tmp_path / "cert") if tls else None
+    thumbprint = colons(served.sha1) if served is not None else ""
+    with serve_folder(www, tls=served) as base:
+        job = queue.wait(
+            queue.add(pull_spec(server_ref, library_id, base + "disk.iso",
+                                source_thumbprint=thumbprint)), 60)  # fmt: skip
+        assert job.state is JobState.DONE, job.error_message
+        assert job.verification is Verification.VERIFIED
+        assert job.item_id is not None
+        item = api_client.items.get(job.item_id)
+        assert item.name == "disk" and item.type == "iso"
+
+        # an .ovf into an existing item: its disk is pulled relative to the descriptor
+        existing = api_client.items.create(library_id, "template", type="ovf")
+        ovf = queue.wait(
+            queue.add(pull_spec(server_ref, library_id, base + "tpl/tpl.ovf", item_id=existing,
+                                source_thumbprint=thumbprint)), 60)  # fmt: skip
+        assert ovf.state is JobState.DONE, ovf.error_message
+        assert ovf.verification is Verification.VERIFIED
+        assert sorted(f.name for f in ovf.files) == ["tpl-disk1.vmdk", "tpl.ovf"]
+    assert active_sessions(api_client) == []
+    out = _downloaded(queue, server_ref, library_id, job.item_id, tmp_path / "out1")
+    assert (out / "disk.iso").read_bytes() == (www / "disk.iso").read_bytes()
+    out = _downloaded(queue, server_ref, library_id, existing, tmp_path / "out2")
+    for name in ("tpl.ovf", "tpl-disk1.vmdk"):
+        assert (out / name).read_bytes() == (www / "tpl" / name).read_bytes()
+    sources = {r.extra.get("source_url") for r in queue.history() if r.direction == "upload"}
+    assert sources == {base + "disk.iso", base + "tpl/tpl.ovf"}  # the history names them
+
+
+@SIM_ONLY
+def test_wrong_thumbprint_is_refused_and_leaves_nothing(
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
+    library_id: str, www: Path, tmp_path: Path,
+) -> None:  # fmt: skip
+    served = issue_cert(trustme.CA(), tmp_path / "cert")
+    wrong = colons(hashlib.sha1(b"not the certificate").hexdigest())
+    before = set(api_client.items.list(library_id))
+    with serve_folder(www, tls=served) as base:
+        job = queue.wait(
+            queue.add(pull_spec(server_ref, library_id, base + "disk.iso",
+                                source_thumbprint=wrong)), 60)  # fmt: skip
+    assert job.state is JobState.FAILED
+    assert "does not match the thumbprint" in job.error_message
+    assert wrong in job.error_message and colons(served.sha1) in job.error_message
+    assert set(api_client.items.list(library_id)) == before  # the created item is gone
+    assert active_sessions(api_client) == []
+
+
+def test_https_without_a_thumbprint_is_refused_before_anything_is_made(
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    library = sim_service.default_library_id
+    before = set(sim_api_client.items.list(library))
+    queue = started_queue(tmp_path / "q.sqlite")
+    try:
+        job = queue.wait(
+            queue.add(pull_spec(ServerRef(sim_service.base_url, "admin"), library,
+                                "https://127.0.0.1:1/x.iso")), 60)  # fmt: skip
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.FAILED
+    assert "SHA-1 thumbprint is needed" in job.error_message
+    assert set(sim_api_client.items.list(library)) == before
+
+
+def test_a_stalled_source_is_stalled_then_fails(
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    library = sim_service.default_library_id
+    before = set(sim_api_client.items.list(library))
+    policy = RetryPolicy(stall_seconds=1.0, stall_limit=3.0, max_delay=0.5)
+    queue = started_queue(tmp_path / "q.sqlite", retry_policy=policy)
+    phases: list[Phase] = []
+    queue.add_listener(lambda job: phases.append(job.phase))
+    try:
+        with hanging_source(b"x" * 100_000, declared=1_000_000) as source:
+            job = queue.wait(
+                queue.add(pull_spec(ServerRef(sim_service.base_url, "admin"), library,
+                                    source.url)), 60)  # fmt: skip
+    finally:
+        queue.shutdown()
+    assert Phase.STALLED in phases
+    assert job.state is JobState.FAILED
+    assert job.error_title == "Transfer stalled"
+    assert f"{source.url} stopped sending to the server" in job.error_message
+    assert active_sessions(sim_api_client) == []
+    assert set(sim_api_client.items.list(library)) == before
+
+
+def test_a_stalled_source_that_recovers_completes(
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    library = sim_service.default_library_id
+    policy = RetryPolicy(stall_seconds=1.0, stall_limit=60.0, max_delay=0.5)
+    queue = started_queue(tmp_path / "q.sqlite", retry_policy=policy)
+    prefix, rest = b"a" * 100_000, b"b" * 200_000
+    try:
+        with hanging_source(prefix, declared=len(prefix) + len(rest), rest=rest) as source:
+            job_id = queue.add(pull_spec(ServerRef(sim_service.base_url, "admin"), library,
+                                         source.url))  # fmt: skip
+            wait_until(lambda: queue.snapshot(job_id).phase is Phase.STALLED, 30, "stalled")
+            source.release()
+            job = queue.wait(job_id, 60)
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.DONE, job.error_message
+    assert job.item_id is not None
+    [stored] = sim_api_client.item_files.list(job.item_id)
+    assert stored.checksum_info is not None
+    assert stored.checksum_info.checksum == hashlib.sha1(prefix + rest).hexdigest()
+
+
+def test_cancel_mid_pull(
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    library = sim_service.default_library_id
+    before = set(sim_api_client.items.list(library))
+    queue = started_queue(tmp_path / "q.sqlite")
+    try:
+        with hanging_source(b"x" * 50_000, declared=1_000_000) as source:
+            job_id = queue.add(pull_spec(ServerRef(sim_service.base_url, "admin"), library,
+                                         source.url))  # fmt: skip
+            wait_until(lambda: queue.snapshot(job_id).bytes_done == 50_000, 30, "bytes")
+            queue.cancel(job_id)
+            job = queue.wait(job_id, 30)
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.CANCELED
+    assert active_sessions(sim_api_client) == []
+    assert set(sim_api_client.items.list(library)) == before
+    wait_until(lambda: not list((sim_service.data_dir / "tmp").iterdir()), 10, "temp gone")
