@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import tempfile
+import threading
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from cl_desktop.api import AddSpec, ChecksumAlgorithm, ChecksumInfo, ContentLibraryClient
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
@@ -22,15 +26,53 @@ DEMO_LIBRARY = "Demo library"
 PORT_FILE = "port"  # the last port, reused so that persisted jobs keep a valid server URL
 
 
+SAMPLES_DIR = "samples"  # under the demo's data dir, served over http for Import from URL
+SAMPLE_TO_IMPORT = "demo-tools.iso"  # what the Import from URL dialog offers in demo mode
+
+
 @dataclass
 class DemoServer:
     service: ContentLibraryService
     url: str
     username: str = DEMO_USER
     password: str = DEMO_PASSWORD
+    samples_url: str = ""  # "http://127.0.0.1:PORT/": the samples folder, to import from
+    samples_server: ThreadingHTTPServer | None = None
+
+    @property
+    def import_hint(self) -> str:
+        return self.samples_url + SAMPLE_TO_IMPORT if self.samples_url else ""
 
     def stop(self) -> None:
+        if self.samples_server is not None:
+            self.samples_server.shutdown()
+            self.samples_server.server_close()
+            self.samples_server = None
         self.service.stop()
+
+
+def samples_dir(data_dir: Path) -> Path:
+    """The demo's samples folder (created, with the sample files, when missing): what the demo
+    serves over http so that Import from URL has something to import."""
+    folder = data_dir / SAMPLES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / SAMPLE_TO_IMPORT).exists():
+        write_samples(folder)
+    return folder
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("samples: " + format, *args)
+
+
+def serve_samples(folder: Path) -> ThreadingHTTPServer:
+    """`folder` over plain http on 127.0.0.1 (a free port), in a daemon thread."""
+    handler = functools.partial(_QuietFiles, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="demo-samples", daemon=True).start()
+    return server
 
 
 def start_demo_server(data_dir: Path) -> DemoServer:
@@ -50,10 +92,12 @@ def start_demo_server(data_dir: Path) -> DemoServer:
     try:
         port_file.write_text(f"{service.port}\n")
         seed(service.base_url, DEMO_USER, DEMO_PASSWORD, service.datastore_id)
+        samples = serve_samples(samples_dir(data_dir))
     except BaseException:
         service.stop()
         raise
-    return DemoServer(service, service.base_url)
+    samples_url = f"http://127.0.0.1:{samples.server_address[1]}/"
+    return DemoServer(service, service.base_url, samples_url=samples_url, samples_server=samples)
 
 
 def _start(data_dir: Path, port: int) -> ContentLibraryService | None:
@@ -168,7 +212,7 @@ def write_samples(folder: Path) -> dict[str, list[Path]]:
         )
     )
     scripts = folder / "scripts"
-    scripts.mkdir()
+    scripts.mkdir(exist_ok=True)
     ps1 = scripts / "configure-ntp.ps1"
     ps1.write_text(_PS1)
     sh = scripts / "first-boot.sh"

@@ -27,6 +27,7 @@ from cl_desktop.services.connections import CertificateChange, CertificateDetail
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
 from .connect_dialog import ask_login
+from .import_dialog import ImportRequest, ImportTarget, accept_source_certificate, ask_import_url
 from .trust_dialog import ask_trust, show_certificate_changed
 
 MAX_LISTED = 12  # lines of a confirmation shown before "and n more"
@@ -195,4 +196,11 @@ class Prompts:
     ] = field(default=ask_name)
     confirm_delete: Callable[[QWidget | None, str, str, Sequence[str]], bool] = field(
         default=confirm_delete
+    )
+    # Import from URL: the URL and target, then (https) the source's certificate to accept
+    ask_import_url: Callable[[QWidget | None, ImportTarget], ImportRequest | None] = field(
+        default=ask_import_url
+    )
+    accept_source_certificate: Callable[[QWidget | None, str, CertificateDetails], bool] = field(
+        default=accept_source_certificate
     )
