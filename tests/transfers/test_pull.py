@@ -196,3 +196,21 @@ def test_cancel_mid_pull(
     assert active_sessions(sim_api_client) == []
     assert set(sim_api_client.items.list(library)) == before
     wait_until(lambda: not list((sim_service.data_dir / "tmp").iterdir()), 10, "temp gone")
+
+
+@pytest.mark.vcsim
+@pytest.mark.parametrize("server_target", ["vcsim"], indirect=True)
+def test_vcsim_pulls_a_file_over_http(
+    queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
+    library_id: str, www: Path,
+) -> None:  # fmt: skip
+    """vcsim 0.24.2 fetches a PULL file (no progress, no checksum, no .ovf references, no
+    thumbprint check: docs/PROTOCOL.md); the engine's import still ends DONE, size only."""
+    with serve_folder(www) as base:
+        job = queue.wait(queue.add(pull_spec(server_ref, library_id, base + "disk.iso")), 60)
+    assert job.state is JobState.DONE, job.error_message
+    assert job.verification is Verification.SIZE_ONLY
+    assert job.item_id is not None
+    [stored] = api_client.item_files.list(job.item_id)
+    assert stored.name == "disk.iso" and stored.size == (www / "disk.iso").stat().st_size
+    assert active_sessions(api_client) == []
