@@ -147,6 +147,9 @@ class State:
             timer.cancel()
         for puller in pullers:
             puller.abort()
+        for puller in pullers:  # aborted: each ends within its current read
+            if puller.thread.is_alive():
+                puller.thread.join(timeout=2)
 
     def expire_session(self, session_id: str) -> bool:
         with self._locked() as trash:

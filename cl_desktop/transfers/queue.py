@@ -670,8 +670,8 @@ class TransferQueue:
     def _paused(self, job: JobSnapshot, running: _Running | None) -> JobSnapshot:
         """A paused upload shows what it really keeps: the files sent whole (a partly sent one
         starts again from 0, and the row says so), not the percentage it had reached."""
-        if job.spec.direction is not Direction.UPLOAD:
-            return job
+        if job.spec.direction is not Direction.UPLOAD or job.spec.source_url:
+            return job  # (an import's server goes on pulling while the job is paused)
         done = dict(running.file_done) if running is not None else {}
         sent = running.files_sent if running is not None else set()
         files = tuple(

@@ -198,6 +198,36 @@ def test_cancel_mid_pull(
     wait_until(lambda: not list((sim_service.data_dir / "tmp").iterdir()), 10, "temp gone")
 
 
+def test_pause_keeps_the_pull_going_and_resume_finishes_it(
+    sim_service: Any, sim_api_client: ContentLibraryClient, tmp_path: Path
+) -> None:
+    library = sim_service.default_library_id
+    queue = started_queue(tmp_path / "q.sqlite")
+    prefix, rest = b"a" * 50_000, b"b" * 150_000
+    try:
+        with hanging_source(prefix, declared=len(prefix) + len(rest), rest=rest) as source:
+            job_id = queue.add(pull_spec(ServerRef(sim_service.base_url, "admin"), library,
+                                         source.url))  # fmt: skip
+            wait_until(lambda: queue.snapshot(job_id).bytes_done == len(prefix), 30, "bytes")
+            queue.pause(job_id)
+            paused = wait_until(
+                lambda: (j := queue.snapshot(job_id)).state is JobState.PAUSED and j, 30, "paused"
+            )
+            assert paused.session_id and active_sessions(sim_api_client) == [paused.session_id]
+            assert "sent again" not in paused.note  # the server goes on pulling meanwhile
+            source.release()
+            queue.resume(job_id)
+            job = queue.wait(job_id, 60)
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.DONE, job.error_message
+    assert len(source.requests) == 1  # the same pull, never started again
+    assert job.item_id is not None
+    [stored] = sim_api_client.item_files.list(job.item_id)
+    assert stored.size == len(prefix) + len(rest)
+    assert active_sessions(sim_api_client) == []
+
+
 @pytest.mark.vcsim
 @pytest.mark.parametrize("server_target", ["vcsim"], indirect=True)
 def test_vcsim_pulls_a_file_over_http(
