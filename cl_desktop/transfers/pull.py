@@ -24,7 +24,6 @@ from cl_desktop.api import (
     TransferEndpoint,
     TransferStatus,
     UpdateFileInfo,
-    UpdateSessionState,
     errors,
 )
 from cl_desktop.api.transport import sha1_thumbprint
@@ -141,15 +140,7 @@ def _open_session(ctx: WorkflowContext, item_id: str) -> str:
     the item (the server went on pulling meanwhile), else a new one."""
     previous = ctx.resume_session
     if previous:
-        try:
-            session = with_retries(ctx.control, lambda: ctx.client.update_sessions.get(previous))
-        except errors.NotFound:
-            session = None
-        if (
-            session is not None
-            and session.state is UpdateSessionState.ACTIVE
-            and session.library_item_id in (None, item_id)
-        ):
+        if upload.still_active(ctx, previous, item_id):
             log.info("reusing update session %s of an earlier run", previous)
             return previous
         upload._end_session(ctx, previous, None)

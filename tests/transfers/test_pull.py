@@ -20,6 +20,7 @@ from tests.support.files import make_file
 from tests.support.jobs import download_spec, started_queue
 from tests.support.sources import hanging_source, serve_folder
 from tests.support.tls import issue_cert
+from tests.support.uploads import ServerLog, ref_for, sim_queue
 from tests.support.waiting import wait_until
 
 SIM_ONLY = pytest.mark.parametrize("server_target", ["sim-api", "sim-rest"], indirect=True)
@@ -111,6 +112,31 @@ def test_wrong_thumbprint_is_refused_and_leaves_nothing(
     assert wrong in job.error_message and colons(served.sha1) in job.error_message
     assert set(api_client.items.list(library_id)) == before  # the created item is gone
     assert active_sessions(api_client) == []
+
+
+def test_a_failed_import_ends_its_session_and_item_itself(
+    sim_service: Any, monkeypatch: pytest.MonkeyPatch, www: Path, tmp_path: Path
+) -> None:
+    """The workflow, not the queue's later clean-up, fails (with our message) and deletes the
+    session and deletes the item it created, before the row says failed."""
+    server = ServerLog(sim_service.backend, monkeypatch)
+    served = issue_cert(trustme.CA(), tmp_path / "cert")
+    wrong = colons(hashlib.sha1(b"not it").hexdigest())
+    with sim_queue(tmp_path / "q.sqlite") as queue, serve_folder(www, tls=served) as base:
+        server.watch(queue)
+        job = queue.wait(
+            queue.add(pull_spec(ref_for(sim_service.base_url), sim_service.default_library_id,
+                                base + "disk.iso", source_thumbprint=wrong)), 60)  # fmt: skip
+    assert job.state is JobState.FAILED
+    (created,) = server.of("create")
+    session = created[1]
+    assert server.of("fail") == [("fail", session, f"cl_desktop: {job.error_message}"[:1000])]
+    ended = server.calls.index(("job", str(job.id), JobState.FAILED.value))
+    assert server.calls.index(("delete", session)) < ended, server.calls
+    (deleted,) = server.of("delete_item")
+    assert server.calls.index(deleted) < ended, server.calls
+    assert server.active_sessions() == []
+    assert server.empty_items(sim_service.default_library_id) == []
 
 
 def test_https_without_a_thumbprint_is_refused_before_anything_is_made(
