@@ -14,9 +14,10 @@ from cl_desktop.transfers.naming import item_name_for
 def source_file_name(url: str) -> str:
     """The file an URL names ("" when its path ends in a folder)."""
     try:
-        return unquote(PurePosixPath(urlsplit(url.strip()).path).name)
+        path = urlsplit(url.strip()).path
     except ValueError:
         return ""
+    return "" if path.endswith("/") else unquote(PurePosixPath(path).name)
 
 
 def suggested_item_name(url: str) -> str:

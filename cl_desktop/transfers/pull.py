@@ -60,7 +60,7 @@ def check_source(url: str, thumbprint: str = "") -> PullSource:
     if not parts.hostname:
         raise PreflightError(f"{url} names no server")
     name = unquote(PurePosixPath(parts.path).name)
-    if not name or name in (".", ".."):
+    if not name or name in (".", "..") or parts.path.endswith("/"):
         raise PreflightError(f"{url} does not end in a file name (as in .../disk.iso)")
     if scheme == "http":
         return PullSource(url.strip(), name, None)

@@ -23,8 +23,13 @@ def _colons(hex_digest: str) -> str:
     return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
 
 
-def _pull(raw: RawClient, sid: str, name: str, uri: str, **endpoint: Any) -> dict[str, Any]:
-    return raw.add_file(sid, name, source_type="PULL", source_endpoint={"uri": uri, **endpoint})
+def _pull(
+    raw: RawClient, sid: str, name: str, uri: str, spec: Any = None, **endpoint: Any
+) -> dict[str, Any]:
+    """Add a PULL file; `spec`: more AddSpec members (size, checksum_info)."""
+    return raw.add_file(
+        sid, name, source_type="PULL", source_endpoint={"uri": uri, **endpoint}, **(spec or {})
+    )
 
 
 def _settled(raw: RawClient, sid: str, name: str) -> dict[str, Any]:
@@ -283,3 +288,49 @@ def test_ovf_with_a_doctype_is_refused(raw_api: RawClient, www: Path) -> None:
         _pull(raw_api, sid, "bomb.ovf", base + "bomb.ovf")
         failed = _settled(raw_api, sid, "bomb.ovf")
     assert "DOCTYPE" in failed["error_message"]["default_message"]
+
+
+def test_addspec_size_and_checksum_are_checked_and_a_drop_fault_cuts_the_pull(
+    sim: ContentLibraryService, raw_api: RawClient, www: Path
+) -> None:
+    with serve_folder(www) as base:
+        sid = raw_api.create_update_session(raw_api.create_item("checked"))
+        _pull(raw_api, sid, "short.iso", base + "disk.iso", {"size": len(DATA) - 1})
+        _pull(raw_api, sid, "long.iso", base + "disk.iso", {"size": len(DATA) + 1})
+        bad = {"algorithm": "SHA1", "checksum": "0" * 40}
+        _pull(raw_api, sid, "sum.iso", base + "disk.iso", {"checksum_info": bad})
+        good = {"algorithm": "SHA256", "checksum": hashlib.sha256(DATA).hexdigest()}
+        _pull(raw_api, sid, "ok.iso", base + "disk.iso", {"size": len(DATA), "checksum_info": good})
+        assert (
+            "more than" in _settled(raw_api, sid, "short.iso")["error_message"]["default_message"]
+        )
+        assert (
+            "Size mismatch"
+            in _settled(raw_api, sid, "long.iso")["error_message"]["default_message"]
+        )
+        assert (
+            "Checksum mismatch"
+            in _settled(raw_api, sid, "sum.iso")["error_message"]["default_message"]
+        )
+        assert _settled(raw_api, sid, "ok.iso")["checksum_info"] == good
+        sim.faults.drop_after_bytes(4096, which="pull")
+        _pull(raw_api, sid, "cut.iso", base + "disk.iso")
+        cut = _settled(raw_api, sid, "cut.iso")["error_message"]["default_message"]
+    assert "dropped the connection after 4096 bytes" in cut
+
+
+def test_expiry_and_service_stop_end_running_pulls(sim_factory: Any) -> None:
+    before = set(_pull_threads())
+    sim = sim_factory()
+    raw = RawClient(sim, "api")
+    with hanging_source(b"x" * 1000, declared=100_000) as source:
+        sid = raw.create_update_session(raw.create_item("expiring"))
+        _pull(raw, sid, "slow.iso", source.url)
+        poll_until(lambda: raw.upload_file(sid, "slow.iso")["bytes_transferred"] == 1000)
+        assert sim.faults.expire_session(sid)
+        poll_until(lambda: not (set(_pull_threads()) - before))
+        other = raw.create_update_session(raw.create_item("stopping"))
+        _pull(raw, other, "slow.iso", source.url)
+        poll_until(lambda: raw.upload_file(other, "slow.iso")["bytes_transferred"] == 1000)
+        sim.stop()
+        assert not (set(_pull_threads()) - before)  # stop waited for the aborted pull

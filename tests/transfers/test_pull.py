@@ -12,8 +12,11 @@ import pytest
 import trustme
 
 from cl_desktop.api import ContentLibraryClient
+from cl_desktop.api.transport import sha1_thumbprint
 from cl_desktop.transfers.control import RetryPolicy
+from cl_desktop.transfers.errors import PreflightError
 from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, Phase, ServerRef, Verification
+from cl_desktop.transfers.pull import check_source
 from cl_desktop.transfers.queue import TransferQueue
 from tests.support.api import active_sessions
 from tests.support.files import make_file
@@ -39,6 +42,38 @@ def colons(hex_digest: str) -> str:
 
 def pull_spec(ref: ServerRef, library_id: str, url: str, **kw: Any) -> JobSpec:
     return JobSpec(Direction.UPLOAD, ref, library_id, source_url=url, **kw)
+
+
+def test_source_urls_and_thumbprints_are_checked_before_anything_moves() -> None:
+    sha1 = hashlib.sha1(b"cert").hexdigest()
+    form = colons(sha1)
+    for spelling in (sha1, sha1.upper(), form, form.lower(), " ".join(form.split(":"))):
+        assert sha1_thumbprint(spelling) == form  # "AA:BB:...", as vCenter expects
+    with pytest.raises(ValueError, match="40 hex digits"):
+        sha1_thumbprint("AB:CD")
+    source = check_source("https://h:8443/a/b/Ubuntu%2024.iso?x=1", sha1)
+    assert (source.name, source.thumbprint) == ("Ubuntu 24.iso", form)
+    assert check_source("http://h/x.ovf").thumbprint is None
+    for url, why in [
+        ("ftp://h/x.iso", "not an http or https URL"),
+        ("file:///etc/passwd", "not an http or https URL"),
+        ("http:///x.iso", "names no server"),
+        ("http://h/dir/", "does not end in a file name"),
+        ("https://h/x.iso", "SHA-1 thumbprint is needed"),
+    ]:
+        with pytest.raises(PreflightError, match=why):
+            check_source(url)
+
+
+def test_a_stored_job_from_before_imports_still_loads() -> None:
+    spec = JobSpec(Direction.UPLOAD, ServerRef("https://vc", "u"), "lib", paths=("/a.iso",))
+    old = spec.to_json().replace(', "source_url": ""', "").replace(', "source_thumbprint": ""', "")
+    assert "source_url" not in old
+    assert JobSpec.from_json(old) == spec
+    pulled = JobSpec(Direction.UPLOAD, ServerRef("https://vc", "u"), "lib",
+                     source_url="https://w/x.iso", source_thumbprint="AA")  # fmt: skip
+    assert JobSpec.from_json(pulled.to_json()) == pulled
+    assert pulled.title.startswith("https://w/x.iso -> ")  # the queue's row names the URL
 
 
 @pytest.fixture

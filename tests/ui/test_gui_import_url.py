@@ -16,7 +16,7 @@ from cl_desktop.demo import start_demo_server
 from cl_desktop.transfers.jobs import JobState
 from cl_desktop.ui.import_dialog import ImportRequest, ImportTarget, ImportUrlDialog
 from tests.support.files import make_file
-from tests.support.gui import FakePrompts, select_item, wait_jobs
+from tests.support.gui import FakePrompts, build_app, close_app, select_item, wait_jobs
 from tests.support.sources import serve_folder
 from tests.support.tls import issue_cert
 
@@ -105,3 +105,22 @@ def test_the_demo_serves_its_samples_for_import(tmp_path: Path) -> None:
         assert (samples / "demo-vm.ovf").exists()
     finally:
         demo.stop()
+
+
+def test_demo_mode_offers_its_samples_url(
+    qtbot: QtBot, tmp_path: Path, fake_prompts: FakePrompts
+) -> None:
+    app = build_app(tmp_path, fake_prompts, demo=True)
+    app.start()
+    try:
+        qtbot.waitUntil(lambda: app.window.item_model.rowCount() == 3, timeout=15000)
+        fake_prompts.import_answer = None  # the user looks, then cancels
+        app.window.import_url_action.trigger()
+        [target] = fake_prompts.import_questions
+        assert target.hint_url.startswith("http://127.0.0.1:")
+        assert target.hint_url.endswith("/demo-tools.iso")
+        assert target.library_name == "Demo library"
+        with urllib.request.urlopen(target.hint_url, timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        close_app(app)
