@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import trustme
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
+from cl_desktop.credentials.certificates import CertificateDetails
 from cl_desktop.demo import start_demo_server
 from cl_desktop.transfers.jobs import JobState
-from cl_desktop.ui.import_dialog import ImportRequest, ImportTarget, ImportUrlDialog
+from cl_desktop.ui.import_dialog import (
+    ACCEPT_BUTTON,
+    ImportRequest,
+    ImportTarget,
+    ImportUrlDialog,
+    SourceCertificateDialog,
+)
 from tests.support.files import make_file
 from tests.support.gui import FakePrompts, build_app, close_app, select_item, wait_jobs
 from tests.support.sources import serve_folder
@@ -124,3 +132,14 @@ def test_demo_mode_offers_its_samples_url(
             assert answer.status == 200
     finally:
         close_app(app)
+
+
+def test_the_certificate_dialog_shows_both_fingerprints(qtbot: QtBot, tmp_path: Path) -> None:
+    served = issue_cert(trustme.CA(), tmp_path / "cert")
+    details = CertificateDetails.from_pem(served.cert.read_text())
+    dialog = SourceCertificateDialog(None, "https://127.0.0.1/x.iso", details)
+    qtbot.addWidget(dialog)
+    texts = [label.text() for label in dialog.findChildren(QLabel)]
+    assert details.sha1_colons in texts
+    assert any(details.sha256_colons[:47] in t for t in texts)
+    assert dialog.accept_button.text() == ACCEPT_BUTTON
