@@ -4,6 +4,7 @@ leave no ACTIVE session and no item the job created."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,12 @@ from typing import Any
 import pytest
 import trustme
 
-from cl_desktop.api import ContentLibraryClient
+from cl_desktop.api import ChecksumInfo, ContentLibraryClient, FileInfo, UpdateFileInfo
 from cl_desktop.api.transport import sha1_thumbprint
 from cl_desktop.transfers.control import RetryPolicy
-from cl_desktop.transfers.errors import PreflightError
+from cl_desktop.transfers.errors import IntegrityError, PreflightError
 from cl_desktop.transfers.jobs import Direction, JobSpec, JobState, Phase, ServerRef, Verification
-from cl_desktop.transfers.pull import check_source
+from cl_desktop.transfers.pull import SourceFacts, _digest_sha1, check_source, verify_pull
 from cl_desktop.transfers.queue import TransferQueue
 from tests.support.api import active_sessions
 from tests.support.files import make_file
@@ -63,6 +64,29 @@ def test_source_urls_and_thumbprints_are_checked_before_anything_moves() -> None
     ]:
         with pytest.raises(PreflightError, match=why):
             check_source(url)
+
+
+def test_verification_compares_the_item_with_what_the_server_and_the_source_said() -> None:
+    data = b"pulled bytes"
+    sha1 = hashlib.sha1(data).hexdigest()
+    received = UpdateFileInfo("x.iso", size=len(data), checksum_info=ChecksumInfo(sha1))
+    stored = FileInfo("x.iso", size=len(data), checksum_info=ChecksumInfo(sha1.upper()))
+    digest = "SHA=" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+    assert _digest_sha1(f"MD5=xyz, {digest}") == sha1
+    facts = SourceFacts(len(data), sha1)
+    assert verify_pull(received, stored, facts) == (Verification.VERIFIED, f"SHA1:{sha1}")
+    assert verify_pull(received, FileInfo("x.iso", size=len(data)), SourceFacts())[0] is (
+        Verification.SIZE_ONLY
+    )
+    with pytest.raises(IntegrityError, match="the source announced 13"):
+        verify_pull(received, stored, SourceFacts(len(data) + 1))
+    with pytest.raises(IntegrityError, match="the source's SHA1"):
+        verify_pull(received, stored, SourceFacts(None, "0" * 40))
+    with pytest.raises(IntegrityError, match="computed"):
+        other = UpdateFileInfo("x.iso", size=len(data), checksum_info=ChecksumInfo("1" * 40))
+        verify_pull(other, stored, SourceFacts())
+    with pytest.raises(IntegrityError, match="missing"):
+        verify_pull(received, None, SourceFacts())
 
 
 def test_a_stored_job_from_before_imports_still_loads() -> None:
