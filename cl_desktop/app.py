@@ -166,6 +166,7 @@ class Application(QObject):
 
     def _on_demo_ready(self, demo: DemoServer) -> None:
         self.demo = demo
+        self.window.controller.import_hint = demo.import_hint  # its samples, served locally
         login = LoginRequest(demo.url, demo.username, demo.password, remember_server=False)
         self.window.connect_to(login)
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import logging
 import os
 import tarfile
 import tempfile
+import threading
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from cl_desktop.api import AddSpec, ChecksumAlgorithm, ChecksumInfo, ContentLibraryClient
 from cl_desktop.simulator import ContentLibraryService, SimulatorConfig
@@ -26,6 +30,8 @@ PORT_FILE = "port"  # the last port, reused so that persisted jobs keep a valid 
 
 
 SIGNED_SAMPLE = "signed-appliance"  # a signed OVF template to upload: its warning dialog
+SAMPLES_DIR = "samples"  # under the demo's data dir, served over http for Import from URL
+SAMPLE_TO_IMPORT = "demo-tools.iso"  # what the Import from URL dialog offers in demo mode
 
 
 @dataclass
@@ -35,9 +41,33 @@ class DemoServer:
     username: str = DEMO_USER
     password: str = DEMO_PASSWORD
     samples: Path | None = None  # the sample files to drop or import (samples_dir)
+    samples_url: str = ""  # "http://127.0.0.1:PORT/": the samples folder, to import from
+    samples_server: ThreadingHTTPServer | None = None
+
+    @property
+    def import_hint(self) -> str:
+        return self.samples_url + SAMPLE_TO_IMPORT if self.samples_url else ""
 
     def stop(self) -> None:
+        if self.samples_server is not None:
+            self.samples_server.shutdown()
+            self.samples_server.server_close()
+            self.samples_server = None
         self.service.stop()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("samples: " + format, *args)
+
+
+def serve_samples(folder: Path) -> ThreadingHTTPServer:
+    """`folder` over plain http on 127.0.0.1 (a free port), in a daemon thread."""
+    handler = functools.partial(_QuietFiles, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="demo-samples", daemon=True).start()
+    return server
 
 
 def start_demo_server(data_dir: Path) -> DemoServer:
@@ -58,12 +88,15 @@ def start_demo_server(data_dir: Path) -> DemoServer:
         port_file.write_text(f"{service.port}\n")
         seed(service.base_url, DEMO_USER, DEMO_PASSWORD, service.datastore_id)
         samples = write_samples_folder(data_dir)
-        write_signed_sample(samples / SIGNED_SAMPLE)
+        served = serve_samples(samples)
     except BaseException:
         service.stop()
         raise
     log.info("demo sample files to drop: %s", samples)
-    return DemoServer(service, service.base_url, samples=samples)
+    samples_url = f"http://127.0.0.1:{served.server_address[1]}/"
+    return DemoServer(
+        service, service.base_url, samples=samples, samples_url=samples_url, samples_server=served
+    )
 
 
 def _start(data_dir: Path, port: int) -> ContentLibraryService | None:
@@ -215,7 +248,7 @@ def write_samples(folder: Path) -> dict[str, list[Path]]:
     mf = folder / "demo-vm.mf"
     mf.write_text(manifest_text([(p.name, p.read_bytes()) for p in (ovf, disk)]))
     scripts = folder / "scripts"
-    scripts.mkdir()
+    scripts.mkdir(exist_ok=True)
     ps1 = scripts / "configure-ntp.ps1"
     ps1.write_text(_PS1)
     sh = scripts / "first-boot.sh"
@@ -229,7 +262,7 @@ SAMPLE_OVA = "demo-appliance.ova"
 def samples_dir(data_dir: Path) -> Path:
     """The folder of sample files a demo user can drop into the window (or serve to import
     from a URL): `<demo data>/samples`."""
-    return data_dir / "samples"
+    return data_dir / SAMPLES_DIR
 
 
 def write_sample_ova(path: Path) -> Path:
@@ -249,9 +282,13 @@ def write_sample_ova(path: Path) -> Path:
 
 
 def write_samples_folder(data_dir: Path) -> Path:
-    """The samples folder with its sample .ova, written once (a finished file only)."""
+    """The samples folder, each sample written once: the seeded items' files (served over
+    http for Import from URL), a sample .ova (a finished file only) and a signed template."""
     folder = samples_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / SAMPLE_TO_IMPORT).exists():
+        write_samples(folder)
+    write_signed_sample(folder / SIGNED_SAMPLE)
     ova = folder / SAMPLE_OVA
     if not ova.exists():
         partial = write_sample_ova(folder / f".{SAMPLE_OVA}.part")

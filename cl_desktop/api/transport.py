@@ -57,6 +57,16 @@ def normalize_fingerprint(text: str) -> str:
     return digits
 
 
+def sha1_thumbprint(text: str) -> str:
+    """A SHA-1 certificate fingerprint in any usual spelling ('aa:bb..', 'AABB..', spaces) ->
+    'AA:BB:..', the form vCenter expects in a PULL source's ssl_certificate_thumbprint;
+    ValueError when it is not 40 hex digits."""
+    digits = _HEX.sub("", text).lower()
+    if len(digits) != 40 or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError(f"a SHA-1 thumbprint has 40 hex digits, got {text!r}")
+    return colon_hex(digits)
+
+
 def colon_hex(hex_digest: str) -> str:
     """ "ab12..." -> "AB:12:...", the form certificate viewers (and vCenter's UI) show."""
     return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()

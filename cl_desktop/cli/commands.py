@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from cl_desktop import paths
 from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
@@ -35,6 +36,7 @@ from .errors import (
     NoSuchJob,
     UsageError,
 )
+from .importing import source_thumbprint
 from .output import ProgressLine, job_line, job_summary, jsonable, note
 from .parser import retry_policy
 from .passwords import password_for
@@ -320,6 +322,33 @@ class Cli:
             if index == 0 and folder.template is None:
                 folder_name = folder.name
         return tuple(paths), folder_name
+
+    def cmd_import_url(self) -> int:
+        url = self.args.url
+        thumbprint = source_thumbprint(url, self.args)  # before anything is made
+        ref = self.args.item
+        unique = ref.endswith("/")
+        if unique:  # LIBRARY/: a new item named after the URL's file, "NAME (2)" on a clash
+            name = item_name_for(unquote(PurePosixPath(urlsplit(url).path).name)) or "imported"
+            library_id, item_id = self.library_id(ref.rstrip("/")), None
+        else:
+            library_id, item_id, name = self.item_ref(ref)
+        if item_id is None and not self.args.create:
+            raise errors.NotFound(
+                f"no item {ref!r} (use --create to create it)", operation="import from URL"
+            )
+        spec = JobSpec(
+            Direction.UPLOAD,
+            self.server,
+            library_id,
+            item_id=item_id,
+            item_name=name,
+            source_url=url,
+            source_thumbprint=thumbprint,
+            unique_name=unique,
+            ignore_warnings=tuple(dict.fromkeys(self.args.ignore_warnings)),
+        )
+        return self._run_new(spec)
 
     def cmd_download(self) -> int:
         library_id, item_id, name = self.existing_item(self.args.item)

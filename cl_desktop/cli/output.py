@@ -51,6 +51,7 @@ def job_summary(job: JobSnapshot) -> dict[str, Any]:
         "error": job.error_message or None,
         "error_title": job.error_title or None,
         "failure": job.failure.value if job.failure else None,  # server/integrity/local/internal
+        **({"source_url": job.spec.source_url} if job.spec.source_url else {}),
     }
 
 

@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--create", action="store_true", help="create the item if it is missing")
     up.add_argument("--unique-name", action="store_true", help="with --create: avoid clashes")
     add_ignore_warning_option(up)
+    pull = sub.add_parser(
+        "import-url",
+        help="have the server import an http(s) URL into an item",
+        description="The server fetches URL itself (an .ovf brings the files it names). For "
+        "an https URL the source's certificate is shown and accepted on a terminal; "
+        "elsewhere pass --thumbprint with its SHA-1 fingerprint.",
+    )
+    pull.add_argument("item", help="LIBRARY/ITEM (name or id); LIBRARY/ names it after the URL")
+    pull.add_argument("url", help="http:// or https:// URL of the file")
+    pull.add_argument("--create", action="store_true", help="create the item if it is missing")
+    pull.add_argument("--thumbprint", help="SHA-1 fingerprint of the https source's certificate")
+    add_ignore_warning_option(pull)  # a signed .ovf pulled raises the same warnings
     down = sub.add_parser("download", help="download an item's files")
     down.add_argument("item")
     down.add_argument("dest_dir")

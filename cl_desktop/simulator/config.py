@@ -56,6 +56,8 @@ class SimulatorConfig:
     # PEM certificates (CAs or signers) whose signatures on OVF packages are trusted: a .cert
     # chaining to one raises no UNTRUSTED/SELF_SIGNED preview warning. None trusted by default.
     trusted_certificates: tuple[str, ...] = ()
+    # A PULL whose source sends nothing for this long ends in ERROR.
+    pull_idle_timeout: float = 60.0
 
     def validate(self) -> None:
         """Raise ValueError for settings the service cannot run with."""

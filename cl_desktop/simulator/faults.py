@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-DIRECTIONS = ("upload", "download", "any")
+DIRECTIONS = ("upload", "download", "pull", "any")  # pull: a PULL's fetch from its source
 
 
 @dataclass

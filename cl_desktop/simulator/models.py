@@ -250,6 +250,8 @@ class UploadFile:
     error: JSON | None = None
     token: str | None = None
     temp: Path | None = None
+    source_size: int | None = None  # a PULL source's Content-Length, once it answered
+    puller: Any = None  # the running pulls.Puller of a PULL file (aborted with the session)
     # Bumped whenever a new transfer starts or the file is re-added, so a stale
     # transfer notices that it no longer owns the file.
     generation: int = 0
@@ -287,6 +289,8 @@ class UploadFile:
             out["checksum_info"] = {"algorithm": self.algorithm, "checksum": self.checksum}
         elif self.expected_checksum is not None:
             out["checksum_info"] = dict(self.expected_checksum)
+        elif self.source_type == "PULL" and self.source_size is not None:
+            out["size"] = self.source_size  # known from the source before the bytes are in
         if self.status == "ERROR" and self.error is not None:
             out["error_message"] = self.error
         return out
@@ -324,6 +328,9 @@ class Session:
 class UpdateSession(Session):
     warning_behavior: list[JSON] | None = None
     files: dict[str, UploadFile] = field(default_factory=dict)
+    # complete was called while PULL files were still transferring: the session completes
+    # (or fails) by itself once they are done
+    completing: bool = False
 
     def model(
         self, timeout: float, now: float | None = None, trusted: Sequence[Certificate] = ()

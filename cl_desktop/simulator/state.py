@@ -127,6 +127,8 @@ class State:
                 trash.append(file.temp)
                 file.temp = None
             file.generation += 1  # stops a running PUT
+            if file.puller is not None:
+                file.puller.abort()  # and a running PULL, even one blocked on its source
 
     def _drop_download_session(self, download_session: DownloadSession) -> None:
         download_session.gone = True
@@ -145,8 +147,19 @@ class State:
             self._closed = True
             timers = list(self._timers)
             self._timers.clear()
+            pullers = [
+                file.puller
+                for update_session in self.update_sessions.values()
+                for file in update_session.files.values()
+                if file.puller is not None
+            ]
         for timer in timers:
             timer.cancel()
+        for puller in pullers:
+            puller.abort()
+        for puller in pullers:  # aborted: each ends within its current read
+            if puller.thread.is_alive():
+                puller.thread.join(timeout=2)
 
     def expire_session(self, session_id: str) -> bool:
         with self._locked() as trash:

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .args import (
     as_spec,
@@ -29,6 +30,7 @@ from .models import (
     UploadFile,
     client_error,
 )
+from .pulls import SCHEMES, Puller, Reference, normalize_thumbprint
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,12 @@ class UpdateOps(State):
             session = self._update_session(principal, session_id)
             self._require_active(session.state, session.id, "complete")
             item = self._item(session.item_id)
+            if _pulls_in_flight(session):
+                # As vCenter: complete returns, the session stays ACTIVE until the pulls end,
+                # then completes (DONE) or, if one failed, goes to ERROR (finish_pull).
+                session.completing = True
+                session.last_activity = self.clock()
+                return
             missing, invalid = self._validation(session)
             if missing or invalid:
                 parts = []
@@ -306,11 +314,10 @@ class UpdateOps(State):
                 )
             value = req_str(checksum, "checksum")
             checksum = {"algorithm": algorithm, "checksum": value.lower()}
+        source: tuple[str, str | None] | None = None
         if source_type == "PULL":
-            raise invalid_argument(
-                "PULL is not supported by this simulator; use PUSH.", key="pull_unsupported"
-            )
-        if source_type != "PUSH":
+            source = _pull_source(spec.get("source_endpoint"))
+        elif source_type != "PUSH":
             raise invalid_argument(
                 f"Unknown source type '{source_type}'.", source_type, key="invalid_source_type"
             )
@@ -326,23 +333,154 @@ class UpdateOps(State):
                     self.upload_tokens.pop(old.token, None)
                 if old.temp is not None:
                     trash.append(old.temp)
-                generation = old.generation + 1
+                if old.puller is not None:
+                    old.puller.abort()
+                old.generation += 1
+                generation = old.generation
             keep = not (item.type.lower() == "ovf" and name.lower().endswith((".mf", ".cert")))
             file = UploadFile(
                 name=name,
-                source_type="PUSH",
+                source_type=source_type,
                 status="WAITING_FOR_TRANSFER",
                 keep_in_storage=keep,
                 expected_size=size,
                 expected_checksum=checksum,
-                token=secrets.token_hex(16),
+                token=secrets.token_hex(16) if source is None else None,
                 generation=generation,
             )
-            assert file.token is not None
-            self.upload_tokens[file.token] = (session.id, name)
+            puller = None
+            if source is None:
+                assert file.token is not None
+                self.upload_tokens[file.token] = (session.id, name)
+            else:
+                puller = self._new_puller(session, file, *source)
             session.files[name] = file
             session.last_activity = self.clock()
-            return file.info(base)
+            info = file.info(base)
+        if puller is not None:
+            puller.start()  # after the lock: the thread takes it to report
+        return info
+
+    # -- PULL: the service fetches the bytes itself (pulls.py) ---------------------------------
+
+    def _new_puller(
+        self, session: UpdateSession, file: UploadFile, uri: str, thumbprint: str | None
+    ) -> Puller:
+        file.source_endpoint = {"uri": uri}
+        if thumbprint:
+            file.source_endpoint["ssl_certificate_thumbprint"] = thumbprint
+        puller = Puller(
+            self, session, file, file.generation, uri, thumbprint, self.config.pull_idle_timeout
+        )
+        file.puller = puller
+        return puller
+
+    @staticmethod
+    def _pull_owns(puller: Puller) -> bool:
+        session, file = puller.session, puller.file
+        return (
+            not session.gone
+            and session.state == "ACTIVE"
+            and session.files.get(file.name) is file
+            and file.generation == puller.generation
+            and not puller.aborted
+        )
+
+    def begin_pull(self, puller: Puller, length: int | None) -> UploadTicket | None:
+        """The source answered: the file is TRANSFERRING into a new temp file (None when
+        the file or its session went away meanwhile)."""
+        with self._locked():
+            if not self._pull_owns(puller):
+                return None
+            file = puller.file
+            file.temp = self.store.new_temp()
+            file.status = "TRANSFERRING"
+            file.bytes_transferred = 0
+            file.source_size = length
+            puller.session.last_activity = self.clock()
+            return UploadTicket(puller.session, file, file.generation, file.temp, file.algorithm)
+
+    def pull_failed(self, puller: Puller, message: str) -> None:
+        """The pull ended before any byte arrived (no answer, HTTP error, TLS refused)."""
+        with self._locked() as trash:
+            if not self._pull_owns(puller):
+                return
+            file = puller.file
+            file.status = "ERROR"
+            file.error = localizable(
+                "com.vmware.vdcs.cls-main.file_transfer_error", message, [file.name]
+            )
+            file.puller = None
+            self._settle_completion(puller.session, trash)
+
+    def finish_pull(
+        self,
+        puller: Puller,
+        ticket: UploadTicket,
+        received: int,
+        digests: dict[str, str],
+        failure: str | None,
+        references: list[Reference],
+    ) -> None:
+        """Record a pull's outcome (as a PUT's: size and checksum checked against the
+        AddSpec); a READY .ovf brings PULL files for what its References name."""
+        started: list[Puller] = []
+        with self._locked() as trash:
+            session, file = puller.session, puller.file
+            if not self._pull_owns(puller):
+                self.finish_upload(ticket, received, False, digests, "aborted")  # discards
+                return
+            self.finish_upload(ticket, received, failure is None, digests, failure)
+            file.puller = None
+            if file.status == "READY":
+                for ref in references:
+                    started.append(self._add_reference(session, ref, trash))
+            self._settle_completion(session, trash)
+        for other in started:
+            other.start()
+
+    def _add_reference(self, session: UpdateSession, ref: Reference, trash: list[Path]) -> Puller:
+        old = session.files.get(ref.name)
+        if old is not None and old.carried is None:
+            if old.temp is not None:
+                trash.append(old.temp)
+            if old.puller is not None:
+                old.puller.abort()
+            if old.token is not None:
+                self.upload_tokens.pop(old.token, None)
+            old.generation += 1
+        item = self._item(session.item_id)
+        keep = not (item.type.lower() == "ovf" and ref.name.lower().endswith((".mf", ".cert")))
+        file = UploadFile(
+            name=ref.name,
+            source_type="PULL",
+            status="WAITING_FOR_TRANSFER",
+            keep_in_storage=keep,
+            expected_size=ref.size,
+            generation=old.generation if old is not None else 0,
+        )
+        session.files[ref.name] = file
+        thumbprint = None
+        descriptor = next(
+            (f for f in session.files.values() if f.name.lower().endswith(".ovf")), None
+        )
+        if descriptor is not None and descriptor.source_endpoint is not None:
+            thumbprint = descriptor.source_endpoint.get("ssl_certificate_thumbprint")
+        return self._new_puller(session, file, ref.uri, thumbprint)
+
+    def _settle_completion(self, session: UpdateSession, trash: list[Path]) -> None:
+        """A session completed while pulls ran: complete it now that none runs, or put it
+        in ERROR with the reason a failed pull gives."""
+        if not session.completing or session.state != "ACTIVE" or _pulls_in_flight(session):
+            return
+        session.completing = False
+        try:
+            self.complete_update_session(Principal(session.user, False), session.id)
+        except ApiError as err:
+            session.state = "ERROR"
+            session.error_message = localizable("com.vmware.vdcs.cls-main.pull_failed", err.message)
+            session.last_activity = self.clock()
+            self._discard_upload_content(session, trash)
 
     def get_upload_file(
         self, principal: Principal, session_id: str, name: str | None, base: str
@@ -364,6 +502,8 @@ class UpdateOps(State):
             file = self._upload_file(session, name)
             if file.token is not None:
                 self.upload_tokens.pop(file.token, None)
+            if file.puller is not None:
+                file.puller.abort()
             if file.temp is not None:
                 trash.append(file.temp)
                 file.temp = None
@@ -479,3 +619,39 @@ class UpdateOps(State):
             file.sha1 = digests["SHA1"]
             file.checksum = digests[file.algorithm]
             return True
+
+
+def _pulls_in_flight(session: UpdateSession) -> bool:
+    return any(
+        f.source_type == "PULL" and f.status in ("WAITING_FOR_TRANSFER", "TRANSFERRING")
+        for f in session.files.values()
+    )
+
+
+def _pull_source(value: Any) -> tuple[str, str | None]:
+    """(uri, thumbprint) of a PULL AddSpec's source_endpoint: http or https only."""
+    if value is None:
+        raise invalid_argument(
+            "'source_endpoint' is required for a PULL file.", "source_endpoint", key="missing_field"
+        )
+    endpoint = as_spec(value, "source_endpoint")
+    uri = req_str(endpoint, "uri")
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise invalid_argument(
+            f"The source URI '{uri}' is not supported: this server pulls from http and https "
+            "URLs only.",
+            uri,
+            key="unsupported_source_uri",
+        )
+    if not parts.hostname:
+        raise invalid_argument(f"The source URI '{uri}' has no host.", uri, key="invalid_uri")
+    thumbprint = opt_str(endpoint, "ssl_certificate_thumbprint")
+    if thumbprint and len(normalize_thumbprint(thumbprint)) != 40:
+        raise invalid_argument(
+            f"'{thumbprint}' is not an SHA-1 thumbprint (20 bytes in hex, as AA:BB:...).",
+            thumbprint,
+            key="invalid_thumbprint",
+        )
+    return uri, (thumbprint if scheme == "https" else None) or None

@@ -117,6 +117,8 @@ class JobSpec:
     Upload: `paths` into `item_id`, or into a new item `item_name` in `library_id` when
     `item_id` is None (`unique_name` picks a free name instead of failing on a clash).
     Download: the files `file_names` (all when empty) of `item_id` into `dest_dir`.
+    Import from URL (PULL): an UPLOAD whose `source_url` the server fetches itself (no
+    `paths`); `source_thumbprint` is the https source's SHA-1 thumbprint ("AA:BB:...").
     """
 
     direction: Direction
@@ -131,6 +133,12 @@ class JobSpec:
     unique_name: bool = False
     # upload: the preview warnings of a signed OVF (WarningType values) this job may ignore
     ignore_warnings: tuple[str, ...] = ()
+    source_url: str = ""
+    source_thumbprint: str = ""
+
+    @property
+    def is_pull(self) -> bool:
+        return bool(self.source_url)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -147,6 +155,8 @@ class JobSpec:
 
     @property
     def title(self) -> str:
+        if self.direction is Direction.UPLOAD and self.source_url:
+            return f"{self.source_url} -> {self.item_name or self.item_id}"
         if self.direction is Direction.UPLOAD:
             names = ", ".join(p.replace("\\", "/").rsplit("/", 1)[-1] for p in self.paths)
             return f"{names} -> {self.item_name or self.item_id}"

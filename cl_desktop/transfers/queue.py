@@ -55,6 +55,7 @@ from .jobs import (
 )
 from .meter import SpeedMeter
 from .ownership import account_key, owned_session
+from .pull import run_pull
 from .signatures import RefusedWarnings, WarningsPending
 from .store import JobStore
 from .upload import delete_if_empty, resend_note, run_upload
@@ -651,7 +652,9 @@ class TransferQueue:
                 item_created=job.item_created and spec.item_id == job.item_id,
                 ask_about_warnings=self.ask_about_warnings,
             )
-            if spec.direction is Direction.UPLOAD:
+            if spec.direction is Direction.UPLOAD and spec.source_url:
+                run_pull(ctx)  # the server fetches the bytes (Import from URL)
+            elif spec.direction is Direction.UPLOAD:
                 run_upload(ctx)
             else:
                 run_download(ctx)
@@ -719,8 +722,8 @@ class TransferQueue:
     def _paused(self, job: JobSnapshot, running: _Running | None) -> JobSnapshot:
         """A paused upload shows what it really keeps: the files sent whole (a partly sent one
         starts again from 0, and the row says so), not the percentage it had reached."""
-        if job.spec.direction is not Direction.UPLOAD:
-            return job
+        if job.spec.direction is not Direction.UPLOAD or job.spec.source_url:
+            return job  # (an import's server goes on pulling while the job is paused)
         done = dict(running.file_done) if running is not None else {}
         sent = running.files_sent if running is not None else set()
         files = tuple(
@@ -812,6 +815,7 @@ class TransferQueue:
                 duration_s=round(time.time() - started, 3),
                 outcome=outcome,
                 error=error,
+                extra={"source_url": job.spec.source_url} if job.spec.source_url else {},
             )
         )
 

@@ -243,15 +243,7 @@ def _open_session(
     ACTIVE, with the files it already received completely; else a new session on the item."""
     client, control, previous = ctx.client, ctx.control, ctx.resume_session
     if previous:
-        try:
-            session = with_retries(control, lambda: client.update_sessions.get(previous))
-        except errors.NotFound:
-            session = None
-        if (
-            session is not None
-            and session.state is UpdateSessionState.ACTIVE
-            and session.library_item_id in (None, item_id)
-        ):
+        if still_active(ctx, previous, item_id):
             try:
                 infos = with_retries(control, lambda: client.update_session_files.list(previous))
             except (TypeError, ValueError):  # a file list this client cannot read: send all
@@ -270,6 +262,15 @@ def _open_session(
         _end_session(ctx, previous, None)
         return _create_session(ctx, item_id, replacing=True), {}
     return _create_session(ctx, item_id), {}
+
+
+def still_active(ctx: WorkflowContext, session_id: str, item_id: str) -> bool:
+    """Whether the server still has `session_id` (an earlier run's) ACTIVE on `item_id`."""
+    try:
+        session = with_retries(ctx.control, lambda: ctx.client.update_sessions.get(session_id))
+    except errors.NotFound:
+        return False
+    return session.state is UpdateSessionState.ACTIVE and session.library_item_id in (None, item_id)
 
 
 def resend_note(names: Iterable[str]) -> str:

@@ -27,6 +27,7 @@ from cl_desktop.services.connections import CertificateChange, CertificateDetail
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
 from .connect_dialog import ask_login
+from .import_dialog import ImportRequest, ImportTarget, accept_source_certificate, ask_import_url
 from .trust_dialog import ask_trust, show_certificate_changed
 from .warnings_dialog import AskWarnings, ask_warnings
 
@@ -199,3 +200,10 @@ class Prompts:
     )
     # a signed OVF's preview warnings: the types to ignore (Continue), or None (Cancel upload)
     ask_warnings: AskWarnings = field(default=ask_warnings)
+    # Import from URL: the URL and target, then (https) the source's certificate to accept
+    ask_import_url: Callable[[QWidget | None, ImportTarget], ImportRequest | None] = field(
+        default=ask_import_url
+    )
+    accept_source_certificate: Callable[[QWidget | None, str, CertificateDetails], bool] = field(
+        default=accept_source_certificate
+    )

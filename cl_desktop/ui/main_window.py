@@ -218,6 +218,13 @@ class MainWindow(QMainWindow):
             self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit
         )
         self.copy_id_action = make_action(self, "Copy item &ID", self._copy_item_id)
+        self.import_url_action = make_action(
+            self,
+            "Import from UR&L...",
+            self.import_from_url,
+            shortcut="Ctrl+Shift+I",
+            tip="Have the server import an http(s) URL into a new or the selected item",
+        )
 
     def _build_central(self) -> None:
         self.library_model = LibraryTreeModel(self)
@@ -307,7 +314,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(self.sessions_action)
             window_actions.append(self.sessions_action)
         add_actions(
-            menu.addMenu("&Library"), [*self.manager.library_actions, None, self.refresh_action]
+            menu.addMenu("&Library"),
+            [*self.manager.library_actions, None, self.import_url_action, self.refresh_action],
         )
         add_actions(
             menu.addMenu("&Item"),
@@ -316,6 +324,7 @@ class MainWindow(QMainWindow):
                 None,
                 self.upload_action,
                 self.upload_new_action,
+                self.import_url_action,
                 None,
                 self.download_action,
                 self.download_files_action,
@@ -874,6 +883,14 @@ class MainWindow(QMainWindow):
         name = self._library_name(server, library_id) if server and library_id else ""
         self.controller.ask_upload_new_items(library_id, name)
 
+    def import_from_url(self) -> None:
+        """Import from URL into a new item of the current library or the selected item."""
+        if self.manager.refuse_upload():
+            return
+        library_id, server = self.library_id, self._server
+        name = self._library_name(server, library_id) if server and library_id else ""
+        self.controller.ask_import_url(library_id, name, self.current_item())
+
     def download_selected_items(self) -> None:
         items = [item for item in self.selected_items() if item.id] or [
             item for item in [self.current_item()] if item is not None
@@ -956,6 +973,7 @@ class MainWindow(QMainWindow):
             connected and has_item and bool(self.details.selected_file_names())
         )
         self.copy_id_action.setEnabled(has_item)
+        self.import_url_action.setEnabled(connected and self.library_id is not None)
         self.manager.update_actions(connected)
 
     def _item_menu(self, pos: QPoint) -> None:
@@ -966,6 +984,7 @@ class MainWindow(QMainWindow):
                 self.download_action,
                 self.upload_action,
                 self.upload_new_action,
+                self.import_url_action,
                 None,
                 self.copy_id_action,
                 None,
@@ -993,7 +1012,13 @@ class MainWindow(QMainWindow):
         else:
             add_actions(
                 menu,
-                [self.upload_new_action, None, *self.manager.library_actions, self.refresh_action],
+                [
+                    self.upload_new_action,
+                    self.import_url_action,
+                    None,
+                    *self.manager.library_actions,
+                    self.refresh_action,
+                ],
             )
         return menu
 

@@ -75,6 +75,8 @@ def file_label(snapshot: JobSnapshot) -> str:
         spec = snapshot.spec
         names = [p.replace("\\", "/").rsplit("/", 1)[-1] for p in spec.paths]
         names = names or list(spec.file_names)
+        if not names and spec.source_url:  # an import: the URL's file
+            names = [spec.source_url.rstrip("/").rsplit("/", 1)[-1]]
         if not names:
             return "all files"
     first = current or names[0]
@@ -287,6 +289,8 @@ def _cell(snap: JobSnapshot, column: int) -> dict[int, Any]:
 
 def _display(snap: JobSnapshot, column: int) -> str:
     if column == DIRECTION:
+        if snap.spec.source_url:
+            return "Import"  # from a URL: the server pulls it
         return "Upload" if snap.spec.direction is Direction.UPLOAD else "Download"
     if column == SERVER:
         return snap.spec.server.label
@@ -347,13 +351,15 @@ class HistoryModel(ReadOnlyTableModel):
             return self._display(record, index.column())
         if role == Qt.ItemDataRole.ToolTipRole and index.column() in (8, 10):
             return self._display(record, index.column()) or None
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 3:
+            return record.extra.get("source_url") or None  # an import names its URL
         return None
 
     @staticmethod
     def _display(r: HistoryRecord, column: int) -> str:
         values = (
             r.started_at.replace("T", " ")[:19],
-            r.direction.capitalize(),
+            "Import" if r.extra.get("source_url") else r.direction.capitalize(),
             r.item_name or r.item_id,
             r.file,
             fmt.size(r.bytes),

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from cl_desktop.api.models import ItemModel
 from cl_desktop.services.browser import LibraryBrowser
+from cl_desktop.services.connections import CertificateDetails
 from cl_desktop.services.planning import (
     DropPlan,
     download_spec,
@@ -24,11 +25,17 @@ from cl_desktop.services.planning import (
     plan_drop,
     upload_into_spec,
 )
+from cl_desktop.services.sources import (
+    import_spec,
+    needs_certificate,
+    read_source_certificate,
+)
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import JobSpec, ServerRef
 
 from .dialogs import Prompts
+from .import_dialog import ImportTarget
 
 # QSettings keys: the folders the file dialogs open in
 K_DOWNLOAD_DIR = "paths/download_dir"
@@ -70,6 +77,15 @@ class TransferController(QObject):
         self.settings = settings
         self.prompts = prompts
         self._server = server
+        self.import_hint = ""  # a URL the Import dialog offers (the demo's samples)
+
+    def _for_library(self, library_id: str | None) -> ServerRef | None:
+        """The current server, when a library is selected; else None (the status says why)."""
+        server = self._connected()
+        if server is not None and library_id is None:
+            self.status.emit("Select a library first.", True)
+            return None
+        return server
 
     def _connected(self) -> ServerRef | None:
         server = self._server()
@@ -115,11 +131,8 @@ class TransferController(QObject):
 
     def ask_upload_new_items(self, library_id: str | None, library_name: str) -> None:
         """New items in `library_id` of the current server."""
-        server = self._connected()
-        if server is None:
-            return
-        if library_id is None:
-            self.status.emit("Select a library first.", True)
+        server = self._for_library(library_id)
+        if server is None or library_id is None:
             return
         paths = self._ask_upload_files("Upload files as new items")
         if paths:
@@ -156,6 +169,50 @@ class TransferController(QObject):
         text = f"Create {_plural(count, 'new item')} in \u201c{library_name}\u201d?"
         if self.prompts.confirm(self._window, "Upload new items", text, plan.new_item_lines()):
             self._add_jobs(new_item_specs(server, library_id, plan))
+
+    # --- import from URL (the server pulls) --------------------------------------------------
+
+    def ask_import_url(
+        self, library_id: str | None, library_name: str, item: ItemModel | None
+    ) -> None:
+        """Ask for a URL and a target (a new item in the library, or `item`); an https
+        source's certificate is read in the background and shown, and the import is queued
+        only once the user accepts it (its SHA-1 thumbprint goes into the job)."""
+        server = self._for_library(library_id)
+        if server is None or library_id is None:
+            return
+        target = ImportTarget(library_name, item.name if item else None, self.import_hint)
+        request = self.prompts.ask_import_url(self._window, target)
+        if request is None:
+            return
+        into = item if request.into_item else None
+
+        def queue(thumbprint: str = "") -> None:
+            self._add_jobs(
+                [
+                    import_spec(
+                        server,
+                        library_id,
+                        request.url,
+                        item_id=into.id if into is not None else None,
+                        item_name=into.name or "" if into is not None else request.new_name,
+                        thumbprint=thumbprint,
+                    )
+                ]
+            )
+
+        if not needs_certificate(request.url):
+            queue()
+            return
+
+        def show(details: CertificateDetails) -> None:
+            if self.prompts.accept_source_certificate(self._window, request.url, details):
+                queue(details.sha1_colons)  # vCenter's form: "AA:BB:..."
+            else:
+                self.status.emit("Import cancelled: the certificate was not accepted.", False)
+
+        self.status.emit(f"Reading the certificate of {request.url}...", False)
+        self.tasks.run(lambda: read_source_certificate(request.url), show, self.failed.emit)
 
     # --- downloads -------------------------------------------------------------------------
 

@@ -452,7 +452,15 @@ def test_invalid_file_specs(raw_api: RawClient) -> None:
             "source_type": "PUSH",
             "checksum_info": {"algorithm": "CRC", "checksum": "0"},
         },
-        {"name": "a", "source_type": "PULL", "source_endpoint": {"uri": "http://x/y"}},
+        # PULL (test_simulator_pull.py) needs an http(s) source_endpoint
+        {"name": "a", "source_type": "PULL"},
+        {"name": "a", "source_type": "PULL", "source_endpoint": {"uri": "file:///etc/passwd"}},
+        {"name": "a", "source_type": "PULL", "source_endpoint": {"uri": "http:///no-host"}},
+        {
+            "name": "a",
+            "source_type": "PULL",
+            "source_endpoint": {"uri": "https://h/y", "ssl_certificate_thumbprint": "AB:CD"},
+        },
     ):
         r = raw_api.call("POST", raw_api.us_path(sid) + "/file", json=spec)
         assert r.status_code == 400, spec

@@ -20,6 +20,7 @@ from cl_desktop.services.connections import CertificateChange, CertificateDetail
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, WarningDecision
 from cl_desktop.ui.dialogs import NameAndDescription, Prompts
+from cl_desktop.ui.import_dialog import ImportRequest, ImportTarget
 from cl_desktop.ui.queue_model import STATE
 
 # The offscreen platform cannot resize native windows; it says so, harmlessly.
@@ -64,6 +65,11 @@ class FakePrompts:
     # also when none is left), and the questions (the job's title, its decision)
     warning_answers: list[frozenset[str] | None] = field(default_factory=list)
     warning_questions: list[tuple[str, WarningDecision]] = field(default_factory=list)
+    # Import from URL: the dialog's answer (None: Cancel) and the https source's certificate
+    import_answer: ImportRequest | None = None
+    import_questions: list[ImportTarget] = field(default_factory=list)
+    source_certificate_answer: bool = True
+    source_certificates: list[tuple[str, CertificateDetails]] = field(default_factory=list)
 
     def prompts(self) -> Prompts:
         return Prompts(
@@ -80,6 +86,8 @@ class FakePrompts:
             ask_name=self._ask_name,
             confirm_delete=self._confirm_delete,
             ask_warnings=self._ask_warnings,
+            ask_import_url=self._ask_import_url,
+            accept_source_certificate=self._accept_source_certificate,
         )
 
     def _ask_warnings(
@@ -87,6 +95,16 @@ class FakePrompts:
     ) -> frozenset[str] | None:
         self.warning_questions.append((title, decision))
         return self.warning_answers.pop(0) if self.warning_answers else None
+
+    def _ask_import_url(self, _parent: Any, target: ImportTarget) -> ImportRequest | None:
+        self.import_questions.append(target)
+        return self.import_answer
+
+    def _accept_source_certificate(
+        self, _parent: Any, url: str, details: CertificateDetails
+    ) -> bool:
+        self.source_certificates.append((url, details))
+        return self.source_certificate_answer
 
     def _ask_name(
         self, _parent: Any, title: str, initial: NameAndDescription, datastores: Sequence[Any]
