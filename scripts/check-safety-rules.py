@@ -91,11 +91,11 @@ BREAKAGES: tuple[Breakage, ...] = (
             "        ctx, _file_info(ctx, live, entry.name), entry, part, written, algorithm,"
             " streamed\n"
             "    )\n"
-            "    final = unique_path(target)\n"
+            "    final = _final_name(target, ctx.spec.existing, in_set)\n"
             "    os.replace(part, final)"
         ),
         new=(
-            "    final = unique_path(target)\n"
+            "    final = _final_name(target, ctx.spec.existing, in_set)\n"
             "    os.replace(part, final)  # breakage: renamed before it is verified\n"
             "    verification, checksum = _verify(\n"
             "        ctx, _file_info(ctx, live, entry.name), entry, part, written, algorithm,"

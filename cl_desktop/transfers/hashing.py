@@ -19,10 +19,12 @@ class Digest(Protocol):
     def update(self, block: bytes, /) -> None: ...
 
 
-def feed_file(path: Path, digest: Digest, length: int | None = None) -> None:
-    """Give `digest` the first `length` bytes of `path` (all of it if None), 1 MiB at a time."""
+def feed_file(path: Path, digest: Digest, length: int | None = None, start: int = 0) -> None:
+    """Give `digest` `length` bytes of `path` from `start` (all the rest if None), 1 MiB at a
+    time (`start`: a member inside an archive)."""
     left = length
     with path.open("rb") as source:
+        source.seek(start)
         while left is None or left > 0:
             block = source.read(1 << 20 if left is None else min(1 << 20, left))
             if not block:
@@ -32,10 +34,10 @@ def feed_file(path: Path, digest: Digest, length: int | None = None) -> None:
                 left -= len(block)
 
 
-def file_digest(path: Path, algorithm: str, length: int | None = None) -> str:
-    """Hex digest of `path` (or of its first `length` bytes) in `algorithm` (hashlib name)."""
+def file_digest(path: Path, algorithm: str, length: int | None = None, start: int = 0) -> str:
+    """Hex digest of `path` (or of `length` bytes from `start`) in `algorithm` (hashlib name)."""
     digest = hashlib.new(algorithm)
-    feed_file(path, digest, length)
+    feed_file(path, digest, length, start)
     return digest.hexdigest()
 
 

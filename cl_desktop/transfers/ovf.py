@@ -12,6 +12,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import defusedxml.ElementTree as SafeET
 
@@ -59,12 +60,14 @@ def _local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def referenced_files(descriptor: Path) -> list[tuple[str, int | None]]:
-    """(href, size or None) of every File in the descriptor's References section."""
+def referenced_files(descriptor: Path | BinaryIO, name: str = "") -> list[tuple[str, int | None]]:
+    """(href, size or None) of every File in the descriptor's References section (a file, or
+    its bytes with their `name`: an archive member)."""
+    label = descriptor.name if isinstance(descriptor, Path) else name
     try:
         root = SafeET.parse(descriptor).getroot()
     except Exception as exc:  # defusedxml raises several unrelated types
-        raise PreflightError(f"{descriptor.name} is not a readable OVF descriptor: {exc}") from exc
+        raise PreflightError(f"{label} is not a readable OVF descriptor: {exc}") from exc
     found: list[tuple[str, int | None]] = []
     for element in root.iter():
         if _local_name(element.tag) != "File":

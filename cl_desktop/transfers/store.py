@@ -232,6 +232,11 @@ class JobStore:
         with self._lock:
             self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job.id))
 
+    def save_spec(self, job_id: int, spec: JobSpec) -> None:
+        """Replace a job's request: a download records the target its first run chose."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET spec = ? WHERE id = ?", (spec.to_json(), job_id))
+
     def delete(self, job_id: int) -> None:
         with self._lock:
             self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
