@@ -20,6 +20,7 @@ from cl_desktop.services.connections import CertificateChange, CertificateDetail
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.transfers.jobs import JobSnapshot, JobState
 from cl_desktop.ui.dialogs import NameAndDescription, Prompts
+from cl_desktop.ui.download_dialog import DownloadChoice, DownloadQuestion
 from cl_desktop.ui.queue_model import STATE
 
 # The offscreen platform cannot resize native windows; it says so, harmlessly.
@@ -60,6 +61,11 @@ class FakePrompts:
     name_questions: list[tuple[str, NameAndDescription, list[str]]] = field(default_factory=list)
     delete_answer: bool = True
     delete_confirmations: list[tuple[str, list[str]]] = field(default_factory=list)
+    # the download options (loose/.ova, if it exists): None answers with the question's
+    # remembered defaults; `download_cancel` answers Cancel
+    download_choice: DownloadChoice | None = None
+    download_cancel: bool = False
+    download_questions: list[DownloadQuestion] = field(default_factory=list)
 
     def prompts(self) -> Prompts:
         return Prompts(
@@ -75,7 +81,16 @@ class FakePrompts:
             ask_text=self._ask_text,
             ask_name=self._ask_name,
             confirm_delete=self._confirm_delete,
+            ask_download_options=self._ask_download_options,
         )
+
+    def _ask_download_options(
+        self, _parent: Any, question: DownloadQuestion
+    ) -> DownloadChoice | None:
+        self.download_questions.append(question)
+        if self.download_cancel:
+            return None
+        return self.download_choice or question.initial
 
     def _ask_name(
         self, _parent: Any, title: str, initial: NameAndDescription, datastores: Sequence[Any]
