@@ -19,6 +19,7 @@ from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.download import local_paths
 from cl_desktop.transfers.jobs import (
     Existing,
+    FailureKind,
     JobSnapshot,
     JobSpec,
     JobState,
@@ -31,6 +32,7 @@ from tests.support.api import active_sessions, vcsim_deviation
 from tests.support.cli import cli
 from tests.support.fault_proxy import FaultProxy
 from tests.support.jobs import download_spec, started_queue, uploaded_item
+from tests.support.matrix import tmpfs
 from tests.support.servers import ServerTarget
 from tests.support.templates import DISKS, make_template
 from tests.support.waiting import wait_until
@@ -282,3 +284,21 @@ def test_cl_transfer_downloads_a_template_twice_and_as_an_ova(
     assert list(members(out / "demo-vm.ova")) == ORDER
     help_text = cli(url, "download", "--help").stdout
     assert "--ova" in help_text and "{keep-both,overwrite,skip}" in help_text.replace(" ", "")
+
+
+def test_an_ova_that_cannot_fit_is_refused_before_a_byte_moves(
+    sim_service: Any, sim_queue: TransferQueue, template: tuple[str, Path], tmp_path: Path,
+    sim_api_client: ContentLibraryClient,
+) -> None:  # fmt: skip
+    item, _ = template
+    room = 256 * 1024  # less than the two disks (360 KB), more than either
+    with tmpfs(tmp_path / "small", room) as mount:
+        if mount is None:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        ref = ServerRef(sim_service.base_url, SIM_USER)
+        spec = ova_spec(download_spec(ref, sim_service.default_library_id, item, mount))
+        job = sim_queue.wait(sim_queue.add(spec), 60)
+        assert job.state is JobState.FAILED and job.failure is FailureKind.LOCAL
+        assert "bytes free, the download needs" in job.error_message
+        assert os.listdir(mount) == []
+    assert active_sessions(sim_api_client) == []
