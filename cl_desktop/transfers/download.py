@@ -558,7 +558,7 @@ def _get_once(
 ) -> tuple[int, str]:
     """One GET into NAME.part (from `base`: an archive member), resuming from its size:
     (bytes of the file written, their digest)."""
-    offset = (part.stat().st_size if part.exists() else 0) - base
+    offset = max(0, (part.stat().st_size if part.exists() else 0) - base)
     digest = BackgroundHasher(algorithm)
     policy = ctx.control.policy
     op = f"download {entry.name}"

@@ -151,7 +151,7 @@ def test_a_changed_byte_in_a_disk_never_gives_the_ova_its_name(
 
 
 def test_an_ova_download_resumes_after_a_pause_keeping_what_it_verified(
-    sim_service: Any, sim_queue: TransferQueue, tmp_path: Path,
+    sim_service: Any, sim_queue: TransferQueue, proxy: FaultProxy, tmp_path: Path,
     sim_api_client: ContentLibraryClient,
 ) -> None:  # fmt: skip
     # larger disks (same names), so the pause lands while the second one moves
@@ -162,7 +162,10 @@ def test_an_ova_download_resumes_after_a_pause_keeping_what_it_verified(
     source = {p.name: p.read_bytes() for p in descriptor.parent.iterdir()}
     out = tmp_path / "out"
     sim_service.faults.throttle(300_000)
-    job_id = sim_queue.add(ova_spec(download_spec(ref, sim_service.default_library_id, item, out)))
+    through = ServerRef(proxy.base_url, SIM_USER)  # which counts the data GETs and their Range
+    job_id = sim_queue.add(
+        ova_spec(download_spec(through, sim_service.default_library_id, item, out))
+    )
     first_disk = DISKS[0][0]
 
     def into_second_disk() -> JobSnapshot | None:  # the first disk verified, the second moving
@@ -182,6 +185,7 @@ def test_an_ova_download_resumes_after_a_pause_keeping_what_it_verified(
     assert os.listdir(out) == ["demo-vm.ova.part"]
     assert paused.spec.target == str(out / "demo-vm.ova")  # the decision is kept with the job
     assert active_sessions(sim_api_client) == []
+    asked_before = len(proxy.ranges)
     seen: list[JobSnapshot] = []
     sim_queue.add_listener(lambda j: seen.append(j) if j.id == job_id else None)
     sim_service.faults.throttle(None)
@@ -200,6 +204,11 @@ def test_an_ova_download_resumes_after_a_pause_keeping_what_it_verified(
     assert moving and all(
         next(f for f in j.files if f.name == first_disk).done == disks[0][1] for j in moving
     )
+    # and the second disk went on from the bytes the first run left (Range)
+    with tarfile.open(out / "demo-vm.ova") as tar:
+        partial = len(kept) - tar.getmember(disks[1][0]).offset_data
+    assert 0 < partial < disks[1][1]
+    assert proxy.ranges[asked_before:] == [f"bytes={partial}-"]  # nothing else fetched again
     assert active_sessions(sim_api_client) == []
 
 
