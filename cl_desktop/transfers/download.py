@@ -65,6 +65,11 @@ def run_download(ctx: WorkflowContext) -> None:
         for name, f in item_files.items()
     }
     names = list(spec.file_names) or list(item_files)
+    if not names:
+        raise TransferError("the item has no files to download")
+    missing = [n for n in names if n not in item_files]
+    if missing:
+        raise TransferError(f"the item has no file named {', '.join(missing)}")
     if spec.as_ova and sum(map(ova_writer.is_descriptor, names)) != 1:
         raise TransferError(
             "only an OVF template (one .ovf descriptor and its files) can be saved as an .ova"

@@ -311,3 +311,22 @@ def test_an_ova_that_cannot_fit_is_refused_before_a_byte_moves(
         assert "bytes free, the download needs" in job.error_message
         assert os.listdir(mount) == []
     assert active_sessions(sim_api_client) == []
+
+
+def test_an_empty_item_or_an_unknown_file_fails_before_a_target_is_chosen(
+    sim_service: Any, sim_queue: TransferQueue, sim_api_client: ContentLibraryClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    lib = sim_service.default_library_id
+    empty = sim_api_client.items.create(lib, "empty", type="ovf")
+    ref = ServerRef(sim_service.base_url, SIM_USER)
+    out = tmp_path / "out"
+    for spec, message in (
+        (ova_spec(download_spec(ref, lib, empty, out)), "the item has no files to download"),
+        (download_spec(ref, lib, empty, out, "a.vmdk", "b.vmdk"), "no file named a.vmdk, b.vmdk"),
+    ):
+        job = sim_queue.wait(sim_queue.add(spec), 30)
+        assert (job.state, job.spec.target) == (JobState.FAILED, ""), job.error_message
+        assert message in job.error_message
+    assert os.listdir(out) == []
+    assert active_sessions(sim_api_client) == []
