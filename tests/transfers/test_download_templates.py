@@ -330,3 +330,41 @@ def test_an_empty_item_or_an_unknown_file_fails_before_a_target_is_chosen(
         assert message in job.error_message
     assert os.listdir(out) == []
     assert active_sessions(sim_api_client) == []
+
+
+def test_a_restarted_keep_both_download_finds_its_own_folder_again(
+    sim_service: Any, sim_queue: TransferQueue, tmp_path: Path,
+) -> None:  # fmt: skip
+    disks = ((DISKS[0][0], 300_000), (DISKS[1][0], 3_000_000))  # time to pause in the second
+    descriptor = make_template(tmp_path / "big", disks=disks, manifest=False)
+    ref = ServerRef(sim_service.base_url, SIM_USER)
+    item = uploaded_item(sim_queue, ref, sim_service.default_library_id, descriptor)
+    source = {p.name: p.read_bytes() for p in descriptor.parent.iterdir()}
+    out = tmp_path / "out"
+    (out / "demo-vm").mkdir(parents=True)  # a first copy is there
+    sim_service.faults.throttle(300_000)
+    job_id = sim_queue.add(download_spec(ref, sim_service.default_library_id, item, out))
+
+    def into_the_last_disk() -> bool:
+        files = {f.name: f.done for f in sim_queue.snapshot(job_id).files}
+        return files.get(disks[1][0], 0) > 0
+
+    wait_until(into_the_last_disk, 60, "the last disk moving")
+    sim_queue.pause(job_id)
+    assert sim_queue.wait(job_id, 60).state is JobState.PAUSED
+    sim_queue.shutdown()
+    assert sorted(os.listdir(out)) == ["demo-vm", "demo-vm (2)"]
+    assert any(n.endswith(".part") for n in os.listdir(out / "demo-vm (2)"))
+
+    sim_service.faults.throttle(None)
+    again = started_queue(tmp_path / "q.sqlite", SIM_USER, SIM_PASSWORD)  # a new process's
+    try:
+        assert again.snapshot(job_id).spec.target == str(out / "demo-vm (2)")
+        again.resume(job_id)
+        done = again.wait(job_id, 60)
+    finally:
+        again.shutdown()
+    assert done.state is JobState.DONE, done.error_message
+    assert sorted(os.listdir(out)) == ["demo-vm", "demo-vm (2)"]  # no "demo-vm (3)"
+    assert consistent(out / "demo-vm (2)") == source
+    assert sorted(os.listdir(out / "demo-vm (2)")) == sorted(source)  # no .part left
