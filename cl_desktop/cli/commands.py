@@ -17,6 +17,7 @@ from cl_desktop.transfers.context import end_session
 from cl_desktop.transfers.folders import folder_upload
 from cl_desktop.transfers.jobs import (
     Direction,
+    Existing,
     FailureKind,
     JobSnapshot,
     JobSpec,
@@ -360,6 +361,8 @@ class Cli:
             item_name=name,
             dest_dir=str(Path(self.args.dest_dir).resolve()),
             file_names=tuple(self.args.names),
+            as_ova=self.args.ova,
+            existing=Existing(self.args.existing),
         )
         return self._run_new(spec)
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from cl_desktop.transfers.jobs import JobSnapshot, JobState
+from cl_desktop.transfers.download import local_paths
+from cl_desktop.transfers.jobs import JobSnapshot, JobState, Verification
 
 
 def note(text: str) -> None:
@@ -52,13 +53,18 @@ def job_summary(job: JobSnapshot) -> dict[str, Any]:
         "error_title": job.error_title or None,
         "failure": job.failure.value if job.failure else None,  # server/integrity/local/internal
         **({"source_url": job.spec.source_url} if job.spec.source_url else {}),
+        "target": job.spec.target or None,  # a download's file, folder or .ova
+        "paths": local_paths(job),  # the local files a download wrote
     }
 
 
 def job_line(job: JobSnapshot) -> str:
     base = f"job {job.id}: {job.spec.direction.value} {job.spec.item_name}: {job.state.value}"
+    if job.state is JobState.DONE and job.verification is Verification.SKIPPED:
+        return f"{base}: skipped, {job.spec.target} exists"
     if job.state is JobState.DONE:
-        return f"{base} ({job.bytes_done:,} bytes, {job.verification})"
+        where = f" -> {job.spec.target}" if job.spec.target else ""
+        return f"{base} ({job.bytes_done:,} bytes, {job.verification}){where}"
     return f"{base}: {job.error_title}: {job.error_message}" if job.error_message else base
 
 

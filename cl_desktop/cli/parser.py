@@ -9,6 +9,7 @@ from typing import Any
 
 from cl_desktop.transfers.control import RetryPolicy
 from cl_desktop.transfers.jobs import WARNING_WORDS
+from cl_desktop.transfers.jobs import Existing
 
 from .errors import EXIT_CODES_HELP
 
@@ -95,6 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("item")
     down.add_argument("dest_dir")
     down.add_argument("--file", action="append", default=[], dest="names")
+    down.add_argument(
+        "--ova",
+        action="store_true",
+        help="save an OVF template as one DEST/ITEM.ova (descriptor, manifest, disks), "
+        "each member verified against the server's checksum",
+    )
+    down.add_argument(
+        "--existing",
+        choices=[e.value for e in Existing],
+        default=Existing.KEEP_BOTH.value,
+        help="when the file, the item's folder DEST/ITEM/ (several files) or the .ova exists: "
+        "overwrite it, skip the download, or keep both, writing 'ITEM (2)' "
+        "(default: %(default)s)",
+    )
     sub.add_parser("sessions", help="update and download sessions of this user")
     session = sub.add_parser("session", help="act on one session")
     session.add_argument("action", choices=("cancel", "fail", "delete", "keep-alive"))

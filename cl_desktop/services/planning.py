@@ -10,7 +10,7 @@ from pathlib import Path
 from cl_desktop.api.models import ItemModel
 from cl_desktop.transfers.errors import PreflightError
 from cl_desktop.transfers.folders import FolderUpload, folder_upload
-from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
+from cl_desktop.transfers.jobs import Direction, Existing, JobSpec, ServerRef
 from cl_desktop.transfers.naming import infer_item_type, item_name_for, unique_item_name
 from cl_desktop.transfers.ovf import referenced_files
 
@@ -167,7 +167,12 @@ def upload_into_spec(server: ServerRef, item: ItemModel, paths: Sequence[str]) -
 
 
 def download_spec(
-    server: ServerRef, item: ItemModel, dest_dir: str, file_names: Sequence[str] = ()
+    server: ServerRef,
+    item: ItemModel,
+    dest_dir: str,
+    file_names: Sequence[str] = (),
+    as_ova: bool = False,
+    existing: Existing = Existing.KEEP_BOTH,
 ) -> JobSpec:
     return JobSpec(
         direction=Direction.DOWNLOAD,
@@ -177,4 +182,6 @@ def download_spec(
         item_name=item.name or "",
         dest_dir=dest_dir,
         file_names=tuple(file_names),
+        as_ova=as_ova and item.type == "ovf",  # only a template can be one .ova
+        existing=existing,
     )

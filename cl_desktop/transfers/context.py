@@ -43,6 +43,9 @@ class Reporter(Protocol):
     def item(self, item_id: str, item_name: str, created: bool = False) -> None: ...
     def note(self, text: str) -> None: ...  # what the row says besides the state; "" clears
     def cleanup_later(self, kind: CleanupKind, target: str) -> None: ...
+    # a download's local target, chosen on its first run: kept in the job's spec (and store)
+    # so that a later run writes to the same place and finds its .part files
+    def destination(self, path: str) -> None: ...
 
 
 @dataclass

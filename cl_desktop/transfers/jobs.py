@@ -6,6 +6,7 @@ Everything here is immutable so that it can cross threads (worker -> queue -> GU
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -60,6 +61,7 @@ class Verification(StrEnum):
     SIZE_ONLY = "size only"  # the server offered no checksum; the sizes matched
     UNVERIFIED = "unverified"
     CONSUMED = "consumed by the server"  # an OVF .mf/.cert: read on complete, not kept
+    SKIPPED = "skipped"  # a download whose target existed, with the policy "skip"
 
 
 class FailureKind(StrEnum):
@@ -70,6 +72,14 @@ class FailureKind(StrEnum):
     INTEGRITY = "integrity"  # the bytes did not match
     LOCAL = "local"  # this machine: disk, files, names
     INTERNAL = "internal"  # escaped the engine's own errors: a bug
+
+
+class Existing(StrEnum):
+    """What a download does when its target (the file, the item's folder, the .ova) exists."""
+
+    KEEP_BOTH = "keep-both"  # a free name: "name (2).ext", "ITEM (2)/" with the names inside
+    OVERWRITE = "overwrite"
+    SKIP = "skip"  # the job ends done, nothing written
 
 
 class Phase(StrEnum):
@@ -116,9 +126,12 @@ class JobSpec:
 
     Upload: `paths` into `item_id`, or into a new item `item_name` in `library_id` when
     `item_id` is None (`unique_name` picks a free name instead of failing on a clash).
-    Download: the files `file_names` (all when empty) of `item_id` into `dest_dir`.
     Import from URL (PULL): an UPLOAD whose `source_url` the server fetches itself (no
     `paths`); `source_thumbprint` is the https source's SHA-1 thumbprint ("AA:BB:...").
+    Download: the files `file_names` (all when empty) of `item_id` into `dest_dir`: one file
+    as itself, several in their own folder `dest_dir/ITEM/`, or (`as_ova`) an OVF template as
+    one `dest_dir/ITEM.ova`; `existing` says what to do when that target exists. `target` is
+    the path chosen on the job's first run (kept, so a resumed job finds its .part files).
     """
 
     direction: Direction
@@ -135,6 +148,9 @@ class JobSpec:
     ignore_warnings: tuple[str, ...] = ()
     source_url: str = ""
     source_thumbprint: str = ""
+    as_ova: bool = False
+    existing: Existing = Existing.KEEP_BOTH
+    target: str = ""
 
     @property
     def is_pull(self) -> bool:
@@ -151,6 +167,7 @@ class JobSpec:
         raw["paths"] = tuple(raw.get("paths", ()))
         raw["file_names"] = tuple(raw.get("file_names", ()))
         raw["ignore_warnings"] = tuple(raw.get("ignore_warnings", ()))
+        raw["existing"] = Existing(raw.get("existing") or Existing.KEEP_BOTH)
         return cls(**raw)
 
     @property
@@ -160,7 +177,14 @@ class JobSpec:
         if self.direction is Direction.UPLOAD:
             names = ", ".join(p.replace("\\", "/").rsplit("/", 1)[-1] for p in self.paths)
             return f"{names} -> {self.item_name or self.item_id}"
-        return f"{self.item_name or self.item_id} -> {self.dest_dir}"
+        name = self.item_name or self.item_id or ""
+        if self.target:
+            return f"{name} -> {self.target}"
+        if self.as_ova and self.item_name:
+            return f"{name} -> {os.path.join(self.dest_dir, self.item_name + '.ova')}"
+        if self.as_ova:
+            return f"{name} -> {self.dest_dir} (as .ova)"
+        return f"{name} -> {self.dest_dir}"
 
 
 @dataclass(frozen=True)
@@ -179,6 +203,8 @@ def verdict(files: Iterable[FileProgress]) -> Verification:
     with no file that counts is unverified.
     """
     kinds = [f.verification for f in files if f.verification is not Verification.CONSUMED]
+    if kinds and all(k is Verification.SKIPPED for k in kinds):
+        return Verification.SKIPPED
     if kinds and all(k is Verification.VERIFIED for k in kinds):
         return Verification.VERIFIED
     if kinds and all(k in (Verification.VERIFIED, Verification.SIZE_ONLY) for k in kinds):

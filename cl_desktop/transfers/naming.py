@@ -64,12 +64,14 @@ def safe_local_name(server_name: str) -> str:
     return name
 
 
-def unique_path(path: Path) -> Path:
-    """`path`, or `name (2).ext`, `name (3).ext`... if it exists."""
+def unique_path(path: Path, keep_suffix: bool = True) -> Path:
+    """`path`, or `name (2).ext`, `name (3).ext`... if it exists (`name.ext (2)`... for a
+    folder, `keep_suffix` False: its dots are part of the name)."""
     if not path.exists():
         return path
+    stem, suffix = (path.stem, path.suffix) if keep_suffix else (path.name, "")
     for n in range(2, 10_000):
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        candidate = path.with_name(f"{stem} ({n}){suffix}")
         if not candidate.exists():
             return candidate
     raise FileExistsError(f"no free name next to {path}")

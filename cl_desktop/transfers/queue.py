@@ -968,3 +968,12 @@ class _QueueReporter:
 
     def cleanup_later(self, kind: CleanupKind, target: str) -> None:
         self._queue._store.add_cleanup(self._server, kind.value, target)
+
+    def destination(self, path: str) -> None:
+        queue = self._queue
+        with queue._lock:
+            if self._job_id in queue._jobs:
+                job = self._job()
+                spec = dataclasses.replace(job.spec, target=path)
+                queue._store.save_spec(job.id, spec)
+                queue._update(job, spec=spec)

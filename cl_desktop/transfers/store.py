@@ -233,7 +233,8 @@ class JobStore:
             self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job.id))
 
     def save_spec(self, job_id: int, spec: JobSpec) -> None:
-        """A job's request changed after it was added (warnings the user allowed)."""
+        """Replace a job's request after it was added: the warnings the user allowed, or the
+        target a download's first run chose."""
         with self._lock:
             self._db.execute("UPDATE jobs SET spec = ? WHERE id = ?", (spec.to_json(), job_id))
 

@@ -28,6 +28,7 @@ from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
 from .connect_dialog import ask_login
 from .import_dialog import ImportRequest, ImportTarget, accept_source_certificate, ask_import_url
+from .download_dialog import DownloadChoice, DownloadQuestion, ask_download_options
 from .trust_dialog import ask_trust, show_certificate_changed
 from .warnings_dialog import AskWarnings, ask_warnings
 
@@ -186,6 +187,10 @@ class Prompts:
     confirm: Callable[[QWidget | None, str, str, Sequence[str]], bool] = field(default=confirm)
     show_error: Callable[[QWidget | None, ErrorInfo], None] = field(default=show_error)
     ask_directory: Callable[[QWidget | None, str, str], str] = field(default=ask_directory)
+    # after the folder, when it applies: loose files or .ova, and what to do if it exists
+    ask_download_options: Callable[[QWidget | None, DownloadQuestion], DownloadChoice | None] = (
+        field(default=ask_download_options)
+    )
     ask_open_files: Callable[[QWidget | None, str, str], list[str]] = field(default=ask_open_files)
     ask_save_file: Callable[[QWidget | None, str, str, str], str] = field(default=ask_save_file)
     open_folder: Callable[[str], bool] = field(default=open_folder)

@@ -32,14 +32,38 @@ from cl_desktop.services.sources import (
 )
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
-from cl_desktop.transfers.jobs import JobSpec, ServerRef
+from cl_desktop.transfers.jobs import Existing, JobSpec, ServerRef
+from cl_desktop.transfers.naming import UnsafeNameError, safe_local_name
 
 from .dialogs import Prompts
 from .import_dialog import ImportTarget
+from .download_dialog import DownloadChoice, DownloadQuestion
 
 # QSettings keys: the folders the file dialogs open in
 K_DOWNLOAD_DIR = "paths/download_dir"
 K_UPLOAD_DIR = "paths/upload_dir"
+# the download options last chosen: an OVF template as one .ova, and the if-exists policy
+K_DOWNLOAD_AS_OVA = "downloads/as_ova"
+K_DOWNLOAD_EXISTING = "downloads/existing"
+
+
+def _targets(item: ItemModel, names: Sequence[str], templates: bool) -> list[str]:
+    """What a download of `item` (or of its files `names`) may create in the folder, as the
+    engine names it: one file as itself, several in ITEM/, a template also as ITEM.ova."""
+    try:
+        if len(names) == 1:
+            return [safe_local_name(names[0])]
+        name = safe_local_name(item.name or item.id or "item")
+    except UnsafeNameError:
+        return []  # the job itself refuses the name, with the reason
+    return [name, f"{name}.ova"] if templates and item.type == "ovf" else [name]
+
+
+def _existing(value: str) -> Existing:
+    try:
+        return Existing(value)
+    except ValueError:
+        return Existing.KEEP_BOTH
 
 
 def _plural(count: int, word: str) -> str:
@@ -223,16 +247,52 @@ class TransferController(QObject):
             return
         what = f"\u201c{items[0].name}\u201d" if len(items) == 1 else f"{len(items)} items"
         folder = self._ask_download_dir(what)
-        if folder is not None:
-            self._add_jobs([download_spec(server, item, folder) for item in items])
+        if folder is None:
+            return
+        templates = any(item.type == "ovf" for item in items)
+        candidates = [name for item in items for name in _targets(item, (), templates)]
+        choice = self._ask_download_options(what, folder, templates, candidates)
+        if choice is not None:
+            self._add_jobs(
+                [
+                    download_spec(server, item, folder, (), choice.as_ova, choice.existing)
+                    for item in items
+                ]
+            )
 
     def download_files(self, item: ItemModel, names: Sequence[str]) -> None:
         server = self._server()
         if not names or server is None:
             return
-        folder = self._ask_download_dir(f"{_plural(len(names), 'file')} of \u201c{item.name}\u201d")
-        if folder is not None:
-            self._add_jobs([download_spec(server, item, folder, names)])
+        what = f"{_plural(len(names), 'file')} of \u201c{item.name}\u201d"
+        folder = self._ask_download_dir(what)
+        if folder is None:
+            return
+        choice = self._ask_download_options(what, folder, False, _targets(item, names, False))
+        if choice is not None:
+            self._add_jobs([download_spec(server, item, folder, names, False, choice.existing)])
+
+    def _ask_download_options(
+        self, what: str, folder: str, offer_ova: bool, candidates: Sequence[str]
+    ) -> DownloadChoice | None:
+        """Loose files or one .ova (for a template), and what to do with a target already in
+        `folder`: asked only when one of them applies; the answer is remembered."""
+        initial = DownloadChoice(
+            bool(self.settings.value(K_DOWNLOAD_AS_OVA, False, bool)),
+            _existing(str(self.settings.value(K_DOWNLOAD_EXISTING, "", str))),
+        )
+        exists = [name for name in candidates if (Path(folder) / name).exists()]
+        if not offer_ova and not exists:
+            return DownloadChoice(False, initial.existing)
+        question = DownloadQuestion(what, folder, offer_ova, exists, initial)
+        choice = self.prompts.ask_download_options(self._window, question)
+        if choice is None:
+            return None
+        if offer_ova:
+            self.settings.setValue(K_DOWNLOAD_AS_OVA, choice.as_ova)
+        if exists:
+            self.settings.setValue(K_DOWNLOAD_EXISTING, choice.existing.value)
+        return choice
 
     def _ask_download_dir(self, what: str) -> str | None:
         folder = self.prompts.ask_directory(

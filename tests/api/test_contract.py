@@ -13,7 +13,6 @@ import io
 import logging
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,17 +30,9 @@ from cl_desktop.api import (
     UpdateSessionState,
     errors,
 )
+from tests.support.api import vcsim_deviation
 from tests.support.servers import ServerTarget
 from tests.support.waiting import wait_until
-
-# read once: every vcsim_deviation call checks its difference against it
-PROTOCOL_NOTES = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text()
-
-
-def vcsim_deviation(target: ServerTarget, difference: str) -> bool:
-    """True on vcsim, whose `difference` from vCenter changes the expected answer."""
-    assert f"**{difference}**" in PROTOCOL_NOTES, f"not in docs/PROTOCOL.md: {difference}"
-    return target.kind == "vcsim"
 
 
 def make_client(target: ServerTarget, **kwargs: object) -> ContentLibraryClient:

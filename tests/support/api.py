@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings, UpdateSessionState
 
 if TYPE_CHECKING:
     from tests.support.servers import ServerTarget
+
+
+PROTOCOL_NOTES = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text()
+
+
+def vcsim_deviation(target: ServerTarget, difference: str) -> bool:
+    """True on vcsim, whose `difference` from vCenter (named in docs/PROTOCOL.md) changes the
+    expected answer."""
+    assert f"**{difference}**" in PROTOCOL_NOTES, f"not in docs/PROTOCOL.md: {difference}"
+    return target.kind == "vcsim"
 
 
 def client_for(target: ServerTarget) -> ContentLibraryClient:

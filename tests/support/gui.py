@@ -21,6 +21,7 @@ from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, WarningDecision
 from cl_desktop.ui.dialogs import NameAndDescription, Prompts
 from cl_desktop.ui.import_dialog import ImportRequest, ImportTarget
+from cl_desktop.ui.download_dialog import DownloadChoice, DownloadQuestion
 from cl_desktop.ui.queue_model import STATE
 
 # The offscreen platform cannot resize native windows; it says so, harmlessly.
@@ -70,6 +71,11 @@ class FakePrompts:
     import_questions: list[ImportTarget] = field(default_factory=list)
     source_certificate_answer: bool = True
     source_certificates: list[tuple[str, CertificateDetails]] = field(default_factory=list)
+    # the download options (loose/.ova, if it exists): None answers with the question's
+    # remembered defaults; `download_cancel` answers Cancel
+    download_choice: DownloadChoice | None = None
+    download_cancel: bool = False
+    download_questions: list[DownloadQuestion] = field(default_factory=list)
 
     def prompts(self) -> Prompts:
         return Prompts(
@@ -88,6 +94,7 @@ class FakePrompts:
             ask_warnings=self._ask_warnings,
             ask_import_url=self._ask_import_url,
             accept_source_certificate=self._accept_source_certificate,
+            ask_download_options=self._ask_download_options,
         )
 
     def _ask_warnings(
@@ -105,6 +112,14 @@ class FakePrompts:
     ) -> bool:
         self.source_certificates.append((url, details))
         return self.source_certificate_answer
+
+    def _ask_download_options(
+        self, _parent: Any, question: DownloadQuestion
+    ) -> DownloadChoice | None:
+        self.download_questions.append(question)
+        if self.download_cancel:
+            return None
+        return self.download_choice or question.initial
 
     def _ask_name(
         self, _parent: Any, title: str, initial: NameAndDescription, datastores: Sequence[Any]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from pathlib import Path
 
-from cl_desktop.transfers.jobs import Direction, FailureKind, JobSpec, ServerRef
+from cl_desktop.transfers.jobs import Direction, Existing, FailureKind, JobSpec, ServerRef
 from cl_desktop.transfers.store import JobStore
 
 OLD_SCHEMA = """
@@ -44,3 +45,26 @@ def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
     (again,) = JobStore(path).load()
     assert (again.item_created, again.note) == (True, "reconnecting")
     assert again.failure is FailureKind.INTEGRITY  # the CLI's exit code comes from it
+
+
+def test_a_download_spec_keeps_its_choices_and_old_ones_still_load(tmp_path: Path) -> None:
+    server = ServerRef("https://vc.test", "admin")
+    spec = JobSpec(Direction.DOWNLOAD, server, "lib-1", item_id="i", item_name="demo-vm",
+                   dest_dir="/dl", file_names=("a", "b"), as_ova=True,
+                   existing=Existing.SKIP)  # fmt: skip
+    assert JobSpec.from_json(spec.to_json()) == spec
+    assert spec.title == "demo-vm -> /dl/demo-vm.ova"
+    old = json.loads(spec.to_json())
+    for key in ("as_ova", "existing", "target"):  # a job stored before these fields
+        del old[key]
+    loaded = JobSpec.from_json(json.dumps(old))
+    assert (loaded.as_ova, loaded.existing, loaded.target) == (False, Existing.KEEP_BOTH, "")
+    assert loaded.file_names == ("a", "b")
+
+    # the target a download's first run chose is stored with the job
+    store = JobStore(tmp_path / "q.sqlite")
+    job_id = store.insert(spec, 1, 0.0)
+    store.save_spec(job_id, dataclasses.replace(spec, target="/dl/demo-vm (2).ova"))
+    (job,) = JobStore(tmp_path / "q.sqlite").load()
+    assert job.spec.target == "/dl/demo-vm (2).ova"
+    assert job.spec.title == "demo-vm -> /dl/demo-vm (2).ova"

@@ -14,8 +14,9 @@ from pytestqt.qtbot import QtBot
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
 from cl_desktop.demo import seed
-from cl_desktop.transfers.jobs import JobState, Phase, Verification
+from cl_desktop.transfers.jobs import Existing, JobState, Phase, Verification
 from cl_desktop.ui.details import NOT_AVAILABLE
+from cl_desktop.ui.download_dialog import DownloadChoice
 from cl_desktop.ui.queue_model import ERROR, ITEM, PROGRESS, SPEED, STATE, VERIFICATION
 from tests.support.api import active_sessions
 from tests.support.files import make_file
@@ -207,7 +208,12 @@ def test_download_an_item_and_selected_files_verified(
     gui.window.download_action.trigger()
     [job] = wait_jobs(qtbot, gui, 1, JobState.DONE)
     downloads = Path(fake_prompts.directory)
-    assert sorted(p.name for p in downloads.iterdir()) == ["configure-ntp.ps1", "first-boot.sh"]
+    # an item's several files go into a folder of its own, under the server's names
+    assert [p.name for p in downloads.iterdir()] == ["scripts"]
+    assert sorted(p.name for p in (downloads / "scripts").iterdir()) == [
+        "configure-ntp.ps1",
+        "first-boot.sh",
+    ]
     assert job.verification is Verification.VERIFIED
     assert gui.settings.value("paths/download_dir") == str(downloads)  # remembered
 
@@ -229,6 +235,16 @@ def test_download_an_item_and_selected_files_verified(
     assert remote.checksum_info and remote.checksum_info.checksum == sha1(
         other / "demo-vm-disk1.vmdk"
     )
+
+    # the whole template as one .ova, chosen in the download options
+    fake_prompts.download_choice = DownloadChoice(True, Existing.KEEP_BOTH)
+    gui.window.download_action.trigger()
+    qtbot.waitUntil(lambda: len(jobs(gui)) == 3 and jobs(gui)[2].state.finished, timeout=20000)
+    ova = jobs(gui)[2]
+    assert fake_prompts.download_questions[-1].offer_ova
+    assert ova.state is JobState.DONE and ova.verification is Verification.VERIFIED
+    assert ova.spec.as_ova and ova.spec.target == str(other / "demo-vm.ova")
+    assert sorted(p.name for p in other.iterdir()) == ["demo-vm-disk1.vmdk", "demo-vm.ova"]
 
 
 def test_cancel_and_retry_from_the_queue(
