@@ -35,7 +35,15 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from common import PASSWORD, USER, SimulatorProcess, make_file, replace_section, sha1_seconds
+from common import (
+    PASSWORD,
+    USER,
+    IdleGate,
+    SimulatorProcess,
+    make_file,
+    replace_section,
+    sha1_seconds,
+)
 
 MB = 1_000_000
 
@@ -102,39 +110,6 @@ class Server(SimulatorProcess):
 
 def curl(*args: str) -> None:
     subprocess.run(["curl", "-sS", "--fail", *args], check=True)
-
-
-def cpu_idle(seconds: float = 0.5) -> float:
-    """Fraction of CPU time the whole box spent idle over ``seconds``."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
-
-    idle0, total0 = sample()
-    time.sleep(seconds)
-    idle1, total1 = sample()
-    return (idle1 - idle0) / max(1, total1 - total0)
-
-
-class IdleGate:
-    """Waits (up to ``max_wait`` s) for the box to be idle before each run, since
-    other people's processes share these 2 vCPUs; counts runs that started busy."""
-
-    def __init__(self, max_wait: float, threshold: float = 0.85) -> None:
-        self.max_wait = max_wait
-        self.threshold = threshold
-        self.busy_starts = 0
-
-    def wait(self) -> None:
-        if self.max_wait <= 0 or not Path("/proc/stat").exists():
-            return
-        deadline = time.monotonic() + self.max_wait
-        while cpu_idle() < self.threshold:
-            if time.monotonic() > deadline:
-                self.busy_starts += 1
-                print("  (box still busy; running anyway)", file=sys.stderr)
-                return
 
 
 GATE = IdleGate(0)

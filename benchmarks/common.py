@@ -18,7 +18,16 @@ if str(ROOT) not in sys.path:
 from tests.support.files import make_file  # noqa: E402
 from tests.support.servers.process import SimulatorProcess as TestSimulatorProcess  # noqa: E402
 
-__all__ = ["PASSWORD", "USER", "SimulatorProcess", "make_file", "replace_section", "sha1_seconds"]
+__all__ = [
+    "PASSWORD",
+    "USER",
+    "IdleGate",
+    "SimulatorProcess",
+    "cpu_idle",
+    "make_file",
+    "replace_section",
+    "sha1_seconds",
+]
 USER, PASSWORD = "bench", "bench"
 HEADER = (
     "# Performance\n\n"
@@ -59,3 +68,36 @@ def replace_section(path: Path, title: str, body: str) -> None:
         text = text.rstrip() + "\n\n" + section
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def cpu_idle(seconds: float = 0.5) -> float:
+    """Fraction of CPU time the whole box spent idle over ``seconds``."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+    idle0, total0 = sample()
+    time.sleep(seconds)
+    idle1, total1 = sample()
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+class IdleGate:
+    """Waits (up to ``max_wait`` s) for the box to be idle before each run, since
+    other people's processes share these 2 vCPUs; counts runs that started busy."""
+
+    def __init__(self, max_wait: float, threshold: float = 0.85) -> None:
+        self.max_wait = max_wait
+        self.threshold = threshold
+        self.busy_starts = 0
+
+    def wait(self) -> None:
+        if self.max_wait <= 0 or not Path("/proc/stat").exists():
+            return
+        deadline = time.monotonic() + self.max_wait
+        while cpu_idle() < self.threshold:
+            if time.monotonic() > deadline:
+                self.busy_starts += 1
+                print("  (box still busy; running anyway)", file=sys.stderr)
+                return
