@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cl_desktop.transfers.control import RetryPolicy
-from cl_desktop.transfers.jobs import WARNING_WORDS
-from cl_desktop.transfers.jobs import Existing
+from cl_desktop.transfers.jobs import WARNING_WORDS, Existing
 
 from .errors import EXIT_CODES_HELP
 

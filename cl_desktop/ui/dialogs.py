@@ -27,8 +27,8 @@ from cl_desktop.services.connections import CertificateChange, CertificateDetail
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
 from .connect_dialog import ask_login
-from .import_dialog import ImportRequest, ImportTarget, accept_source_certificate, ask_import_url
 from .download_dialog import DownloadChoice, DownloadQuestion, ask_download_options
+from .import_dialog import ImportRequest, ImportTarget, accept_source_certificate, ask_import_url
 from .trust_dialog import ask_trust, show_certificate_changed
 from .warnings_dialog import AskWarnings, ask_warnings
 

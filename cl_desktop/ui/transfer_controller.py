@@ -36,8 +36,8 @@ from cl_desktop.transfers.jobs import Existing, JobSpec, ServerRef
 from cl_desktop.transfers.naming import UnsafeNameError, safe_local_name
 
 from .dialogs import Prompts
-from .import_dialog import ImportTarget
 from .download_dialog import DownloadChoice, DownloadQuestion
+from .import_dialog import ImportTarget
 
 # QSettings keys: the folders the file dialogs open in
 K_DOWNLOAD_DIR = "paths/download_dir"

@@ -20,8 +20,8 @@ from cl_desktop.services.connections import CertificateChange, CertificateDetail
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, WarningDecision
 from cl_desktop.ui.dialogs import NameAndDescription, Prompts
-from cl_desktop.ui.import_dialog import ImportRequest, ImportTarget
 from cl_desktop.ui.download_dialog import DownloadChoice, DownloadQuestion
+from cl_desktop.ui.import_dialog import ImportRequest, ImportTarget
 from cl_desktop.ui.queue_model import STATE
 
 # The offscreen platform cannot resize native windows; it says so, harmlessly.

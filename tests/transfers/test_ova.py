@@ -3,6 +3,7 @@ hostile or broken archive is refused, naming the member, before it can leave any
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import tarfile
@@ -37,7 +38,7 @@ def disks(tmp_path: Path) -> list[Path]:
             make_file(tmp_path / "t-disk2.vmdk", 200_017, 2)]  # fmt: skip
 
 
-def test_an_ova_streams_in_and_downloads_back_as_loose_files(
+def test_an_ova_streams_in_and_downloads_back_as_loose_files_and_as_an_ova(
     queue: TransferQueue, api_client: ContentLibraryClient, server_ref: ServerRef,
     library_id: str, server_target: ServerTarget, tmp_path: Path, disks: list[Path],
 ) -> None:  # fmt: skip
@@ -64,9 +65,23 @@ def test_an_ova_streams_in_and_downloads_back_as_loose_files(
     dest = tmp_path / "out"
     down = queue.wait(queue.add(download_spec(server_ref, library_id, job.item_id, dest)), 60)
     assert down.state is JobState.DONE, down.error_message
+    dest = Path(down.spec.target)  # a template's files go into their own folder
+    assert dest.parent == tmp_path / "out"
     assert sorted(os.listdir(dest)) == sorted(stored)
     for name in stored:
         assert (dest / name).read_bytes() == members[name], name
+
+    # and back as one .ova: descriptor first, every stored member byte-identical
+    spec = dataclasses.replace(
+        download_spec(server_ref, library_id, job.item_id, tmp_path / "ova-out"), as_ova=True
+    )
+    back = queue.wait(queue.add(spec), 60)
+    assert back.state is JobState.DONE, back.error_message
+    assert back.spec.target == str(tmp_path / "ova-out" / "appliance.ova")
+    again = members_of(Path(back.spec.target))
+    assert next(iter(again)) == "t.ovf"
+    for name in stored:
+        assert again[name] == members[name], name
 
 
 # --- hostile and broken archives ----------------------------------------------------------

@@ -113,9 +113,11 @@ def www(tmp_path: Path) -> Path:
 
 def _downloaded(queue: TransferQueue, ref: ServerRef, library_id: str, item_id: str,
                 dest: Path) -> Path:  # fmt: skip
+    """The folder or file the download wrote (several files go into their own folder)."""
     job = queue.wait(queue.add(download_spec(ref, library_id, item_id, dest)), 60)
     assert job.state is JobState.DONE, job.error_message
-    return dest
+    target = Path(job.spec.target)
+    return target if target.is_dir() else target.parent
 
 
 @SIM_ONLY
