@@ -48,6 +48,8 @@ class ImportUrlDialog(QDialog):
         self.url = QLineEdit(target.hint_url)
         self.url.setObjectName("importUrl")
         self.url.setPlaceholderText("https://server/path/file.iso or .../template.ovf")
+        # room for a whole typical URL: a cut one hides the part that names the file
+        self.url.setMinimumWidth(self.url.fontMetrics().horizontalAdvance("x" * 60))
         self.new_item = QRadioButton(f"A &new item in \u201c{target.library_name}\u201d named:")
         self.name = QLineEdit(suggested_item_name(target.hint_url))
         self.name.setObjectName("importName")
