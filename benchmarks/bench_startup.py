@@ -2,13 +2,15 @@
 each the whole command as a user runs it, beside the interpreter's own start (`python -c pass`,
 the floor no command can go under).
 
-    python benchmarks/bench_startup.py [--runs 21] [--quick] [--write docs/PERFORMANCE.md]
+    python benchmarks/bench_startup.py [--runs 21] [--quick] [--before REV] [--write FILE]
 
 With bytecode caches (PYTHONDONTWRITEBYTECODE unset, two warm-up runs of each command first),
 the code of this checkout (PYTHONPATH), stdout to /dev/null. Each round waits for an idle CPU,
-then runs the peer and the commands once each, in an order that alternates between rounds.
-Prints a Markdown table; `--write FILE` replaces its `## Start-up` section; the goal rows go to
-benchmarks/results/bench_startup.json (run_all.py's summary). `run()` is the same for callers.
+then runs every command once, in an order that alternates between rounds. `--before REV` also
+times the same commands of git revision REV (extracted to a temporary folder) in the same
+rounds: the "before" of the summary. Prints a Markdown table; `--write FILE` replaces its
+`## Start-up` section; the goal rows go to benchmarks/results/bench_startup.json (run_all.py's
+summary). `run()` does the same for a caller.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -27,11 +30,8 @@ from typing import Any
 from common import ROOT, IdleGate, replace_section, write_results
 
 GOAL_MS, MOONSHOT_MS = 150.0, 80.0
-# Measured before issue 12 (the issue: 0.3 s for --help, of which 0.22 s importing).
-BEFORE = "300 ms (issue 12)"
-
-
 PEER = "python -c pass"
+ISSUE_BEFORE = "300 ms (issue 12, --help)"  # when no --before revision is timed
 
 
 def cli_args(store: Path) -> dict[str, list[str]]:
@@ -50,11 +50,23 @@ def cli_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cl_desktop.cli"]
 
 
-def environment(data_dir: Path) -> dict[str, str]:
+def environment(code: Path, data_dir: Path) -> dict[str, str]:
+    """Bytecode caches allowed, the cl_desktop of `code` first, a data dir of its own."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     env["CL_DESKTOP_DATA_DIR"] = str(data_dir)  # never the user's own store
     return env
+
+
+def extract(revision: str, folder: Path) -> Path:
+    """cl_desktop/ of git revision `revision`, written under `folder`."""
+    archive = folder / "before.tar"
+    subprocess.run(
+        ["git", "archive", "-o", str(archive), revision, "cl_desktop"], cwd=ROOT, check=True
+    )
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder / "before", filter="data")
+    return folder / "before"
 
 
 def wall_ms(command: list[str], env: dict[str, str]) -> float:
@@ -63,33 +75,21 @@ def wall_ms(command: list[str], env: dict[str, str]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def import_ms(args: list[str], env: dict[str, str]) -> float:
-    """What `python -X importtime` gives all imports of one run (its top-level entries), ms."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "cl_desktop.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    total = 0
-    for line in proc.stderr.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
-            _, cumulative, name = line.split("|")
-            if cumulative.strip().isdigit() and not name.startswith("  "):
-                total += int(cumulative)
-    return total / 1000
-
-
-def measure(runs: int, gate: IdleGate) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """({label: wall ms per run}, {label: import ms of one run})."""
+def measure(runs: int, gate: IdleGate, before: str | None) -> dict[str, list[float]]:
+    """{label: wall ms of each round}; labels of the `before` revision start with 'before: '."""
     with tempfile.TemporaryDirectory(prefix="cl-bench-startup-") as tmp:
-        env = environment(Path(tmp) / "data")
-        args = cli_args(Path(tmp) / "queue.sqlite")
-        timed = {PEER: [sys.executable, "-c", "pass"]}
-        timed |= {label: [*cli_command(), *a] for label, a in args.items()}
-        for command in timed.values():  # bytecode caches written, files in the page cache
+        folder = Path(tmp)
+        args = cli_args(folder / "queue.sqlite")
+        now_env = environment(ROOT, folder / "data")
+        timed = {PEER: ([sys.executable, "-c", "pass"], now_env)}
+        timed |= {label: ([*cli_command(), *a], now_env) for label, a in args.items()}
+        if before:
+            code = extract(before, folder)
+            old_env = environment(code, folder / "data-before")
+            for label, a in cli_args(folder / "queue-before.sqlite").items():
+                if "--version" not in label:  # it had none
+                    timed[f"before: {label}"] = ([*cli_command(), *a], old_env)
+        for command, env in timed.values():  # bytecode caches written, files in the page cache
             for _ in range(2):
                 wall_ms(command, env)
         samples: dict[str, list[float]] = {label: [] for label in timed}
@@ -97,21 +97,26 @@ def measure(runs: int, gate: IdleGate) -> tuple[dict[str, list[float]], dict[str
         for run in range(runs):
             gate.wait()
             for label in order if run % 2 == 0 else reversed(order):
-                samples[label].append(wall_ms(timed[label], env))
-        imports = {label: import_ms(a, env) for label, a in args.items()}
-    return samples, imports
+                samples[label].append(wall_ms(*timed[label]))
+    return samples
 
 
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
 
 
-def goal_rows(samples: dict[str, list[float]], floor: float) -> list[dict[str, Any]]:
+def goal_rows(samples: dict[str, list[float]], before: str | None) -> list[dict[str, Any]]:
+    floor = statistics.median(samples[PEER])
     rows = []
     for label, values in samples.items():
-        if label == PEER:
+        if label == PEER or label.startswith("before: "):
             continue
         median = statistics.median(values)
+        old = samples.get(f"before: {label}")
+        if old:
+            was = f"{summary(old)} ms ({before})"
+        else:
+            was = ISSUE_BEFORE if "--help" in label else None
         rows.append(
             {
                 "measure": f"`{label}`, wall time",
@@ -120,7 +125,7 @@ def goal_rows(samples: dict[str, list[float]], floor: float) -> list[dict[str, A
                 "goal": f"< {GOAL_MS:.0f} ms (moonshot < {MOONSHOT_MS:.0f} ms)",
                 "ceiling": f"python -c pass: {floor:.0f} ms",
                 "met": median < GOAL_MS,
-                "before": BEFORE if "history" not in label else None,
+                "before": was,
                 "min": min(values),
                 "max": max(values),
                 "runs": len(values),
@@ -129,39 +134,48 @@ def goal_rows(samples: dict[str, list[float]], floor: float) -> list[dict[str, A
     return rows
 
 
-def report(samples: dict[str, list[float]], imports: dict[str, float], gate: IdleGate) -> str:
-    runs = len(next(iter(samples.values())))
+def report(samples: dict[str, list[float]], gate: IdleGate, before: str | None) -> str:
+    runs = len(samples[PEER])
+    floor = statistics.median(samples[PEER])
+    was = f"; `before:` rows are revision {before} in the same rounds" if before else ""
     lines = [
         f"`benchmarks/bench_startup.py` ({time.strftime('%Y-%m-%d')}): Python "
         f"{platform.python_version()}, {os.cpu_count()} vCPUs (shared; each round waited for "
         f">= 85% idle CPU, {gate.busy_starts} started busy anyway), bytecode caches warm, "
-        f"wall time of the whole process, median [min-max] of {runs} rounds, ms. Before issue "
-        "12, `--help` took about 300 ms, 220 of them importing (requests, the engine, the "
-        "keyring's dependencies); now each command imports what it uses.",
+        f"wall time of the whole process, median [min-max] of {runs} rounds, ms{was}.",
         "",
-        "| command | wall ms | importing ms (`-X importtime`, one run) | goal |",
+        "| command | wall ms | above `python -c pass` | goal |",
         "|---|---|---|---|",
     ]
     for label, values in samples.items():
-        goal = f"< {GOAL_MS:.0f} (moonshot < {MOONSHOT_MS:.0f})" if label in imports else "floor"
-        imported = f"{imports[label]:.0f}" if label in imports else ""
-        lines.append(f"| `{label}` | {summary(values)} | {imported} | {goal} |")
+        above = "" if label == PEER else f"{statistics.median(values) - floor:.0f}"
+        goal = "" if label == PEER or label.startswith("before: ") else f"< {GOAL_MS:.0f}"
+        lines.append(f"| `{label}` | {summary(values)} | {above} | {goal} |")
     lines += [
         "",
-        "`tests/transfers/test_cli_startup.py` keeps it so: `--help` and `--version` load "
-        "neither requests, ssl, sqlite3, the keyring, cryptography nor the transfer engine; "
-        "`history` loads sqlite3 and the job store only.",
+        "Before, `--help` imported requests, urllib3, ssl, the client, the transfer engine and "
+        "the trust store's cryptography: `python -X importtime` put 0.22 s of its 0.3 s in "
+        "importing. Now the parser needs only the job model's words, the `api` package imports "
+        "its client at first use, and each command imports the engine, the job store (sqlite3) "
+        "or the trust store where it first needs them. `tests/transfers/test_cli_startup.py` "
+        "keeps it so: `--help` and `--version` load none of them, `history` only sqlite3 and "
+        "the job store.",
     ]
     return "\n".join(lines)
 
 
-def run(quick: bool = False, write: Path | None = None, runs: int | None = None) -> list[dict]:
+def run(
+    quick: bool = False,
+    write: Path | None = None,
+    runs: int | None = None,
+    before: str | None = None,
+) -> list[dict[str, Any]]:
     """Measure, print, write the results file (and the section of `write`); the goal rows."""
     gate = IdleGate(max_wait=5 if quick else 30)
-    samples, imports = measure(runs or (7 if quick else 21), gate)
-    text = report(samples, imports, gate)
+    samples = measure(runs or (7 if quick else 21), gate, before)
+    text = report(samples, gate, before)
     print(text)
-    rows = goal_rows(samples, statistics.median(samples[PEER]))
+    rows = goal_rows(samples, before)
     write_results("bench_startup", rows)
     if write:
         replace_section(write, "Start-up", text)
@@ -173,9 +187,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, help="rounds (default 21, --quick 7)")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter idle waits")
+    parser.add_argument("--before", metavar="REV", help="also time this git revision's commands")
     parser.add_argument("--write", type=Path, metavar="FILE", help="replace '## Start-up' in FILE")
     args = parser.parse_args()
-    run(args.quick, args.write, args.runs)
+    run(args.quick, args.write, args.runs, args.before)
     return 0
 
 
