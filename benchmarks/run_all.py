@@ -44,7 +44,10 @@ class Script:
 
 
 SCRIPTS = (
-    Script("bench_simulator", ("--runs", "1", "--warmup", "0", "--size-mib", "256")),
+    Script(
+        "bench_simulator",
+        ("--runs", "1", "--warmup", "0", "--size-mib", "256", "--calls", "5", "--idle-wait", "10"),
+    ),
     Script("bench_transfers", ("--runs", "1", "--size-mib", "256")),
     Script("bench_ova", ("--runs", "1", "--disk-mib", "64")),
     Script("bench_browse", ()),
