@@ -86,9 +86,9 @@ STALLS_NOTE = (
     "The GUI thread runs no Python of ours in a long stall: sampled from outside (its "
     "/proc state and wait channel every 2 ms), it is runnable but waiting for a CPU (the "
     '"waited for a CPU" row; the 2 vCPUs are shared with other work, and four transfers, '
-    "their hashing and the service already want more than two), or asleep on a futex, which "
-    "is the GIL the transfer threads pass around. The medians meet the goals; the worst rounds "
-    "are those the box was busiest in."
+    "their hashing and the service already want more than two), or asleep on a futex (most "
+    "likely the GIL, which the transfer threads pass around). The medians meet the goals; the "
+    "worst rounds are those the box was busiest in."
 )
 # The figures before issue 12 (docs/PERFORMANCE.md, 2026-11-27), for the summary's "before".
 BEFORE = {
