@@ -2,15 +2,16 @@
 each the whole command as a user runs it, beside the interpreter's own start (`python -c pass`,
 the floor no command can go under).
 
-    python benchmarks/bench_startup.py [--runs 21] [--quick] [--before REV] [--write FILE]
+    python benchmarks/bench_startup.py [--runs 21] [--quick] [--before REV|none] [--write FILE]
 
 With bytecode caches (PYTHONDONTWRITEBYTECODE unset, two warm-up runs of each command first),
 the code of this checkout (PYTHONPATH), stdout to /dev/null. Each round waits for an idle CPU,
 then runs every command once, in an order that alternates between rounds. `--before REV` also
 times the same commands of git revision REV (extracted to a temporary folder) in the same
-rounds: the "before" of the summary. Prints a Markdown table; `--write FILE` replaces its
-`## Start-up` section; the goal rows go to benchmarks/results/bench_startup.json (run_all.py's
-summary). `run()` does the same for a caller.
+rounds: the "before" of the summary (default: the last commit before issue 12's work).
+Prints a Markdown table; `--write FILE` replaces its `## Start-up` section; the goal rows go to
+benchmarks/results/bench_startup.json (run_all.py's summary). `run()` does the same for a
+caller.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from common import ROOT, IdleGate, replace_section, write_results
 GOAL_MS, MOONSHOT_MS = 150.0, 80.0
 PEER = "python -c pass"
 ISSUE_BEFORE = "300 ms (issue 12, --help)"  # when no --before revision is timed
+BEFORE_REV = "81767f9"  # the last commit before issue 12's work: the default --before
 
 
 def cli_args(store: Path) -> dict[str, list[str]]:
@@ -183,14 +185,29 @@ def run(
     return rows
 
 
+def default_before() -> str:
+    """BEFORE_REV when this checkout has it (git history, not a copy of the files), else 'none'."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{BEFORE_REV}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+    )
+    return BEFORE_REV if found.returncode == 0 else "none"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, help="rounds (default 21, --quick 7)")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter idle waits")
-    parser.add_argument("--before", metavar="REV", help="also time this git revision's commands")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        default=default_before(),
+        help="also time this git revision's commands ('none': do not; default: %(default)s)",
+    )
     parser.add_argument("--write", type=Path, metavar="FILE", help="replace '## Start-up' in FILE")
     args = parser.parse_args()
-    run(args.quick, args.write, args.runs, args.before)
+    run(args.quick, args.write, args.runs, None if args.before == "none" else args.before)
     return 0
 
 

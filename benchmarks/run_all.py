@@ -59,6 +59,7 @@ SCRIPTS = (
 
 # The issue's table, in its order: (goal, the script whose results file holds its rows).
 XFER, BROWSE = "bench_transfers", "bench_browse"
+TRANSFER_SCRIPTS = (XFER, "bench_ova")  # their rows get the curl/SHA-1/disk ceilings
 ISSUE_GOALS = (
     ("cl-transfer upload, 1 GiB, whole command, vs curl: >= 0.9x (moonshot 0.95x)", XFER),
     ("cl-transfer download, same: >= 0.9x (moonshot 0.95x)", XFER),
@@ -247,10 +248,13 @@ def now_cell(row: dict[str, Any]) -> str:
     return cell
 
 
-def ceiling_cell(row: dict[str, Any], ceilings: dict[str, str]) -> str:
-    """The row's own ceiling, else the one of this run that bounds it (by direction)."""
+def ceiling_cell(row: dict[str, Any], ceilings: dict[str, str], script: str) -> str:
+    """The row's own ceiling, else for a transfer's row the one of this run that bounds it
+    (by direction)."""
     if row.get("ceiling"):
         return str(row["ceiling"])
+    if script not in TRANSFER_SCRIPTS:
+        return ""
     measure = str(row["measure"]).lower()
     if "upload" in measure and "curl upload" in ceilings:
         return f"curl {ceilings['curl upload']}; SHA-1 {ceilings['sha1']}"
@@ -291,7 +295,7 @@ def compose(
             for row in rows:
                 lines.append(
                     f"| {row['measure']} | {row.get('before') or ''} | {now_cell(row)} | "
-                    f"{row.get('goal') or ''} | {ceiling_cell(row, ceilings)} | "
+                    f"{row.get('goal') or ''} | {ceiling_cell(row, ceilings, script)} | "
                     f"{met_cell(row.get('met'))} | {script} |"
                 )
         elif script in owners:

@@ -75,6 +75,7 @@ def test_rows_in_the_issue_order_with_ranges_ceilings_and_verdicts(tmp_path: Pat
     assert startup[2] == "67.4 ms [61.0-80.2]" and startup[4] == "python -c pass: 21 ms"
     gui = rows[7]
     assert gui[1:3] == ["50 ms", "38.2 ms [30.1-53.0]"] and gui[5] == "yes"
+    assert gui[4] == ""  # an upload's stall, not a transfer rate: no curl ceiling beside it
     browse = rows[4:7]
     assert all(r[2] == "not measured" for r in browse)
     assert "first rows shown" in browse[0][0] and "cache" in browse[2][0]
