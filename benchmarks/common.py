@@ -4,11 +4,13 @@ ceiling of this CPU, and rewriting one '## Section' of docs/PERFORMANCE.md, keep
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # The benchmarks share the tests' launcher and file generator (tests.support).
@@ -27,8 +29,10 @@ __all__ = [
     "make_file",
     "replace_section",
     "sha1_seconds",
+    "write_results",
 ]
 USER, PASSWORD = "bench", "bench"
+RESULTS = ROOT / "benchmarks" / "results"
 HEADER = (
     "# Performance\n\n"
     "Every number here was measured by a script in `benchmarks/`; rerun it to update.\n"
@@ -54,8 +58,9 @@ def sha1_seconds(size: int) -> float:
     return time.perf_counter() - started
 
 
-def replace_section(path: Path, title: str, body: str) -> None:
-    """Write `body` as the section '## title' of `path` (created if missing)."""
+def replace_section(path: Path, title: str, body: str, first: bool = False) -> None:
+    """Write `body` as the section '## title' of `path` (created if missing): in place if it is
+    there, else at the end, or before the other sections with `first`."""
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
     body = body.strip()
     if not body.startswith(f"## {title}\n"):
@@ -64,6 +69,8 @@ def replace_section(path: Path, title: str, body: str) -> None:
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _m: section + "\n", text, count=1).rstrip() + "\n"
+    elif first and (other := re.search(r"^## ", text, re.M)):
+        text = text[: other.start()] + section + "\n" + text[other.start() :]
     else:
         text = text.rstrip() + "\n\n" + section
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,3 +108,11 @@ class IdleGate:
                 self.busy_starts += 1
                 print("  (box still busy; running anyway)", file=sys.stderr)
                 return
+
+
+def write_results(name: str, rows: list[dict[str, Any]]) -> None:
+    """benchmarks/results/<name>.json = {"rows": rows}, for run_all.py's summary. A row:
+    measure, value (the median), unit, goal, ceiling, met, before; optionally min, max, runs."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"rows": rows}, indent=2, ensure_ascii=False)
+    (RESULTS / f"{name}.json").write_text(text + "\n", encoding="utf-8")

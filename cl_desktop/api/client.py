@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
-from urllib.parse import urlsplit
 
 import requests
 
+from .addresses import normalize_server
 from .errors import (
     ContentLibraryError,
     NoSuchHost,
@@ -81,17 +81,6 @@ class Credentials:
 
     def __repr__(self) -> str:  # never show the password in logs or tracebacks
         return f"Credentials(username={self.username!r}, password=***)"
-
-
-def normalize_server(server: str) -> str:
-    """'vc.example', 'vc:8443' or 'https://vc/' -> 'https://vc' (scheme, host, port only)."""
-    text = server.strip().rstrip("/")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not a server address: {server!r}")
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 class ContentLibraryClient:

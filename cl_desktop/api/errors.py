@@ -70,6 +70,10 @@ class ConnectTimedOut(TransportError):
     hint = "Check the server address, and that no firewall or VPN blocks the way to it."
 
 
+class ReadTimedOut(TransportError):
+    """A connected server sent nothing for the read timeout (a stall, when bytes should move)."""
+
+
 class NotTls(TransportError):
     """The port answered, but not with TLS (an http-only server reached with https)."""
 

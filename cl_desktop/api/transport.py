@@ -32,17 +32,13 @@ from .errors import (
     NoSuchHost,
     NotTls,
     PinMismatch,
+    ReadTimedOut,
     SelfSignedCertificate,
     TlsHandshakeFailed,
     TlsTrustError,
     TransportError,
     UntrustedCertificate,
 )
-
-
-class ReadTimedOut(TransportError):
-    """A connected server sent nothing for the read timeout (a stall, when bytes should move)."""
-
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 

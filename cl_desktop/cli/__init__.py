@@ -10,16 +10,10 @@ the keyring, else a prompt. Each command ends its login on the server before it 
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from cl_desktop.api import ContentLibraryError
-from cl_desktop.transfers.errors import LocalError, describe
-
-from .commands import Cli
 from .errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -27,17 +21,44 @@ from .errors import (
     UsageError,
     exit_code_for,
 )
-from .interrupts import Interrupts
-from .output import note
 from .parser import build_parser
-from .passwords import KEYRING_SERVICE, password_for
+
+if TYPE_CHECKING:
+    from .commands import Cli
+    from .passwords import KEYRING_SERVICE, password_for
 
 __all__ = ["KEYRING_SERVICE", "Cli", "UsageError", "main", "password_for"]
 
 
+def __getattr__(name: str) -> Any:
+    # imported at first use, not with the package: the commands bring the engine, the
+    # passwords the data dirs, and `cl-transfer --help` needs neither
+    if name == "Cli":
+        from . import commands
+
+        return commands.Cli
+    if name in ("KEYRING_SERVICE", "password_for"):
+        from . import passwords
+
+        return getattr(passwords, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help, --version and usage errors end here
+    # Only now what the commands need (the engine, logging): the lines above stay quick.
+    import json
+    import logging
+    import traceback
+
+    from cl_desktop.api import ContentLibraryError
+    from cl_desktop.transfers.errors import LocalError, describe
+
+    from .commands import Cli
+    from .interrupts import Interrupts
+    from .output import note
+
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -6,14 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from cl_desktop import paths
-from cl_desktop.api import ContentLibraryClient, TlsSettings, errors
-from cl_desktop.api.client import normalize_server
-from cl_desktop.credentials import trust
-from cl_desktop.transfers.context import end_session
+from cl_desktop.api import ContentLibraryError, errors
+from cl_desktop.api.addresses import normalize_server
 from cl_desktop.transfers.folders import folder_upload
 from cl_desktop.transfers.jobs import (
     Direction,
@@ -25,8 +23,6 @@ from cl_desktop.transfers.jobs import (
     ServerRef,
 )
 from cl_desktop.transfers.naming import item_name_for
-from cl_desktop.transfers.queue import TransferQueue
-from cl_desktop.transfers.store import JobStore
 
 from .errors import (
     EXIT_FAILED,
@@ -34,19 +30,29 @@ from .errors import (
     EXIT_INTERNAL,
     EXIT_OK,
     INTERNAL_ERROR,
-    NoSuchJob,
     UsageError,
 )
-from .importing import source_thumbprint
-from .output import ProgressLine, job_line, job_summary, jsonable, note
+from .output import job_line, job_summary, jsonable, note
 from .parser import retry_policy
 from .passwords import password_for
-from .trusting import run_trust, run_untrust
+
+# The client (requests, ssl), the queue (the whole engine), the job store (sqlite3) and the
+# trust store (cryptography) are imported where a command first needs them: a command that
+# never connects starts in a fraction of the time.
+if TYPE_CHECKING:
+    from cl_desktop.api import ContentLibraryClient, TlsSettings
+    from cl_desktop.transfers.queue import TransferQueue
+    from cl_desktop.transfers.store import JobStore
 
 # Commands that work on the local queue database alone: no password, no login.
 _OFFLINE_COMMANDS = frozenset({"jobs", "history", "trust", "untrust"})
 # Commands about the server itself, not an account: no --user needed.
 _NO_USER_COMMANDS = frozenset({"trust", "untrust"})
+
+
+class NoSuchJob(ContentLibraryError):
+    title = "No such job"
+    hint = "`cl-transfer jobs` lists the jobs."
 
 
 class Cli:
@@ -59,9 +65,11 @@ class Cli:
             raise UsageError(f"{args.command} needs --user")
         if args.stall_seconds > args.stall_limit:
             raise UsageError("--stall-time must not be longer than --stall-limit")
+        self._explicit_tls: TlsSettings | None = None  # made at first use when not given
         try:
             self.url = normalize_server(args.server)
-            self._explicit_tls = TlsSettings(ca_file=args.ca_file, pin_sha256=args.pin_sha256)
+            if args.ca_file or args.pin_sha256:  # checked now: a bad one is a usage error
+                self._explicit_tls = self._tls_settings()
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         # Only an explicit pin goes into the jobs' server: one from the trust store is looked
@@ -79,9 +87,18 @@ class Cli:
         """The trust for this server: --ca-file/--pin-sha256, else the pin the window trusted.
 
         Read at first use: commands that never connect do not read the trust store."""
+        from cl_desktop.credentials import trust
+
         if self._tls is None:
+            if self._explicit_tls is None:
+                self._explicit_tls = self._tls_settings()
             self._tls = trust.tls_for(self.url, self._explicit_tls)
         return self._tls
+
+    def _tls_settings(self) -> TlsSettings:
+        from cl_desktop.api import TlsSettings
+
+        return TlsSettings(ca_file=self.args.ca_file, pin_sha256=self.args.pin_sha256)
 
     @property
     def _pin_from_store(self) -> bool:
@@ -91,6 +108,8 @@ class Cli:
     def client(self) -> ContentLibraryClient:
         """The logged-in client, made at first use (offline commands never log in)."""
         if self._client is None:
+            from cl_desktop.api import ContentLibraryClient
+
             self._client = ContentLibraryClient(
                 self.args.server,
                 self.args.user,
@@ -104,6 +123,8 @@ class Cli:
             try:
                 self._client.login()
             except errors.TlsTrustError:
+                from cl_desktop.credentials import trust
+
                 if self._pin_from_store:  # a changed certificate says so, with both prints
                     trust.check_server(self.url)
                 raise
@@ -260,12 +281,18 @@ class Cli:
 
     def store(self) -> JobStore:
         if self._store is None:
+            from cl_desktop.transfers.store import JobStore
+
             self._store = JobStore(self._store_path())
         return self._store
 
     def _queue(self) -> TransferQueue:
         """The queue, started with none of the persisted jobs: each command takes its own."""
         if self._queue_obj is None:
+            from cl_desktop.transfers.queue import TransferQueue
+
+            from .output import ProgressLine
+
             queue = TransferQueue(
                 self.store(),
                 lambda ref: self.client,
@@ -325,6 +352,8 @@ class Cli:
         return tuple(paths), folder_name
 
     def cmd_import_url(self) -> int:
+        from .importing import source_thumbprint
+
         url = self.args.url
         thumbprint = source_thumbprint(url, self.args)  # before anything is made
         ref = self.args.item
@@ -428,6 +457,8 @@ class Cli:
 
     def cmd_remove(self) -> int:
         job = self._adopt(self.args.job_id)
+        from cl_desktop.transfers.context import end_session
+
         if job.session_id:  # left by a run that was killed: end it, as the queue would
             sessions = (
                 self.client.update_sessions
@@ -472,9 +503,13 @@ class Cli:
         return EXIT_OK
 
     def cmd_trust(self) -> int:
+        from .trusting import run_trust
+
         return run_trust(self.url, self.args, self.out)
 
     def cmd_untrust(self) -> int:
+        from .trusting import run_untrust
+
         return run_untrust(self.url, self.out)
 
     def cmd_history(self) -> int:

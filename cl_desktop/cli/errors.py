@@ -1,10 +1,8 @@
-"""Exit codes, the CLI's own errors, and the exit code each kind of error gives."""
+"""Exit codes, the CLI's own errors, and the exit code each kind of error gives.
+
+Imports nothing of the engine at load: --help shows the exit codes, and must stay quick."""
 
 from __future__ import annotations
-
-from cl_desktop.api import ContentLibraryError, TlsTrustError, errors
-from cl_desktop.transfers.errors import IntegrityError, LocalError
-from cl_desktop.transfers.queue import JobClaimed
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_TLS, EXIT_INTEGRITY = range(7)
 EXIT_LOCAL, EXIT_IN_USE = 7, 8
@@ -22,25 +20,25 @@ class UsageError(Exception):
     title = "Usage"
 
 
-class NoSuchJob(ContentLibraryError):
-    title = "No such job"
-    hint = "`cl-transfer jobs` lists the jobs."
-
-
-# Most specific first: the first class the error is an instance of gives the code.
-EXIT_CODE_BY_TYPE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
-    (TlsTrustError, EXIT_TLS),
-    ((errors.Unauthenticated, errors.Unauthorized), EXIT_AUTH),
-    ((errors.NotFound, NoSuchJob), EXIT_NOT_FOUND),
-    (IntegrityError, EXIT_INTEGRITY),
-    (UsageError, EXIT_USAGE),
-    (JobClaimed, EXIT_IN_USE),
-    ((LocalError, OSError), EXIT_LOCAL),
-)
-
-
 def exit_code_for(exc: BaseException) -> int:
-    for kinds, code in EXIT_CODE_BY_TYPE:
+    # the error classes are imported here, at an error, not with the command line's grammar
+    from cl_desktop.api import TlsTrustError, errors
+    from cl_desktop.transfers.errors import IntegrityError, LocalError
+    from cl_desktop.transfers.queue import JobClaimed
+
+    from .commands import NoSuchJob
+
+    # Most specific first: the first class the error is an instance of gives the code.
+    by_type: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
+        (TlsTrustError, EXIT_TLS),
+        ((errors.Unauthenticated, errors.Unauthorized), EXIT_AUTH),
+        ((errors.NotFound, NoSuchJob), EXIT_NOT_FOUND),
+        (IntegrityError, EXIT_INTEGRITY),
+        (UsageError, EXIT_USAGE),
+        (JobClaimed, EXIT_IN_USE),
+        ((LocalError, OSError), EXIT_LOCAL),
+    )
+    for kinds, code in by_type:
         if isinstance(exc, kinds):
             return code
     return EXIT_FAILED

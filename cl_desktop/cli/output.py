@@ -9,7 +9,6 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from cl_desktop.transfers.download import local_paths
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, Verification
 
 
@@ -40,6 +39,8 @@ class ProgressLine:
 
 
 def job_summary(job: JobSnapshot) -> dict[str, Any]:
+    from cl_desktop.transfers.download import local_paths  # the engine: not at every start
+
     return {
         "job": job.id,
         "direction": job.spec.direction.value,

@@ -7,8 +7,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from cl_desktop.transfers.control import RetryPolicy
+from cl_desktop import __version__
 from cl_desktop.transfers.jobs import WARNING_WORDS, Existing
+from cl_desktop.transfers.policy import RetryPolicy
 
 from .errors import EXIT_CODES_HELP
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{text} (default: %(default)s)",
         )
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("libraries", help="list libraries")
     sub.add_parser("items", help="list items of a library").add_argument("library")

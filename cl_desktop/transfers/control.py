@@ -6,21 +6,21 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from cl_desktop.api.errors import (
     ContentLibraryError,
     InternalServerError,
+    ReadTimedOut,
     ServiceUnavailable,
     TimedOut,
     TlsTrustError,
     TransportError,
 )
-from cl_desktop.api.transport import ReadTimedOut
 
 from .errors import Interrupted, ServerUnreachable, StalledError
 from .jobs import Phase
+from .policy import RetryPolicy as RetryPolicy  # its home was here: still importable from here
 
 T = TypeVar("T")
 
@@ -35,24 +35,6 @@ RETRYABLE: tuple[type[ContentLibraryError], ...] = (
 
 def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, RETRYABLE) and not isinstance(exc, TlsTrustError)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long a job keeps trying (the settings behind "reconnecting" and "stalled").
-
-    A streak of connection or 5xx failures is retried with capped exponential backoff until
-    `reconnect_window` seconds have passed since its first failure (vCenter's services restart
-    in tens of seconds). A transfer moving fewer than `stall_bytes` in `stall_seconds` is
-    stalled (curl's --speed-limit/--speed-time); it fails once stalled for `stall_limit`.
-    """
-
-    reconnect_window: float = 120.0
-    stall_bytes: int = 64 * 1024
-    stall_seconds: float = 30.0
-    stall_limit: float = 90.0
-    base_delay: float = 0.5
-    max_delay: float = 15.0
 
 
 class Stalled(TransportError):
