@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import partial
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
-from cl_desktop.api import ContentLibraryClient
+from cl_desktop.api import ContentLibraryClient, normalize_server
 from cl_desktop.api.errors import NotFound, OperationNotFound, Unsupported
 from cl_desktop.api.models import FileInfo, ItemModel, StorageInfo
 from cl_desktop.transfers.jobs import ServerRef
 
 from .connection import Connector
 from .errors import ErrorInfo
+from .item_cache import ItemCache
 from .planning import DropPlan, plan_drop
 from .tasks import BackgroundTasks, Failure, TaskCancelled
 
 ITEM_FETCH_THREADS = 8  # vCenter has no bulk "get items": one GET per item, a few in parallel
 PROGRESS_INTERVAL = 0.25  # seconds between "loading items n/m" reports
+# Fetched items reach the table in pages: at most this often, or once this many are in, the
+# first page small so the first rows show at once, later ones bigger (fewer model updates).
+PAGE_SECONDS = 0.1
+FIRST_PAGE_ROWS = 50
+PAGE_ROWS = 1000
+FIRST_CACHED_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -39,11 +47,21 @@ class LibraryBrowser(QObject):
     answers by signal (which names the server too: library and item ids are unique per
     server only).
 
+    An item load shows what it has as soon as it has it: the library's cached items first
+    (`items_cached`, from the `ItemCache` of the last run), then the listed ids
+    (`items_listed`: rows whose item is gone go), then the items as their GETs answer, in
+    pages (`items_page`: new items first, then every cached one again, since only a GET
+    tells whether an item changed), and last the whole list (`items_loaded`), which is
+    written to the cache.
+
     Signals:
         connected(ServerRef): added (its libraries follow); a second server is added.
         disconnected(ServerRef): the user disconnected it (its libraries are gone).
         libraries_loaded(ServerRef, tuple[LibraryModel, ...])
         libraries_failed(ServerRef, ErrorInfo)
+        items_cached(ServerRef, str library_id, tuple[ItemModel, ...]): from the cache.
+        items_listed(ServerRef, str library_id, tuple[str, ...]): the library's item ids.
+        items_page(ServerRef, str library_id, tuple[ItemModel, ...]): items just fetched.
         items_progress(ServerRef, str library_id, int done, int total): a big library loads.
         items_loaded(ServerRef, str library_id, tuple[ItemModel, ...])
         items_failed(ServerRef, str library_id, ErrorInfo)
@@ -55,18 +73,30 @@ class LibraryBrowser(QObject):
     disconnected = Signal(object)
     libraries_loaded = Signal(object, object)
     libraries_failed = Signal(object, object)
+    items_cached = Signal(object, str, object)
+    items_listed = Signal(object, str, object)
+    items_page = Signal(object, str, object)
     items_progress = Signal(object, str, int, int)
     items_loaded = Signal(object, str, object)
+    # from the fetching thread: (generation, signal name, server, library id, value); relayed
+    # on the GUI thread unless a newer load superseded it
+    _relay = Signal(int, str, object, str, object)
     items_failed = Signal(object, str, object)
     details_loaded = Signal(object, object)
     details_failed = Signal(object, str, object)
 
     def __init__(
-        self, connector: Connector, tasks: BackgroundTasks, parent: QObject | None = None
+        self,
+        connector: Connector,
+        tasks: BackgroundTasks,
+        parent: QObject | None = None,
+        cache: ItemCache | None = None,
     ) -> None:
         super().__init__(parent)
         self._connector = connector
         self._tasks = tasks
+        self.cache = cache or ItemCache(None)
+        self._relay.connect(self._on_relay, Qt.ConnectionType.QueuedConnection)
         self._servers: list[ServerRef] = []  # in the order they were connected
         self._items_generation = 0
         self._items_task: int | None = None
@@ -104,23 +134,55 @@ class LibraryBrowser(QObject):
         )
 
     def load_items(self, server: ServerRef, library_id: str) -> None:
-        """List the items of a library (progress reported for big ones); supersedes any
-        earlier item load."""
+        """List the items of a library: cached rows, then pages as they are fetched, then
+        the whole list (see the class); supersedes any earlier item load."""
         self._items_generation += 1
         generation = self._items_generation
         if self._items_task is not None:
             self._tasks.discard(self._items_task)
+        key = (normalize_server(server.url), server.username, library_id)
+
+        def emit(name: str, value: object) -> None:
+            self._relay.emit(generation, name, server, library_id, value)
 
         def fetch() -> tuple[ItemModel, ...]:
+            cached = self.cache.load(key)
+            start, size = 0, FIRST_CACHED_ROWS  # in pages too: the first rows show at once
+            while start < len(cached):
+                emit("items_cached", cached[start : start + size])
+                start, size = start + size, PAGE_ROWS * 2
             client = self._connector(server)
             ids = client.items.list(library_id)
-            return self._fetch_item_models(server, client, library_id, ids, generation)
+            if generation != self._items_generation:
+                raise TaskCancelled
+            emit("items_listed", ids)
+            known = {item.id for item in cached}
+            # New items first (their rows are missing), then the cached ones, to revalidate.
+            order = [i for i in ids if i not in known] + [i for i in ids if i in known]
+            fetched = self._fetch_item_models(
+                server,
+                client,
+                library_id,
+                tuple(order),
+                generation,
+                lambda p: emit("items_page", p),
+            )
+            position = {item_id: n for n, item_id in enumerate(ids)}
+            items = tuple(sorted(fetched, key=lambda item: position.get(item.id or "", 0)))
+            self.cache.store(key, items, ids)
+            return items
 
         self._items_task = self._tasks.run(
             fetch,
             lambda items: self.items_loaded.emit(server, library_id, items),
             lambda error: self.items_failed.emit(server, library_id, error),
         )
+
+    def _on_relay(
+        self, generation: int, name: str, server: ServerRef, library_id: str, value: object
+    ) -> None:
+        if generation == self._items_generation:
+            getattr(self, name).emit(server, library_id, value)
 
     def plan_new_items(
         self,
@@ -152,9 +214,11 @@ class LibraryBrowser(QObject):
         library_id: str,
         ids: tuple[str, ...],
         generation: int | None,
+        on_page: Callable[[tuple[ItemModel, ...]], None] | None = None,
     ) -> tuple[ItemModel, ...]:
-        """The items `ids`, a few in parallel; `generation` (of the item table) cancels the
-        fetch once the user moved on, None never does."""
+        """The items `ids`, a few in parallel (the client's pooled keep-alive connections),
+        in order; `on_page` gets them in pages as they come. `generation` (of the item table)
+        cancels the fetch once the user moved on, None never does."""
 
         def get(item_id: str) -> ItemModel | None:
             if generation is not None and generation != self._items_generation:
@@ -165,19 +229,31 @@ class LibraryBrowser(QObject):
                 return None
 
         models: list[ItemModel] = []
-        last_report = time.monotonic()
+        page: list[ItemModel] = []
+        page_rows = FIRST_PAGE_ROWS
+        last_report = last_page = time.monotonic()
         with ThreadPoolExecutor(ITEM_FETCH_THREADS, thread_name_prefix="item-get") as pool:
             try:
                 for count, model in enumerate(pool.map(get, ids), 1):
                     if model is not None:
                         models.append(model)
+                        page.append(model)
                     now = time.monotonic()
+                    if (
+                        on_page is not None
+                        and page
+                        and (len(page) >= page_rows or now - last_page >= PAGE_SECONDS)
+                    ):
+                        on_page(tuple(page))
+                        page, page_rows, last_page = [], PAGE_ROWS, now
                     if generation is not None and now - last_report >= PROGRESS_INTERVAL:
                         last_report = now
                         self.items_progress.emit(server, library_id, count, len(ids))
             except TaskCancelled:
                 pool.shutdown(cancel_futures=True)
                 raise
+        if on_page is not None and page:
+            on_page(tuple(page))
         return tuple(models)
 
     def load_details(self, server: ServerRef, item_id: str) -> None:
