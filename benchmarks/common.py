@@ -4,11 +4,13 @@ ceiling of this CPU, and rewriting one '## Section' of docs/PERFORMANCE.md, keep
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # The benchmarks share the tests' launcher and file generator (tests.support).
@@ -27,6 +29,7 @@ __all__ = [
     "make_file",
     "replace_section",
     "sha1_seconds",
+    "write_results",
 ]
 USER, PASSWORD = "bench", "bench"
 HEADER = (
@@ -101,3 +104,12 @@ class IdleGate:
                 self.busy_starts += 1
                 print("  (box still busy; running anyway)", file=sys.stderr)
                 return
+
+
+def write_results(name: str, rows: list[dict[str, Any]]) -> Path:
+    """`benchmarks/results/<name>.json`, {"rows": [...]}, for the one-command runner. Each row:
+    measure, value, unit, goal, ceiling (str or None), met (bool or None), before (str or None)."""
+    path = ROOT / "benchmarks" / "results" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"rows": rows}, indent=2) + "\n", encoding="utf-8")
+    return path

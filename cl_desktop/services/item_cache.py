@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from cl_desktop.api.models import ItemModel
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS items (
     user TEXT NOT NULL,
     library TEXT NOT NULL,
     position INTEGER NOT NULL,
-    {", ".join(f"{name} {'REAL' if name in _TIMES else 'TEXT'}" for name in _FIELDS)},
+    {", ".join(f"{name} TEXT" for name in _FIELDS)},
     PRIMARY KEY (server, user, library, id)
 ) WITHOUT ROWID;
 """
@@ -57,15 +57,15 @@ def _row(item: ItemModel) -> tuple[object, ...]:
     for name in _FIELDS:
         value = getattr(item, name)
         if name in _TIMES and value is not None:
-            value = value.timestamp()
+            value = value.isoformat()  # exact: a revalidated item compares equal
         elif name == "cached" and value is not None:
             value = int(value)
         values.append(value)
     return tuple(values)
 
 
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def _item(row: Sequence[object]) -> ItemModel:

@@ -92,6 +92,7 @@ class ItemTableModel(QStandardItemModel):
             return
         rows = {item.id: row for row, item in enumerate(self._items)}
         fresh: list[ItemModel] = []
+        changed: list[int] = []
         for item in items:
             row = rows.get(item.id)
             if row is None:
@@ -99,8 +100,16 @@ class ItemTableModel(QStandardItemModel):
                 fresh.append(item)
             elif row >= 0 and self._items[row] != item:
                 self._items[row] = item
-                for column, cell in enumerate(self._cells(item)):
-                    self.setItem(row, column, cell)
+                changed.append(row)
+        if changed:  # rewritten quietly, then one change over their span
+            blocked = self.blockSignals(True)
+            try:
+                for row in changed:
+                    for column, cell in enumerate(self._cells(self._items[row])):
+                        self.setItem(row, column, cell)
+            finally:
+                self.blockSignals(blocked)
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), NOTE))
         if not fresh:
             return
         first = len(self._items)
