@@ -192,7 +192,17 @@ def curl_all(url: str, library_id: str, work: Path) -> float:
     config.write_text("\n".join(lines) + "\n")
     started = time.perf_counter()
     subprocess.run(
-        ["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8", "-K", str(config)],
+        [
+            "curl",
+            "-sS",
+            "--no-progress-meter",
+            "--fail",
+            "--parallel",
+            "--parallel-max",
+            "8",
+            "-K",
+            str(config),
+        ],
         check=True,
     )
     elapsed = time.perf_counter() - started

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
-from functools import partial
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from cl_desktop.api import ContentLibraryClient, normalize_server
 from cl_desktop.api.errors import NotFound, OperationNotFound, Unsupported
@@ -30,6 +30,8 @@ PAGE_SECONDS = 0.1
 FIRST_PAGE_ROWS = 50
 PAGE_ROWS = 1000
 FIRST_CACHED_ROWS = 500
+CACHED_PAGE_ROWS = 2000
+SHOWN_WAIT = 5.0  # seconds a revalidation waits at most for the cached rows to be shown
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,21 @@ class LibraryBrowser(QObject):
             self._relay.emit(generation, name, server, library_id, value)
 
         def fetch() -> tuple[ItemModel, ...]:
-            cached = self.cache.load(key)
-            start, size = 0, FIRST_CACHED_ROWS  # in pages too: the first rows show at once
-            while start < len(cached):
-                emit("items_cached", cached[start : start + size])
-                start, size = start + size, PAGE_ROWS * 2
+            # The first cached rows read and shown on their own, at once; then the rest.
+            cached = self.cache.load(key, limit=FIRST_CACHED_ROWS)
+            if cached:
+                emit("items_cached", cached)
+            if len(cached) == FIRST_CACHED_ROWS:
+                rest = self.cache.load(key, offset=FIRST_CACHED_ROWS)
+                for start in range(0, len(rest), CACHED_PAGE_ROWS):
+                    emit("items_cached", rest[start : start + CACHED_PAGE_ROWS])
+                cached += rest
+            if cached:
+                # Revalidate once the cached rows are in the table: its item GETs would
+                # otherwise hold the GIL while the GUI thread builds the rows.
+                shown = threading.Event()
+                emit("_shown", shown)
+                shown.wait(SHOWN_WAIT)
             client = self._connector(server)
             ids = client.items.list(library_id)
             if generation != self._items_generation:
@@ -181,7 +193,10 @@ class LibraryBrowser(QObject):
     def _on_relay(
         self, generation: int, name: str, server: ServerRef, library_id: str, value: object
     ) -> None:
-        if generation == self._items_generation:
+        if name == "_shown":  # what came before is in the table; painted next
+            assert isinstance(value, threading.Event)
+            QTimer.singleShot(0, value.set)
+        elif generation == self._items_generation:
             getattr(self, name).emit(server, library_id, value)
 
     def plan_new_items(

@@ -38,14 +38,15 @@ _FIELDS = (
     "last_sync_time",
     "source_id",
 )
-_TIMES = {"creation_time", "last_modified_time", "last_sync_time"}
+_TIMES = {"creation_time", "last_modified_time", "last_sync_time"}  # ISO text: exact
+_TYPES = {"size": "INTEGER", "cached": "INTEGER"}
 _TABLES = f"""
 CREATE TABLE IF NOT EXISTS items (
     server TEXT NOT NULL,
     user TEXT NOT NULL,
     library TEXT NOT NULL,
     position INTEGER NOT NULL,
-    {", ".join(f"{name} TEXT" for name in _FIELDS)},
+    {", ".join(f"{name} {_TYPES.get(name, 'TEXT')}" for name in _FIELDS)},
     PRIMARY KEY (server, user, library, id)
 ) WITHOUT ROWID;
 """
@@ -133,16 +134,18 @@ class ItemCache:
                     Path(str(path) + suffix).unlink(missing_ok=True)
         return None
 
-    def load(self, key: Key) -> tuple[ItemModel, ...]:
-        """The cached items of a library, in the server's list order (empty if never seen)."""
+    def load(self, key: Key, offset: int = 0, limit: int = -1) -> tuple[ItemModel, ...]:
+        """The cached items of a library, in the server's list order (empty if never seen);
+        `limit` of them (-1: all) from `offset`, to show the first ones sooner."""
         with self._lock:
             if self._db is None:
                 return ()
             try:
                 rows = self._db.execute(
                     f"SELECT {', '.join(_FIELDS)} FROM items"
-                    " WHERE server = ? AND user = ? AND library = ? ORDER BY position",
-                    key,
+                    " WHERE server = ? AND user = ? AND library = ? ORDER BY position"
+                    " LIMIT ? OFFSET ?",
+                    (*key, limit, offset),
                 ).fetchall()
                 return tuple(_item(row) for row in rows)
             except (sqlite3.Error, ValueError, TypeError, OverflowError) as exc:

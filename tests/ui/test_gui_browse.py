@@ -98,7 +98,8 @@ def test_first_page_shows_before_the_last_item_is_answered(
     try:
         window = app.window
         root = window.library_model.item(0)
-        node = next(root.child(r) for r in range(root.rowCount()) if root.child(r).text() == "Zz big")
+        rows = (root.child(r) for r in range(root.rowCount()))
+        node = next(node for node in rows if node.text() == "Zz big")
         window.library_tree.setCurrentIndex(node.index())
         qtbot.waitUntil(lambda: window.item_model.rowCount() > 0, timeout=30000)
         # rows are on show while the last GET is still held, and the filter works on them
