@@ -242,8 +242,30 @@ app.shutdown()
 """
 
 
+def checkout_server(checkout: Path, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """The checkout's own simulator on a copy of the seeded data; (process, base URL)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cl_desktop.simulator", "--port", "0", "--data-dir",
+         str(data_dir), f"--user={USER}:{PASSWORD}"],
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("serving "):
+        proc.kill()
+        raise SystemExit(f"the checkout's simulator did not start: {line!r}")
+    return proc, line.split()[1].rstrip("/")
+
+
 def before_load(checkout: Path, work: Path, url: str, count: int) -> tuple[float, float]:
+    """The checkout's window on `url`: (first rows, every row) in seconds."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
+    work.mkdir(parents=True, exist_ok=True)
     out = subprocess.run(
         [sys.executable, "-c", BEFORE, str(work), url, USER, PASSWORD, LIBRARY, str(count)],
         cwd=checkout,
@@ -314,6 +336,8 @@ def run(
     try:
         print(f"seeding {items:,} items", flush=True)
         seed_items(work / "server", items)
+        if before_checkout is not None:
+            shutil.copytree(work / "server", work / "before-server")
         server = SimulatorProcess(work / "server")
         assert server._proc is not None
         pid = server._proc.pid
@@ -353,10 +377,20 @@ def run(
                     flush=True,
                 )
             if before_checkout is not None:
-                gate.wait()
-                first, every = before_load(before_checkout, work / "before", server.base_url, items)
+                # the checkout's client on its own service (before), and on this tree's
+                # (the client unchanged: what the service's changes alone gave)
+                old_server, old_url = checkout_server(before_checkout, work / "before-server")
+                try:
+                    gate.wait()
+                    first, every = before_load(before_checkout, work / "before-1", old_url, items)
+                finally:
+                    old_server.terminate()
+                    old_server.wait(30)
                 add("before_first", first)
                 add("before_all", every)
+                gate.wait()
+                _, every = before_load(before_checkout, work / "before-2", server.base_url, items)
+                add("old_client_new_server", every)
         finally:
             server.stop()
     finally:
@@ -386,6 +420,12 @@ def run(
         row(f"{n}: server CPU-seconds, cold load", med["cold_server"], None, None, None,
             measured["cold_server"], unit="CPU-s"),
     ]  # fmt: skip
+    if "old_client_new_server" in med:
+        rows.append(
+            row(f"{n}: every row shown, the checkout's client on this tree's service",
+                med["old_client_new_server"], None, None, before_all,
+                measured["old_client_new_server"])
+        )  # fmt: skip
     if costs is not None:
         reset, worst, median = costs
         rows += [
