@@ -385,8 +385,8 @@ class ContentLibraryClient:
         started = time.monotonic()
         with translate_transport_errors(op):
             if lean:
-                url = self.server + path + ("?" + urlencode(params) if params else "")
-                answer = lean_get(self.http, url, headers, timeout or self.timeout)
+                target = path + ("?" + urlencode(params) if params else "")
+                answer = lean_get(self.http, self.server, target, headers, timeout or self.timeout)
                 status, content, location = answer.status, answer.content, answer.location
             else:
                 response = self.http.request(

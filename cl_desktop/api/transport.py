@@ -188,25 +188,27 @@ class LeanResponse:
 
 def lean_get(
     session: requests.Session,
-    url: str,
+    base: str,
+    target: str,
     headers: dict[str, str],
     timeout: tuple[float, float],
 ) -> LeanResponse:
-    """GET `url` on `session`'s own connection pool (its keep-alive connections and its TLS
-    settings: CA file, pin), skipping requests' per-request layers (preparing, hooks, cookies,
-    the Response object): they cost twice urllib3's own work, which a library of 10,000 items
-    pays 10,000 times. The same steps as requests' adapter, through its public methods.
-    Errors are urllib3's: call inside `translate_transport_errors`."""
-    adapter = session.get_adapter(url)
-    if not isinstance(adapter, HTTPAdapter):
-        response = session.get(url, headers=headers, timeout=timeout, allow_redirects=False)
+    """GET `base` (scheme://host[:port]) + `target` (path and query) on `session`'s own
+    connection pool (its keep-alive connections and its TLS settings: CA file, pin), skipping
+    requests' per-request layers (preparing, hooks, cookies, the Response object): they cost
+    as much again as urllib3's own work, which a library of 10,000 items pays 10,000 times.
+    The same steps as requests' adapter (which also sends the pool only the target), through
+    its public methods. Errors are urllib3's: call inside `translate_transport_errors`."""
+    adapter, pool = _lean_pool(session, base)
+    if pool is None:  # not requests' own adapter: no pool to share
+        response = session.get(base + target, headers=headers, timeout=timeout,
+                               allow_redirects=False)  # fmt: skip
         return LeanResponse(
             response.status_code, response.content, response.headers.get("Location")
         )
-    pool = _lean_pool(session, adapter, url)
     answer = pool.urlopen(
         "GET",
-        url,
+        target,
         headers=headers,
         retries=adapter.max_retries,
         redirect=False,
@@ -218,30 +220,31 @@ def lean_get(
     return LeanResponse(answer.status, answer.data, answer.headers.get("Location"))
 
 
-_LEAN_POOLS: weakref.WeakKeyDictionary[requests.Session, dict[str, Any]] = (
+_LEAN_POOLS: weakref.WeakKeyDictionary[requests.Session, dict[str, tuple[Any, Any]]] = (
     weakref.WeakKeyDictionary()
 )
 _LEAN_LOCK = threading.Lock()
 
 
-def _lean_pool(session: requests.Session, adapter: HTTPAdapter, url: str) -> Any:
-    """The adapter's pool for `url`'s origin, as requests would pick and set it up for the
-    session (trust settings included), looked up once per origin: preparing a request only
-    to ask for the pool cost as much as a third of an item GET."""
-    scheme, host, port = origin(url)
-    key = f"{scheme}://{host}:{port}"
+def _lean_pool(session: requests.Session, base: str) -> tuple[Any, Any]:
+    """(adapter, pool) for `base`, the pool as requests would pick and set it up for the
+    session (trust settings included); looked up once per origin: preparing a request only
+    to ask for the pool cost a third of an item GET. The pool is None for a foreign adapter."""
     with _LEAN_LOCK:
-        pool = _LEAN_POOLS.get(session, {}).get(key)
-    if pool is not None and pool.pool is not None:  # a closed pool's queue is None
-        return pool
-    probe = requests.PreparedRequest()
-    probe.prepare(method="GET", url=url)
-    pool = adapter.get_connection_with_tls_context(probe, session.verify)
-    assert isinstance(pool, urllib3.HTTPConnectionPool)  # no proxies: trust_env is off
-    adapter.cert_verify(pool, url, session.verify, None)  # type: ignore[no-untyped-call]
+        found = _LEAN_POOLS.get(session, {}).get(base)
+    if found is not None and (found[1] is None or found[1].pool is not None):  # not closed
+        return found
+    adapter = session.get_adapter(base + "/")
+    pool = None
+    if isinstance(adapter, HTTPAdapter):
+        probe = requests.PreparedRequest()
+        probe.prepare(method="GET", url=base + "/")
+        pool = adapter.get_connection_with_tls_context(probe, session.verify)
+        assert isinstance(pool, urllib3.HTTPConnectionPool)  # no proxies: trust_env is off
+        adapter.cert_verify(pool, base + "/", session.verify, None)  # type: ignore[no-untyped-call]
     with _LEAN_LOCK:
-        _LEAN_POOLS.setdefault(session, {})[key] = pool
-    return pool
+        _LEAN_POOLS.setdefault(session, {})[base] = (adapter, pool)
+    return adapter, pool
 
 
 @contextlib.contextmanager

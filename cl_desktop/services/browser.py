@@ -27,12 +27,12 @@ from .tasks import BackgroundTasks, Failure, TaskCancelled
 
 log = logging.getLogger(__name__)
 
-# vCenter has no bulk "get items": one GET per item, a few in parallel. Two at a time keep a
-# fast server (loopback, the embedded service) busy; more only add GIL contention (10,000 GETs
-# took 4.6 CPU-s with 2, 5.5 with 4 or 8). A slow one (a real vCenter: tens of ms per GET)
-# gets up to ITEM_FETCH_THREADS once the first GETs show their latency.
+# vCenter has no bulk "get items": one GET per item, a few in parallel. Three at a time keep
+# a fast server (loopback, the embedded service) busy; more only add GIL contention (10,000
+# GETs took 4.6 client CPU-s with 2 at a time, 5.5 with 4 or 8). A slow one (a real vCenter:
+# tens of ms per GET) gets up to ITEM_FETCH_THREADS once the first GETs show their latency.
 ITEM_FETCH_THREADS = 8
-ITEM_FETCH_START = 2
+ITEM_FETCH_START = 3
 SLOW_GET_SECONDS = 0.004  # a median GET slower than this: widen to ITEM_FETCH_THREADS
 LATENCY_SAMPLES = 16
 PROGRESS_INTERVAL = 0.25  # seconds between "loading items n/m" reports
@@ -147,9 +147,10 @@ class LibraryBrowser(QObject):
             lambda error: self.libraries_failed.emit(server, error),
         )
 
-    def load_items(self, server: ServerRef, library_id: str) -> None:
-        """List the items of a library: cached rows, then pages as they are fetched, then
-        the whole list (see the class); supersedes any earlier item load."""
+    def load_items(self, server: ServerRef, library_id: str, use_cache: bool = True) -> None:
+        """List the items of a library: cached rows (unless `use_cache` is False: a reload
+        of rows on show, which may be newer than the cache), then pages as they are fetched,
+        then the whole list (see the class); supersedes any earlier item load."""
         self._items_generation += 1
         generation = self._items_generation
         if self._items_task is not None:
@@ -161,7 +162,7 @@ class LibraryBrowser(QObject):
 
         def fetch() -> tuple[ItemModel, ...]:
             # The first cached rows read and shown on their own, at once; then the rest.
-            cached = self.cache.load(key, limit=FIRST_CACHED_ROWS)
+            cached = self.cache.load(key, limit=FIRST_CACHED_ROWS) if use_cache else ()
             if cached:
                 emit("items_cached", cached)
             if len(cached) == FIRST_CACHED_ROWS:

@@ -678,7 +678,9 @@ class MainWindow(QMainWindow):
         if self.item_model.rowCount() == 0 and not quiet:
             self.item_view.set_placeholder("Loading items...")
         self.items_label.setText("Loading...")
-        self.browser.load_items(self._server, self.library_id)
+        # rows on show (a reload) may be newer than the cache: only an empty table takes it
+        use_cache = self.item_model.rowCount() == 0
+        self.browser.load_items(self._server, self.library_id, use_cache=use_cache)
 
     def _reload_items_keep_selection(self, quiet: bool = False) -> None:
         self._reselect_item = self.item_id
