@@ -278,13 +278,18 @@ def translate_transport_errors(operation: str) -> Iterator[None]:
         raise ReadTimedOut("the server stopped sending (timeout)", operation=operation) from exc
     except urllib3.exceptions.MaxRetryError as exc:  # lean_get: urllib3's own, unwrapped
         reason = exc.reason or exc
+        pool = exc.pool
+        host = f"[{pool.host}]" if ":" in (pool.host or "") else pool.host
+        where = f"{host}:{pool.port}" if pool.port else str(host or "")
         if isinstance(reason, urllib3.exceptions.SSLError):
-            raise ssl_error(reason, "", operation) from exc
-        if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
-            raise ConnectTimedOut(
-                "timed out connecting to the server.", operation=operation
-            ) from exc
-        raise connection_error(reason, "", operation) from exc
+            raise ssl_error(reason, where, operation) from exc
+        if isinstance(reason, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+            reason,
+            urllib3.exceptions.NewConnectionError,  # its subclass, as requests knows
+        ):
+            text = f"timed out connecting to {where or 'the server'}."
+            raise ConnectTimedOut(text, operation=operation) from exc
+        raise connection_error(reason, where, operation) from exc
     except (urllib3.exceptions.HTTPError, ConnectionError) as exc:
         raise TransportError("the connection broke mid-transfer", operation=operation) from exc
 

@@ -13,9 +13,10 @@ import trustme
 import urllib3
 
 from cl_desktop.api import ContentLibraryClient, TlsSettings
-from cl_desktop.api.errors import PinMismatch
+from cl_desktop.api.errors import ConnectionRefused, PinMismatch
 from cl_desktop.api.transport import POOL_SIZE
 from tests.support.accounts import SIM_PASSWORD, SIM_USER
+from tests.support.servers.process import SimulatorProcess
 from tests.support.tls import ServedCert, issue_cert, swap_certificate
 
 
@@ -67,3 +68,17 @@ def test_item_gets_keep_the_trust_settings(
             swap_certificate(service, issue_cert(tls_ca, tmp_path / "other"))
             with pytest.raises(PinMismatch):
                 client.items.get(ids[0])
+
+
+def test_an_item_get_to_a_stopped_server_is_connection_refused_naming_it(tmp_path: Path) -> None:
+    server = SimulatorProcess(tmp_path / "sim").start()
+    try:
+        with ContentLibraryClient(server.base_url, SIM_USER, SIM_PASSWORD) as client:
+            ids = _library_of(client, 1)
+            server.stop()
+            with pytest.raises(ConnectionRefused) as refused:
+                client.items.get(ids[0])
+            assert f"127.0.0.1:{server.port}" in str(refused.value)
+            server.start()  # so the client's logout at the end finds it
+    finally:
+        server.stop()
