@@ -77,12 +77,13 @@ class ItemTableModel(QStandardItemModel):
         self.keep_only({item.id or "" for item in new})
         self.add_items(new)
 
-    def keep_only(self, ids: Collection[str]) -> None:
-        """Remove the rows of items not in `ids` (gone from the server)."""
+    def keep_only(self, ids: Collection[str]) -> int:
+        """Remove the rows of items not in `ids` (gone from the server); how many."""
         gone = [row for row, item in enumerate(self._items) if item.id not in ids]
         for gone_row in reversed(gone):
             del self._items[gone_row]
             self.removeRow(gone_row)
+        return len(gone)
 
     def add_items(self, items: Sequence[ItemModel]) -> None:
         """Rewrite the rows of changed items in place and append the new ones in one batch

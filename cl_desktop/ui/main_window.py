@@ -717,8 +717,9 @@ class MainWindow(QMainWindow):
         self.item_view.set_placeholder("No items match the filter.")
 
     def _on_items_listed(self, server: ServerRef, library_id: str, ids: Sequence[str]) -> None:
-        if self._is_current(server, library_id):
-            self.item_model.keep_only(frozenset(ids))  # rows of items gone since the cache
+        # rows of items gone since the cache or the last listing go now, their notes with them
+        if self._is_current(server, library_id) and self.item_model.keep_only(frozenset(ids)):
+            self.manager.show_notes()
 
     def _on_items_loaded(
         self, server: ServerRef, library_id: str, items: Sequence[ItemModel]
