@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from cl_desktop.api import ContentLibraryClient, normalize_server
 from cl_desktop.api.errors import NotFound, OperationNotFound, Unsupported
-from cl_desktop.api.models import FileInfo, ItemModel, StorageInfo
+from cl_desktop.api.models import FileInfo, ItemModel, LibraryModel, StorageInfo
 from cl_desktop.transfers.jobs import ServerRef
 
 from .connection import Connector
@@ -141,8 +141,14 @@ class LibraryBrowser(QObject):
         self.disconnected.emit(server)
 
     def load_libraries(self, server: ServerRef) -> None:
+        def fetch() -> tuple[LibraryModel, ...]:
+            libraries = self._connector(server).libraries.list_models()
+            url = normalize_server(server.url)
+            self.cache.keep_libraries(url, server.username, (lib.id or "" for lib in libraries))
+            return libraries
+
         self._tasks.run(
-            lambda: self._connector(server).libraries.list_models(),
+            fetch,
             lambda libraries: self.libraries_loaded.emit(server, libraries),
             lambda error: self.libraries_failed.emit(server, error),
         )

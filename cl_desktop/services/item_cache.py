@@ -182,6 +182,27 @@ class ItemCache:
             except sqlite3.Error as exc:
                 log.warning("item cache not written: %s", exc)
 
+    def keep_libraries(self, server: str, user: str, library_ids: Iterable[str]) -> None:
+        """Forget the cached items of this account's libraries not in `library_ids` (deleted
+        on the server), so the cache does not keep them forever."""
+        keep = set(library_ids)
+        with self._lock:
+            db = self._db
+            if db is None:
+                return
+            try:
+                known = db.execute(
+                    "SELECT DISTINCT library FROM items WHERE server = ? AND user = ?",
+                    (server, user),
+                ).fetchall()
+                gone = [(server, user, library) for (library,) in known if library not in keep]
+                if gone:
+                    db.executemany(
+                        "DELETE FROM items WHERE server = ? AND user = ? AND library = ?", gone
+                    )
+            except sqlite3.Error as exc:
+                log.warning("item cache not pruned: %s", exc)
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:

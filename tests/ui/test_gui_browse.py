@@ -206,3 +206,28 @@ def test_a_corrupt_cache_is_replaced(
         f"item-{n:03d}" for n in range(5)
     ]
     cache.close()
+
+
+def test_a_deleted_librarys_items_leave_the_cache(
+    qtbot: QtBot,
+    tmp_path: Path,
+    fake_prompts: FakePrompts,
+    sim_api_client: ContentLibraryClient,
+    proxy: tuple[FaultProxy, ItemGets],
+) -> None:
+    fault_proxy, _gets = proxy
+    library_id, _ids = seed_library(sim_api_client, "Zz gone", 3)
+    app = login(qtbot, tmp_path, fake_prompts, fault_proxy)
+    path = tmp_path / "app-data" / "cache" / CACHE_NAME
+    key = (normalize_server(fault_proxy.base_url), SIM_USER, library_id)
+    reader = ItemCache(path)
+    try:
+        select_library(qtbot, app, "Zz gone")
+        qtbot.waitUntil(lambda: len(reader.load(key)) == 3, timeout=30000)
+        sim_api_client.libraries.delete_local(library_id)
+        assert app.window.server is not None
+        app.browser.load_libraries(app.window.server)
+        qtbot.waitUntil(lambda: reader.load(key) == (), timeout=30000)
+    finally:
+        reader.close()
+        close_app(app)
