@@ -1,15 +1,13 @@
-"""Benchmark the GUI: event-loop responsiveness during big transfers, a 10,000-item library,
-start-up time.
+"""Benchmark the GUI: event-loop responsiveness during big transfers, start-up time (a
+10,000-item library: benchmarks/bench_browse.py).
 
-    .venv/bin/python benchmarks/bench_gui.py [--size-mib 1024] [--items 10000] [--runs 3]
+    .venv/bin/python benchmarks/bench_gui.py [--size-mib 1024] [--runs 3]
                                              [--write docs/PERFORMANCE.md]
 
 - Responsiveness: four transfers of `--size-mib` each at full speed on loopback (four uploads,
   then four downloads of them, all at once), with the embedded service in its own process (a
   vCenter is another machine). A 10 ms QTimer probe records the gaps between its ticks; the
   stall is a gap minus the 10 ms.
-- Scale: a library of `--items` items (seeded straight into the service's store): listing it
-  over the API (informational), then model reset + view shown, and filter keystrokes.
 - Start-up: a fresh process until the main window is shown (and, in demo mode, until the demo
   library's items are listed).
 
@@ -28,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -39,7 +36,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import PySide6
 from PySide6.QtCore import QCoreApplication, QItemSelectionModel, Qt, QTimer
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +61,6 @@ from cl_desktop.services.sessions import (  # noqa: E402
     SessionsSnapshot,
 )
 from cl_desktop.services.tasks import BackgroundTasks  # noqa: E402
-from cl_desktop.simulator.models import Item, Library  # noqa: E402
-from cl_desktop.simulator.store import Store  # noqa: E402
 from cl_desktop.transfers.jobs import JobState  # noqa: E402
 from cl_desktop.ui.dialogs import Prompts  # noqa: E402
 from cl_desktop.ui.item_model import item_of  # noqa: E402
@@ -78,8 +72,6 @@ PROBE_MS = 10
 TARGETS = {
     "stall": 100.0,  # ms
     "p99": 30.0,  # ms
-    "items": 2.0,  # s
-    "keystroke": 50.0,  # ms
     "startup": 1.5,  # s
 }
 STALLS_NOTE = (
@@ -299,87 +291,6 @@ def bench_transfers(
         results.goal(f"{during}: p99 stall", p99s, "ms", TARGETS["p99"], BEFORE[f"{phase} p99"])
 
 
-# --- a big library -------------------------------------------------------------------------
-
-
-def seed_items(data_dir: Path, count: int) -> None:
-    """A library of `count` items written straight into the service's store (no API calls)."""
-    store = Store(data_dir)
-    now = time.time()
-    library = Library(str(uuid.uuid4()), "Bench 10k", "", now, now)
-    store.add_library(library)
-    kinds = ("iso", "ovf", "file")
-    for n in range(count):
-        item = Item(
-            str(uuid.uuid4()), library.id, f"item-{n:05d}", "", kinds[n % 3], now - n, now - n
-        )
-        store.add_item(item)
-    store.close()
-
-
-def bench_items(work: Path, count: int, runs: int, results: Results) -> None:
-    seed_items(work / "big-server", count)
-    server = Server(work / "big-server")
-    app = open_app(work, server, quiet_prompts())
-    window = app.window
-    try:
-        loaded: list[object] = []
-        window.browser.items_loaded.connect(lambda _server, _lib, items: loaded.append(items))
-        root = window.library_model.item(0)
-        node = next(
-            root.child(r) for r in range(root.rowCount()) if root.child(r).text() == "Bench 10k"
-        )
-        started = time.perf_counter()
-        window.library_tree.setCurrentIndex(node.index())
-        spin_until(lambda: window.item_model.rowCount() == count, 300, "the big library")
-        listed = time.perf_counter() - started
-        results.add(
-            f"{count:,} items: listed over the API (8 parallel GETs) and shown", f"{listed:.1f} s"
-        )
-
-        items = loaded[-1]
-        library_id = window.library_id or ""
-        timings = []
-        for _ in range(runs):
-            window.item_model.clear()
-            QCoreApplication.processEvents()
-            started = time.perf_counter()
-            # what the browser's result triggers
-            window._on_items_loaded(window.server, library_id, items)  # type: ignore[arg-type]
-            window.item_view.viewport().repaint()
-            QCoreApplication.processEvents()
-            timings.append(time.perf_counter() - started)
-        shown = statistics.median(timings)
-        results.add(
-            f"{count:,} items: model reset + view shown (median of {runs})",
-            verdict(shown, TARGETS["items"], "s", 3),
-            f"< {TARGETS['items']:.0f} s",
-        )
-
-        window.filter_edit.setFocus()
-        keystrokes = []
-        for text in ("item-0", "item-0"):  # type twice: a cold and a warm pass
-            window.filter_edit.clear()
-            QCoreApplication.processEvents()
-            for ch in text:
-                started = time.perf_counter()
-                QTest.keyClick(window.filter_edit, ch)
-                window.item_view.viewport().repaint()
-                QCoreApplication.processEvents()
-                keystrokes.append((time.perf_counter() - started) * 1000)
-        worst, median = max(keystrokes), statistics.median(keystrokes)
-        results.add(
-            f"{count:,} items: filter keystroke, slowest of {len(keystrokes)}",
-            verdict(worst, TARGETS["keystroke"], "ms", 1),
-            f"< {TARGETS['keystroke']:.0f} ms",
-        )
-        results.add(f"{count:,} items: filter keystroke, median", f"{median:.1f} ms")
-    finally:
-        window.close()
-        app.shutdown()
-        server.stop()
-
-
 # --- start-up ------------------------------------------------------------------------------
 
 STARTUP = r"""
@@ -521,7 +432,6 @@ def bench_sessions(count: int, runs: int, results: Results) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--write", type=Path, metavar="FILE")
     parser.add_argument("--skip-transfers", action="store_true")
@@ -550,8 +460,6 @@ def main() -> int:
     try:
         print("start-up", flush=True)
         bench_startup(work, args.runs, results)
-        print("scale", flush=True)
-        bench_items(work, args.items, args.runs, results)
         print("sessions", flush=True)
         bench_sessions(args.sessions, args.runs, results)
         if not args.skip_transfers:

@@ -22,6 +22,7 @@ from cl_desktop.services import (
     TransferService,
 )
 from cl_desktop.services.connections import ConnectionService
+from cl_desktop.services.item_cache import CACHE_NAME, ItemCache
 from cl_desktop.services.library_admin import LibraryAdmin
 from cl_desktop.services.sessions import SessionMonitor
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef
@@ -61,6 +62,10 @@ class AppConfig:
             return self.data_dir / "settings.ini"
         return paths.config_dir() / "settings.ini"
 
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.data_dir / "cache" if self.data_dir is not None else paths.cache_dir()
+
 
 class Application(QObject):
     """Every long-lived object of the program, wired together."""
@@ -95,7 +100,9 @@ class Application(QObject):
         self.connections = ConnectionService(self.connector, self.tasks, self.passwords, self)
         if prompts is None:  # the real dialogs, with the saved profiles
             prompts = Prompts(ask_login=login_asker(self.connections))
-        self.browser = LibraryBrowser(self.connector, self.tasks, self)
+        # The items of libraries seen before, shown at once on the next run, then revalidated.
+        self.item_cache = ItemCache(config.resolved_cache_dir / CACHE_NAME)
+        self.browser = LibraryBrowser(self.connector, self.tasks, self, cache=self.item_cache)
         # Lists sessions on the browsing pool; owners are read from the store, so the jobs of a
         # cl-transfer sharing this store count as well as the window's own.
         self.sessions = SessionMonitor(self.connector, self.tasks, self.store.load, self)
@@ -197,3 +204,4 @@ class Application(QObject):
             self.demo.stop()
             self.demo = None
         self.store.close()
+        self.item_cache.close()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
+from urllib.parse import urlencode
 
 import requests
 
@@ -52,6 +53,7 @@ from .streams import DataSink, DownloadStream, Progress, UploadBody
 from .transport import (
     DEFAULT_TIMEOUT,
     TlsSettings,
+    lean_get,
     make_session,
     same_origin,
     translate_transport_errors,
@@ -307,11 +309,13 @@ class ContentLibraryClient:
         rest_body: Any = None,
         client_token: str | None = None,
         op: str,
+        lean: bool = False,
     ) -> Any:
         """One API operation in the current dialect; returns the unwrapped JSON value or None.
 
         `api`/`rest` are the paths after `/api` and `/rest`. `query` applies to both dialects
-        unless `rest_query` is given; `body` likewise with `rest_body`.
+        unless `rest_query` is given; `body` likewise with `rest_body`. `lean` (a GET without
+        a body, made thousands of times: an item of a big library) takes `transport.lean_get`.
         """
         self._ensure_login()
         for attempt in (1, 2):
@@ -335,7 +339,13 @@ class ContentLibraryClient:
                     payload = {**(payload or {}), "client_token": client_token}
             try:
                 value = self._send(
-                    method, url_path, params=params, headers=headers, json_body=payload, op=op
+                    method,
+                    url_path,
+                    params=params,
+                    headers=headers,
+                    json_body=payload,
+                    op=op,
+                    lean=lean and method == "GET" and payload is None,
                 )
             except Unauthenticated:
                 if attempt == 2:
@@ -356,6 +366,7 @@ class ContentLibraryClient:
         json_body: Any = None,
         op: str,
         timeout: tuple[float, float] | None = None,
+        lean: bool = False,
     ) -> Any:
         data = None
         if json_body is not None:
@@ -363,27 +374,29 @@ class ContentLibraryClient:
             headers = {**headers, "Content-Type": "application/json"}
         started = time.monotonic()
         with translate_transport_errors(op):
-            response = self.http.request(
-                method,
-                self.server + path,
-                params=params,
-                headers=headers,
-                data=data,
-                timeout=timeout or self.timeout,
-                allow_redirects=False,
-            )
-            content = response.content
-        log.debug(
-            "%s %s -> %s (%.0f ms)",
-            method,
-            path,
-            response.status_code,
-            (time.monotonic() - started) * 1000,
-        )
-        if response.status_code >= 400:
-            raise error_from_response(response.status_code, content, operation=op)
-        if 300 <= response.status_code < 400:  # the API never redirects; a proxy or web UI does
-            where = response.headers.get("Location") or "another address"
+            if lean:
+                target = path + ("?" + urlencode(params) if params else "")
+                answer = lean_get(self.http, self.server, target, headers, timeout or self.timeout)
+                status, content, location = answer.status, answer.content, answer.location
+            else:
+                response = self.http.request(
+                    method,
+                    self.server + path,
+                    params=params,
+                    headers=headers,
+                    data=data,
+                    timeout=timeout or self.timeout,
+                    allow_redirects=False,
+                )
+                content = response.content
+                status, location = response.status_code, response.headers.get("Location")
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed = (time.monotonic() - started) * 1000
+            log.debug("%s %s -> %s (%.0f ms)", method, path, status, elapsed)
+        if status >= 400:
+            raise error_from_response(status, content, operation=op)
+        if 300 <= status < 400:  # the API never redirects; a proxy or web UI does
+            where = location or "another address"
             what = "the login" if op == "log in" else "the request"
             raise ProtocolError(
                 f"the server redirected {what} to {where}; check the server URL.", operation=op
@@ -395,7 +408,7 @@ class ContentLibraryClient:
         except ValueError as exc:
             kind = "an HTML page" if content.lstrip()[:1] == b"<" else "a body that is not JSON"
             cls = NotAVCenter if op == "log in" else ProtocolError
-            raise cls(f"answered HTTP {response.status_code} with {kind}", operation=op) from exc
+            raise cls(f"answered HTTP {status} with {kind}", operation=op) from exc
 
     # --- byte transfers ---------------------------------------------------------------------
 

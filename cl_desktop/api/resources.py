@@ -191,6 +191,7 @@ class Items(_Service):
             f"/content/library/item/{_q(item_id)}",
             f"/com/vmware/content/library/item/{_rest_id(item_id)}",
             op="get item",
+            lean=True,  # one per item: a big library's listing is thousands of these
         )
         return decode(ItemModel, value)
 

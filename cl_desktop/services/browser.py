@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import statistics
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from cl_desktop.api import ContentLibraryClient
+from cl_desktop.api import ContentLibraryClient, normalize_server
 from cl_desktop.api.errors import NotFound, OperationNotFound, Unsupported
-from cl_desktop.api.models import FileInfo, ItemModel, StorageInfo
+from cl_desktop.api.models import FileInfo, ItemModel, LibraryModel, StorageInfo
 from cl_desktop.transfers.jobs import ServerRef
 
 from .connection import Connector
 from .errors import ErrorInfo
+from .item_cache import ItemCache
 from .planning import DropPlan, plan_drop
 from .tasks import BackgroundTasks, Failure, TaskCancelled
 
-ITEM_FETCH_THREADS = 8  # vCenter has no bulk "get items": one GET per item, a few in parallel
+log = logging.getLogger(__name__)
+
+# vCenter has no bulk "get items": one GET per item, a few in parallel. Three at a time keep
+# a fast server (loopback, the embedded service) busy; more only add GIL contention (10,000
+# GETs took 4.6 client CPU-s with 2 at a time, 5.5 with 4 or 8). A slow one (a real vCenter:
+# tens of ms per GET) gets up to ITEM_FETCH_THREADS once the first GETs show their latency.
+ITEM_FETCH_THREADS = 8
+ITEM_FETCH_START = 3
+SLOW_GET_SECONDS = 0.004  # a median GET slower than this: widen to ITEM_FETCH_THREADS
+LATENCY_SAMPLES = 16
 PROGRESS_INTERVAL = 0.25  # seconds between "loading items n/m" reports
+# Fetched items reach the table in pages: at most this often, or once this many are in, the
+# first page small so the first rows show at once, later ones bigger (fewer model updates).
+PAGE_SECONDS = 0.1
+FIRST_PAGE_ROWS = 50
+PAGE_ROWS = 1000
+FIRST_CACHED_ROWS = 500
+CACHED_PAGE_ROWS = 2000
+SHOWN_WAIT = 5.0  # seconds a revalidation waits at most for the cached rows to be shown
 
 
 @dataclass(frozen=True)
@@ -39,11 +61,21 @@ class LibraryBrowser(QObject):
     answers by signal (which names the server too: library and item ids are unique per
     server only).
 
+    An item load shows what it has as soon as it has it: the library's cached items first
+    (`items_cached`, from the `ItemCache` of the last run), then the listed ids
+    (`items_listed`: rows whose item is gone go), then the items as their GETs answer, in
+    pages (`items_page`: new items first, then every cached one again, since only a GET
+    tells whether an item changed), and last the whole list (`items_loaded`), which is
+    written to the cache.
+
     Signals:
         connected(ServerRef): added (its libraries follow); a second server is added.
         disconnected(ServerRef): the user disconnected it (its libraries are gone).
         libraries_loaded(ServerRef, tuple[LibraryModel, ...])
         libraries_failed(ServerRef, ErrorInfo)
+        items_cached(ServerRef, str library_id, tuple[ItemModel, ...]): from the cache.
+        items_listed(ServerRef, str library_id, tuple[str, ...]): the library's item ids.
+        items_page(ServerRef, str library_id, tuple[ItemModel, ...]): items just fetched.
         items_progress(ServerRef, str library_id, int done, int total): a big library loads.
         items_loaded(ServerRef, str library_id, tuple[ItemModel, ...])
         items_failed(ServerRef, str library_id, ErrorInfo)
@@ -55,18 +87,30 @@ class LibraryBrowser(QObject):
     disconnected = Signal(object)
     libraries_loaded = Signal(object, object)
     libraries_failed = Signal(object, object)
+    items_cached = Signal(object, str, object)
+    items_listed = Signal(object, str, object)
+    items_page = Signal(object, str, object)
     items_progress = Signal(object, str, int, int)
     items_loaded = Signal(object, str, object)
+    # from the fetching thread: (generation, signal name, server, library id, value); relayed
+    # on the GUI thread unless a newer load superseded it
+    _relay = Signal(int, str, object, str, object)
     items_failed = Signal(object, str, object)
     details_loaded = Signal(object, object)
     details_failed = Signal(object, str, object)
 
     def __init__(
-        self, connector: Connector, tasks: BackgroundTasks, parent: QObject | None = None
+        self,
+        connector: Connector,
+        tasks: BackgroundTasks,
+        parent: QObject | None = None,
+        cache: ItemCache | None = None,
     ) -> None:
         super().__init__(parent)
         self._connector = connector
         self._tasks = tasks
+        self.cache = cache or ItemCache(None)
+        self._relay.connect(self._on_relay, Qt.ConnectionType.QueuedConnection)
         self._servers: list[ServerRef] = []  # in the order they were connected
         self._items_generation = 0
         self._items_task: int | None = None
@@ -97,30 +141,82 @@ class LibraryBrowser(QObject):
         self.disconnected.emit(server)
 
     def load_libraries(self, server: ServerRef) -> None:
+        def fetch() -> tuple[LibraryModel, ...]:
+            libraries = self._connector(server).libraries.list_models()
+            url = normalize_server(server.url)
+            self.cache.keep_libraries(url, server.username, (lib.id or "" for lib in libraries))
+            return libraries
+
         self._tasks.run(
-            lambda: self._connector(server).libraries.list_models(),
+            fetch,
             lambda libraries: self.libraries_loaded.emit(server, libraries),
             lambda error: self.libraries_failed.emit(server, error),
         )
 
-    def load_items(self, server: ServerRef, library_id: str) -> None:
-        """List the items of a library (progress reported for big ones); supersedes any
-        earlier item load."""
+    def load_items(self, server: ServerRef, library_id: str, use_cache: bool = True) -> None:
+        """List the items of a library: cached rows (unless `use_cache` is False: a reload
+        of rows on show, which may be newer than the cache), then pages as they are fetched,
+        then the whole list (see the class); supersedes any earlier item load."""
         self._items_generation += 1
         generation = self._items_generation
         if self._items_task is not None:
             self._tasks.discard(self._items_task)
+        key = (normalize_server(server.url), server.username, library_id)
+
+        def emit(name: str, value: object) -> None:
+            self._relay.emit(generation, name, server, library_id, value)
 
         def fetch() -> tuple[ItemModel, ...]:
+            # The first cached rows read and shown on their own, at once; then the rest.
+            cached = self.cache.load(key, limit=FIRST_CACHED_ROWS) if use_cache else ()
+            if cached:
+                emit("items_cached", cached)
+            if len(cached) == FIRST_CACHED_ROWS:
+                rest = self.cache.load(key, offset=FIRST_CACHED_ROWS)
+                for start in range(0, len(rest), CACHED_PAGE_ROWS):
+                    emit("items_cached", rest[start : start + CACHED_PAGE_ROWS])
+                cached += rest
+            if cached:
+                # Revalidate once the cached rows are in the table: its item GETs would
+                # otherwise hold the GIL while the GUI thread builds the rows.
+                shown = threading.Event()
+                emit("_shown", shown)
+                shown.wait(SHOWN_WAIT)
             client = self._connector(server)
             ids = client.items.list(library_id)
-            return self._fetch_item_models(server, client, library_id, ids, generation)
+            if generation != self._items_generation:
+                raise TaskCancelled
+            emit("items_listed", ids)
+            known = {item.id for item in cached}
+            # New items first (their rows are missing), then the cached ones, to revalidate.
+            order = [i for i in ids if i not in known] + [i for i in ids if i in known]
+            fetched = self._fetch_item_models(
+                server,
+                client,
+                library_id,
+                tuple(order),
+                generation,
+                lambda p: emit("items_page", p),
+            )
+            position = {item_id: n for n, item_id in enumerate(ids)}
+            items = tuple(sorted(fetched, key=lambda item: position.get(item.id or "", 0)))
+            self.cache.store(key, items, ids)
+            return items
 
         self._items_task = self._tasks.run(
             fetch,
             lambda items: self.items_loaded.emit(server, library_id, items),
             lambda error: self.items_failed.emit(server, library_id, error),
         )
+
+    def _on_relay(
+        self, generation: int, name: str, server: ServerRef, library_id: str, value: object
+    ) -> None:
+        if name == "_shown":  # what came before is in the table; painted next
+            assert isinstance(value, threading.Event)
+            QTimer.singleShot(0, value.set)
+        elif generation == self._items_generation:
+            getattr(self, name).emit(server, library_id, value)
 
     def plan_new_items(
         self,
@@ -152,32 +248,69 @@ class LibraryBrowser(QObject):
         library_id: str,
         ids: tuple[str, ...],
         generation: int | None,
+        on_page: Callable[[tuple[ItemModel, ...]], None] | None = None,
     ) -> tuple[ItemModel, ...]:
-        """The items `ids`, a few in parallel; `generation` (of the item table) cancels the
-        fetch once the user moved on, None never does."""
+        """The items `ids`, a few in parallel (the client's pooled keep-alive connections),
+        in order; `on_page` gets them in pages as they come. `generation` (of the item table)
+        cancels the fetch once the user moved on, None never does."""
+
+        latencies: list[float] = []
 
         def get(item_id: str) -> ItemModel | None:
             if generation is not None and generation != self._items_generation:
                 raise TaskCancelled
+            started = time.monotonic()
             try:
                 return client.items.get(item_id)
             except NotFound:  # deleted while we listed
                 return None
+            finally:
+                if len(latencies) < LATENCY_SAMPLES:
+                    latencies.append(time.monotonic() - started)
 
         models: list[ItemModel] = []
-        last_report = time.monotonic()
+        page: list[ItemModel] = []
+        page_rows = FIRST_PAGE_ROWS
+        last_report = last_page = time.monotonic()
+        width = ITEM_FETCH_START
+        queued = iter(ids)
+        in_flight: deque[Future[ItemModel | None]] = deque()
         with ThreadPoolExecutor(ITEM_FETCH_THREADS, thread_name_prefix="item-get") as pool:
             try:
-                for count, model in enumerate(pool.map(get, ids), 1):
+                for count in range(1, len(ids) + 1):
+                    while len(in_flight) < width:  # in order, `width` at a time
+                        item_id = next(queued, None)
+                        if item_id is None:
+                            break
+                        in_flight.append(pool.submit(get, item_id))
+                    model = in_flight.popleft().result()
+                    if (
+                        width < ITEM_FETCH_THREADS
+                        and len(latencies) >= LATENCY_SAMPLES
+                        and statistics.median(latencies) > SLOW_GET_SECONDS
+                    ):
+                        width = ITEM_FETCH_THREADS
+                        slow = statistics.median(latencies) * 1000
+                        log.info("item GETs take %.0f ms: %d at a time", slow, width)
                     if model is not None:
                         models.append(model)
+                        page.append(model)
                     now = time.monotonic()
+                    if (
+                        on_page is not None
+                        and page
+                        and (len(page) >= page_rows or now - last_page >= PAGE_SECONDS)
+                    ):
+                        on_page(tuple(page))
+                        page, page_rows, last_page = [], PAGE_ROWS, now
                     if generation is not None and now - last_report >= PROGRESS_INTERVAL:
                         last_report = now
                         self.items_progress.emit(server, library_id, count, len(ids))
             except TaskCancelled:
                 pool.shutdown(cancel_futures=True)
                 raise
+        if on_page is not None and page:
+            on_page(tuple(page))
         return tuple(models)
 
     def load_details(self, server: ServerRef, item_id: str) -> None:

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 MAX_API_BODY = 1 << 20
 DRAIN_LIMIT = 64 << 10  # an unread body up to this size is dropped to keep the connection
 MAX_LENGTH_DIGITS = 18  # a Content-Length beyond this is no real body
+ONE_WRITE = 64 << 10  # an answer up to this size goes out in one send with its headers
 _HUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 SESSION_HEADER = "vmware-api-session-id"
 _HOST_OK = re.compile(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?")
@@ -226,6 +227,8 @@ class Handler(BaseHTTPRequestHandler):
     # -- logging: quiet, and never a data token --------------------------------------------
 
     def log_message(self, format: str, *args: Any) -> None:
+        if not log.isEnabledFor(logging.DEBUG):  # once per request: format only when shown
+            return
         text = _DATA_TOKEN.sub(r"\1***", format % args)
         log.debug("%s %s", self.address_string(), text)
 
@@ -271,6 +274,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         if self.close_connection:
             self.send_header("Connection", "close")
+        if body and self.command != "HEAD" and len(body) <= ONE_WRITE:
+            # headers and a small body in one send: one segment, one wake-up of the client
+            self._headers_buffer.append(b"\r\n" + body)  # type: ignore[attr-defined]
+            self.flush_headers()
+            return
         self.end_headers()
         if body and self.command != "HEAD":
             self.wfile.write(body)

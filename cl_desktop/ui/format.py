@@ -8,12 +8,13 @@ from datetime import datetime
 from PySide6.QtCore import QLocale
 
 _locale = QLocale()
+_SI = QLocale.DataSizeFormat.DataSizeSIFormat  # looked up once: a PySide enum costs a call
 
 
 def size(n: int | None) -> str:
     if n is None:
         return ""
-    return _locale.formattedDataSize(n, 1, QLocale.DataSizeFormat.DataSizeSIFormat)
+    return _locale.formattedDataSize(n, 1, _SI)
 
 
 def speed(bytes_per_second: float) -> str:

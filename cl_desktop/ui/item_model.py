@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -74,22 +74,58 @@ class ItemTableModel(QStandardItemModel):
         if added > RESET_ABOVE or not self._items:
             self._reset(new)
             return
-        wanted = {item.id for item in new}
-        gone = [row for row, item in enumerate(self._items) if item.id not in wanted]
+        self.keep_only({item.id or "" for item in new})
+        self.add_items(new)
+
+    def keep_only(self, ids: Collection[str]) -> int:
+        """Remove the rows of items not in `ids` (gone from the server); how many."""
+        gone = [row for row, item in enumerate(self._items) if item.id not in ids]
         for gone_row in reversed(gone):
             del self._items[gone_row]
             self.removeRow(gone_row)
+        return len(gone)
+
+    def add_items(self, items: Sequence[ItemModel]) -> None:
+        """Rewrite the rows of changed items in place and append the new ones in one batch
+        (one insert and one change for the proxy, not a pair of signals per row)."""
+        if not self._items:
+            self._reset(list(items))
+            return
         rows = {item.id: row for row, item in enumerate(self._items)}
-        for item in new:
+        fresh: list[ItemModel] = []
+        changed: list[int] = []
+        for item in items:
             row = rows.get(item.id)
             if row is None:
-                rows[item.id] = len(self._items)
-                self._items.append(item)
-                self.appendRow(self._cells(item))
-            elif self._items[row] != item:
+                rows[item.id] = -1  # twice in one page: once
+                fresh.append(item)
+            elif row >= 0 and self._items[row] != item:
                 self._items[row] = item
-                for column, cell in enumerate(self._cells(item)):
+                changed.append(row)
+        if changed:  # rewritten quietly, then one change over their span
+            blocked = self.blockSignals(True)
+            try:
+                for row in changed:
+                    for column, cell in enumerate(self._cells(self._items[row])):
+                        self.setItem(row, column, cell)
+            finally:
+                self.blockSignals(blocked)
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), NOTE))
+        if not fresh:
+            return
+        first = len(self._items)
+        cells = [self._cells(item) for item in fresh]
+        self.insertRows(first, len(fresh))  # empty rows: the proxy sees one insert
+        blocked = self.blockSignals(True)
+        try:
+            for row, row_cells in enumerate(cells, first):
+                for column, cell in enumerate(row_cells):
                     self.setItem(row, column, cell)
+        finally:
+            self.blockSignals(blocked)
+        self._items.extend(fresh)
+        # then one change for the filled rows: the proxy filters and sorts them once
+        self.dataChanged.emit(self.index(first, 0), self.index(first + len(fresh) - 1, NOTE))
 
     def set_notes(self, notes: Mapping[str, str]) -> None:
         """The Note column: item id -> note (an item not named has none)."""

@@ -385,6 +385,9 @@ class MainWindow(QMainWindow):
         b.connected.connect(self._on_connected)
         b.libraries_loaded.connect(self._on_libraries_loaded)
         b.libraries_failed.connect(self._on_libraries_failed)
+        b.items_cached.connect(self._on_items_page)
+        b.items_listed.connect(self._on_items_listed)
+        b.items_page.connect(self._on_items_page)
         b.items_progress.connect(self._on_items_progress)
         b.items_loaded.connect(self._on_items_loaded)
         b.items_failed.connect(self._on_items_failed)
@@ -675,7 +678,9 @@ class MainWindow(QMainWindow):
         if self.item_model.rowCount() == 0 and not quiet:
             self.item_view.set_placeholder("Loading items...")
         self.items_label.setText("Loading...")
-        self.browser.load_items(self._server, self.library_id)
+        # rows on show (a reload) may be newer than the cache: only an empty table takes it
+        use_cache = self.item_model.rowCount() == 0
+        self.browser.load_items(self._server, self.library_id, use_cache=use_cache)
 
     def _reload_items_keep_selection(self, quiet: bool = False) -> None:
         self._reselect_item = self.item_id
@@ -700,6 +705,21 @@ class MainWindow(QMainWindow):
             self.items_label.setText(text)
             if self.item_model.rowCount() == 0:
                 self.item_view.set_placeholder(text)
+
+    def _on_items_page(
+        self, server: ServerRef, library_id: str, items: Sequence[ItemModel]
+    ) -> None:
+        """Rows as they come (cached, then fetched): new ones appended, changed ones updated
+        in place, so selection, sort and filter hold while a big library loads."""
+        if not self._is_current(server, library_id):
+            return
+        self.item_model.add_items(items)
+        self.item_view.set_placeholder("No items match the filter.")
+
+    def _on_items_listed(self, server: ServerRef, library_id: str, ids: Sequence[str]) -> None:
+        # rows of items gone since the cache or the last listing go now, their notes with them
+        if self._is_current(server, library_id) and self.item_model.keep_only(frozenset(ids)):
+            self.manager.show_notes()
 
     def _on_items_loaded(
         self, server: ServerRef, library_id: str, items: Sequence[ItemModel]
