@@ -2,6 +2,8 @@
 
 hashlib releases the GIL for large updates, so on a multi-core machine the digest costs the
 transfer almost nothing; memory stays bounded by the queue depth (at most `depth` blocks).
+A `Block` (a reused buffer of the transfer's ring) is held while queued and released once
+hashed or written, so the bytes are never copied for the hand-over.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from cl_desktop.api.streams import Block
 
 
 class Digest(Protocol):
@@ -48,16 +52,22 @@ class BackgroundHasher:
     def __init__(self, algorithm: str, depth: int = 8) -> None:
         self.name = algorithm
         self._digest = hashlib.new(algorithm)
-        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._blocks: queue.Queue[bytes | Block | None] = queue.Queue(maxsize=depth)
         self._thread = threading.Thread(target=self._run, name=f"hash-{algorithm}", daemon=True)
         self._thread.start()
         self._result: str | None = None
 
     def _run(self) -> None:
         while (block := self._blocks.get()) is not None:
-            self._digest.update(block)
+            if isinstance(block, Block):
+                self._digest.update(block.view)
+                block.release()
+            else:
+                self._digest.update(block)
 
-    def update(self, block: bytes) -> None:
+    def update(self, block: bytes | Block) -> None:
+        if isinstance(block, Block):
+            block.hold()
         self._blocks.put(block)
 
     def hexdigest(self) -> str:
@@ -87,7 +97,7 @@ class BackgroundWriter:
         self._sink = sink
         self._translate = translate
         self._flush_every = flush_every
-        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._blocks: queue.Queue[bytes | Block | None] = queue.Queue(maxsize=depth)
         self._error: Exception | None = None
         self._thread = threading.Thread(target=self._run, name="disk-writer", daemon=True)
         self._thread.start()
@@ -95,10 +105,10 @@ class BackgroundWriter:
     def _run(self) -> None:
         unflushed = 0
         while (block := self._blocks.get()) is not None:
-            if self._error is not None:
-                continue  # drain, so the producer never blocks on a dead writer
             try:
-                self._sink.write(block)
+                if self._error is not None:
+                    continue  # drain, so the producer never blocks on a dead writer
+                self._sink.write(block.view if isinstance(block, Block) else block)
                 unflushed += len(block)
                 if unflushed >= self._flush_every:
                     self._sink.flush()
@@ -106,10 +116,15 @@ class BackgroundWriter:
                     unflushed = 0
             except OSError as exc:
                 self._error = self._translate(exc)
+            finally:
+                if isinstance(block, Block):
+                    block.release()
 
-    def write(self, block: bytes) -> None:
+    def write(self, block: bytes | Block) -> None:
         if self._error is not None:
             raise self._error
+        if isinstance(block, Block):
+            block.hold()
         self._blocks.put(block)
 
     def finish(self) -> None:

@@ -24,6 +24,7 @@ from cl_desktop.api import (
     errors,
 )
 from cl_desktop.api.resources import new_client_token
+from cl_desktop.api.streams import Block
 
 from .context import CleanupKind, KeepAlive, Reporter, WorkflowContext, delete_session, end_session
 from .control import Retrier, StallWatch, with_retries
@@ -448,8 +449,8 @@ def _manifest_hasher(f: LocalFile) -> BackgroundHasher | None:
     return BackgroundHasher(f.manifest_checksum[0].lower())
 
 
-def _both(first: BackgroundHasher, second: BackgroundHasher) -> Callable[[bytes], None]:
-    def update(block: bytes) -> None:
+def _both(first: BackgroundHasher, second: BackgroundHasher) -> Callable[[Block], None]:
+    def update(block: Block) -> None:
         first.update(block)
         second.update(block)
 
@@ -512,6 +513,14 @@ class _WholeFile:
         if not chunk and self._read < self._file.size:
             raise _changed(self._file)
         return chunk
+
+    def readinto(self, space: memoryview) -> int:
+        left = self._file.size - self._read
+        n = self._source.readinto(space[:left]) if left > 0 else 0  # type: ignore[attr-defined]
+        self._read += n
+        if not n and self._read < self._file.size:
+            raise _changed(self._file)
+        return n
 
 
 def _open_local(f: LocalFile) -> BinaryIO:
