@@ -4,6 +4,7 @@ ceiling of this CPU, and rewriting one '## Section' of docs/PERFORMANCE.md, keep
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
@@ -27,6 +28,7 @@ __all__ = [
     "make_file",
     "replace_section",
     "sha1_seconds",
+    "write_results",
 ]
 USER, PASSWORD = "bench", "bench"
 HEADER = (
@@ -101,3 +103,12 @@ class IdleGate:
                 self.busy_starts += 1
                 print("  (box still busy; running anyway)", file=sys.stderr)
                 return
+
+
+def write_results(name: str, rows: list[dict[str, object]]) -> Path:
+    """`benchmarks/results/<name>.json` = {"rows": rows}, for the one-command runner; each row
+    {"measure", "value", "unit", "goal", "ceiling", "met", "before"}."""
+    path = ROOT / "benchmarks" / "results" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"rows": rows}, indent=1) + "\n", encoding="utf-8")
+    return path

@@ -16,7 +16,7 @@ from tests.support.jobs import upload_spec
 from tests.support.templates import make_template
 from tests.support.uploads import ServerLog, ref_for, sim_queue
 
-DISKS = tuple((f"disk{n}.vmdk", 400_000 + n) for n in range(1, 5))
+DISKS = tuple((f"disk{n}.vmdk", 1_000_000 + n) for n in range(1, 5))
 
 
 class PutCounter:
@@ -49,7 +49,7 @@ def test_a_four_disk_template_is_put_n_files_at_once(
 ) -> None:
     server = ServerLog(sim.backend, monkeypatch)
     counter = PutCounter(sim.backend, monkeypatch)
-    sim.faults.throttle(2_000_000)  # each disk takes ~0.2 s: the PUTs overlap when allowed
+    sim.faults.throttle(2_000_000)  # each disk takes ~0.5 s: the PUTs overlap when allowed
     descriptor = make_template(tmp_path / "t", "four", DISKS, manifest=False)
     policy = RetryPolicy(parallel_puts=parallel)
     with sim_queue(tmp_path / "q.sqlite", retry_policy=policy) as queue:

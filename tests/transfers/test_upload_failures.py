@@ -78,10 +78,11 @@ def test_a_put_that_fails_until_retries_run_out(
 
 
 def test_a_file_the_server_refuses_on_validate(
-    sim: Any, server: ServerLog, queue: TransferQueue, tmp_path: Path
+    sim: Any, server: ServerLog, tmp_path: Path
 ) -> None:
     """The disk is rewritten (same size, same mtime) after pre-flight checked it against the
-    manifest: the server's check against the AddSpec checksum refuses it, validate says so."""
+    manifest: the server's check against the AddSpec checksum refuses it, validate says so.
+    One PUT at a time, so that the disk is read after the descriptor's PUT arrived."""
     folder = tmp_path / "tpl"
     folder.mkdir()
     disk = make_file(folder / "d.vmdk", 50_000, seed=3)
@@ -101,7 +102,9 @@ def test_a_file_the_server_refuses_on_validate(
             os.utime(disk, ns=(before.st_atime_ns, before.st_mtime_ns))
 
     server.before_put = rewrite
-    job = run(queue, sim, folder / "t.ovf")
+    with sim_queue(tmp_path / "q.sqlite", retry_policy=RetryPolicy(parallel_puts=1)) as queue:
+        server.watch(queue)
+        job = run(queue, sim, folder / "t.ovf")
     assert job.error_message.startswith("the server did not accept the files: d.vmdk:")
     assert "Checksum mismatch for d.vmdk" in job.error_message
     assert_session_failed_and_deleted(job, server, sim)
