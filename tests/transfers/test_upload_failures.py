@@ -183,12 +183,15 @@ def test_a_source_appended_to_while_uploading_is_not_verified(
 
 
 def test_a_source_changed_between_preflight_and_its_put(
-    sim: Any, server: ServerLog, queue: TransferQueue, tmp_path: Path
+    sim: Any, server: ServerLog, tmp_path: Path
 ) -> None:
     first = make_file(tmp_path / "a.bin", 20_000, seed=1)
     second = make_file(tmp_path / "b.bin", 20_000, seed=2)
     server.before_put = lambda name: name == "a.bin" and second.write_bytes(b"shorter") and None
-    job = run(queue, sim, first, second)
+    # one PUT at a time: b.bin is checked after a.bin's PUT arrived (and changed it)
+    with sim_queue(tmp_path / "q.sqlite", retry_policy=RetryPolicy(parallel_puts=1)) as queue:
+        server.watch(queue)
+        job = run(queue, sim, first, second)
     assert job.error_message.startswith("b.bin changed while uploading")
     assert server.puts("b.bin") == 0
     assert_session_failed_and_deleted(job, server, sim)
