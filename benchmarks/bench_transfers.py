@@ -241,8 +241,9 @@ class OvfRuns:
     cores: dict[int, list[float]]  # (client + server CPU-seconds) / wall: cores kept busy
 
 
-def four_disks(client: ContentLibraryClient, server: SimulatorProcess, library: str, work: Path, runs: int, gate: IdleGate,
-               disk_mib: int, parallel: int, throttle: int | None = None) -> OvfRuns:  # fmt: skip
+def four_disks(client: ContentLibraryClient, server: SimulatorProcess, library: str,
+               work: Path, runs: int, gate: IdleGate, disk_mib: int, parallel: int,
+               throttle: int | None = None) -> OvfRuns:  # fmt: skip
     """`cl-transfer upload` of a 4-disk template, one PUT at a time vs parallel PUTs; with
     `throttle`, each connection limited to that many bytes/s by the server (as on a WAN)."""
     disks = tuple((f"disk{n}.vmdk", disk_mib << 20) for n in range(1, 5))
@@ -407,14 +408,14 @@ def summarize(size: int, sha: float, sha_wall: float, fixed: float, free: tuple[
                 synced_cpu = [t.cpu / (c.cpu + f.cpu + sha) for c, f, t in trios]
                 fsync_cpu = statistics.median(f.cpu for f in side.fsync)
                 fsync_s = statistics.median(f.seconds for f in side.fsync)
-                ceiling = f"curl + fsync {fsync_s:.2f} s, {fsync_cpu:.2f} CPU-s"
+                synced_ceiling = f"`sync FILE` {fsync_s:.2f} s, {fsync_cpu:.2f} CPU-s"
                 row(f"{name} speed, cl-transfer / (curl + fsync){label}", synced, "x",
-                    "reported", ceiling, None)  # fmt: skip
+                    "reported", synced_ceiling, None)  # fmt: skip
                 row(f"{name} client CPU / (curl + fsync + SHA-1){label}", synced_cpu, "x",
-                    "reported", ceiling, None)  # fmt: skip
+                    "reported", synced_ceiling, None)  # fmt: skip
                 lines.append(
                     f"| {name}{label}: cl-transfer / (curl + `sync FILE`) | speed {med(synced)}x, "
-                    f"CPU {med(synced_cpu)}x | reported | {ceiling} | |"
+                    f"CPU {med(synced_cpu)}x | reported | {synced_ceiling} | |"
                 )
             if not label:  # the same without cl-transfer's fixed cost (a 1 MiB command's)
                 stream = [(t.cpu - fixed) / (c.cpu + sha)
