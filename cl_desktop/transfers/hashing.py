@@ -79,12 +79,14 @@ class BackgroundHasher:
 
 
 class BackgroundWriter:
-    """Writes blocks to an open file on its own thread, flushing to disk as it goes.
+    """Writes blocks to an open file on its own thread.
 
-    The socket read, the disk write and the hash then overlap instead of taking turns, and
-    the periodic fdatasync spreads the flush over the transfer, so the final fsync (needed
-    before the rename makes the file final) is short. A write error is raised on the next
-    `write()` or on `finish()`, already translated by `translate`.
+    The socket read, the disk write and the hash then overlap instead of taking turns. The
+    kernel writes the pages back on its own; the one fsync is at the end (needed before the
+    rename makes the file final). An fdatasync every 256 MiB, as this used to do, made a
+    1 GiB download cost 1.8-4.1 CPU-seconds instead of 1.5 and take longer (measured);
+    `flush_every` keeps it possible. A write error is raised on the next `write()` or on
+    `finish()`, already translated by `translate`.
     """
 
     def __init__(
@@ -92,7 +94,7 @@ class BackgroundWriter:
         sink: BinaryIO,
         translate: Callable[[OSError], Exception],
         depth: int = 8,
-        flush_every: int = 256 << 20,
+        flush_every: int | None = None,
     ) -> None:
         self._sink = sink
         self._translate = translate
@@ -110,7 +112,7 @@ class BackgroundWriter:
                     continue  # drain, so the producer never blocks on a dead writer
                 self._sink.write(block.view if isinstance(block, Block) else block)
                 unflushed += len(block)
-                if unflushed >= self._flush_every:
+                if self._flush_every is not None and unflushed >= self._flush_every:
                     self._sink.flush()
                     os.fdatasync(self._sink.fileno())
                     unflushed = 0
