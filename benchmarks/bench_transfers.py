@@ -86,6 +86,13 @@ def drop_items(client: ContentLibraryClient, library: str, *names: str) -> None:
             client.items.delete(model.id)
 
 
+def settle(gate: IdleGate) -> None:
+    """The same start for every measured run: the dirty pages of the uploads before written
+    back (else whoever writes next is throttled and pays for it), then an idle CPU."""
+    os.sync()
+    gate.wait()
+
+
 def pinned(core: int | None) -> list[str]:
     return ["taskset", "-c", str(core)] if core is not None else []
 
@@ -197,7 +204,7 @@ def transfers(
         cl_first = run % 2 == 1  # alternate who goes first
         results: dict[str, Run] = {}
         for who in ("cl", "curl") if cl_first else ("curl", "cl"):
-            gate.wait()
+            settle(gate)
             if who == "curl":
                 results["curl up"] = curl_upload(client, curl_item, source, core)
             else:
@@ -205,7 +212,7 @@ def transfers(
                                           f"{library}/cl{tag}{run}", str(source), "--create",
                                           core=core)  # fmt: skip
         for who in ("cl", "curl") if cl_first else ("curl", "cl"):
-            gate.wait()
+            settle(gate)
             if who == "curl":
                 target = work / "curl.out"
                 results["curl down"] = curl_download(client, curl_item, source.name, target, core)
@@ -256,7 +263,7 @@ def four_disks(client: ContentLibraryClient, server: SimulatorProcess, library: 
     for run in range(runs + 1):
         order = (1, parallel) if run % 2 == 0 else (parallel, 1)
         for n in order:
-            gate.wait()
+            settle(gate)
             before = process_cpu(server._proc.pid)
             r = cl_run(server.base_url, "--queue-db", queue_db, "--parallel-puts", str(n),
                        "upload", f"{library}/ovf{tag}{n}-{run}", str(descriptor),
