@@ -42,8 +42,8 @@ HEADER = (
 class SimulatorProcess(TestSimulatorProcess):
     """`python -m cl_desktop.simulator` on a free loopback port, with the benchmark user."""
 
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__(data_dir, {USER: PASSWORD})
+    def __init__(self, data_dir: Path, control_api: bool = False) -> None:
+        super().__init__(data_dir, {USER: PASSWORD}, control_api=control_api)
         self.start()
 
 

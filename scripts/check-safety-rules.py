@@ -122,8 +122,8 @@ BREAKAGES: tuple[Breakage, ...] = (
         name="no-keep-alive",
         rule="the session is never kept alive during a long upload or download",
         file="cl_desktop/transfers/context.py",
-        old="        if time.monotonic() - self._last_sent >= self.interval:\n",
-        new="        if False:  # breakage: no keep-alive\n",
+        old="                if time.monotonic() - self._last_sent >= self.interval:\n",
+        new="                if False:  # breakage: no keep-alive\n",
         selection=(
             "tests/transfers/faults/test_faults.py::"
             "test_keep_alive_reports_growing_progress_well_inside_the_expiry",
@@ -147,15 +147,8 @@ BREAKAGES: tuple[Breakage, ...] = (
         name="cancel-between-files-only",
         rule="an upload notices cancel only between files, not between blocks",
         file="cl_desktop/transfers/upload.py",
-        old=(
-            "            ) -> None:\n"
-            "                control.check()\n"
-            "                watch.observe(done - last[0])\n"
-        ),
-        new=(
-            "            ) -> None:\n"
-            "                watch.observe(done - last[0])  # breakage: no cancel check per block\n"
-        ),
+        old=("            control.check()\n            if abandon.is_set():\n"),
+        new="            if abandon.is_set():  # breakage: no cancel check per block\n",
         selection=(
             "tests/transfers/faults/test_faults.py::"
             "test_cancel_takes_effect_within_a_block_and_cleans_up",

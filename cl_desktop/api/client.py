@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 from urllib.parse import urlencode
 
 import requests
@@ -450,13 +450,16 @@ class ContentLibraryClient:
         body = UploadBody(source, size, progress, on_data)
         headers = {**self._data_headers(uri), "Content-Type": "application/octet-stream"}
         with translate_transport_errors(op):
-            response = self.http.put(
-                uri,
-                data=body,
-                headers=headers,
-                timeout=self._data_timeout(stall_seconds),
-                allow_redirects=False,
-            )
+            try:
+                response = self.http.put(
+                    uri,
+                    data=cast(BinaryIO, body),  # read() gives memoryviews: bytes-like
+                    headers=headers,
+                    timeout=self._data_timeout(stall_seconds),
+                    allow_redirects=False,
+                )
+            finally:
+                body.close()
             content = response.content
         if response.status_code not in (200, 201, 204):
             raise error_from_response(response.status_code, content, operation=op)

@@ -25,6 +25,7 @@ _PATIENCE_FLAGS: tuple[tuple[str, str, type[int] | type[float], str, str], ...] 
     ("--stall-bytes", "stall_bytes", int, "BYTES", "a transfer moving fewer bytes than this ..."),
     ("--stall-time", "stall_seconds", float, "SECONDS", "... in this many seconds is stalled"),
     ("--stall-limit", "stall_limit", float, "SECONDS", "fail a transfer stalled this long"),
+    ("--parallel-puts", "parallel_puts", int, "N", "upload up to N files of a template at once"),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class KeepAlive:
         progress: int = 0,  # the session's client_progress already (a reused session)
     ) -> None:
         self._send = send
+        self._lock = threading.Lock()  # parallel PUTs share one keep-alive
         self._last_progress = progress
         self._last_sent = time.monotonic()
         self.interval = max_interval
@@ -87,10 +89,21 @@ class KeepAlive:
             self.interval = max(0.2, min(max_interval, left / 3))
 
     def maybe(self, percent: int | None = None) -> None:
-        if time.monotonic() - self._last_sent >= self.interval:
-            self.now(percent)
+        """Send when due; from parallel PUTs, one thread sends and the others go on."""
+        if time.monotonic() - self._last_sent < self.interval:
+            return
+        if self._lock.acquire(blocking=False):
+            try:
+                if time.monotonic() - self._last_sent >= self.interval:
+                    self._now(percent)
+            finally:
+                self._lock.release()
 
     def now(self, percent: int | None = None) -> None:
+        with self._lock:
+            self._now(percent)
+
+    def _now(self, percent: int | None) -> None:
         progress = percent if percent is not None and percent > self._last_progress else None
         self._send(progress)
         if progress is not None:

@@ -20,6 +20,7 @@ from cl_desktop.api import (
     PrepareStatus,
     errors,
 )
+from cl_desktop.api.streams import BlockRing
 
 from . import ova_writer
 from .context import KeepAlive, Reporter, WorkflowContext, delete_session, end_session
@@ -584,17 +585,23 @@ def _get_once(
             try:
                 written = stream.offset
                 size = stream.total_size or entry.size
-                for chunk in stream.chunks():
-                    if entry.size and written + len(chunk) > entry.size:
-                        part.unlink(missing_ok=True)  # not the file the server listed
-                        raise IntegrityError(
-                            f"{entry.name}: the server sent more than its {entry.size:,} bytes"
-                        )
-                    writer.write(chunk)
-                    digest.update(chunk)
-                    written += len(chunk)
-                    watch.observe(len(chunk))
-                    on_progress(written, len(chunk))
+                # received into a few reused blocks, each handed to the writer and the
+                # hasher (no copy) and reused once both are done with it
+                for block in stream.blocks(BlockRing()):
+                    try:
+                        nbytes = len(block)
+                        if entry.size and written + nbytes > entry.size:
+                            part.unlink(missing_ok=True)  # not the file the server listed
+                            raise IntegrityError(
+                                f"{entry.name}: the server sent more than its {entry.size:,} bytes"
+                            )
+                        writer.write(block)
+                        digest.update(block)
+                    finally:
+                        block.release()
+                    written += nbytes
+                    watch.observe(nbytes)
+                    on_progress(written, nbytes)
                 if size and written != size:
                     raise errors.ProtocolError(
                         f"the download of {entry.name} ended at {written} of {size} bytes"

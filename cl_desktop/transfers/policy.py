@@ -22,3 +22,5 @@ class RetryPolicy:
     stall_limit: float = 90.0
     base_delay: float = 0.5
     max_delay: float = 15.0
+    # files of one update session PUT at once (a multi-disk OVF); the protocol allows it
+    parallel_puts: int = 3

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, TypeVar, cast
 
 from cl_desktop.api import (
     AddSpec,
@@ -24,6 +27,7 @@ from cl_desktop.api import (
     errors,
 )
 from cl_desktop.api.resources import new_client_token
+from cl_desktop.api.streams import Block
 
 from .context import CleanupKind, KeepAlive, Reporter, WorkflowContext, delete_session, end_session
 from .control import Retrier, StallWatch, with_retries
@@ -45,6 +49,7 @@ from .signatures import settle_warnings
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 SESSION_REPLACEMENTS = 3  # a server restart loses update sessions: start a new one, this often
 
 
@@ -333,9 +338,10 @@ def _send_files(
     received: dict[str, UpdateFileInfo],
     note: str = "",
 ) -> tuple[dict[str, str], set[str]]:
-    """Add and PUT each file not `received` already; returns ({name: sha1 hex hashed while
-    streaming}, the names the server will not keep in storage). `note` is the job's standing
-    note (what a "sent again" note gives way to)."""
+    """Add and PUT each file not `received` already, up to `parallel_puts` at once (one
+    session; each PUT with its own retries, stall watch and progress); returns ({name: sha1
+    hex hashed while streaming}, the names the server will not keep in storage). `note` is
+    the job's standing note (what a "sent again" note gives way to)."""
     client, control, report = ctx.client, ctx.control, ctx.report
     session = with_retries(control, lambda: client.update_sessions.get(session_id))
     keep_alive = KeepAlive(  # with the same retries as every call: a restart must not end it
@@ -345,11 +351,11 @@ def _send_files(
         session.expiration_time,
         progress=session.client_progress or 0,
     )
-    total = sum(f.size for f in files) or 1
-    sent_before = 0
+    sent = _SentBytes(sum(f.size for f in files), keep_alive)
     report.files([FileProgress(f.name, f.size, f.size if f.name in received else 0) for f in files])
     digests: dict[str, str] = {}
     transient: set[str] = set()
+    pending: list[LocalFile] = []
     for f in files:
         info = received.get(f.name)
         if info is not None and (sha1 := _already_sent(f, info)) is not None:
@@ -358,51 +364,113 @@ def _send_files(
                 transient.add(f.name)
             report.progress(f.name, f.size)
             report.file_sent(f.name)
-            sent_before += f.size
+            sent.add(f.size)
             continue
+        pending.append(f)
+    if pending:
         report.phase(Phase.TRANSFERRING)
-        retrier = Retrier(control, stopped=f"the server stopped receiving {f.name}")
-        logins = 0
-        while True:
-            control.check()
-            base, last = sent_before, [0]
-            watch = StallWatch(retrier, f"upload {f.name}")
-
-            def on_progress(
-                done: int,
-                name: str = f.name,
-                base: int = base,
-                last: list[int] = last,
-                watch: StallWatch = watch,
-            ) -> None:
-                control.check()
-                watch.observe(done - last[0])
-                control.throttle(done - last[0])
-                last[0] = done
-                report.progress(name, done)
-                keep_alive.maybe(min(99, (base + done) * 100 // total))
-
-            try:
-                if retrier.attempt:  # after a wait: the session must still be there
-                    keep_alive.now()
-                keep, digests[f.name] = _put_once(ctx, session_id, f, on_progress)
-                if not keep:
-                    transient.add(f.name)
-                report.file_sent(f.name)
-                report.note(note)  # a "sent again" note is done with
-                retrier.succeeded()
-                break
-            except errors.Unauthenticated:
-                logins += 1
-                if logins > 2:
-                    raise
-                with_retries(control, client.renew_login)  # the login expired during a long PUT
-            except Exception as exc:
-                log.info("PUT of %s failed: %s", f.name, exc)
-                retrier.failed(exc, stall=True)
-        sent_before += f.size
-        keep_alive.maybe(min(99, sent_before * 100 // total))
+    workers = max(1, min(control.policy.parallel_puts, len(pending)))
+    abandon = threading.Event()  # a sibling PUT failed: the others stop at their next block
+    results = run_parallel(
+        [partial(_send_file, ctx, session_id, f, sent, note, abandon) for f in pending],
+        workers,
+        abandon,
+    )
+    for f, (keep, sha1) in zip(pending, results, strict=True):
+        digests[f.name] = sha1
+        if not keep:
+            transient.add(f.name)
     return digests, transient
+
+
+class _Abandoned(BaseException):
+    """Ends a PUT whose sibling failed (not an Exception: no retry catches it)."""
+
+
+def run_parallel(tasks: list[Callable[[], T]], workers: int, abandon: threading.Event) -> list[T]:
+    """Each task's result, in order, running up to `workers` at once (the first task on the
+    calling thread when `workers` is 1). The first failure sets `abandon`, the others end
+    soon after (they watch it), and it is raised once all have ended."""
+    if workers <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="put") as pool:
+        futures = [pool.submit(task) for task in tasks]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        if any(f.done() and f.exception() is not None for f in futures):
+            abandon.set()
+        wait(futures)
+    errors_seen = [f.exception() for f in futures if f.exception() is not None]
+    first = next((e for e in errors_seen if not isinstance(e, _Abandoned)), None)
+    if first is not None:  # an interruption (cancel, pause) wins over a sibling's abandon
+        interrupted = next((e for e in errors_seen if isinstance(e, Interrupted)), None)
+        raise interrupted or first
+    return [f.result() for f in futures]
+
+
+class _SentBytes:
+    """The bytes of the session's files sent so far (all PUTs together), for the keep-alive's
+    client progress."""
+
+    def __init__(self, total: int, keep_alive: KeepAlive) -> None:
+        self._total = total or 1
+        self.keep_alive = keep_alive
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def add(self, nbytes: int) -> None:
+        with self._lock:
+            self._done += nbytes
+            done = self._done
+        self.keep_alive.maybe(min(99, done * 100 // self._total))
+
+
+def _send_file(
+    ctx: WorkflowContext,
+    session_id: str,
+    f: LocalFile,
+    sent: _SentBytes,
+    note: str,
+    abandon: threading.Event,
+) -> tuple[bool, str]:
+    """Add and PUT one file, retried on its own: (kept in storage?, its SHA-1)."""
+    client, control, report = ctx.client, ctx.control, ctx.report
+    retrier = Retrier(control, stopped=f"the server stopped receiving {f.name}")
+    logins = 0
+    while True:
+        control.check()
+        last = [0]
+        watch = StallWatch(retrier, f"upload {f.name}")
+
+        def on_progress(done: int, last: list[int] = last, watch: StallWatch = watch) -> None:
+            control.check()
+            if abandon.is_set():
+                raise _Abandoned
+            watch.observe(done - last[0])
+            control.throttle(done - last[0])
+            sent.add(done - last[0])
+            last[0] = done
+            report.progress(f.name, done)
+
+        try:
+            if retrier.attempt:  # after a wait: the session must still be there
+                sent.keep_alive.now()
+            keep, sha1 = _put_once(ctx, session_id, f, on_progress)
+            report.file_sent(f.name)
+            report.note(note)  # a "sent again" note is done with
+            retrier.succeeded()
+            return keep, sha1
+        except errors.Unauthenticated:
+            sent.add(-last[0])
+            logins += 1
+            if logins > 2:
+                raise
+            with_retries(control, client.renew_login)  # the login expired during a long PUT
+        except Exception as exc:
+            sent.add(-last[0])
+            if abandon.is_set():
+                raise _Abandoned from exc
+            log.info("PUT of %s failed: %s", f.name, exc)
+            retrier.failed(exc, stall=True)
 
 
 def _put_once(
@@ -448,8 +516,8 @@ def _manifest_hasher(f: LocalFile) -> BackgroundHasher | None:
     return BackgroundHasher(f.manifest_checksum[0].lower())
 
 
-def _both(first: BackgroundHasher, second: BackgroundHasher) -> Callable[[bytes], None]:
-    def update(block: bytes) -> None:
+def _both(first: BackgroundHasher, second: BackgroundHasher) -> Callable[[Block], None]:
+    def update(block: Block) -> None:
         first.update(block)
         second.update(block)
 
@@ -512,6 +580,14 @@ class _WholeFile:
         if not chunk and self._read < self._file.size:
             raise _changed(self._file)
         return chunk
+
+    def readinto(self, space: memoryview) -> int:
+        left = self._file.size - self._read
+        n = self._source.readinto(space[:left]) if left > 0 else 0  # type: ignore[attr-defined]
+        self._read += n
+        if not n and self._read < self._file.size:
+            raise _changed(self._file)
+        return n
 
 
 def _open_local(f: LocalFile) -> BinaryIO:

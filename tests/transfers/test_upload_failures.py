@@ -77,11 +77,10 @@ def test_a_put_that_fails_until_retries_run_out(
     assert_session_failed_and_deleted(job, server, sim)
 
 
-def test_a_file_the_server_refuses_on_validate(
-    sim: Any, server: ServerLog, queue: TransferQueue, tmp_path: Path
-) -> None:
+def test_a_file_the_server_refuses_on_validate(sim: Any, server: ServerLog, tmp_path: Path) -> None:
     """The disk is rewritten (same size, same mtime) after pre-flight checked it against the
-    manifest: the server's check against the AddSpec checksum refuses it, validate says so."""
+    manifest: the server's check against the AddSpec checksum refuses it, validate says so.
+    One PUT at a time, so that the disk is read after the descriptor's PUT arrived."""
     folder = tmp_path / "tpl"
     folder.mkdir()
     disk = make_file(folder / "d.vmdk", 50_000, seed=3)
@@ -101,7 +100,9 @@ def test_a_file_the_server_refuses_on_validate(
             os.utime(disk, ns=(before.st_atime_ns, before.st_mtime_ns))
 
     server.before_put = rewrite
-    job = run(queue, sim, folder / "t.ovf")
+    with sim_queue(tmp_path / "q.sqlite", retry_policy=RetryPolicy(parallel_puts=1)) as queue:
+        server.watch(queue)
+        job = run(queue, sim, folder / "t.ovf")
     assert job.error_message.startswith("the server did not accept the files: d.vmdk:")
     assert "Checksum mismatch for d.vmdk" in job.error_message
     assert_session_failed_and_deleted(job, server, sim)
@@ -180,12 +181,15 @@ def test_a_source_appended_to_while_uploading_is_not_verified(
 
 
 def test_a_source_changed_between_preflight_and_its_put(
-    sim: Any, server: ServerLog, queue: TransferQueue, tmp_path: Path
+    sim: Any, server: ServerLog, tmp_path: Path
 ) -> None:
     first = make_file(tmp_path / "a.bin", 20_000, seed=1)
     second = make_file(tmp_path / "b.bin", 20_000, seed=2)
     server.before_put = lambda name: name == "a.bin" and second.write_bytes(b"shorter") and None
-    job = run(queue, sim, first, second)
+    # one PUT at a time: b.bin is checked after a.bin's PUT arrived (and changed it)
+    with sim_queue(tmp_path / "q.sqlite", retry_policy=RetryPolicy(parallel_puts=1)) as queue:
+        server.watch(queue)
+        job = run(queue, sim, first, second)
     assert job.error_message.startswith("b.bin changed while uploading")
     assert server.puts("b.bin") == 0
     assert_session_failed_and_deleted(job, server, sim)
