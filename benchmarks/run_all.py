@@ -173,9 +173,9 @@ def curl_seconds(size: int, folder: Path, runs: int, gate: IdleGate) -> tuple[li
         for run in range(runs + 1):  # the first warms the caches
             item = client.items.create(library, f"ceiling{run}", type="iso")
             gate.wait()
-            t_up = curl_upload(client, item, source)
+            t_up = curl_upload(client, item, source, None).seconds
             gate.wait()
-            t_down = curl_download(client, item, source.name, folder / "ceiling.out")
+            t_down = curl_download(client, item, source.name, folder / "ceiling.out", None).seconds
             (folder / "ceiling.out").unlink()
             if run:
                 up.append(t_up)
