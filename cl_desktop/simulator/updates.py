@@ -338,6 +338,18 @@ class UpdateOps(State):
                 old.generation += 1
                 generation = old.generation
             keep = not (item.type.lower() == "ovf" and name.lower().endswith((".mf", ".cert")))
+            if not keep and any(
+                f.source_type != "NONE" and f.name.lower().endswith(".ovf")
+                for f in session.files.values()
+            ):
+                # vCenter reads the manifest and certificate when it takes the descriptor in
+                raise not_allowed(
+                    f"The file '{name}' must be added before the OVF descriptor of update "
+                    f"session '{session.id}'.",
+                    name,
+                    session.id,
+                    key="ovf_manifest_after_descriptor",
+                )
             file = UploadFile(
                 name=name,
                 source_type=source_type,

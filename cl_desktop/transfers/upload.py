@@ -369,14 +369,19 @@ def _send_files(
         pending.append(f)
     if pending:
         report.phase(Phase.TRANSFERRING)
-    workers = max(1, min(control.policy.parallel_puts, len(pending)))
+    # vCenter refuses a template's manifest or certificate added after its descriptor: those
+    # go first, one after the other, and only then the rest in parallel
+    early = [f for f in pending if f.name.lower().endswith((".mf", ".cert"))]
+    rest = [f for f in pending if f not in early]
+    workers = max(1, min(control.policy.parallel_puts, len(rest)))
     abandon = threading.Event()  # a sibling PUT failed: the others stop at their next block
-    results = run_parallel(
-        [partial(_send_file, ctx, session_id, f, sent, note, abandon) for f in pending],
-        workers,
-        abandon,
-    )
-    for f, (keep, sha1) in zip(pending, results, strict=True):
+    results = [
+        *run_parallel([partial(_send_file, ctx, session_id, f, sent, note, abandon)
+                       for f in early], 1, abandon),
+        *run_parallel([partial(_send_file, ctx, session_id, f, sent, note, abandon)
+                       for f in rest], workers, abandon),
+    ]  # fmt: skip
+    for f, (keep, sha1) in zip(early + rest, results, strict=True):
         digests[f.name] = sha1
         if not keep:
             transient.add(f.name)

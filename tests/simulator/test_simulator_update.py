@@ -432,12 +432,26 @@ def test_chunked_upload(raw_api: RawClient) -> None:
 def test_ovf_manifest_is_not_kept(raw_api: RawClient) -> None:
     item_id = raw_api.create_item("appliance", item_type="ovf")
     sid = raw_api.create_update_session(item_id)
-    for name in ("vm.ovf", "vm.mf"):
+    for name in ("vm.mf", "vm.ovf"):
         info = raw_api.add_file(sid, name)
         assert info["keep_in_storage"] is (name == "vm.ovf")
         raw_api.put(info["upload_endpoint"]["uri"], b"<xml/>")
     assert raw_api.us_action(sid, "complete").status_code == 204
     assert [f["name"] for f in raw_api.item_files(item_id)] == ["vm.ovf"]
+
+
+def test_a_manifest_or_certificate_after_the_descriptor_is_refused(raw_api: RawClient) -> None:
+    """vCenter takes a template's .mf and .cert in with its descriptor: added after it, they
+    are refused (NOT_ALLOWED_IN_CURRENT_STATE); a plain file after it is fine."""
+    item_id = raw_api.create_item("late", item_type="ovf")
+    sid = raw_api.create_update_session(item_id)
+    raw_api.add_file(sid, "vm.ovf")
+    for name in ("vm.mf", "vm.cert"):
+        answer = raw_api.call("POST", raw_api.us_path(sid) + "/file",
+                              json={"name": name, "source_type": "PUSH"})  # fmt: skip
+        assert answer.status_code == 400 and error_type(answer) == "NOT_ALLOWED_IN_CURRENT_STATE"
+        assert name in message(answer)
+    assert raw_api.add_file(sid, "vm-disk1.vmdk")["name"] == "vm-disk1.vmdk"
 
 
 def test_invalid_file_specs(raw_api: RawClient) -> None:

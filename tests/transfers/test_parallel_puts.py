@@ -62,6 +62,23 @@ def test_a_four_disk_template_is_put_n_files_at_once(
     assert all(f.verification is Verification.VERIFIED for f in job.files), job.files
 
 
+def test_a_template_sends_its_manifest_before_the_parallel_puts(
+    sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service (as vCenter) refuses a manifest added after its descriptor: with three PUTs
+    at once, the .mf must still be added, alone, before the .ovf and the disks."""
+    counter = PutCounter(sim.backend, monkeypatch)
+    sim.faults.throttle(2_000_000)
+    descriptor = make_template(tmp_path / "t", "four", DISKS, manifest=True)
+    with sim_queue(tmp_path / "q.sqlite", retry_policy=RetryPolicy(parallel_puts=3)) as queue:
+        job = queue.wait(queue.add(upload_spec(ref_for(sim.base_url), sim.default_library_id,
+                                               descriptor)), 60)  # fmt: skip
+    assert job.state is JobState.DONE, job.error_message
+    assert counter.most == 3
+    assert job.files[0].name == "four.mf"
+    assert job.files[0].verification is Verification.CONSUMED
+
+
 def test_a_failing_disk_ends_the_session_and_the_item(
     sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
