@@ -558,14 +558,17 @@ def test_preview_info_follows_the_ovf_it_receives(raw_client: RawClient) -> None
     assert raw_client.put(descriptor["upload_endpoint"]["uri"], b"<ovf>").status_code == 200
     assert preview(sid) == {"state": "AVAILABLE", "warnings": []}  # unsigned: nothing to warn
 
-    raw_client.add_file(sid, "t.cert", size=4)
-    assert preview(sid) == {"state": "PREPARING"}  # its signature has not arrived
+    signed = raw_client.create_update_session(raw_client.create_item("signed", item_type="ovf"))
+    raw_client.add_file(signed, "t.cert", size=4)  # added before the descriptor, as vCenter wants
+    descriptor = raw_client.add_file(signed, "t.ovf", size=5)
+    assert raw_client.put(descriptor["upload_endpoint"]["uri"], b"<ovf>").status_code == 200
+    assert preview(signed) == {"state": "PREPARING"}  # its signature has not arrived
     # (what a signature raises: test_simulator_signatures.py)
 
 
 def test_an_ignored_warning_is_shown_as_ignored(raw_client: RawClient) -> None:
     ovf = raw_client.create_item("preview-ignored", item_type="ovf")
-    sid = raw_client.upload(ovf, {"t.ovf": b"<ovf>", "t.cert": b"cert"}, complete=False)
+    sid = raw_client.upload(ovf, {"t.cert": b"cert", "t.ovf": b"<ovf>"}, complete=False)
     spec = {"warning_behavior": [{"type": "UNTRUSTED_CERTIFICATE", "ignored": True}]}
     if raw_client.dialect == "api":
         raw_client.ok("PATCH", raw_client.us_path(sid), json=spec)

@@ -418,7 +418,7 @@ def test_preview_warnings_of_a_signed_ovf_are_shown(
 ) -> None:
     raw = RawClient(sim_service, "api")
     item_id = raw.create_item("signed", item_type="ovf")
-    raw.upload(item_id, {"t.ovf": b"<ovf>", "t.cert": self_signed_pem()}, complete=False)
+    raw.upload(item_id, {"t.cert": self_signed_pem(), "t.ovf": b"<ovf>"}, complete=False)
     dock = open_sessions(qtbot, gui)
     refresh(qtbot, gui)
     assert dock.model.rowCount() == 1
