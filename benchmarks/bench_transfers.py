@@ -21,7 +21,6 @@ cl-transfer for a 16 MiB against an 8 GiB (sparse) upload and download.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import statistics
@@ -145,12 +144,7 @@ def curl_download(
 def sha1_cpu(size: int) -> float:
     """CPU-seconds to SHA-1 `size` bytes in memory (one core): what any verified transfer of
     them costs on top of moving them."""
-    block = memoryview(os.urandom(1 << 20))
-    digest = hashlib.sha1()
-    started = time.process_time()
-    for _ in range(size >> 20):
-        digest.update(block)
-    return time.process_time() - started
+    return sha1_seconds(size, time.process_time)
 
 
 def pin_server(server: SimulatorProcess, core: int | None) -> None:
