@@ -20,6 +20,9 @@ class DescribedError(Exception):
 
     title: ClassVar[str] = "Error"
     hint: ClassVar[str] = ""
+    # The hint on a command line, where one that names the window's controls ("refresh the
+    # view") means nothing; None: `hint` fits both. The detail is the same for both.
+    command_line_hint: ClassVar[str | None] = None
 
     def __init__(self, message: str, *, operation: str = "") -> None:
         self.operation = operation
@@ -29,8 +32,17 @@ class DescribedError(Exception):
     @property
     def message(self) -> str:
         """The detail, what was being done, and what the user can do about it."""
+        return self._with_hint(self.hint)
+
+    @property
+    def command_line_message(self) -> str:
+        """`message` with the command line's hint."""
+        hint = self.hint if self.command_line_hint is None else self.command_line_hint
+        return self._with_hint(hint)
+
+    def _with_hint(self, hint: str) -> str:
         text = f"{self.operation}: {self.detail}" if self.operation else self.detail
-        return f"{text} {self.hint}".strip() if self.hint else text
+        return f"{text} {hint}".strip() if hint else text
 
 
 class ContentLibraryError(DescribedError):
@@ -78,7 +90,7 @@ class NotTls(TransportError):
     """The port answered, but not with TLS (an http-only server reached with https)."""
 
     title = "Not a TLS port"
-    hint = "Check the port (vCenter serves its API on 443), or use http:// if it really is plain."
+    hint = "Otherwise check the port: vCenter serves its API over https on 443."
 
 
 class CertificateProblem(StrEnum):
@@ -217,8 +229,16 @@ class VapiError(ContentLibraryError):
         super().__init__(message, operation=operation)
 
 
-def _vapi(name: str, error_type: str, title: str, hint: str = "") -> type[VapiError]:
-    cls = type(name, (VapiError,), {"error_type": error_type, "title": title, "hint": hint})
+def _vapi(
+    name: str, error_type: str, title: str, hint: str = "", command_line_hint: str | None = None
+) -> type[VapiError]:
+    attributes = {
+        "error_type": error_type,
+        "title": title,
+        "hint": hint,
+        "command_line_hint": command_line_hint,
+    }
+    cls = type(name, (VapiError,), attributes)
     cls.__doc__ = f"vAPI {error_type}: {title.lower()}."
     cls.__module__ = __name__
     return cls
@@ -228,7 +248,11 @@ AlreadyExists = _vapi("AlreadyExists", "ALREADY_EXISTS", "Already exists", "Choo
 AlreadyInDesiredState = _vapi("AlreadyInDesiredState", "ALREADY_IN_DESIRED_STATE", "Already done")
 Canceled = _vapi("Canceled", "CANCELED", "Canceled")
 ConcurrentChange = _vapi(
-    "ConcurrentChange", "CONCURRENT_CHANGE", "Changed by someone else", "Refresh and try again."
+    "ConcurrentChange",
+    "CONCURRENT_CHANGE",
+    "Changed by someone else",
+    "Refresh and try again.",
+    "Try again.",
 )
 FeatureInUse = _vapi("FeatureInUse", "FEATURE_IN_USE", "Feature in use")
 InternalServerError = _vapi(
@@ -253,9 +277,14 @@ NotAllowedInCurrentState = _vapi(
     "NOT_ALLOWED_IN_CURRENT_STATE",
     "Not allowed now",
     "Refresh to see the object's current state.",
+    "List it again to see its current state.",
 )
 NotFound = _vapi(
-    "NotFound", "NOT_FOUND", "Not found", "It may have been deleted or expired; refresh the view."
+    "NotFound",
+    "NOT_FOUND",
+    "Not found",
+    "It may have been deleted or expired; refresh the view.",
+    "It may have been deleted or expired.",
 )
 OperationNotFound = _vapi(
     "OperationNotFound",
@@ -268,6 +297,8 @@ ResourceBusy = _vapi(
     "RESOURCE_BUSY",
     "Busy",
     "Another update session holds this item; wait for it, or cancel it in the session monitor.",
+    "Another update session holds this item; wait for it, or cancel it "
+    "(`cl-transfer sessions` lists them, `session cancel ID` cancels one).",
 )
 ResourceInUse = _vapi("ResourceInUse", "RESOURCE_IN_USE", "In use")
 ResourceInaccessible = _vapi(

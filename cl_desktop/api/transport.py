@@ -354,8 +354,13 @@ def connection_error(exc: BaseException, where: str, operation: str) -> Transpor
 
 
 def not_tls(where: str, operation: str) -> NotTls:
+    # the answer was not TLS: almost always a plain-HTTP server, reached with https (the
+    # default when the address has no scheme)
+    if not where or where == "the server":
+        return NotTls("the server answered plain HTTP, not HTTPS.", operation=operation)
     return NotTls(
-        f"{where} does not speak TLS (https); it answered in plain text.", operation=operation
+        f"{where} answered plain HTTP, not HTTPS: use http://{where} if you mean it.",
+        operation=operation,
     )
 
 

@@ -94,10 +94,11 @@ class Interrupted(Exception):
         self.pause = pause
 
 
-def describe(exc: BaseException) -> tuple[str, str]:
-    """(title, message) for any exception: the words the window, the queue and the CLI show."""
+def describe(exc: BaseException, *, command_line: bool = False) -> tuple[str, str]:
+    """(title, message) for any exception: the words the window, the queue and the CLI show
+    (`command_line`: with the hints a command line gives, see `DescribedError`)."""
     if isinstance(exc, DescribedError):
-        return exc.title, exc.message
+        return exc.title, exc.command_line_message if command_line else exc.message
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return LocalFileError.title, f"{where}{exc.strerror or exc}"

@@ -47,14 +47,14 @@ def folder_upload(folder: Path) -> FolderUpload:
     if len(templates) > 1:
         names = ", ".join(Path(t).name for t in templates)
         raise PreflightError(
-            f"{folder.name} holds more than one template ({names}); drop the one to upload"
+            f"{folder.name} holds more than one template ({names}); choose the one to upload"
         )
     if templates:
         return FolderUpload(str(folder), template=templates[0])
     if subfolders:
         raise PreflightError(
             f"{folder.name} holds the folder {subfolders[0]}; a library item has no "
-            "subfolders, so drop the files or each folder of files"
+            "subfolders, so choose the files, or each folder of files"
         )
     if not files:
         raise PreflightError(f"{folder.name} is empty; there is nothing to upload")

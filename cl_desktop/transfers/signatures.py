@@ -50,6 +50,10 @@ class UnacceptedWarnings(TransferError):
         "Check the package's signing certificate with its vendor. To upload it anyway, allow "
         "the warning (in the window's question, or cl-transfer --ignore-warning TYPE)."
     )
+    command_line_hint = (
+        "Check the package's signing certificate with its vendor. To upload it anyway, allow "
+        "the warning with --ignore-warning TYPE."
+    )
 
     refused_by_user = False
 

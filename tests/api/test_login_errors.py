@@ -231,7 +231,11 @@ def test_https_to_a_plain_http_port_says_it_does_not_speak_tls() -> None:
         with pytest.raises(errors.NotTls):
             fetch_peer_certificate(https)
     assert isinstance(exc, errors.NotTls) and exc.title == "Not a TLS port"
-    assert f"127.0.0.1:{stub.port} does not speak TLS" in exc.message
+    assert exc.message == (
+        f"log in: 127.0.0.1:{stub.port} answered plain HTTP, not HTTPS: use "
+        f"http://127.0.0.1:{stub.port} if you mean it. Otherwise check the port: vCenter "
+        "serves its API over https on 443."
+    )
 
 
 # --- certificates ----------------------------------------------------------------------------

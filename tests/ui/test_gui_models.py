@@ -253,9 +253,9 @@ def test_plan_drop_takes_a_folder_s_template_and_refuses_what_an_item_cannot_hol
     assert [(i.name, i.item_type) for i in plan.new_items] == [("demo-vm", "ovf")]
     assert dict(plan.skipped) == {
         str(nested): "nested holds the folder inner; a library item has no subfolders, so "
-        "drop the files or each folder of files",
+        "choose the files, or each folder of files",
         str(empty): "empty is empty; there is nothing to upload",
-        str(two): "two holds more than one template (a.ovf, b.ova); drop the one to upload",
+        str(two): "two holds more than one template (a.ovf, b.ova); choose the one to upload",
     }
 
 
