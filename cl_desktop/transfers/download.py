@@ -133,7 +133,15 @@ def local_paths(job: JobSnapshot) -> list[str]:
         return []
     if spec.as_ova or len(job.files) <= 1:
         return [spec.target]
-    return [str(Path(spec.target) / safe_local_name(f.name)) for f in job.files]
+    return [local_path(spec, f.name, len(job.files)) for f in job.files]
+
+
+def local_path(spec: JobSpec, name: str, count: int) -> str:
+    """Where the download of `spec` (`count` files, its target chosen) writes the file `name`:
+    into the .ova, as the lone file, or in the job's folder."""
+    if spec.as_ova or count <= 1:
+        return spec.target
+    return str(Path(spec.target) / safe_local_name(name))
 
 
 def _choose_target(spec: JobSpec, item_name: str, names: list[str]) -> tuple[Path, bool]:

@@ -29,7 +29,7 @@ from cl_desktop.api import ContentLibraryClient, ContentLibraryError, errors
 
 from .context import CleanupKind, KeepAlive, WorkflowContext, end_session
 from .control import JobControl, RetryPolicy, is_retryable
-from .download import run_download
+from .download import local_path, run_download
 from .errors import (
     INTERNAL_ERROR_TITLE,
     Interrupted,
@@ -88,6 +88,14 @@ class JobClaimed(LocalError):
     def __init__(self, job_id: int) -> None:
         super().__init__(f"job {job_id} is in use by another running cl_desktop or cl-transfer.")
         self.job_id = job_id
+
+
+def _history_extra(job: JobSnapshot, file: FileProgress | None) -> dict[str, str]:
+    """The history record's extras: an import's URL, a downloaded file's local path."""
+    extra = {"source_url": job.spec.source_url} if job.spec.source_url else {}
+    if file is not None and job.spec.direction is Direction.DOWNLOAD and job.spec.target:
+        extra["path"] = local_path(job.spec, file.name, len(job.files))
+    return extra
 
 
 class _Running:
@@ -161,8 +169,12 @@ class TransferQueue:
         retry_policy: RetryPolicy | None = None,
         wait_for_login_again: bool = True,
         ask_about_warnings: bool = True,
+        command_line: bool = False,
     ) -> None:
         self._store = store
+        # True: a failed job's message has the hints a command line gives ("refresh the view"
+        # means nothing there; `describe`)
+        self.command_line = command_line
         # False: a signed OVF's preview warnings that a job's spec does not allow fail it (the
         # command line cannot ask); True: the job waits, paused, for `decide_warnings`
         self.ask_about_warnings = ask_about_warnings
@@ -766,7 +778,7 @@ class TransferQueue:
     def _finish(
         self, job: JobSnapshot, state: JobState, error: BaseException | None
     ) -> JobSnapshot:
-        title, message = describe(error) if error else ("", "")
+        title, message = describe(error, command_line=self.command_line) if error else ("", "")
         failure = failure_kind(error) if error else None
         if failure is FailureKind.INTERNAL:
             title = INTERNAL_ERROR_TITLE  # escaped the engine's own errors: a bug (logged)
@@ -815,7 +827,7 @@ class TransferQueue:
                 duration_s=round(time.time() - started, 3),
                 outcome=outcome,
                 error=error,
-                extra={"source_url": job.spec.source_url} if job.spec.source_url else {},
+                extra=_history_extra(job, file),
             )
         )
 
