@@ -1,11 +1,9 @@
 """cl-transfer: the command line over the transfer engine, for scripts, pipelines and benchmarks.
 
-Exit codes: 0 success, 1 transfer failed, 2 usage, 3 authentication, 4 not found, 5 TLS trust,
-6 integrity, 7 local problem (a file, a folder, the queue database), 8 the job is in use by
-another running process, 70 internal error (a bug in cl_desktop), 130 interrupted (Ctrl-C or
-SIGTERM; `resume` continues). Every error is one line "error: TITLE: MESSAGE" on stderr; only
-a bug prints a traceback, and says that it is one. The password comes from CL_PASSWORD, else
-the keyring, else a prompt. Each command ends its login on the server before it exits.
+Exit codes: the table `errors.EXIT_CODES` (shown by --help). Every error is one line
+"error: TITLE: MESSAGE" on stderr; only a bug prints a traceback, and says that it is one. The
+password comes from CL_PASSWORD, else the keyring, else a prompt. Each command ends its login on
+the server before it exits.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from .errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     INTERNAL_ERROR,
+    NoPassword,
     UsageError,
     exit_code_for,
 )
@@ -71,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             note("interrupted; `cl-transfer resume` continues unfinished jobs")
             return EXIT_INTERRUPTED
-        except (ContentLibraryError, LocalError, UsageError, OSError) as exc:
-            title, message = describe(exc)
+        except (ContentLibraryError, LocalError, UsageError, NoPassword, OSError) as exc:
+            title, message = describe(exc, command_line=True)
             if args.json:
                 print(json.dumps({"error": title, "message": message}))
             print(f"error: {title}: {message}", file=sys.stderr)

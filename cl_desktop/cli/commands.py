@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from cl_desktop import paths
@@ -44,15 +45,33 @@ if TYPE_CHECKING:
     from cl_desktop.transfers.queue import TransferQueue
     from cl_desktop.transfers.store import JobStore
 
-# Commands that work on the local queue database alone: no password, no login.
+_DIALECTS: dict[str, Literal["auto", "api", "rest"]] = {"api": "api", "rest": "rest"}
+# Commands on the job store: --server and --user only narrow them to one account, and the
+# jobs they run log in as the account each job names.
+_STORE_COMMANDS = frozenset({"jobs", "history", "resume", "retry", "remove"})
+# Commands that never log in.
 _OFFLINE_COMMANDS = frozenset({"jobs", "history", "trust", "untrust"})
 # Commands about the server itself, not an account: no --user needed.
-_NO_USER_COMMANDS = frozenset({"trust", "untrust"})
+_NO_USER_COMMANDS = frozenset({"trust", "untrust"}) | _STORE_COMMANDS
 
 
 class NoSuchJob(ContentLibraryError):
     title = "No such job"
     hint = "`cl-transfer jobs` lists the jobs."
+
+
+class NoSuchFile(ContentLibraryError):
+    """A --file the item does not have (exit 4, found before any job is made)."""
+
+    title = "No such file"
+    hint = "`cl-transfer files LIBRARY/ITEM` lists the item's files."
+
+
+class NoSuchSession(ContentLibraryError):
+    """`session ACTION ID` with an id the server has as neither kind of session (exit 4)."""
+
+    title = "No such session"
+    hint = "`cl-transfer sessions` lists the sessions of this user."
 
 
 class Cli:
@@ -61,39 +80,29 @@ class Cli:
         if args.ca_file and not Path(args.ca_file).is_file():
             problem = "is not a file" if Path(args.ca_file).exists() else "no such file"
             raise UsageError(f"--ca-file {args.ca_file}: {problem}")
+        if not args.server and args.command not in _STORE_COMMANDS:
+            raise UsageError(f"{args.command} needs --server")
         if not args.user and args.command not in _NO_USER_COMMANDS:
             raise UsageError(f"{args.command} needs --user")
         if args.stall_seconds > args.stall_limit:
             raise UsageError("--stall-time must not be longer than --stall-limit")
-        self._explicit_tls: TlsSettings | None = None  # made at first use when not given
         try:
-            self.url = normalize_server(args.server)
+            self.url = normalize_server(args.server) if args.server else ""
             if args.ca_file or args.pin_sha256:  # checked now: a bad one is a usage error
-                self._explicit_tls = self._tls_settings()
+                self._tls_settings()
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         # Only an explicit pin goes into the jobs' server: one from the trust store is looked
         # up again when a job connects, so re-trusting a renewed certificate applies to them.
         self.server = ServerRef(
-            args.server, args.user or "", args.dialect, args.ca_file, args.pin_sha256
+            args.server or "", args.user or "", args.dialect, args.ca_file, args.pin_sha256
         )
-        self._tls: TlsSettings | None = None
-        self._client: ContentLibraryClient | None = None
+        # the logged-in clients by (server URL, user): the command's own account, and those
+        # the jobs of `resume`, `retry` and `remove` name
+        self._clients: dict[tuple[str, str], ContentLibraryClient] = {}
+        self._clients_lock = threading.Lock()
         self._store: JobStore | None = None
         self._queue_obj: TransferQueue | None = None
-
-    @property
-    def tls(self) -> TlsSettings:
-        """The trust for this server: --ca-file/--pin-sha256, else the pin the window trusted.
-
-        Read at first use: commands that never connect do not read the trust store."""
-        from cl_desktop.credentials import trust
-
-        if self._tls is None:
-            if self._explicit_tls is None:
-                self._explicit_tls = self._tls_settings()
-            self._tls = trust.tls_for(self.url, self._explicit_tls)
-        return self._tls
 
     def _tls_settings(self) -> TlsSettings:
         from cl_desktop.api import TlsSettings
@@ -101,41 +110,50 @@ class Cli:
         return TlsSettings(ca_file=self.args.ca_file, pin_sha256=self.args.pin_sha256)
 
     @property
-    def _pin_from_store(self) -> bool:
-        return self.tls is not self._explicit_tls
-
-    @property
     def client(self) -> ContentLibraryClient:
-        """The logged-in client, made at first use (offline commands never log in)."""
-        if self._client is None:
-            from cl_desktop.api import ContentLibraryClient
+        """The logged-in client of --server and --user (offline commands never log in)."""
+        return self.client_for(self.server)
 
-            self._client = ContentLibraryClient(
-                self.args.server,
-                self.args.user,
-                password_for(self.args.server, self.args.user),
-                dialect=self.args.dialect,
-                tls=self.tls,
-            )
-        # a password refused when the login was renewed is not tried again (accounts lock
-        # out): the client's calls fail at once instead
-        if not self._client.logged_in and not self._client.password_refused:
-            try:
-                self._client.login()
-            except errors.TlsTrustError:
+    def client_for(self, ref: ServerRef) -> ContentLibraryClient:
+        """The logged-in client of an account, made at its first use (the queue's connector).
+
+        Trust as the job says (--ca-file, --pin-sha256), else the pin the window trusted,
+        read at first use: commands that never connect do not read the trust store."""
+        key = (normalize_server(ref.url), ref.username)
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                from cl_desktop.api import ContentLibraryClient, TlsSettings
                 from cl_desktop.credentials import trust
 
-                if self._pin_from_store:  # a changed certificate says so, with both prints
-                    trust.check_server(self.url)
-                raise
-        return self._client
+                explicit = TlsSettings(ca_file=ref.ca_file, pin_sha256=ref.pin_sha256)
+                client = ContentLibraryClient(
+                    ref.url,
+                    ref.username,
+                    password_for(ref.url, ref.username),
+                    dialect=_DIALECTS.get(ref.dialect, "auto"),
+                    tls=trust.tls_for(key[0], explicit),
+                )
+                self._clients[key] = client
+            # a password refused when the login was renewed is not tried again (accounts
+            # lock out): the client's calls fail at once instead
+            if not client.logged_in and not client.password_refused:
+                try:
+                    client.login()
+                except errors.TlsTrustError:
+                    from cl_desktop.credentials import trust
+
+                    if not (ref.ca_file or ref.pin_sha256):  # a pin from the trust store:
+                        trust.check_server(key[0])  # a changed certificate says so
+                    raise
+            return client
 
     def close(self) -> None:
         """Stop the queue (its jobs end their server sessions), then end the login."""
         if self._queue_obj is not None:
             self._queue_obj.shutdown()
-        if self._client is not None:
-            self._client.close()
+        for client in self._clients.values():
+            client.close()
         if self._store is not None:
             self._store.close()
 
@@ -190,15 +208,17 @@ class Cli:
     # --- commands -------------------------------------------------------------------------
 
     def run(self) -> int:
-        if self.args.command not in _OFFLINE_COMMANDS:
-            _ = self.client  # log in first: a wrong password fails before anything else
+        # log in first: a wrong password fails before anything else (the commands on the job
+        # store without an account log in as their jobs' accounts, when they know them)
+        if self.args.command not in _OFFLINE_COMMANDS and self.args.server and self.args.user:
+            _ = self.client
         command = self.args.command.replace("-", "_")
         result: int = getattr(self, "cmd_" + command)()
         return result
 
     def cmd_libraries(self) -> int:
         models = self.client.libraries.list_models()
-        self.out(models, "\n".join(f"{m.id}  {m.type}  {m.name}" for m in models))
+        self.out(models, "\n".join(f"{m.id}  {m.type}  {m.name}" for m in models) or "no libraries")
         return EXIT_OK
 
     def cmd_items(self) -> int:
@@ -208,7 +228,8 @@ class Cli:
             "\n".join(
                 f"{m.id}  {m.type or '-':6} {m.size if m.size is not None else '-':>12}  {m.name}"
                 for m in models
-            ),
+            )
+            or "no items",
         )
         return EXIT_OK
 
@@ -225,7 +246,8 @@ class Cli:
                     else "no checksum"
                 )
                 for f in rows
-            ),
+            )
+            or "no files",
         )
         return EXIT_OK
 
@@ -239,40 +261,74 @@ class Cli:
                 f"{s.storage_backing.datastore_id if s.storage_backing else ''}  "
                 + " ".join(s.storage_uris)
                 for s in rows
-            ),
+            )
+            or "no storage",
         )
         return EXIT_OK
 
     def cmd_sessions(self) -> int:
-        ups = [self.client.update_sessions.get(i) for i in self.client.update_sessions.list()]
-        downs = [self.client.download_sessions.get(i) for i in self.client.download_sessions.list()]
-        rows = {"update_sessions": ups, "download_sessions": downs}
-        lines = [
-            f"update    {s.id}  {s.state}  item={s.library_item_id}  progress={s.client_progress}"
-            for s in ups
-        ]
-        lines += [f"download  {s.id}  {s.state}  item={s.library_item_id}" for s in downs]
+        client = self.client
+        ups = [client.update_sessions.get(i) for i in client.update_sessions.list()]
+        downs = [client.download_sessions.get(i) for i in client.download_sessions.list()]
+        item_ids = {s.library_item_id for s in ups} | {s.library_item_id for s in downs}
+        names = self._item_names(item_ids)
+
+        def row(session: Any) -> dict[str, Any]:
+            return {**jsonable(session), "item_name": names.get(session.library_item_id or "")}
+
+        def line(kind: str, session: Any, extra: str = "") -> str:
+            expires = session.expiration_time
+            until = expires.astimezone().strftime("%Y-%m-%d %H:%M:%S") if expires else "-"
+            item = names.get(session.library_item_id or "") or "(item gone)"
+            return (
+                f"{kind:9} {session.id}  {session.state}  {item} [{session.library_item_id}]  "
+                f"expires {until}{extra}"
+            )
+
+        rows = {
+            "update_sessions": [row(s) for s in ups],
+            "download_sessions": [row(s) for s in downs],
+        }
+        lines = [line("update", s, f"  progress={s.client_progress}") for s in ups]
+        lines += [line("download", s) for s in downs]
         self.out(rows, "\n".join(lines) or "no sessions")
         return EXIT_OK
 
+    def _item_names(self, item_ids: set[str | None]) -> dict[str, str]:
+        """The names of these items, each asked once (one gone since has none)."""
+        names: dict[str, str] = {}
+        for item_id in sorted(i for i in item_ids if i):
+            try:
+                names[item_id] = self.client.items.get(item_id).name or ""
+            except (errors.NotFound, errors.InvalidArgument):
+                pass
+        return names
+
     def cmd_session(self) -> int:
         sid, action = self.args.session_id, self.args.action
-        kind = self.client.update_sessions
-        try:
-            self.client.update_sessions.get(sid)
-        except errors.NotFound:
-            kind = self.client.download_sessions  # type: ignore[assignment]
-            kind.get(sid)
-        if action == "cancel":
-            kind.cancel(sid)
-        elif action == "fail":
-            kind.fail(sid, self.args.message)
-        elif action == "delete":
-            kind.delete(sid)
-        else:
-            kind.keep_alive(sid)
-        self.out({"session": sid, "action": action}, f"{action}: {sid}")
-        return EXIT_OK
+        client = self.client
+        kinds = (("update", client.update_sessions), ("download", client.download_sessions))
+        for kind, sessions in kinds:
+            try:
+                sessions.get(sid)
+            except (errors.NotFound, errors.InvalidArgument):
+                continue
+            if action == "cancel":
+                sessions.cancel(sid)
+            elif action == "fail":
+                sessions.fail(sid, self.args.message)
+            elif action == "delete":
+                sessions.delete(sid)
+            else:
+                sessions.keep_alive(sid)
+            self.out(
+                {"session": sid, "kind": kind, "action": action}, f"{action}: {kind} session {sid}"
+            )
+            return EXIT_OK
+        raise NoSuchSession(
+            f"no update session and no download session {sid!r} of {self.server.label}.",
+            operation=f"{action} session",
+        )
 
     def _store_path(self) -> Path:
         if self.args.queue_db:
@@ -295,12 +351,13 @@ class Cli:
 
             queue = TransferQueue(
                 self.store(),
-                lambda ref: self.client,
+                self.client_for,  # each job's account, logged in before its jobs start
                 max_parallel=self.args.parallel,
                 bandwidth_limit=int(self.args.limit * 1e6) if self.args.limit else None,
                 retry_policy=retry_policy(self.args),
                 wait_for_login_again=False,  # one password, given at the start
                 ask_about_warnings=False,  # nobody to ask: --ignore-warning or fail
+                command_line=True,  # the failed jobs' hints name no window controls
             )
             if sys.stderr.isatty() and not self.args.json:
                 queue.add_listener(ProgressLine())
@@ -308,11 +365,18 @@ class Cli:
         return self._queue_obj
 
     def _mine(self, spec: JobSpec) -> bool:
+        """Whether the job is one this command acts on: every job, or those of --server
+        and --user when given."""
+        return self._mine_ref(spec.server)
+
+    def _mine_ref(self, ref: ServerRef) -> bool:
         try:
-            url = normalize_server(spec.server.url)
+            url = normalize_server(ref.url)
         except ValueError:
             return False
-        return (url, spec.server.username) == (self.url, self.server.username)
+        if self.url and url != self.url:
+            return False
+        return not self.server.username or ref.username == self.server.username
 
     def cmd_upload(self) -> int:
         paths, folder_name = self._upload_paths()
@@ -382,6 +446,15 @@ class Cli:
 
     def cmd_download(self) -> int:
         library_id, item_id, name = self.existing_item(self.args.item)
+        if self.args.names:  # a name the item does not have: not found, before any job
+            have = {f.name for f in self.client.item_files.list(item_id)}
+            missing = [n for n in dict.fromkeys(self.args.names) if n not in have]
+            if missing:
+                raise NoSuchFile(
+                    f"{self.args.item} has no file {', '.join(map(repr, missing))} "
+                    f"(it has {', '.join(sorted(map(str, have))) or 'no files'})",
+                    operation="download",
+                )
         spec = JobSpec(
             Direction.DOWNLOAD,
             self.server,
@@ -402,11 +475,21 @@ class Cli:
         return self._wait([queue.add(spec)])
 
     def cmd_resume(self) -> int:
-        """Run the unfinished jobs of this server and user that no live process owns."""
+        """Run the unfinished jobs (of --server and --user, when given) no live process owns,
+        each as the account its job names."""
+        store = self.store()
+        unfinished = [j for j in store.load() if self._mine(j.spec) and not j.state.finished]
+        runnable = [j for j in unfinished if not store.claimed_elsewhere(j.id)]
+        unclean = [ref for _, ref, _, _ in store.cleanups() if self._mine_ref(ref)]
+        # every account logs in now, before any job starts: a password is asked for (or
+        # missing) here, once per account, not on a worker's thread
+        for ref in dict.fromkeys([j.spec.server for j in runnable] + unclean):
+            self.client_for(ref)
         queue = self._queue()
         queue.start(accept=self._mine)
-        if queue.pending_cleanups(self.server):  # sessions and empty items left unreachable
-            queue.perform_cleanups(self.server)
+        for ref in dict.fromkeys(unclean):  # sessions and empty items left unreachable
+            queue.perform_cleanups(ref)
+        if unclean:
             queue.wait_cleanups(60)
         ids = []
         for job in queue.jobs():
@@ -414,11 +497,7 @@ class Cli:
                 queue.resume(job.id)
             if not job.state.finished:
                 ids.append(job.id)
-        in_use = [
-            j.id
-            for j in self.store().load()
-            if self._mine(j.spec) and not j.state.finished and self.store().claimed_elsewhere(j.id)
-        ]
+        in_use = [j.id for j in unfinished if store.claimed_elsewhere(j.id)]
         if in_use:
             note(f"left alone, in use by another process: job {', '.join(map(str, in_use))}")
         if not ids:
@@ -430,7 +509,8 @@ class Cli:
         return self._wait(ids)
 
     def _adopt(self, job_id: int) -> JobSnapshot:
-        """Take one persisted job of this server and user into the queue (not started yet)."""
+        """Take one persisted job (of --server and --user, when given) into the queue (not
+        started yet)."""
         try:
             job = self._queue().adopt(job_id)
         except KeyError:
@@ -438,7 +518,7 @@ class Cli:
         if not self._mine(job.spec):
             raise UsageError(
                 f"job {job_id} belongs to {job.spec.server.username} on {job.spec.server.url}; "
-                "give that --server and --user"
+                "give that --server and --user, or neither"
             )
         return job
 
@@ -447,6 +527,7 @@ class Cli:
         queue = self._queue()
         if job.state is JobState.DONE:
             raise UsageError(f"job {job.id} is done; there is nothing to retry")
+        self.client_for(job.spec.server)  # its account logs in before the job starts
         queue.start(accept=lambda _spec: False)  # runs the job if it was left queued
         if job.state is JobState.PAUSED:
             queue.resume(job.id)
@@ -460,10 +541,11 @@ class Cli:
         from cl_desktop.transfers.context import end_session
 
         if job.session_id:  # left by a run that was killed: end it, as the queue would
+            client = self.client_for(job.spec.server)
             sessions = (
-                self.client.update_sessions
+                client.update_sessions
                 if job.spec.direction is Direction.UPLOAD
-                else self.client.download_sessions
+                else client.download_sessions
             )
             if not end_session(sessions, job.session_id, None):
                 raise errors.ServiceUnavailable(
@@ -521,14 +603,18 @@ class Cli:
                 f"{count} records written to {self.args.export}",
             )
             return EXIT_OK
-        records = store.history()
+        records = store.history()  # every server's: the audit trail, as the export
+        # a download's record names the local file it wrote (recorded since that was kept)
+        rows = [{**jsonable(r), "path": r.extra.get("path")} for r in records]
         self.out(
-            records,
+            rows,
             "\n".join(
                 f"{r.started_at}  {r.direction:8} {r.outcome:8} {r.bytes:>12}  {r.item_name}/"
                 f"{r.file}  {r.verification}  {r.error}"
+                + (f" -> {r.extra['path']}" if r.extra.get("path") else "")
                 for r in records
-            ),
+            )
+            or "no history",
         )
         return EXIT_OK
 

@@ -1,5 +1,6 @@
 """Exit codes, the CLI's own errors, and the exit code each kind of error gives.
 
+`EXIT_CODES` is the one table of the codes: `--help` and the README's table are written from it.
 Imports nothing of the engine at load: --help shows the exit codes, and must stay quick."""
 
 from __future__ import annotations
@@ -8,16 +9,50 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_TLS, EXIT_INTE
 EXIT_LOCAL, EXIT_IN_USE = 7, 8
 EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
-INTERNAL_ERROR = "internal error (this is a bug in cl_desktop, please report it)"
-EXIT_CODES_HELP = (
-    "exit codes: 0 success, 1 transfer failed, 2 usage, 3 authentication, 4 not found, "
-    "5 TLS trust, 6 integrity, 7 local file/folder/queue database problem, 8 job in use by "
-    "another process, 70 internal error (a bug), 130 interrupted"
+# What each code means, for --help and the README (tests/transfers/test_cli_help.py compares).
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "success"),
+    (EXIT_FAILED, "a transfer or a server request failed"),
+    (EXIT_USAGE, "usage: a wrong option, argument or combination of them"),
+    (EXIT_AUTH, "authentication: the login was refused, or no password was given"),
+    (EXIT_NOT_FOUND, "not found: no such library, item, file of an item, session or job"),
+    (EXIT_TLS, "TLS trust: the server's certificate is not trusted"),
+    (EXIT_INTEGRITY, "integrity: a checksum did not match"),
+    (EXIT_LOCAL, "local problem: a file, a folder, the queue database"),
+    (EXIT_IN_USE, "the job is in use by another running process"),
+    (EXIT_INTERNAL, "internal error: a bug in cl_desktop (it prints a traceback; report it)"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C or SIGTERM); `resume` continues"),
 )
+INTERNAL_ERROR = "internal error (this is a bug in cl_desktop, please report it)"
+
+# The environment variables cl-transfer reads, for --help.
+ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    (
+        "CL_PASSWORD",
+        "the password (else the keyring entry USER@SERVER, else a prompt on a terminal)",
+    ),
+    ("CL_DESKTOP_DATA_DIR", "moves the data folder, and with it the job store the window shares"),
+)
+
+
+def help_epilog() -> str:
+    """The end of `cl-transfer --help`: the exit codes and the environment, from the tables."""
+    codes = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES)
+    env = "\n".join(f"  {name}  {meaning}" for name, meaning in ENVIRONMENT)
+    return (
+        f"exit codes:\n{codes}\n\nenvironment:\n{env}\n\n"
+        'Every error is one line "error: TITLE: MESSAGE" on stderr.'
+    )
 
 
 class UsageError(Exception):
     title = "Usage"
+
+
+class NoPassword(Exception):
+    """No password from any source (exit 3: the login cannot be made)."""
+
+    title = "No password"
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -26,13 +61,13 @@ def exit_code_for(exc: BaseException) -> int:
     from cl_desktop.transfers.errors import IntegrityError, LocalError
     from cl_desktop.transfers.queue import JobClaimed
 
-    from .commands import NoSuchJob
+    from .commands import NoSuchFile, NoSuchJob, NoSuchSession
 
     # Most specific first: the first class the error is an instance of gives the code.
     by_type: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
         (TlsTrustError, EXIT_TLS),
-        ((errors.Unauthenticated, errors.Unauthorized), EXIT_AUTH),
-        ((errors.NotFound, NoSuchJob), EXIT_NOT_FOUND),
+        ((errors.Unauthenticated, errors.Unauthorized, NoPassword), EXIT_AUTH),
+        ((errors.NotFound, NoSuchJob, NoSuchFile, NoSuchSession), EXIT_NOT_FOUND),
         (IntegrityError, EXIT_INTEGRITY),
         (UsageError, EXIT_USAGE),
         (JobClaimed, EXIT_IN_USE),

@@ -11,7 +11,7 @@ from cl_desktop import __version__
 from cl_desktop.transfers.jobs import WARNING_WORDS, Existing
 from cl_desktop.transfers.policy import RetryPolicy
 
-from .errors import EXIT_CODES_HELP
+from .errors import help_epilog
 
 # The RetryPolicy settings a command may change: (flag, field, type, metavar, help).
 _PATIENCE_FLAGS: tuple[tuple[str, str, type[int] | type[float], str, str], ...] = (
@@ -29,6 +29,9 @@ _PATIENCE_FLAGS: tuple[tuple[str, str, type[int] | type[float], str, str], ...] 
 )
 
 
+_ITEM = "LIBRARY/ITEM (names or ids), or the item's id"
+
+
 def retry_policy(args: argparse.Namespace) -> RetryPolicy:
     """The job's RetryPolicy, with the settings given on the command line."""
     return RetryPolicy(**{field: getattr(args, field) for _, field, *_ in _PATIENCE_FLAGS})
@@ -38,11 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cl-transfer",
         description="Move files in and out of vSphere Content Library.",
-        epilog=EXIT_CODES_HELP,
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's tables as written
     )
-    parser.add_argument("--server", required=True, help="vCenter address, e.g. https://vc.local")
-    parser.add_argument("--user", help="vCenter user name (every command but trust/untrust)")
-    parser.add_argument("--dialect", choices=("auto", "api", "rest"), default="auto")
+    parser.add_argument(
+        "--server",
+        help="vCenter address, e.g. https://vc.local (https when no scheme is given; "
+        "http://HOST:PORT for a plain-HTTP server). jobs, history, resume, retry and remove "
+        "work without it, on the jobs of every server (with it, on that server's)",
+    )
+    parser.add_argument(
+        "--user",
+        help="vCenter user name (every command but trust/untrust and those on the job store, "
+        "which log in as the user each job names)",
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=("auto", "api", "rest"),
+        default="auto",
+        help="the REST API to speak: /api (vSphere 7.0U2+), /rest (older), or auto-detect "
+        "(default: %(default)s)",
+    )
     trust = parser.add_mutually_exclusive_group()
     trust.add_argument("--ca-file", help="PEM file of the CA that signed the server certificate")
     trust.add_argument("--pin-sha256", help="trust exactly the certificate with this fingerprint")
@@ -65,15 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
             default=getattr(policy, field),
             help=f"{text} (default: %(default)s)",
         )
-    parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (debug)")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("libraries", help="list libraries")
-    sub.add_parser("items", help="list items of a library").add_argument("library")
-    sub.add_parser("files", help="the item's File.Info rows").add_argument("item")
-    sub.add_parser("storage", help="the item's Storage.Info rows").add_argument("item")
+    sub.add_parser("items", help="list items of a library").add_argument(
+        "library", help="library name or id"
+    )
+    sub.add_parser("files", help="the item's File.Info rows").add_argument("item", help=_ITEM)
+    sub.add_parser("storage", help="the item's Storage.Info rows").add_argument("item", help=_ITEM)
     up = sub.add_parser("upload", help="upload files into an item")
-    up.add_argument("item", help="LIBRARY/ITEM (name or id)")
+    up.add_argument("item", help=_ITEM)
     up.add_argument(
         "files",
         nargs="+",
@@ -95,9 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--thumbprint", help="SHA-1 fingerprint of the https source's certificate")
     add_ignore_warning_option(pull)  # a signed .ovf pulled raises the same warnings
     down = sub.add_parser("download", help="download an item's files")
-    down.add_argument("item")
-    down.add_argument("dest_dir")
-    down.add_argument("--file", action="append", default=[], dest="names")
+    down.add_argument("item", help=_ITEM)
+    down.add_argument("dest_dir", metavar="DEST", help="the folder to download into")
+    down.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        dest="names",
+        metavar="NAME",
+        help="download only this file of the item (repeatable; default: all its files); "
+        "a name the item does not have is exit 4",
+    )
     down.add_argument(
         "--ova",
         action="store_true",
@@ -112,20 +143,29 @@ def build_parser() -> argparse.ArgumentParser:
         "overwrite it, skip the download, or keep both, writing 'ITEM (2)' "
         "(default: %(default)s)",
     )
-    sub.add_parser("sessions", help="update and download sessions of this user")
-    session = sub.add_parser("session", help="act on one session")
-    session.add_argument("action", choices=("cancel", "fail", "delete", "keep-alive"))
-    session.add_argument("session_id")
-    session.add_argument("--message", default="failed from cl-transfer")
+    sub.add_parser(
+        "sessions", help="update and download sessions of this user, with item names and expiry"
+    )
+    session = sub.add_parser("session", help="act on one update or download session")
+    session.add_argument(
+        "action", choices=("cancel", "fail", "delete", "keep-alive"), help="what to do"
+    )
+    session.add_argument("session_id", metavar="ID", help="the session's id (see `sessions`)")
+    session.add_argument(
+        "--message",
+        default="failed from cl-transfer",
+        help="with fail: the reason the server records (default: %(default)s)",
+    )
     sub.add_parser(
         "resume",
-        help="finish the unfinished jobs of this server and user that no other process is running",
+        help="finish the unfinished jobs no other process is running (of every server, or "
+        "of --server and --user), each logging in as the user its job names",
     )
-    sub.add_parser("jobs", help="the persisted jobs of this server and user")
+    sub.add_parser("jobs", help="the persisted jobs (of every server, or of --server/--user)")
     retry = sub.add_parser("retry", help="run a failed or canceled job again, to its end")
-    retry.add_argument("job_id", type=int, metavar="ID")
+    retry.add_argument("job_id", type=int, metavar="ID", help="the job's id (see `jobs`)")
     remove = sub.add_parser("remove", help="forget a job, ending what it left on the server")
-    remove.add_argument("job_id", type=int, metavar="ID")
+    remove.add_argument("job_id", type=int, metavar="ID", help="the job's id (see `jobs`)")
     trust_cmd = sub.add_parser(
         "trust",
         help="show the server's certificate and pin it for the window and cl-transfer",
@@ -140,9 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="replace a pin the server no longer matches"
     )
     sub.add_parser("untrust", help="forget the pinned certificate of this server")
-    history = sub.add_parser("history", help="finished transfers (the audit trail)")
-    history.add_argument("--export", help="write to this file")
-    history.add_argument("--format", choices=("csv", "json"), default="csv")
+    history = sub.add_parser(
+        "history", help="finished transfers of every server and user (the audit trail)"
+    )
+    history.add_argument("--export", metavar="FILE", help="write the records to this file")
+    history.add_argument(
+        "--format",
+        choices=("csv", "json"),
+        default="csv",
+        help="the format of --export (default: %(default)s)",
+    )
     return parser
 
 

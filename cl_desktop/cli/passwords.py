@@ -8,7 +8,7 @@ import sys
 
 from cl_desktop.paths import KEYRING_SERVICE, keyring_key
 
-from .errors import UsageError
+from .errors import NoPassword
 
 __all__ = ["KEYRING_SERVICE", "keyring_key", "password_for"]
 
@@ -28,4 +28,8 @@ def password_for(server: str, user: str) -> str:
         return stored
     if sys.stdin.isatty():
         return getpass.getpass(f"Password for {user} on {server}: ")
-    raise UsageError("no password: set CL_PASSWORD, store one in the keyring, or run on a terminal")
+    raise NoPassword(
+        f"no password for {user} on {server}: set CL_PASSWORD, store the password in the "
+        f"keyring (service {KEYRING_SERVICE!r}, entry {keyring_key(server, user)!r}), or run "
+        "on a terminal to be asked for it"
+    )

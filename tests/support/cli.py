@@ -50,3 +50,19 @@ def start_throttled_upload(sim: Any, db: str, name: str, source: Path) -> tuple[
         proc.communicate()
         raise
     return proc, session_id
+
+
+def cl_transfer(*args: str, password: str | None = "secret",
+                extra_env: dict[str, str] | None = None,
+                ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """`cl-transfer` with exactly `args` (no --server or --user added), no terminal, and no
+    keyring: the password is CL_PASSWORD, or none at all when `password` is None."""
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+           **(extra_env or {})}  # fmt: skip
+    env.pop("CL_PASSWORD", None)
+    if password is not None:
+        env["CL_PASSWORD"] = password
+    return subprocess.run(
+        [sys.executable, "-m", "cl_desktop.cli", *args],
+        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -18,8 +19,18 @@ def test_session_commands_change_the_server_state(
     up = sim_api_client.update_sessions.create(item)
     down = sim_api_client.download_sessions.create(item)
     listed = cli(url, "sessions")
-    assert f"update    {up}  ACTIVE" in listed.stdout
-    assert f"download  {down}  ACTIVE" in listed.stdout
+    expires = sim_api_client.update_sessions.get(up).expiration_time
+    assert expires is not None
+    local = expires.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    assert f"update    {up}  ACTIVE  s [{item}]  expires {local}  progress=0" in listed.stdout
+    assert f"download  {down}  ACTIVE  s [{item}]  expires " in listed.stdout
+    as_json = json.loads(cli(url, "--json", "sessions").stdout)
+    (up_row,) = as_json["update_sessions"]
+    (down_row,) = as_json["download_sessions"]
+    assert (up_row["id"], up_row["item_name"], up_row["library_item_id"]) == (up, "s", item)
+    assert up_row["expiration_time"] == expires.isoformat()
+    assert (down_row["id"], down_row["item_name"]) == (down, "s")
+    assert down_row["expiration_time"]
 
     with backend.lock:  # as if the session had been idle for 200 s
         backend.update_sessions[up].last_activity -= 200
@@ -36,11 +47,17 @@ def test_session_commands_change_the_server_state(
     with pytest.raises(errors.NotFound):
         sim_api_client.update_sessions.get(up)
 
-    assert cli(url, "session", "cancel", down).returncode == 0
+    canceled = cli(url, "session", "cancel", down)
+    assert (canceled.returncode, canceled.stdout) == (0, f"cancel: download session {down}\n")
     assert str(sim_api_client.download_sessions.get(down).state) == "CANCELED"
     assert cli(url, "session", "delete", down).returncode == 0
     with pytest.raises(errors.NotFound):
         sim_api_client.download_sessions.get(down)
     again = cli(url, "session", "delete", down)
-    assert again.returncode == 4 and again.stderr.startswith("error: Not found: ")
+    assert again.returncode == 4, again.stderr
+    assert again.stderr == (
+        f"error: No such session: delete session: no update session and no download session "
+        f"{down!r} of admin@{url.removeprefix('http://')}. `cl-transfer sessions` lists the "
+        "sessions of this user.\n"
+    )
     assert backend.update_sessions == {} and backend.download_sessions == {}
