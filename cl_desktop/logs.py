@@ -31,7 +31,9 @@ MASK = "***"
 # --- redaction ----------------------------------------------------------------------------------
 
 _SECRETS_KEPT = 256  # the latest login tokens and passwords of this process
-_MIN_SECRET = 4  # shorter values would mask ordinary words
+# vCenter's password policy asks 8 characters at least; shorter values (the demo's "demo")
+# would mask ordinary words all over the log
+_MIN_SECRET = 8
 _secrets: deque[str] = deque(maxlen=_SECRETS_KEPT)
 _secrets_lock = threading.Lock()
 _secret_pattern: re.Pattern[str] | None = None

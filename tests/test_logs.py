@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cl_desktop import logs, paths
+from cl_desktop.api.addresses import normalize_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,3 +155,11 @@ def test_the_filter_off_leaves_the_secret_in_the_file(tmp_path: Path) -> None:
         log.removeHandler(handler)
         handler.close()
     assert token in (tmp_path / "t.log").read_text()
+
+
+def test_a_password_in_the_server_address_is_refused_without_repeating_it() -> None:
+    """Else it would be kept with the address: in profiles, the job store and the logs."""
+    for address in ("https://admin:hunter22@vc.example", "admin@vc.example:443"):
+        with pytest.raises(ValueError, match="user name or password") as caught:
+            normalize_server(address)
+        assert "hunter22" not in str(caught.value) and "admin" not in str(caught.value)

@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exit_code_for(exc)
         except Exception:
             print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
-            traceback.print_exc()
+            print(logs.redact(traceback.format_exc()), end="", file=sys.stderr)
             logging.getLogger("cl_desktop.cli").info("internal error", exc_info=True)
             return EXIT_INTERNAL
         finally:
