@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 import cl_desktop
 from cl_desktop import logs
+from cl_desktop.services import QThreadSpawner
 from cl_desktop.ui.crash_dialog import CrashDialog, CrashReporter
 
 # pytest-qt's own capture would take sys.excepthook from the reporter
@@ -111,6 +112,22 @@ def test_an_exception_in_a_thread_is_shown_on_the_gui_thread(
     details = dialog.details.toPlainText()
     assert "Thread: injected-worker" in details
     assert "RuntimeError: injected in a thread" in details
+    still_responsive(qtbot)
+
+
+def test_a_bug_in_a_transfer_worker_thread_is_shown_too(
+    qtbot: QtBot, reporter: CrashReporter
+) -> None:
+    spawner = QThreadSpawner()
+
+    def work() -> None:
+        raise KeyError("injected in a worker")
+
+    spawner(work, "job-7")
+    qtbot.waitUntil(lambda: len(crash_dialogs()) == 1, timeout=5000)
+    details = crash_dialogs()[0].details.toPlainText()
+    assert "KeyError: 'injected in a worker'" in details
+    spawner.wait(5000)
     still_responsive(qtbot)
 
 
