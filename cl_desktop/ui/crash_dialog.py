@@ -188,6 +188,12 @@ class CrashReporter(QObject):
             pass
 
     def _show(self, summary: str, details: str) -> None:
+        try:
+            self._show_dialog(summary, details)
+        except Exception:  # never through the hook again: that would loop
+            log.exception("the crash dialog could not be shown")
+
+    def _show_dialog(self, summary: str, details: str) -> None:
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.add_another(summary, details)
             return
