@@ -6,10 +6,8 @@ import argparse
 import logging
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 log = logging.getLogger("cl_desktop")
 
@@ -40,25 +38,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _excepthook(
-    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-) -> None:
-    """An exception in a Qt slot: log it and show it with copyable details; keep running."""
-    log.critical("unhandled exception", exc_info=(exc_type, exc, tb))
-    from cl_desktop.services.errors import ErrorInfo, ErrorKind
-    from cl_desktop.ui.dialogs import show_error
-
-    details = "".join(traceback.format_exception(exc_type, exc, tb))
-    show_error(
-        None, ErrorInfo("Unexpected error", f"{exc_type.__name__}: {exc}", ErrorKind.BUG, details)
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
+    from cl_desktop import logs
+
+    # stderr as before, and cl-desktop.log (rotating, redacted) in the log dir
+    log_file = logs.setup_logging(
+        logs.WINDOW_LOG,
         level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        directory=logs.log_dir(args.data_dir),
     )
     # Qt is imported only now, so that --help works without a display.
     from PySide6.QtCore import QTimer
@@ -71,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_app.setApplicationDisplayName("cl_desktop")
     qt_app.setOrganizationName("cl-desktop")
     qt_app.setDesktopFileName("cl-desktop")
-    sys.excepthook = _excepthook
+    # An exception escaping a slot or a thread: logged, shown in one crash dialog, app running.
+    from cl_desktop.ui.crash_dialog import CrashReporter
+
+    crashes = CrashReporter(logs.log_file(log_file))
+    crashes.install()
     app = Application(
         AppConfig(
             demo=args.demo,
@@ -93,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return qt_app.exec()
     finally:
         app.shutdown()
+        crashes.uninstall()
 
 
 if __name__ == "__main__":

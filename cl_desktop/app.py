@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, QTimer
 
-from cl_desktop import paths
+from cl_desktop import logs, paths
 from cl_desktop.credentials.passwords import Passwords
 from cl_desktop.services import (
     BackgroundTasks,
@@ -30,6 +30,7 @@ from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.connect_dialog import login_asker
 from cl_desktop.ui.dialogs import Prompts
+from cl_desktop.ui.help_menu import HelpMenu
 from cl_desktop.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
@@ -117,6 +118,13 @@ class Application(QObject):
             admin=self.admin,
             connections=self.connections,
             sessions=self.sessions,
+        )
+        # Help: About, Show log, the user guide (F1); last in the menu bar.
+        self.help = HelpMenu(
+            self.window,
+            self.data_dir,
+            logs.log_dir(config.data_dir) / logs.WINDOW_LOG,
+            show_status=self.window.show_status,
         )
         self.browser.connected.connect(self._on_connected)
         self.transfers.started.connect(self._connect_waiting_servers)

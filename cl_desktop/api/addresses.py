@@ -14,4 +14,10 @@ def normalize_server(server: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not a server address: {server!r}")
+    if parts.username is not None or parts.password is not None:
+        # kept, the address would carry the password into profiles, the job store and logs
+        raise ValueError(
+            "the server address holds a user name or password: give the host (and port) only; "
+            "the password has a field of its own"
+        )
     return f"{parts.scheme}://{parts.netloc}"

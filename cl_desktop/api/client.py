@@ -21,6 +21,8 @@ from urllib.parse import urlencode
 
 import requests
 
+from cl_desktop import logs
+
 from .addresses import normalize_server
 from .errors import (
     ContentLibraryError,
@@ -203,9 +205,13 @@ class ContentLibraryClient:
                 delay *= 2
 
     def _login_once(self) -> None:
-        auth = "Basic " + base64.b64encode(
+        basic = base64.b64encode(
             f"{self._credentials.username}:{self._credentials.password}".encode()
         ).decode("ascii")
+        # masked in every log line from now on, whoever prints them (urllib3, a traceback)
+        logs.add_secret(self._credentials.password)
+        logs.add_secret(basic)
+        auth = "Basic " + basic
         headers = {"Authorization": auth, "Accept": "application/json"}
         tried: list[str] = []  # what each login endpoint answered, for "not a vCenter"
         if self._dialect in (None, Dialect.API):
@@ -243,6 +249,7 @@ class ContentLibraryClient:
             return None
         token = _unwrap(value) if rest else value
         if isinstance(token, str) and token.strip():
+            logs.add_secret(token)
             return token
         tried.append(f"{path} accepted the login but sent no session token ({_shown(token)})")
         return None

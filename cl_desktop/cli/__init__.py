@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import logging
     import traceback
 
+    from cl_desktop import logs
     from cl_desktop.api import ContentLibraryError
     from cl_desktop.transfers.errors import LocalError, describe
 
@@ -58,10 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .interrupts import Interrupts
     from .output import note
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+    # The terminal shows what it always did; cl-transfer.log in the log dir gets INFO too.
+    verbose = logging.DEBUG if args.verbose else logging.WARNING
+    logs.setup_logging(
+        logs.CLI_LOG,
+        level=min(verbose, logging.INFO),
+        terminal_level=verbose,
+        terminal_format="%(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("cl_desktop.cli").info("cl-transfer %s", args.command)
     with Interrupts().installed() as interrupts:
         cli: Cli | None = None
         try:
@@ -78,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exit_code_for(exc)
         except Exception:
             print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
-            traceback.print_exc()
+            print(logs.redact(traceback.format_exc()), end="", file=sys.stderr)
+            logging.getLogger("cl_desktop.cli").info("internal error", exc_info=True)
             return EXIT_INTERNAL
         finally:
             interrupts.disarm()  # ending sessions and the login must not be cut short

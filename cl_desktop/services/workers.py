@@ -39,8 +39,9 @@ class _WorkerThread(QThread):
         lower_thread_priority()
         try:
             self._fn()
-        except BaseException:  # the engine reports job failures itself; this is a bug
-            log.exception("worker %s crashed", self.objectName())
+        except BaseException as exc:  # the engine reports job failures itself; this is a bug
+            # the process's hook: the crash dialog's logs it and shows it on the GUI thread
+            sys.excepthook(type(exc), exc, exc.__traceback__)
 
 
 class QThreadSpawner(QObject):

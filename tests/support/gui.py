@@ -24,8 +24,11 @@ from cl_desktop.ui.download_dialog import DownloadChoice, DownloadQuestion
 from cl_desktop.ui.import_dialog import ImportRequest, ImportTarget
 from cl_desktop.ui.queue_model import STATE
 
-# The offscreen platform cannot resize native windows; it says so, harmlessly.
-IGNORED_QT_MESSAGES = ["This plugin does not support propagateSizeHints"]
+# The offscreen platform cannot resize or raise native windows; it says so, harmlessly.
+IGNORED_QT_MESSAGES = [
+    "This plugin does not support propagateSizeHints",
+    "This plugin does not support raise",
+]
 
 
 @dataclass
