@@ -6,7 +6,9 @@
 # 2. builds vcsim into .vcsim (scripts/build-vcsim.sh; apt-get + go, skipped when
 #    up to date). If that fails the vcsim tests are skipped, unless
 #    CL_REQUIRE_VCSIM=1 (as in CI), which makes the failure fatal;
-# 3. runs ruff check, ruff format --check, mypy and pytest (with
+# 3. installs desktop-file-utils and appstream (apt-get) when missing: the tests
+#    validate the Linux desktop files with them;
+# 4. runs ruff check, ruff format --check, mypy and pytest (with
 #    QT_QPA_PLATFORM=offscreen); extra arguments go to pytest.
 # Every check stage runs; the exit status is non-zero if any of them failed.
 set -uo pipefail
@@ -30,6 +32,18 @@ if ! bash "$ROOT/scripts/build-vcsim.sh" ${CL_VCSIM_DIR:+"$CL_VCSIM_DIR"}; then
         exit 1
     fi
     echo "warning: vcsim build failed; the vcsim tests will be skipped" >&2
+fi
+
+stage "packaging tools: desktop-file-validate, appstreamcli"
+# tests/test_packaging.py validates packaging/linux/ with them (skipped without them; in CI,
+# where CI is set, failed instead)
+# shellcheck source=scripts/_apt.sh
+. "$ROOT/scripts/_apt.sh"
+tools=()
+command -v desktop-file-validate >/dev/null 2>&1 || tools+=(desktop-file-utils)
+command -v appstreamcli >/dev/null 2>&1 || tools+=(appstream)
+if [ ${#tools[@]} -gt 0 ]; then
+    apt_install "${tools[@]}" || echo "warning: the packaging validation tests will be skipped" >&2
 fi
 
 stage "ruff check"
