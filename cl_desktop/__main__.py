@@ -163,8 +163,8 @@ def _self_test(qt_app: QApplication, args: argparse.Namespace) -> int:
 
         def on_libraries(_server: object, libraries: Sequence[object]) -> None:
             names = [getattr(library, "name", None) for library in libraries]
-            if qt_app.windowIcon().isNull():
-                fail("the application icon did not load")
+            if qt_app.windowIcon().isNull() or not _icon_drawn():
+                fail("the icons did not load")
             elif DEMO_LIBRARY in names and app.window.isVisible():
                 print(f"self-test passed: connected to the demo service, libraries {names}")
                 qt_app.exit(0)
@@ -185,6 +185,19 @@ def _self_test(qt_app: QApplication, args: argparse.Namespace) -> int:
         print(f"self-test failed: {failures[0] if failures else status}", file=sys.stderr)
         return 1
     return 0
+
+
+def _icon_drawn() -> bool:
+    """An action icon drew something: its SVG file was found and QtSvg is there to draw it."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QImage
+
+    from cl_desktop.ui.icons import action_icon
+
+    image = action_icon("upload").pixmap(QSize(24, 24)).toImage()
+    blank = QImage(image.size(), image.format())
+    blank.fill(0)
+    return not image.isNull() and image != blank
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@
 # 3. installs desktop-file-utils and appstream (apt-get) when missing: the tests
 #    validate the Linux desktop files with them;
 # 4. runs ruff check, ruff format --check, mypy and pytest (with
-#    QT_QPA_PLATFORM=offscreen); extra arguments go to pytest.
+#    QT_QPA_PLATFORM=offscreen); extra arguments go to pytest;
+# 5. builds the PyInstaller application and smoke-checks it (scripts/package.sh, its own
+#    build venv .venv-build) on a full run (no pytest arguments); CL_SKIP_PACKAGE=1 skips it.
 # Every check stage runs; the exit status is non-zero if any of them failed.
 set -uo pipefail
 
@@ -57,6 +59,16 @@ stage "mypy"
 
 stage "pytest $*"
 QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m pytest "$@" || failed+=("pytest")
+
+# The PyInstaller build and its smoke check (about 30 s once .venv-build exists).
+if [ "${CL_SKIP_PACKAGE:-}" = 1 ]; then
+    stage "package: skipped (CL_SKIP_PACKAGE=1)"
+elif [ $# -gt 0 ]; then
+    stage "package: skipped (pytest arguments given: not a full run)"
+else
+    stage "package: scripts/package.sh"
+    bash "$ROOT/scripts/package.sh" || failed+=("package")
+fi
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
