@@ -95,11 +95,15 @@ class _SvgEngine(QIconEngine):
         return result
 
     def clone(self) -> QIconEngine:
-        return _SvgEngine(self._name, self._svg)
+        # Qt clones an engine when a shared QIcon is changed (addPixmap...); the copy must outlive
+        # this call, so it is referenced like the originals.
+        copy = _SvgEngine(self._name, self._svg)
+        _engines.setdefault(self._name, []).append(copy)
+        return copy
 
 
 # The engines stay referenced here: a QIcon does not keep its Python engine alive.
-_engines: dict[str, _SvgEngine] = {}
+_engines: dict[str, list[_SvgEngine]] = {}
 
 
 @cache
@@ -108,5 +112,6 @@ def action_icon(name: str) -> QIcon:
     path = ICONS_DIR / f"{name}.svg"
     if not path.is_file():
         raise KeyError(f"no icon named {name!r} in {ICONS_DIR}")
-    engine = _engines[name] = _SvgEngine(name, path.read_text(encoding="utf-8"))
+    engine = _SvgEngine(name, path.read_text(encoding="utf-8"))
+    _engines.setdefault(name, []).append(engine)
     return QIcon(engine)

@@ -3,11 +3,12 @@ menu, drawn crisp at high DPI in the palette's colours, and the queue's directio
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QMenu, QToolBar, QWidgetAction
 from pytestqt.qtbot import QtBot
 
@@ -124,3 +125,16 @@ def test_queue_direction_icons_are_the_upload_and_download_arrows(qtbot: QtBot) 
     up_ink = {c.name() for c in _ink(up.pixmap(QSize(24, 24)).toImage())}
     down_ink = {c.name() for c in _ink(down.pixmap(QSize(24, 24)).toImage())}
     assert "#2e9d57" in up_ink and "#2f74c0" in down_ink
+
+
+def test_a_shared_icon_changed_by_its_user_keeps_drawing(qapp: QGuiApplication) -> None:
+    """Changing a copy makes Qt clone the engine: the clone must stay alive (it crashed)."""
+    icon = QIcon(icons.action_icon("upload"))
+    small = QPixmap(16, 16)
+    small.fill(QColor("#ff00ff"))
+    icon.addPixmap(small)  # the engine ignores added pixmaps; what matters is the clone
+    gc.collect()
+    pixmap = icon.pixmap(QSize(24, 24))
+    assert pixmap.size() == QSize(24, 24)
+    assert "#2e9d57" in {c.name() for c in _ink(pixmap.toImage())}
+    assert not icons.action_icon("upload").pixmap(QSize(24, 24)).isNull()  # the original too
