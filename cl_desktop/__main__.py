@@ -53,7 +53,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="start on the demo service in a temporary data folder (or --data-dir), wait until "
         "its libraries are listed, and exit 0; exit 1 with a message on any error or after "
-        f"{SELF_TEST_TIMEOUT_S:.0f} s (works with QT_QPA_PLATFORM=offscreen)",
+        "--self-test-timeout (works with QT_QPA_PLATFORM=offscreen)",
+    )
+    parser.add_argument(
+        "--self-test-timeout",
+        type=float,
+        default=SELF_TEST_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long --self-test waits (default {SELF_TEST_TIMEOUT_S:.0f})",
     )
     return parser.parse_args(argv)
 
@@ -173,8 +180,8 @@ def _self_test(qt_app: QApplication, args: argparse.Namespace) -> int:
 
         app.browser.libraries_loaded.connect(on_libraries)
         app.browser.libraries_failed.connect(lambda _s, e: fail(f"listing libraries: {e.text}"))
-        timeout_ms = int(SELF_TEST_TIMEOUT_S * 1000)
-        QTimer.singleShot(timeout_ms, lambda: fail(f"timed out after {SELF_TEST_TIMEOUT_S:.0f} s"))
+        timeout = args.self_test_timeout
+        QTimer.singleShot(int(timeout * 1000), lambda: fail(f"timed out after {timeout:g} s"))
         app.start()
         try:
             status = qt_app.exec()

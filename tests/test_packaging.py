@@ -142,3 +142,12 @@ def test_self_test_fails_with_a_message(tmp_path: Path) -> None:
     assert "self-test failed:" in result.stderr
     assert "demo-server" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_self_test_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    # the timer is due before the demo service can have started (it starts on a thread)
+    result = _run(
+        "-m", "cl_desktop", "--self-test", "--self-test-timeout", "0", "--data-dir", str(tmp_path)
+    )
+    assert result.returncode == 1
+    assert "self-test failed: timed out after 0 s" in result.stderr
