@@ -7,6 +7,8 @@ from collections.abc import Callable
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
 
+from cl_desktop.ui.icons import action_icon
+
 
 def make_action(
     parent: QWidget,
@@ -14,13 +16,15 @@ def make_action(
     slot: Callable[[], object],
     *,
     shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
-    icon: QStyle.StandardPixmap | None = None,
+    icon: str | QStyle.StandardPixmap | None = None,  # str: an icon of ui/icons.py
     tip: str = "",
 ) -> QAction:
     action = QAction(text, parent)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
-    if icon is not None:
+    if isinstance(icon, str):
+        action.setIcon(action_icon(icon))
+    elif icon is not None:
         action.setIcon(parent.style().standardIcon(icon))
     if tip:
         action.setStatusTip(tip)

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QStyle, QWidget
+from PySide6.QtWidgets import QWidget
 
 from cl_desktop.api.errors import Unauthorized
 from cl_desktop.api.models import DatastoreSummary, ItemModel, LibraryModel
@@ -85,32 +85,33 @@ class LibraryManager(QObject):
         # the upload actions are disabled up front, the reason in their tooltip
         self._upload_refusals: dict[tuple[str, str], str] = {}
         self._upload_actions: dict[QAction, str] = {}
-        sp = QStyle.StandardPixmap
         self.new_library_action = make_action(
             parent_widget,
             "New &library...",
             self.ask_new_library,
             shortcut="Ctrl+Shift+N",
-            icon=sp.SP_FileDialogNewFolder,
+            icon="new-library",
             tip="Create a local library on a datastore of the server",
         )
         self.edit_library_action = make_action(
             parent_widget,
             "&Rename library...",
             self.ask_edit_library,
+            icon="rename",
             tip="Change the name or description of the selected library",
         )
         self.delete_library_action = make_action(
             parent_widget,
             "Delete library...",
             self.ask_delete_library,
-            icon=sp.SP_TrashIcon,
+            icon="delete",
             tip="Delete the selected library and every item in it",
         )
         self.edit_item_action = make_action(
             parent_widget,
             "Re&name item...",
             self.ask_edit_item,
+            icon="rename",
             shortcut="F2",
             tip="Change the name or description of the selected item",
         )
@@ -119,7 +120,7 @@ class LibraryManager(QObject):
             "Dele&te items...",
             self.ask_delete_items,
             shortcut="Shift+Del",
-            icon=sp.SP_TrashIcon,
+            icon="delete",
             tip="Delete the selected items and their files from the server",
         )
         self.delete_leftovers_action = make_action(

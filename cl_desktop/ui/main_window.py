@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QSplitter,
-    QStyle,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -157,19 +156,19 @@ class MainWindow(QMainWindow):
     # --- construction ----------------------------------------------------------------------
 
     def _build_actions(self) -> None:
-        sp = QStyle.StandardPixmap
         self.connect_action = make_action(
             self,
             "&Connect...",
             self.ask_login,
             shortcut="Ctrl+L",
-            icon=sp.SP_DriveNetIcon,
+            icon="connect",
             tip="Connect to a vCenter server (those connected stay connected)",
         )
         self.disconnect_action = make_action(
             self,
             "D&isconnect",
             lambda: self.disconnect_server(self.server),
+            icon="disconnect",
             tip="Disconnect the selected server (its transfers wait for the next login)",
         )
         self.refresh_action = make_action(
@@ -177,7 +176,7 @@ class MainWindow(QMainWindow):
             "&Refresh",
             self.refresh,
             shortcut=QKeySequence.StandardKey.Refresh,
-            icon=sp.SP_BrowserReload,
+            icon="refresh",
             tip="Reload libraries, items and details",
         )
         self.upload_action = make_action(
@@ -185,7 +184,7 @@ class MainWindow(QMainWindow):
             "&Upload into item...",
             self.upload_into_selected,
             shortcut="Ctrl+U",
-            icon=sp.SP_ArrowUp,
+            icon="upload",
             tip="Upload files into the selected item",
         )
         self.upload_new_action = make_action(
@@ -193,7 +192,7 @@ class MainWindow(QMainWindow):
             "Upload as &new items...",
             self.upload_new_items_dialog,
             shortcut="Ctrl+Shift+U",
-            icon=sp.SP_FileDialogNewFolder,
+            icon="upload-new",
             tip="Create one new item per file in the selected library",
         )
         self.download_action = make_action(
@@ -201,7 +200,7 @@ class MainWindow(QMainWindow):
             "&Download...",
             self.download_selected_items,
             shortcut="Ctrl+D",
-            icon=sp.SP_ArrowDown,
+            icon="download",
             tip="Download all files of the selected items to a folder",
         )
         self.download_files_action = make_action(
@@ -209,20 +208,26 @@ class MainWindow(QMainWindow):
             "Download selected &files...",
             self.download_selected_files,
             shortcut="Ctrl+Shift+D",
+            icon="download",
             tip="Download the files selected in the Files tab",
         )
         self.filter_action = make_action(
-            self, "&Find", self._focus_filter, shortcut=QKeySequence.StandardKey.Find
+            self,
+            "&Find",
+            self._focus_filter,
+            shortcut=QKeySequence.StandardKey.Find,
+            icon="find",
         )
         self.quit_action = make_action(
-            self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit
+            self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit, icon="quit"
         )
-        self.copy_id_action = make_action(self, "Copy item &ID", self._copy_item_id)
+        self.copy_id_action = make_action(self, "Copy item &ID", self._copy_item_id, icon="copy")
         self.import_url_action = make_action(
             self,
             "Import from UR&L...",
             self.import_from_url,
             shortcut="Ctrl+Shift+I",
+            icon="import-url",
             tip="Have the server import an http(s) URL into a new or the selected item",
         )
 
@@ -309,6 +314,7 @@ class MainWindow(QMainWindow):
                 "&Sessions",
                 self.show_sessions,
                 shortcut="Ctrl+Shift+S",
+                icon="sessions",
                 tip="The server's update and download sessions",
             )
             view_menu.addAction(self.sessions_action)

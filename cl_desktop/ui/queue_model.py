@@ -14,7 +14,6 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QApplication, QStyle
 
 from cl_desktop.transfers.jobs import (
     Direction,
@@ -28,6 +27,7 @@ from cl_desktop.transfers.jobs import (
 )
 
 from . import format as fmt
+from .icons import action_icon
 from .table_model import ReadOnlyTableModel
 
 Index = QModelIndex | QPersistentModelIndex
@@ -168,10 +168,10 @@ class QueueModel(QStandardItemModel):
         self._timer.setInterval(REPAINT_INTERVAL_MS)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.flush)
-        style = QApplication.style()
+        # arrows out of / into a tray, green and blue: a style's bare arrows look like expanders
         self._icons = {
-            Direction.UPLOAD: style.standardIcon(QStyle.StandardPixmap.SP_ArrowUp),
-            Direction.DOWNLOAD: style.standardIcon(QStyle.StandardPixmap.SP_ArrowDown),
+            Direction.UPLOAD: action_icon("upload"),
+            Direction.DOWNLOAD: action_icon("download"),
         }
 
     # --- content ---------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDockWidget,
     QLabel,
-    QStyle,
     QTableView,
     QToolBar,
     QVBoxLayout,
@@ -261,53 +260,60 @@ class SessionsDock(QDockWidget):
         self.update_actions()
 
     def _build_actions(self) -> None:
-        sp = QStyle.StandardPixmap
         self.refresh_action = make_action(
             self,
             "Refresh",
             self.monitor.refresh,
-            icon=sp.SP_BrowserReload,
+            icon="refresh",
             tip="List the sessions of every connected server now",
         )
         self.keep_alive_action = make_action(
             self,
             "&Keep alive",
             lambda: self._act(SessionAction.KEEP_ALIVE),
+            icon="keep-alive",
             tip="Push the session's expiry back (its progress stays as it is)",
         )
         self.cancel_action = make_action(
             self,
             "&Cancel",
             lambda: self._act(SessionAction.CANCEL),
-            icon=sp.SP_DialogCancelButton,
+            icon="cancel",
             tip="Cancel the session on the server",
         )
         self.fail_action = make_action(
             self,
             "&Fail...",
             lambda: self._act(SessionAction.FAIL),
+            icon="fail",
             tip="Fail the session with a message",
         )
         self.delete_action = make_action(
             self,
             "&Delete",
             lambda: self._act(SessionAction.DELETE),
-            icon=sp.SP_TrashIcon,
+            icon="delete",
             tip="Delete the session from the server",
         )
         self.open_item_action = make_action(
             self,
             "&Open item",
             self.open_selected_item,
+            icon="open-item",
             tip="Select the session's item in the library browser",
         )
         self.files_action = make_action(
-            self, "&Files...", self.show_files, tip="The files of the session and their status"
+            self,
+            "&Files...",
+            self.show_files,
+            icon="files",
+            tip="The files of the session and their status",
         )
         self.clean_up_action = make_action(
             self,
             "Clean up &orphans...",
             self.clean_up_orphans,
+            icon="clean-up",
             tip="Cancel and delete the ACTIVE sessions no local job owns",
         )
         self.action_by_kind: dict[SessionAction, QAction] = {

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
     QMenu,
-    QStyle,
     QTableView,
     QTabWidget,
     QToolBar,
@@ -110,7 +109,6 @@ class TransfersDock(QDockWidget):
         self.update_actions()
 
     def _build_actions(self) -> None:
-        sp = QStyle.StandardPixmap
 
         def command(name: str) -> Callable[[], None]:
             return lambda: self.queue_command(name)
@@ -120,21 +118,21 @@ class TransfersDock(QDockWidget):
             "&Cancel",
             command("cancel"),
             shortcut="Del",
-            icon=sp.SP_DialogCancelButton,
+            icon="cancel",
             tip="Cancel the selected transfers",
         )
         self.pause_action = make_action(
             self,
             "&Pause",
             command("pause"),
-            icon=sp.SP_MediaPause,
+            icon="pause",
             tip="Pause the selected transfers",
         )
         self.resume_action = make_action(
             self,
             "Res&ume",
             command("resume"),
-            icon=sp.SP_MediaPlay,
+            icon="resume",
             tip="Resume the selected transfers",
         )
         self.retry_action = make_action(
@@ -142,7 +140,7 @@ class TransfersDock(QDockWidget):
             "&Retry",
             command("retry"),
             shortcut="Ctrl+R",
-            icon=sp.SP_BrowserReload,
+            icon="retry",
             tip="Run the selected failed or canceled transfers again",
         )
         self.remove_action = make_action(
@@ -150,31 +148,31 @@ class TransfersDock(QDockWidget):
             "Re&move",
             command("remove"),
             shortcut="Shift+Del",
-            icon=sp.SP_TrashIcon,
+            icon="remove",
             tip="Remove the selected finished transfers from the queue",
         )
         self.open_folder_action = make_action(
             self,
             "&Open containing folder",
             self.open_containing_folder,
-            icon=sp.SP_DirOpenIcon,
+            icon="open-folder",
             tip="Show the local files of the selected transfer",
         )
         self.copy_error_action = make_action(
-            self, "Copy &error", self.copy_error, tip="Copy the error text"
+            self, "Copy &error", self.copy_error, icon="copy", tip="Copy the error text"
         )
         self.clear_done_action = make_action(
             self,
             "Clear &completed",
             self.clear_completed,
-            icon=sp.SP_DialogResetButton,
+            icon="clear-completed",
             tip="Remove the completed transfers from the queue (they stay in the history)",
         )
         self.export_csv_action = make_action(
-            self, "Export history as &CSV...", lambda: self.export_history("csv")
+            self, "Export history as &CSV...", lambda: self.export_history("csv"), icon="export"
         )
         self.export_json_action = make_action(
-            self, "Export history as &JSON...", lambda: self.export_history("json")
+            self, "Export history as &JSON...", lambda: self.export_history("json"), icon="export"
         )
         self.command_actions = {
             "cancel": self.cancel_action,
