@@ -1,9 +1,9 @@
 """Render the application icon's PNG sizes from its SVG master (QtSvg), for committing.
 
-    python packaging/render_icons.py           # (re)write cl_desktop/resources/png/*.png
+    python packaging/render_icons.py           # (re)write resources/png/*.png
     python packaging/render_icons.py --check   # exit 1 if a size is missing or the wrong size
 
-Run it after changing cl_desktop/resources/cl-desktop.svg. Window managers, the Linux icon
+Run it after changing resources/cl-desktop.svg. Window managers, the Linux icon
 theme (hicolor/NxN/apps) and the Windows/macOS icon files (.ico/.icns, see packaging/README.md)
 take these PNGs; the window also has the SVG for the sizes in between.
 """
