@@ -241,6 +241,19 @@ class LibraryBrowser(QObject):
 
         self._tasks.run(plan, on_done, on_failed)
 
+    def item_file_names(
+        self,
+        server: ServerRef,
+        item_id: str,
+        on_done: Callable[[frozenset[str]], None],
+        on_failed: Failure,
+    ) -> None:
+        """The names of the files `item_id` holds now (an import about to replace one)."""
+        self._tasks.run(lambda: self._file_names(server, item_id), on_done, on_failed)
+
+    def _file_names(self, server: ServerRef, item_id: str) -> frozenset[str]:
+        return frozenset(f.name for f in self._connector(server).item_files.list(item_id))
+
     def plan_upload_into(
         self,
         server: ServerRef,
@@ -260,7 +273,7 @@ class LibraryBrowser(QObject):
             if not drop.has_uploads or not list_item_files:
                 return drop
             names = names_in_item(drop.all_files)
-            held = frozenset(f.name for f in self._connector(server).item_files.list(item_id))
+            held = self._file_names(server, item_id)
             return dataclasses.replace(drop, names_in_item=names, item_files=held)
 
         self._tasks.run(plan, on_done, on_failed)

@@ -29,6 +29,7 @@ from cl_desktop.services.sources import (
     import_spec,
     needs_certificate,
     read_source_certificate,
+    source_file_name,
 )
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
@@ -241,8 +242,28 @@ class TransferController(QObject):
         if request is None:
             return
         into = item if request.into_item else None
+        name = source_file_name(request.url)  # the file's name in the item
 
         def queue(thumbprint: str = "") -> None:
+            """Into an item: asked first if the file replaces one of the item's."""
+            if into is None or not into.id or not self._preferences().confirm_replace:
+                add(thumbprint)
+                return
+            self.browser.item_file_names(
+                server, into.id, lambda held: confirm_then_add(thumbprint, held), self.failed.emit
+            )
+
+        def confirm_then_add(thumbprint: str, held: frozenset[str]) -> None:
+            what = f"\u201c{into.name}\u201d" if into is not None else ""
+            text = f"Replace {name} of {what} with the file at the URL?"
+            if name in held and not self.prompts.confirm_replace(
+                self._window, "Replace files", text, [f"replaced: {name}"]
+            ):
+                self.status.emit("Import cancelled: no file was replaced.", False)
+                return
+            add(thumbprint)
+
+        def add(thumbprint: str) -> None:
             self._add_jobs(
                 [
                     import_spec(

@@ -23,6 +23,7 @@ from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
 from cl_desktop.preferences import Preferences
 from cl_desktop.transfers.jobs import JobSnapshot, JobState
+from cl_desktop.ui.import_dialog import ImportRequest
 from cl_desktop.ui.quit_prompt import QuitChoice
 from cl_desktop.ui.settings_dialog import SettingsDialog
 from tests.support.api import active_sessions
@@ -38,6 +39,7 @@ from tests.support.gui import (
     start_logged_in,
     wait_jobs,
 )
+from tests.support.sources import serve_folder
 
 BIG = 24 * 1024 * 1024  # socket buffers swallow ~5 MiB at once; at 1 MiB/s the rest runs on
 THROTTLE = 1024 * 1024
@@ -297,3 +299,32 @@ def test_the_download_folder_and_the_new_items_question_follow_the_preferences(
     [_, download] = wait_jobs(qtbot, gui, 2, JobState.DONE)
     assert download.spec.dest_dir == str(preferred) != fake_prompts.directory
     assert (preferred / "new.bin").read_bytes() == (tmp_path / "new.bin").read_bytes()
+
+
+def test_an_import_into_an_item_asks_before_it_replaces_a_file_of_that_name(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
+    fake_prompts: FakePrompts,
+) -> None:
+    www = tmp_path / "www"
+    www.mkdir()
+    make_file(www / "notes.txt", 20_000)
+    item_id = create_listed_item(
+        qtbot, gui, sim_api_client, sim_service.default_library_id, "notes"
+    )
+    select_item(qtbot, gui, "notes")
+    with serve_folder(www) as base:
+        fake_prompts.import_answer = ImportRequest(base + "notes.txt", into_item=True)
+        gui.window.import_url_action.trigger()  # the item is empty: nothing to replace
+        wait_jobs(qtbot, gui, 1, JobState.DONE)
+        assert fake_prompts.replace_confirmations == []
+        fake_prompts.replace_answer = False
+        gui.window.import_url_action.trigger()
+        qtbot.waitUntil(lambda: bool(fake_prompts.replace_confirmations), timeout=10000)
+    question = "Replace notes.txt of \u201cnotes\u201d with the file at the URL?"
+    assert fake_prompts.replace_confirmations == [(question, ["replaced: notes.txt"])]
+    assert len(jobs(gui)) == 1 and "no file was replaced" in gui.window.status_label.text()
+    assert [f.name for f in sim_api_client.item_files.list(item_id)] == ["notes.txt"]
