@@ -88,11 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cl_desktop import preferences
 
         preferences.apply_log_level(app.preferences.current)
-    # Ctrl+C and SIGTERM quit cleanly (running transfers pause and resume next time). Python
-    # runs signal handlers only between bytecodes, so a timer wakes it now and then. exit(),
-    # not quit(): quit() closes the window first, which would ask about running transfers.
+
+    # Ctrl+C and SIGTERM quit cleanly (running transfers pause and resume next time), without
+    # the question about running transfers. Python runs signal handlers only between
+    # bytecodes, so a timer wakes it now and then.
+    def quit_now(*_: object) -> None:
+        app.window.quit_guard.allow()
+        qt_app.quit()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: qt_app.exit(0))
+        signal.signal(signum, quit_now)
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)

@@ -4,8 +4,8 @@
 "Pause and quit" closes at once: the app's shutdown pauses what runs, and it all resumes on
 the next start. "Quit when finished" keeps the window open, says so in the status bar (with a
 button that takes it back) and closes once no transfer runs or waits. Not asked when the
-"confirm quit" preference is off or nothing is transferring; Ctrl+C and SIGTERM quit the
-application without closing the window, so they never ask.
+"confirm quit" preference is off or nothing is transferring; Ctrl+C and SIGTERM `allow()`
+the close before they quit, so they never ask.
 """
 
 from __future__ import annotations
@@ -106,11 +106,15 @@ class QuitGuard(QObject):
         running = sum(job.state is JobState.RUNNING for job in unfinished)
         choice = self._ask(self._window, running, len(unfinished) - running)
         if choice is QuitChoice.PAUSE:
-            self._leaving = True
+            self.allow()
             return True
         if choice is QuitChoice.WAIT:
             self._set_waiting(True)
         return False
+
+    def allow(self) -> None:
+        """The next close goes ahead without asking (Ctrl+C, SIGTERM: they pause and quit)."""
+        self._leaving = True
 
     def stay(self) -> None:
         """Take "Quit when finished" back."""
@@ -124,6 +128,6 @@ class QuitGuard(QObject):
     def _on_job(self, _job: JobSnapshot | None) -> None:
         if self.waiting and not self.unfinished():
             self._set_waiting(False)
-            self._leaving = True
+            self.allow()
             self._window.close()
             QCoreApplication.quit()  # also with a tray icon that keeps a closed window's app

@@ -169,7 +169,7 @@ def test_quit_cancel_stays_and_quit_when_finished_waits_for_the_last_transfer(
     assert len(fake_prompts.quit_questions) == 3  # that close did not ask
 
 
-def test_no_question_when_nothing_transfers_or_the_preference_is_off(
+def test_no_question_when_nothing_transfers_the_preference_is_off_or_on_a_signal(
     qtbot: QtBot,
     gui: Application,
     sim_api_client: ContentLibraryClient,
@@ -181,11 +181,17 @@ def test_no_question_when_nothing_transfers_or_the_preference_is_off(
     window.close()  # nothing runs
     assert not window.isVisible() and fake_prompts.quit_questions == []
     window.show()
-    gui.preferences.apply(Preferences(confirm_quit=False))
     job = running_upload(qtbot, gui, sim_api_client, sim_service, tmp_path, "quiet")
     qtbot.waitUntil(lambda: gui.transfers.job(job.id).state is JobState.RUNNING, timeout=10000)
+    window.quit_guard.allow()  # what Ctrl+C and SIGTERM do before they quit
     window.close()
     assert not window.isVisible() and fake_prompts.quit_questions == []
+    window.quit_guard._leaving = False  # the window again, as after a fresh start
+    window.show()
+    gui.preferences.apply(Preferences(confirm_quit=False))
+    window.close()
+    assert not window.isVisible() and fake_prompts.quit_questions == []
+    assert gui.transfers.job(job.id).state is JobState.RUNNING  # the app's shutdown pauses it
 
 
 def test_pause_and_quit_pauses_the_transfer_which_resumes_on_the_next_start(
