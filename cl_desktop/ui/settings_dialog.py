@@ -92,12 +92,13 @@ class SettingsDialog(QDialog):
         self.download_folder = QLineEdit()
         self.download_folder.setPlaceholderText("Ask each time (starting in the last folder)")
         self.download_folder.setClearButtonEnabled(True)
+        self.download_folder.setMinimumWidth(280)  # the placeholder says what empty means
         _named(
             self.download_folder,
             "Download folder",
             "Downloads go straight into this folder; empty: ask each time",
         )
-        browse = QPushButton("B&rowse...")
+        browse = QPushButton("Bro&wse...")
         browse.setAccessibleName("Browse for the download folder")
         browse.clicked.connect(self._browse)
         folder_row = QHBoxLayout()
