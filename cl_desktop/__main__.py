@@ -43,7 +43,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server", metavar="URL", help="server to offer in the connect dialog")
     parser.add_argument("--user", metavar="NAME", help="user name to offer in the connect dialog")
     parser.add_argument(
-        "--parallel", type=int, default=2, metavar="N", help="transfers at the same time"
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="transfers at the same time, for this run (default: the Settings' value, 2)",
     )
     parser.add_argument("--debug", action="store_true", help="log debug messages")
     # packaging: what the built application's smoke check runs
@@ -105,13 +108,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir=args.data_dir,
             server=args.server,
             user=args.user,
-            max_parallel=max(1, args.parallel),
+            max_parallel=max(1, args.parallel) if args.parallel is not None else None,
         )
     )
-    # Ctrl+C and SIGTERM quit cleanly (running transfers pause and resume next time). Python
-    # runs signal handlers only between bytecodes, so a timer wakes it now and then.
+    if not args.debug:  # the Settings' log level (the dialog changes it while running)
+        from cl_desktop import preferences
+
+        preferences.apply_log_level(app.preferences.current)
+
+    # Ctrl+C and SIGTERM quit cleanly (running transfers pause and resume next time), without
+    # the question about running transfers. Python runs signal handlers only between
+    # bytecodes, so a timer wakes it now and then.
+    def quit_now(*_: object) -> None:
+        app.window.quit_guard.allow()
+        qt_app.quit()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: qt_app.quit())
+        signal.signal(signum, quit_now)
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, QTimer
 
-from cl_desktop import logs, paths
+from cl_desktop import logs, paths, preferences
 from cl_desktop.credentials.passwords import Passwords
 from cl_desktop.services import (
     BackgroundTasks,
@@ -25,7 +25,9 @@ from cl_desktop.services.connections import ConnectionService
 from cl_desktop.services.item_cache import CACHE_NAME, ItemCache
 from cl_desktop.services.library_admin import LibraryAdmin
 from cl_desktop.services.sessions import SessionMonitor
+from cl_desktop.services.settings import SettingsService
 from cl_desktop.transfers.jobs import JobSnapshot, JobState, ServerRef
+from cl_desktop.transfers.policy import RetryPolicy
 from cl_desktop.transfers.queue import TransferQueue
 from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.connect_dialog import login_asker
@@ -49,7 +51,7 @@ class AppConfig:
     settings_path: Path | None = None  # default: <data dir>/settings.ini with --data-dir
     server: str | None = None
     user: str | None = None
-    max_parallel: int = 2
+    max_parallel: int | None = None  # for this run; None: the preference
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -62,6 +64,12 @@ class AppConfig:
         if self.data_dir is not None:  # --data-dir isolates a whole instance
             return self.data_dir / "settings.ini"
         return paths.config_dir() / "settings.ini"
+
+    @property
+    def resolved_preferences_path(self) -> Path:
+        """The preferences file cl-transfer reads too: in the config dir (the data dir with
+        --data-dir or CL_DESKTOP_DATA_DIR), beside the window's settings.ini."""
+        return preferences.preferences_path(self.data_dir)
 
     @property
     def resolved_cache_dir(self) -> Path:
@@ -86,12 +94,19 @@ class Application(QObject):
         self.settings = QSettings(
             str(config.resolved_settings_path), QSettings.Format.IniFormat, self
         )
+        # every user preference and its default, shared with cl-transfer
+        prefs = preferences.load(config.resolved_preferences_path)
         self.passwords = Passwords()  # one keyring wrapper: logins, renewals, the dialog
         self.connector = Connector(passwords=self.passwords)
         self.store = JobStore(paths.job_store_path(self.data_dir))
         self.spawner = QThreadSpawner(self)
         self.queue = TransferQueue(
-            self.store, self.connector, max_parallel=config.max_parallel, spawn=self.spawner
+            self.store,
+            self.connector,
+            max_parallel=config.max_parallel or prefs.parallel_transfers,
+            bandwidth_limit=prefs.bandwidth_limit_bytes,
+            retry_policy=RetryPolicy(keep_alive_max=prefs.keep_alive_seconds),
+            spawn=self.spawner,
         )
         self.tasks = BackgroundTasks(max_threads=4, parent=self)
         # One thread for queue commands keeps them in the order the user gave them.
@@ -106,7 +121,22 @@ class Application(QObject):
         self.browser = LibraryBrowser(self.connector, self.tasks, self, cache=self.item_cache)
         # Lists sessions on the browsing pool; owners are read from the store, so the jobs of a
         # cl-transfer sharing this store count as well as the window's own.
-        self.sessions = SessionMonitor(self.connector, self.tasks, self.store.load, self)
+        self.sessions = SessionMonitor(
+            self.connector,
+            self.tasks,
+            self.store.load,
+            self,
+            interval_ms=int(prefs.sessions_refresh_seconds * 1000),
+        )
+        # the Settings dialog's changes: saved, and applied to the running parts
+        self.preferences = SettingsService(
+            config.resolved_preferences_path,
+            self.transfers,
+            self.sessions,
+            self,
+            current=prefs,
+            parallel_override=config.max_parallel,
+        )
         # Management acts on the window's current server (that of the tree's current row).
         self.admin = LibraryAdmin(self.connector, self.tasks, lambda: self.window.server, self)
         self.window = MainWindow(
@@ -118,6 +148,7 @@ class Application(QObject):
             admin=self.admin,
             connections=self.connections,
             sessions=self.sessions,
+            preferences=self.preferences,
         )
         # Help: About, Show log, the user guide (F1); last in the menu bar.
         self.help = HelpMenu(

@@ -34,6 +34,7 @@ LAYERS = [
     "cl_desktop.simulator",
     "cl_desktop.cli",
     "cl_desktop.paths",
+    "cl_desktop.preferences",
     "cl_desktop.credentials",
 ]
 

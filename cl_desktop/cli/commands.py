@@ -34,7 +34,7 @@ from .errors import (
     UsageError,
 )
 from .output import job_line, job_summary, jsonable, note
-from .parser import retry_policy
+from .parser import apply_preferences, retry_policy
 from .passwords import password_for
 
 # The client (requests, ssl), the queue (the whole engine), the job store (sqlite3) and the
@@ -76,6 +76,7 @@ class NoSuchSession(ContentLibraryError):
 
 class Cli:
     def __init__(self, args: argparse.Namespace) -> None:
+        apply_preferences(args)  # --parallel, --limit, --keep-alive not given: the Settings'
         self.args = args
         if args.ca_file and not Path(args.ca_file).is_file():
             problem = "is not a file" if Path(args.ca_file).exists() else "no such file"

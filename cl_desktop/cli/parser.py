@@ -32,9 +32,35 @@ _PATIENCE_FLAGS: tuple[tuple[str, str, type[int] | type[float], str, str], ...] 
 _ITEM = "LIBRARY/ITEM (names or ids), or the item's id"
 
 
+# Options whose default is the user's preference (the window's Settings): dest -> the
+# Preferences field. They parse to None when not given, and `apply_preferences` fills them in
+# after parsing, so that --help never reads the preferences file.
+_PREFERENCE_DEFAULTS = {
+    "parallel": "parallel_transfers",
+    "limit": "bandwidth_limit",
+    "keep_alive_max": "keep_alive_seconds",
+}
+_FROM_PREFERENCES = "(default: the window's Settings, in preferences.ini; else %s)"
+
+
+def apply_preferences(args: argparse.Namespace, prefs: Any = None) -> None:
+    """Fill the options not given with the preferences (`preferences.load()` by default);
+    --limit 0 stays: no limit, whatever the preferences say."""
+    if prefs is None:
+        from cl_desktop import preferences
+
+        prefs = preferences.load()
+    for dest, name in _PREFERENCE_DEFAULTS.items():
+        if getattr(args, dest, None) is None:
+            setattr(args, dest, getattr(prefs, name))
+
+
 def retry_policy(args: argparse.Namespace) -> RetryPolicy:
     """The job's RetryPolicy, with the settings given on the command line."""
-    return RetryPolicy(**{field: getattr(args, field) for _, field, *_ in _PATIENCE_FLAGS})
+    fields = {field: getattr(args, field) for _, field, *_ in _PATIENCE_FLAGS}
+    if args.keep_alive_max is not None:
+        fields["keep_alive_max"] = args.keep_alive_max
+    return RetryPolicy(**fields)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="job store (default: the one the window uses, in the data dir; "
         "CL_DESKTOP_DATA_DIR moves that dir)",
     )
-    parser.add_argument("--parallel", type=_positive(int), default=2, help="concurrent transfers")
-    parser.add_argument("--limit", type=_positive(float), help="bandwidth limit in MB/s")
+    parser.add_argument(
+        "--parallel",
+        type=_positive(int),
+        metavar="N",
+        help="concurrent transfers " + _FROM_PREFERENCES % "2",
+    )
+    parser.add_argument(
+        "--limit",
+        type=_positive(float, zero=True),
+        metavar="MB_S",
+        help="bandwidth limit in MB/s, 0 for none " + _FROM_PREFERENCES % "none",
+    )
     policy = RetryPolicy()
     patience = parser.add_argument_group("reconnecting and stalls")
     for flag, field, kind, metavar, text in _PATIENCE_FLAGS:
@@ -84,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
             default=getattr(policy, field),
             help=f"{text} (default: %(default)s)",
         )
+    patience.add_argument(
+        "--keep-alive",
+        dest="keep_alive_max",
+        type=_positive(float),
+        metavar="SECONDS",
+        help="the longest gap between keep-alives of a transfer's session "
+        + _FROM_PREFERENCES % "60",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (debug)")
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}", help="print the version"
@@ -209,14 +253,17 @@ def add_ignore_warning_option(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
-    """An argparse type: a number above zero (0 parallel transfers would wait for ever)."""
+def _positive(kind: Callable[[str], float], zero: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a number above zero (0 parallel transfers would wait for ever), or
+    zero too when `zero` says it means "none"."""
 
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if zero and value == 0:
+            return value
         if not 0 < value < math.inf:  # also refuses NaN
             raise argparse.ArgumentTypeError(f"must be above 0 (and finite), got {text}")
         return value

@@ -22,7 +22,7 @@ from cl_desktop.transfers.jobs import ServerRef
 from .connection import Connector
 from .errors import ErrorInfo
 from .item_cache import ItemCache
-from .planning import DropPlan, plan_drop
+from .planning import DropPlan, names_in_item, plan_drop
 from .tasks import BackgroundTasks, Failure, TaskCancelled
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,43 @@ class LibraryBrowser(QObject):
             ids = client.items.list(library_id)
             items = self._fetch_item_models(server, client, library_id, ids, None)
             return dataclasses.replace(drop, existing=frozenset(i.name or "" for i in items))
+
+        self._tasks.run(plan, on_done, on_failed)
+
+    def item_file_names(
+        self,
+        server: ServerRef,
+        item_id: str,
+        on_done: Callable[[frozenset[str]], None],
+        on_failed: Failure,
+    ) -> None:
+        """The names of the files `item_id` holds now (an import about to replace one)."""
+        self._tasks.run(lambda: self._file_names(server, item_id), on_done, on_failed)
+
+    def _file_names(self, server: ServerRef, item_id: str) -> frozenset[str]:
+        return frozenset(f.name for f in self._connector(server).item_files.list(item_id))
+
+    def plan_upload_into(
+        self,
+        server: ServerRef,
+        item_id: str,
+        paths: list[str],
+        on_done: Callable[[DropPlan], None],
+        on_failed: Failure,
+        *,
+        list_item_files: bool = True,
+    ) -> None:
+        """Plan a drop into an existing item; with `list_item_files`, also the names its
+        files get there and the files the item holds now (read now), so that the user is
+        told which files the upload replaces."""
+
+        def plan() -> DropPlan:
+            drop = plan_drop(paths)
+            if not drop.has_uploads or not list_item_files:
+                return drop
+            names = names_in_item(drop.all_files)
+            held = self._file_names(server, item_id)
+            return dataclasses.replace(drop, names_in_item=names, item_files=held)
 
         self._tasks.run(plan, on_done, on_failed)
 

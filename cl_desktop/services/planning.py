@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cl_desktop.api.models import ItemModel
-from cl_desktop.transfers.errors import PreflightError
+from cl_desktop.transfers.errors import LocalError, PreflightError
 from cl_desktop.transfers.folders import FolderUpload, folder_upload
 from cl_desktop.transfers.jobs import Direction, Existing, JobSpec, ServerRef
 from cl_desktop.transfers.naming import infer_item_type, item_name_for, unique_item_name
 from cl_desktop.transfers.ovf import referenced_files
+from cl_desktop.transfers.upload import collect_upload_files
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,30 @@ class DropPlan:
     skipped: tuple[tuple[str, str], ...] = ()
     existing: frozenset[str] = frozenset()
     folders: tuple[FolderUpload, ...] = ()
+    # an upload into an existing item: the names its files get there (an .ovf's references
+    # and an .ova's members included), and the names of the files the item holds now
+    names_in_item: tuple[str, ...] = ()
+    item_files: frozenset[str] = frozenset()
 
     @property
     def has_uploads(self) -> bool:
         return bool(self.files or self.folders)
+
+    @property
+    def replaced(self) -> tuple[str, ...]:
+        """The item's files this upload replaces (same name)."""
+        return tuple(n for n in self.names_in_item if n in self.item_files)
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        return tuple(n for n in self.names_in_item if n not in self.item_files)
+
+    def replace_lines(self) -> list[str]:
+        """The replace confirmation's list: what is replaced, then what is added."""
+        lines = [f"replaced: {name}" for name in self.replaced]
+        lines += [f"added: {name}" for name in self.added]
+        lines += [f"{Path(p).name}: skipped, {reason}" for p, reason in self.skipped]
+        return lines
 
     @property
     def all_files(self) -> tuple[str, ...]:
@@ -136,6 +157,16 @@ def plan_drop(paths: Iterable[str]) -> DropPlan:
         tuple(skipped),
         folders=tuple(folders),
     )
+
+
+def names_in_item(paths: Sequence[str]) -> tuple[str, ...]:
+    """The names the files of an upload get in the item, as the engine's pre-flight gives
+    them (an .ovf brings its references, an .ova its members); the paths' own names when
+    the pre-flight refuses them (the job then fails with the reason). Reads the disk."""
+    try:
+        return tuple(f.name for f in collect_upload_files(tuple(paths)))
+    except (LocalError, OSError):
+        return tuple(Path(p).name for p in paths)
 
 
 def new_item_specs(server: ServerRef, library_id: str, plan: DropPlan) -> list[JobSpec]:

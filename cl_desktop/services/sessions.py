@@ -207,6 +207,14 @@ class SessionMonitor(QObject):
         return self._timer.isActive()
 
     @property
+    def interval_ms(self) -> int:
+        return self._timer.interval()
+
+    def set_interval(self, interval_ms: int) -> None:
+        """Refresh this often from now on (a running timer starts its next wait over)."""
+        self._timer.setInterval(max(1000, interval_ms))
+
+    @property
     def servers(self) -> tuple[ServerRef, ...]:
         return tuple(self._servers)
 

@@ -36,6 +36,9 @@ class QueueLike(Protocol):
     def export_history(self, path: Any, fmt: str) -> Any: ...
     def pending_cleanups(self, server: ServerRef | None = None) -> list[tuple[str, str]]: ...
     def decide_warnings(self, job_id: int, ignore: Iterable[str]) -> Any: ...
+    def configure(
+        self, *, max_parallel: int, bandwidth_limit: int | None, keep_alive_max: float
+    ) -> Any: ...
 
 
 class TransferService(QObject):
@@ -161,6 +164,21 @@ class TransferService(QObject):
         done = (lambda _: on_done()) if on_done is not None else None
         self._commands.run(
             lambda: self.queue.server_disconnected(server), done, self.command_failed.emit
+        )
+
+    def configure(
+        self, *, max_parallel: int, bandwidth_limit: int | None, keep_alive_max: float
+    ) -> None:
+        """New limits for the running queue (the settings): parallel transfers, the bandwidth
+        limit in bytes/s shared by the running jobs (None: none), the keep-alive interval."""
+        self._commands.run(
+            lambda: self.queue.configure(
+                max_parallel=max_parallel,
+                bandwidth_limit=bandwidth_limit,
+                keep_alive_max=keep_alive_max,
+            ),
+            None,
+            self.command_failed.emit,
         )
 
     def shutdown(self) -> None:

@@ -69,7 +69,8 @@ class KeepAlive:
     """Calls `send(progress)` often enough that the server session never expires.
 
     The interval is a third of the time the server guarantees (`expiration_time`), at most
-    60 s; progress is passed only when it grew, because the server refuses anything else.
+    `max_interval` (`RetryPolicy.keep_alive_max`, a preference); progress is passed only when
+    it grew, because the server refuses anything else.
     """
 
     def __init__(

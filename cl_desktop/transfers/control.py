@@ -63,6 +63,7 @@ class JobControl:
         self._bandwidth_limit = bandwidth_limit
         self._window_start = time.monotonic()
         self._window_bytes = 0
+        self._window_limit: int | None = None
 
     def request_stop(self, pause: bool) -> None:
         self._pause = pause
@@ -82,6 +83,9 @@ class JobControl:
         limit = self._bandwidth_limit()
         if not limit:
             return
+        if limit != self._window_limit:  # changed (a setting, a job more or less): start over
+            self._window_limit = limit
+            self._window_start, self._window_bytes = time.monotonic(), 0
         self._window_bytes += nbytes
         elapsed = time.monotonic() - self._window_start
         ahead = self._window_bytes / limit - elapsed

@@ -214,6 +214,7 @@ class _LiveSession:
                 control, lambda: client.download_sessions.keep_alive(self.id, progress=p)
             ),
             session.expiration_time,
+            max_interval=control.policy.keep_alive_max,
         )
 
     def renew(self, why: BaseException) -> None:

@@ -24,3 +24,5 @@ class RetryPolicy:
     max_delay: float = 15.0
     # files of one update session PUT at once (a multi-disk OVF); the protocol allows it
     parallel_puts: int = 3
+    # the longest gap between keep-alives of a session (a third of its time left if shorter)
+    keep_alive_max: float = 60.0

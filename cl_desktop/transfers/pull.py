@@ -179,6 +179,7 @@ def _follow(
             control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
         ),
         session.expiration_time,
+        max_interval=control.policy.keep_alive_max,
         progress=session.client_progress or 0,
     )
     report.phase(Phase.TRANSFERRING)

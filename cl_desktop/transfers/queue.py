@@ -120,11 +120,16 @@ class _SessionKeeper:
     MAX_FAILURES = 5
 
     def __init__(
-        self, connect: Callable[[], ContentLibraryClient], session_id: str, limit: float
+        self,
+        connect: Callable[[], ContentLibraryClient],
+        session_id: str,
+        limit: float,
+        max_interval: float = 60.0,
     ) -> None:
         self._connect = connect
         self._session_id = session_id
         self._limit = limit
+        self._max_interval = max_interval
         self._stop = threading.Event()
         threading.Thread(target=self._run, name=f"keep-{session_id[:8]}", daemon=True).start()
 
@@ -135,7 +140,8 @@ class _SessionKeeper:
         sid, deadline, failures = self._session_id, time.monotonic() + self._limit, 0
         try:
             client = self._connect()
-            interval = KeepAlive(lambda _: None, client.update_sessions.get(sid).expiration_time)
+            expiration = client.update_sessions.get(sid).expiration_time
+            interval = KeepAlive(lambda _: None, expiration, max_interval=self._max_interval)
         except Exception as exc:
             log.info("cannot keep the paused session %s alive: %s", sid, exc)
             return
@@ -245,6 +251,21 @@ class TransferQueue:
             self._store.save(job)
         self._jobs[job.id] = job
         return True
+
+    def configure(
+        self, *, max_parallel: int, bandwidth_limit: int | None, keep_alive_max: float
+    ) -> None:
+        """Change the limits while jobs run (the window's settings): more parallel jobs start
+        at once, fewer let the running ones finish; the bandwidth limit (bytes/s, None: none)
+        applies to the running jobs at their next block (each asks for its share); the
+        keep-alive interval to the sessions opened from now on."""
+        with self._lock:
+            self.max_parallel = max(1, max_parallel)
+            self.bandwidth_limit = bandwidth_limit or None
+            self.retry_policy = dataclasses.replace(
+                self.retry_policy, keep_alive_max=keep_alive_max
+            )
+            self._schedule()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop running jobs so that they continue on the next start."""
@@ -752,7 +773,10 @@ class TransferQueue:
             self._stop_keeper(job.id)
             server = job.spec.server
             self._keepers[job.id] = _SessionKeeper(
-                lambda: self._connector(server), job.session_id, self.pause_keep_alive_limit
+                lambda: self._connector(server),
+                job.session_id,
+                self.pause_keep_alive_limit,
+                self.retry_policy.keep_alive_max,
             )
 
     def _clean_stale_session(self, client: ContentLibraryClient, job: JobSnapshot) -> None:

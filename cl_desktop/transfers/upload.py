@@ -349,6 +349,7 @@ def _send_files(
             control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
         ),
         session.expiration_time,
+        max_interval=control.policy.keep_alive_max,
         progress=session.client_progress or 0,
     )
     sent = _SentBytes(sum(f.size for f in files), keep_alive)

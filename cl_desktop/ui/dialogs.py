@@ -29,6 +29,7 @@ from cl_desktop.services.errors import ErrorInfo, ErrorKind
 from .connect_dialog import ask_login
 from .download_dialog import DownloadChoice, DownloadQuestion, ask_download_options
 from .import_dialog import ImportRequest, ImportTarget, accept_source_certificate, ask_import_url
+from .quit_prompt import QuitChoice, ask_quit
 from .trust_dialog import ask_trust, show_certificate_changed
 from .warnings_dialog import AskWarnings, ask_warnings
 
@@ -44,16 +45,25 @@ def listing(lines: Sequence[str]) -> str:
 
 
 def _listing_box(
-    parent: QWidget | None, title: str, text: str, lines: Sequence[str], *, destructive: bool
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    lines: Sequence[str],
+    *,
+    destructive: bool,
+    ok_text: str = "",
 ) -> bool:
-    """A question with the lines it is about; a destructive one says Delete, Cancel default."""
+    """A question with the lines it is about; a destructive one says Delete (or `ok_text`),
+    Cancel default."""
     icon = QMessageBox.Icon.Warning if destructive else QMessageBox.Icon.Question
     box = QMessageBox(icon, title, text, parent=parent)
     box.setInformativeText(listing(lines))
     if len(lines) > MAX_LISTED:
         box.setDetailedText("\n".join(lines))
     box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
-    box.button(QMessageBox.StandardButton.Ok).setText("Delete" if destructive else "Upload")
+    box.button(QMessageBox.StandardButton.Ok).setText(
+        ok_text or ("Delete" if destructive else "Upload")
+    )
     if destructive:
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     return box.exec() == QMessageBox.StandardButton.Ok
@@ -65,6 +75,11 @@ def confirm(parent: QWidget | None, title: str, text: str, lines: Sequence[str])
 
 def confirm_delete(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
     return _listing_box(parent, title, text, lines, destructive=True)
+
+
+def confirm_replace(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
+    """Files of an item about to be overwritten: says Replace, Cancel the default."""
+    return _listing_box(parent, title, text, lines, destructive=True, ok_text="Replace")
 
 
 @dataclass(frozen=True)
@@ -211,4 +226,10 @@ class Prompts:
     )
     accept_source_certificate: Callable[[QWidget | None, str, CertificateDetails], bool] = field(
         default=accept_source_certificate
+    )
+    # quitting with transfers running or queued (the counts): pause and quit, wait, cancel
+    ask_quit: Callable[[QWidget | None, int, int], QuitChoice] = field(default=ask_quit)
+    # uploading into an item that has files of the same names: the lines name them
+    confirm_replace: Callable[[QWidget | None, str, str, Sequence[str]], bool] = field(
+        default=confirm_replace
     )

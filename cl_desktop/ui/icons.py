@@ -1,11 +1,11 @@
 """Every icon of the window comes from here: the application icon and the action icons.
 
-The files live in the top-level `resources/`, reached from the package through the symbolic
-link `cl_desktop/resources` (package data: a wheel and the PyInstaller bundle copy the files,
-keeping the package's folder layout), so every kind of install finds them next to this module. Action icons are SVGs drawn in `currentColor`, rendered at
-the size and device pixel ratio asked for (crisp at any scale) in the palette's text colour of
-the icon's mode, so they follow a light or dark palette and look disabled when disabled; their
-accents (green up, blue down, red stop) are fixed colours.
+The files live in the top-level `resources/`, reached from the package through the symbolic link
+`cl_desktop/resources` (package data: a wheel and the PyInstaller bundle copy the files, keeping
+the package's folder layout), so every kind of install finds them next to this module. Action icons
+are SVGs drawn in `currentColor`, rendered at the size and device pixel ratio asked for (crisp at
+any scale) in the palette's text colour of the icon's mode, so they follow a light or dark palette
+and look disabled when disabled; their accents (green up, blue down, red stop) are fixed colours.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from cl_desktop.api.models import ItemModel, LibraryModel
+from cl_desktop.preferences import Preferences
 from cl_desktop.services.browser import ItemDetails, LibraryBrowser
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.connections import (
@@ -31,6 +32,7 @@ from cl_desktop.services.connections import (
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 from cl_desktop.services.library_admin import LibraryAdmin
 from cl_desktop.services.sessions import SessionMonitor
+from cl_desktop.services.settings import SettingsService
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRef
@@ -43,7 +45,9 @@ from .item_model import UPLOADING, ItemFilterProxy, ItemTableModel, item_of
 from .library_manager import LibraryManager
 from .library_model import LibraryIdRole, LibraryTreeModel, ServerRole
 from .queue_model import error_text
+from .quit_prompt import QuitGuard
 from .sessions_view import BusyItemResolver, SessionsDock
+from .settings_dialog import SettingsDialog
 from .transfer_controller import TransferController
 from .transfers_dock import Totals, TransfersDock
 from .views import ItemTableView, LibraryTreeView, setup_table
@@ -86,8 +90,10 @@ class MainWindow(QMainWindow):
         admin: LibraryAdmin,
         connections: ConnectionService,
         sessions: SessionMonitor | None = None,
+        preferences: SettingsService | None = None,
     ) -> None:
         super().__init__(parent)
+        self.preferences = preferences  # the Settings dialog's; None: the defaults
         self.browser = browser
         self.connections = connections
         self.transfers = transfers
@@ -100,6 +106,7 @@ class MainWindow(QMainWindow):
         self.library_id: str | None = None  # of the current library, on `server`
         self.item_id: str | None = None
         self._login: LoginRequest | None = None  # what the first dialog offers (command line)
+        self.settings_dialog: SettingsDialog | None = None  # while it is open
         # Questions about connecting, asked one at a time: a modal dialog never opens on top
         # of another (queued jobs of several servers, a failed login, a certificate to trust).
         self._questions: list[Callable[[], None]] = []
@@ -111,7 +118,14 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.resize(1200, 800)
         self.controller = TransferController(
-            self, browser, transfers, tasks, settings, self.prompts, lambda: self.server
+            self,
+            browser,
+            transfers,
+            tasks,
+            settings,
+            self.prompts,
+            lambda: self.server,
+            preferences=self.current_preferences,
         )
         self._build_actions()
         self.manager = LibraryManager(self, self, admin, transfers)
@@ -136,6 +150,14 @@ class MainWindow(QMainWindow):
             self.busy_items = BusyItemResolver(self, self.dock, sessions, transfers, self.prompts)
         self._build_menus_and_toolbar()
         self._build_status_bar()
+        # closing with transfers running or queued asks first (the "confirm quit" preference)
+        self.quit_guard = QuitGuard(
+            self,
+            transfers,
+            lambda *counts: self.prompts.ask_quit(*counts),
+            lambda: self.current_preferences().confirm_quit,
+            self.statusBar(),
+        )
         self._connect_services()
         # a signed OVF's warnings: asked in the same one-at-a-time queue as the logins
         self.warning_questions = WarningQuestions(
@@ -222,6 +244,17 @@ class MainWindow(QMainWindow):
             self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit, icon="quit"
         )
         self.copy_id_action = make_action(self, "Copy item &ID", self._copy_item_id, icon="copy")
+        self.settings_action = make_action(
+            self,
+            "&Settings...",
+            self.open_settings,
+            icon="settings",
+            tip="Parallel transfers, bandwidth limit, download folder, confirmations, logging",
+        )
+        # the platform's Preferences key where it has one, Ctrl+, everywhere
+        keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        comma = QKeySequence("Ctrl+,")
+        self.settings_action.setShortcuts([*keys, *([] if comma in keys else [comma])])
         self.import_url_action = make_action(
             self,
             "Import from UR&L...",
@@ -300,6 +333,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.connect_action)
         file_menu.addAction(self.disconnect_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.refresh_action)
@@ -307,7 +342,7 @@ class MainWindow(QMainWindow):
         toggle = self.dock.toggleViewAction()
         toggle.setShortcut(QKeySequence("Ctrl+T"))
         view_menu.addAction(toggle)
-        window_actions = [self.filter_action, self.quit_action, toggle]
+        window_actions = [self.filter_action, self.quit_action, toggle, self.settings_action]
         if self.sessions_dock is not None:
             self.sessions_action = make_action(
                 self,
@@ -434,9 +469,55 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.quit_guard.may_close():  # transfers run: asked, and not now
+            event.ignore()
+            return
         self._stop_items_retry()
         self.save_state()
         super().closeEvent(event)
+
+    # --- settings --------------------------------------------------------------------------
+
+    def current_preferences(self) -> Preferences:
+        return self.preferences.current if self.preferences is not None else Preferences()
+
+    def open_settings(self) -> None:
+        """The Settings dialog (window-modal, not blocking); OK saves and applies."""
+        if self.settings_dialog is not None:
+            self.settings_dialog.raise_()
+            return
+        where = str(self.preferences.path) if self.preferences is not None else ""
+        dialog = SettingsDialog(
+            self,
+            self.current_preferences(),
+            lambda *question: self.prompts.ask_directory(*question),
+            where,
+        )
+        dialog.accepted.connect(lambda: self._apply_settings(dialog.preferences()))
+        dialog.finished.connect(lambda _result: self._settings_closed(dialog))
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def _settings_closed(self, dialog: SettingsDialog) -> None:
+        self.settings_dialog = None
+        dialog.deleteLater()
+
+    def _apply_settings(self, prefs: Preferences) -> None:
+        if self.preferences is None:
+            return
+        try:
+            self.preferences.apply(prefs)
+        except OSError as exc:
+            self.prompts.show_error(
+                self,
+                ErrorInfo(
+                    "Settings not saved",
+                    f"{self.preferences.path} could not be written: {exc.strerror or exc}",
+                    ErrorKind.LOCAL,
+                ),
+            )
+            return
+        self.show_status("Settings saved and applied.")
 
     # --- connection ------------------------------------------------------------------------
 

@@ -16,19 +16,20 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QWidget
 
 from cl_desktop.api.models import ItemModel
+from cl_desktop.preferences import Preferences
 from cl_desktop.services.browser import LibraryBrowser
 from cl_desktop.services.connections import CertificateDetails
 from cl_desktop.services.planning import (
     DropPlan,
     download_spec,
     new_item_specs,
-    plan_drop,
     upload_into_spec,
 )
 from cl_desktop.services.sources import (
     import_spec,
     needs_certificate,
     read_source_certificate,
+    source_file_name,
 )
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
@@ -92,8 +93,10 @@ class TransferController(QObject):
         settings: QSettings,
         prompts: Prompts,
         server: Callable[[], ServerRef | None],
+        preferences: Callable[[], Preferences] = Preferences,
     ) -> None:
         super().__init__(window)
+        self._preferences = preferences  # the confirmations, the download folder
         self._window = window  # the dialogs' parent
         self.browser = browser
         self.transfers = transfers
@@ -136,17 +139,44 @@ class TransferController(QObject):
         )
 
     def upload_into(self, item: ItemModel, paths: Sequence[str]) -> None:
+        """Files into `item` (of the current server); files of the same names replace the
+        item's, which the user confirms first (unless the preference says not to ask)."""
+        server = self._connected()
+        if server is None or not item.id:
+            return
+        ask = self._preferences().confirm_replace
+
         def start(plan: DropPlan) -> None:
-            server = self._server()
-            if server is None or not plan.has_uploads:
+            if not plan.has_uploads:
                 return
-            if plan.folders and not self._confirm_folders_into(item, plan):
+            if ask and plan.replaced:
+                if not self._confirm_replace(item, plan):
+                    self.status.emit("Upload cancelled: no file was replaced.", False)
+                    return
+            elif plan.folders and not self._confirm_folders_into(item, plan):
                 return
             self._add_jobs([upload_into_spec(server, item, plan.all_files)])
 
-        # Look at the dropped paths in the background (folders, .ovf references).
-        if self._connected() is not None:
-            self.tasks.run(lambda: plan_drop(paths), self._report_skipped(start), self.failed.emit)
+        # Look at the dropped paths (folders, .ovf references) and the item's files in the
+        # background.
+        self.browser.plan_upload_into(
+            server,
+            item.id,
+            list(paths),
+            self._report_skipped(start),
+            self.failed.emit,
+            list_item_files=ask,
+        )
+
+    def _confirm_replace(self, item: ItemModel, plan: DropPlan) -> bool:
+        """Names the files the upload replaces (and those it adds) before it is queued."""
+        replaced, added = len(plan.replaced), len(plan.added)
+        text = f"Replace {_plural(replaced, 'file')} of \u201c{item.name}\u201d" + (
+            f" and add {added}?" if added else "?"
+        )
+        return self.prompts.confirm_replace(
+            self._window, "Replace files", text, plan.replace_lines()
+        )
 
     def ask_upload_into(self, item: ItemModel) -> None:
         paths = self._ask_upload_files(f"Upload into \u201c{item.name}\u201d")
@@ -191,7 +221,9 @@ class TransferController(QObject):
             return
         count = len(plan.files) + len(plan.folders)
         text = f"Create {_plural(count, 'new item')} in \u201c{library_name}\u201d?"
-        if self.prompts.confirm(self._window, "Upload new items", text, plan.new_item_lines()):
+        if not self._preferences().confirm_new_items or self.prompts.confirm(
+            self._window, "Upload new items", text, plan.new_item_lines()
+        ):
             self._add_jobs(new_item_specs(server, library_id, plan))
 
     # --- import from URL (the server pulls) --------------------------------------------------
@@ -210,8 +242,28 @@ class TransferController(QObject):
         if request is None:
             return
         into = item if request.into_item else None
+        name = source_file_name(request.url)  # the file's name in the item
 
         def queue(thumbprint: str = "") -> None:
+            """Into an item: asked first if the file replaces one of the item's."""
+            if into is None or not into.id or not self._preferences().confirm_replace:
+                add(thumbprint)
+                return
+            self.browser.item_file_names(
+                server, into.id, lambda held: confirm_then_add(thumbprint, held), self.failed.emit
+            )
+
+        def confirm_then_add(thumbprint: str, held: frozenset[str]) -> None:
+            what = f"\u201c{into.name}\u201d" if into is not None else ""
+            text = f"Replace {name} of {what} with the file at the URL?"
+            if name in held and not self.prompts.confirm_replace(
+                self._window, "Replace files", text, [f"replaced: {name}"]
+            ):
+                self.status.emit("Import cancelled: no file was replaced.", False)
+                return
+            add(thumbprint)
+
+        def add(thumbprint: str) -> None:
             self._add_jobs(
                 [
                     import_spec(
@@ -295,6 +347,11 @@ class TransferController(QObject):
         return choice
 
     def _ask_download_dir(self, what: str) -> str | None:
+        """The preference's download folder if it is one; else asked (starting in the last
+        one used), and remembered."""
+        preferred = self._preferences().download_folder
+        if preferred and Path(preferred).is_dir():
+            return preferred
         folder = self.prompts.ask_directory(
             self._window, f"Download {what} to", self._dir(K_DOWNLOAD_DIR)
         )

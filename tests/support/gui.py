@@ -23,6 +23,7 @@ from cl_desktop.ui.dialogs import NameAndDescription, Prompts
 from cl_desktop.ui.download_dialog import DownloadChoice, DownloadQuestion
 from cl_desktop.ui.import_dialog import ImportRequest, ImportTarget
 from cl_desktop.ui.queue_model import STATE
+from cl_desktop.ui.quit_prompt import QuitChoice
 
 # The offscreen platform cannot resize or raise native windows; it says so, harmlessly.
 IGNORED_QT_MESSAGES = [
@@ -79,6 +80,12 @@ class FakePrompts:
     download_choice: DownloadChoice | None = None
     download_cancel: bool = False
     download_questions: list[DownloadQuestion] = field(default_factory=list)
+    # quitting with transfers unfinished: the answer, and the questions (running, queued)
+    quit_answer: QuitChoice = QuitChoice.CANCEL
+    quit_questions: list[tuple[int, int]] = field(default_factory=list)
+    # files of an item about to be replaced: the answer, and the questions (text, lines)
+    replace_answer: bool = True
+    replace_confirmations: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def prompts(self) -> Prompts:
         return Prompts(
@@ -98,7 +105,17 @@ class FakePrompts:
             ask_import_url=self._ask_import_url,
             accept_source_certificate=self._accept_source_certificate,
             ask_download_options=self._ask_download_options,
+            ask_quit=self._ask_quit,
+            confirm_replace=self._confirm_replace,
         )
+
+    def _ask_quit(self, _parent: Any, running: int, queued: int) -> QuitChoice:
+        self.quit_questions.append((running, queued))
+        return self.quit_answer
+
+    def _confirm_replace(self, _parent: Any, _title: str, text: str, lines: Sequence[str]) -> bool:
+        self.replace_confirmations.append((text, list(lines)))
+        return self.replace_answer
 
     def _ask_warnings(
         self, _parent: Any, title: str, decision: WarningDecision

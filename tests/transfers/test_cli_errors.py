@@ -57,9 +57,10 @@ def test_data_folder_that_cannot_be_written(sim_service: Any, tmp_path: Path) ->
     assert_clean_error(result, 7, "Queue database problem", str(blocker))
 
 
+# (--limit 0 is "no limit", over the preferences' limit: tests/test_preferences.py)
 @pytest.mark.parametrize(
     ("option", "value"), [("--parallel", "0"), ("--parallel", "-1"), ("--limit", "-5"),
-                          ("--limit", "0"), ("--limit", "nan"), ("--limit", "inf")]
+                          ("--limit", "nan"), ("--limit", "inf")]
 )  # fmt: skip
 def test_parallel_and_limit_must_be_positive(
     sim_service: Any, tmp_path: Path, option: str, value: str

@@ -93,7 +93,8 @@ def test_demo_mode_opens_the_window_on_the_seeded_library(
 def test_command_line() -> None:
     args = parse_args(["--demo", "--data-dir", "/tmp/x", "--server", "vc", "--user", "me"])
     assert args.demo and args.data_dir == Path("/tmp/x")
-    assert (args.server, args.user, args.parallel) == ("vc", "me", 2)
+    assert (args.server, args.user, args.parallel) == ("vc", "me", None)  # the preference's
+    assert parse_args(["--parallel", "3"]).parallel == 3
     assert not parse_args([]).demo
 
 
