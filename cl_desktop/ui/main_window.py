@@ -37,6 +37,7 @@ from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRef
 from cl_desktop.transfers.ownership import account_key
 
+from . import format as fmt
 from .actions import add_actions, make_action
 from .details import DetailPanes
 from .dialogs import Prompts
@@ -45,6 +46,7 @@ from .library_manager import LibraryManager
 from .library_model import LibraryIdRole, LibraryTreeModel, ServerRole
 from .queue_model import error_text
 from .sessions_view import BusyItemResolver, SessionsDock
+from .status import StatusMessage
 from .transfer_controller import TransferController
 from .transfers_dock import Totals, TransfersDock
 from .views import ItemTableView, LibraryTreeView, setup_table
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
 
         self.setObjectName("MainWindow")
         self.resize(1200, 800)
+        self._shown_geometry: QByteArray | None = None  # saved while on screen (save_state)
         self.controller = TransferController(
             self, browser, transfers, tasks, settings, self.prompts, lambda: self.server
         )
@@ -257,8 +260,11 @@ class MainWindow(QMainWindow):
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
         self.items_label = QLabel()
+        self.items_label.setObjectName("itemsLabel")
         filter_row = QHBoxLayout()
-        filter_row.setContentsMargins(0, 0, 0, 0)
+        # a right margin as the style's layouts have: the counter is not cut at the edge
+        margin = self.style().pixelMetric(QStyle.PixelMetric.PM_LayoutRightMargin)
+        filter_row.setContentsMargins(0, 0, margin, 0)
         filter_row.addWidget(self.filter_edit, 1)
         filter_row.addWidget(self.items_label)
         items_box = QWidget()
@@ -357,7 +363,8 @@ class MainWindow(QMainWindow):
         self.addActions(window_actions)
 
     def _build_status_bar(self) -> None:
-        self.status_label = QLabel("Not connected")
+        self.status_label = StatusMessage("Not connected")
+        self.status_label.clicked.connect(self.show_status_details)
         self.transfer_label = QLabel()
         self.total_progress = QProgressBar()
         self.total_progress.setObjectName("totalProgress")
@@ -418,7 +425,12 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         s = self.settings
-        s.setValue(K_GEOMETRY, self.saveGeometry())
+        # A hidden window's frame is unknown to Qt (on X11 it reports the frame at the client
+        # area's top), so its geometry saved at exit put the window lower by a title bar on
+        # each start: the one taken while it was still on screen is kept.
+        geometry = self.saveGeometry() if self.isVisible() else self._shown_geometry
+        if geometry is not None:
+            s.setValue(K_GEOMETRY, geometry)
         s.setValue(K_STATE, self.saveState())
         s.setValue(K_MAIN_SPLITTER, self.main_splitter.saveState())
         s.setValue(K_RIGHT_SPLITTER, self.right_splitter.saveState())
@@ -429,14 +441,22 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._stop_items_retry()
+        self._shown_geometry = self.saveGeometry() if self.isVisible() else self._shown_geometry
         self.save_state()
         super().closeEvent(event)
 
     # --- connection ------------------------------------------------------------------------
 
     def show_status(self, text: str, error: bool = False) -> None:
-        self.status_label.setText(text)
-        self.status_label.setStyleSheet("color: #b00000" if error else "")
+        self.status_label.show_message(text, error)
+
+    def show_status_details(self) -> None:
+        """The status message in full, in a dialog (the bar shows one cut line)."""
+        text = self.status_label.text()
+        if text:
+            kind = ErrorKind.SERVER if self.status_label.is_error else ErrorKind.LOCAL
+            title = "Error" if self.status_label.is_error else "Status"
+            self.prompts.show_error(self, ErrorInfo(title, text, kind))
 
     def set_starting(self, text: str) -> None:
         """Before a connection exists (demo server starting, logging in)."""
@@ -797,9 +817,12 @@ class MainWindow(QMainWindow):
 
     def _update_items_label(self) -> None:
         shown, total = self.item_proxy.rowCount(), self.item_model.rowCount()
-        self.items_label.setText(
-            f"{total:,} items" if shown == total else f"{shown:,} of {total:,} items"
-        )
+        if shown == total:
+            text = fmt.counted(self.tr("%Ln item(s)", "", total), total)
+        else:
+            text = fmt.counted(self.tr("%1 of %Ln item(s)", "", total), total)
+            text = text.replace("%1", fmt.number(shown))
+        self.items_label.setText(text)
 
     def _on_filter_changed(self, text: str) -> None:
         self.item_proxy.setFilterFixedString(text)
@@ -973,9 +996,12 @@ class MainWindow(QMainWindow):
         servers = self.browser.servers
         shown = self._server or (servers[0] if servers else None)
         more = f" (+{len(servers) - 1} more)" if len(servers) > 1 else ""
-        where = f" \u2014 {shown.label}{more}" if shown else ""
         prefix = f"{int(fraction * 100)}% \u00b7 " if fraction is not None else ""
-        title = f"{prefix}{APP_TITLE}{where}"
+        # "what \u2014 application", the application's name last: the platform adds it to a
+        # title that does not already end with it, so "cl_desktop \u2014 x" showed it twice.
+        name = QGuiApplication.applicationDisplayName() or APP_TITLE
+        what = f"{prefix}{shown.label}{more}" if shown else prefix.removesuffix(" \u00b7 ")
+        title = f"{what} \u2014 {name}" if what else name
         if title != self.windowTitle():
             self.setWindowTitle(title)
 
