@@ -49,6 +49,7 @@ from .sessions_view import BusyItemResolver, SessionsDock
 from .status import StatusMessage
 from .transfer_controller import TransferController
 from .transfers_dock import Totals, TransfersDock
+from .tray import TrayIcon
 from .views import ItemTableView, LibraryTreeView, setup_table
 from .warnings_dialog import WarningQuestions
 
@@ -156,6 +157,11 @@ class MainWindow(QMainWindow):
         self.restore_state()
         self._update_actions()
         self._update_title()
+        # The tray icon, where the desktop has a tray: overall progress, a notification when
+        # a transfer ends while the window is not active, Show/Pause all/Resume all/Quit.
+        self.tray: TrayIcon | None = None
+        if TrayIcon.available():
+            self.tray = TrayIcon(self, self.dock, transfers, self.quit_action)
 
     # --- construction ----------------------------------------------------------------------
 
