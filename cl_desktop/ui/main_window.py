@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
         self.restore_state()
         self._update_actions()
         self._update_title()
+        self._name_controls()
         # The tray icon, where the desktop has a tray: overall progress, a notification when
         # a transfer ends while the window is not active, Show/Pause all/Resume all/Quit.
         self.tray: TrayIcon | None = None
@@ -314,7 +315,12 @@ class MainWindow(QMainWindow):
         toggle = self.dock.toggleViewAction()
         toggle.setShortcut(QKeySequence("Ctrl+T"))
         view_menu.addAction(toggle)
-        window_actions = [self.filter_action, self.quit_action, toggle]
+        # the status bar's message in full, for the keyboard (a click on it does the same)
+        self.status_details_action = make_action(
+            self, "Status &message...", self.show_status_details, shortcut="Ctrl+Shift+M"
+        )
+        view_menu.addAction(self.status_details_action)
+        window_actions = [self.filter_action, self.quit_action, toggle, self.status_details_action]
         if self.sessions_dock is not None:
             self.sessions_action = make_action(
                 self,
@@ -386,6 +392,26 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.transfer_label)
         bar.addPermanentWidget(self.total_progress)
         bar.addPermanentWidget(queue_button)
+
+    def _name_controls(self) -> None:
+        """Names a screen reader says for the controls that show no text of their own."""
+        names: list[tuple[QWidget, str]] = [
+            (self.library_tree, "Servers and libraries"),
+            (self.item_view, "Items of the library"),
+            (self.filter_edit, "Filter items by name"),
+            (self.items_label, "Item count"),
+            (self.details, "Item details"),
+            (self.details.files_view, "Files of the item"),
+            (self.details.storage_tree, "Storage of the item's files"),
+            (self.dock.queue_view, "Transfer queue"),
+            (self.dock.history_view, "Transfer history"),
+            (self.transfer_label, "Transfers running"),
+            (self.total_progress, "Overall transfer progress"),
+        ]
+        if self.sessions_dock is not None:
+            names.append((self.sessions_dock.view, "Sessions on the server"))
+        for widget, name in names:
+            widget.setAccessibleName(name)
 
     def _connect_services(self) -> None:
         c = self.connections

@@ -148,6 +148,8 @@ def test_status_error_is_whole_on_demand_and_goes_away(
     assert status.palette().windowText().color() != calm
     qtbot.mouseClick(status, Qt.MouseButton.LeftButton)
     assert fake_prompts.errors[-1].message == LONG_ERROR
+    window.status_details_action.trigger()  # the same from the keyboard (View menu)
+    assert len(fake_prompts.errors) == 2 and fake_prompts.errors[-1].message == LONG_ERROR
     # after a while the last ordinary message is back, in the ordinary colour
     qtbot.waitUntil(lambda: status.text() == "Connected to somewhere", timeout=5000)
     assert status.palette().windowText().color() == calm
