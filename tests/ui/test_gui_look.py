@@ -13,9 +13,23 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.app import Application
+from cl_desktop.transfers.jobs import JobState
 from cl_desktop.ui import format as fmt
 from cl_desktop.ui.colors import error_color
-from tests.support.gui import FakePrompts, build_app
+from cl_desktop.ui.queue_model import FILE
+from tests.support.files import make_file
+from tests.support.gui import (
+    FakePrompts,
+    build_app,
+    close_app,
+    create_listed_item,
+    drop_files,
+    item_row_point,
+    jobs,
+    select_item,
+    start_logged_in,
+    wait_jobs,
+)
 
 LONG_ERROR = (
     "Could not list the items: Connection problem: Could not connect to "
@@ -154,3 +168,43 @@ def test_status_error_is_whole_on_demand_and_goes_away(
     qtbot.waitUntil(lambda: status.text() == "Connected to somewhere", timeout=5000)
     assert status.palette().windowText().color() == calm
     assert not status.error_pending
+
+
+def test_a_restarted_downloads_row_names_its_files_as_before(
+    qtbot: QtBot,
+    sim_api_client: Any,
+    sim_service: Any,
+    tmp_path: Path,
+    fake_prompts: FakePrompts,
+) -> None:
+    gui = start_logged_in(qtbot, tmp_path, fake_prompts, sim_service.base_url, "admin", "secret")
+    window = gui.window
+    create_listed_item(qtbot, gui, sim_api_client, sim_service.default_library_id, "pair")
+    first = make_file(tmp_path / "a-first.bin", 512 * 1024)
+    second = make_file(tmp_path / "b-second.bin", 512 * 1024)
+    assert drop_files(window.item_view, [first, second], item_row_point(gui, "pair"))
+    wait_jobs(qtbot, gui, 1, JobState.DONE)
+    window.dock.clear_completed()
+    qtbot.waitUntil(lambda: jobs(gui) == [], timeout=5000)
+    sim_service.faults.throttle(64 * 1024)
+    select_item(qtbot, gui, "pair")
+    window.download_selected_items()
+    qtbot.waitUntil(lambda: [j.state for j in jobs(gui)] == [JobState.RUNNING], timeout=10000)
+    qtbot.waitUntil(lambda: bool(jobs(gui)[0].files), timeout=10000)
+    [job] = jobs(gui)
+    gui.transfers.pause(job.id)
+    [paused] = wait_jobs(qtbot, gui, 1, JobState.PAUSED)
+    label = window.dock.queue_model.index(0, FILE).data()
+    assert label.endswith("(+1)")
+    sim_service.faults.throttle(None)
+    close_app(gui)
+
+    again = build_app(tmp_path, FakePrompts())  # the same data dir, no login
+    again.start()
+    try:
+        qtbot.waitUntil(lambda: len(jobs(again)) == 1, timeout=10000)
+        [restored] = jobs(again)
+        assert restored.id == paused.id and restored.state is JobState.PAUSED
+        assert again.window.dock.queue_model.index(0, FILE).data() == label
+    finally:
+        close_app(again)
