@@ -147,3 +147,15 @@ def test_the_dialogs_controls_have_accessible_names(qtbot: QtBot, tmp_path: Path
         qtbot.addWidget(dialog)
         missing = unnamed_controls(dialog)
         assert missing == [], f"{type(dialog).__name__}: {missing}"
+
+
+def test_tab_goes_from_the_tree_to_the_filter_items_and_details(gui: Application) -> None:
+    window = gui.window
+    order = []
+    widget = window.library_tree.nextInFocusChain()
+    wanted = {window.filter_edit, window.item_view, window.details, window.dock.queue_view}
+    while widget is not window.library_tree and len(order) < 200:
+        if widget in wanted:
+            order.append(widget.objectName())
+        widget = widget.nextInFocusChain()
+    assert order == ["filterEdit", "itemView", "details", "queueView"]
