@@ -233,6 +233,8 @@ class TransfersDock(QDockWidget):
         char = view.fontMetrics().averageCharWidth()
         setup_table(view, {column: chars * char for column, chars in QUEUE_WIDTHS.items()})
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        # cut in the middle: a narrow File column still shows "(+1)", Server the host
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self._queue_menu)
         view.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QRectF, QSize, Qt
-from PySide6.QtGui import QAction, QIcon, QPainter, QPalette
+from PySide6.QtGui import QAction, QIcon, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QStyle, QSystemTrayIcon
 
 from cl_desktop.services.transfers import TransferService
@@ -80,9 +80,10 @@ def progress_icon(base: QIcon, fraction: float | None, palette: QPalette, ratio:
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     bar = QRectF(2, ICON_SIZE * 0.72, ICON_SIZE - 4, ICON_SIZE * 0.24)
-    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setPen(QPen(palette.color(QPalette.ColorRole.Dark), 2))  # seen on any panel
     painter.setBrush(palette.color(QPalette.ColorRole.Base))
     painter.drawRoundedRect(bar, 4, 4)
+    painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
     done = QRectF(bar.x(), bar.y(), bar.width() * max(0.0, min(1.0, fraction)), bar.height())
     painter.drawRoundedRect(done, 4, 4)
