@@ -55,7 +55,7 @@ class TransportError(ContentLibraryError):
     """The server could not be reached, or the connection broke or timed out."""
 
     title = "Connection problem"
-    hint = "Check the server address and the network; the transfer can be retried."
+    hint = "Check the server address and the network, then try again."
 
 
 class NoSuchHost(TransportError):

@@ -28,6 +28,7 @@ from typing import Any
 from .errors import LocalFileError
 from .jobs import (
     FailureKind,
+    FileProgress,
     HistoryRecord,
     JobSnapshot,
     JobSpec,
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     note TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
     started_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    files TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -87,6 +89,7 @@ _JOB_COLUMNS = (
     "note",
     "started_at",
     "finished_at",
+    "files",
 )
 
 # Columns added after the first release, with their definitions: added to older databases.
@@ -94,7 +97,31 @@ _ADDED_COLUMNS = {
     "item_created": "INTEGER NOT NULL DEFAULT 0",
     "note": "TEXT NOT NULL DEFAULT ''",
     "failure": "TEXT",
+    # the job's files as its last run listed them: a restarted job's row names them as before
+    # ("demo-vm.ovf (+1)", not "all files") until it runs again
+    "files": "TEXT NOT NULL DEFAULT ''",
 }
+
+
+def _files_to_json(files: tuple[FileProgress, ...]) -> str:
+    return json.dumps([asdict(f) for f in files]) if files else ""
+
+
+def _files_from_json(text: str | None) -> tuple[FileProgress, ...]:
+    try:
+        raw = json.loads(text) if text else []
+        return tuple(
+            FileProgress(
+                name=str(f["name"]),
+                size=int(f["size"]),
+                done=int(f.get("done", 0)),
+                verification=Verification(f["verification"]) if f.get("verification") else None,
+                checksum=f.get("checksum"),
+            )
+            for f in raw
+        )
+    except (ValueError, TypeError, KeyError):  # not ours to fail on: the names are cosmetic
+        return ()
 
 
 class StoreError(LocalFileError):
@@ -227,6 +254,8 @@ class JobStore:
         values: list[Any] = []
         for column in _JOB_COLUMNS:
             value = getattr(job, column)
+            if column == "files":
+                value = _files_to_json(value)
             values.append(value.value if hasattr(value, "value") else value)
         assignments = ", ".join(f"{c} = ?" for c in _JOB_COLUMNS)
         with self._lock:
@@ -256,6 +285,7 @@ class JobStore:
             values = dict(zip(_JOB_COLUMNS, rest, strict=True))
             values["state"] = JobState(values["state"])
             values["item_created"] = bool(values["item_created"])
+            values["files"] = _files_from_json(values["files"])
             if values["verification"]:
                 values["verification"] = Verification(values["verification"])
             if values["failure"]:

@@ -27,6 +27,8 @@ from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.connections import Profile, RecentServer
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
+from .colors import show_as_error
+
 DIALECTS = (
     ("Automatic", "auto"),
     ("/api (vSphere 7.0 and later)", "api"),
@@ -116,7 +118,7 @@ class ConnectDialog(QDialog):
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b00000")
+        show_as_error(self.error_label, True)
         self.keyring_note = QLabel(NO_KEYRING_NOTE)
         self.keyring_note.setTextFormat(Qt.TextFormat.PlainText)
         self.keyring_note.setWordWrap(True)

@@ -10,7 +10,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -28,6 +28,7 @@ from cl_desktop.services.browser import ItemDetails
 from cl_desktop.services.errors import ErrorInfo
 
 from . import format as fmt
+from .colors import show_as_error
 from .table_model import ReadOnlyTableModel
 from .views import setup_table
 
@@ -89,7 +90,12 @@ class _Pane(QStackedWidget):
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b00000" if error else "color: palette(mid)")
+        show_as_error(self.message, error)
+        if not error:  # a message in place of content: subdued, as disabled text is
+            palette = self.message.palette()
+            subdued = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText)
+            palette.setColor(QPalette.ColorRole.WindowText, subdued)
+            self.message.setPalette(palette)
         self.setCurrentWidget(self.message)
 
     @property

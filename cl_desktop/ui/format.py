@@ -50,3 +50,19 @@ def yes_no(value: bool | None) -> str:
     if value is None:
         return ""
     return "Yes" if value else "No"
+
+
+def number(n: int) -> str:
+    """An integer with the locale's digit grouping (as %Ln writes it)."""
+    return _locale.toString(n)
+
+
+def counted(translated: str, n: int) -> str:
+    """The English plural of an untranslated "%n item(s)" string.
+
+    Counts go through tr() with n, so a translation gives each language its plural forms;
+    with no translation installed Qt returns the source, "1 item(s)", which is made "1 item"
+    or "2 items" here."""
+    if "(s)" not in translated:
+        return translated  # translated: the translation has its plural forms
+    return translated.replace("(s)", "" if n == 1 else "s")

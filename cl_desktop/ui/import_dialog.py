@@ -53,6 +53,7 @@ class ImportUrlDialog(QDialog):
         self.new_item = QRadioButton(f"A &new item in \u201c{target.library_name}\u201d named:")
         self.name = QLineEdit(suggested_item_name(target.hint_url))
         self.name.setObjectName("importName")
+        self.name.setAccessibleName("Name of the new item")  # it sits under a radio button
         self.into_item = QRadioButton(
             f"The &selected item \u201c{target.item_name}\u201d"
             if target.item_name

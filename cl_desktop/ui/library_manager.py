@@ -95,14 +95,14 @@ class LibraryManager(QObject):
         )
         self.edit_library_action = make_action(
             parent_widget,
-            "&Rename library...",
+            "Re&name library...",
             self.ask_edit_library,
             icon="rename",
             tip="Change the name or description of the selected library",
         )
         self.delete_library_action = make_action(
             parent_widget,
-            "Delete library...",
+            "&Delete library...",
             self.ask_delete_library,
             icon="delete",
             tip="Delete the selected library and every item in it",

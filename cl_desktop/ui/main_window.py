@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QSplitter,
+    QStyle,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -38,6 +39,7 @@ from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRef
 from cl_desktop.transfers.ownership import account_key
 
+from . import format as fmt
 from .actions import add_actions, make_action
 from .details import DetailPanes
 from .dialogs import Prompts
@@ -48,8 +50,10 @@ from .queue_model import error_text
 from .quit_prompt import QuitGuard
 from .sessions_view import BusyItemResolver, SessionsDock
 from .settings_dialog import SettingsDialog
+from .status import StatusMessage
 from .transfer_controller import TransferController
 from .transfers_dock import Totals, TransfersDock
+from .tray import TrayIcon
 from .views import ItemTableView, LibraryTreeView, setup_table
 from .warnings_dialog import WarningQuestions
 
@@ -117,6 +121,7 @@ class MainWindow(QMainWindow):
 
         self.setObjectName("MainWindow")
         self.resize(1200, 800)
+        self._shown_geometry: QByteArray | None = None  # saved while on screen (save_state)
         self.controller = TransferController(
             self,
             browser,
@@ -174,6 +179,12 @@ class MainWindow(QMainWindow):
         self.restore_state()
         self._update_actions()
         self._update_title()
+        self._name_controls()
+        # The tray icon, where the desktop has a tray: overall progress, a notification when
+        # a transfer ends while the window is not active, Show/Pause all/Resume all/Quit.
+        self.tray: TrayIcon | None = None
+        if TrayIcon.available():
+            self.tray = TrayIcon(self, self.dock, transfers, self.quit_action)
 
     # --- construction ----------------------------------------------------------------------
 
@@ -295,8 +306,11 @@ class MainWindow(QMainWindow):
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
         self.items_label = QLabel()
+        self.items_label.setObjectName("itemsLabel")
         filter_row = QHBoxLayout()
-        filter_row.setContentsMargins(0, 0, 0, 0)
+        # a right margin as the style's layouts have: the counter is not cut at the edge
+        margin = self.style().pixelMetric(QStyle.PixelMetric.PM_LayoutRightMargin)
+        filter_row.setContentsMargins(0, 0, margin, 0)
         filter_row.addWidget(self.filter_edit, 1)
         filter_row.addWidget(self.items_label)
         items_box = QWidget()
@@ -342,7 +356,18 @@ class MainWindow(QMainWindow):
         toggle = self.dock.toggleViewAction()
         toggle.setShortcut(QKeySequence("Ctrl+T"))
         view_menu.addAction(toggle)
-        window_actions = [self.filter_action, self.quit_action, toggle, self.settings_action]
+        # the status bar's message in full, for the keyboard (a click on it does the same)
+        self.status_details_action = make_action(
+            self, "Status &message...", self.show_status_details, shortcut="Ctrl+Shift+M"
+        )
+        view_menu.addAction(self.status_details_action)
+        window_actions = [
+            self.filter_action,
+            self.quit_action,
+            toggle,
+            self.settings_action,
+            self.status_details_action,
+        ]
         if self.sessions_dock is not None:
             self.sessions_action = make_action(
                 self,
@@ -398,7 +423,8 @@ class MainWindow(QMainWindow):
         self.addActions(window_actions)
 
     def _build_status_bar(self) -> None:
-        self.status_label = QLabel("Not connected")
+        self.status_label = StatusMessage("Not connected")
+        self.status_label.clicked.connect(self.show_status_details)
         self.transfer_label = QLabel()
         self.total_progress = QProgressBar()
         self.total_progress.setObjectName("totalProgress")
@@ -414,6 +440,26 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.transfer_label)
         bar.addPermanentWidget(self.total_progress)
         bar.addPermanentWidget(queue_button)
+
+    def _name_controls(self) -> None:
+        """Names a screen reader says for the controls that show no text of their own."""
+        names: list[tuple[QWidget, str]] = [
+            (self.library_tree, "Servers and libraries"),
+            (self.item_view, "Items of the library"),
+            (self.filter_edit, "Filter items by name"),
+            (self.items_label, "Item count"),
+            (self.details, "Item details"),
+            (self.details.files_view, "Files of the item"),
+            (self.details.storage_tree, "Storage of the item's files"),
+            (self.dock.queue_view, "Transfer queue"),
+            (self.dock.history_view, "Transfer history"),
+            (self.transfer_label, "Transfers running"),
+            (self.total_progress, "Overall transfer progress"),
+        ]
+        if self.sessions_dock is not None:
+            names.append((self.sessions_dock.view, "Sessions on the server"))
+        for widget, name in names:
+            widget.setAccessibleName(name)
 
     def _connect_services(self) -> None:
         c = self.connections
@@ -459,7 +505,12 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         s = self.settings
-        s.setValue(K_GEOMETRY, self.saveGeometry())
+        # A hidden window's frame is unknown to Qt (on X11 it reports the frame at the client
+        # area's top), so its geometry saved at exit put the window lower by a title bar on
+        # each start: the one taken while it was still on screen is kept.
+        geometry = self.saveGeometry() if self.isVisible() else self._shown_geometry
+        if geometry is not None:
+            s.setValue(K_GEOMETRY, geometry)
         s.setValue(K_STATE, self.saveState())
         s.setValue(K_MAIN_SPLITTER, self.main_splitter.saveState())
         s.setValue(K_RIGHT_SPLITTER, self.right_splitter.saveState())
@@ -473,6 +524,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._stop_items_retry()
+        self._shown_geometry = self.saveGeometry() if self.isVisible() else self._shown_geometry
         self.save_state()
         super().closeEvent(event)
 
@@ -522,8 +574,15 @@ class MainWindow(QMainWindow):
     # --- connection ------------------------------------------------------------------------
 
     def show_status(self, text: str, error: bool = False) -> None:
-        self.status_label.setText(text)
-        self.status_label.setStyleSheet("color: #b00000" if error else "")
+        self.status_label.show_message(text, error)
+
+    def show_status_details(self) -> None:
+        """The status message in full, in a dialog (the bar shows one cut line)."""
+        text = self.status_label.text()
+        if text:
+            kind = ErrorKind.SERVER if self.status_label.is_error else ErrorKind.LOCAL
+            title = "Error" if self.status_label.is_error else "Status"
+            self.prompts.show_error(self, ErrorInfo(title, text, kind))
 
     def set_starting(self, text: str) -> None:
         """Before a connection exists (demo server starting, logging in)."""
@@ -884,9 +943,12 @@ class MainWindow(QMainWindow):
 
     def _update_items_label(self) -> None:
         shown, total = self.item_proxy.rowCount(), self.item_model.rowCount()
-        self.items_label.setText(
-            f"{total:,} items" if shown == total else f"{shown:,} of {total:,} items"
-        )
+        if shown == total:
+            text = fmt.counted(self.tr("%Ln item(s)", "", total), total)
+        else:
+            text = fmt.counted(self.tr("%1 of %Ln item(s)", "", total), total)
+            text = text.replace("%1", fmt.number(shown))
+        self.items_label.setText(text)
 
     def _on_filter_changed(self, text: str) -> None:
         self.item_proxy.setFilterFixedString(text)
@@ -1060,9 +1122,12 @@ class MainWindow(QMainWindow):
         servers = self.browser.servers
         shown = self._server or (servers[0] if servers else None)
         more = f" (+{len(servers) - 1} more)" if len(servers) > 1 else ""
-        where = f" \u2014 {shown.label}{more}" if shown else ""
         prefix = f"{int(fraction * 100)}% \u00b7 " if fraction is not None else ""
-        title = f"{prefix}{APP_TITLE}{where}"
+        # "what \u2014 application", the application's name last: the platform adds it to a
+        # title that does not already end with it, so "cl_desktop \u2014 x" showed it twice.
+        name = QGuiApplication.applicationDisplayName() or APP_TITLE
+        what = f"{prefix}{shown.label}{more}" if shown else prefix.removesuffix(" \u00b7 ")
+        title = f"{what} \u2014 {name}" if what else name
         if title != self.windowTitle():
             self.setWindowTitle(title)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,7 +14,8 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QApplication
 
 from cl_desktop.transfers.jobs import (
     Direction,
@@ -26,6 +28,7 @@ from cl_desktop.transfers.jobs import (
     Verification,
 )
 
+from . import colors
 from . import format as fmt
 from .icons import action_icon
 from .table_model import ReadOnlyTableModel
@@ -62,9 +65,16 @@ JobIdRole = Qt.ItemDataRole.UserRole + 1
 ProgressRole = Qt.ItemDataRole.UserRole + 3  # fraction 0..1, or None when the size is unknown
 REPAINT_INTERVAL_MS = 400
 
-_RED = QColor(190, 30, 30)
-_GREEN = QColor(20, 130, 50)
-_AMBER = QColor(170, 100, 0)
+
+@functools.cache
+def _brushes() -> tuple[QBrush, QBrush, QBrush]:
+    """Failed, held and verified text: from the palette (light or dark), made once."""
+    palette = QApplication.palette()
+    return (
+        QBrush(colors.error_color(palette)),
+        QBrush(colors.warning_color(palette)),
+        QBrush(colors.success_color(palette)),
+    )
 
 
 def file_label(snapshot: JobSnapshot) -> str:
@@ -278,12 +288,13 @@ def _cell(snap: JobSnapshot, column: int) -> dict[int, Any]:
     elif column == STATE and snap.note:
         values[Qt.ItemDataRole.ToolTipRole] = snap.note
     if column in (STATE, VERIFICATION, ERROR):
+        failed, held, verified = _brushes()
         if snap.state is JobState.FAILED:
-            values[Qt.ItemDataRole.ForegroundRole] = QBrush(_RED)
+            values[Qt.ItemDataRole.ForegroundRole] = failed
         elif column == STATE and snap.phase in HELD_PHASES and not snap.state.finished:
-            values[Qt.ItemDataRole.ForegroundRole] = QBrush(_AMBER)
+            values[Qt.ItemDataRole.ForegroundRole] = held
         elif snap.state is JobState.DONE and snap.verification is Verification.VERIFIED:
-            values[Qt.ItemDataRole.ForegroundRole] = QBrush(_GREEN)
+            values[Qt.ItemDataRole.ForegroundRole] = verified
     return values
 
 

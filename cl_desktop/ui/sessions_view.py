@@ -41,6 +41,7 @@ from cl_desktop.transfers.upload import ITEM_BUSY
 
 from . import format as fmt
 from .actions import add_actions, make_action
+from .colors import show_as_error
 from .dialogs import Prompts
 from .queue_model import ERROR as ERROR_COLUMN
 from .transfers_dock import TransfersDock
@@ -386,12 +387,12 @@ class SessionsDock(QDockWidget):
             f"  {len(snapshot.rows)} sessions, refreshed at "
             f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
         )
-        self.refreshed_label.setStyleSheet("")
+        show_as_error(self.refreshed_label, False)
         self.update_actions()
 
     def _on_refresh_failed(self, error: ErrorInfo) -> None:
         self.refreshed_label.setText(f"  Could not list the sessions: {error.text}")
-        self.refreshed_label.setStyleSheet("color: #b00000")
+        show_as_error(self.refreshed_label, True)
 
     def _on_action_done(self, session_id: str, action: str) -> None:
         self.message.emit(f"Session {session_id[:8]}: {action} done", False)

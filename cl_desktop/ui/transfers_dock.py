@@ -27,14 +27,46 @@ from . import format as fmt
 from .actions import add_actions, make_action
 from .delegates import ProgressDelegate
 from .dialogs import Prompts
-from .queue_model import FILE, ITEM, PROGRESS, SERVER, STATE, HistoryModel, QueueModel, error_text
+from .queue_model import (
+    DIRECTION,
+    ETA,
+    FILE,
+    ITEM,
+    PROGRESS,
+    SERVER,
+    SIZE,
+    SPEED,
+    STATE,
+    VERIFICATION,
+    HistoryModel,
+    QueueModel,
+    error_text,
+)
 from .views import setup_table
 
 # "_2": the Server column (after Direction) made the saved column layout of earlier versions
 # misfit; it is dropped, not applied to the wrong columns.
-K_QUEUE_HEADER = "views/queue_header_2"
+# "_3": the columns were made narrower so that Error is on screen in a 1024 px window; a
+# layout saved before (Error off to the right) is dropped once.
+K_QUEUE_HEADER = "views/queue_header_3"
 K_HISTORY_HEADER = "views/history_header"
 K_EXPORT_DIR = "paths/export_dir"
+
+# The queue's column widths in average characters of the view's font (so they scale with
+# it): together they leave room for Error, the last column, which takes the rest, in a
+# 1024 px wide window. Long values are cut with "..." and whole in their tooltips.
+QUEUE_WIDTHS = {
+    DIRECTION: 16,
+    SERVER: 16,
+    ITEM: 15,
+    FILE: 20,
+    SIZE: 10,
+    PROGRESS: 12,
+    SPEED: 11,
+    ETA: 7,
+    STATE: 17,
+    VERIFICATION: 12,
+}
 
 # Which job states each queue command applies to (the queue asks JobState the same).
 QUEUE_COMMANDS: dict[str, Callable[[JobState], bool]] = {
@@ -196,8 +228,11 @@ class TransfersDock(QDockWidget):
         view.setObjectName("queueView")
         view.setModel(self.queue_model)
         view.setItemDelegateForColumn(PROGRESS, ProgressDelegate(view))
-        setup_table(view, {SERVER: 150, ITEM: 170, FILE: 200, PROGRESS: 160, STATE: 270})  # notes
+        char = view.fontMetrics().averageCharWidth()
+        setup_table(view, {column: chars * char for column, chars in QUEUE_WIDTHS.items()})
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        # cut in the middle: a narrow File column still shows "(+1)", Server the host
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self._queue_menu)
         view.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.services.connections import CertificateChange, CertificateDetails
 
+from .colors import show_as_error
+
 TRUST_BUTTON = "Trust this certificate for this server"
 REPLACE_BUTTON = "Replace the trusted certificate..."
 
@@ -59,7 +61,7 @@ def _value(text: str, monospace: bool = False) -> QLabel:
     return label
 
 
-def _text(text: str, *, bold: bool = False, color: str = "") -> QLabel:
+def _text(text: str, *, bold: bool = False, error: bool = False) -> QLabel:
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(True)
@@ -67,8 +69,8 @@ def _text(text: str, *, bold: bool = False, color: str = "") -> QLabel:
         font = QFont(label.font())
         font.setBold(True)
         label.setFont(font)
-    if color:
-        label.setStyleSheet(f"color: {color}")
+    if error:
+        show_as_error(label, True)
     return label
 
 
@@ -112,7 +114,7 @@ class TrustDialog(QDialog):
             )
         )
         self.problem_labels = [
-            _text(problem.text, color="#b00000") for problem in details.problems(host, now)
+            _text(problem.text, error=True) for problem in details.problems(host, now)
         ]
         if details.self_signed:
             self.problem_labels.append(_text("The certificate is self-signed."))
@@ -166,7 +168,7 @@ class CertificateChangedDialog(QDialog):
         self.where = f"{change.host}:{change.port}"
         layout = QVBoxLayout(self)
         heading = _text(
-            f"WARNING: the certificate of {self.where} has changed!", bold=True, color="#b00000"
+            f"WARNING: the certificate of {self.where} has changed!", bold=True, error=True
         )
         font = QFont(heading.font())
         font.setPointSizeF(font.pointSizeF() * 1.3)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTreeView, QWidget
 
 from cl_desktop.transfers.jobs import ServerRef
 
+from .colors import error_color
 from .drops import DropSpot, FileDrops, TakesFileDrops
 from .item_model import item_of
 from .library_model import LibraryIdRole, ServerRole
@@ -83,7 +84,7 @@ class ItemTableView(TakesFileDrops, QTableView):
         if self._placeholder and (model is None or model.rowCount() == 0):
             painter = QPainter(self.viewport())
             color = (
-                QColor(176, 0, 0)
+                error_color(self.palette())
                 if self._placeholder_is_error
                 else self.palette().color(
                     self.palette().ColorGroup.Disabled, self.palette().ColorRole.Text

@@ -36,7 +36,7 @@ def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
 
     store = JobStore(path)
     (job,) = store.load()
-    assert (job.item_created, job.note, job.failure) == (False, "", None)
+    assert (job.item_created, job.note, job.failure, job.files) == (False, "", None, ())
     store.save(
         dataclasses.replace(
             job, item_created=True, note="reconnecting", failure=FailureKind.INTEGRITY

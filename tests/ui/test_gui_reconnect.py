@@ -53,7 +53,8 @@ def test_a_listing_error_clears_by_itself_when_the_server_is_back(
         # no F5: the background retry lists the items and the error is gone
         qtbot.waitUntil(lambda: window.item_model.row_of_name("made-while-away") >= 0,
                         timeout=60000)  # fmt: skip
-        assert "Could not" not in window.status_label.text()
+        # the rows come page by page before the listing's end clears the error: wait for it
+        qtbot.waitUntil(lambda: "Could not" not in window.status_label.text(), timeout=10000)
         assert not window._items_retry.isActive()
     finally:
         close_app(app)

@@ -376,6 +376,8 @@ def test_browse_errors_show_where_the_user_looks(
     sim_service.stop()
     window.refresh()
     qtbot.waitUntil(lambda: "Connection refused" in window.status_label.text(), timeout=20000)
+    # a listing is not a transfer: the advice says what to do without calling it one
+    assert "transfer" not in window.status_label.text()
 
 
 def test_storage_pane_lists_every_uri_and_copies_them(
