@@ -95,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cl_desktop.ui.icons import app_icon
 
     qt_app.setWindowIcon(app_icon())  # every window's, unless it sets its own
+    from cl_desktop.ui.translations import install_translators
+
+    install_translators(qt_app)  # the system's language, where a translation exists
     if args.self_test:
         return _self_test(qt_app, args)
     # An exception escaping a slot or a thread: logged, shown in one crash dialog, app running.
