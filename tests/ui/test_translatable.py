@@ -55,7 +55,7 @@ def _is_text(node: ast.AST) -> bool:
 
 def untranslated(source: str, filename: str) -> list[str]:
     """Each `file:line: call(text)` where text is shown untranslated, or handed to a
-    translation call in a form lupdate cannot read."""
+    translation call already built (lupdate extracts literals only)."""
     found = []
     for node in ast.walk(ast.parse(source, filename)):
         if not isinstance(node, ast.Call):
@@ -71,8 +71,10 @@ def untranslated(source: str, filename: str) -> list[str]:
             # tr(text, ...), QT_TR_NOOP(text); translate(context, text, ...), QT_TRANSLATE_NOOP
             where = 0 if name in ("tr", "QT_TR_NOOP") else 1
             text = node.args[where] if len(node.args) > where else None
-            if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
-                found.append(f"{filename}:{node.lineno}: {name}() of a non-literal text")
+            # a name or subscript is fine (a constant marked with QT_TRANSLATE_NOOP); text
+            # built before translation is not: lupdate extracts nothing a translator can match
+            if text is None or isinstance(text, (ast.JoinedStr, ast.BinOp, ast.Call)):
+                found.append(f"{filename}:{node.lineno}: {name}() of a built text")
     return found
 
 
@@ -91,11 +93,14 @@ def test_the_check_finds_untranslated_text() -> None:
         "spacer = QLabel(' ')\n"
         "odd = self.tr(f'{n} files')\n"
         "HEADERS = (QT_TRANSLATE_NOOP('Model', 'Name'),)\n"
+        "head = QCoreApplication.translate('Model', HEADERS[0])\n"
+        "bad = self.tr('Upload ' + name)\n"
     )
     assert untranslated(sample, "sample.py") == [
         "sample.py:1: QLabel('Server:')",
         "sample.py:2: setToolTip(f'Upload {name}')",
-        "sample.py:6: tr() of a non-literal text",
+        "sample.py:6: tr() of a built text",
+        "sample.py:9: tr() of a built text",
     ]
 
 
