@@ -109,6 +109,9 @@ class QuitGuard(QObject):
             self.allow()
             return True
         if choice is QuitChoice.WAIT:
+            if not self.unfinished():  # they finished while the question was open
+                self.allow()
+                return True
             self._set_waiting(True)
         return False
 

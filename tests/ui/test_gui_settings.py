@@ -169,6 +169,30 @@ def test_quit_cancel_stays_and_quit_when_finished_waits_for_the_last_transfer(
     assert len(fake_prompts.quit_questions) == 3  # that close did not ask
 
 
+def test_quit_when_finished_chosen_after_the_last_transfer_ended_quits_at_once(
+    qtbot: QtBot,
+    gui: Application,
+    sim_api_client: ContentLibraryClient,
+    sim_service: Any,
+    tmp_path: Path,
+    fake_prompts: FakePrompts,
+) -> None:
+    """The question is modal, but the queue goes on: the transfer may end while it is open
+    (seen in the demo: the window then waited for ever)."""
+    window = gui.window
+    job = running_upload(qtbot, gui, sim_api_client, sim_service, tmp_path, "ends")
+    qtbot.waitUntil(lambda: gui.transfers.job(job.id).state is JobState.RUNNING, timeout=10000)
+
+    def answer_late(_parent: Any, running: int, queued: int) -> QuitChoice:
+        sim_service.faults.throttle(None)  # the user reads the question; the upload ends
+        qtbot.waitUntil(lambda: gui.transfers.job(job.id).state is JobState.DONE, timeout=30000)
+        return QuitChoice.WAIT
+
+    window.quit_guard._ask = answer_late
+    window.close()
+    assert not window.isVisible() and not window.quit_guard.waiting
+
+
 def test_no_question_when_nothing_transfers_the_preference_is_off_or_on_a_signal(
     qtbot: QtBot,
     gui: Application,
