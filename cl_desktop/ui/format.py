@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from PySide6.QtCore import QLocale
+from PySide6.QtCore import QCoreApplication, QLocale
 
 _locale = QLocale()
 _SI = QLocale.DataSizeFormat.DataSizeSIFormat  # looked up once: a PySide enum costs a call
@@ -20,7 +20,7 @@ def size(n: int | None) -> str:
 def speed(bytes_per_second: float) -> str:
     if bytes_per_second <= 0:
         return ""
-    return size(int(bytes_per_second)) + "/s"
+    return QCoreApplication.translate("format", "{size}/s").format(size=size(int(bytes_per_second)))
 
 
 def duration(seconds: float | None) -> str:
@@ -29,12 +29,15 @@ def duration(seconds: float | None) -> str:
         return ""
     whole = round(seconds)
     if whole < 60:
-        return f"{whole} s"
+        return QCoreApplication.translate("format", "{s} s").format(s=whole)
     minutes, secs = divmod(whole, 60)
     if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
+        text = QCoreApplication.translate("format", "{min} min {s} s")
+        return text.format(min=minutes, s=f"{secs:02d}")
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return QCoreApplication.translate("format", "{h} h {min} min").format(
+        h=hours, min=f"{minutes:02d}"
+    )
 
 
 def timestamp(value: datetime | None) -> str:
@@ -49,7 +52,9 @@ def timestamp(value: datetime | None) -> str:
 def yes_no(value: bool | None) -> str:
     if value is None:
         return ""
-    return "Yes" if value else "No"
+    if value:
+        return QCoreApplication.translate("format", "Yes")
+    return QCoreApplication.translate("format", "No")
 
 
 def number(n: int) -> str:

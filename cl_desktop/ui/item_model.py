@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QCoreApplication,
     QModelIndex,
     QObject,
     QSortFilterProxyModel,
@@ -18,10 +20,19 @@ from cl_desktop.api.models import ItemModel
 from . import format as fmt
 
 NAME, TYPE, SIZE, CACHED, CONTENT_VERSION, MODIFIED, NOTE = range(7)
-HEADERS = ("Name", "Type", "Size", "Cached", "Content version", "Last modified", "Note")
-# What the Note column says of an item a local upload job is filling, or left empty.
-UPLOADING = "uploading"
-LEFTOVER = "empty, created by a failed upload"
+HEADERS = (
+    str(QT_TRANSLATE_NOOP("ItemTableModel", "Name")),
+    str(QT_TRANSLATE_NOOP("ItemTableModel", "Type")),
+    str(QT_TRANSLATE_NOOP("ItemTableModel", "Size")),
+    str(QT_TRANSLATE_NOOP("ItemTableModel", "Cached")),
+    str(QT_TRANSLATE_NOOP("ItemTableModel", "Content version")),
+    str(QT_TRANSLATE_NOOP("ItemTableModel", "Last modified")),
+    str(QT_TRANSLATE_NOOP("ItemTableModel", "Note")),
+)
+# What the Note column says of an item a local upload job is filling, or left empty. The
+# notes are kept (and compared) as these; the cell shows them translated.
+UPLOADING = str(QT_TRANSLATE_NOOP("ItemTableModel", "uploading"))
+LEFTOVER = str(QT_TRANSLATE_NOOP("ItemTableModel", "empty, created by a failed upload"))
 ItemRole = int(Qt.ItemDataRole.UserRole) + 1  # the ItemModel, on the Name column
 SortRole = int(Qt.ItemDataRole.UserRole) + 2  # numeric sort keys: Size, Content version
 NUMERIC_COLUMNS = (SIZE, CONTENT_VERSION)
@@ -59,7 +70,7 @@ class ItemTableModel(QStandardItemModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(0, len(HEADERS), parent)
-        self.setHorizontalHeaderLabels(list(HEADERS))
+        self.setHorizontalHeaderLabels([self.tr(header) for header in HEADERS])
         self._items: list[ItemModel] = []
         self._icons: dict[str, QIcon] = {}
         self._notes: dict[str, str] = {}
@@ -133,10 +144,14 @@ class ItemTableModel(QStandardItemModel):
         for row, item in enumerate(self._items):
             note = self._notes.get(item.id or "", "")
             if note != old.get(item.id or "", ""):
-                self.setItem(row, NOTE, QStandardItem(note))
+                self.setItem(row, NOTE, QStandardItem(self._note_text(note)))
 
     def note(self, item_id: str) -> str:
         return self._notes.get(item_id, "")
+
+    @staticmethod
+    def _note_text(note: str) -> str:
+        return QCoreApplication.translate("ItemTableModel", note) if note else ""
 
     def _reset(self, items: list[ItemModel]) -> None:
         # Row by row, a sorting proxy would re-sort after every insert; one reset lets it
@@ -183,7 +198,8 @@ class ItemTableModel(QStandardItemModel):
         name = QStandardItem(self._icon(item.type), item.name or item.id or "")
         name.setData(item, ItemRole)
         if item.description:
-            name.setToolTip(f"{item.name}\n{item.description}")
+            tip = f"{item.name}\n{item.description}"  # the server's words: nothing to translate
+            name.setToolTip(tip)
         size = QStandardItem(fmt.size(item.size))
         size.setData(item.size if item.size is not None else -1, SortRole)
         size.setData(_RIGHT, _ALIGNMENT_ROLE)
@@ -197,7 +213,7 @@ class ItemTableModel(QStandardItemModel):
             QStandardItem(fmt.yes_no(item.cached)),
             version,
             QStandardItem(fmt.timestamp(item.last_modified_time)),  # ISO-like: sorts as text
-            QStandardItem(self._notes.get(item.id or "", "")),
+            QStandardItem(self._note_text(self._notes.get(item.id or "", ""))),
         ]
 
     def _icon(self, item_type: str | None) -> QIcon:

@@ -46,7 +46,7 @@ class LibraryTreeModel(QStandardItemModel):
             root.setIcon(self._server_icon)
             root.setEditable(False)
             root.setData(server, ServerRole)
-            root.setToolTip(f"{server.url} as {server.username}")
+            root.setToolTip(self.tr("{url} as {user}").format(url=server.url, user=server.username))
             self.appendRow(root)
         else:
             root.removeRows(0, root.rowCount())
@@ -55,7 +55,8 @@ class LibraryTreeModel(QStandardItemModel):
             node.setEditable(False)
             node.setData(lib.id, LibraryIdRole)
             node.setData(server, ServerRole)
-            node.setToolTip(f"{lib.type or ''} library {lib.id}; drop files to create new items")
+            tip = self.tr("{type} library {id}; drop files to create new items")
+            node.setToolTip(tip.format(type=lib.type or "", id=lib.id))
             node.setIcon(self._library_icon)
             root.appendRow(node)
 

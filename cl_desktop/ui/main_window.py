@@ -46,7 +46,7 @@ from .dialogs import Prompts
 from .item_model import UPLOADING, ItemFilterProxy, ItemTableModel, item_of
 from .library_manager import LibraryManager
 from .library_model import LibraryIdRole, LibraryTreeModel, ServerRole
-from .queue_model import error_text
+from .queue_model import error_text, verification_label
 from .quit_prompt import QuitGuard
 from .sessions_view import BusyItemResolver, SessionsDock
 from .settings_dialog import SettingsDialog
@@ -191,76 +191,80 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         self.connect_action = make_action(
             self,
-            "&Connect...",
+            self.tr("&Connect..."),
             self.ask_login,
             shortcut="Ctrl+L",
             icon="connect",
-            tip="Connect to a vCenter server (those connected stay connected)",
+            tip=self.tr("Connect to a vCenter server (those connected stay connected)"),
         )
         self.disconnect_action = make_action(
             self,
-            "D&isconnect",
+            self.tr("D&isconnect"),
             lambda: self.disconnect_server(self.server),
             icon="disconnect",
-            tip="Disconnect the selected server (its transfers wait for the next login)",
+            tip=self.tr("Disconnect the selected server (its transfers wait for the next login)"),
         )
         self.refresh_action = make_action(
             self,
-            "&Refresh",
+            self.tr("&Refresh"),
             self.refresh,
             shortcut=QKeySequence.StandardKey.Refresh,
             icon="refresh",
-            tip="Reload libraries, items and details",
+            tip=self.tr("Reload libraries, items and details"),
         )
         self.upload_action = make_action(
             self,
-            "&Upload into item...",
+            self.tr("&Upload into item..."),
             self.upload_into_selected,
             shortcut="Ctrl+U",
             icon="upload",
-            tip="Upload files into the selected item",
+            tip=self.tr("Upload files into the selected item"),
         )
         self.upload_new_action = make_action(
             self,
-            "Upload as &new items...",
+            self.tr("Upload as &new items..."),
             self.upload_new_items_dialog,
             shortcut="Ctrl+Shift+U",
             icon="upload-new",
-            tip="Create one new item per file in the selected library",
+            tip=self.tr("Create one new item per file in the selected library"),
         )
         self.download_action = make_action(
             self,
-            "&Download...",
+            self.tr("&Download..."),
             self.download_selected_items,
             shortcut="Ctrl+D",
             icon="download",
-            tip="Download all files of the selected items to a folder",
+            tip=self.tr("Download all files of the selected items to a folder"),
         )
         self.download_files_action = make_action(
             self,
-            "Download selected &files...",
+            self.tr("Download selected &files..."),
             self.download_selected_files,
             shortcut="Ctrl+Shift+D",
             icon="download",
-            tip="Download the files selected in the Files tab",
+            tip=self.tr("Download the files selected in the Files tab"),
         )
         self.filter_action = make_action(
             self,
-            "&Find",
+            self.tr("&Find"),
             self._focus_filter,
             shortcut=QKeySequence.StandardKey.Find,
             icon="find",
         )
         self.quit_action = make_action(
-            self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit, icon="quit"
+            self, self.tr("&Quit"), self.close, shortcut=QKeySequence.StandardKey.Quit, icon="quit"
         )
-        self.copy_id_action = make_action(self, "Copy item &ID", self._copy_item_id, icon="copy")
+        self.copy_id_action = make_action(
+            self, self.tr("Copy item &ID"), self._copy_item_id, icon="copy"
+        )
         self.settings_action = make_action(
             self,
-            "&Settings...",
+            self.tr("&Settings..."),
             self.open_settings,
             icon="settings",
-            tip="Parallel transfers, bandwidth limit, download folder, confirmations, logging",
+            tip=self.tr(
+                "Parallel transfers, bandwidth limit, download folder, confirmations, logging"
+            ),
         )
         # the platform's Preferences key where it has one, Ctrl+, everywhere
         keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
@@ -268,11 +272,11 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcuts([*keys, *([] if comma in keys else [comma])])
         self.import_url_action = make_action(
             self,
-            "Import from UR&L...",
+            self.tr("Import from UR&L..."),
             self.import_from_url,
             shortcut="Ctrl+Shift+I",
             icon="import-url",
-            tip="Have the server import an http(s) URL into a new or the selected item",
+            tip=self.tr("Have the server import an http(s) URL into a new or the selected item"),
         )
 
     def _build_central(self) -> None:
@@ -302,7 +306,7 @@ class MainWindow(QMainWindow):
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("filterEdit")
-        self.filter_edit.setPlaceholderText("Filter items by name (Ctrl+F)")
+        self.filter_edit.setPlaceholderText(self.tr("Filter items by name (Ctrl+F)"))
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
         self.items_label = QLabel()
@@ -343,14 +347,14 @@ class MainWindow(QMainWindow):
 
     def _build_menus_and_toolbar(self) -> None:
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
+        file_menu = menu.addMenu(self.tr("&File"))
         file_menu.addAction(self.connect_action)
         file_menu.addAction(self.disconnect_action)
         file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
-        view_menu = menu.addMenu("&View")
+        view_menu = menu.addMenu(self.tr("&View"))
         view_menu.addAction(self.refresh_action)
         view_menu.addAction(self.filter_action)
         toggle = self.dock.toggleViewAction()
@@ -358,7 +362,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(toggle)
         # the status bar's message in full, for the keyboard (a click on it does the same)
         self.status_details_action = make_action(
-            self, "Status &message...", self.show_status_details, shortcut="Ctrl+Shift+M"
+            self, self.tr("Status &message..."), self.show_status_details, shortcut="Ctrl+Shift+M"
         )
         view_menu.addAction(self.status_details_action)
         window_actions = [
@@ -371,20 +375,20 @@ class MainWindow(QMainWindow):
         if self.sessions_dock is not None:
             self.sessions_action = make_action(
                 self,
-                "&Sessions",
+                self.tr("&Sessions"),
                 self.show_sessions,
                 shortcut="Ctrl+Shift+S",
                 icon="sessions",
-                tip="The server's update and download sessions",
+                tip=self.tr("The server's update and download sessions"),
             )
             view_menu.addAction(self.sessions_action)
             window_actions.append(self.sessions_action)
         add_actions(
-            menu.addMenu("&Library"),
+            menu.addMenu(self.tr("&Library")),
             [*self.manager.library_actions, None, self.import_url_action, self.refresh_action],
         )
         add_actions(
-            menu.addMenu("&Item"),
+            menu.addMenu(self.tr("&Item")),
             [
                 *self.manager.item_actions,
                 None,
@@ -400,11 +404,11 @@ class MainWindow(QMainWindow):
         )
         d = self.dock
         add_actions(
-            menu.addMenu("&Transfers"),
+            menu.addMenu(self.tr("&Transfers")),
             [*d.queue_actions, None, d.export_csv_action, d.export_json_action]
             + ([None, self.busy_items.action] if self.sessions_dock is not None else []),
         )
-        toolbar = QToolBar("Main toolbar")
+        toolbar = QToolBar(self.tr("Main toolbar"))
         toolbar.setObjectName("mainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         add_actions(
@@ -423,7 +427,7 @@ class MainWindow(QMainWindow):
         self.addActions(window_actions)
 
     def _build_status_bar(self) -> None:
-        self.status_label = StatusMessage("Not connected")
+        self.status_label = StatusMessage(self.tr("Not connected"))
         self.status_label.clicked.connect(self.show_status_details)
         self.transfer_label = QLabel()
         self.total_progress = QProgressBar()
@@ -444,20 +448,20 @@ class MainWindow(QMainWindow):
     def _name_controls(self) -> None:
         """Names a screen reader says for the controls that show no text of their own."""
         names: list[tuple[QWidget, str]] = [
-            (self.library_tree, "Servers and libraries"),
-            (self.item_view, "Items of the library"),
-            (self.filter_edit, "Filter items by name"),
-            (self.items_label, "Item count"),
-            (self.details, "Item details"),
-            (self.details.files_view, "Files of the item"),
-            (self.details.storage_tree, "Storage of the item's files"),
-            (self.dock.queue_view, "Transfer queue"),
-            (self.dock.history_view, "Transfer history"),
-            (self.transfer_label, "Transfers running"),
-            (self.total_progress, "Overall transfer progress"),
+            (self.library_tree, self.tr("Servers and libraries")),
+            (self.item_view, self.tr("Items of the library")),
+            (self.filter_edit, self.tr("Filter items by name")),
+            (self.items_label, self.tr("Item count")),
+            (self.details, self.tr("Item details")),
+            (self.details.files_view, self.tr("Files of the item")),
+            (self.details.storage_tree, self.tr("Storage of the item's files")),
+            (self.dock.queue_view, self.tr("Transfer queue")),
+            (self.dock.history_view, self.tr("Transfer history")),
+            (self.transfer_label, self.tr("Transfers running")),
+            (self.total_progress, self.tr("Overall transfer progress")),
         ]
         if self.sessions_dock is not None:
-            names.append((self.sessions_dock.view, "Sessions on the server"))
+            names.append((self.sessions_dock.view, self.tr("Sessions on the server")))
         for widget, name in names:
             widget.setAccessibleName(name)
 
@@ -563,13 +567,15 @@ class MainWindow(QMainWindow):
             self.prompts.show_error(
                 self,
                 ErrorInfo(
-                    "Settings not saved",
-                    f"{self.preferences.path} could not be written: {exc.strerror or exc}",
+                    self.tr("Settings not saved"),
+                    self.tr("{path} could not be written: {reason}").format(
+                        path=self.preferences.path, reason=exc.strerror or exc
+                    ),
                     ErrorKind.LOCAL,
                 ),
             )
             return
-        self.show_status("Settings saved and applied.")
+        self.show_status(self.tr("Settings saved and applied."))
 
     # --- connection ------------------------------------------------------------------------
 
@@ -581,7 +587,7 @@ class MainWindow(QMainWindow):
         text = self.status_label.text()
         if text:
             kind = ErrorKind.SERVER if self.status_label.is_error else ErrorKind.LOCAL
-            title = "Error" if self.status_label.is_error else "Status"
+            title = self.tr("Error") if self.status_label.is_error else self.tr("Status")
             self.prompts.show_error(self, ErrorInfo(title, text, kind))
 
     def set_starting(self, text: str) -> None:
@@ -599,7 +605,9 @@ class MainWindow(QMainWindow):
         self.connections.connect_to(request)
 
     def _connecting(self, request: LoginRequest) -> None:
-        text = f"Connecting to {request.server} as {request.username}..."
+        text = self.tr("Connecting to {server} as {user}...").format(
+            server=request.server, user=request.username
+        )
         if self.browser.servers:  # the table shows another server's items: leave it
             self.show_status(text)
         else:
@@ -624,8 +632,11 @@ class MainWindow(QMainWindow):
         if request is not None:
             self.connect_to(request)
         elif not self.browser.servers:
-            reason = f"{error.text}\n" if error is not None else ""
-            text = f"Not connected. {reason}Use File > Connect... (Ctrl+L)."
+            if error is not None:
+                text = self.tr("Not connected. {reason}\nUse File > Connect... (Ctrl+L).")
+                text = text.format(reason=error.text)
+            else:
+                text = self.tr("Not connected. Use File > Connect... (Ctrl+L).")
             self.show_status(text.replace("\n", " "), error=error is not None)
             self.item_view.set_placeholder(text, error=error is not None)
         else:
@@ -642,7 +653,9 @@ class MainWindow(QMainWindow):
     def _on_connection_failed(self, request: LoginRequest, error: ErrorInfo) -> None:
         self.show_status(error.text, error=True)
         if not self.browser.servers:
-            self.item_view.set_placeholder(f"Could not connect.\n{error.text}", error=True)
+            self.item_view.set_placeholder(
+                self.tr("Could not connect.\n{reason}").format(reason=error.text), error=True
+            )
         # The request itself, typed password included: the dialog keeps what was typed.
         self._ask(lambda: self._ask_login(request, error))
 
@@ -652,7 +665,8 @@ class MainWindow(QMainWindow):
                 self._connecting(request)
                 self.connections.trust_and_connect(request, details)
             else:
-                self._not_trusted(request, "its certificate is not trusted")
+                why = self.tr("Not connected to {server}: its certificate is not trusted.")
+                self._not_trusted(why.format(server=request.server))
 
         self._ask(ask)
 
@@ -662,15 +676,18 @@ class MainWindow(QMainWindow):
                 self._connecting(request)
                 self.connections.replace_pin(request, change)
             else:
-                self._not_trusted(request, "its certificate changed since it was trusted")
+                why = self.tr(
+                    "Not connected to {server}: its certificate changed since it was trusted."
+                )
+                self._not_trusted(why.format(server=request.server))
 
         self._ask(ask)
 
-    def _not_trusted(self, request: LoginRequest, why: str) -> None:
-        text = f"Not connected to {request.server}: {why}."
+    def _not_trusted(self, text: str) -> None:
         self.show_status(text, error=True)
         if not self.browser.servers:
-            self.item_view.set_placeholder(f"{text}\nUse File > Connect... (Ctrl+L).", True)
+            hint = self.tr("{reason}\nUse File > Connect... (Ctrl+L).").format(reason=text)
+            self.item_view.set_placeholder(hint, True)
 
     def _on_password_needed(self, server: ServerRef) -> None:
         """Queued transfers wait for `server` and no password is stored: ask (once)."""
@@ -680,17 +697,16 @@ class MainWindow(QMainWindow):
             if c.is_connected(server) or c.is_connecting(server):
                 return  # logged in meanwhile (the first dialog, a profile connecting on start)
             note = ErrorInfo(
-                f"Transfers wait for {server.label}",
-                "Log in to run them (Cancel: they wait until you connect).",
+                self.tr("Transfers wait for {server}").format(server=server.label),
+                self.tr("Log in to run them (Cancel: they wait until you connect)."),
                 ErrorKind.AUTH,
             )
             request = self.prompts.ask_login(self, c.request_for(server), note)
             if request is not None:
                 self.connect_to(request)
             else:
-                self.show_status(
-                    f"Transfers wait for login to {server.label}: File > Connect... (Ctrl+L)."
-                )
+                text = self.tr("Transfers wait for login to {server}: File > Connect... (Ctrl+L).")
+                self.show_status(text.format(server=server.label))
 
         self._ask(ask)
 
@@ -729,18 +745,21 @@ class MainWindow(QMainWindow):
             self.library_tree.setCurrentIndex(select)
             self._on_library_current(select, QModelIndex())
         if not self.browser.servers:
-            self.item_view.set_placeholder("Not connected. Use File > Connect... (Ctrl+L).")
-        self.show_status(f"Disconnected from {server.label}. {self._connected_text()}")
+            self.item_view.set_placeholder(
+                self.tr("Not connected. Use File > Connect... (Ctrl+L).")
+            )
+        text = self.tr("Disconnected from {server}. {connected}")
+        self.show_status(text.format(server=server.label, connected=self._connected_text()))
         self._update_title()
         self._update_actions()
 
     def _connected_text(self) -> str:
         servers = self.browser.servers
         if not servers:
-            return "Not connected."
+            return self.tr("Not connected.")
         if len(servers) == 1:
-            return f"Connected to {servers[0].label}"
-        return f"Connected to {len(servers)} servers"
+            return self.tr("Connected to {server}").format(server=servers[0].label)
+        return fmt.counted(self.tr("Connected to %n server(s)", "", len(servers)), len(servers))
 
     # --- libraries -------------------------------------------------------------------------
 
@@ -787,11 +806,12 @@ class MainWindow(QMainWindow):
             self._on_library_current(select, QModelIndex())
             if self.library_id is None:
                 self.item_model.clear()
-                self.item_view.set_placeholder("This server has no content libraries.")
+                self.item_view.set_placeholder(self.tr("This server has no content libraries."))
         self._update_actions()
 
     def _on_libraries_failed(self, server: ServerRef, error: ErrorInfo) -> None:
-        self.show_status(f"Could not list the libraries of {server.label}: {error.text}", True)
+        text = self.tr("Could not list the libraries of {server}: {reason}")
+        self.show_status(text.format(server=server.label, reason=error.text), True)
 
     def _on_library_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         server = current.data(ServerRole) if current.isValid() else None
@@ -809,7 +829,7 @@ class MainWindow(QMainWindow):
         if server_changed:
             self._update_title()
         if server is None or library_id is None:
-            self.item_view.set_placeholder("Select a library.")
+            self.item_view.set_placeholder(self.tr("Select a library."))
             self._update_actions()
             return
         self.settings.setValue(K_LAST_LIBRARY, library_key(server, library_id))
@@ -822,8 +842,8 @@ class MainWindow(QMainWindow):
         if self.library_id is None or self._server is None:
             return
         if self.item_model.rowCount() == 0 and not quiet:
-            self.item_view.set_placeholder("Loading items...")
-        self.items_label.setText("Loading...")
+            self.item_view.set_placeholder(self.tr("Loading items..."))
+        self.items_label.setText(self.tr("Loading..."))
         # rows on show (a reload) may be newer than the cache: only an empty table takes it
         use_cache = self.item_model.rowCount() == 0
         self.browser.load_items(self._server, self.library_id, use_cache=use_cache)
@@ -847,7 +867,9 @@ class MainWindow(QMainWindow):
 
     def _on_items_progress(self, server: ServerRef, library_id: str, done: int, total: int) -> None:
         if self._is_current(server, library_id):
-            text = f"Loading items... {done:,} of {total:,}"
+            text = self.tr("Loading items... {done} of {total}").format(
+                done=f"{done:,}", total=f"{total:,}"
+            )
             self.items_label.setText(text)
             if self.item_model.rowCount() == 0:
                 self.item_view.set_placeholder(text)
@@ -860,7 +882,7 @@ class MainWindow(QMainWindow):
         if not self._is_current(server, library_id):
             return
         self.item_model.add_items(items)
-        self.item_view.set_placeholder("No items match the filter.")
+        self.item_view.set_placeholder(self.tr("No items match the filter."))
 
     def _on_items_listed(self, server: ServerRef, library_id: str, ids: Sequence[str]) -> None:
         # rows of items gone since the cache or the last listing go now, their notes with them
@@ -881,9 +903,9 @@ class MainWindow(QMainWindow):
         self.manager.reload_notes()
         library = self.current_library
         self.item_view.set_placeholder(
-            "This library is empty.\nDrop files here to create new items."
+            self.tr("This library is empty.\nDrop files here to create new items.")
             if not items
-            else "No items match the filter."
+            else self.tr("No items match the filter.")
         )
         self._update_items_label()
         if reselect:
@@ -906,7 +928,8 @@ class MainWindow(QMainWindow):
         """Select `item_id` in the browser, moving to its library first if need be."""
         index = self.library_model.library_index(server, library_id)
         if not index.isValid():
-            self.show_status("That item's library is not listed; refresh the libraries", True)
+            text = self.tr("That item's library is not listed; refresh the libraries")
+            self.show_status(text, True)
             return
         if not self._is_current(server, library_id):
             self._reselect_item = item_id  # selected once the library's items are listed
@@ -929,16 +952,17 @@ class MainWindow(QMainWindow):
         if not self._is_current(server, library_id):
             return
         self.items_label.setText("")
-        again = "Press F5 to try again."
+        again = self.tr("Press F5 to try again.")
         if error.transient and self._items_retries < len(ITEMS_RETRY_DELAYS_S):
             delay = ITEMS_RETRY_DELAYS_S[self._items_retries]
             self._items_retry.start(delay * 1000)
-            again = f"Trying again in {delay} s (F5: now)."
-        self.show_status(f"Could not list the items: {error.text} {again}", error=True)
+            again = self.tr("Trying again in {delay} s (F5: now).").format(delay=delay)
+        text = self.tr("Could not list the items: {reason} {again}")
+        self.show_status(text.format(reason=error.text, again=again), error=True)
         if self.item_model.rowCount() == 0:
+            text = self.tr("Could not list the items.\n{title}: {message}\n{again}")
             self.item_view.set_placeholder(
-                f"Could not list the items.\n{error.title}: {error.message}\n{again}",
-                error=True,
+                text.format(title=error.title, message=error.message, again=again), error=True
             )
 
     def _update_items_label(self) -> None:
@@ -996,7 +1020,7 @@ class MainWindow(QMainWindow):
         if not self.browser.servers:
             self.ask_login()
             return
-        self.show_status("Refreshing...")
+        self.show_status(self.tr("Refreshing..."))
         self._stop_items_retry()
         for server in self.browser.servers:
             self.browser.load_libraries(server)
@@ -1093,9 +1117,12 @@ class MainWindow(QMainWindow):
         self.manager.note_job_finished(job)
         self._update_actions()
         if job.state is JobState.FAILED:
-            self.show_status(f"Transfer failed: {job.spec.title}: {error_text(job)}", error=True)
+            text = self.tr("Transfer failed: {title}: {reason}")
+            self.show_status(text.format(title=job.spec.title, reason=error_text(job)), error=True)
         elif job.state is JobState.DONE:
-            self.show_status(f"Finished: {job.spec.title} ({job.verification or ''})")
+            text = self.tr("Finished: {title} ({verification})")
+            verification = verification_label(job.verification) if job.verification else ""
+            self.show_status(text.format(title=job.spec.title, verification=verification))
         if self._shows_library_of(job):
             self._items_reload.start()  # sizes, versions and new items changed
 
@@ -1121,12 +1148,15 @@ class MainWindow(QMainWindow):
     def _update_title(self, fraction: float | None = None) -> None:
         servers = self.browser.servers
         shown = self._server or (servers[0] if servers else None)
-        more = f" (+{len(servers) - 1} more)" if len(servers) > 1 else ""
         prefix = f"{int(fraction * 100)}% \u00b7 " if fraction is not None else ""
         # "what \u2014 application", the application's name last: the platform adds it to a
         # title that does not already end with it, so "cl_desktop \u2014 x" showed it twice.
         name = QGuiApplication.applicationDisplayName() or APP_TITLE
-        what = f"{prefix}{shown.label}{more}" if shown else prefix.removesuffix(" \u00b7 ")
+        label = shown.label if shown else ""
+        if shown and len(servers) > 1:
+            more = self.tr("{server} (+{count} more)")
+            label = more.format(server=shown.label, count=len(servers) - 1)
+        what = f"{prefix}{label}" if shown else prefix.removesuffix(" \u00b7 ")
         title = f"{what} \u2014 {name}" if what else name
         if title != self.windowTitle():
             self.setWindowTitle(title)
@@ -1178,7 +1208,7 @@ class MainWindow(QMainWindow):
         if index.isValid() and not index.data(LibraryIdRole):  # a server's row
             server = index.data(ServerRole)
             label = server.label.replace("&", "&&")  # a literal "&", not a mnemonic
-            disconnect = menu.addAction(f"D&isconnect {label}")
+            disconnect = menu.addAction(self.tr("D&isconnect {server}").format(server=label))
             disconnect.triggered.connect(lambda: self.disconnect_server(server))
             add_actions(menu, [None, self.connect_action, self.refresh_action])
         else:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QCoreApplication,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -48,19 +50,56 @@ Index = QModelIndex | QPersistentModelIndex
     VERIFICATION,
     ERROR,
 ) = range(11)
+# The texts below are translated where they are shown, in this context.
+CONTEXT = "QueueModel"
 HEADERS = (
-    "Direction",
-    "Server",
-    "Item",
-    "File",
-    "Size",
-    "Progress",
-    "Speed",
-    "ETA",
-    "State",
-    "Verification",
-    "Error",
+    str(QT_TRANSLATE_NOOP("QueueModel", "Direction")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "Server")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "Item")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "File")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "Size")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "Progress")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "Speed")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "ETA")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "State")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "Verification")),
+    str(QT_TRANSLATE_NOOP("QueueModel", "Error")),
 )
+# What the cells say of a job's (or a history record's) direction, state, phase and
+# verification: keyed by the enums' values (a StrEnum is found by its plain string too).
+IMPORT = str(QT_TRANSLATE_NOOP("QueueModel", "Import"))  # from a URL: the server pulls it
+DIRECTION_LABELS: dict[str, str] = {
+    Direction.UPLOAD: str(QT_TRANSLATE_NOOP("QueueModel", "Upload")),
+    Direction.DOWNLOAD: str(QT_TRANSLATE_NOOP("QueueModel", "Download")),
+}
+STATE_LABELS: dict[str, str] = {
+    JobState.QUEUED: str(QT_TRANSLATE_NOOP("QueueModel", "Queued")),
+    JobState.RUNNING: str(QT_TRANSLATE_NOOP("QueueModel", "Running")),
+    JobState.PAUSED: str(QT_TRANSLATE_NOOP("QueueModel", "Paused")),
+    JobState.DONE: str(QT_TRANSLATE_NOOP("QueueModel", "Done")),
+    JobState.FAILED: str(QT_TRANSLATE_NOOP("QueueModel", "Failed")),
+    JobState.CANCELED: str(QT_TRANSLATE_NOOP("QueueModel", "Canceled")),
+}
+PHASE_LABELS: dict[str, str] = {
+    Phase.WAITING: str(QT_TRANSLATE_NOOP("QueueModel", "Waiting")),
+    Phase.CHECKING: str(QT_TRANSLATE_NOOP("QueueModel", "Checking files")),
+    Phase.PREPARING: str(QT_TRANSLATE_NOOP("QueueModel", "Preparing")),
+    Phase.TRANSFERRING: str(QT_TRANSLATE_NOOP("QueueModel", "Transferring")),
+    Phase.VERIFYING: str(QT_TRANSLATE_NOOP("QueueModel", "Verifying")),
+    Phase.FINISHING: str(QT_TRANSLATE_NOOP("QueueModel", "Finishing")),
+    Phase.RETRYING: str(QT_TRANSLATE_NOOP("QueueModel", "Retrying")),
+    Phase.RECONNECTING: str(QT_TRANSLATE_NOOP("QueueModel", "Reconnecting")),
+    Phase.STALLED: str(QT_TRANSLATE_NOOP("QueueModel", "Stalled")),
+    Phase.WAITING_FOR_LOGIN: str(QT_TRANSLATE_NOOP("QueueModel", "Waiting for login")),
+    Phase.NEEDS_DECISION: str(QT_TRANSLATE_NOOP("QueueModel", "Needs a decision")),
+}
+VERIFICATION_LABELS: dict[str, str] = {
+    Verification.VERIFIED: str(QT_TRANSLATE_NOOP("QueueModel", "verified")),
+    Verification.SIZE_ONLY: str(QT_TRANSLATE_NOOP("QueueModel", "size only")),
+    Verification.UNVERIFIED: str(QT_TRANSLATE_NOOP("QueueModel", "unverified")),
+    Verification.CONSUMED: str(QT_TRANSLATE_NOOP("QueueModel", "consumed by the server")),
+    Verification.SKIPPED: str(QT_TRANSLATE_NOOP("QueueModel", "skipped")),
+}
 JobIdRole = Qt.ItemDataRole.UserRole + 1
 ProgressRole = Qt.ItemDataRole.UserRole + 3  # fraction 0..1, or None when the size is unknown
 REPAINT_INTERVAL_MS = 400
@@ -77,6 +116,22 @@ def _brushes() -> tuple[QBrush, QBrush, QBrush]:
     )
 
 
+def _label(labels: Mapping[str, str], value: str, fallback: str) -> str:
+    """The translated label of `value`; `fallback` for a value with none (a newer one)."""
+    label = labels.get(value)
+    return QCoreApplication.translate(CONTEXT, label) if label else fallback
+
+
+def direction_label(value: str) -> str:
+    """ "Upload", "Download" (as translated)."""
+    return _label(DIRECTION_LABELS, value, value.capitalize())
+
+
+def verification_label(value: str) -> str:
+    """ "verified", "size only", ... (as translated)."""
+    return _label(VERIFICATION_LABELS, value, value)
+
+
 def file_label(snapshot: JobSnapshot) -> str:
     """The file being transferred (or the first one), '+n' for the others."""
     names = [f.name for f in snapshot.files]
@@ -88,7 +143,7 @@ def file_label(snapshot: JobSnapshot) -> str:
         if not names and spec.source_url:  # an import: the URL's file
             names = [spec.source_url.rstrip("/").rsplit("/", 1)[-1]]
         if not names:
-            return "all files"
+            return QCoreApplication.translate("QueueModel", "all files")
     first = current or names[0]
     return f"{first} (+{len(names) - 1})" if len(names) > 1 else first
 
@@ -112,14 +167,18 @@ def state_label(snapshot: JobSnapshot) -> str:
     if snapshot.state is JobState.PAUSED and snapshot.phase is Phase.NEEDS_DECISION:
         held = True  # "Needs a decision: the signing certificate is self-signed"
     if not (running or held):
-        return str(snapshot.state).capitalize()
-    label = str(snapshot.phase).capitalize()
-    note = snapshot.note
+        state = snapshot.state
+        return _label(STATE_LABELS, state, str(state).capitalize())
+    phase = str(snapshot.phase)
+    label = _label(PHASE_LABELS, phase, phase.capitalize())
+    note = snapshot.note  # the engine's words (English)
     if not note:
         return label
-    if note.casefold().startswith(label.casefold()):  # "reconnecting, try 2, next in 8 s"
+    if note.casefold().startswith(phase.casefold()):  # "reconnecting, try 2, next in 8 s"
         return note[:1].upper() + note[1:]
-    return f"{label}: {note}"
+    return QCoreApplication.translate("QueueModel", "{phase}: {note}").format(
+        phase=label, note=note
+    )
 
 
 def error_text(snapshot: JobSnapshot) -> str:
@@ -133,9 +192,11 @@ def error_text(snapshot: JobSnapshot) -> str:
 def _files_tooltip(files: Iterable[FileProgress]) -> str:
     lines = []
     for f in files:
-        line = f"{f.name}: {fmt.size(f.done)} of {fmt.size(f.size)}"
+        line = QCoreApplication.translate("QueueModel", "{name}: {done} of {size}").format(
+            name=f.name, done=fmt.size(f.done), size=fmt.size(f.size)
+        )
         if f.verification is not None:
-            line += f", {f.verification}"
+            line += f", {verification_label(f.verification)}"
         if f.checksum:
             line += f"\n    {f.checksum}"
         lines.append(line)
@@ -168,7 +229,7 @@ class QueueModel(QStandardItemModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(0, len(HEADERS), parent)
-        self.setHorizontalHeaderLabels(list(HEADERS))
+        self.setHorizontalHeaderLabels([QCoreApplication.translate(CONTEXT, h) for h in HEADERS])
         self._ids: list[int] = []
         self._rows: dict[int, int] = {}
         self._jobs: dict[int, JobSnapshot] = {}
@@ -301,8 +362,8 @@ def _cell(snap: JobSnapshot, column: int) -> dict[int, Any]:
 def _display(snap: JobSnapshot, column: int) -> str:
     if column == DIRECTION:
         if snap.spec.source_url:
-            return "Import"  # from a URL: the server pulls it
-        return "Upload" if snap.spec.direction is Direction.UPLOAD else "Download"
+            return QCoreApplication.translate(CONTEXT, IMPORT)
+        return direction_label(snap.spec.direction)
     if column == SERVER:
         return snap.spec.server.label
     if column == ITEM:
@@ -323,22 +384,23 @@ def _display(snap: JobSnapshot, column: int) -> str:
     if column == STATE:
         return state_label(snap)
     if column == VERIFICATION:
-        return str(snap.verification) if snap.verification is not None else ""
+        return verification_label(snap.verification) if snap.verification is not None else ""
     return error_text(snap)
 
 
+# translated by ReadOnlyTableModel.headerData, in the context of the model's class
 HISTORY_HEADERS = (
-    "Started",
-    "Direction",
-    "Item",
-    "File",
-    "Size",
-    "Duration",
-    "Outcome",
-    "Verification",
-    "Checksum",
-    "Server",
-    "Error",
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Started")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Direction")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Item")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "File")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Size")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Duration")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Outcome")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Verification")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Checksum")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Server")),
+    str(QT_TRANSLATE_NOOP("HistoryModel", "Error")),
 )
 
 
@@ -370,13 +432,15 @@ class HistoryModel(ReadOnlyTableModel):
     def _display(r: HistoryRecord, column: int) -> str:
         values = (
             r.started_at.replace("T", " ")[:19],
-            "Import" if r.extra.get("source_url") else r.direction.capitalize(),
+            QCoreApplication.translate(CONTEXT, IMPORT)
+            if r.extra.get("source_url")
+            else direction_label(r.direction),
             r.item_name or r.item_id,
             r.file,
             fmt.size(r.bytes),
             fmt.duration(r.duration_s),
-            r.outcome.capitalize(),
-            r.verification,
+            _label(STATE_LABELS, r.outcome, r.outcome.capitalize()),
+            verification_label(r.verification),
             r.checksum,
             ServerRef(r.server, r.user).label,
             r.error,

@@ -26,7 +26,7 @@ class StatusMessage(QLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("statusMessage")
-        self.setAccessibleName("Status message")
+        self.setAccessibleName(self.tr("Status message"))
         # Ignored: the label takes the room the bar has, not the room its text wants.
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setCursor(Qt.CursorShape.PointingHandCursor)

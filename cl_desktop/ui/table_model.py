@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
 
 Index = QModelIndex | QPersistentModelIndex
 
 
 class ReadOnlyTableModel(QAbstractTableModel):
-    """Subclasses set HEADERS and implement `data`; rows are replaced all at once."""
+    """Subclasses set HEADERS and implement `data`; rows are replaced all at once.
+
+    The headers are shown translated in the context of the subclass's name: mark each with
+    `QT_TRANSLATE_NOOP("<SubclassName>", "Name")` so that lupdate extracts it there."""
 
     HEADERS: tuple[str, ...] = ()
 
@@ -50,5 +60,5 @@ class ReadOnlyTableModel(QAbstractTableModel):
             and orientation == Qt.Orientation.Horizontal
             and 0 <= section < len(self.HEADERS)
         ):
-            return self.HEADERS[section]
+            return QCoreApplication.translate(type(self).__name__, self.HEADERS[section])
         return None

@@ -36,6 +36,7 @@ from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import Existing, JobSpec, ServerRef
 from cl_desktop.transfers.naming import UnsafeNameError, safe_local_name
 
+from . import format as fmt
 from .dialogs import Prompts
 from .download_dialog import DownloadChoice, DownloadQuestion
 from .import_dialog import ImportTarget
@@ -65,10 +66,6 @@ def _existing(value: str) -> Existing:
         return Existing(value)
     except ValueError:
         return Existing.KEEP_BOTH
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 class TransferController(QObject):
@@ -110,14 +107,14 @@ class TransferController(QObject):
         """The current server, when a library is selected; else None (the status says why)."""
         server = self._connected()
         if server is not None and library_id is None:
-            self.status.emit("Select a library first.", True)
+            self.status.emit(self.tr("Select a library first."), True)
             return None
         return server
 
     def _connected(self) -> ServerRef | None:
         server = self._server()
         if server is None:
-            self.status.emit("Connect to a server first.", True)
+            self.status.emit(self.tr("Connect to a server first."), True)
         return server
 
     # --- uploads ---------------------------------------------------------------------------
@@ -127,7 +124,7 @@ class TransferController(QObject):
     ) -> None:
         """One new item per file (or OVF) in `library_id` of `server`, named against the
         library's items as they are now, after the user confirms the names."""
-        self.status.emit("Checking which item names are free...", False)
+        self.status.emit(self.tr("Checking which item names are free..."), False)
         self.browser.plan_new_items(
             server,
             library_id,
@@ -151,7 +148,7 @@ class TransferController(QObject):
                 return
             if ask and plan.replaced:
                 if not self._confirm_replace(item, plan):
-                    self.status.emit("Upload cancelled: no file was replaced.", False)
+                    self.status.emit(self.tr("Upload cancelled: no file was replaced."), False)
                     return
             elif plan.folders and not self._confirm_folders_into(item, plan):
                 return
@@ -171,15 +168,21 @@ class TransferController(QObject):
     def _confirm_replace(self, item: ItemModel, plan: DropPlan) -> bool:
         """Names the files the upload replaces (and those it adds) before it is queued."""
         replaced, added = len(plan.replaced), len(plan.added)
-        text = f"Replace {_plural(replaced, 'file')} of \u201c{item.name}\u201d" + (
-            f" and add {added}?" if added else "?"
-        )
+        if added:
+            question = self.tr(
+                "Replace %n file(s) of \u201c{item}\u201d and add {added}?", "", replaced
+            )
+        else:
+            question = self.tr("Replace %n file(s) of \u201c{item}\u201d?", "", replaced)
+        text = fmt.counted(question, replaced).format(item=item.name, added=added)
         return self.prompts.confirm_replace(
-            self._window, "Replace files", text, plan.replace_lines()
+            self._window, self.tr("Replace files"), text, plan.replace_lines()
         )
 
     def ask_upload_into(self, item: ItemModel) -> None:
-        paths = self._ask_upload_files(f"Upload into \u201c{item.name}\u201d")
+        paths = self._ask_upload_files(
+            self.tr("Upload into \u201c{item}\u201d").format(item=item.name)
+        )
         if paths:
             self.upload_into(item, paths)
 
@@ -188,7 +191,7 @@ class TransferController(QObject):
         server = self._for_library(library_id)
         if server is None or library_id is None:
             return
-        paths = self._ask_upload_files("Upload files as new items")
+        paths = self._ask_upload_files(self.tr("Upload files as new items"))
         if paths:
             self.upload_new_items(server, library_id, library_name, paths)
 
@@ -201,15 +204,17 @@ class TransferController(QObject):
     def _confirm_folders_into(self, item: ItemModel, plan: DropPlan) -> bool:
         """A dropped folder's files go into the item only once the user saw them listed."""
         files = plan.all_files
-        text = f"Upload {_plural(len(files), 'file')} into \u201c{item.name}\u201d?"
+        question = self.tr("Upload %n file(s) into \u201c{item}\u201d?", "", len(files))
+        text = fmt.counted(question, len(files)).format(item=item.name)
         lines = [f"{Path(f).parent.name}/{Path(f).name}" for f in files]
-        return self.prompts.confirm(self._window, "Upload a folder", text, lines)
+        return self.prompts.confirm(self._window, self.tr("Upload a folder"), text, lines)
 
     def _report_skipped(self, then: Callable[[DropPlan], None]) -> Callable[[DropPlan], None]:
         def planned(plan: DropPlan) -> None:
             if plan.skipped:
                 skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in plan.skipped)
-                self.status.emit(f"Skipped {skipped}", not plan.has_uploads)
+                text = self.tr("Skipped {files}").format(files=skipped)
+                self.status.emit(text, not plan.has_uploads)
             then(plan)
 
         return planned
@@ -220,9 +225,10 @@ class TransferController(QObject):
         if not plan.has_uploads:
             return
         count = len(plan.files) + len(plan.folders)
-        text = f"Create {_plural(count, 'new item')} in \u201c{library_name}\u201d?"
+        question = self.tr("Create %n new item(s) in \u201c{library}\u201d?", "", count)
+        text = fmt.counted(question, count).format(library=library_name)
         if not self._preferences().confirm_new_items or self.prompts.confirm(
-            self._window, "Upload new items", text, plan.new_item_lines()
+            self._window, self.tr("Upload new items"), text, plan.new_item_lines()
         ):
             self._add_jobs(new_item_specs(server, library_id, plan))
 
@@ -254,12 +260,14 @@ class TransferController(QObject):
             )
 
         def confirm_then_add(thumbprint: str, held: frozenset[str]) -> None:
-            what = f"\u201c{into.name}\u201d" if into is not None else ""
-            text = f"Replace {name} of {what} with the file at the URL?"
+            what = self.tr("\u201c{item}\u201d").format(item=into.name) if into is not None else ""
+            text = self.tr("Replace {file} of {item} with the file at the URL?")
+            text = text.format(file=name, item=what)
+            # the line as planning.DropPlan.replace_lines writes it (the services' words)
             if name in held and not self.prompts.confirm_replace(
-                self._window, "Replace files", text, [f"replaced: {name}"]
+                self._window, self.tr("Replace files"), text, [f"replaced: {name}"]
             ):
-                self.status.emit("Import cancelled: no file was replaced.", False)
+                self.status.emit(self.tr("Import cancelled: no file was replaced."), False)
                 return
             add(thumbprint)
 
@@ -285,9 +293,11 @@ class TransferController(QObject):
             if self.prompts.accept_source_certificate(self._window, request.url, details):
                 queue(details.sha1_colons)  # vCenter's form: "AA:BB:..."
             else:
-                self.status.emit("Import cancelled: the certificate was not accepted.", False)
+                text = self.tr("Import cancelled: the certificate was not accepted.")
+                self.status.emit(text, False)
 
-        self.status.emit(f"Reading the certificate of {request.url}...", False)
+        text = self.tr("Reading the certificate of {url}...").format(url=request.url)
+        self.status.emit(text, False)
         self.tasks.run(lambda: read_source_certificate(request.url), show, self.failed.emit)
 
     # --- downloads -------------------------------------------------------------------------
@@ -297,7 +307,10 @@ class TransferController(QObject):
         server = self._server()
         if not items or server is None:
             return
-        what = f"\u201c{items[0].name}\u201d" if len(items) == 1 else f"{len(items)} items"
+        if len(items) == 1:
+            what = self.tr("\u201c{item}\u201d").format(item=items[0].name)
+        else:
+            what = fmt.counted(self.tr("%n item(s)", "", len(items)), len(items))
         folder = self._ask_download_dir(what)
         if folder is None:
             return
@@ -316,7 +329,8 @@ class TransferController(QObject):
         server = self._server()
         if not names or server is None:
             return
-        what = f"{_plural(len(names), 'file')} of \u201c{item.name}\u201d"
+        what = fmt.counted(self.tr("%n file(s) of \u201c{item}\u201d", "", len(names)), len(names))
+        what = what.format(item=item.name)
         folder = self._ask_download_dir(what)
         if folder is None:
             return
@@ -353,7 +367,7 @@ class TransferController(QObject):
         if preferred and Path(preferred).is_dir():
             return preferred
         folder = self.prompts.ask_directory(
-            self._window, f"Download {what} to", self._dir(K_DOWNLOAD_DIR)
+            self._window, self.tr("Download {what} to").format(what=what), self._dir(K_DOWNLOAD_DIR)
         )
         if not folder:
             return None
@@ -367,5 +381,6 @@ class TransferController(QObject):
         if not specs:
             return
         self.queued.emit()
-        self.status.emit(f"Queued {_plural(len(specs), 'transfer')}", False)
+        text = fmt.counted(self.tr("Queued %n transfer(s)", "", len(specs)), len(specs))
+        self.status.emit(text, False)
         self.transfers.add(specs)

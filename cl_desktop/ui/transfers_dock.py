@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPoint, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QCoreApplication, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -97,9 +97,10 @@ class Totals:
         return self.done / self.total if self.total else 0.0
 
     def text(self) -> str:
-        parts = [f"{self.running} running"]
+        translate = QCoreApplication.translate
+        parts = [translate("TransfersDock", "%n running", "", self.running)]
         if self.waiting:
-            parts.append(f"{self.waiting} waiting")
+            parts.append(translate("TransfersDock", "%n waiting", "", self.waiting))
         if self.speed > 0:
             parts.append(fmt.speed(self.speed))
         return ", ".join(parts)
@@ -123,7 +124,8 @@ class TransfersDock(QDockWidget):
         prompts: Prompts,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__("Transfers", parent)
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Transfers"))
         self.setObjectName("transfersDock")
         self.transfers = transfers
         self.settings = settings
@@ -132,8 +134,8 @@ class TransfersDock(QDockWidget):
         self._build_queue()
         self._build_history()
         tabs = self.tabs = QTabWidget()
-        tabs.addTab(self._queue_page, "&Queue")
-        tabs.addTab(self._history_page, "&History")
+        tabs.addTab(self._queue_page, self.tr("&Queue"))
+        tabs.addTab(self._history_page, self.tr("&History"))
         self.setWidget(tabs)
         transfers.job_changed.connect(self.queue_model.update_job)
         transfers.job_removed.connect(self.queue_model.remove_job)
@@ -147,64 +149,74 @@ class TransfersDock(QDockWidget):
 
         self.cancel_action = make_action(
             self,
-            "&Cancel",
+            self.tr("&Cancel"),
             command("cancel"),
             shortcut="Del",
             icon="cancel",
-            tip="Cancel the selected transfers",
+            tip=self.tr("Cancel the selected transfers"),
         )
         self.pause_action = make_action(
             self,
-            "&Pause",
+            self.tr("&Pause"),
             command("pause"),
             icon="pause",
-            tip="Pause the selected transfers",
+            tip=self.tr("Pause the selected transfers"),
         )
         self.resume_action = make_action(
             self,
-            "Res&ume",
+            self.tr("Res&ume"),
             command("resume"),
             icon="resume",
-            tip="Resume the selected transfers",
+            tip=self.tr("Resume the selected transfers"),
         )
         self.retry_action = make_action(
             self,
-            "&Retry",
+            self.tr("&Retry"),
             command("retry"),
             shortcut="Ctrl+R",
             icon="retry",
-            tip="Run the selected failed or canceled transfers again",
+            tip=self.tr("Run the selected failed or canceled transfers again"),
         )
         self.remove_action = make_action(
             self,
-            "Re&move",
+            self.tr("Re&move"),
             command("remove"),
             shortcut="Shift+Del",
             icon="remove",
-            tip="Remove the selected finished transfers from the queue",
+            tip=self.tr("Remove the selected finished transfers from the queue"),
         )
         self.open_folder_action = make_action(
             self,
-            "&Open containing folder",
+            self.tr("&Open containing folder"),
             self.open_containing_folder,
             icon="open-folder",
-            tip="Show the local files of the selected transfer",
+            tip=self.tr("Show the local files of the selected transfer"),
         )
         self.copy_error_action = make_action(
-            self, "Copy &error", self.copy_error, icon="copy", tip="Copy the error text"
+            self,
+            self.tr("Copy &error"),
+            self.copy_error,
+            icon="copy",
+            tip=self.tr("Copy the error text"),
         )
         self.clear_done_action = make_action(
             self,
-            "Clear &completed",
+            self.tr("Clear &completed"),
             self.clear_completed,
             icon="clear-completed",
-            tip="Remove the completed transfers from the queue (they stay in the history)",
+            tip=self.tr("Remove the completed transfers from the queue (they stay in the history)"),
         )
         self.export_csv_action = make_action(
-            self, "Export history as &CSV...", lambda: self.export_history("csv"), icon="export"
+            self,
+            self.tr("Export history as &CSV..."),
+            lambda: self.export_history("csv"),
+            icon="export",
         )
         self.export_json_action = make_action(
-            self, "Export history as &JSON...", lambda: self.export_history("json"), icon="export"
+            self,
+            self.tr("Export history as &JSON..."),
+            lambda: self.export_history("json"),
+            icon="export",
         )
         self.command_actions = {
             "cancel": self.cancel_action,
@@ -325,7 +337,7 @@ class TransfersDock(QDockWidget):
         jobs = self.selected_jobs()
         folder = self.local_folder(jobs[0]) if len(jobs) == 1 else ""
         if folder and not self.prompts.open_folder(folder):
-            self.message.emit(f"Could not open {folder}", True)
+            self.message.emit(self.tr("Could not open {folder}").format(folder=folder), True)
 
     def copy_error(self) -> None:
         texts = [
@@ -339,13 +351,16 @@ class TransfersDock(QDockWidget):
     def export_history(self, fmt_name: str) -> None:
         folder = str(self.settings.value(K_EXPORT_DIR, "", str)) or str(Path.home())
         start = os.path.join(folder, f"cl-desktop-history.{fmt_name}")
-        filters = "CSV files (*.csv)" if fmt_name == "csv" else "JSON files (*.json)"
-        path = self.prompts.ask_save_file(self, "Export transfer history", start, filters)
+        filters = (
+            self.tr("CSV files (*.csv)") if fmt_name == "csv" else self.tr("JSON files (*.json)")
+        )
+        path = self.prompts.ask_save_file(self, self.tr("Export transfer history"), start, filters)
         if not path:
             return
         self.settings.setValue(K_EXPORT_DIR, os.path.dirname(path))
+        saved = self.tr("History saved to {path}")
         self.transfers.export_history(
-            path, fmt_name, lambda written: self.message.emit(f"History saved to {written}", False)
+            path, fmt_name, lambda written: self.message.emit(saved.format(path=written), False)
         )
 
     # --- totals ----------------------------------------------------------------------------

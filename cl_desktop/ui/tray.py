@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QRectF, QSize, Qt
+from PySide6.QtCore import QCoreApplication, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QAction, QIcon, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QStyle, QSystemTrayIcon
 
 from cl_desktop.services.transfers import TransferService
-from cl_desktop.transfers.jobs import JobSnapshot, JobState
+from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState
 
 from . import format as fmt
-from .queue_model import error_text
+from .queue_model import error_text, verification_label
 from .transfers_dock import Totals, TransfersDock
 
 ICON_SIZE = 64  # drawn at this size (times the screen's pixel ratio); the tray scales it
@@ -41,19 +41,30 @@ def notification_for(job: JobSnapshot, window_active: bool) -> Notification | No
     if window_active or job.state not in (JobState.DONE, JobState.FAILED):
         return None
     name = job.spec.item_name or job.spec.item_id or job.item_id or ""
-    what = str(job.spec.direction).capitalize()
+    upload = job.spec.direction is Direction.UPLOAD
+    translate = QCoreApplication.translate
     if job.state is JobState.FAILED:
-        return Notification(f"{what} failed: {name}", error_text(job), job.id, failed=True)
-    verification = f" ({job.verification})" if job.verification is not None else ""
-    return Notification(
-        f"{what} finished: {name}", f"{job.spec.title}{verification}", job.id, False
-    )
+        if upload:
+            title = translate("TrayIcon", "Upload failed: {name}")
+        else:
+            title = translate("TrayIcon", "Download failed: {name}")
+        return Notification(title.format(name=name), error_text(job), job.id, failed=True)
+    if upload:
+        title = translate("TrayIcon", "Upload finished: {name}")
+    else:
+        title = translate("TrayIcon", "Download finished: {name}")
+    message = job.spec.title
+    if job.verification is not None:
+        message = translate("TrayIcon", "{title} ({verification})").format(
+            title=job.spec.title, verification=verification_label(job.verification)
+        )
+    return Notification(title.format(name=name), message, job.id, False)
 
 
 def tooltip_for(totals: Totals, app_name: str) -> str:
     """ "2 transfers, 45%, 12 MB/s", or that there is nothing to do."""
     if not totals.active:
-        return f"{app_name}: no transfers"
+        return QCoreApplication.translate("TrayIcon", "{app}: no transfers").format(app=app_name)
     count = totals.running + totals.waiting
     parts = [fmt.counted(QApplication.translate("TrayIcon", "%Ln transfer(s)", "", count), count)]
     if totals.total:
@@ -115,11 +126,11 @@ class TrayIcon(QObject):
         self._percent: int | None = None  # drawn on the icon now
         self.icon = QSystemTrayIcon(app_icon(), self)
         self.menu = QMenu()  # no parent widget: the tray owns its menu (deleted with us)
-        self.menu.setAccessibleName("Tray menu")
-        self.show_action = self.menu.addAction("&Show window", self.show_window)
+        self.menu.setAccessibleName(self.tr("Tray menu"))
+        self.show_action = self.menu.addAction(self.tr("&Show window"), self.show_window)
         self.menu.addSeparator()
-        self.pause_all_action = self.menu.addAction("&Pause all", self.pause_all)
-        self.resume_all_action = self.menu.addAction("&Resume all", self.resume_all)
+        self.pause_all_action = self.menu.addAction(self.tr("&Pause all"), self.pause_all)
+        self.resume_all_action = self.menu.addAction(self.tr("&Resume all"), self.resume_all)
         self.menu.addSeparator()
         self.menu.addAction(quit_action)
         self.icon.setContextMenu(self.menu)
