@@ -62,8 +62,8 @@ QUEUE_WIDTHS = {
     FILE: 20,
     SIZE: 10,
     PROGRESS: 12,
-    SPEED: 11,
-    ETA: 7,
+    SPEED: 13,  # "200.0 kB/s"
+    ETA: 13,  # "3 min 05 s"
     STATE: 17,
     VERIFICATION: 12,
 }
