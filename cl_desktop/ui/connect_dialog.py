@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,15 +29,21 @@ from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
 from .colors import show_as_error
 
-DIALECTS = (
-    ("Automatic", "auto"),
-    ("/api (vSphere 7.0 and later)", "api"),
-    ("/rest (vSphere 6.5 and 6.7)", "rest"),
+# Labels are translated where shown (str(): PySide types QT_TRANSLATE_NOOP's result as object)
+DIALECTS = (  # (label, value)
+    (str(QT_TRANSLATE_NOOP("ConnectDialog", "Automatic")), "auto"),
+    (str(QT_TRANSLATE_NOOP("ConnectDialog", "/api (vSphere 7.0 and later)")), "api"),
+    (str(QT_TRANSLATE_NOOP("ConnectDialog", "/rest (vSphere 6.5 and 6.7)")), "rest"),
 )
 LIST_MAX_WIDTH = 420  # pixels of text the saved and recent lists widen to
-NO_KEYRING_NOTE = (
-    "No system keyring works on this computer: the password is kept in memory until you quit."
+NO_KEYRING_NOTE = str(
+    QT_TRANSLATE_NOOP(
+        "ConnectDialog",
+        "No system keyring works on this computer: the password is kept in memory until you quit.",
+    )
 )
+# vSphere's default administrator account: an example of a user name, the same in every language
+EXAMPLE_USER = "administrator@vsphere.local"
 
 
 class ProfileBook(Protocol):
@@ -76,40 +82,40 @@ class ConnectDialog(QDialog):
         book: ProfileBook | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Connect to vCenter")
+        self.setWindowTitle(self.tr("Connect to vCenter"))
         self._refused: tuple[str, str, str] | None = None  # set once the form is filled
         self._book = book
         self.name = QLineEdit()
-        self.name.setPlaceholderText("optional: a name for this connection")
+        self.name.setPlaceholderText(self.tr("optional: a name for this connection"))
         self.server = QLineEdit()
-        self.server.setPlaceholderText("host name, or host:port")
+        self.server.setPlaceholderText(self.tr("host name, or host:port"))
         self.username = QLineEdit()
-        self.username.setPlaceholderText("administrator@vsphere.local")
+        self.username.setPlaceholderText(EXAMPLE_USER)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.dialect = QComboBox()
         for text, value in DIALECTS:
-            self.dialect.addItem(text, value)
+            self.dialect.addItem(QCoreApplication.translate("ConnectDialog", text), value)
         self.ca_file = QLineEdit()
-        self.ca_file.setPlaceholderText("optional: PEM file of the server's CA")
+        self.ca_file.setPlaceholderText(self.tr("optional: PEM file of the server's CA"))
         for field in (self.name, self.server, self.username, self.ca_file):  # placeholders whole
             hint = field.fontMetrics().horizontalAdvance(field.placeholderText())
             field.setMinimumWidth(hint + 16)
-        self.browse = QPushButton("&Browse...")
+        self.browse = QPushButton(self.tr("&Browse..."))
         self.browse.clicked.connect(self._browse)
         ca_row = QHBoxLayout()
         ca_row.addWidget(self.ca_file)
         ca_row.addWidget(self.browse)
-        self.remember = QCheckBox("Re&member the password")
-        self.connect_on_start = QCheckBox("Connect on s&tart")
+        self.remember = QCheckBox(self.tr("Re&member the password"))
+        self.connect_on_start = QCheckBox(self.tr("Connect on s&tart"))
 
         form = QFormLayout()
-        form.addRow("&Name:", self.name)
-        form.addRow("&Server:", self.server)
-        form.addRow("&User:", self.username)
-        form.addRow("&Password:", self.password)
-        form.addRow("Pr&otocol:", self.dialect)
-        ca_label = QLabel("C&A file:")
+        form.addRow(self.tr("&Name:"), self.name)
+        form.addRow(self.tr("&Server:"), self.server)
+        form.addRow(self.tr("&User:"), self.username)
+        form.addRow(self.tr("&Password:"), self.password)
+        form.addRow(self.tr("Pr&otocol:"), self.dialect)
+        ca_label = QLabel(self.tr("C&A file:"))
         ca_label.setBuddy(self.ca_file)  # a row of a layout gets no buddy by itself
         form.addRow(ca_label, ca_row)
         form.addRow("", self.remember)
@@ -119,7 +125,7 @@ class ConnectDialog(QDialog):
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setWordWrap(True)
         show_as_error(self.error_label, True)
-        self.keyring_note = QLabel(NO_KEYRING_NOTE)
+        self.keyring_note = QLabel(QCoreApplication.translate("ConnectDialog", NO_KEYRING_NOTE))
         self.keyring_note.setTextFormat(Qt.TextFormat.PlainText)
         self.keyring_note.setWordWrap(True)
         self.keyring_note.setVisible(book is not None and not book.keyring_available)
@@ -136,18 +142,18 @@ class ConnectDialog(QDialog):
 
         self.profile_list = QListWidget()
         self.recent_list = QListWidget()
-        self.new_button = QPushButton("Ne&w")
-        self.remove_button = QPushButton("&Remove")
-        self.forget_button = QPushButton("&Forget password")
+        self.new_button = QPushButton(self.tr("Ne&w"))
+        self.remove_button = QPushButton(self.tr("&Remove"))
+        self.forget_button = QPushButton(self.tr("&Forget password"))
         self.new_button.clicked.connect(self._new)
         self.remove_button.clicked.connect(self._remove)
         self.forget_button.clicked.connect(self._forget_password)
         self.profile_list.currentItemChanged.connect(self._profile_picked)
         self.recent_list.itemClicked.connect(self._recent_picked)
         left = QVBoxLayout()
-        saved_label = QLabel("Saved connect&ions:")
+        saved_label = QLabel(self.tr("Saved connect&ions:"))
         saved_label.setBuddy(self.profile_list)
-        recent_label = QLabel("Rec&ent servers:")
+        recent_label = QLabel(self.tr("Rec&ent servers:"))
         recent_label.setBuddy(self.recent_list)
         left.addWidget(saved_label)
         left.addWidget(self.profile_list, 2)
@@ -167,9 +173,11 @@ class ConnectDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.connect_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.connect_button.setText("&Connect")
-        self.save_button = self.buttons.addButton("Sa&ve", QDialogButtonBox.ButtonRole.ActionRole)
-        self.save_button.setToolTip("Save the connection without connecting")
+        self.connect_button.setText(self.tr("&Connect"))
+        self.save_button = self.buttons.addButton(
+            self.tr("Sa&ve"), QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.save_button.setToolTip(self.tr("Save the connection without connecting"))
         self.save_button.clicked.connect(self._save)
         self.save_button.setVisible(book is not None)
         self.buttons.accepted.connect(self.accept)
@@ -205,13 +213,19 @@ class ConnectDialog(QDialog):
         self.profile_list.blockSignals(True)
         self.profile_list.clear()
         for profile in self._book.profiles():
-            item = QListWidgetItem(f"{profile.name} ({profile.user} on {profile.server})")
+            item = QListWidgetItem(
+                self.tr("{name} ({user} on {server})").format(
+                    name=profile.name, user=profile.user, server=profile.server
+                )
+            )
             item.setData(Qt.ItemDataRole.UserRole, profile)
             self.profile_list.addItem(item)
         self.profile_list.blockSignals(False)
         self.recent_list.clear()
         for recent in self._book.recent_servers():
-            item = QListWidgetItem(f"{recent.user} on {recent.server}")
+            item = QListWidgetItem(
+                self.tr("{user} on {server}").format(user=recent.user, server=recent.server)
+            )
             item.setData(Qt.ItemDataRole.UserRole, recent)
             self.recent_list.addItem(item)
         self._fit_lists()
@@ -282,7 +296,11 @@ class ConnectDialog(QDialog):
         self._book.remove_profile(profile.name)
         self._fill_lists()
         self._new()
-        self._say(f"The connection {profile.name} and its stored password were removed.")
+        self._say(
+            self.tr("The connection {name} and its stored password were removed.").format(
+                name=profile.name
+            )
+        )
 
     def _forget_password(self) -> None:
         server, user = self.server.text().strip(), self.username.text().strip()
@@ -291,7 +309,11 @@ class ConnectDialog(QDialog):
         self._book.forget_password(server, user)
         self.password.clear()
         self.remember.setChecked(False)
-        self._say(f"The stored password of {user} on {server} was forgotten.")
+        self._say(
+            self.tr("The stored password of {user} on {server} was forgotten.").format(
+                user=user, server=server
+            )
+        )
         self.password.setFocus()
 
     def _save(self) -> None:
@@ -302,7 +324,11 @@ class ConnectDialog(QDialog):
         self._fill_lists()
         self._select_profile(profile.name)
         self.name.setText(profile.name)
-        self._say(f"The connection {profile.name} was saved (without its password).")
+        self._say(
+            self.tr("The connection {name} was saved (without its password).").format(
+                name=profile.name
+            )
+        )
 
     def _say(self, text: str) -> None:
         self.status.setText(text)
@@ -318,14 +344,17 @@ class ConnectDialog(QDialog):
         resend = self._refused is not None and self._credentials() == self._refused
         self.connect_button.setEnabled(self._complete() and not resend)
         self.connect_button.setToolTip(
-            "This password was just refused; change it to try again" if resend else ""
+            self.tr("This password was just refused; change it to try again") if resend else ""
         )
         self.save_button.setEnabled(self._complete())
         self.remove_button.setEnabled(self._current_profile() is not None)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "CA certificate", "", "PEM certificates (*.pem *.crt);;All files (*)"
+            self,
+            self.tr("CA certificate"),
+            "",
+            self.tr("PEM certificates (*.pem *.crt);;All files (*)"),
         )
         if path:
             self.ca_file.setText(path)

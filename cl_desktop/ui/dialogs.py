@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QCoreApplication, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -40,7 +40,8 @@ def listing(lines: Sequence[str]) -> str:
     """Up to MAX_LISTED lines, then '... and n more'."""
     shown = list(lines[:MAX_LISTED])
     if len(lines) > MAX_LISTED:
-        shown.append(f"... and {len(lines) - MAX_LISTED} more")
+        more = len(lines) - MAX_LISTED
+        shown.append(QCoreApplication.translate("dialogs", "... and %n more", "", more))
     return "\n".join(shown)
 
 
@@ -61,9 +62,13 @@ def _listing_box(
     if len(lines) > MAX_LISTED:
         box.setDetailedText("\n".join(lines))
     box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
-    box.button(QMessageBox.StandardButton.Ok).setText(
-        ok_text or ("Delete" if destructive else "Upload")
-    )
+    if not ok_text:
+        ok_text = (
+            QCoreApplication.translate("dialogs", "Delete")
+            if destructive
+            else QCoreApplication.translate("dialogs", "Upload")
+        )
+    box.button(QMessageBox.StandardButton.Ok).setText(ok_text)
     if destructive:
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     return box.exec() == QMessageBox.StandardButton.Ok
@@ -79,7 +84,8 @@ def confirm_delete(parent: QWidget | None, title: str, text: str, lines: Sequenc
 
 def confirm_replace(parent: QWidget | None, title: str, text: str, lines: Sequence[str]) -> bool:
     """Files of an item about to be overwritten: says Replace, Cancel the default."""
-    return _listing_box(parent, title, text, lines, destructive=True, ok_text="Replace")
+    replace = QCoreApplication.translate("dialogs", "Replace")
+    return _listing_box(parent, title, text, lines, destructive=True, ok_text=replace)
 
 
 @dataclass(frozen=True)
@@ -108,13 +114,17 @@ class NameDialog(QDialog):
         self.description = QLineEdit(description)
         self.datastore = QComboBox()
         form = QFormLayout()
-        form.addRow("&Name:", self.name)
-        form.addRow("&Description:", self.description)
+        form.addRow(self.tr("&Name:"), self.name)
+        form.addRow(self.tr("&Description:"), self.description)
         if datastores:
             for store in datastores:
-                free = f" ({store.free_space / 2**30:,.1f} GiB free)" if store.free_space else ""
-                self.datastore.addItem(f"{store.name or store.datastore}{free}", store.datastore)
-            form.addRow("Data&store:", self.datastore)
+                shown = store.name or store.datastore
+                if store.free_space:
+                    shown = self.tr("{name} ({size} GiB free)").format(
+                        name=shown, size=f"{store.free_space / 2**30:,.1f}"
+                    )
+                self.datastore.addItem(shown, store.datastore)
+            form.addRow(self.tr("Data&store:"), self.datastore)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         self.buttons = QDialogButtonBox(
@@ -154,7 +164,11 @@ def show_error(parent: QWidget | None, error: ErrorInfo) -> None:
     icon = QMessageBox.Icon.Critical if error.kind is ErrorKind.BUG else QMessageBox.Icon.Warning
     box = QMessageBox(icon, error.title, error.message, parent=parent)
     if error.kind is ErrorKind.LOCAL:  # not the server's doing: say where to look
-        box.setInformativeText("This is a problem on this computer, not on the server.")
+        box.setInformativeText(
+            QCoreApplication.translate(
+                "dialogs", "This is a problem on this computer, not on the server."
+            )
+        )
     if error.details:
         box.setDetailedText(error.details)
     box.exec()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -38,23 +39,32 @@ class DownloadQuestion:
     initial: DownloadChoice
 
 
-EXISTING_LABELS = (
-    (Existing.KEEP_BOTH, "&Keep both (the new copy gets a number)"),
-    (Existing.OVERWRITE, "&Overwrite"),
-    (Existing.SKIP, "&Skip"),
+EXISTING_LABELS = (  # translated where shown
+    (
+        Existing.KEEP_BOTH,
+        str(QT_TRANSLATE_NOOP("DownloadOptionsDialog", "&Keep both (the new copy gets a number)")),
+    ),
+    (Existing.OVERWRITE, str(QT_TRANSLATE_NOOP("DownloadOptionsDialog", "&Overwrite"))),
+    (Existing.SKIP, str(QT_TRANSLATE_NOOP("DownloadOptionsDialog", "&Skip"))),
 )
 
 
 class DownloadOptionsDialog(QDialog):
     def __init__(self, parent: QWidget | None, question: DownloadQuestion) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Download")
+        self.setWindowTitle(self.tr("Download"))
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Download {question.what} to {question.folder}"))
-        self.loose = QRadioButton("&Loose files (.ovf and disks)")
-        self.ova = QRadioButton("One .&ova file")
+        layout.addWidget(
+            QLabel(
+                self.tr("Download {what} to {folder}").format(
+                    what=question.what, folder=question.folder
+                )
+            )
+        )
+        self.loose = QRadioButton(self.tr("&Loose files (.ovf and disks)"))
+        self.ova = QRadioButton(self.tr("One .&ova file"))
         if question.offer_ova:
-            box = QGroupBox("Save the OVF template as")
+            box = QGroupBox(self.tr("Save the OVF template as"))
             inner = QVBoxLayout(box)
             for button in (self.loose, self.ova):
                 inner.addWidget(button)
@@ -62,12 +72,12 @@ class DownloadOptionsDialog(QDialog):
         (self.ova if question.initial.as_ova else self.loose).setChecked(True)
         self.existing = QButtonGroup(self)
         if question.exists:
-            box = QGroupBox("Already in the folder")
+            box = QGroupBox(self.tr("Already in the folder"))
             inner = QVBoxLayout(box)
             shown = ", ".join(question.exists[:6]) + (", ..." if len(question.exists) > 6 else "")
             inner.addWidget(QLabel(shown))
             for policy, label in EXISTING_LABELS:
-                button = QRadioButton(label)
+                button = QRadioButton(QCoreApplication.translate("DownloadOptionsDialog", label))
                 button.setProperty("policy", policy.value)
                 button.setChecked(policy is question.initial.existing)
                 self.existing.addButton(button)
@@ -76,7 +86,7 @@ class DownloadOptionsDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Download")
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Download"))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

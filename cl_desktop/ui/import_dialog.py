@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -22,7 +23,8 @@ from cl_desktop.services.sources import source_file_name, suggested_item_name
 
 from .trust_dialog import _details_rows, _text
 
-ACCEPT_BUTTON = "Import with this certificate"
+# translated where shown (str(): PySide types QT_TRANSLATE_NOOP's result as object)
+ACCEPT_BUTTON = str(QT_TRANSLATE_NOOP("SourceCertificateDialog", "Import with this certificate"))
 
 
 @dataclass(frozen=True)
@@ -44,20 +46,24 @@ class ImportRequest:
 class ImportUrlDialog(QDialog):
     def __init__(self, parent: QWidget | None, target: ImportTarget) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Import from URL")
+        self.setWindowTitle(self.tr("Import from URL"))
         self.url = QLineEdit(target.hint_url)
         self.url.setObjectName("importUrl")
-        self.url.setPlaceholderText("https://server/path/file.iso or .../template.ovf")
+        self.url.setPlaceholderText(self.tr("https://server/path/file.iso or .../template.ovf"))
         # room for a whole typical URL: a cut one hides the part that names the file
         self.url.setMinimumWidth(self.url.fontMetrics().horizontalAdvance("x" * 60))
-        self.new_item = QRadioButton(f"A &new item in \u201c{target.library_name}\u201d named:")
+        self.new_item = QRadioButton(
+            self.tr("A &new item in \u201c{library}\u201d named:").format(
+                library=target.library_name
+            )
+        )
         self.name = QLineEdit(suggested_item_name(target.hint_url))
         self.name.setObjectName("importName")
-        self.name.setAccessibleName("Name of the new item")  # it sits under a radio button
+        self.name.setAccessibleName(self.tr("Name of the new item"))  # it sits under a radio button
         self.into_item = QRadioButton(
-            f"The &selected item \u201c{target.item_name}\u201d"
+            self.tr("The &selected item \u201c{item}\u201d").format(item=target.item_name)
             if target.item_name
-            else "The selected item (none is selected)"
+            else self.tr("The selected item (none is selected)")
         )
         self.into_item.setEnabled(target.item_name is not None)
         group = QButtonGroup(self)
@@ -66,25 +72,29 @@ class ImportUrlDialog(QDialog):
         self.new_item.setChecked(True)
         self._named_by_user = False
         form = QFormLayout()
-        form.addRow("&URL:", self.url)
+        form.addRow(self.tr("&URL:"), self.url)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(
             _text(
-                "The server downloads the file itself (an .ovf brings the files it names), "
-                "so the URL must be reachable from vCenter."
+                self.tr(
+                    "The server downloads the file itself (an .ovf brings the files it names), "
+                    "so the URL must be reachable from vCenter."
+                )
             )
         )
         if target.hint_url:
-            layout.addWidget(_text("Demo: the URL above is served by this app on this computer."))
-        layout.addWidget(QLabel("Import into:"))
+            layout.addWidget(
+                _text(self.tr("Demo: the URL above is served by this app on this computer."))
+            )
+        layout.addWidget(QLabel(self.tr("Import into:")))
         layout.addWidget(self.new_item)
         layout.addWidget(self.name)
         layout.addWidget(self.into_item)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Import")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("&Import"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -129,13 +139,17 @@ class SourceCertificateDialog(QDialog):
 
     def __init__(self, parent: QWidget | None, url: str, details: CertificateDetails) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Certificate of the source")
+        self.setWindowTitle(self.tr("Certificate of the source"))
         layout = QVBoxLayout(self)
-        layout.addWidget(_text(f"The source {url} presents this certificate.", bold=True))
+        layout.addWidget(
+            _text(self.tr("The source {url} presents this certificate.").format(url=url), bold=True)
+        )
         layout.addWidget(
             _text(
-                "The server will import only from a source presenting exactly this "
-                "certificate. Compare its fingerprints with the ones its owner gives you."
+                self.tr(
+                    "The server will import only from a source presenting exactly this "
+                    "certificate. Compare its fingerprints with the ones its owner gives you."
+                )
             )
         )
         form = QFormLayout()
@@ -143,7 +157,8 @@ class SourceCertificateDialog(QDialog):
         layout.addLayout(form)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.accept_button = buttons.addButton(
-            ACCEPT_BUTTON, QDialogButtonBox.ButtonRole.AcceptRole
+            QCoreApplication.translate("SourceCertificateDialog", ACCEPT_BUTTON),
+            QDialogButtonBox.ButtonRole.AcceptRole,
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

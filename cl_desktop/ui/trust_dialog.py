@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
@@ -29,8 +29,11 @@ from cl_desktop.services.connections import CertificateChange, CertificateDetail
 
 from .colors import show_as_error
 
-TRUST_BUTTON = "Trust this certificate for this server"
-REPLACE_BUTTON = "Replace the trusted certificate..."
+# translated where shown (str(): PySide types QT_TRANSLATE_NOOP's result as object)
+TRUST_BUTTON = str(QT_TRANSLATE_NOOP("TrustDialog", "Trust this certificate for this server"))
+REPLACE_BUTTON = str(
+    QT_TRANSLATE_NOOP("CertificateChangedDialog", "Replace the trusted certificate...")
+)
 
 
 def _fingerprint(colon_hex: str) -> str:
@@ -75,13 +78,17 @@ def _text(text: str, *, bold: bool = False, error: bool = False) -> QLabel:
 
 
 def _details_rows(form: QFormLayout, details: CertificateDetails) -> None:
-    form.addRow("Subject:", _value(details.subject))
-    form.addRow("Issuer:", _value(details.issuer))
-    form.addRow("Alternative names:", _value(", ".join(details.subject_alt_names) or "none"))
-    form.addRow("Valid from:", _value(_day(details.not_before)))
-    form.addRow("Valid until:", _value(_day(details.not_after)))
-    form.addRow("SHA-256:", _value(_fingerprint(details.sha256_colons), True))
-    form.addRow("SHA-1:", _value(details.sha1_colons, True))
+    """The certificate's rows, in TrustDialog's words (SourceCertificateDialog shows them too)."""
+    translate = QCoreApplication.translate
+    names = ", ".join(details.subject_alt_names) or translate("TrustDialog", "none")
+    form.addRow(translate("TrustDialog", "Subject:"), _value(details.subject))
+    form.addRow(translate("TrustDialog", "Issuer:"), _value(details.issuer))
+    form.addRow(translate("TrustDialog", "Alternative names:"), _value(names))
+    form.addRow(translate("TrustDialog", "Valid from:"), _value(_day(details.not_before)))
+    form.addRow(translate("TrustDialog", "Valid until:"), _value(_day(details.not_after)))
+    sha256 = _value(_fingerprint(details.sha256_colons), True)
+    form.addRow(translate("TrustDialog", "SHA-256:"), sha256)
+    form.addRow(translate("TrustDialog", "SHA-1:"), _value(details.sha1_colons, True))
 
 
 def host_of(request: LoginRequest) -> str:
@@ -101,23 +108,31 @@ class TrustDialog(QDialog):
         now: datetime | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Untrusted certificate")
+        self.setWindowTitle(self.tr("Untrusted certificate"))
         layout = QVBoxLayout(self)
-        layout.addWidget(_text(f"This computer does not trust the certificate of {host}.",
-                               bold=True))  # fmt: skip
         layout.addWidget(
             _text(
-                "vCenter usually signs its certificate with its own certificate authority "
-                "(VMCA). Compare the fingerprints below with the ones vCenter shows under "
-                "Administration, Certificates, before you trust it. It is then trusted for "
-                "this server only, by this app and by cl-transfer."
+                self.tr("This computer does not trust the certificate of {host}.").format(
+                    host=host
+                ),
+                bold=True,
+            )
+        )
+        layout.addWidget(
+            _text(
+                self.tr(
+                    "vCenter usually signs its certificate with its own certificate authority "
+                    "(VMCA). Compare the fingerprints below with the ones vCenter shows under "
+                    "Administration, Certificates, before you trust it. It is then trusted for "
+                    "this server only, by this app and by cl-transfer."
+                )
             )
         )
         self.problem_labels = [
             _text(problem.text, error=True) for problem in details.problems(host, now)
         ]
         if details.self_signed:
-            self.problem_labels.append(_text("The certificate is self-signed."))
+            self.problem_labels.append(_text(self.tr("The certificate is self-signed.")))
         for label in self.problem_labels:
             layout.addWidget(label)
         form = QFormLayout()
@@ -125,7 +140,8 @@ class TrustDialog(QDialog):
         layout.addLayout(form)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.trust_button = self.buttons.addButton(
-            TRUST_BUTTON, QDialogButtonBox.ButtonRole.AcceptRole
+            QCoreApplication.translate("TrustDialog", TRUST_BUTTON),
+            QDialogButtonBox.ButtonRole.AcceptRole,
         )
         self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button.setDefault(True)  # Enter never trusts by accident
@@ -135,18 +151,27 @@ class TrustDialog(QDialog):
 
 
 def confirm_replace(parent: QWidget | None, where: str, new_sha256: str) -> bool:
+    """The second question of CertificateChangedDialog (its context for translation)."""
+    translate = QCoreApplication.translate
     box = QMessageBox(
         QMessageBox.Icon.Warning,
-        "Replace the trusted certificate",
-        f"Replace the trusted certificate of {where}?",
+        translate("CertificateChangedDialog", "Replace the trusted certificate"),
+        translate("CertificateChangedDialog", "Replace the trusted certificate of {where}?").format(
+            where=where
+        ),
         parent=parent,
     )
     box.setInformativeText(
-        "Do this only after the server's administrator confirmed that the server now "
-        f"presents the certificate with SHA-256\n{new_sha256}"
+        translate(
+            "CertificateChangedDialog",
+            "Do this only after the server's administrator confirmed that the server now "
+            "presents the certificate with SHA-256\n{sha256}",
+        ).format(sha256=new_sha256)
     )
     box.setStandardButtons(QMessageBox.StandardButton.Cancel)
-    replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+    replace = box.addButton(
+        translate("CertificateChangedDialog", "Replace"), QMessageBox.ButtonRole.DestructiveRole
+    )
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     return box.clickedButton() is replace
@@ -162,13 +187,15 @@ class CertificateChangedDialog(QDialog):
         confirm: Callable[[QWidget | None, str, str], bool] = confirm_replace,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Certificate changed")
+        self.setWindowTitle(self.tr("Certificate changed"))
         self._change = change
         self._confirm = confirm
         self.where = f"{change.host}:{change.port}"
         layout = QVBoxLayout(self)
         heading = _text(
-            f"WARNING: the certificate of {self.where} has changed!", bold=True, error=True
+            self.tr("WARNING: the certificate of {server} has changed!").format(server=self.where),
+            bold=True,
+            error=True,
         )
         font = QFont(heading.font())
         font.setPointSizeF(font.pointSizeF() * 1.3)
@@ -176,27 +203,38 @@ class CertificateChangedDialog(QDialog):
         layout.addWidget(heading)
         layout.addWidget(
             _text(
-                "Someone could be intercepting the connection (a man-in-the-middle attack), "
-                "or the server's certificate was renewed. Nothing was sent to the server. "
-                "Ask the server's administrator whether the new fingerprint is right before "
-                "you replace the trusted certificate."
+                self.tr(
+                    "Someone could be intercepting the connection (a man-in-the-middle attack), "
+                    "or the server's certificate was renewed. Nothing was sent to the server. "
+                    "Ask the server's administrator whether the new fingerprint is right before "
+                    "you replace the trusted certificate."
+                )
             )
         )
         form = QFormLayout()
-        form.addRow("Trusted SHA-256:", _value(_fingerprint(change.old_sha256_colons), True))
-        form.addRow("Trusted on:", _value(_day(change.trusted_at) or "unknown"))
-        form.addRow("Presented SHA-256:", _value(_fingerprint(change.new_sha256_colons), True))
+        trusted_on = _day(change.trusted_at) or self.tr("unknown")
+        form.addRow(
+            self.tr("Trusted SHA-256:"), _value(_fingerprint(change.old_sha256_colons), True)
+        )
+        form.addRow(self.tr("Trusted on:"), _value(trusted_on))
+        form.addRow(
+            self.tr("Presented SHA-256:"), _value(_fingerprint(change.new_sha256_colons), True)
+        )
         if change.presented is not None:
             presented = change.presented
-            form.addRow("Presented SHA-1:", _value(presented.sha1_colons, True))
-            form.addRow("Subject:", _value(presented.subject))
-            form.addRow("Issuer:", _value(presented.issuer))
-            form.addRow("Valid:", _value(f"{_day(presented.not_before)} to "
-                                         f"{_day(presented.not_after)}"))  # fmt: skip
+            valid = self.tr("{start} to {end}").format(
+                start=_day(presented.not_before), end=_day(presented.not_after)
+            )
+            form.addRow(self.tr("Presented SHA-1:"), _value(presented.sha1_colons, True))
+            form.addRow(self.tr("Subject:"), _value(presented.subject))
+            form.addRow(self.tr("Issuer:"), _value(presented.issuer))
+            form.addRow(self.tr("Valid:"), _value(valid))
         layout.addLayout(form)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        self.replace_button = QPushButton(REPLACE_BUTTON)
+        self.replace_button = QPushButton(
+            QCoreApplication.translate("CertificateChangedDialog", REPLACE_BUTTON)
+        )
         self.replace_button.setAutoDefault(False)
         self.buttons.addButton(self.replace_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.cancel_button.setDefault(True)

@@ -40,23 +40,30 @@ class WarningsDialog(QDialog):
 
     def __init__(self, parent: QWidget | None, title: str, decision: WarningDecision) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Signed template: check its certificate")
+        self.setWindowTitle(self.tr("Signed template: check its certificate"))
         self.setMinimumWidth(520)
         layout = QVBoxLayout(self)
         layout.addWidget(
             _label(
-                f"The server raised warnings about the signature of {title}. Ignore a warning "
-                "only if you trust where the package comes from."
+                self.tr(
+                    "The server raised warnings about the signature of {title}. Ignore a warning "
+                    "only if you trust where the package comes from."
+                ).format(title=title)
             )
         )
-        certificate = QGroupBox("Signing certificate")
+        certificate = QGroupBox(self.tr("Signing certificate"))
         form = QFormLayout(certificate)
-        form.addRow("Subject:", _label(decision.subject or "not given by the server"))
-        form.addRow("Issuer:", _label(decision.issuer or "not given by the server"))
+        not_given = self.tr("not given by the server")
+        form.addRow(self.tr("Subject:"), _label(decision.subject or not_given))
+        form.addRow(self.tr("Issuer:"), _label(decision.issuer or not_given))
         if decision.valid_from or decision.valid_until:
-            form.addRow("Valid:", _label(f"{decision.valid_from} to {decision.valid_until}"))
+            valid = self.tr("{start} to {end}").format(
+                start=decision.valid_from, end=decision.valid_until
+            )
+            form.addRow(self.tr("Valid:"), _label(valid))
         if decision.self_signed is not None:
-            form.addRow("Self-signed:", _label("yes" if decision.self_signed else "no"))
+            self_signed = self.tr("yes") if decision.self_signed else self.tr("no")
+            form.addRow(self.tr("Self-signed:"), _label(self_signed))
         layout.addWidget(certificate)
         self.boxes: dict[str, QCheckBox] = {}
         for warning in decision.warnings:
@@ -65,8 +72,8 @@ class WarningsDialog(QDialog):
             inner = QVBoxLayout(group)
             if warning.message:
                 inner.addWidget(_label(warning.message))
-            box = QCheckBox("Ignore this warning")
-            box.setAccessibleName(f"Ignore: {words}")
+            box = QCheckBox(self.tr("Ignore this warning"))
+            box.setAccessibleName(self.tr("Ignore: {warning}").format(warning=words))
             box.toggled.connect(self._update)
             inner.addWidget(box)
             self.boxes[warning.type] = box
@@ -75,10 +82,10 @@ class WarningsDialog(QDialog):
         layout.addWidget(self.outcome)
         self.buttons = QDialogButtonBox()
         self.continue_button = self.buttons.addButton(
-            "Continue", QDialogButtonBox.ButtonRole.AcceptRole
+            self.tr("Continue"), QDialogButtonBox.ButtonRole.AcceptRole
         )
         self.cancel_button = self.buttons.addButton(
-            "Cancel upload", QDialogButtonBox.ButtonRole.RejectRole
+            self.tr("Cancel upload"), QDialogButtonBox.ButtonRole.RejectRole
         )
         self.cancel_button.setDefault(True)
         self.buttons.accepted.connect(self.accept)
@@ -98,10 +105,16 @@ class WarningsDialog(QDialog):
     def _update(self) -> None:
         left = [t for t, box in self.boxes.items() if not box.isChecked()]
         if not left:
-            self.outcome.setText("Continue completes the upload with these warnings ignored.")
+            self.outcome.setText(
+                self.tr("Continue completes the upload with these warnings ignored.")
+            )
         else:
             named = "; ".join(warning_words(t) for t in left)
-            self.outcome.setText(f"Continue makes the upload fail, since not ignored: {named}.")
+            self.outcome.setText(
+                self.tr("Continue makes the upload fail, since not ignored: {warnings}.").format(
+                    warnings=named
+                )
+            )
 
     def answer(self) -> frozenset[str]:
         return frozenset(t for t, box in self.boxes.items() if box.isChecked())
