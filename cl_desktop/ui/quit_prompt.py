@@ -19,6 +19,8 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QStatusBar, QWid
 from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import JobSnapshot, JobState
 
+from .format import counted
+
 UNFINISHED = (JobState.RUNNING, JobState.QUEUED)
 
 
@@ -28,29 +30,47 @@ class QuitChoice(Enum):
     CANCEL = "cancel"  # do not quit
 
 
-def _count(running: int, queued: int) -> str:
-    parts = []
+def _question(running: int, queued: int) -> str:
+    """'2 transfers running and 1 waiting. Quit anyway?': whole sentences, the count of
+    running transfers the plural one (the waiting count, beside it, stays a number)."""
+    if running and queued:
+        text = QCoreApplication.translate(
+            "QuitGuard", "%n transfer(s) running and {queued} waiting. Quit anyway?", "", running
+        )
+        return counted(text, running).format(queued=queued)
     if running:
-        parts.append(f"{running} transfer{'s' * (running != 1)} running")
-    if queued:
-        parts.append(f"{queued} waiting")
-    return " and ".join(parts)
+        return counted(
+            QCoreApplication.translate(
+                "QuitGuard", "%n transfer(s) running. Quit anyway?", "", running
+            ),
+            running,
+        )
+    return QCoreApplication.translate("QuitGuard", "%n waiting. Quit anyway?", "", queued)
 
 
 def ask_quit(parent: QWidget | None, running: int, queued: int) -> QuitChoice:
     """The question, with Cancel the default (Escape) answer."""
     box = QMessageBox(
         QMessageBox.Icon.Question,
-        "Quit cl_desktop",
-        f"{_count(running, queued).capitalize()}. Quit anyway?",
+        QCoreApplication.translate("QuitGuard", "Quit cl_desktop"),
+        _question(running, queued),
         parent=parent,
     )
     box.setInformativeText(
-        "Paused transfers continue the next time cl_desktop starts. "
-        "Or keep the window open until they have finished, and quit then."
+        QCoreApplication.translate(
+            "QuitGuard",
+            "Paused transfers continue the next time cl_desktop starts. "
+            "Or keep the window open until they have finished, and quit then.",
+        )
     )
-    pause = box.addButton("&Pause and quit", QMessageBox.ButtonRole.AcceptRole)
-    wait = box.addButton("Quit when &finished", QMessageBox.ButtonRole.ActionRole)
+    pause = box.addButton(
+        QCoreApplication.translate("QuitGuard", "&Pause and quit"),
+        QMessageBox.ButtonRole.AcceptRole,
+    )
+    wait = box.addButton(
+        QCoreApplication.translate("QuitGuard", "Quit when &finished"),
+        QMessageBox.ButtonRole.ActionRole,
+    )
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel)
     box.setEscapeButton(cancel)
@@ -81,10 +101,10 @@ class QuitGuard(QObject):
         self._confirm = confirm  # the "confirm quit" preference
         self._leaving = False
         self.waiting = False  # "Quit when finished" was chosen and not taken back
-        self.label = QLabel("Quits when the transfers have finished")
+        self.label = QLabel(self.tr("Quits when the transfers have finished"))
         self.label.setObjectName("quitWhenFinished")
-        self.stay_button = QPushButton("&Don't quit")
-        self.stay_button.setAccessibleName("Don't quit when the transfers have finished")
+        self.stay_button = QPushButton(self.tr("&Don't quit"))
+        self.stay_button.setAccessibleName(self.tr("Don't quit when the transfers have finished"))
         self.stay_button.clicked.connect(self.stay)
         status_bar.addPermanentWidget(self.label)
         status_bar.addPermanentWidget(self.stay_button)
