@@ -29,11 +29,12 @@ from PySide6.QtWidgets import (
 
 from cl_desktop.preferences import LOG_LEVELS, Preferences
 
-# shown translated (context SettingsDialog); the keys are the stored levels
+# translated where shown; the keys are the stored levels (str(): PySide types
+# QT_TRANSLATE_NOOP's result as object)
 LEVEL_NAMES = {
-    "DEBUG": QT_TRANSLATE_NOOP("SettingsDialog", "Debug (everything)"),
-    "INFO": QT_TRANSLATE_NOOP("SettingsDialog", "Info"),
-    "WARNING": QT_TRANSLATE_NOOP("SettingsDialog", "Warnings only"),
+    "DEBUG": str(QT_TRANSLATE_NOOP("SettingsDialog", "Debug (everything)")),
+    "INFO": str(QT_TRANSLATE_NOOP("SettingsDialog", "Info")),
+    "WARNING": str(QT_TRANSLATE_NOOP("SettingsDialog", "Warnings only")),
 }
 
 
