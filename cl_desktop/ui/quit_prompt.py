@@ -30,55 +30,48 @@ class QuitChoice(Enum):
     CANCEL = "cancel"  # do not quit
 
 
-def _question(running: int, queued: int) -> str:
-    """'2 transfers running and 1 waiting. Quit anyway?': whole sentences, the count of
-    running transfers the plural one (the waiting count, beside it, stays a number)."""
-    if running and queued:
-        text = QCoreApplication.translate(
-            "QuitGuard", "%n transfer(s) running and {queued} waiting. Quit anyway?", "", running
+class QuitQuestion(QMessageBox):
+    """The question, with Cancel the default (Escape) answer. A class for its texts: lupdate
+    takes a count for a plural only in self.tr(), not in QCoreApplication.translate()."""
+
+    def __init__(self, parent: QWidget | None, running: int, queued: int) -> None:
+        super().__init__(parent)
+        self.setIcon(QMessageBox.Icon.Question)
+        self.setWindowTitle(self.tr("Quit cl_desktop"))
+        self.setText(self._question(running, queued))
+        self.setInformativeText(
+            self.tr(
+                "Paused transfers continue the next time cl_desktop starts. "
+                "Or keep the window open until they have finished, and quit then."
+            )
         )
-        return counted(text, running).format(queued=queued)
-    if running:
-        return counted(
-            QCoreApplication.translate(
-                "QuitGuard", "%n transfer(s) running. Quit anyway?", "", running
-            ),
-            running,
+        self.pause = self.addButton(self.tr("&Pause and quit"), QMessageBox.ButtonRole.AcceptRole)
+        self.wait = self.addButton(
+            self.tr("Quit when &finished"), QMessageBox.ButtonRole.ActionRole
         )
-    return QCoreApplication.translate("QuitGuard", "%n waiting. Quit anyway?", "", queued)
+        cancel = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(cancel)
+        self.setEscapeButton(cancel)
+
+    def _question(self, running: int, queued: int) -> str:
+        """'2 transfers running and 1 waiting. Quit anyway?': whole sentences, the count of
+        running transfers the plural one (the waiting count, beside it, stays a number)."""
+        if running and queued:
+            text = self.tr("%n transfer(s) running and {queued} waiting. Quit anyway?", "", running)
+            return counted(text, running).format(queued=queued)
+        if running:
+            return counted(self.tr("%n transfer(s) running. Quit anyway?", "", running), running)
+        return self.tr("%n waiting. Quit anyway?", "", queued)
 
 
 def ask_quit(parent: QWidget | None, running: int, queued: int) -> QuitChoice:
-    """The question, with Cancel the default (Escape) answer."""
-    box = QMessageBox(
-        QMessageBox.Icon.Question,
-        QCoreApplication.translate("QuitGuard", "Quit cl_desktop"),
-        _question(running, queued),
-        parent=parent,
-    )
-    box.setInformativeText(
-        QCoreApplication.translate(
-            "QuitGuard",
-            "Paused transfers continue the next time cl_desktop starts. "
-            "Or keep the window open until they have finished, and quit then.",
-        )
-    )
-    pause = box.addButton(
-        QCoreApplication.translate("QuitGuard", "&Pause and quit"),
-        QMessageBox.ButtonRole.AcceptRole,
-    )
-    wait = box.addButton(
-        QCoreApplication.translate("QuitGuard", "Quit when &finished"),
-        QMessageBox.ButtonRole.ActionRole,
-    )
-    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(cancel)
-    box.setEscapeButton(cancel)
+    """Ask the QuitQuestion."""
+    box = QuitQuestion(parent, running, queued)
     box.exec()
     clicked = box.clickedButton()
-    if clicked is pause:
+    if clicked is box.pause:
         return QuitChoice.PAUSE
-    if clicked is wait:
+    if clicked is box.wait:
         return QuitChoice.WAIT
     return QuitChoice.CANCEL
 
