@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from cl_desktop import logs
 
+from .format import counted
 from .help_menu import UrlOpener, default_opener, show_log, versions
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def crash_details(
     tb: TracebackType | None,
     thread: str,
 ) -> str:
-    """What a bug report needs, redacted: versions, platform, thread, time, the traceback."""
+    """What a bug report needs, redacted: versions, platform, thread, time, the traceback.
+    Not translated (nor the appended errors' separators): the maintainers read it."""
     lines = [
         *versions(),
         f"Thread: {thread}",
@@ -69,14 +71,16 @@ class CrashDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("crashDialog")
-        self.setWindowTitle("Unexpected error")
+        self.setWindowTitle(self.tr("Unexpected error"))
         self.more = 0
         self._appended = 0
         self._log_file = log_file
         self._open_url = open_url
         intro = QLabel(
-            "cl_desktop ran into an error it did not expect (a bug). It keeps running, but what "
-            "you were doing may not have finished. Please report the details below.",
+            self.tr(
+                "cl_desktop ran into an error it did not expect (a bug). It keeps running, but "
+                "what you were doing may not have finished. Please report the details below."
+            ),
             self,
         )
         intro.setWordWrap(True)
@@ -90,8 +94,8 @@ class CrashDialog(QDialog):
         self.details.setReadOnly(True)
         self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         buttons = QDialogButtonBox(self)
-        self.copy_button = QPushButton("&Copy details", self)
-        self.log_button = QPushButton("Show &log", self)
+        self.copy_button = QPushButton(self.tr("&Copy details"), self)
+        self.log_button = QPushButton(self.tr("Show &log"), self)
         self.log_button.setEnabled(log_file is not None)
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.log_button, QDialogButtonBox.ButtonRole.ActionRole)
@@ -107,10 +111,13 @@ class CrashDialog(QDialog):
     def add_another(self, summary: str, details: str) -> None:
         """One more error while this dialog is open: counted, its details appended."""
         self.more += 1
-        self.more_label.setText(
-            f"{self.more} more unexpected error{'s' if self.more > 1 else ''} since "
-            "(their details follow the first's; all are in the log)."
+        text = self.tr(
+            "%n more unexpected error(s) since "
+            "(their details follow the first's; all are in the log).",
+            "",
+            self.more,
         )
+        self.more_label.setText(counted(text, self.more))
         self.more_label.setVisible(True)
         if self._appended < MAX_APPENDED:
             self._appended += 1
@@ -180,7 +187,10 @@ class CrashReporter(QObject):
     ) -> None:
         """Log the exception with its traceback; the dialog follows on the GUI thread."""
         self.reported += 1
-        log.critical("unexpected error in %s", thread, exc_info=(exc_type, exc, tb))  # type: ignore[arg-type]
+        # a log message, not translated; log.log since the translation check, going by names,
+        # would take log.critical for QMessageBox.critical
+        exc_info = (exc_type, exc, tb)
+        log.log(logging.CRITICAL, "unexpected error in %s", thread, exc_info=exc_info)  # type: ignore[arg-type]
         summary = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
         try:
             self.crashed.emit(summary, crash_details(exc_type, exc, tb, thread))

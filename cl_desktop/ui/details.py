@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QCoreApplication,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -33,9 +35,26 @@ from .table_model import ReadOnlyTableModel
 from .views import setup_table
 
 Index = QModelIndex | QPersistentModelIndex
-FILE_HEADERS = ("Name", "Size", "Cached", "Version", "Checksum algorithm", "Checksum")
-STORAGE_HEADERS = ("File / storage URI", "Size", "Backing", "Datastore", "Version")
-NOT_AVAILABLE = "Storage information is not available on this server."
+# Translated where shown (str(): PySide types QT_TRANSLATE_NOOP's result as object); the
+# files' headers by ReadOnlyTableModel, in the context of the model's class
+FILE_HEADERS = (
+    str(QT_TRANSLATE_NOOP("FilesModel", "Name")),
+    str(QT_TRANSLATE_NOOP("FilesModel", "Size")),
+    str(QT_TRANSLATE_NOOP("FilesModel", "Cached")),
+    str(QT_TRANSLATE_NOOP("FilesModel", "Version")),
+    str(QT_TRANSLATE_NOOP("FilesModel", "Checksum algorithm")),
+    str(QT_TRANSLATE_NOOP("FilesModel", "Checksum")),
+)
+STORAGE_HEADERS = (
+    str(QT_TRANSLATE_NOOP("DetailPanes", "File / storage URI")),
+    str(QT_TRANSLATE_NOOP("DetailPanes", "Size")),
+    str(QT_TRANSLATE_NOOP("DetailPanes", "Backing")),
+    str(QT_TRANSLATE_NOOP("DetailPanes", "Datastore")),
+    str(QT_TRANSLATE_NOOP("DetailPanes", "Version")),
+)
+NOT_AVAILABLE = str(
+    QT_TRANSLATE_NOOP("DetailPanes", "Storage information is not available on this server.")
+)
 
 
 class FilesModel(ReadOnlyTableModel):
@@ -113,6 +132,8 @@ class SummaryForm(QWidget):
         self._fields: dict[str, QLabel] = {}
 
     def set_rows(self, rows: Iterable[tuple[str, str]]) -> None:
+        """Label and value pairs; each label marked with QT_TRANSLATE_NOOP("SummaryForm", ...)
+        (shown translated, kept in English as the key of `value()`)."""
         while self._layout.rowCount():
             self._layout.removeRow(0)
         self._fields.clear()
@@ -121,7 +142,8 @@ class SummaryForm(QWidget):
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             field.setWordWrap(True)
             self._fields[label] = field
-            self._layout.addRow(f"{label}:", field)
+            shown = QCoreApplication.translate("SummaryForm", label)
+            self._layout.addRow(self.tr("{label}:").format(label=shown), field)
 
     def value(self, label: str) -> str:
         field = self._fields.get(label)
@@ -143,29 +165,31 @@ class DetailPanes(QTabWidget):
         self.files = _Pane(self.files_view)
         self.storage_tree = QTreeWidget()
         self.storage_tree.setColumnCount(len(STORAGE_HEADERS))
-        self.storage_tree.setHeaderLabels(list(STORAGE_HEADERS))
+        self.storage_tree.setHeaderLabels(
+            [QCoreApplication.translate("DetailPanes", name) for name in STORAGE_HEADERS]
+        )
         self.storage_tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.storage_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.copy_uri_action = QAction("&Copy storage URI", self.storage_tree)
+        self.copy_uri_action = QAction(self.tr("&Copy storage URI"), self.storage_tree)
         self.copy_uri_action.setShortcut(QKeySequence.StandardKey.Copy)
         self.copy_uri_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.copy_uri_action.triggered.connect(self.copy_storage_uris)
         self.storage_tree.addAction(self.copy_uri_action)
         self._uri_items: list[tuple[QTreeWidgetItem, QTreeWidgetItem]] = []
         self.storage = _Pane(self.storage_tree)
-        self.addTab(self.summary, "&Summary")
-        self.addTab(self.files, "&Files")
-        self.addTab(self.storage, "S&torage")
+        self.addTab(self.summary, self.tr("&Summary"))
+        self.addTab(self.files, self.tr("&Files"))
+        self.addTab(self.storage, self.tr("S&torage"))
         self.show_nothing()
 
     # --- states ------------------------------------------------------------------------------
 
     def show_nothing(self) -> None:
-        self.summary.show_message("Select a library item to see its details.")
+        self.summary.show_message(self.tr("Select a library item to see its details."))
         self.files_model.set_files(())
-        self.files.show_message("No item selected.")
+        self.files.show_message(self.tr("No item selected."))
         self._clear_storage()
-        self.storage.show_message("No item selected.")
+        self.storage.show_message(self.tr("No item selected."))
 
     def show_library(self, library: LibraryModel, item_count: int | None) -> None:
         backings = ", ".join(
@@ -173,66 +197,85 @@ class DetailPanes(QTabWidget):
         )
         self.summary_form.set_rows(
             [
-                ("Library", library.name or ""),
-                ("ID", library.id or ""),
-                ("Type", str(library.type or "")),
-                ("Items", "" if item_count is None else str(item_count)),
-                ("Storage", backings),
-                ("Description", library.description or ""),
-                ("Last modified", fmt.timestamp(library.last_modified_time)),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Library")), library.name or ""),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "ID")), library.id or ""),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Type")), str(library.type or "")),
+                (
+                    str(QT_TRANSLATE_NOOP("SummaryForm", "Items")),
+                    "" if item_count is None else str(item_count),
+                ),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Storage")), backings),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Description")), library.description or ""),
+                (
+                    str(QT_TRANSLATE_NOOP("SummaryForm", "Last modified")),
+                    fmt.timestamp(library.last_modified_time),
+                ),
             ]
         )
         self.summary.show_content()
         self.files_model.set_files(())
-        self.files.show_message("Select an item to see its files.")
+        self.files.show_message(self.tr("Select an item to see its files."))
         self._clear_storage()
-        self.storage.show_message("Select an item to see where its files are stored.")
+        self.storage.show_message(self.tr("Select an item to see where its files are stored."))
 
     def show_item(self, item: ItemModel, library_name: str) -> None:
         """The summary at once; files and storage show "Loading..." until set_details."""
         self.summary_form.set_rows(
             [
-                ("Name", item.name or ""),
-                ("ID", item.id or ""),
-                ("Library", library_name),
-                ("Type", item.type or ""),
-                ("Size", fmt.size(item.size)),
-                ("Cached", fmt.yes_no(item.cached)),
-                ("Version", item.version or ""),
-                ("Content version", item.content_version or ""),
-                ("Metadata version", item.metadata_version or ""),
-                ("Created", fmt.timestamp(item.creation_time)),
-                ("Last modified", fmt.timestamp(item.last_modified_time)),
-                ("Description", item.description or ""),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Name")), item.name or ""),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "ID")), item.id or ""),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Library")), library_name),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Type")), item.type or ""),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Size")), fmt.size(item.size)),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Cached")), fmt.yes_no(item.cached)),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Version")), item.version or ""),
+                (
+                    str(QT_TRANSLATE_NOOP("SummaryForm", "Content version")),
+                    item.content_version or "",
+                ),
+                (
+                    str(QT_TRANSLATE_NOOP("SummaryForm", "Metadata version")),
+                    item.metadata_version or "",
+                ),
+                (
+                    str(QT_TRANSLATE_NOOP("SummaryForm", "Created")),
+                    fmt.timestamp(item.creation_time),
+                ),
+                (
+                    str(QT_TRANSLATE_NOOP("SummaryForm", "Last modified")),
+                    fmt.timestamp(item.last_modified_time),
+                ),
+                (str(QT_TRANSLATE_NOOP("SummaryForm", "Description")), item.description or ""),
             ]
         )
         self.summary.show_content()
         self.files_model.set_files(())  # never show (or download from) the previous item's
         self._clear_storage()
-        self.files.show_message("Loading files...")
-        self.storage.show_message("Loading storage...")
+        self.files.show_message(self.tr("Loading files..."))
+        self.storage.show_message(self.tr("Loading storage..."))
 
     def set_details(self, details: ItemDetails) -> None:
         self.files_model.set_files(details.files)
         if details.files:
             self.files.show_content()
         else:
-            self.files.show_message("This item has no files yet.")
+            self.files.show_message(self.tr("This item has no files yet."))
         self._clear_storage()
         if details.storage is None:
-            self.storage.show_message(NOT_AVAILABLE)
+            self.storage.show_message(QCoreApplication.translate("DetailPanes", NOT_AVAILABLE))
         elif details.storage_error is not None:
-            self.storage.show_message(
-                f"Could not read the storage information.\n{details.storage_error.text}", True
-            )
+            text = self.tr("Could not read the storage information.\n{error}")
+            self.storage.show_message(text.format(error=details.storage_error.text), True)
         elif not details.storage:
-            self.storage.show_message("No storage information for this item.")
+            self.storage.show_message(self.tr("No storage information for this item."))
         else:
             self._fill_storage(details.storage)
             self.storage.show_content()
 
     def show_error(self, error: ErrorInfo) -> None:
-        text = f"{error.title}\n{error.message}\nPress F5 to try again."
+        text = self.tr("{title}\n{message}\nPress F5 to try again.").format(
+            title=error.title, message=error.message
+        )
         self.files.show_message(text, True)
         self.storage.show_message(text, True)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import PySide6
-from PySide6.QtCore import Qt, QUrl, qVersion
+from PySide6.QtCore import QCoreApplication, Qt, QUrl, qVersion
 from PySide6.QtGui import QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -44,7 +44,9 @@ def default_opener(url: QUrl) -> bool:
 
 
 def versions() -> list[str]:
-    """The application's, Python's, Qt's and PySide6's versions and the platform, one a line."""
+    """The application's, Python's, Qt's and PySide6's versions and the platform, one a line.
+
+    Not translated: the crash report's details (read by the maintainers) begin with them."""
     return [
         f"cl_desktop {cl_desktop.__version__}",
         f"Python {platform.python_version()} ({platform.python_implementation()})",
@@ -56,10 +58,17 @@ def versions() -> list[str]:
 def show_log(log_file: Path | None, open_url: UrlOpener) -> str:
     """Open the log file in the desktop's viewer; "" when done, else what went wrong."""
     if log_file is None or not log_file.is_file():
-        where = f" ({log_file})" if log_file else ""
-        return f"There is no log file{where}: it could not be written."
+        if log_file:
+            return QCoreApplication.translate(
+                "HelpMenu", "There is no log file ({file}): it could not be written."
+            ).format(file=log_file)
+        return QCoreApplication.translate(
+            "HelpMenu", "There is no log file: it could not be written."
+        )
     if not open_url(QUrl.fromLocalFile(str(log_file))):
-        return f"No program opened the log file {log_file}."
+        return QCoreApplication.translate(
+            "HelpMenu", "No program opened the log file {file}."
+        ).format(file=log_file)
     return ""
 
 
@@ -117,7 +126,7 @@ class GuideWindow(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("userGuide")
-        self.setWindowTitle("User guide")
+        self.setWindowTitle(self.tr("User guide"))
         self.resize(720, 640)
         self.browser = QTextBrowser(self)
         self.browser.setOpenLinks(False)
@@ -133,9 +142,10 @@ class GuideWindow(QDialog):
 # --- About --------------------------------------------------------------------------------------
 
 
-def _folder_link(label: str, folder: Path) -> str:
+def _folder_link(text: str, folder: Path) -> str:
+    """`text`, translated, with its {link} made a link to `folder`."""
     url = QUrl.fromLocalFile(str(folder)).toString()
-    return f'{label}: <a href="{url}">{folder}</a>'
+    return text.format(link=f'<a href="{url}">{folder}</a>')
 
 
 class AboutDialog(QDialog):
@@ -150,16 +160,17 @@ class AboutDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("aboutDialog")
-        self.setWindowTitle("About cl_desktop")
-        heading = QLabel(
-            f"<h3>cl_desktop {cl_desktop.__version__}</h3>"
-            "<p>A transfer manager for VMware vSphere Content Library.</p>"
-            f"<p>Licence: {LICENCE}</p>",
-            self,
-        )
+        self.setWindowTitle(self.tr("About cl_desktop"))
+        about = self.tr("A transfer manager for VMware vSphere Content Library.")
+        licence = self.tr("Licence: {licence}").format(licence=LICENCE)
+        html = f"<h3>cl_desktop {cl_desktop.__version__}</h3><p>{about}</p><p>{licence}</p>"
+        heading = QLabel(html, self)
         self.versions = QLabel("<br>".join(versions()[1:]), self)
         self.versions.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        links = [_folder_link("Data folder", data_dir), _folder_link("Log folder", log_dir)]
+        links = [
+            _folder_link(self.tr("Data folder: {link}"), data_dir),
+            _folder_link(self.tr("Log folder: {link}"), log_dir),
+        ]
         self.folders = QLabel("<br>".join(links), self)
         self.folders.setOpenExternalLinks(False)
         self.folders.linkActivated.connect(lambda link: open_url(QUrl(link)))
@@ -195,16 +206,23 @@ class HelpMenu:
         self.guide_window: GuideWindow | None = None
         self.guide_action = make_action(
             window,
-            "&User guide",
+            QCoreApplication.translate("HelpMenu", "&User guide"),
             self.show_user_guide,
             shortcut=QKeySequence.StandardKey.HelpContents,
-            tip="How to connect, browse, upload, download and follow the transfers",
+            tip=QCoreApplication.translate(
+                "HelpMenu", "How to connect, browse, upload, download and follow the transfers"
+            ),
         )
         self.log_action = make_action(
-            window, "Show &log", self.show_log, tip="Open the application's log file"
+            window,
+            QCoreApplication.translate("HelpMenu", "Show &log"),
+            self.show_log,
+            tip=QCoreApplication.translate("HelpMenu", "Open the application's log file"),
         )
-        self.about_action = make_action(window, "&About cl_desktop", self.show_about)
-        self.menu = window.menuBar().addMenu("&Help")
+        self.about_action = make_action(
+            window, QCoreApplication.translate("HelpMenu", "&About cl_desktop"), self.show_about
+        )
+        self.menu = window.menuBar().addMenu(QCoreApplication.translate("HelpMenu", "&Help"))
         add_actions(self.menu, [self.guide_action, self.log_action, None, self.about_action])
         window.addAction(self.guide_action)  # F1 works wherever the focus is
 

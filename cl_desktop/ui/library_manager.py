@@ -19,6 +19,7 @@ from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobState, ServerRe
 
 from .actions import make_action
 from .dialogs import NameAndDescription, Prompts
+from .format import counted
 from .item_model import LEFTOVER, UPLOADING, ItemTableModel
 
 
@@ -87,47 +88,47 @@ class LibraryManager(QObject):
         self._upload_actions: dict[QAction, str] = {}
         self.new_library_action = make_action(
             parent_widget,
-            "New &library...",
+            self.tr("New &library..."),
             self.ask_new_library,
             shortcut="Ctrl+Shift+N",
             icon="new-library",
-            tip="Create a local library on a datastore of the server",
+            tip=self.tr("Create a local library on a datastore of the server"),
         )
         self.edit_library_action = make_action(
             parent_widget,
-            "Re&name library...",
+            self.tr("Re&name library..."),
             self.ask_edit_library,
             icon="rename",
-            tip="Change the name or description of the selected library",
+            tip=self.tr("Change the name or description of the selected library"),
         )
         self.delete_library_action = make_action(
             parent_widget,
-            "&Delete library...",
+            self.tr("&Delete library..."),
             self.ask_delete_library,
             icon="delete",
-            tip="Delete the selected library and every item in it",
+            tip=self.tr("Delete the selected library and every item in it"),
         )
         self.edit_item_action = make_action(
             parent_widget,
-            "Re&name item...",
+            self.tr("Re&name item..."),
             self.ask_edit_item,
             icon="rename",
             shortcut="F2",
-            tip="Change the name or description of the selected item",
+            tip=self.tr("Change the name or description of the selected item"),
         )
         self.delete_items_action = make_action(
             parent_widget,
-            "Dele&te items...",
+            self.tr("Dele&te items..."),
             self.ask_delete_items,
             shortcut="Shift+Del",
             icon="delete",
-            tip="Delete the selected items and their files from the server",
+            tip=self.tr("Delete the selected items and their files from the server"),
         )
         self.delete_leftovers_action = make_action(
             parent_widget,
-            "Delete &empty leftovers...",
+            self.tr("Delete &empty leftovers..."),
             self.ask_delete_leftovers,
-            tip="Delete the empty items that failed or cancelled uploads created",
+            tip=self.tr("Delete the empty items that failed or cancelled uploads created"),
         )
 
     @property
@@ -175,7 +176,9 @@ class LibraryManager(QObject):
         refused uploads before."""
         refusal = self.refusal_of(server or self._window.server)
         if refusal:
-            self._window.show_status(f"Uploads are not allowed: {refusal}", True)
+            self._window.show_status(
+                self.tr("Uploads are not allowed: {reason}").format(reason=refusal), True
+            )
         return bool(refusal)
 
     def _guard_uploads(self) -> None:
@@ -183,7 +186,8 @@ class LibraryManager(QObject):
         for action, tip in self._upload_actions.items():
             if refusal:
                 action.setEnabled(False)
-            action.setToolTip(f"Not allowed for this user. {refusal}" if refusal else tip)
+                tip = self.tr("Not allowed for this user. {reason}").format(reason=refusal)
+            action.setToolTip(tip)
 
     # --- notes -----------------------------------------------------------------------------
 
@@ -215,24 +219,31 @@ class LibraryManager(QObject):
     # --- libraries -------------------------------------------------------------------------
 
     def ask_new_library(self) -> None:
-        self._admin.list_datastores(self._ask_new_library_on, self._failed("list the datastores"))
+        self._admin.list_datastores(
+            self._ask_new_library_on,
+            self._failed(self.tr("Could not list the datastores: {error}")),
+        )
 
     def _ask_new_library_on(self, datastores: Sequence[DatastoreSummary]) -> None:
         if not datastores:
-            self._window.show_status("The server has no datastore to create a library on.", True)
+            self._window.show_status(
+                self.tr("The server has no datastore to create a library on."), True
+            )
             return
         answer = self._window.prompts.ask_name(
-            self._widget, "New local library", NameAndDescription("", ""), datastores
+            self._widget, self.tr("New local library"), NameAndDescription("", ""), datastores
         )
         if answer is None:
             return
-        self._window.show_status(f"Creating library {answer.name}...")
+        self._window.show_status(self.tr("Creating library {name}...").format(name=answer.name))
         self._admin.create_library(
             answer.name,
             answer.description,
             answer.datastore_id or datastores[0].datastore,
-            lambda library_id: self._done(f"Created library {answer.name}", library_id),
-            self._failed(f"create library {answer.name}"),
+            lambda library_id: self._done(
+                self.tr("Created library {name}").format(name=answer.name), library_id
+            ),
+            self._failed(self.tr("Could not create library {name}: {error}"), name=answer.name),
         )
 
     def _current_library(self) -> LibraryModel | None:
@@ -243,15 +254,19 @@ class LibraryManager(QObject):
         if library is None or not library.id:
             return
         library_id = library.id
-        answer = self._ask_edit("Library", library.name, library.description)
+        answer = self._ask_edit(
+            self.tr("Library name and description"), library.name, library.description
+        )
         if answer is None:
             return
         self._admin.update_library(
             library_id,
             _changed(answer.name, library.name),
             _changed(answer.description, library.description),
-            lambda _: self._done(f"Changed library {answer.name}", library_id),
-            self._failed(f"change library {library.name}"),
+            lambda _: self._done(
+                self.tr("Changed library {name}").format(name=answer.name), library_id
+            ),
+            self._failed(self.tr("Could not change library {name}: {error}"), name=library.name),
         )
 
     def ask_delete_library(self) -> None:
@@ -261,26 +276,34 @@ class LibraryManager(QObject):
         self._admin.count_items(
             library.id,
             lambda count: self._confirm_delete_library(library, count),
-            self._failed(f"count the items of {library.name}"),
+            self._failed(
+                self.tr("Could not count the items of {name}: {error}"), name=library.name
+            ),
         )
 
     def _confirm_delete_library(self, library: LibraryModel, count: int) -> None:
-        holds = (
-            "It is empty."
-            if count == 0
-            else f"Its {count:,} item{'s' if count != 1 else ''} and their files go with it."
-        )
+        if count == 0:
+            question = self.tr("Delete the library {name}? It is empty.")
+        else:
+            question = counted(
+                self.tr(
+                    "Delete the library {name}? Its %Ln item(s) and their files go with it.",
+                    "",
+                    count,
+                ),
+                count,
+            )
         if not self._window.prompts.confirm_delete(
             self._widget,
-            "Delete library",
-            f"Delete the library {library.name!r}? {holds}",
+            self.tr("Delete library"),
+            question.format(name=repr(library.name)),  # quoted as Python does, '...'
             [],
         ):
             return
         self._admin.delete_library(
             library.id or "",
-            lambda _: self._done(f"Deleted library {library.name}"),
-            self._failed(f"delete library {library.name}"),
+            lambda _: self._done(self.tr("Deleted library {name}").format(name=library.name)),
+            self._failed(self.tr("Could not delete library {name}: {error}"), name=library.name),
         )
 
     # --- items -----------------------------------------------------------------------------
@@ -290,15 +313,17 @@ class LibraryManager(QObject):
         if len(items) != 1 or not items[0].id:
             return
         item = items[0]
-        answer = self._ask_edit("Item", item.name, item.description)
+        answer = self._ask_edit(self.tr("Item name and description"), item.name, item.description)
         if answer is None:
             return
         self._admin.update_item(
             item.id or "",
             _changed(answer.name, item.name),
             _changed(answer.description, item.description),
-            lambda _: self._done(f"Changed item {answer.name}", item.library_id),
-            self._failed(f"change item {item.name}"),
+            lambda _: self._done(
+                self.tr("Changed item {name}").format(name=answer.name), item.library_id
+            ),
+            self._failed(self.tr("Could not change item {name}: {error}"), name=item.name),
         )
 
     def ask_delete_items(self, items: Sequence[ItemModel] | None = None) -> None:
@@ -306,11 +331,11 @@ class LibraryManager(QObject):
         if not chosen:
             return
         count = len(chosen)
-        noun = f"{count} item{'s' if count != 1 else ''}"
+        question = self.tr("Delete %n item(s) and their files from the server?", "", count)
         if not self._window.prompts.confirm_delete(
             self._widget,
-            "Delete items",
-            f"Delete {noun} and their files from the server?",
+            self.tr("Delete items"),
+            counted(question, count),
             [self._delete_line(item) for item in chosen],
         ):
             return
@@ -320,38 +345,43 @@ class LibraryManager(QObject):
         def done(outcome: DeleteOutcome) -> None:
             if outcome.failed:
                 first_id, error = next(iter(outcome.failed.items()))
+                text = self.tr(
+                    "Could not delete {failed} of %n item(s) ({name}: {error})", "", count
+                )
                 self._window.reload_after_change(
                     library_id,
-                    f"Could not delete {len(outcome.failed)} of {noun} "
-                    f"({names[first_id]}: {error.text})",
+                    counted(text, count).format(
+                        failed=len(outcome.failed), name=names[first_id], error=error.text
+                    ),
                     True,
                 )
                 return
-            self._done(f"Deleted {noun}", library_id)
+            self._done(counted(self.tr("Deleted %n item(s)", "", count), count), library_id)
 
-        self._admin.delete_items([item.id or "" for item in chosen], done, self._failed("delete"))
+        failed = self._failed(self.tr("Could not delete: {error}"))
+        self._admin.delete_items([item.id or "" for item in chosen], done, failed)
 
     def _delete_line(self, item: ItemModel) -> str:
         name = item.name or item.id or ""
         if self._window.item_model.note(item.id or "") == UPLOADING:
-            return f"{name} (being uploaded here: that upload will fail)"
+            return self.tr("{name} (being uploaded here: that upload will fail)").format(name=name)
         return name
 
     # --- answers ---------------------------------------------------------------------------
 
     def _ask_edit(
-        self, what: str, name: str | None, description: str | None
+        self, title: str, name: str | None, description: str | None
     ) -> NameAndDescription | None:
         initial = NameAndDescription(name or "", description or "")
-        return self._window.prompts.ask_name(
-            self._widget, f"{what} name and description", initial, ()
-        )
+        return self._window.prompts.ask_name(self._widget, title, initial, ())
 
     def _done(self, text: str, library_id: str | None = None) -> None:
         self._window.reload_after_change(library_id, text)
 
-    def _failed(self, what: str) -> Callable[[ErrorInfo], None]:
+    def _failed(self, text: str, **values: object) -> Callable[[ErrorInfo], None]:
+        """Shows `text` (translated, with an {error} and the `values`' placeholders)."""
+
         def show(error: ErrorInfo) -> None:
-            self._window.show_status(f"Could not {what}: {error.text}", True)
+            self._window.show_status(text.format(error=error.text, **values), True)
 
         return show

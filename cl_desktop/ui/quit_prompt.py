@@ -19,6 +19,8 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QStatusBar, QWid
 from cl_desktop.services.transfers import TransferService
 from cl_desktop.transfers.jobs import JobSnapshot, JobState
 
+from .format import counted
+
 UNFINISHED = (JobState.RUNNING, JobState.QUEUED)
 
 
@@ -28,37 +30,48 @@ class QuitChoice(Enum):
     CANCEL = "cancel"  # do not quit
 
 
-def _count(running: int, queued: int) -> str:
-    parts = []
-    if running:
-        parts.append(f"{running} transfer{'s' * (running != 1)} running")
-    if queued:
-        parts.append(f"{queued} waiting")
-    return " and ".join(parts)
+class QuitQuestion(QMessageBox):
+    """The question, with Cancel the default (Escape) answer. A class for its texts: lupdate
+    takes a count for a plural only in self.tr(), not in QCoreApplication.translate()."""
+
+    def __init__(self, parent: QWidget | None, running: int, queued: int) -> None:
+        super().__init__(parent)
+        self.setIcon(QMessageBox.Icon.Question)
+        self.setWindowTitle(self.tr("Quit cl_desktop"))
+        self.setText(self._question(running, queued))
+        self.setInformativeText(
+            self.tr(
+                "Paused transfers continue the next time cl_desktop starts. "
+                "Or keep the window open until they have finished, and quit then."
+            )
+        )
+        self.pause = self.addButton(self.tr("&Pause and quit"), QMessageBox.ButtonRole.AcceptRole)
+        self.wait = self.addButton(
+            self.tr("Quit when &finished"), QMessageBox.ButtonRole.ActionRole
+        )
+        cancel = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(cancel)
+        self.setEscapeButton(cancel)
+
+    def _question(self, running: int, queued: int) -> str:
+        """'2 transfers running and 1 waiting. Quit anyway?': whole sentences, the count of
+        running transfers the plural one (the waiting count, beside it, stays a number)."""
+        if running and queued:
+            text = self.tr("%n transfer(s) running and {queued} waiting. Quit anyway?", "", running)
+            return counted(text, running).format(queued=queued)
+        if running:
+            return counted(self.tr("%n transfer(s) running. Quit anyway?", "", running), running)
+        return self.tr("%n waiting. Quit anyway?", "", queued)
 
 
 def ask_quit(parent: QWidget | None, running: int, queued: int) -> QuitChoice:
-    """The question, with Cancel the default (Escape) answer."""
-    box = QMessageBox(
-        QMessageBox.Icon.Question,
-        "Quit cl_desktop",
-        f"{_count(running, queued).capitalize()}. Quit anyway?",
-        parent=parent,
-    )
-    box.setInformativeText(
-        "Paused transfers continue the next time cl_desktop starts. "
-        "Or keep the window open until they have finished, and quit then."
-    )
-    pause = box.addButton("&Pause and quit", QMessageBox.ButtonRole.AcceptRole)
-    wait = box.addButton("Quit when &finished", QMessageBox.ButtonRole.ActionRole)
-    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(cancel)
-    box.setEscapeButton(cancel)
+    """Ask the QuitQuestion."""
+    box = QuitQuestion(parent, running, queued)
     box.exec()
     clicked = box.clickedButton()
-    if clicked is pause:
+    if clicked is box.pause:
         return QuitChoice.PAUSE
-    if clicked is wait:
+    if clicked is box.wait:
         return QuitChoice.WAIT
     return QuitChoice.CANCEL
 
@@ -81,10 +94,10 @@ class QuitGuard(QObject):
         self._confirm = confirm  # the "confirm quit" preference
         self._leaving = False
         self.waiting = False  # "Quit when finished" was chosen and not taken back
-        self.label = QLabel("Quits when the transfers have finished")
+        self.label = QLabel(self.tr("Quits when the transfers have finished"))
         self.label.setObjectName("quitWhenFinished")
-        self.stay_button = QPushButton("&Don't quit")
-        self.stay_button.setAccessibleName("Don't quit when the transfers have finished")
+        self.stay_button = QPushButton(self.tr("&Don't quit"))
+        self.stay_button.setAccessibleName(self.tr("Don't quit when the transfers have finished"))
         self.stay_button.clicked.connect(self.stay)
         status_bar.addPermanentWidget(self.label)
         status_bar.addPermanentWidget(self.stay_button)

@@ -11,7 +11,15 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QCoreApplication,
+    QObject,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,6 +37,7 @@ from cl_desktop.api.models import DownloadFileInfo, UpdateFileInfo
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 from cl_desktop.services.sessions import (
     SessionAction,
+    SessionKind,
     SessionMonitor,
     SessionRow,
     SessionsSnapshot,
@@ -43,45 +52,78 @@ from . import format as fmt
 from .actions import add_actions, make_action
 from .colors import show_as_error
 from .dialogs import Prompts
+from .format import counted
 from .queue_model import ERROR as ERROR_COLUMN
 from .transfers_dock import TransfersDock
 from .views import setup_table
 
+# Shown translated: the headers in their model's context, the kinds and actions in
+# SessionsDock's (str(): PySide types QT_TRANSLATE_NOOP's result as object)
 COLUMNS = (
-    "Server",
-    "Kind",
-    "Library",
-    "Item",
-    "State",
-    "Progress",
-    "Expires in",
-    "Error",
-    "Preview warnings",
-    "Owner",
+    str(QT_TRANSLATE_NOOP("SessionModel", "Server")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "Kind")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "Library")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "Item")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "State")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "Progress")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "Expires in")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "Error")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "Preview warnings")),
+    str(QT_TRANSLATE_NOOP("SessionModel", "Owner")),
 )
 SERVER, KIND, LIBRARY, ITEM, STATE, PROGRESS, EXPIRES, ERROR, WARNINGS, OWNER = range(len(COLUMNS))
 SessionIdRole = Qt.ItemDataRole.UserRole + 20
 
-FILE_COLUMNS = ("Name", "Size", "Transferred", "Status", "Checksum", "Error")
+FILE_COLUMNS = (
+    str(QT_TRANSLATE_NOOP("SessionFilesDialog", "Name")),
+    str(QT_TRANSLATE_NOOP("SessionFilesDialog", "Size")),
+    str(QT_TRANSLATE_NOOP("SessionFilesDialog", "Transferred")),
+    str(QT_TRANSLATE_NOOP("SessionFilesDialog", "Status")),
+    str(QT_TRANSLATE_NOOP("SessionFilesDialog", "Checksum")),
+    str(QT_TRANSLATE_NOOP("SessionFilesDialog", "Error")),
+)
+KINDS: dict[str, str] = {
+    SessionKind.UPDATE: str(QT_TRANSLATE_NOOP("SessionsDock", "update")),
+    SessionKind.DOWNLOAD: str(QT_TRANSLATE_NOOP("SessionsDock", "download")),
+}
+# the monitor's action names (others it names, such as a lookup, are shown as they are)
+ACTIONS: dict[str, str] = {
+    SessionAction.KEEP_ALIVE: str(QT_TRANSLATE_NOOP("SessionsDock", "keep alive")),
+    SessionAction.CANCEL: str(QT_TRANSLATE_NOOP("SessionsDock", "cancel")),
+    SessionAction.FAIL: str(QT_TRANSLATE_NOOP("SessionsDock", "fail")),
+    SessionAction.DELETE: str(QT_TRANSLATE_NOOP("SessionsDock", "delete")),
+}
+
+
+def kind_text(kind: str) -> str:
+    name = KINDS.get(kind)
+    return QCoreApplication.translate("SessionsDock", name) if name else str(kind)
+
+
+def action_text(action: str) -> str:
+    name = ACTIONS.get(action)
+    return QCoreApplication.translate("SessionsDock", name) if name else action
 
 
 def owner_text(row: SessionRow) -> str:
     if row.owner_job is not None:
-        return f"job {row.owner_job}"
-    return "orphan (no local job)" if row.orphan else ""
+        return QCoreApplication.translate("SessionsDock", "job {job}").format(job=row.owner_job)
+    if row.orphan:
+        return QCoreApplication.translate("SessionsDock", "orphan (no local job)")
+    return ""
 
 
 def expires_text(row: SessionRow, now: datetime) -> str:
     if row.expiration_time is None or not row.active:
         return ""
     left = (row.expiration_time - now).total_seconds()
-    return fmt.duration(left) if left > 0 else "expired"
+    return fmt.duration(left) if left > 0 else QCoreApplication.translate("SessionsDock", "expired")
 
 
 def row_texts(row: SessionRow, now: datetime) -> list[str]:
     return [
         row.server.label if row.server is not None else "",
-        str(row.kind),
+        kind_text(row.kind),
         row.library_name or row.library_id,
         row.item_name or row.item_id,
         row.state,
@@ -98,7 +140,9 @@ class SessionModel(QStandardItemModel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.setHorizontalHeaderLabels(
+            [QCoreApplication.translate("SessionModel", name) for name in COLUMNS]
+        )
         self._rows: dict[str, SessionRow] = {}
         self._firsts: dict[str, QStandardItem] = {}  # session id -> its row's first cell
         self.orphans: list[SessionRow] = []  # kept per refresh: the actions ask on every click
@@ -176,10 +220,16 @@ class SessionFilesDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Files of the {session.kind} session of {session.item_name}")
+        self.setWindowTitle(
+            self.tr("Files of the {kind} session of {item}").format(
+                kind=kind_text(session.kind), item=session.item_name
+            )
+        )
         self.resize(800, 300)
         self.model = QStandardItemModel(0, len(FILE_COLUMNS), self)
-        self.model.setHorizontalHeaderLabels(list(FILE_COLUMNS))
+        self.model.setHorizontalHeaderLabels(
+            [QCoreApplication.translate("SessionFilesDialog", name) for name in FILE_COLUMNS]
+        )
         for info in files:
             cells = [QStandardItem(text) for text in file_texts(info)]
             for cell in cells:
@@ -213,7 +263,8 @@ class SessionsDock(QDockWidget):
         prompts: Prompts,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__("Sessions", parent)
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Sessions"))
         self.setObjectName("sessionsDock")
         self.monitor = monitor
         self.settings = settings
@@ -234,7 +285,7 @@ class SessionsDock(QDockWidget):
                 view.addAction(action)
         view.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())
         view.doubleClicked.connect(lambda _: self.show_files())
-        self.refreshed_label = QLabel("Not refreshed yet")
+        self.refreshed_label = QLabel(self.tr("Not refreshed yet"))
         bar = QToolBar()
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         add_actions(bar, [self.refresh_action, None, *self.session_actions, None])
@@ -263,59 +314,59 @@ class SessionsDock(QDockWidget):
     def _build_actions(self) -> None:
         self.refresh_action = make_action(
             self,
-            "Refresh",
+            self.tr("Refresh"),
             self.monitor.refresh,
             icon="refresh",
-            tip="List the sessions of every connected server now",
+            tip=self.tr("List the sessions of every connected server now"),
         )
         self.keep_alive_action = make_action(
             self,
-            "&Keep alive",
+            self.tr("&Keep alive"),
             lambda: self._act(SessionAction.KEEP_ALIVE),
             icon="keep-alive",
-            tip="Push the session's expiry back (its progress stays as it is)",
+            tip=self.tr("Push the session's expiry back (its progress stays as it is)"),
         )
         self.cancel_action = make_action(
             self,
-            "&Cancel",
+            self.tr("&Cancel"),
             lambda: self._act(SessionAction.CANCEL),
             icon="cancel",
-            tip="Cancel the session on the server",
+            tip=self.tr("Cancel the session on the server"),
         )
         self.fail_action = make_action(
             self,
-            "&Fail...",
+            self.tr("&Fail..."),
             lambda: self._act(SessionAction.FAIL),
             icon="fail",
-            tip="Fail the session with a message",
+            tip=self.tr("Fail the session with a message"),
         )
         self.delete_action = make_action(
             self,
-            "&Delete",
+            self.tr("&Delete"),
             lambda: self._act(SessionAction.DELETE),
             icon="delete",
-            tip="Delete the session from the server",
+            tip=self.tr("Delete the session from the server"),
         )
         self.open_item_action = make_action(
             self,
-            "&Open item",
+            self.tr("&Open item"),
             self.open_selected_item,
             icon="open-item",
-            tip="Select the session's item in the library browser",
+            tip=self.tr("Select the session's item in the library browser"),
         )
         self.files_action = make_action(
             self,
-            "&Files...",
+            self.tr("&Files..."),
             self.show_files,
             icon="files",
-            tip="The files of the session and their status",
+            tip=self.tr("The files of the session and their status"),
         )
         self.clean_up_action = make_action(
             self,
-            "Clean up &orphans...",
+            self.tr("Clean up &orphans..."),
             self.clean_up_orphans,
             icon="clean-up",
-            tip="Cancel and delete the ACTIVE sessions no local job owns",
+            tip=self.tr("Cancel and delete the ACTIVE sessions no local job owns"),
         )
         self.action_by_kind: dict[SessionAction, QAction] = {
             SessionAction.KEEP_ALIVE: self.keep_alive_action,
@@ -351,18 +402,24 @@ class SessionsDock(QDockWidget):
     def update_actions(self) -> None:
         session = self.current_session()
         for kind, action in self.action_by_kind.items():
-            reason = "select a session" if session is None else refusal(session, kind)
+            reason = self.tr("select a session") if session is None else refusal(session, kind)
             reason = self._unauthorized.get(kind, reason)
             action.setEnabled(not reason)
-            tip = self._tips[action]
-            action.setToolTip(f"{tip} (not now: {reason})" if reason else tip)
+            action.setToolTip(self._tip(action, reason))
         self.open_item_action.setEnabled(session is not None and bool(session.library_id))
         self.files_action.setEnabled(session is not None)
         orphans = len(self.orphans())
-        reason = self._unauthorized.get(SessionAction.CANCEL, "" if orphans else "no orphans")
+        none = "" if orphans else self.tr("no orphans")
+        reason = self._unauthorized.get(SessionAction.CANCEL, none)
         self.clean_up_action.setEnabled(not reason)
-        tip = self._tips[self.clean_up_action]
-        self.clean_up_action.setToolTip(f"{tip} (not now: {reason})" if reason else tip)
+        self.clean_up_action.setToolTip(self._tip(self.clean_up_action, reason))
+
+    def _tip(self, action: QAction, reason: str) -> str:
+        """The action's tooltip, with why it is disabled (when it is)."""
+        tip = self._tips[action]
+        return (
+            self.tr("{tip} (not now: {reason})").format(tip=tip, reason=reason) if reason else tip
+        )
 
     # --- what the monitor says ------------------------------------------------------------------
 
@@ -383,19 +440,21 @@ class SessionsDock(QDockWidget):
     def _on_refreshed(self, snapshot: SessionsSnapshot) -> None:
         self.model.set_sessions(snapshot.rows, datetime.now(UTC))
         local = snapshot.taken_at.astimezone()
-        self.refreshed_label.setText(
-            f"  {len(snapshot.rows)} sessions, refreshed at "
-            f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
-        )
+        count = len(snapshot.rows)
+        text = counted(self.tr("%n session(s), refreshed at {time}", "", count), count)
+        time = f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
+        self.refreshed_label.setText("  " + text.format(time=time))  # "  ": apart from the bar
         show_as_error(self.refreshed_label, False)
         self.update_actions()
 
     def _on_refresh_failed(self, error: ErrorInfo) -> None:
-        self.refreshed_label.setText(f"  Could not list the sessions: {error.text}")
+        text = self.tr("Could not list the sessions: {error}").format(error=error.text)
+        self.refreshed_label.setText("  " + text)
         show_as_error(self.refreshed_label, True)
 
     def _on_action_done(self, session_id: str, action: str) -> None:
-        self.message.emit(f"Session {session_id[:8]}: {action} done", False)
+        text = self.tr("Session {session}: {action} done")
+        self.message.emit(text.format(session=session_id[:8], action=action_text(action)), False)
 
     def _on_action_failed(self, session_id: str, action: str, error: ErrorInfo) -> None:
         if error.kind is ErrorKind.AUTH:  # UNAUTHORIZED: it will be refused again
@@ -405,7 +464,10 @@ class SessionsDock(QDockWidget):
             for kind in kinds:
                 self._unauthorized[kind] = f"{error.title}: {error.message}"
             self.update_actions()
-        self.message.emit(f"Session {session_id[:8]}: {action} failed: {error.text}", True)
+        text = self.tr("Session {session}: {action} failed: {error}").format(
+            session=session_id[:8], action=action_text(action), error=error.text
+        )
+        self.message.emit(text, True)
         self.prompts.show_error(self, error)
 
     def _on_files_loaded(self, session_id: str, files: Any) -> None:
@@ -432,7 +494,10 @@ class SessionsDock(QDockWidget):
         }
         if action is SessionAction.FAIL:
             message = self.prompts.ask_text(
-                self, "Fail the session", "Message to record with the failure:", "Failed by admin"
+                self,
+                self.tr("Fail the session"),
+                self.tr("Message to record with the failure:"),
+                self.tr("Failed by admin"),
             )
             if message:
                 self.monitor.fail(session, message)
@@ -453,25 +518,61 @@ class SessionsDock(QDockWidget):
         orphans = self.orphans()
         if not orphans:
             return
+        line = self.tr("{kind} session of {item} ({library}), {progress}%")
         lines = [
-            f"{row.kind} session of {row.item_name or row.item_id}"
-            f" ({row.library_name or row.library_id}), {row.client_progress or 0}%"
+            line.format(
+                kind=kind_text(row.kind),
+                item=row.item_name or row.item_id,
+                library=row.library_name or row.library_id,
+                progress=row.client_progress or 0,
+            )
             for row in orphans
         ]
-        text = f"Cancel and delete {len(orphans)} sessions that no local job owns?"
-        if self.prompts.confirm_delete(self, "Clean up orphans", text, lines):
+        count = len(orphans)
+        text = counted(
+            self.tr("Cancel and delete %n session(s) that no local job owns?", "", count), count
+        )
+        if self.prompts.confirm_delete(self, self.tr("Clean up orphans"), text, lines):
             self.monitor.clean_up(orphans)
 
 
 def holder_text(holder: SessionRow | None) -> str:
     """Which session holds an item, for the job row and the confirmation."""
     if holder is None:
-        return "no ACTIVE session holds the item any more"
-    owner = f"owned by local job {holder.owner_job}" if holder.owner_job else "an orphan"
+        return QCoreApplication.translate(
+            "SessionsDock", "no ACTIVE session holds the item any more"
+        )
     expires = expires_text(holder, datetime.now(UTC))
-    return (
-        f"held by the {holder.kind} session {holder.session_id[:8]} ({owner}), {holder.state}, "
-        f"{holder.client_progress or 0}% done" + (f", expires in {expires}" if expires else "")
+    if holder.owner_job and expires:
+        text = QCoreApplication.translate(
+            "SessionsDock",
+            "held by the {kind} session {session} (owned by local job {job}), {state}, "
+            "{progress}% done, expires in {expires}",
+        )
+    elif holder.owner_job:
+        text = QCoreApplication.translate(
+            "SessionsDock",
+            "held by the {kind} session {session} (owned by local job {job}), {state}, "
+            "{progress}% done",
+        )
+    elif expires:
+        text = QCoreApplication.translate(
+            "SessionsDock",
+            "held by the {kind} session {session} (an orphan), {state}, {progress}% done, "
+            "expires in {expires}",
+        )
+    else:
+        text = QCoreApplication.translate(
+            "SessionsDock",
+            "held by the {kind} session {session} (an orphan), {state}, {progress}% done",
+        )
+    return text.format(
+        kind=kind_text(holder.kind),
+        session=holder.session_id[:8],
+        job=holder.owner_job,
+        state=holder.state,
+        progress=holder.client_progress or 0,
+        expires=expires,
     )
 
 
@@ -502,9 +603,9 @@ class BusyItemResolver(QObject):
         self._resolve_when_found: set[int] = set()
         self.action = make_action(
             parent,
-            "Cancel the &holding session and retry",
+            self.tr("Cancel the &holding session and retry"),
             self.resolve,
-            tip="Cancel the update session that holds this upload's item, then retry",
+            tip=self.tr("Cancel the update session that holds this upload's item, then retry"),
         )
         dock.queue_view.addAction(self.action)
         dock.queue_view.selectionModel().selectionChanged.connect(lambda *_: self.update())
@@ -539,8 +640,10 @@ class BusyItemResolver(QObject):
         row = model.row_of(job_id)
         if row >= 0:  # the job row says who holds its item
             cell = model.item(row, ERROR_COLUMN)
-            cell.setToolTip(f"{cell.text()}\nThe item is {holder_text(holder)}.")
-        self._dock.message.emit(f"Job {job_id}: the item is {holder_text(holder)}", True)
+            tip = self.tr("{error}\nThe item is {holder}.")
+            cell.setToolTip(tip.format(error=cell.text(), holder=holder_text(holder)))
+        text = self.tr("Job {job}: the item is {holder}")
+        self._dock.message.emit(text.format(job=job_id, holder=holder_text(holder)), True)
         if job_id in self._resolve_when_found:
             self._resolve_when_found.discard(job_id)
             self._resolve(job_id, holder)
@@ -561,9 +664,12 @@ class BusyItemResolver(QObject):
             self._transfers.retry(job_id)
             return
         if not holder.orphan:
-            text = "Cancel the session that holds the item, then retry the upload?"
-            lines = [f"The item {holder.item_name or holder.item_id} is {holder_text(holder)}."]
-            if not self._prompts.confirm_delete(self._parent, "Item busy", text, lines):
+            text = self.tr("Cancel the session that holds the item, then retry the upload?")
+            line = self.tr("The item {item} is {holder}.").format(
+                item=holder.item_name or holder.item_id, holder=holder_text(holder)
+            )
+            title = self.tr("Item busy")
+            if not self._prompts.confirm_delete(self._parent, title, text, [line]):
                 return
         self.holders.pop(job_id, None)
         self._monitor.release_item(holder, job_id)

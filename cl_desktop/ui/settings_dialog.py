@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,7 +29,13 @@ from PySide6.QtWidgets import (
 
 from cl_desktop.preferences import LOG_LEVELS, Preferences
 
-LEVEL_NAMES = {"DEBUG": "Debug (everything)", "INFO": "Info", "WARNING": "Warnings only"}
+# translated where shown; the keys are the stored levels (str(): PySide types
+# QT_TRANSLATE_NOOP's result as object)
+LEVEL_NAMES = {
+    "DEBUG": str(QT_TRANSLATE_NOOP("SettingsDialog", "Debug (everything)")),
+    "INFO": str(QT_TRANSLATE_NOOP("SettingsDialog", "Info")),
+    "WARNING": str(QT_TRANSLATE_NOOP("SettingsDialog", "Warnings only")),
+}
 
 
 def _named(widget: QWidget, name: str, description: str = "") -> QWidget:
@@ -56,50 +63,58 @@ class SettingsDialog(QDialog):
         where: str = "",
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(self.tr("Settings"))
         self.setObjectName("settingsDialog")
         self._ask_directory = ask_directory
 
         self.parallel = QSpinBox()
         self.parallel.setRange(1, 32)
-        _named(self.parallel, "Parallel transfers", "How many transfers run at the same time")
+        _named(
+            self.parallel,
+            self.tr("Parallel transfers"),
+            self.tr("How many transfers run at the same time"),
+        )
         self.limit = QDoubleSpinBox()
         self.limit.setRange(0.0, 100_000.0)
         self.limit.setDecimals(1)
         self.limit.setSingleStep(1.0)
-        self.limit.setSuffix(" MB/s")
-        self.limit.setSpecialValueText("No limit")  # shown at 0
+        self.limit.setSuffix(self.tr(" MB/s"))
+        self.limit.setSpecialValueText(self.tr("No limit"))  # shown at 0
         _named(
             self.limit,
-            "Bandwidth limit",
-            "Shared by the running transfers, applied at once; 0 for no limit",
+            self.tr("Bandwidth limit"),
+            self.tr("Shared by the running transfers, applied at once; 0 for no limit"),
         )
         self.keep_alive = QSpinBox()
         self.keep_alive.setRange(1, 3600)
-        self.keep_alive.setSuffix(" s")
+        self.keep_alive.setSuffix(self.tr(" s"))
         _named(
             self.keep_alive,
-            "Keep-alive interval",
-            "The longest gap between keep-alives of a transfer's session on the server "
-            "(shorter when the server's session would expire sooner)",
+            self.tr("Keep-alive interval"),
+            self.tr(
+                "The longest gap between keep-alives of a transfer's session on the server "
+                "(shorter when the server's session would expire sooner)"
+            ),
         )
-        transfers = QGroupBox("Transfers")
+        transfers = QGroupBox(self.tr("Transfers"))
         form = QFormLayout(transfers)
-        _row(form, "&Parallel transfers:", self.parallel)
-        _row(form, "&Bandwidth limit:", self.limit)
-        _row(form, "&Keep-alive at least every:", self.keep_alive)
+        _row(form, self.tr("&Parallel transfers:"), self.parallel)
+        _row(form, self.tr("&Bandwidth limit:"), self.limit)
+        _row(form, self.tr("&Keep-alive at least every:"), self.keep_alive)
 
         self.download_folder = QLineEdit()
-        self.download_folder.setPlaceholderText("Ask each time (starting in the last folder)")
+        self.download_folder.setPlaceholderText(
+            self.tr("Ask each time (starting in the last folder)")
+        )
         self.download_folder.setClearButtonEnabled(True)
         self.download_folder.setMinimumWidth(280)  # the placeholder says what empty means
         _named(
             self.download_folder,
-            "Download folder",
-            "Downloads go straight into this folder; empty: ask each time",
+            self.tr("Download folder"),
+            self.tr("Downloads go straight into this folder; empty: ask each time"),
         )
-        browse = QPushButton("Bro&wse...")
-        browse.setAccessibleName("Browse for the download folder")
+        browse = QPushButton(self.tr("Bro&wse..."))
+        browse.setAccessibleName(self.tr("Browse for the download folder"))
         browse.clicked.connect(self._browse)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.download_folder, 1)
@@ -107,14 +122,14 @@ class SettingsDialog(QDialog):
         folder_box = QWidget()
         folder_box.setLayout(folder_row)
         folder_row.setContentsMargins(0, 0, 0, 0)
-        downloads = QGroupBox("Downloads")
+        downloads = QGroupBox(self.tr("Downloads"))
         form = QFormLayout(downloads)
-        _row(form, "Download &folder:", folder_box, self.download_folder)
+        _row(form, self.tr("Download &folder:"), folder_box, self.download_folder)
 
-        self.confirm_quit = QCheckBox("Ask before &quitting while transfers run")
-        self.confirm_replace = QCheckBox("Ask before &replacing files of an existing item")
-        self.confirm_new_items = QCheckBox("Ask before creating &new items from files")
-        confirmations = QGroupBox("Confirmations")
+        self.confirm_quit = QCheckBox(self.tr("Ask before &quitting while transfers run"))
+        self.confirm_replace = QCheckBox(self.tr("Ask before &replacing files of an existing item"))
+        self.confirm_new_items = QCheckBox(self.tr("Ask before creating &new items from files"))
+        confirmations = QGroupBox(self.tr("Confirmations"))
         column = QVBoxLayout(confirmations)
         for box in (self.confirm_quit, self.confirm_replace, self.confirm_new_items):
             box.setAccessibleName(box.text().replace("&", ""))
@@ -122,20 +137,24 @@ class SettingsDialog(QDialog):
 
         self.sessions_refresh = QSpinBox()
         self.sessions_refresh.setRange(1, 3600)
-        self.sessions_refresh.setSuffix(" s")
+        self.sessions_refresh.setSuffix(self.tr(" s"))
         _named(
             self.sessions_refresh,
-            "Sessions refresh interval",
-            "How often the Sessions view lists the servers' sessions while it is shown",
+            self.tr("Sessions refresh interval"),
+            self.tr("How often the Sessions view lists the servers' sessions while it is shown"),
         )
         self.log_level = QComboBox()
         for level in LOG_LEVELS:
-            self.log_level.addItem(LEVEL_NAMES[level], level)
-        _named(self.log_level, "Log level", "What the log records (applied at once)")
-        other = QGroupBox("Monitoring")
+            self.log_level.addItem(
+                QCoreApplication.translate("SettingsDialog", LEVEL_NAMES[level]), level
+            )
+        _named(
+            self.log_level, self.tr("Log level"), self.tr("What the log records (applied at once)")
+        )
+        other = QGroupBox(self.tr("Monitoring"))
         form = QFormLayout(other)
-        _row(form, "&Sessions refresh every:", self.sessions_refresh)
-        _row(form, "&Log level:", self.log_level)
+        _row(form, self.tr("&Sessions refresh every:"), self.sessions_refresh)
+        _row(form, self.tr("&Log level:"), self.log_level)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -151,7 +170,11 @@ class SettingsDialog(QDialog):
         for group in (transfers, downloads, confirmations, other):
             layout.addWidget(group)
         if where:
-            note = QLabel(f"Saved in {where}; cl-transfer takes its defaults from there too.")
+            note = QLabel(
+                self.tr("Saved in {where}; cl-transfer takes its defaults from there too.").format(
+                    where=where
+                )
+            )
             note.setWordWrap(True)
             note.setEnabled(False)  # a quiet note
             layout.addWidget(note)
@@ -185,6 +208,6 @@ class SettingsDialog(QDialog):
 
     def _browse(self) -> None:
         start = self.download_folder.text()
-        folder = self._ask_directory(self, "Download folder", start)
+        folder = self._ask_directory(self, self.tr("Download folder"), start)
         if folder:
             self.download_folder.setText(folder)
