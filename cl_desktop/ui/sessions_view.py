@@ -457,7 +457,8 @@ class SessionsDock(QDockWidget):
         self.message.emit(text.format(session=session_id[:8], action=action_text(action)), False)
 
     def _on_action_failed(self, session_id: str, action: str, error: ErrorInfo) -> None:
-        if error.kind is ErrorKind.AUTH:  # UNAUTHORIZED: it will be refused again
+        known = action in tuple(SessionAction)  # not the lookup of an item's holder
+        if error.kind is ErrorKind.AUTH and known:  # UNAUTHORIZED: it will be refused again
             kinds: tuple[SessionAction, ...] = (SessionAction(action),)
             if action == SessionAction.CANCEL:
                 kinds += (SessionAction.FAIL, SessionAction.DELETE)

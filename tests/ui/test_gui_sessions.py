@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
-from cl_desktop.services.errors import ErrorInfo
+from cl_desktop.services.errors import ErrorInfo, ErrorKind
 from cl_desktop.services.sessions import SessionKind, SessionRow
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
 from cl_desktop.transfers.store import JobStore
@@ -424,3 +424,15 @@ def test_preview_warnings_of_a_signed_ovf_are_shown(
     assert dock.model.rowCount() == 1
     warning = dock.model.index(0, WARNINGS).data()
     assert warning.startswith("The OVF package is signed with a self-signed certificate")
+
+
+def test_a_refused_lookup_of_an_items_holder_is_shown_not_a_crash(
+    qtbot: QtBot, gui: Application, fake_prompts: FakePrompts
+) -> None:
+    """The monitor reports a failed holder lookup under its own words, not a SessionAction:
+    refused for permission, it is shown like any failure and the actions stay as they were."""
+    dock = open_sessions(qtbot, gui)
+    refused = ErrorInfo("Permission denied", "not allowed to list sessions", ErrorKind.AUTH)
+    gui.sessions.action_failed.emit("", "find the session holding the item", refused)
+    assert [e.title for e in fake_prompts.errors] == ["Permission denied"]
+    assert "Permission denied" not in dock.cancel_action.toolTip()
