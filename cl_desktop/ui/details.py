@@ -16,7 +16,9 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
+    QFrame,
     QLabel,
+    QScrollArea,
     QStackedWidget,
     QTableView,
     QTabWidget,
@@ -156,7 +158,12 @@ class DetailPanes(QTabWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.summary_form = SummaryForm()
-        self.summary = _Pane(self.summary_form)
+        # scrolled: a long summary must not push the splitter and squeeze the item list
+        summary_scroll = QScrollArea()
+        summary_scroll.setWidget(self.summary_form)
+        summary_scroll.setWidgetResizable(True)
+        summary_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.summary = _Pane(summary_scroll)
         self.files_model = FilesModel(self)
         self.files_view = QTableView()
         self.files_view.setModel(self.files_model)

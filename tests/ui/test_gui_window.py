@@ -504,3 +504,24 @@ def test_history_lists_finished_transfers_and_exports_csv_and_json(
     dock.clear_done_action.trigger()
     qtbot.waitUntil(lambda: jobs(gui) == [], timeout=5000)
     assert dock.history_model.rowCount() == 1  # the history keeps it
+
+
+def test_an_items_long_summary_does_not_claim_the_item_lists_height(
+    qtbot: QtBot, gui: Application, sim_service: Any
+) -> None:
+    """Selecting an item fills a dozen summary rows; seen in the demo at 1200 x 800, their
+    minimum height pushed the splitter until the item list showed two rows. The summary
+    scrolls instead: the details ask for less height than the summary's rows need."""
+    seed(sim_service.base_url, "admin", "secret", sim_service.datastore_id)
+    window = gui.window
+    window.show()
+    window.refresh()
+    qtbot.waitUntil(lambda: window.library_model.item(0).rowCount() == 2, timeout=5000)
+    select_library(qtbot, gui, "Demo library")
+    qtbot.waitUntil(lambda: window.item_model.row_of_name("demo-vm") >= 0, timeout=10000)
+    QApplication.processEvents()
+    select_item(qtbot, gui, "demo-vm")
+    qtbot.waitUntil(lambda: window.details.summary_form.value("Type") == "ovf", timeout=5000)
+    QApplication.processEvents()
+    form_needs = window.details.summary_form.minimumSizeHint().height()
+    assert window.details.minimumSizeHint().height() < form_needs  # it scrolls instead
