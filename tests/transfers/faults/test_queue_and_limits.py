@@ -99,5 +99,5 @@ def test_password_sources(monkeypatch: pytest.MonkeyPatch, memory_keyring: Any) 
     assert cli_module.password_for("https://vc", SIM_USER) == "stored"
     memory_keyring.passwords.clear()
     monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115 (not a terminal)
-    with pytest.raises(cli_module.UsageError, match="CL_PASSWORD"):
+    with pytest.raises(cli_module.NoPassword, match="CL_PASSWORD"):  # exit 3
         cli_module.password_for("https://vc", SIM_USER)
