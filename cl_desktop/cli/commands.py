@@ -101,6 +101,8 @@ class Cli:
         # the jobs of `resume`, `retry` and `remove` name
         self._clients: dict[tuple[str, str], ContentLibraryClient] = {}
         self._clients_lock = threading.Lock()
+        # the accounts of --to-server/--to-user: their password is CL_TO_PASSWORD's
+        self.destinations: set[tuple[str, str]] = set()
         self._store: JobStore | None = None
         self._queue_obj: TransferQueue | None = None
 
@@ -130,7 +132,11 @@ class Cli:
                 client = ContentLibraryClient(
                     ref.url,
                     ref.username,
-                    password_for(ref.url, ref.username),
+                    password_for(
+                        ref.url,
+                        ref.username,
+                        "CL_TO_PASSWORD" if key in self.destinations else "CL_PASSWORD",
+                    ),
                     dialect=_DIALECTS.get(ref.dialect, "auto"),
                     tls=trust.tls_for(key[0], explicit),
                 )
@@ -167,14 +173,16 @@ class Cli:
 
     # --- addressing -----------------------------------------------------------------------
 
-    def library_id(self, ref: str) -> str:
+    def library_id(self, ref: str, client: ContentLibraryClient | None = None) -> str:
+        """The library named or numbered `ref` on --server (or on `client`'s server)."""
+        client = client or self.client
         try:
-            return self.client.libraries.get(ref).id or ref
+            return client.libraries.get(ref).id or ref
         except (errors.NotFound, errors.InvalidArgument):
             pass
         found = [
             m.id
-            for m in self.client.libraries.list_models()
+            for m in client.libraries.list_models()
             if (m.name or "").lower() == ref.lower() and m.id
         ]
         if not found:
@@ -583,6 +591,11 @@ class Cli:
             )
         self.out(rows, "\n".join(lines) or "no jobs")
         return EXIT_OK
+
+    def cmd_compare(self) -> int:
+        from .comparing import run_compare
+
+        return run_compare(self)
 
     def cmd_trust(self) -> int:
         from .trusting import run_trust

@@ -11,7 +11,8 @@ from cl_desktop import __version__
 from cl_desktop.transfers.jobs import WARNING_WORDS, Existing
 from cl_desktop.transfers.policy import RetryPolicy
 
-from .errors import help_epilog
+from .destination import add_destination_options
+from .errors import EXIT_DIFFERENT, help_epilog
 
 # The RetryPolicy settings a command may change: (flag, field, type, metavar, help).
 _PATIENCE_FLAGS: tuple[tuple[str, str, type[int] | type[float], str, str], ...] = (
@@ -189,6 +190,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("csv", "json"),
         default="csv",
         help="the format of --export (default: %(default)s)",
+    )
+    compare = sub.add_parser(
+        "compare",
+        help="compare two libraries (on one server or two): items by name, files by size "
+        "and checksum",
+        description="Items are matched by name; each is only in LIBRARY, only in LIBRARY2, "
+        "the same, or changed (files missing on one side, sizes, checksums). Exit 0 when "
+        f"the libraries hold the same items, {EXIT_DIFFERENT} when they differ (any other "
+        "code is an error, as listed in cl-transfer --help).",
+    )
+    compare.add_argument("library", help="library name or id on --server")
+    compare.add_argument("library2", help="library name or id on --to-server (or on --server)")
+    add_destination_options(
+        compare, "the server of LIBRARY2 (default: --server, comparing two of its libraries)"
     )
     return parser
 
