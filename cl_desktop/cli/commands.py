@@ -189,20 +189,24 @@ class Cli:
             raise errors.NotFound(f"no library named {ref!r}", operation="find library")
         return found[0]
 
-    def item_ref(self, ref: str) -> tuple[str, str | None, str]:
-        """LIBRARY/ITEM -> (library id, item id or None if missing, item name)."""
+    def item_ref(
+        self, ref: str, client: ContentLibraryClient | None = None
+    ) -> tuple[str, str | None, str]:
+        """LIBRARY/ITEM -> (library id, item id or None if missing, item name), on --server
+        (or on `client`'s server)."""
+        client = client or self.client
         if "/" not in ref:
             try:
-                item = self.client.items.get(ref)
+                item = client.items.get(ref)
                 return item.library_id or "", item.id, item.name or ""
             except (errors.NotFound, errors.InvalidArgument):
                 raise UsageError(f"{ref!r}: address items as LIBRARY/ITEM, or by id") from None
         library_ref, item_ref = ref.split("/", 1)
-        library_id = self.library_id(library_ref)
-        for item_id in self.client.items.list(library_id):
+        library_id = self.library_id(library_ref, client)
+        for item_id in client.items.list(library_id):
             if item_id == item_ref:
                 return library_id, item_id, item_ref
-        ids = self.client.items.find(name=item_ref, library_id=library_id)
+        ids = client.items.find(name=item_ref, library_id=library_id)
         if ids:
             return library_id, ids[0], item_ref
         return library_id, None, item_ref
@@ -476,6 +480,9 @@ class Cli:
         )
         return self._run_new(spec)
 
+    def run_new(self, spec: JobSpec) -> int:
+        return self._run_new(spec)
+
     def _run_new(self, spec: JobSpec) -> int:
         """Run only the job this command adds: other persisted jobs are left to `resume`."""
         queue = self._queue()
@@ -596,6 +603,11 @@ class Cli:
         from .comparing import run_compare
 
         return run_compare(self)
+
+    def cmd_fanout(self) -> int:
+        from .fanning import run_fanout_command
+
+        return run_fanout_command(self)
 
     def cmd_trust(self) -> int:
         from .trusting import run_trust

@@ -39,6 +39,7 @@ from .errors import (
     describe,
     failure_kind,
 )
+from .fanout import run_fanout
 from .jobs import (
     Direction,
     FailureKind,
@@ -93,6 +94,8 @@ class JobClaimed(LocalError):
 def _history_extra(job: JobSnapshot, file: FileProgress | None) -> dict[str, str]:
     """The history record's extras: an import's URL, a downloaded file's local path."""
     extra = {"source_url": job.spec.source_url} if job.spec.source_url else {}
+    if file is not None and job.spec.fanout_targets:  # the row is one target: which
+        extra["fanout_target"] = file.name
     if file is not None and job.spec.direction is Direction.DOWNLOAD and job.spec.target:
         extra["path"] = local_path(job.spec, file.name, len(job.files))
     return extra
@@ -666,6 +669,8 @@ class TransferQueue:
             )
             if spec.direction is Direction.UPLOAD and spec.source_url:
                 run_pull(ctx)  # the server fetches the bytes (Import from URL)
+            elif spec.direction is Direction.UPLOAD and spec.fanout_targets:
+                run_fanout(ctx, self._connector)  # one file into several items, read once
             elif spec.direction is Direction.UPLOAD:
                 run_upload(ctx)
             else:
