@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-from cl_desktop.api import AddSpec, ContentLibraryClient
+from cl_desktop.api import ContentLibraryClient
 from cl_desktop.cli.errors import EXIT_DIFFERENT
 from cl_desktop.transfers.compare import ItemStatus, compare_libraries
 from tests.support.cli import cli
-
-
-def put_item(client: ContentLibraryClient, library_id: str, name: str,
-             files: dict[str, bytes]) -> str:  # fmt: skip
-    """An item holding `files` (created when the library has none of that name)."""
-    found = client.items.find(name=name, library_id=library_id)
-    item_id = found[0] if found else client.items.create(library_id, name, type="file")
-    session = client.update_sessions.create(item_id)
-    for file_name, data in files.items():
-        info = client.update_session_files.add(session, AddSpec(file_name, size=len(data)))
-        assert info.upload_endpoint is not None
-        client.upload(info.upload_endpoint.uri, io.BytesIO(data), len(data))
-    client.update_sessions.complete(session)
-    client.update_sessions.delete(session)
-    return item_id
-
+from tests.support.items import put_item
 
 # what library A holds (B: the same, but "changed" has other bytes and "missing in B" is not)
 A_ITEMS = {

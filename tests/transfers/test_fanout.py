@@ -28,6 +28,7 @@ from tests.support.api import active_sessions
 from tests.support.cli import cli
 from tests.support.fault_proxy import DATA_PREFIX, FaultProxy
 from tests.support.files import make_file
+from tests.support.items import stored_checksum
 
 MiB = 1 << 20
 FAST_RETRIES = RetryPolicy(base_delay=0.05, max_delay=0.2)
@@ -77,13 +78,6 @@ def fanout_context(source: Path, targets: list[FanoutTarget], report: Recorder,
 
 def second_library(client: ContentLibraryClient, name: str = "Second") -> str:
     return client.libraries.create_local(name, client.datastores.list()[0].datastore)
-
-
-def stored_checksum(client: ContentLibraryClient, library_id: str, item: str) -> str:
-    (item_id,) = client.items.find(name=item, library_id=library_id)
-    (stored,) = client.item_files.list(item_id)
-    assert stored.checksum_info is not None
-    return stored.checksum_info.checksum.lower()
 
 
 def test_a_target_answering_503_for_a_while_lets_the_other_two_finish(
