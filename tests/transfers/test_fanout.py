@@ -9,10 +9,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers import fanout
 from cl_desktop.transfers.context import CleanupKind, WorkflowContext
 from cl_desktop.transfers.control import JobControl
+from cl_desktop.transfers.errors import IntegrityError
 from cl_desktop.transfers.jobs import (
     Direction,
     FanoutTarget,
@@ -28,7 +31,7 @@ from tests.support.api import active_sessions
 from tests.support.cli import cli
 from tests.support.fault_proxy import DATA_PREFIX, FaultProxy
 from tests.support.files import make_file
-from tests.support.items import stored_checksum
+from tests.support.items import put_item, stored_checksum
 
 MiB = 1 << 20
 FAST_RETRIES = RetryPolicy(base_delay=0.05, max_delay=0.2)
@@ -179,6 +182,37 @@ def test_a_target_that_fails_fails_alone_and_leaves_nothing(
     assert a.items.find(name="x", library_id=sim_service.default_library_id)
     assert not b.items.find(name="x", library_id=sim_service_b.default_library_id)
     assert active_sessions(a) == [] and active_sessions(b) == []
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new item", "existing item"])
+def test_bytes_damaged_on_the_way_to_one_target_never_become_its_items(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path, existing: bool
+) -> None:
+    source = make_file(tmp_path / "x.bin", 3 * MiB)
+    sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+    a = connector(ServerRef(sim_service.base_url, "admin"))
+    b = connector(ServerRef(sim_service_b.base_url, "admin"))
+    lib_b = sim_service_b.default_library_id
+    if existing:
+        put_item(b, lib_b, "x", {"x.bin": b"the old content"})
+    sim_service_b.faults.corrupt_upload(at_byte=MiB + 5)  # B receives one flipped byte
+    report = Recorder()
+    targets = [
+        FanoutTarget(ServerRef(sim_service.base_url, "admin"), sim_service.default_library_id,
+                     None, "x"),
+        FanoutTarget(ServerRef(sim_service_b.base_url, "admin"), lib_b, None, "x"),
+    ]  # fmt: skip
+    with pytest.raises(IntegrityError) as failed:
+        fanout.run_fanout(fanout_context(source, targets, report), connector, start_wait=5)
+    assert "1 of 2 targets failed" in str(failed.value) and targets[1].label in str(failed.value)
+    assert stored_checksum(a, sim_service.default_library_id, "x") == sha1  # A is fine
+    # B's session was failed before complete: no damaged content, no empty item, no session
+    if existing:
+        old = hashlib.sha1(b"the old content").hexdigest()
+        assert stored_checksum(b, lib_b, "x") == old
+    else:
+        assert not b.items.find(name="x", library_id=lib_b)
+    assert active_sessions(b) == []
 
 
 def test_the_spec_of_a_fanout_survives_the_store() -> None:
