@@ -353,11 +353,16 @@ class _TargetReporter:
     def note(self, text: str) -> None:
         pass
 
-    def cleanup_later(self, kind: CleanupKind, target: str) -> None:
+    def cleanup_later(
+        self, kind: CleanupKind, target: str, server: ServerRef | None = None
+    ) -> None:
         if self._same_server:  # the queue's cleanups are kept for the job's own server
             self._report.cleanup_later(kind, target)
         else:  # the server ends an update session nobody keeps alive when it expires
             log.warning("%s: could not end %s %s; left to expire", self._label, kind, target)
+
+    def source_session(self, session_id: str | None) -> None:
+        pass  # (a copy's; a fan-out has none)
 
     def destination(self, path: str) -> None:
         pass
