@@ -94,8 +94,6 @@ class JobClaimed(LocalError):
 def _history_extra(job: JobSnapshot, file: FileProgress | None) -> dict[str, str]:
     """The history record's extras: an import's URL, a downloaded file's local path."""
     extra = {"source_url": job.spec.source_url} if job.spec.source_url else {}
-    if file is not None and job.spec.fanout_targets:  # the row is one target: which
-        extra["fanout_target"] = file.name
     if file is not None and job.spec.direction is Direction.DOWNLOAD and job.spec.target:
         extra["path"] = local_path(job.spec, file.name, len(job.files))
     return extra
