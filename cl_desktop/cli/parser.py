@@ -207,14 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fan = sub.add_parser(
         "fanout",
-        help="upload one file into several items (libraries, servers), reading it once",
+        help="upload one file or template into several items (libraries, servers), reading it once",
         description="FILE goes into every LIBRARY/ITEM named (an item that does not exist is "
         "created; LIBRARY/ names it after the file): those after FILE on --server, those "
         "after each --to-server on that server (as --to-user). The file is read and hashed "
         "once for all; a slow or failing target does not hold up the others, and fails "
         "alone with its reason. Put the --to-server groups last.",
     )
-    fan.add_argument("file", help="the local file (one file; not a template)")
+    fan.add_argument("file", help="the local file, .ovf template (with its files) or .ova")
     fan.add_argument("targets", nargs="*", metavar="LIBRARY/ITEM", help="items on --server to fill")
     fan.add_argument(
         "--to-server",

@@ -1,15 +1,17 @@
-"""Fan-out: one local file uploaded into several items (libraries, servers) at once, read from
-disk and hashed (SHA-1) once.
+"""Fan-out: one local file or template (an .ovf and its files, an .ova's members) uploaded
+into several items (libraries, servers) at once, each file read from disk and hashed (SHA-1)
+once.
 
-One reader thread (`SharedReader`) reads the file into a `BlockRing`, hands each block to the
-hasher and offers it to every target. Each target runs the upload workflow's steps on its own
-thread, with its own update session (ended on every way out), retries and verification
-against the one hash. A target takes its blocks from a bounded window (`WINDOW` blocks): one
-that falls further behind the leading one (a slow link, a 503 streak) is let go by the
-reader, which goes at the fastest target's pace and never waits for a slower one, and goes on
-from its own read of the file where it stood; a PUT that must be
-sent again reads the file on its own too. A target that fails does so alone, with its reason;
-the job fails naming the targets that did, once the others are done.
+Per file, one reader thread (`SharedReader`, started when the first target reaches that
+file's PUT) reads it into a `BlockRing`, hands each block to the hasher and offers it to
+every target. Each target runs the upload workflow's steps on its own thread, with its own
+update session (ended on every way out), retries and verification against the one hash; it
+sends the files one after another (a template's .mf and .cert first). A target takes its
+blocks from a bounded window (`WINDOW` blocks): one that falls further behind the leading one
+(a slow link, a 503 streak) is let go by the reader, which goes at the fastest target's pace
+and never waits for a slower one, and goes on from its own read of the file where it stood;
+a PUT that must be sent again reads the file on its own too. A target that fails does so
+alone, with its reason; the job fails naming the targets that did, once the others are done.
 
 The whole fan-out is one job (`JobSpec.fanout_targets`): the read is shared only while the
 targets run at the same moment, which the queue guarantees for one job and not for several
@@ -38,21 +40,23 @@ from .errors import (
     IntegrityError,
     Interrupted,
     LocalError,
-    PreflightError,
     TransferError,
     describe,
 )
 from .hashing import BackgroundHasher
-from .jobs import FanoutTarget, FileProgress, JobSpec, Phase, ServerRef, Verification
+from .jobs import FanoutTarget, FileProgress, JobSpec, Phase, ServerRef, Verification, verdict
 from .ovf import LocalFile
 from .upload import (
     _changed,
+    _check_manifest,
     _check_received,
     _check_unchanged,
     _create_session,
     _delete_session,
     _end_session,
     _finish_session,
+    _manifest_checksum,
+    _manifest_hasher,
     _open_local,
     collect_upload_plan,
     delete_if_empty,
@@ -151,9 +155,10 @@ class _Window:
 
 
 class SharedReader:
-    """Reads `f` once (`bytes_read`), hashes it once (`sha1`), and offers every block to each
-    target's `_Window`; waits for the leading target only (and at the start, `start_wait`, for
-    every target to reach its PUT)."""
+    """Reads `f` once (`bytes_read`), hashes it once (`sha1`; and in its manifest's algorithm
+    when that is not SHA-1, for an .ova member), and offers every block to each target's
+    `_Window`. Starts when the first target reaches the file's PUT (`start`), then waits up to
+    `start_wait` for the others, and afterwards for the leading target only."""
 
     def __init__(
         self, f: LocalFile, targets: int, window: int = WINDOW, start_wait: float | None = None
@@ -164,29 +169,33 @@ class SharedReader:
         self.bytes_read = 0
         self._start_wait = START_WAIT if start_wait is None else start_wait
         # enough blocks that the reader never waits for a target: each holds at most its
-        # window plus the one it is sending; the hasher its queue and the one it hashes
-        self._ring = BlockRing(window + 2 * targets + HASH_DEPTH + 2, CHUNK_SIZE)
+        # window plus the one it is sending; each hasher its queue and the one it hashes
+        self._blocks = window + 2 * targets + 2 * HASH_DEPTH + 3
         self._stop = threading.Event()
         self._done = threading.Event()
-        self._sha1: str | None = None
+        self._digests: tuple[str, str] | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="fanout-read", daemon=True)
+        self._started = threading.Lock()
 
     def start(self) -> None:
-        self._thread.start()
+        """Begin (once): the first target is at this file's PUT."""
+        if self._started.acquire(blocking=False):
+            self._thread.start()
 
     def stop(self) -> None:
-        """Stop reading (the job was cancelled or paused) and let every target go."""
+        """Stop reading (the job was cancelled or paused, or it ended) and let every target go."""
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
-    def sha1(self, control: JobControl) -> str:
-        """The file's SHA-1, once the reader has read it all."""
+    def digests(self, control: JobControl) -> tuple[str, str]:
+        """(the file's SHA-1, its hash in its manifest's algorithm), once it was all read."""
         while not self._done.wait(0.2):
             control.check()
-        if self._error is not None or self._sha1 is None:
-            raise self._error or TransferError("the file was not read")
-        return self._sha1
+        if self._error is not None or self._digests is None:
+            raise self._error or TransferError(f"{self.file.name} was not read")
+        return self._digests
 
     def _wait_for_the_leader(self) -> None:
         """Read no further ahead than the leading target's window: the reader goes at the
@@ -200,35 +209,42 @@ class SharedReader:
         raise Interrupted(False)
 
     def _run(self) -> None:
+        f = self.file
         hasher = BackgroundHasher("sha1", HASH_DEPTH)
+        listed = _manifest_hasher(f)  # an .ova member listed in another algorithm
         try:
             deadline = time.monotonic() + self._start_wait
             for window in self.windows:
                 window.wait_arrival(deadline)
-            f = self.file
+            ring = BlockRing(self._blocks, CHUNK_SIZE)  # only now: one file's ring at a time
             with _open_local(f) as source:
                 while self.bytes_read < f.size:
                     self._wait_for_the_leader()
-                    block = self._ring.take()
+                    block = ring.take()
                     try:
-                        space = block.space(min(self._ring.size, f.size - self.bytes_read))
+                        space = block.space(min(ring.size, f.size - self.bytes_read))
                         n = source.readinto(space)  # type: ignore[attr-defined]
                         if not n:
                             raise _changed(f)
                         block.filled(n)
                         hasher.update(block)
+                        if listed is not None:
+                            listed.update(block)
                         for window in self.windows:
                             window.offer(block)
                     finally:
                         block.release()
                     self.bytes_read += n
             _check_unchanged(f)
-            self._sha1 = hasher.hexdigest()
+            sha1 = hasher.hexdigest()
+            self._digests = (sha1, listed.hexdigest() if listed is not None else sha1)
             for window in self.windows:
                 window.end()
         except BaseException as exc:
             self._error = exc
             hasher.hexdigest()  # ends its thread
+            if listed is not None:
+                listed.hexdigest()
             for window in self.windows:
                 window.leave()  # each reads on its own, and meets the same problem or not
         finally:
@@ -386,42 +402,50 @@ def run_fanout(
     window: int = WINDOW,
     start_wait: float | None = None,
 ) -> FanoutResult:
-    """Upload the spec's one file into every `fanout_targets` item; raises when any target
-    failed (after all have ended), naming each."""
+    """Upload the spec's file (or template: an .ovf with its files, an .ova's members) into
+    every `fanout_targets` item; raises when any target failed (after all have ended),
+    naming each."""
     spec, report = ctx.spec, ctx.report
     report.phase(Phase.CHECKING)
-    files, _ = collect_upload_plan(spec.paths)
-    if len(files) != 1 or files[0].container_size is not None or len(spec.paths) != 1:
-        raise PreflightError("a fan-out sends one file (not a template) to several libraries")
-    (f,) = files
+    files, notes = collect_upload_plan(spec.paths)
+    if notes:
+        report.note("; ".join(notes))
+    # a template's manifest and certificate first (vCenter refuses them after the
+    # descriptor), then the rest; each target sends them one after another, in this order
+    files = [f for f in files if _early(f)] + [f for f in files if not _early(f)]
     targets = spec.fanout_targets
     labels = fanout_labels(targets)
-    report.files([FileProgress(label, f.size) for label in labels])
-    reader = SharedReader(f, len(targets), window, start_wait)
+    total = sum(f.size for f in files)
+    report.files([FileProgress(label, total) for label in labels])
+    readers = [SharedReader(f, len(targets), window, start_wait) for f in files]
     outcomes = [TargetOutcome(t, label) for t, label in zip(targets, labels, strict=True)]
     report.phase(Phase.TRANSFERRING)
-    reader.start()
     try:
         with ThreadPoolExecutor(len(targets), thread_name_prefix="fanout") as pool:
             futures = [
-                pool.submit(_run_target, ctx, connector, outcome, f, reader, index)
+                pool.submit(_run_target, ctx, connector, outcome, files, readers, index)
                 for index, outcome in enumerate(outcomes)
             ]
             for outcome, future in zip(outcomes, futures, strict=True):
                 outcome.error = future.exception()
     finally:
-        reader.stop()
-    for outcome, window_ in zip(outcomes, reader.windows, strict=True):
-        outcome.fell_behind = window_.fell_behind
-    result = FanoutResult(reader.bytes_read, outcomes)
+        for reader in readers:
+            reader.stop()
+    for index, outcome in enumerate(outcomes):
+        outcome.fell_behind = any(r.windows[index].fell_behind for r in readers)
+    result = FanoutResult(sum(r.bytes_read for r in readers), outcomes)
     log.info(
         "fan-out of %s: read %d bytes once; %s",
-        f.name,
-        reader.bytes_read,
+        ", ".join(f.name for f in files),
+        result.bytes_read,
         "; ".join(f"{o.label}: own reads {o.own_bytes}" for o in outcomes),
     )
     _raise_failures(outcomes)
     return result
+
+
+def _early(f: LocalFile) -> bool:
+    return f.name.lower().endswith((".mf", ".cert"))
 
 
 def _raise_failures(outcomes: list[TargetOutcome]) -> None:
@@ -445,11 +469,10 @@ def _run_target(
     ctx: WorkflowContext,
     connector: Connector,
     outcome: TargetOutcome,
-    f: LocalFile,
-    reader: SharedReader,
+    files: list[LocalFile],
+    readers: list[SharedReader],
     index: int,
 ) -> None:
-    window = reader.windows[index]
     try:
         target = outcome.target
         same_server = target.server == ctx.spec.server
@@ -467,21 +490,22 @@ def _run_target(
         tctx = replace(
             ctx, client=client, spec=own_spec, report=report, client_token=new_client_token()
         )
-        _upload_target(tctx, report, outcome, f, reader, window)
+        _upload_target(tctx, report, outcome, files, readers, index)
     except BaseException as exc:
         log.info("fan-out to %s failed: %s", outcome.label, exc)
         raise
     finally:
-        window.leave()
+        for reader in readers:  # the files it will not send: the reader waits for it no more
+            reader.windows[index].leave()
 
 
 def _upload_target(
     ctx: WorkflowContext,
     report: _TargetReporter,
     outcome: TargetOutcome,
-    f: LocalFile,
-    reader: SharedReader,
-    window: _Window,
+    files: list[LocalFile],
+    readers: list[SharedReader],
+    index: int,
 ) -> None:
     client, control = ctx.client, ctx.control
     spec = ctx.spec
@@ -494,9 +518,18 @@ def _upload_target(
     item_id = resolve_item(ctx)
     try:
         session_id = _create_session(ctx, item_id)
+        sha1s: dict[str, str] = {}
+        transient: set[str] = set()
         try:
-            sha1 = _send(ctx, session_id, outcome, f, reader, window)
-            _check_received(ctx, session_id, f, sha1)  # before complete: never damaged bytes
+            keep_alive = _keep_alive(ctx, session_id)
+            done = 0
+            for f, reader in zip(files, readers, strict=True):
+                keep, sha1 = _send(ctx, session_id, outcome, f, reader, index, keep_alive, done)
+                sha1s[f.name] = sha1
+                if not keep:
+                    transient.add(f.name)
+                _check_received(ctx, session_id, f, sha1)  # before complete: never damaged
+                done += f.size
             _finish_session(ctx, session_id)
         except Interrupted:
             _end_session(ctx, session_id, None)
@@ -506,9 +539,17 @@ def _upload_target(
             raise
         _delete_session(ctx, session_id)
         stored = {i.name: i for i in with_retries(control, lambda: client.item_files.list(item_id))}
-        verification, checksum = verify_upload(f, stored.get(f.name), sha1)
-        outcome.verification = verification
-        report.file_done(f.name, verification, checksum, session_id)
+        verified = []
+        for f in files:
+            if f.name not in stored and f.name in transient:  # an .mf/.cert the server read
+                verified.append(FileProgress(f.name, f.size, f.size, Verification.CONSUMED))
+                continue
+            verification, checksum = verify_upload(f, stored.get(f.name), sha1s[f.name])
+            verified.append(FileProgress(f.name, f.size, f.size, verification, checksum))
+        outcome.verification = verdict(verified)
+        # the row's checksum: the file's, when the target got one file
+        single = verified[0].checksum if len(verified) == 1 else None
+        report.file_done(files[0].name, outcome.verification, single, session_id)
     except BaseException:
         if report.created:  # an item this target made stays only when it holds the file
             try:
@@ -519,51 +560,57 @@ def _upload_target(
         raise
 
 
+def _keep_alive(ctx: WorkflowContext, session_id: str) -> KeepAlive:
+    client, control = ctx.client, ctx.control
+    session = with_retries(control, lambda: client.update_sessions.get(session_id))
+    return KeepAlive(
+        lambda p: with_retries(
+            control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
+        ),
+        session.expiration_time,
+    )
+
+
 def _send(
     ctx: WorkflowContext,
     session_id: str,
     outcome: TargetOutcome,
     f: LocalFile,
     reader: SharedReader,
-    window: _Window,
-) -> str:
-    """PUT the file into the session, from the reader's blocks at first, retried on its own;
-    the file's SHA-1 (the reader's)."""
+    index: int,
+    keep_alive: KeepAlive,
+    before: int,
+) -> tuple[bool, str]:
+    """PUT one file into the session, from the reader's blocks at first, retried on its own
+    (`before`: the bytes of the target's earlier files, for its row's progress); (kept in
+    storage?, the file's SHA-1, the reader's)."""
     client, control, report = ctx.client, ctx.control, ctx.report
-    session = with_retries(control, lambda: client.update_sessions.get(session_id))
-    keep_alive = KeepAlive(
-        lambda p: with_retries(
-            control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
-        ),
-        session.expiration_time,
-    )
     retrier = Retrier(control, stopped=f"the server stopped receiving {f.name}")
-    shared: _Window | None = window
+    shared: _Window | None = reader.windows[index]
+    add = AddSpec(f.name, size=f.size, checksum_info=_manifest_checksum(f))
     logins = 0
     while True:
         control.check()
-        watch = StallWatch(retrier, f"upload {outcome.label}")
+        watch = StallWatch(retrier, f"upload {f.name} to {outcome.label}")
         last = [0]
 
         def on_progress(done: int, last: list[int] = last, watch: StallWatch = watch) -> None:
             control.check()
             watch.observe(done - last[0])
             control.throttle(done - last[0])
-            keep_alive.maybe(min(99, done * 100 // max(1, f.size)))
+            keep_alive.maybe()  # (the progress it reports is the job's, not one target's)
             last[0] = done
-            report.progress(f.name, done)
+            report.progress(f.name, before + done)
 
         source = _Source(f, shared, control)
         shared = None  # a PUT sent again reads the file itself
         try:
-            info = with_retries(
-                control,
-                lambda: client.update_session_files.add(session_id, AddSpec(f.name, size=f.size)),
-            )
+            info = with_retries(control, lambda: client.update_session_files.add(session_id, add))
             if info.upload_endpoint is None:
                 raise TransferError(f"the server gave no upload address for {f.name}")
             _check_unchanged(f)
-            window.arrive()
+            reader.start()  # (the first target at this file starts it)
+            reader.windows[index].arrive()
             client.upload(
                 info.upload_endpoint.uri,
                 source,  # type: ignore[arg-type]
@@ -573,7 +620,6 @@ def _send(
                 stall_seconds=control.policy.stall_seconds,
             )
             _check_unchanged(f)
-            report.file_sent(f.name)
             retrier.succeeded()
             break
         except errors.Unauthenticated:
@@ -587,4 +633,6 @@ def _send(
         finally:
             source.close()
             outcome.own_bytes += source.own_bytes
-    return reader.sha1(control)
+    sha1, listed = reader.digests(control)
+    _check_manifest(f, listed)  # an .ova member's manifest line, before complete
+    return info.keep_in_storage is not False, sha1

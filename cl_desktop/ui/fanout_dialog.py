@@ -1,5 +1,6 @@
-"""Upload to several libraries: one local file into an item of the same name in each library
-chosen (of any connected server), read once for all of them (one fan-out job)."""
+"""Upload to several libraries: one local file (or .ovf/.ova template) into an item of the
+same name in each library chosen (of any connected server), read once for all of them (one
+fan-out job)."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from tests.support.cli import cli
 from tests.support.fault_proxy import DATA_PREFIX, FaultProxy
 from tests.support.files import make_file
 from tests.support.items import put_item, stored_checksum
+from tests.support.ova import template_members, write_ova
 
 MiB = 1 << 20
 FAST_RETRIES = RetryPolicy(base_delay=0.05, max_delay=0.2)
@@ -213,6 +214,37 @@ def test_bytes_damaged_on_the_way_to_one_target_never_become_its_items(
     else:
         assert not b.items.find(name="x", library_id=lib_b)
     assert active_sessions(b) == []
+
+
+def test_an_ova_goes_to_two_servers_its_members_read_once(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path
+) -> None:
+    disks = [make_file(tmp_path / f"app-disk{n}.vmdk", (2 + n) * MiB, seed=n) for n in (1, 2)]
+    ova = write_ova(tmp_path / "app.ova", template_members("app", disks))  # SHA-256 manifest
+    report = Recorder()
+    targets = [
+        FanoutTarget(ServerRef(sim_service.base_url, "admin"), sim_service.default_library_id,
+                     None, "app"),
+        FanoutTarget(ServerRef(sim_service_b.base_url, "admin"),
+                     sim_service_b.default_library_id, None, "app"),
+    ]  # fmt: skip
+    result = fanout.run_fanout(fanout_context(ova, targets, report), connector, start_wait=5)
+    members = sum(d.stat().st_size for d in disks)
+    assert members < result.bytes_read < ova.stat().st_size  # each member once, no headers
+    assert [o.own_bytes for o in result.outcomes] == [0, 0]
+    assert [v for _, v, _ in report.done] == [Verification.VERIFIED] * 2
+    for url, library in ((sim_service.base_url, sim_service.default_library_id),
+                         (sim_service_b.base_url, sim_service_b.default_library_id)):  # fmt: skip
+        client = connector(ServerRef(url, "admin"))
+        (item_id,) = client.items.find(name="app", library_id=library)
+        assert client.items.get(item_id).type == "ovf"
+        stored = {f.name: f for f in client.item_files.list(item_id)}
+        assert {"app.ovf", "app-disk1.vmdk", "app-disk2.vmdk"} <= stored.keys()
+        for disk in disks:
+            checksum = stored[disk.name].checksum_info
+            assert checksum is not None
+            assert checksum.checksum.lower() == hashlib.sha1(disk.read_bytes()).hexdigest()
+        assert active_sessions(client) == []
 
 
 def test_the_spec_of_a_fanout_survives_the_store() -> None:
