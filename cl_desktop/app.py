@@ -172,6 +172,10 @@ class Application(QObject):
         waiting = (j.spec.server for j in jobs if j.state in (JobState.QUEUED, JobState.RUNNING))
         for server in dict.fromkeys(waiting):  # each once, in queue order
             self.connections.ensure_connected(server)
+        # a fan-out's targets on other servers log in as the accounts they name: connect those
+        fanout = (t.server for j in jobs if not j.state.finished for t in j.spec.fanout_targets)
+        for server in dict.fromkeys(fanout):
+            self.connections.ensure_connected(server)
 
     def connect_to(self, request: LoginRequest) -> None:
         self.window.connect_to(request)

@@ -21,6 +21,7 @@ from cl_desktop.transfers.jobs import (
     FanoutTarget,
     FileProgress,
     JobSpec,
+    JobState,
     Phase,
     ServerRef,
     Verification,
@@ -33,6 +34,8 @@ from tests.support.fault_proxy import DATA_PREFIX, FaultProxy
 from tests.support.files import make_file
 from tests.support.items import put_item, stored_checksum
 from tests.support.ova import template_members, write_ova
+from tests.support.uploads import sim_queue, total_received
+from tests.support.waiting import wait_until
 
 MiB = 1 << 20
 FAST_RETRIES = RetryPolicy(base_delay=0.05, max_delay=0.2)
@@ -245,6 +248,33 @@ def test_an_ova_goes_to_two_servers_its_members_read_once(
             assert checksum is not None
             assert checksum.checksum.lower() == hashlib.sha1(disk.read_bytes()).hexdigest()
         assert active_sessions(client) == []
+
+
+def test_a_cancelled_fanout_job_ends_every_session_and_drops_its_new_items(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "slow.img", 8 * MiB)
+    for sim in (sim_service, sim_service_b):
+        sim.faults.throttle(1_000_000)  # 8 s each: time to cancel mid-PUT
+    targets = (
+        FanoutTarget(ServerRef(sim_service.base_url, "admin"), sim_service.default_library_id,
+                     None, "slow"),
+        FanoutTarget(ServerRef(sim_service_b.base_url, "admin"),
+                     sim_service_b.default_library_id, None, "slow"),
+    )  # fmt: skip
+    spec = JobSpec(Direction.UPLOAD, targets[0].server, targets[0].library_id,
+                   item_name="slow", paths=(str(source),), fanout_targets=targets)  # fmt: skip
+    with sim_queue(tmp_path / "q.sqlite") as queue:
+        job_id = queue.add(spec)
+        wait_until(lambda: total_received(sim_service) > 0 and total_received(sim_service_b) > 0,
+                   30, "both PUTs moving bytes")  # fmt: skip
+        queue.cancel(job_id)
+        job = queue.wait(job_id, 30)
+    assert job.state is JobState.CANCELED
+    for sim in (sim_service, sim_service_b):
+        client = connector(ServerRef(sim.base_url, "admin"))
+        assert active_sessions(client) == []
+        assert not client.items.find(name="slow", library_id=sim.default_library_id)
 
 
 def test_the_spec_of_a_fanout_survives_the_store() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,21 @@ from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
+from cl_desktop.paths import KEYRING_SERVICE, keyring_key
 from cl_desktop.services.connection import LoginRequest
-from cl_desktop.transfers.jobs import Direction, JobState
+from cl_desktop.transfers.jobs import (
+    Direction,
+    FanoutTarget,
+    JobSpec,
+    JobState,
+    ServerRef,
+    Verification,
+)
+from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.compare_dialog import CompareDialog, LibraryEntry, connected_libraries
-from tests.support.accounts import SIM_PASSWORD, SIM_USER
+from tests.support.accounts import SIM_PASSWORD, SIM_USER, MemoryKeyring
 from tests.support.files import make_file
-from tests.support.gui import wait_jobs
+from tests.support.gui import FakePrompts, build_app, close_app, wait_jobs
 from tests.support.items import put_item, stored_checksum
 from tests.support.multi import wait_servers
 
@@ -112,3 +122,41 @@ def test_upload_one_file_to_libraries_of_two_servers(
                          (sim_service_b.base_url, sim_service_b.default_library_id)):  # fmt: skip
         client = ContentLibraryClient(url, SIM_USER, SIM_PASSWORD)
         assert stored_checksum(client, library, "agent.msi") == sha1
+
+
+def test_a_stored_fanout_job_connects_its_targets_servers_at_start(
+    qtbot: QtBot,
+    sim_service: Any,
+    sim_service_b: Any,
+    tmp_path: Path,
+    fake_prompts: FakePrompts,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    """Left queued by an earlier run: the job's own server and its other target's are both
+    connected (with the stored passwords), and the job then fills both."""
+    source = make_file(tmp_path / "left.bin", 300_000, seed=4)
+    sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+    refs = [ServerRef(url, SIM_USER) for url in (sim_service.base_url, sim_service_b.base_url)]
+    for ref in refs:
+        memory_keyring.set_password(KEYRING_SERVICE, keyring_key(ref.url, ref.username),
+                                    SIM_PASSWORD)  # fmt: skip
+    libraries = (sim_service.default_library_id, sim_service_b.default_library_id)
+    targets = tuple(
+        FanoutTarget(ref, lib, None, "left") for ref, lib in zip(refs, libraries, strict=True)
+    )
+    (tmp_path / "app-data").mkdir()
+    store = JobStore(tmp_path / "app-data" / "transfers.sqlite")
+    store.insert(JobSpec(Direction.UPLOAD, refs[0], libraries[0], item_name="left",
+                         paths=(str(source),), fanout_targets=targets), 1, time.time())  # fmt: skip
+    store.close()
+    app = build_app(tmp_path, fake_prompts)
+    try:
+        app.start()
+        (job,) = wait_jobs(qtbot, app, 1, JobState.DONE, timeout=30000)
+        assert job.verification is Verification.VERIFIED
+        wait_servers(qtbot, app, 2)
+        for url, library in zip((r.url for r in refs), libraries, strict=True):
+            client = ContentLibraryClient(url, SIM_USER, SIM_PASSWORD)
+            assert stored_checksum(client, library, "left") == sha1
+    finally:
+        close_app(app)
