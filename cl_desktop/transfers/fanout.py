@@ -40,6 +40,7 @@ from .errors import (
     IntegrityError,
     Interrupted,
     LocalError,
+    NotConnected,
     TransferError,
     describe,
 )
@@ -476,7 +477,7 @@ def _run_target(
     try:
         target = outcome.target
         same_server = target.server == ctx.spec.server
-        client = ctx.client if same_server else connector(target.server)
+        client = ctx.client if same_server else _connected(connector, target.server, ctx)
         own_spec = JobSpec(
             ctx.spec.direction,
             target.server,
@@ -497,6 +498,22 @@ def _run_target(
     finally:
         for reader in readers:  # the files it will not send: the reader waits for it no more
             reader.windows[index].leave()
+
+
+def _connected(
+    connector: Connector, server: ServerRef, ctx: WorkflowContext
+) -> ContentLibraryClient:
+    """The target's client; a server whose login is still under way (the window connects a
+    fan-out's other servers when it starts) is waited for, within the reconnect window."""
+    control = ctx.control
+    deadline = time.monotonic() + control.policy.reconnect_window
+    while True:
+        try:
+            return connector(server)
+        except NotConnected:
+            if time.monotonic() > deadline:
+                raise
+            control.wait(0.5)
 
 
 def _upload_target(
