@@ -21,6 +21,7 @@ from cl_desktop.services import (
     QThreadSpawner,
     TransferService,
 )
+from cl_desktop.services.compare import LibraryComparer
 from cl_desktop.services.connections import ConnectionService
 from cl_desktop.services.item_cache import CACHE_NAME, ItemCache
 from cl_desktop.services.library_admin import LibraryAdmin
@@ -33,6 +34,7 @@ from cl_desktop.transfers.store import JobStore
 from cl_desktop.ui.connect_dialog import login_asker
 from cl_desktop.ui.dialogs import Prompts
 from cl_desktop.ui.help_menu import HelpMenu
+from cl_desktop.ui.library_tools import LibraryTools
 from cl_desktop.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
@@ -157,6 +159,9 @@ class Application(QObject):
             logs.log_dir(config.data_dir) / logs.WINDOW_LOG,
             show_status=self.window.show_status,
         )
+        # Library > Compare libraries..., Upload to several libraries...
+        self.comparer = LibraryComparer(self.connector, self.tasks, self.transfers, self)
+        self.library_tools = LibraryTools(self.window, self.comparer, self.transfers)
         self.browser.connected.connect(self._on_connected)
         self.transfers.started.connect(self._connect_waiting_servers)
         self._queue_started = False
@@ -197,6 +202,10 @@ class Application(QObject):
         else by asking (the window asks one question at a time)."""
         waiting = (j.spec.server for j in jobs if j.state in (JobState.QUEUED, JobState.RUNNING))
         for server in dict.fromkeys(waiting):  # each once, in queue order
+            self.connections.ensure_connected(server)
+        # a fan-out's targets on other servers log in as the accounts they name: connect those
+        fanout = (t.server for j in jobs if not j.state.finished for t in j.spec.fanout_targets)
+        for server in dict.fromkeys(fanout):
             self.connections.ensure_connected(server)
 
     def connect_to(self, request: LoginRequest) -> None:

@@ -67,6 +67,32 @@ BREAKAGES: tuple[Breakage, ...] = (
         selection=("tests/transfers/test_upload_failures.py",),
     ),
     Breakage(
+        name="fanout-failure-keeps-session",
+        rule="a fan-out target that fails after its session exists leaves it ACTIVE",
+        file="cl_desktop/transfers/fanout.py",
+        old=(
+            "        except BaseException as exc:\n"
+            "            _end_session(ctx, session_id, describe(exc)[1])\n"
+            "            raise\n"
+        ),
+        new="        except BaseException:\n            raise  # breakage: left ACTIVE\n",
+        selection=(
+            "tests/transfers/test_fanout.py::"
+            "test_bytes_damaged_on_the_way_to_one_target_never_become_its_items",
+        ),
+    ),
+    Breakage(
+        name="fanout-received-unchecked",
+        rule="a fan-out target completes its session without comparing the server's checksum",
+        file="cl_desktop/transfers/fanout.py",
+        old="            _check_received(ctx, session_id, f, sha1)",
+        new="            pass  # breakage: damaged bytes become the item's",
+        selection=(
+            "tests/transfers/test_fanout.py::"
+            "test_bytes_damaged_on_the_way_to_one_target_never_become_its_items",
+        ),
+    ),
+    Breakage(
         name="token-to-any-host",
         rule="the session header is sent to any host",
         file="cl_desktop/api/client.py",

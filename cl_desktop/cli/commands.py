@@ -102,6 +102,8 @@ class Cli:
         # the jobs of `resume`, `retry` and `remove` name
         self._clients: dict[tuple[str, str], ContentLibraryClient] = {}
         self._clients_lock = threading.Lock()
+        # the accounts of --to-server/--to-user: their password is CL_TO_PASSWORD's
+        self.destinations: set[tuple[str, str]] = set()
         self._store: JobStore | None = None
         self._queue_obj: TransferQueue | None = None
 
@@ -131,7 +133,11 @@ class Cli:
                 client = ContentLibraryClient(
                     ref.url,
                     ref.username,
-                    password_for(ref.url, ref.username),
+                    password_for(
+                        ref.url,
+                        ref.username,
+                        "CL_TO_PASSWORD" if key in self.destinations else "CL_PASSWORD",
+                    ),
                     dialect=_DIALECTS.get(ref.dialect, "auto"),
                     tls=trust.tls_for(key[0], explicit),
                 )
@@ -168,34 +174,40 @@ class Cli:
 
     # --- addressing -----------------------------------------------------------------------
 
-    def library_id(self, ref: str) -> str:
+    def library_id(self, ref: str, client: ContentLibraryClient | None = None) -> str:
+        """The library named or numbered `ref` on --server (or on `client`'s server)."""
+        client = client or self.client
         try:
-            return self.client.libraries.get(ref).id or ref
+            return client.libraries.get(ref).id or ref
         except (errors.NotFound, errors.InvalidArgument):
             pass
         found = [
             m.id
-            for m in self.client.libraries.list_models()
+            for m in client.libraries.list_models()
             if (m.name or "").lower() == ref.lower() and m.id
         ]
         if not found:
             raise errors.NotFound(f"no library named {ref!r}", operation="find library")
         return found[0]
 
-    def item_ref(self, ref: str) -> tuple[str, str | None, str]:
-        """LIBRARY/ITEM -> (library id, item id or None if missing, item name)."""
+    def item_ref(
+        self, ref: str, client: ContentLibraryClient | None = None
+    ) -> tuple[str, str | None, str]:
+        """LIBRARY/ITEM -> (library id, item id or None if missing, item name), on --server
+        (or on `client`'s server)."""
+        client = client or self.client
         if "/" not in ref:
             try:
-                item = self.client.items.get(ref)
+                item = client.items.get(ref)
                 return item.library_id or "", item.id, item.name or ""
             except (errors.NotFound, errors.InvalidArgument):
                 raise UsageError(f"{ref!r}: address items as LIBRARY/ITEM, or by id") from None
         library_ref, item_ref = ref.split("/", 1)
-        library_id = self.library_id(library_ref)
-        for item_id in self.client.items.list(library_id):
+        library_id = self.library_id(library_ref, client)
+        for item_id in client.items.list(library_id):
             if item_id == item_ref:
                 return library_id, item_id, item_ref
-        ids = self.client.items.find(name=item_ref, library_id=library_id)
+        ids = client.items.find(name=item_ref, library_id=library_id)
         if ids:
             return library_id, ids[0], item_ref
         return library_id, None, item_ref
@@ -469,6 +481,9 @@ class Cli:
         )
         return self._run_new(spec)
 
+    def run_new(self, spec: JobSpec) -> int:
+        return self._run_new(spec)
+
     def _run_new(self, spec: JobSpec) -> int:
         """Run only the job this command adds: other persisted jobs are left to `resume`."""
         queue = self._queue()
@@ -584,6 +599,16 @@ class Cli:
             )
         self.out(rows, "\n".join(lines) or "no jobs")
         return EXIT_OK
+
+    def cmd_compare(self) -> int:
+        from .comparing import run_compare
+
+        return run_compare(self)
+
+    def cmd_fanout(self) -> int:
+        from .fanning import run_fanout_command
+
+        return run_fanout_command(self)
 
     def cmd_trust(self) -> int:
         from .trusting import run_trust

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_TLS, EXIT_INTEGRITY = range(7)
 EXIT_LOCAL, EXIT_IN_USE = 7, 8
+# `compare`: the libraries differ (not 1, which is a failed request: a script tells them apart)
+EXIT_DIFFERENT = 9
 EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 # What each code means, for --help and the README (tests/transfers/test_cli_help.py compares).
@@ -20,6 +22,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_INTEGRITY, "integrity: a checksum did not match"),
     (EXIT_LOCAL, "local problem: a file, a folder, the queue database"),
     (EXIT_IN_USE, "the job is in use by another running process"),
+    (EXIT_DIFFERENT, "compare: the two libraries differ"),
     (EXIT_INTERNAL, "internal error: a bug in cl_desktop (it prints a traceback; report it)"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C or SIGTERM); `resume` continues"),
 )
@@ -30,6 +33,10 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     (
         "CL_PASSWORD",
         "the password (else the keyring entry USER@SERVER, else a prompt on a terminal)",
+    ),
+    (
+        "CL_TO_PASSWORD",
+        "the password of --to-user on --to-server (else the keyring, else a prompt)",
     ),
     ("CL_DESKTOP_DATA_DIR", "moves the data folder, and with it the job store the window shares"),
 )

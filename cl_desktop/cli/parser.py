@@ -11,7 +11,8 @@ from cl_desktop import __version__
 from cl_desktop.transfers.jobs import WARNING_WORDS, Existing
 from cl_desktop.transfers.policy import RetryPolicy
 
-from .errors import help_epilog
+from .destination import add_destination_options
+from .errors import EXIT_DIFFERENT, help_epilog
 
 # The RetryPolicy settings a command may change: (flag, field, type, metavar, help).
 _PATIENCE_FLAGS: tuple[tuple[str, str, type[int] | type[float], str, str], ...] = (
@@ -234,6 +235,41 @@ def build_parser() -> argparse.ArgumentParser:
         default="csv",
         help="the format of --export (default: %(default)s)",
     )
+    compare = sub.add_parser(
+        "compare",
+        help="compare two libraries (on one server or two): items by name, files by size "
+        "and checksum",
+        description="Items are matched by name; each is only in LIBRARY, only in LIBRARY2, "
+        "the same, or changed (files missing on one side, sizes, checksums). Exit 0 when "
+        f"the libraries hold the same items, {EXIT_DIFFERENT} when they differ (any other "
+        "code is an error, as listed in cl-transfer --help).",
+    )
+    compare.add_argument("library", help="library name or id on --server")
+    compare.add_argument("library2", help="library name or id on --to-server (or on --server)")
+    add_destination_options(
+        compare, "the server of LIBRARY2 (default: --server, comparing two of its libraries)"
+    )
+    fan = sub.add_parser(
+        "fanout",
+        help="upload one file or template into several items (libraries, servers), reading it once",
+        description="FILE goes into every LIBRARY/ITEM named (an item that does not exist is "
+        "created; LIBRARY/ names it after the file): those after FILE on --server, those "
+        "after each --to-server on that server (as --to-user). The file is read and hashed "
+        "once for all; a slow or failing target does not hold up the others, and fails "
+        "alone with its reason. Put the --to-server groups last.",
+    )
+    fan.add_argument("file", help="the local file, .ovf template (with its files) or .ova")
+    fan.add_argument("targets", nargs="*", metavar="LIBRARY/ITEM", help="items on --server to fill")
+    fan.add_argument(
+        "--to-server",
+        action="append",
+        nargs="+",
+        default=[],
+        dest="to_servers",
+        metavar=("SERVER", "LIBRARY/ITEM"),
+        help="another server and its items (repeatable)",
+    )
+    add_destination_options(fan, "")
     return parser
 
 

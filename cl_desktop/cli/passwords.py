@@ -13,8 +13,10 @@ from .errors import NoPassword
 __all__ = ["KEYRING_SERVICE", "keyring_key", "password_for"]
 
 
-def password_for(server: str, user: str) -> str:
-    env = os.environ.get("CL_PASSWORD")
+def password_for(server: str, user: str, variable: str = "CL_PASSWORD") -> str:
+    """`variable` names the environment variable to read first (CL_TO_PASSWORD for the
+    account of a command's destination, --to-server/--to-user)."""
+    env = os.environ.get(variable)
     if env:
         return env
     import keyring  # only now: importing it costs a quarter second at every start
@@ -29,7 +31,7 @@ def password_for(server: str, user: str) -> str:
     if sys.stdin.isatty():
         return getpass.getpass(f"Password for {user} on {server}: ")
     raise NoPassword(
-        f"no password for {user} on {server}: set CL_PASSWORD, store the password in the "
+        f"no password for {user} on {server}: set {variable}, store the password in the "
         f"keyring (service {KEYRING_SERVICE!r}, entry {keyring_key(server, user)!r}), or run "
         "on a terminal to be asked for it"
     )

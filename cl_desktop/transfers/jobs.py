@@ -121,6 +121,22 @@ class ServerRef:
 
 
 @dataclass(frozen=True)
+class FanoutTarget:
+    """One library (and item) a fan-out upload fills: into `item_id`, or into a new item
+    `item_name` (an item of that name found when the job runs is used instead)."""
+
+    server: ServerRef
+    library_id: str
+    item_id: str | None = None
+    item_name: str = ""
+    library_name: str = ""  # for the job's rows: "user@host Library/Item"
+
+    @property
+    def label(self) -> str:
+        return f"{self.server.label} {self.library_name or self.library_id}/{self.item_name}"
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """What the user asked for.
 
@@ -151,6 +167,9 @@ class JobSpec:
     as_ova: bool = False
     existing: Existing = Existing.KEEP_BOTH
     target: str = ""
+    # fan-out: the one file of `paths` into each of these (the job's own server, library and
+    # item are those of the first); read and hashed once for all of them
+    fanout_targets: tuple[FanoutTarget, ...] = ()
 
     @property
     def is_pull(self) -> bool:
@@ -168,6 +187,10 @@ class JobSpec:
         raw["file_names"] = tuple(raw.get("file_names", ()))
         raw["ignore_warnings"] = tuple(raw.get("ignore_warnings", ()))
         raw["existing"] = Existing(raw.get("existing") or Existing.KEEP_BOTH)
+        raw["fanout_targets"] = tuple(
+            FanoutTarget(**{**t, "server": ServerRef(**t["server"])})
+            for t in raw.get("fanout_targets", ())
+        )
         return cls(**raw)
 
     @property
@@ -176,6 +199,8 @@ class JobSpec:
             return f"{self.source_url} -> {self.item_name or self.item_id}"
         if self.direction is Direction.UPLOAD:
             names = ", ".join(p.replace("\\", "/").rsplit("/", 1)[-1] for p in self.paths)
+            if self.fanout_targets:
+                return f"{names} -> {len(self.fanout_targets)} libraries"
             return f"{names} -> {self.item_name or self.item_id}"
         name = self.item_name or self.item_id or ""
         if self.target:

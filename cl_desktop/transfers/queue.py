@@ -39,6 +39,7 @@ from .errors import (
     describe,
     failure_kind,
 )
+from .fanout import run_fanout
 from .jobs import (
     Direction,
     FailureKind,
@@ -687,6 +688,8 @@ class TransferQueue:
             )
             if spec.direction is Direction.UPLOAD and spec.source_url:
                 run_pull(ctx)  # the server fetches the bytes (Import from URL)
+            elif spec.direction is Direction.UPLOAD and spec.fanout_targets:
+                run_fanout(ctx, self._connector)  # one file into several items, read once
             elif spec.direction is Direction.UPLOAD:
                 run_upload(ctx)
             else:
