@@ -87,6 +87,7 @@ _JOB_COLUMNS = (
     "note",
     "started_at",
     "finished_at",
+    "source_session_id",
 )
 
 # Columns added after the first release, with their definitions: added to older databases.
@@ -94,6 +95,7 @@ _ADDED_COLUMNS = {
     "item_created": "INTEGER NOT NULL DEFAULT 0",
     "note": "TEXT NOT NULL DEFAULT ''",
     "failure": "TEXT",
+    "source_session_id": "TEXT",
 }
 
 
