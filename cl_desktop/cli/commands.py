@@ -97,12 +97,42 @@ class Cli:
         self.server = ServerRef(
             args.server or "", args.user or "", args.dialect, args.ca_file, args.pin_sha256
         )
+        # copy: the target's account, whose password is CL_TO_PASSWORD when it is another
+        self.target = self._copy_target()
         # the logged-in clients by (server URL, user): the command's own account, and those
         # the jobs of `resume`, `retry` and `remove` name
         self._clients: dict[tuple[str, str], ContentLibraryClient] = {}
         self._clients_lock = threading.Lock()
         self._store: JobStore | None = None
         self._queue_obj: TransferQueue | None = None
+
+    def _copy_target(self) -> ServerRef | None:
+        args = self.args
+        if args.command != "copy":
+            return None
+        if args.to_ca_file and not Path(args.to_ca_file).is_file():
+            raise UsageError(f"--to-ca-file {args.to_ca_file}: no such file")
+        if not args.to_server and not args.to_user:
+            return None  # within --server, as --user
+        try:
+            url = normalize_server(args.to_server) if args.to_server else self.url
+        except ValueError as exc:
+            raise UsageError(f"--to-server: {exc}") from None
+        target = ServerRef(
+            args.to_server or self.server.url,
+            args.to_user or self.server.username,
+            ca_file=args.to_ca_file or (None if args.to_server else self.server.ca_file),
+            pin_sha256=None if args.to_server else self.server.pin_sha256,
+        )
+        same = (url, target.username) == (self.url, self.server.username)
+        return None if same else target
+
+    def _password_variable(self, key: tuple[str, str]) -> str:
+        """CL_TO_PASSWORD for a copy's target account (when it is not --server's)."""
+        target = self.target
+        if target is not None and key == (normalize_server(target.url), target.username):
+            return "CL_TO_PASSWORD"
+        return "CL_PASSWORD"
 
     def _tls_settings(self) -> TlsSettings:
         from cl_desktop.api import TlsSettings
@@ -130,7 +160,7 @@ class Cli:
                 client = ContentLibraryClient(
                     ref.url,
                     ref.username,
-                    password_for(ref.url, ref.username),
+                    password_for(ref.url, ref.username, self._password_variable(key)),
                     dialect=_DIALECTS.get(ref.dialect, "auto"),
                     tls=trust.tls_for(key[0], explicit),
                 )
@@ -167,14 +197,15 @@ class Cli:
 
     # --- addressing -----------------------------------------------------------------------
 
-    def library_id(self, ref: str) -> str:
+    def library_id(self, ref: str, client: ContentLibraryClient | None = None) -> str:
+        client = client or self.client
         try:
-            return self.client.libraries.get(ref).id or ref
+            return client.libraries.get(ref).id or ref
         except (errors.NotFound, errors.InvalidArgument):
             pass
         found = [
             m.id
-            for m in self.client.libraries.list_models()
+            for m in client.libraries.list_models()
             if (m.name or "").lower() == ref.lower() and m.id
         ]
         if not found:
@@ -468,6 +499,32 @@ class Cli:
         )
         return self._run_new(spec)
 
+    def cmd_copy(self) -> int:
+        library_id, item_id, name = self.existing_item(self.args.item)
+        target = self.client_for(self.target) if self.target else self.client
+        library_ref, _, item_ref = self.args.destination.partition("/")
+        if not library_ref:
+            raise UsageError(f"{self.args.destination!r}: give the target as LIBRARY[/ITEM]")
+        target_library = self.library_id(library_ref, target)
+        target_item: str | None = None
+        if item_ref:  # an existing item of that name is updated, else one is made so named
+            found = [
+                m for m in target.items.list_models(target_library) if item_ref in (m.id, m.name)
+            ]
+            target_item = found[0].id if found else None
+        spec = JobSpec(
+            Direction.COPY,
+            self.server,
+            library_id,
+            item_id=item_id,
+            item_name=name,
+            target_server=self.target,
+            target_library_id=target_library,
+            target_item_id=target_item,
+            target_item_name=item_ref,
+        )
+        return self._run_new(spec)
+
     def _run_new(self, spec: JobSpec) -> int:
         """Run only the job this command adds: other persisted jobs are left to `resume`."""
         queue = self._queue()
@@ -483,7 +540,8 @@ class Cli:
         unclean = [ref for _, ref, _, _ in store.cleanups() if self._mine_ref(ref)]
         # every account logs in now, before any job starts: a password is asked for (or
         # missing) here, once per account, not on a worker's thread
-        for ref in dict.fromkeys([j.spec.server for j in runnable] + unclean):
+        targets = [j.spec.target_server for j in runnable if j.spec.target_server]  # copies
+        for ref in dict.fromkeys([j.spec.server for j in runnable] + targets + unclean):
             self.client_for(ref)
         queue = self._queue()
         queue.start(accept=self._mine)
@@ -541,10 +599,11 @@ class Cli:
         from cl_desktop.transfers.context import end_session
 
         if job.session_id:  # left by a run that was killed: end it, as the queue would
-            client = self.client_for(job.spec.server)
+            copy = job.spec.direction is Direction.COPY  # its update session on the target
+            client = self.client_for(job.spec.copy_target if copy else job.spec.server)
             sessions = (
                 client.update_sessions
-                if job.spec.direction is Direction.UPLOAD
+                if job.spec.direction is Direction.UPLOAD or copy
                 else client.download_sessions
             )
             if not end_session(sessions, job.session_id, None):

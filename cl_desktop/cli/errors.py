@@ -31,6 +31,10 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
         "CL_PASSWORD",
         "the password (else the keyring entry USER@SERVER, else a prompt on a terminal)",
     ),
+    (
+        "CL_TO_PASSWORD",
+        "copy: the password on --to-server/--to-user (else the keyring, else a prompt)",
+    ),
     ("CL_DESKTOP_DATA_DIR", "moves the data folder, and with it the job store the window shares"),
 )
 

@@ -1,4 +1,5 @@
-"""Where the password comes from: CL_PASSWORD, else the keyring, else a prompt on a terminal."""
+"""Where the password comes from: CL_PASSWORD (a copy's target: CL_TO_PASSWORD), else the
+keyring, else a prompt on a terminal."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from .errors import NoPassword
 __all__ = ["KEYRING_SERVICE", "keyring_key", "password_for"]
 
 
-def password_for(server: str, user: str) -> str:
-    env = os.environ.get("CL_PASSWORD")
+def password_for(server: str, user: str, variable: str = "CL_PASSWORD") -> str:
+    env = os.environ.get(variable)
     if env:
         return env
     import keyring  # only now: importing it costs a quarter second at every start
@@ -29,7 +30,7 @@ def password_for(server: str, user: str) -> str:
     if sys.stdin.isatty():
         return getpass.getpass(f"Password for {user} on {server}: ")
     raise NoPassword(
-        f"no password for {user} on {server}: set CL_PASSWORD, store the password in the "
+        f"no password for {user} on {server}: set {variable}, store the password in the "
         f"keyring (service {KEYRING_SERVICE!r}, entry {keyring_key(server, user)!r}), or run "
         "on a terminal to be asked for it"
     )

@@ -60,7 +60,11 @@ def test_help_lists_the_exit_codes_and_the_environment_from_their_tables() -> No
         assert f"\n  {code:>3}  {meaning}\n" in codes
     for name, meaning in ENVIRONMENT:
         assert f"\n  {name}  {meaning}\n" in codes
-    assert {name for name, _ in ENVIRONMENT} == {"CL_PASSWORD", paths.DATA_DIR_ENV}
+    assert {name for name, _ in ENVIRONMENT} == {
+        "CL_PASSWORD",
+        "CL_TO_PASSWORD",
+        paths.DATA_DIR_ENV,
+    }
 
 
 def test_the_readme_table_is_the_exit_code_table() -> None:

@@ -1,0 +1,98 @@
+"""`cl-transfer copy LIB/ITEM [--to-server B] [--to-user V] LIB2[/ITEM2]`: between two
+embedded services (the target's password from CL_TO_PASSWORD), within one (the server's own
+copy), into an existing item, and the exit codes of what goes wrong."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cl_desktop.api import ContentLibraryClient
+from tests.support.api import active_sessions
+from tests.support.cli import cl_transfer, cli
+from tests.support.files import make_file
+from tests.support.servers import SimulatorServer
+
+OTHER, OTHER_PASSWORD = "other", "other-secret"
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[Any]:
+    """A second service whose only account is another user with another password."""
+    with SimulatorServer(tmp_path / "target", users={OTHER: OTHER_PASSWORD}) as service:
+        yield service
+
+
+def checksums(base: str, user: str, password: str, library: str) -> dict[str, list[str]]:
+    with ContentLibraryClient(base, user, password) as c:
+        library_id = next(m.id for m in c.libraries.list_models() if m.name == library)
+        return {
+            m.name or "": [
+                (f.checksum_info.checksum or "") if f.checksum_info else ""
+                for f in c.item_files.list(m.id or "")
+            ]
+            for m in c.items.list_models(library_id or "")
+        }
+
+
+def test_copy_to_another_server_and_user(sim_service: Any, target: Any, tmp_path: Path) -> None:
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "tools.iso", 3_000_000, seed=3)
+    up = cli(url, "--queue-db", db, "upload", "Local library/tools", str(source), "--create")
+    assert up.returncode == 0, up.stderr
+    to = ["--to-server", target.base_url, "--to-user", OTHER]
+    env = {"CL_TO_PASSWORD": OTHER_PASSWORD}
+    done = cli(url, "--queue-db", db, "--json", "copy", "Local library/tools", *to,
+               "Local library", extra_env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)
+    assert (row["direction"], row["state"], row["verification"]) == ("copy", "done", "verified")
+    assert row["target_server"] == target.base_url and row["target_user"] == OTHER
+    assert "streamed through this computer" in row["note"]
+    copied = checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library")
+    assert copied == checksums(url, "admin", "secret", "Local library")
+    # again, named: the existing item is updated, not a second one made
+    again = cli(url, "--queue-db", db, "copy", "Local library/tools", *to,
+                "Local library/tools", extra_env=env)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "copy tools -> tools on" in again.stdout and "verified" in again.stdout
+    assert list(checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library")) == ["tools"]
+    with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
+        assert active_sessions(c) == []
+
+
+def test_copy_within_one_server_is_the_servers_own(sim_service: Any, tmp_path: Path) -> None:
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "a.iso", 1_000_000, seed=4)
+    assert cli(url, "--queue-db", db, "upload", "Local library/a", str(source),
+               "--create").returncode == 0  # fmt: skip
+    done = cli(url, "--queue-db", db, "copy", "Local library/a", "Local library")
+    assert done.returncode == 0, done.stderr
+    assert "copy a -> a on" not in done.stdout  # the same server: no "on SERVER"
+    assert "copied by the server itself" in done.stdout
+    assert sorted(checksums(url, "admin", "secret", "Local library")) == ["a", "a (2)"]
+
+
+def test_copy_exit_codes(sim_service: Any, target: Any, tmp_path: Path) -> None:
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "b.iso", 100_000, seed=5)
+    assert cli(url, "--queue-db", db, "upload", "Local library/b", str(source),
+               "--create").returncode == 0  # fmt: skip
+    base = ["--server", url, "--user", "admin", "--queue-db", db, "copy", "Local library/b",
+            "--to-server", target.base_url, "--to-user", OTHER, "Local library"]  # fmt: skip
+    missing = cl_transfer(*base)  # no CL_TO_PASSWORD, no keyring, no terminal
+    assert missing.returncode == 3
+    assert "CL_TO_PASSWORD" in missing.stderr
+    wrong = cl_transfer(*base, extra_env={"CL_TO_PASSWORD": "nope"})
+    assert wrong.returncode == 3, wrong.stderr
+    env = {"CL_TO_PASSWORD": OTHER_PASSWORD}
+    no_item = cl_transfer(*[a if a != "Local library/b" else "Local library/zz" for a in base],
+                          extra_env=env)  # fmt: skip
+    assert no_item.returncode == 4, no_item.stderr
+    no_library = cl_transfer(*base[:-1], "Nowhere", extra_env=env)
+    assert no_library.returncode == 4, no_library.stderr
+    assert checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library") == {}
