@@ -172,6 +172,7 @@ class QueueModel(QStandardItemModel):
         self._icons = {
             Direction.UPLOAD: style.standardIcon(QStyle.StandardPixmap.SP_ArrowUp),
             Direction.DOWNLOAD: style.standardIcon(QStyle.StandardPixmap.SP_ArrowDown),
+            Direction.COPY: style.standardIcon(QStyle.StandardPixmap.SP_ArrowRight),
         }
 
     # --- content ---------------------------------------------------------------------------
@@ -291,9 +292,13 @@ def _display(snap: JobSnapshot, column: int) -> str:
     if column == DIRECTION:
         if snap.spec.source_url:
             return "Import"  # from a URL: the server pulls it
+        if snap.spec.direction is Direction.COPY:
+            return "Copy"
         return "Upload" if snap.spec.direction is Direction.UPLOAD else "Download"
     if column == SERVER:
         return snap.spec.server.label
+    if column == ITEM and snap.spec.direction is Direction.COPY:
+        return snap.spec.title  # "web -> web (2) on admin@vc2"
     if column == ITEM:
         return snap.spec.item_name or snap.spec.item_id or snap.item_id or ""
     if column == FILE:
