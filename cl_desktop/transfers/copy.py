@@ -51,7 +51,7 @@ from .upload import (
     _both,
     _check_received,
     _SentBytes,
-    drop_empty_item,
+    drop_if_left_empty,
     fill_session,
     update_keep_alive,
 )
@@ -205,18 +205,8 @@ def _stream_copy(
     if not created:
         name = tctx.spec.target_item_name or tctx.client.items.get(item_id).name or item_id
         tctx.report.item(item_id, name)
-    try:
+    with drop_if_left_empty(tctx, item_id, created):
         _copy_into(ctx, tctx, item_id, files, why)
-    except Interrupted as stop:
-        if created and not stop.pause:  # a paused job keeps its item for the resume
-            drop_empty_item(tctx.client, item_id, tctx.report)
-        raise
-    except errors.Unauthenticated:
-        raise  # the login is lost, not the copy: the item stays for the run after a login
-    except BaseException:
-        if created:
-            drop_empty_item(tctx.client, item_id, tctx.report)
-        raise
 
 
 def _copy_into(

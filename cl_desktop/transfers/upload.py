@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
@@ -144,8 +145,17 @@ def run_upload(ctx: WorkflowContext) -> None:
         report.note(note)
     created = ctx.item_created or not ctx.spec.item_id  # by this run or an earlier one
     item_id = resolve_item(ctx)
-    try:
+    with drop_if_left_empty(ctx, item_id, created):
         _upload_into(ctx, item_id, files, note)
+
+
+@contextmanager
+def drop_if_left_empty(ctx: WorkflowContext, item_id: str, created: bool) -> Iterator[None]:
+    """Around filling `item_id`: an item the job `created` is deleted when the filling ends
+    without filling it (not on a pause, which keeps it for the resume, nor when the login is
+    lost, which a new login continues)."""
+    try:
+        yield
     except Interrupted as stop:
         if created and not stop.pause:  # a paused job keeps its item for the resume
             drop_empty_item(ctx.client, item_id, ctx.report)

@@ -13,15 +13,19 @@ import pytest
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers.control import RetryPolicy
+from cl_desktop.transfers.errors import NotConnected
 from cl_desktop.transfers.jobs import (
     Direction,
+    FailureKind,
     JobSpec,
     JobState,
     Phase,
     ServerRef,
     Verification,
 )
+from cl_desktop.transfers.ownership import session_owners
 from cl_desktop.transfers.queue import TransferQueue
+from cl_desktop.transfers.store import JobStore
 from tests.support.accounts import SIM_PASSWORD, SIM_USER
 from tests.support.api import active_sessions
 from tests.support.files import make_file
@@ -242,6 +246,9 @@ def test_a_cancelled_copy_leaves_no_item_and_no_session(
     wait_until(lambda: queue.snapshot(job_id).bytes_done > 200_000, 60, "bytes moving")
     running = queue.snapshot(job_id)
     assert running.session_id and running.source_session_id  # one session on each server
+    # the session monitor counts both as the job's, each under its own server
+    assert session_owners([running], ServerRef(a, SIM_USER)) == {running.source_session_id: running}
+    assert session_owners([running], ServerRef(b, SIM_USER)) == {running.session_id: running}
     queue.cancel(job_id)
     job = queue.wait(job_id, 30)
     assert job.state is JobState.CANCELED
@@ -272,4 +279,98 @@ def test_a_source_that_drops_its_connection_is_read_again_with_range(
     assert not [r for r in caplog.records if r.getMessage().startswith("PUT of")]
     with client(a) as ca, client(b) as cb:
         assert files_of(cb, job.item_id or "") == files_of(ca, item_id)
+    assert no_session_left(a, b)
+
+
+def test_a_byte_corrupted_on_the_way_fails_the_copy_and_leaves_nothing(
+    sim_service: Any, sim_service_b: Any, queue: TransferQueue, tmp_path: Path
+) -> None:
+    a, b = sim_service.base_url, sim_service_b.base_url
+    lib_a, lib_b = sim_service.default_library_id, sim_service_b.default_library_id
+    item_id = upload(queue, a, lib_a, make_file(tmp_path / "x.bin", 2_000_000, seed=12))
+    sim_service.faults.corrupt_download(at_byte=1_234_567)
+    job = queue.wait(
+        queue.add(copy_spec(ServerRef(a, SIM_USER), lib_a, item_id, ServerRef(b, SIM_USER), lib_b)),
+        60,
+    )
+    assert job.state is JobState.FAILED
+    assert job.failure is FailureKind.INTEGRITY, job.error_message
+    assert "x.bin" in job.error_message and "SHA1" in job.error_message
+    with client(b) as cb:
+        assert items_named(cb, lib_b) == {}  # the item it made is gone again
+    wait_until(lambda: no_session_left(a, b), 10, "both sessions ended")
+
+
+def test_a_paused_copy_keeps_its_target_session_and_resumes_into_it(
+    sim_service: Any, sim_service_b: Any, queue: TransferQueue, tmp_path: Path
+) -> None:
+    """Paused mid-file: the target's update session (with the files it holds whole) is kept
+    alive and the source's download session ended; resumed, the copy ends in that session."""
+    a, b = sim_service.base_url, sim_service_b.base_url
+    lib_a, lib_b = sim_service.default_library_id, sim_service_b.default_library_id
+    descriptor = make_template(
+        tmp_path / "tpl", disks=(("d1.vmdk", 300_000), ("d2.vmdk", 3_000_000)), manifest=False
+    )
+    item_id = upload(queue, a, lib_a, descriptor)
+    queue.bandwidth_limit = 1_000_000
+    job_id = queue.add(
+        copy_spec(ServerRef(a, SIM_USER), lib_a, item_id, ServerRef(b, SIM_USER), lib_b)
+    )
+    wait_until(
+        lambda: (
+            dict((f.name, f.done) for f in queue.snapshot(job_id).files).get("d2.vmdk", 0) > 200_000
+        ),
+        60,
+        "the second disk moving",
+    )
+    queue.pause(job_id)
+    wait_until(lambda: queue.snapshot(job_id).state is JobState.PAUSED, 30, "paused")
+    paused = queue.snapshot(job_id)
+    assert paused.session_id and paused.source_session_id is None
+    with client(a) as ca, client(b) as cb:
+        assert active_sessions(ca) == []  # the source's session ended at the pause
+        assert active_sessions(cb) == [paused.session_id]  # the target's kept for the resume
+    queue.bandwidth_limit = None
+    queue.resume(job_id)
+    job = queue.wait(job_id, 60)
+    assert job.state is JobState.DONE, job.error_message
+    assert job.verification is Verification.VERIFIED
+    with client(a) as ca, client(b) as cb:
+        assert files_of(cb, job.item_id or "") == files_of(ca, item_id)
+    assert no_session_left(a, b)
+
+
+def test_a_copy_waits_for_a_login_to_its_target(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path
+) -> None:
+    """The window's queue holds jobs of servers nobody logged in to: a copy whose target is
+    not connected waits for that login (named in its row), then runs."""
+    a, b = sim_service.base_url, sim_service_b.base_url
+    lib_a, lib_b = sim_service.default_library_id, sim_service_b.default_library_id
+    ref_a, ref_b = ServerRef(a, SIM_USER), ServerRef(b, SIM_USER)
+    connected = {a}
+
+    def connect(ref: ServerRef) -> ContentLibraryClient:
+        if ref.url not in connected:
+            raise NotConnected(f"not connected to {ref.label}")
+        return client(ref.url)
+
+    queue = TransferQueue(JobStore(tmp_path / "q.sqlite"), connect, progress_interval=0.02)
+    queue.start()
+    try:
+        item_id = upload(queue, a, lib_a, make_file(tmp_path / "w.bin", 500_000, seed=13))
+        job_id = queue.add(copy_spec(ref_a, lib_a, item_id, ref_b, lib_b))
+        wait_until(
+            lambda: queue.snapshot(job_id).note == f"waiting for login to {ref_b.label}",
+            30,
+            "the copy waiting for its target's login",
+        )
+        assert queue.snapshot(job_id).phase is Phase.WAITING_FOR_LOGIN
+        connected.add(b)
+        queue.server_connected(ref_b)
+        job = queue.wait(job_id, 60)
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.DONE, job.error_message
+    assert job.attempts == 1  # waiting was no failed run
     assert no_session_left(a, b)
