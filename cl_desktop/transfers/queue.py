@@ -96,6 +96,10 @@ def _history_extra(job: JobSnapshot, file: FileProgress | None) -> dict[str, str
     extra = {"source_url": job.spec.source_url} if job.spec.source_url else {}
     if file is not None and job.spec.direction is Direction.DOWNLOAD and job.spec.target:
         extra["path"] = local_path(job.spec, file.name, len(job.files))
+    if job.spec.direction is Direction.COPY:  # where the copy went (item_id is the target's)
+        extra["source_item_id"] = job.spec.item_id or ""
+        extra["target_server"] = job.spec.copy_target.url
+        extra["target_library_id"] = job.spec.target_library_id
     return extra
 
 
@@ -299,7 +303,8 @@ class TransferQueue:
         with self._lock:
             self._no_login.add(key)
             for job in list(self._jobs.values()):
-                if account_key(job.spec.server) != key:
+                target = _copy_target(job.spec) == key  # a copy into that server
+                if account_key(job.spec.server) != key and not target:
                     continue
                 if job.id in self._running:
                     self._disconnecting.add(job.id)
@@ -309,7 +314,7 @@ class TransferQueue:
                     paused = self._release(job, keep_item=True)
                     self._update(paused, note=_SESSION_ENDED_AT_LOGOUT)
                 elif job.state is JobState.QUEUED:
-                    self._wait_for_login(job)
+                    self._wait_for_login(job, job.spec.copy_target if target else None)
             deadline = time.monotonic() + timeout
             while (self._disconnecting or self._cleaners) and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
@@ -718,6 +723,8 @@ class TransferQueue:
                     current = self._release(current, keep_item=True)
                     if account_key(current.spec.server) in self._no_login:
                         self._wait_for_login(current)
+                    elif _copy_target(current.spec) in self._no_login:
+                        self._wait_for_login(current, current.spec.copy_target)
                 elif self._closing and outcome is JobState.PAUSED:
                     current = self._update(current, state=JobState.QUEUED)  # runs on next start
                     # nobody keeps its session alive once this process ends: end it rather

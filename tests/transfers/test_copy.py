@@ -374,3 +374,31 @@ def test_a_copy_waits_for_a_login_to_its_target(
     assert job.state is JobState.DONE, job.error_message
     assert job.attempts == 1  # waiting was no failed run
     assert no_session_left(a, b)
+
+
+def test_disconnecting_a_copys_target_stops_it_until_that_login_is_back(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path
+) -> None:
+    a, b = sim_service.base_url, sim_service_b.base_url
+    lib_a, lib_b = sim_service.default_library_id, sim_service_b.default_library_id
+    ref_a, ref_b = ServerRef(a, SIM_USER), ServerRef(b, SIM_USER)
+    queue = started_queue(tmp_path / "q.sqlite")
+    try:
+        item_id = upload(queue, a, lib_a, make_file(tmp_path / "s.bin", 4_000_000, seed=14))
+        queue.bandwidth_limit = 500_000
+        job_id = queue.add(copy_spec(ref_a, lib_a, item_id, ref_b, lib_b))
+        wait_until(lambda: queue.snapshot(job_id).bytes_done > 200_000, 60, "bytes moving")
+        queue.server_disconnected(ref_b)  # returns once the job stopped and ended its sessions
+        stopped = queue.snapshot(job_id)
+        assert stopped.state is JobState.QUEUED and stopped.phase is Phase.WAITING_FOR_LOGIN
+        assert stopped.note == f"waiting for login to {ref_b.label}"
+        assert no_session_left(a, b)
+        queue.bandwidth_limit = None
+        queue.server_connected(ref_b)
+        job = queue.wait(job_id, 60)
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.DONE, job.error_message
+    with client(b) as cb:
+        assert list(items_named(cb, lib_b)) == ["s.bin"]  # into the item it had made
+    assert no_session_left(a, b)
