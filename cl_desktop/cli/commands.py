@@ -99,6 +99,10 @@ class Cli:
         )
         # copy: the target's account, whose password is CL_TO_PASSWORD when it is another
         self.target = self._copy_target()
+        # the accounts whose password is CL_TO_PASSWORD: copies' targets (another account)
+        self._to_accounts: set[tuple[str, str]] = set()
+        if self.target is not None:
+            self._to_accounts.add((normalize_server(self.target.url), self.target.username))
         # the logged-in clients by (server URL, user): the command's own account, and those
         # the jobs of `resume`, `retry` and `remove` name
         self._clients: dict[tuple[str, str], ContentLibraryClient] = {}
@@ -128,11 +132,17 @@ class Cli:
         return None if same else target
 
     def _password_variable(self, key: tuple[str, str]) -> str:
-        """CL_TO_PASSWORD for a copy's target account (when it is not --server's)."""
-        target = self.target
-        if target is not None and key == (normalize_server(target.url), target.username):
-            return "CL_TO_PASSWORD"
-        return "CL_PASSWORD"
+        """CL_TO_PASSWORD for a copy's target account (when it is not its source's)."""
+        return "CL_TO_PASSWORD" if key in self._to_accounts else "CL_PASSWORD"
+
+    def _copy_targets_of(self, jobs: list[JobSnapshot]) -> list[ServerRef]:
+        """The target accounts of the copies among `jobs` that no other of them logs in to
+        as its own: those log in with CL_TO_PASSWORD."""
+        sources = {_account(j.spec.server) for j in jobs}
+        targets = [j.spec.target_server for j in jobs if j.spec.target_server is not None]
+        chosen = [ref for ref in targets if _account(ref) not in sources]
+        self._to_accounts.update(_account(ref) for ref in chosen)
+        return targets
 
     def _tls_settings(self) -> TlsSettings:
         from cl_desktop.api import TlsSettings
@@ -540,7 +550,7 @@ class Cli:
         unclean = [ref for _, ref, _, _ in store.cleanups() if self._mine_ref(ref)]
         # every account logs in now, before any job starts: a password is asked for (or
         # missing) here, once per account, not on a worker's thread
-        targets = [j.spec.target_server for j in runnable if j.spec.target_server]  # copies
+        targets = self._copy_targets_of(runnable)  # copies log in to their targets too
         for ref in dict.fromkeys([j.spec.server for j in runnable] + targets + unclean):
             self.client_for(ref)
         queue = self._queue()
@@ -586,6 +596,8 @@ class Cli:
         if job.state is JobState.DONE:
             raise UsageError(f"job {job.id} is done; there is nothing to retry")
         self.client_for(job.spec.server)  # its account logs in before the job starts
+        for target in self._copy_targets_of([job]):  # and a copy's target account
+            self.client_for(target)
         queue.start(accept=lambda _spec: False)  # runs the job if it was left queued
         if job.state is JobState.PAUSED:
             queue.resume(job.id)
@@ -691,3 +703,7 @@ class Cli:
         if FailureKind.INTEGRITY in kinds:
             return EXIT_INTEGRITY
         return EXIT_FAILED
+
+
+def _account(ref: ServerRef) -> tuple[str, str]:
+    return normalize_server(ref.url), ref.username

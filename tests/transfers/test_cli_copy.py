@@ -5,6 +5,7 @@ copy), into an existing item, and the exit codes of what goes wrong."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from cl_desktop.api import ContentLibraryClient
+from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
+from cl_desktop.transfers.store import JobStore
 from tests.support.api import active_sessions
 from tests.support.cli import cl_transfer, cli
 from tests.support.files import make_file
@@ -96,3 +99,32 @@ def test_copy_exit_codes(sim_service: Any, target: Any, tmp_path: Path) -> None:
     no_library = cl_transfer(*base[:-1], "Nowhere", extra_env=env)
     assert no_library.returncode == 4, no_library.stderr
     assert checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library") == {}
+
+
+def test_resume_logs_in_to_a_copys_target_with_cl_to_password(
+    sim_service: Any, target: Any, tmp_path: Path
+) -> None:
+    """A copy left in the store (its process ended) is resumed by `cl-transfer resume`: the
+    source's account with CL_PASSWORD, the target's with CL_TO_PASSWORD."""
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "r.iso", 500_000, seed=6)
+    assert cli(url, "--queue-db", db, "upload", "Local library/r", str(source),
+               "--create").returncode == 0  # fmt: skip
+    with ContentLibraryClient(url, "admin", "secret") as c:
+        library = c.libraries.list()[0]
+        item_id = c.items.find(name="r", library_id=library)[0]
+    with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
+        target_library = c.libraries.list()[0]
+    store = JobStore(db)
+    spec = JobSpec(Direction.COPY, ServerRef(url, "admin"), library, item_id=item_id,
+                   item_name="r", target_server=ServerRef(target.base_url, OTHER),
+                   target_library_id=target_library)  # fmt: skip
+    store.insert(spec, 10, time.time())
+    store.close()
+    resumed = cl_transfer("--queue-db", db, "--json", "resume",
+                          extra_env={"CL_TO_PASSWORD": OTHER_PASSWORD})  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    [row] = json.loads(resumed.stdout)
+    assert (row["direction"], row["state"], row["verification"]) == ("copy", "done", "verified")
+    copied = checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library")
+    assert copied == checksums(url, "admin", "secret", "Local library")
