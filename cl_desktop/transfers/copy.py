@@ -157,12 +157,20 @@ def _server_side_copy(tctx: WorkflowContext, item: ItemModel, files: list[CopyFi
     report.note(f"copied by the server itself: both libraries are on {spec.server.label}")
     report.phase(Phase.VERIFYING)
     try:
+        _name_copy(tctx, new_id, name)
         _verify_target(tctx, new_id, files, {}, "")
     except BaseException:
         _delete_item(tctx, new_id)  # a wrong copy must not stay behind as the item
         raise
     report.note(f"copied by the server itself: both libraries are on {spec.server.label}")
     return None
+
+
+def _name_copy(tctx: WorkflowContext, item_id: str, name: str) -> None:
+    """The copy gets the name asked for (a server may keep the source's name instead)."""
+    client, control = tctx.client, tctx.control
+    if with_retries(control, lambda: client.items.get(item_id)).name != name:
+        with_retries(control, lambda: client.items.update(item_id, name=name))
 
 
 def _delete_item(tctx: WorkflowContext, item_id: str) -> None:
