@@ -108,10 +108,10 @@ def run_copy(ctx: WorkflowContext, target: ContentLibraryClient) -> None:
     why = f"streamed through this computer from {spec.server.label}"
     if not same_account(ctx):
         why += f" to {spec.copy_target.label}"
-    elif spec.target_item_id:
-        why += ": the server's copy makes a new item, not an update of an existing one"
     elif ctx.resume_session or ctx.item_created:
         why += ": continuing the streamed copy of an earlier run"
+    elif spec.target_item_id:
+        why += ": the server's copy makes a new item, not an update of an existing one"
     else:
         refused = _server_side_copy(tctx, item, files)
         if refused is None:

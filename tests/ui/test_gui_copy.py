@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QInputDialog, QWidget
 from pytestqt.qtbot import QtBot
 
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.app import Application
 from cl_desktop.services.connection import LoginRequest
 from cl_desktop.transfers.jobs import Direction, JobState, ServerRef, Verification
-from cl_desktop.ui.copying import CopyTarget
+from cl_desktop.ui.copying import CopyTarget, ask_copy_target
 from cl_desktop.ui.queue_model import DIRECTION
 from tests.support.accounts import SIM_PASSWORD, SIM_USER
 from tests.support.files import make_file
@@ -93,6 +93,8 @@ def test_copy_to_and_dragging_items_onto_a_library_of_another_server(
 
     # a drag of "two" from the item table onto B's library in the tree
     select_item(qtbot, gui, "two")
+    assert window.item_view.dragEnabled()  # the view starts a drag of its rows
+    assert window.item_view.currentIndex().flags() & Qt.ItemFlag.ItemIsDragEnabled
     mime = window._drag_selected_items()
     assert mime is not None
     tree = window.library_tree
@@ -112,3 +114,32 @@ def test_copy_to_and_dragging_items_onto_a_library_of_another_server(
         assert window.status_label.text() == "The items are in that library already."
         assert len(gui.window.dock.queue_model.snapshots()) == 2
         assert sorted(checksums(client_a, lib_a)) == ["one", "two"]
+
+
+def test_the_copy_to_question_lists_every_library_and_answers_the_chosen_one(
+    qtbot: QtBot,
+) -> None:
+    targets = [
+        CopyTarget(ServerRef("https://vc1.example", "admin"), "lib-1", "ISOs"),
+        CopyTarget(ServerRef("https://vc2.example:8443", "ops"), "lib-2", "Templates"),
+    ]
+    shown: list[list[str]] = []
+
+    def answer(pick: int | None) -> None:
+        dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, QInputDialog)]
+        if not dialogs or not dialogs[0].isVisible():
+            QTimer.singleShot(10, lambda: answer(pick))
+            return
+        dialog = dialogs[0]
+        shown.append(dialog.comboBoxItems())
+        if pick is None:
+            dialog.reject()
+        else:
+            dialog.setTextValue(targets[pick].label)
+            dialog.accept()
+
+    QTimer.singleShot(0, lambda: answer(1))
+    assert ask_copy_target(None, "\u201cubuntu\u201d", targets) == targets[1]
+    assert shown == [["ISOs \u2014 admin@vc1.example", "Templates \u2014 ops@vc2.example:8443"]]
+    QTimer.singleShot(0, lambda: answer(None))
+    assert ask_copy_target(None, "2 items", targets) is None
