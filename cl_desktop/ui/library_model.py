@@ -55,7 +55,10 @@ class LibraryTreeModel(QStandardItemModel):
             node.setEditable(False)
             node.setData(lib.id, LibraryIdRole)
             node.setData(server, ServerRole)
-            node.setToolTip(f"{lib.type or ''} library {lib.id}; drop files to create new items")
+            node.setToolTip(
+                f"{lib.type or ''} library {lib.id}; drop files to create new items, "
+                "or items from the table to copy them here"
+            )
             node.setIcon(self._library_icon)
             root.appendRow(node)
 
