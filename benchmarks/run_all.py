@@ -4,12 +4,13 @@
 
 Runs the scripts of benchmarks/ one after the other, each in its own process after waiting for
 an idle CPU: bench_simulator, bench_transfers, bench_ova, bench_browse (skipped with a note when
-absent), bench_gui, bench_startup. Each script alternates its peer and the client itself, writes
-its section of docs/PERFORMANCE.md and its goal rows to benchmarks/results/<script>.json. Then
-this script measures the machine's ceilings in the same run (curl up and down against the
-embedded service, SHA-1 in memory, a disk write with fsync; 1 GiB each) and writes the section
-"## Issue 12 goals" at the top of docs/PERFORMANCE.md: one row per goal of the issue with
-before, now (median [min-max]), goal, the ceiling beside it, and whether it is met.
+absent), bench_gui, bench_startup, bench_copy, bench_fanout. Each script alternates its peer and
+the client itself, writes its section of docs/PERFORMANCE.md and its goal rows to
+benchmarks/results/<script>.json. Then this script measures the machine's ceilings in the same
+run (curl up and down against the embedded service, SHA-1 in memory, a disk write with fsync; 1
+GiB each) and writes the section "## Issue 12 goals" at the top of docs/PERFORMANCE.md: one row
+per goal of the issue with before, now (median [min-max]), goal, the ceiling beside it, and
+whether it is met.
 
 --quick is a smoke run of the whole chain (small files, one or few runs each): the scripts'
 sections are left alone and the summary goes to benchmarks/results/SUMMARY.md, unless --write
@@ -55,6 +56,8 @@ SCRIPTS = (
         "bench_gui", ("--runs", "1", "--size-mib", "256", "--items", "2000", "--idle-wait", "5")
     ),
     Script("bench_startup", ("--quick",)),
+    Script("bench_copy", ("--runs", "1", "--size-mib", "64", "--idle-wait", "5")),
+    Script("bench_fanout", ("--runs", "1", "--mib", "64")),
 )
 
 # The issue's table, in its order: (goal, the script whose results file holds its rows).

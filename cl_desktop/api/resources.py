@@ -246,6 +246,30 @@ class Items(_Service):
         )
         return str(value)
 
+    def copy(
+        self,
+        item_id: str,
+        library_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        client_token: str | None = None,
+    ) -> str:
+        """The server copies the item (its files on the datastore) into a new item in
+        `library_id`; the new item's id. Servers without the operation answer 404."""
+        spec = _opt(library_id=library_id, name=name, description=description)
+        value = self._call(
+            "POST",
+            f"/content/library/item/{_q(item_id)}",
+            f"/com/vmware/content/library/item/{_rest_id(item_id)}",
+            action="copy",
+            body=spec,
+            rest_body={"destination_create_spec": spec},
+            client_token=client_token or new_client_token(),
+            op=f"copy item {item_id}",
+        )
+        return str(value)
+
     def update(
         self, item_id: str, *, name: str | None = None, description: str | None = None
     ) -> None:

@@ -95,6 +95,7 @@ class DownloadStream:
         self._op = op
         self.offset = 0
         self.total_size: int | None = None
+        self._reader: Callable[[memoryview], int] | None = None
         length = response.headers.get("Content-Length")
         if self.status == 206:
             start, total = parse_content_range(response.headers.get("Content-Range", ""))
@@ -144,6 +145,14 @@ class DownloadStream:
                     return
                 sizer.observe(filled, time.monotonic() - started)
                 yield block.filled(filled)
+
+    def readinto(self, space: memoryview) -> int:
+        """One read of the body into the caller's buffer (0 at its end): for a consumer whose
+        own blocks take the bytes (a copy's PUT body reads the source's GET into its ring)."""
+        if self._reader is None:
+            self._reader = self._readinto()
+        with translate_transport_errors(self._op):
+            return self._reader(space)
 
     def _readinto(self) -> Callable[[memoryview], int]:
         """One socket read into the caller's buffer: the buffered socket file under urllib3

@@ -25,6 +25,7 @@ from cl_desktop.transfers.jobs import (
 )
 from cl_desktop.transfers.naming import item_name_for
 
+from .destination import TO_PASSWORD, destination_login
 from .errors import (
     EXIT_FAILED,
     EXIT_INTEGRITY,
@@ -107,6 +108,16 @@ class Cli:
         self._store: JobStore | None = None
         self._queue_obj: TransferQueue | None = None
 
+    def _other_accounts_of(self, jobs: list[JobSnapshot]) -> list[ServerRef]:
+        """The accounts `jobs` write to besides their own: copies' targets and fan-out
+        targets on other servers. Those no job of them logs in to as its own are
+        destinations: they log in with CL_TO_PASSWORD, as copy and fanout did."""
+        sources = {_account(j.spec.server) for j in jobs}
+        others = [j.spec.target_server for j in jobs if j.spec.target_server is not None]
+        others += [t.server for j in jobs for t in j.spec.fanout_targets]
+        self.destinations.update(_account(r) for r in others if _account(r) not in sources)
+        return others
+
     def _tls_settings(self) -> TlsSettings:
         from cl_desktop.api import TlsSettings
 
@@ -136,7 +147,7 @@ class Cli:
                     password_for(
                         ref.url,
                         ref.username,
-                        "CL_TO_PASSWORD" if key in self.destinations else "CL_PASSWORD",
+                        TO_PASSWORD if key in self.destinations else "CL_PASSWORD",
                     ),
                     dialect=_DIALECTS.get(ref.dialect, "auto"),
                     tls=trust.tls_for(key[0], explicit),
@@ -481,6 +492,32 @@ class Cli:
         )
         return self._run_new(spec)
 
+    def cmd_copy(self) -> int:
+        library_id, item_id, name = self.existing_item(self.args.item)
+        to, target = destination_login(self, self.args.to_server)  # CL_TO_PASSWORD's account
+        library_ref, _, item_ref = self.args.destination.partition("/")
+        if not library_ref:
+            raise UsageError(f"{self.args.destination!r}: give the target as LIBRARY[/ITEM]")
+        target_library = self.library_id(library_ref, target)
+        target_item: str | None = None
+        if item_ref:  # an existing item of that name is updated, else one is made so named
+            found = [
+                m for m in target.items.list_models(target_library) if item_ref in (m.id, m.name)
+            ]
+            target_item = found[0].id if found else None
+        spec = JobSpec(
+            Direction.COPY,
+            self.server,
+            library_id,
+            item_id=item_id,
+            item_name=name,
+            target_server=None if to == self.server else to,
+            target_library_id=target_library,
+            target_item_id=target_item,
+            target_item_name=item_ref,
+        )
+        return self._run_new(spec)
+
     def run_new(self, spec: JobSpec) -> int:
         return self._run_new(spec)
 
@@ -499,7 +536,8 @@ class Cli:
         unclean = [ref for _, ref, _, _ in store.cleanups() if self._mine_ref(ref)]
         # every account logs in now, before any job starts: a password is asked for (or
         # missing) here, once per account, not on a worker's thread
-        for ref in dict.fromkeys([j.spec.server for j in runnable] + unclean):
+        others = self._other_accounts_of(runnable)  # copies' and fan-outs' targets too
+        for ref in dict.fromkeys([j.spec.server for j in runnable] + others + unclean):
             self.client_for(ref)
         queue = self._queue()
         queue.start(accept=self._mine)
@@ -544,6 +582,8 @@ class Cli:
         if job.state is JobState.DONE:
             raise UsageError(f"job {job.id} is done; there is nothing to retry")
         self.client_for(job.spec.server)  # its account logs in before the job starts
+        for other in self._other_accounts_of([job]):  # and its targets' (copy, fan-out)
+            self.client_for(other)
         queue.start(accept=lambda _spec: False)  # runs the job if it was left queued
         if job.state is JobState.PAUSED:
             queue.resume(job.id)
@@ -557,10 +597,11 @@ class Cli:
         from cl_desktop.transfers.context import end_session
 
         if job.session_id:  # left by a run that was killed: end it, as the queue would
-            client = self.client_for(job.spec.server)
+            copy = job.spec.direction is Direction.COPY  # its update session on the target
+            client = self.client_for(job.spec.copy_target if copy else job.spec.server)
             sessions = (
                 client.update_sessions
-                if job.spec.direction is Direction.UPLOAD
+                if job.spec.direction is Direction.UPLOAD or copy
                 else client.download_sessions
             )
             if not end_session(sessions, job.session_id, None):
@@ -658,3 +699,7 @@ class Cli:
         if FailureKind.INTEGRITY in kinds:
             return EXIT_INTEGRITY
         return EXIT_FAILED
+
+
+def _account(ref: ServerRef) -> tuple[str, str]:
+    return normalize_server(ref.url), ref.username

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cl_desktop.api.addresses import normalize_server
@@ -18,11 +19,16 @@ TO_PASSWORD = "CL_TO_PASSWORD"  # the destination account's password (CL_PASSWOR
 
 
 def add_destination_options(command: argparse.ArgumentParser, server_help: str) -> None:
-    """--to-user (and, unless the command adds its own, --to-server)."""
+    """--to-user and --to-ca-file (and, unless the command adds its own, --to-server)."""
     command.add_argument(
         "--to-user",
         help="the user name on --to-server (default: --user); its password from "
         f"{TO_PASSWORD}, the keyring or a prompt",
+    )
+    command.add_argument(
+        "--to-ca-file",
+        help="PEM file of the CA that signed --to-server's certificate (default: the pin "
+        "trusted in the window or with cl-transfer trust)",
     )
     if server_help:
         command.add_argument("--to-server", help=server_help)
@@ -30,20 +36,29 @@ def add_destination_options(command: argparse.ArgumentParser, server_help: str) 
 
 def destination_ref(args: argparse.Namespace, source: ServerRef, server: str | None) -> ServerRef:
     """The account on `server` (the source's own server when None): --to-user, else --user.
-    The source's --ca-file/--pin-sha256 are the source's: the destination's trust comes from
-    the trust store the window shares."""
+    Another server's trust is --to-ca-file, else the trust store the window shares (the
+    source's --ca-file/--pin-sha256 are the source's); the source's own server keeps them."""
+    ca_file = args.to_ca_file
+    if ca_file and not Path(ca_file).is_file():
+        problem = "is not a file" if Path(ca_file).exists() else "no such file"
+        raise UsageError(f"--to-ca-file {ca_file}: {problem}")
     if not server:
         if args.to_user and args.to_user != source.username:
             raise UsageError("--to-user needs --to-server")
+        if ca_file:
+            raise UsageError("--to-ca-file needs --to-server")
         return source
     try:
         url = normalize_server(server)
     except ValueError as exc:
         raise UsageError(f"--to-server: {exc}") from None
     user = args.to_user or source.username
-    if url == normalize_server(source.url) and user == source.username:
+    if url != normalize_server(source.url):
+        return ServerRef(url, user, source.dialect, ca_file)
+    if user == source.username:
         return source
-    return ServerRef(url, user, source.dialect)
+    # another account on the source's server: the same trust, unless --to-ca-file says
+    return ServerRef(url, user, source.dialect, ca_file or source.ca_file, source.pin_sha256)
 
 
 class _Cli(Protocol):  # commands.Cli (not imported: commands imports the parser, this)

@@ -55,17 +55,36 @@ def job_summary(job: JobSnapshot) -> dict[str, Any]:
         "failure": job.failure.value if job.failure else None,  # server/integrity/local/internal
         **({"source_url": job.spec.source_url} if job.spec.source_url else {}),
         "target": job.spec.target or None,  # a download's file, folder or .ova
+        **(_copy_summary(job) if job.spec.target_library_id else {}),
         "paths": local_paths(job),  # the local files a download wrote
     }
 
 
+def _copy_summary(job: JobSnapshot) -> dict[str, Any]:
+    """A copy's target: server, library, item (its id is the job's `item_id`), and the path
+    the bytes took (the server's own copy, or streamed through this computer, and why)."""
+    target = job.spec.target_server or job.spec.server
+    return {
+        "source_item_id": job.spec.item_id,
+        "target_server": target.url,
+        "target_user": target.username,
+        "target_library_id": job.spec.target_library_id,
+        "target_item": job.spec.target_item_name or None,
+        "note": job.note or None,
+    }
+
+
 def job_line(job: JobSnapshot) -> str:
-    base = f"job {job.id}: {job.spec.direction.value} {job.spec.item_name}: {job.state.value}"
+    name = job.spec.item_name
+    if job.spec.target_library_id:  # a copy: where it went
+        name = job.spec.title
+    base = f"job {job.id}: {job.spec.direction.value} {name}: {job.state.value}"
     if job.state is JobState.DONE and job.verification is Verification.SKIPPED:
         return f"{base}: skipped, {job.spec.target} exists"
     if job.state is JobState.DONE:
         where = f" -> {job.spec.target}" if job.spec.target else ""
-        return f"{base} ({job.bytes_done:,} bytes, {job.verification}){where}"
+        how = f"; {job.note}" if job.spec.target_library_id and job.note else ""
+        return f"{base} ({job.bytes_done:,} bytes, {job.verification}{how}){where}"
     return f"{base}: {job.error_title}: {job.error_message}" if job.error_message else base
 
 

@@ -188,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
         "overwrite it, skip the download, or keep both, writing 'ITEM (2)' "
         "(default: %(default)s)",
     )
+    copy = sub.add_parser(
+        "copy",
+        help="copy an item into a library of this server or of --to-server",
+        description="The item's files stream from this server's download session into the "
+        "target's upload session (nothing is written locally), each verified against the "
+        "source's checksum. Within one server and user the server copies the item itself "
+        "when it can. The target's password: CL_TO_PASSWORD, the keyring or a prompt.",
+    )
+    copy.add_argument("item", help=_ITEM)
+    copy.add_argument(
+        "destination",
+        metavar="LIBRARY[/ITEM]",
+        help="the target library (name or id); the copy keeps the item's name, as "
+        "'NAME (2)' when the library has it; /ITEM names it (an existing ITEM is updated)",
+    )
+    add_destination_options(copy, "the target vCenter (default: --server)")
     sub.add_parser(
         "sessions", help="update and download sessions of this user, with item names and expiry"
     )

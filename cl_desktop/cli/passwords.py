@@ -1,4 +1,5 @@
-"""Where the password comes from: CL_PASSWORD, else the keyring, else a prompt on a terminal."""
+"""Where the password comes from: CL_PASSWORD (a destination account, --to-server/--to-user:
+CL_TO_PASSWORD), else the keyring, else a prompt on a terminal."""
 
 from __future__ import annotations
 

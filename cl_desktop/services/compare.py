@@ -4,20 +4,16 @@ like the first (copies of the missing and the changed items)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from PySide6.QtCore import QObject
 
 from cl_desktop.transfers.compare import ItemComparison, LibraryComparison, compare_libraries
 from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
+from cl_desktop.transfers.ownership import account_key
 
 from .connection import Connector
 from .tasks import BackgroundTasks, Failure
 from .transfers import TransferService
-
-
-class CopyUnavailable(NotImplementedError):
-    """This build has no engine that copies items between libraries."""
 
 
 class LibraryComparer(QObject):
@@ -55,8 +51,8 @@ class LibraryComparer(QObject):
         on_added: Callable[[list[int]], None] | None = None,
     ) -> int:
         """Queue one copy job per row: A's item into B's library, into B's item of the same
-        name when it has one (a changed item), a new one otherwise (a missing item). Raises
-        CopyUnavailable when this build cannot copy; returns how many jobs were queued."""
+        name when it has one (a changed item), a new one otherwise (a missing item); returns
+        how many jobs were queued."""
         specs = [copy_spec(a, b, row) for row in rows if row.a is not None]
         if specs:
             self._transfers.add(specs, on_added)
@@ -64,16 +60,17 @@ class LibraryComparer(QObject):
 
 
 def copy_spec(a: tuple[ServerRef, str], b: tuple[ServerRef, str], row: ItemComparison) -> JobSpec:
-    """The copy job of one compared row, in the copy engine's terms (Direction.COPY and the
-    JobSpec target_* fields), or CopyUnavailable when they are not there."""
-    copy = getattr(Direction, "COPY", None)
-    if copy is None or "target_library_id" not in JobSpec.__dataclass_fields__:
-        raise CopyUnavailable("copying items between libraries is not available in this build")
+    """The copy job of one compared row: A's item into B's item of its name (or a new one)."""
     assert row.a is not None
-    target: dict[str, Any] = {
-        "target_server": None if b[0] == a[0] else b[0],
-        "target_library_id": b[1],
-        "target_item_id": row.b.id if row.b is not None else None,
-        "target_item_name": row.name,
-    }
-    return JobSpec(copy, a[0], a[1], item_id=row.a.id, item_name=row.a.name or "", **target)
+    same = account_key(a[0]) == account_key(b[0])  # one account: the server's own copy first
+    return JobSpec(
+        Direction.COPY,
+        a[0],
+        a[1],
+        item_id=row.a.id,
+        item_name=row.a.name or "",
+        target_server=None if same else b[0],
+        target_library_id=b[1],
+        target_item_id=row.b.id if row.b is not None else None,
+        target_item_name=row.name,
+    )

@@ -58,6 +58,9 @@ class SimulatorConfig:
     trusted_certificates: tuple[str, ...] = ()
     # A PULL whose source sends nothing for this long ends in ERROR.
     pull_idle_timeout: float = 60.0
+    # False: the item copy operation is refused as a server without it answers (404,
+    # OPERATION_NOT_FOUND), so a client's fallback can be exercised.
+    item_copy: bool = True
 
     def validate(self) -> None:
         """Raise ValueError for settings the service cannot run with."""

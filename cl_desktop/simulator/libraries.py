@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .args import as_spec, check_client_token, opt_str, req_str
-from .errors import ApiError, invalid_argument, localizable, not_found
-from .models import DATASTORE_ID, DATASTORE_NAME, JSON, Item, Library, Principal
+from .errors import ApiError, invalid_argument, localizable, not_found, operation_not_found
+from .models import DATASTORE_ID, DATASTORE_NAME, JSON, Item, ItemFile, Library, Principal
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -224,6 +224,69 @@ class LibraryOps(State):
             item = Item(str(uuid.uuid4()), library.id, name, description, item_type, now, now)
             self.store.add_item(item)
             self._remember(principal, "item", client_token, item.id)
+            return item.id
+
+    def copy_item(
+        self, principal: Principal, source_id: str, spec: Any, client_token: str | None, path: str
+    ) -> str:
+        """vCenter's item copy: a new item in the destination spec's library (the source's
+        name, description and type unless the spec names them) holding the source's files,
+        copied on the datastore; refused while the source is being updated."""
+        if not self.config.item_copy:
+            raise operation_not_found("POST", path.format(id=source_id))
+        self._require_write(principal, "ContentLibrary.AddLibraryItem")
+        spec = as_spec(spec, "destination create spec")
+        client_token = check_client_token(client_token)
+        library_id = req_str(spec, "library_id")
+        with self._locked():
+            known = self._idempotent(principal, "item", client_token)
+            if known is not None:
+                return known
+            source = self._item(source_id)
+            library = self._library(library_id)
+            name = opt_str(spec, "name") or source.name
+            self._name_taken(library.id, name)
+            updates = self.update_sessions.values()
+            if any(u.item_id == source.id and u.state == "ACTIVE" for u in updates):
+                raise ApiError(
+                    "RESOURCE_BUSY",
+                    f"The library item '{source.id}' is being updated by another session.",
+                    key="item_busy",
+                    args=[source.id],
+                )
+            now = self.clock()
+            item = Item(
+                str(uuid.uuid4()),
+                library.id,
+                name,
+                opt_str(spec, "description") or source.description,
+                opt_str(spec, "type") or source.type,
+                now,
+                now,
+            )
+            files = list(source.files.values())
+        # the bytes move outside the lock (a hard link when the datastore allows one)
+        copied: dict[str, ItemFile] = {}
+        for file in files:
+            dest = self.store.blob_path(item, file.name, 1)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            origin = self.store.absolute(file.blob)
+            try:
+                dest.hardlink_to(origin)  # blobs are never written in place
+            except OSError:
+                shutil.copyfile(origin, dest)
+            blob = self.store.relative(dest)
+            copied[file.name] = ItemFile(file.name, file.size, 1, file.sha1, blob)
+        with self._locked():
+            if self.store.items.get(source.id) is None:
+                shutil.rmtree(self.store.item_dir(item), ignore_errors=True)
+                raise not_found("library item", source.id)
+            self._library(library.id)
+            self._name_taken(library.id, name)
+            item.files = copied
+            self.store.add_item(item)
+            self._remember(principal, "item", client_token, item.id)
+            log.info("copied item %s into %s as %s", source.id, library.id, item.id)
             return item.id
 
     def update_item(self, principal: Principal, item_id: str, spec: Any) -> None:

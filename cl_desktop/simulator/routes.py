@@ -180,6 +180,18 @@ def op_item_create(backend: Backend, call: Call) -> Any:
     return backend.create_item(call.who, call.spec("create_spec"), call.client_token())
 
 
+def op_item_copy(backend: Backend, call: Call) -> Any:
+    return backend.copy_item(
+        call.who,
+        call.params["library_item_id"],
+        call.spec("destination_create_spec"),
+        call.client_token(),
+        "/api/content/library/item/{id}?action=copy"
+        if call.dialect == "api"
+        else "/rest/com/vmware/content/library/item/id:{id}?~action=copy",
+    )
+
+
 def op_item_update(backend: Backend, call: Call) -> Any:
     backend.update_item(call.who, call.params["library_item_id"], call.spec("update_spec"))
 
@@ -490,6 +502,7 @@ API_ROUTES = _table(
             op_storage_list_or_get,
         ),
         ("GET", "/api/content/library/item/{library_item_id}", None, op_item_get),
+        ("POST", "/api/content/library/item/{library_item_id}", "copy", op_item_copy, "created"),
         ("PATCH", "/api/content/library/item/{library_item_id}", None, op_item_update),
         ("DELETE", "/api/content/library/item/{library_item_id}", None, op_item_delete),
         ("GET", "/api/content/library", None, op_library_list),
@@ -600,6 +613,7 @@ REST_ROUTES = _table(
         ("POST", _REST_CONTENT + "/library/item", "find", op_item_find),
         ("POST", _REST_CONTENT + "/library/item", None, op_item_create),
         ("GET", _REST_CONTENT + "/library/item/{library_item_id}", None, op_item_get),
+        ("POST", _REST_CONTENT + "/library/item/{library_item_id}", "copy", op_item_copy),
         ("PATCH", _REST_CONTENT + "/library/item/{library_item_id}", None, op_item_update),
         ("DELETE", _REST_CONTENT + "/library/item/{library_item_id}", None, op_item_delete),
         ("GET", _REST_CONTENT + "/library", None, op_library_list),

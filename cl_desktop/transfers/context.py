@@ -15,7 +15,7 @@ from cl_desktop.api import ContentLibraryClient, errors
 from cl_desktop.api.resources import SessionService
 
 from .control import JobControl
-from .jobs import FileProgress, JobSpec, Phase, Verification
+from .jobs import FileProgress, JobSpec, Phase, ServerRef, Verification
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,12 @@ class Reporter(Protocol):
     # item_id "" means the job no longer holds an item
     def item(self, item_id: str, item_name: str, created: bool = False) -> None: ...
     def note(self, text: str) -> None: ...  # what the row says besides the state; "" clears
-    def cleanup_later(self, kind: CleanupKind, target: str) -> None: ...
+    # `server`: another server than the job's (a copy's target)
+    def cleanup_later(
+        self, kind: CleanupKind, target: str, server: ServerRef | None = None
+    ) -> None: ...
+    # a copy's download session on its source server (the update session goes to `session`)
+    def source_session(self, session_id: str | None) -> None: ...
     # a download's local target, chosen on its first run: kept in the job's spec (and store)
     # so that a later run writes to the same place and finds its .part files
     def destination(self, path: str) -> None: ...

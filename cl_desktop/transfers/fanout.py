@@ -62,6 +62,7 @@ from .upload import (
     collect_upload_plan,
     delete_if_empty,
     resolve_item,
+    update_keep_alive,
     verify_upload,
 )
 
@@ -336,10 +337,10 @@ class _TargetReporter:
     """One target's view of the job's Reporter: its progress is the job's row named after the
     target; its session and item stay its own (the job's fields hold one of each)."""
 
-    def __init__(self, report: Reporter, label: str, same_server: bool) -> None:
+    def __init__(self, report: Reporter, label: str, server: ServerRef) -> None:
         self._report = report
         self._label = label
-        self._same_server = same_server
+        self._server = server  # the target's: what it leaves is cleaned up there
         self.item_id = ""
         self.created = False
 
@@ -373,10 +374,8 @@ class _TargetReporter:
     def cleanup_later(
         self, kind: CleanupKind, target: str, server: ServerRef | None = None
     ) -> None:
-        if self._same_server:  # the queue's cleanups are kept for the job's own server
-            self._report.cleanup_later(kind, target)
-        else:  # the server ends an update session nobody keeps alive when it expires
-            log.warning("%s: could not end %s %s; left to expire", self._label, kind, target)
+        # recorded for the target's server (another one's too): done when it is reachable
+        self._report.cleanup_later(kind, target, server or self._server)
 
     def source_session(self, session_id: str | None) -> None:
         pass  # (a copy's; a fan-out has none)
@@ -487,7 +486,7 @@ def _run_target(
             paths=ctx.spec.paths,
             ignore_warnings=ctx.spec.ignore_warnings,
         )
-        report = _TargetReporter(ctx.report, outcome.label, same_server)
+        report = _TargetReporter(ctx.report, outcome.label, target.server)
         tctx = replace(
             ctx, client=client, spec=own_spec, report=report, client_token=new_client_token()
         )
@@ -538,7 +537,7 @@ def _upload_target(
         sha1s: dict[str, str] = {}
         transient: set[str] = set()
         try:
-            keep_alive = _keep_alive(ctx, session_id)
+            keep_alive = update_keep_alive(ctx, session_id)
             done = 0
             for f, reader in zip(files, readers, strict=True):
                 keep, sha1 = _send(ctx, session_id, outcome, f, reader, index, keep_alive, done)
@@ -575,17 +574,6 @@ def _upload_target(
                 log.warning("could not remove the empty item %s now: %s", item_id, exc)
                 report.cleanup_later(CleanupKind.ITEM, item_id)
         raise
-
-
-def _keep_alive(ctx: WorkflowContext, session_id: str) -> KeepAlive:
-    client, control = ctx.client, ctx.control
-    session = with_retries(control, lambda: client.update_sessions.get(session_id))
-    return KeepAlive(
-        lambda p: with_retries(
-            control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
-        ),
-        session.expiration_time,
-    )
 
 
 def _send(

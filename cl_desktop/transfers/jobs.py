@@ -19,6 +19,7 @@ from .meter import eta_seconds
 class Direction(StrEnum):
     UPLOAD = "upload"
     DOWNLOAD = "download"
+    COPY = "copy"  # an item from one library into another (same server or another one)
 
 
 class JobState(StrEnum):
@@ -148,6 +149,10 @@ class JobSpec:
     as itself, several in their own folder `dest_dir/ITEM/`, or (`as_ova`) an OVF template as
     one `dest_dir/ITEM.ova`; `existing` says what to do when that target exists. `target` is
     the path chosen on the job's first run (kept, so a resumed job finds its .part files).
+    Copy: the item `item_id` (named `item_name`) of `library_id` on `server` into
+    `target_library_id` on `target_server` (None: the same server): into the existing item
+    `target_item_id`, or a new item `target_item_name` (the source's name when empty; a free
+    "NAME (2)" on a clash).
     """
 
     direction: Direction
@@ -167,6 +172,10 @@ class JobSpec:
     as_ova: bool = False
     existing: Existing = Existing.KEEP_BOTH
     target: str = ""
+    target_server: ServerRef | None = None
+    target_library_id: str = ""
+    target_item_id: str | None = None
+    target_item_name: str = ""
     # fan-out: the one file of `paths` into each of these (the job's own server, library and
     # item are those of the first); read and hashed once for all of them
     fanout_targets: tuple[FanoutTarget, ...] = ()
@@ -191,10 +200,22 @@ class JobSpec:
             FanoutTarget(**{**t, "server": ServerRef(**t["server"])})
             for t in raw.get("fanout_targets", ())
         )
+        if raw.get("target_server"):
+            raw["target_server"] = ServerRef(**raw["target_server"])
         return cls(**raw)
 
     @property
+    def copy_target(self) -> ServerRef:
+        """Where a copy writes: its target server, or its own server."""
+        return self.target_server or self.server
+
+    @property
     def title(self) -> str:
+        if self.direction is Direction.COPY:
+            name = self.item_name or self.item_id or ""
+            into = self.target_item_name or self.target_item_id or name
+            where = f" on {self.target_server.label}" if self.target_server else ""
+            return f"{name} -> {into}{where}"
         if self.direction is Direction.UPLOAD and self.source_url:
             return f"{self.source_url} -> {self.item_name or self.item_id}"
         if self.direction is Direction.UPLOAD:
@@ -309,6 +330,9 @@ class JobSnapshot:
     # paused for the user to allow or refuse a signed OVF's preview warnings (not persisted:
     # after a restart the job asks again when it reaches them)
     decision: WarningDecision | None = None
+    # a copy's download session on its source server (`session_id` is then the update
+    # session on the target, `item_id` the target item)
+    source_session_id: str | None = None
 
     @property
     def eta(self) -> float | None:

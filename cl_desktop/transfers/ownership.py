@@ -14,7 +14,7 @@ from typing import Protocol
 
 from cl_desktop.api import normalize_server
 
-from .jobs import JobSnapshot
+from .jobs import Direction, JobSnapshot
 
 
 class Account(Protocol):
@@ -37,11 +37,19 @@ def owned_session(job: JobSnapshot) -> str | None:
 
 
 def session_owners(jobs: Iterable[JobSnapshot], server: Account) -> dict[str, JobSnapshot]:
-    """Session id -> the job that owns it, among the jobs of `server`'s account."""
+    """Session id -> the job that owns it, among the jobs of `server`'s account. A copy owns
+    its download session on its source and its update session on its target."""
     account = account_key(server)
     owners: dict[str, JobSnapshot] = {}
     for job in jobs:
         session_id = owned_session(job)
+        if job.spec.direction is Direction.COPY:
+            if account_key(job.spec.copy_target) == account and session_id:
+                owners[session_id] = job
+            source = None if job.state.finished else job.source_session_id
+            if account_key(job.spec.server) == account and source:
+                owners[source] = job
+            continue
         if session_id and account_key(job.spec.server) == account:
             owners[session_id] = job
     return owners

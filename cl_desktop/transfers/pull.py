@@ -29,7 +29,7 @@ from cl_desktop.api import (
 from cl_desktop.api.transport import sha1_thumbprint
 
 from . import upload
-from .context import KeepAlive, WorkflowContext
+from .context import WorkflowContext
 from .control import Retrier, Stalled, StallWatch, with_retries
 from .errors import IntegrityError, Interrupted, PreflightError, TransferError, describe
 from .jobs import FileProgress, Phase, Verification
@@ -173,15 +173,7 @@ def _follow(
         )
     ):
         _add(ctx, session_id, source)
-    session = with_retries(control, lambda: client.update_sessions.get(session_id))
-    keep_alive = KeepAlive(
-        lambda p: with_retries(
-            control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
-        ),
-        session.expiration_time,
-        max_interval=control.policy.keep_alive_max,
-        progress=session.client_progress or 0,
-    )
+    keep_alive = upload.update_keep_alive(ctx, session_id)
     report.phase(Phase.TRANSFERRING)
     retrier = Retrier(control, stopped=f"{source.url} stopped sending to the server")
     watch = StallWatch(retrier, f"import {source.name}")

@@ -29,6 +29,7 @@ from cl_desktop.api import ContentLibraryClient, ContentLibraryError, errors
 
 from .context import CleanupKind, KeepAlive, WorkflowContext, end_session
 from .control import JobControl, RetryPolicy, is_retryable
+from .copy import run_copy
 from .download import local_path, run_download
 from .errors import (
     INTERNAL_ERROR_TITLE,
@@ -96,6 +97,10 @@ def _history_extra(job: JobSnapshot, file: FileProgress | None) -> dict[str, str
     extra = {"source_url": job.spec.source_url} if job.spec.source_url else {}
     if file is not None and job.spec.direction is Direction.DOWNLOAD and job.spec.target:
         extra["path"] = local_path(job.spec, file.name, len(job.files))
+    if job.spec.direction is Direction.COPY:  # where the copy went (item_id is the target's)
+        extra["source_item_id"] = job.spec.item_id or ""
+        extra["target_server"] = job.spec.copy_target.url
+        extra["target_library_id"] = job.spec.target_library_id
     return extra
 
 
@@ -300,7 +305,8 @@ class TransferQueue:
             self._logins += 1
             self._no_login.discard(key)
             for job in list(self._jobs.values()):
-                if job.phase is Phase.WAITING_FOR_LOGIN and account_key(job.spec.server) == key:
+                waits = account_key(job.spec.server) == key or _copy_target(job.spec) == key
+                if job.phase is Phase.WAITING_FOR_LOGIN and waits:
                     self._update(job, persist=False, phase=Phase.WAITING, note="")
             self._schedule()
         if self.pending_cleanups(server):  # what jobs left there while it was unreachable
@@ -319,7 +325,8 @@ class TransferQueue:
         with self._lock:
             self._no_login.add(key)
             for job in list(self._jobs.values()):
-                if account_key(job.spec.server) != key:
+                target = _copy_target(job.spec) == key  # a copy into that server
+                if account_key(job.spec.server) != key and not target:
                     continue
                 if job.id in self._running:
                     self._disconnecting.add(job.id)
@@ -329,7 +336,7 @@ class TransferQueue:
                     paused = self._release(job, keep_item=True)
                     self._update(paused, note=_SESSION_ENDED_AT_LOGOUT)
                 elif job.state is JobState.QUEUED:
-                    self._wait_for_login(job)
+                    self._wait_for_login(job, job.spec.copy_target if target else None)
             deadline = time.monotonic() + timeout
             while (self._disconnecting or self._cleaners) and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
@@ -453,6 +460,8 @@ class TransferQueue:
         """A job that no longer runs gives up its server session and (unless `keep_item`) the
         empty item it created: remembered in the store first (so a crash cannot lose it), then
         done on a cleaner thread, never on the caller's (the GUI's)."""
+        if job.spec.direction is Direction.COPY:
+            return self._release_copy(job, keep_item)
         upload = job.spec.direction is Direction.UPLOAD
         work: list[tuple[CleanupKind, str]] = []
         if job.session_id:
@@ -589,6 +598,9 @@ class TransferQueue:
             if account_key(job.spec.server) in self._no_login:
                 self._wait_for_login(job)
                 continue
+            if _copy_target(job.spec) in self._no_login:  # a copy needs both logins
+                self._wait_for_login(job, job.spec.copy_target)
+                continue
             target = job.item_id or job.spec.item_id
             if job.spec.direction is Direction.UPLOAD and target and target in busy_items:
                 continue  # the server allows one update session per item
@@ -596,13 +608,14 @@ class TransferQueue:
                 busy_items.add(target)
             self._launch(job)
 
-    def _wait_for_login(self, job: JobSnapshot) -> None:
+    def _wait_for_login(self, job: JobSnapshot, server: ServerRef | None = None) -> None:
         """Queued, not run (no slot, no retries) until server_connected for its account."""
         if job.phase is not Phase.WAITING_FOR_LOGIN:
-            note = f"waiting for login to {job.spec.server.label}"  # the account to connect to
+            label = (server or job.spec.server).label  # the account to connect to
+            note = f"waiting for login to {label}"
             self._update(job, persist=False, phase=Phase.WAITING_FOR_LOGIN, note=note)
 
-    def _not_connected(self, job: JobSnapshot) -> None:
+    def _not_connected(self, job: JobSnapshot, error: NotConnected | None = None) -> None:
         """The connector had no login for the job's account: undo the launch and wait."""
         launched_at = self._launched_at_login.pop(job.id, self._logins)
         job = self._update(
@@ -614,8 +627,9 @@ class TransferQueue:
             failure=None,
         )
         if launched_at == self._logins:  # else a login came meanwhile: just run it again
-            self._no_login.add(account_key(job.spec.server))
-            self._wait_for_login(job)
+            server = getattr(error, "server", None) or job.spec.server  # a copy's target
+            self._no_login.add(account_key(server))
+            self._wait_for_login(job, server)
 
     def _login_refused(self, job: JobSnapshot) -> None:
         """The server refused the job's login: it waits for the user to log in again."""
@@ -638,7 +652,7 @@ class TransferQueue:
         control = JobControl(self._share_of_bandwidth, policy=self.retry_policy)
         self._running[job.id] = _Running(control)
         self._launched_at_login[job.id] = self._logins
-        resumes = job.spec.direction is Direction.UPLOAD and job.session_id
+        resumes = job.spec.direction in (Direction.UPLOAD, Direction.COPY) and job.session_id
         self._update(
             job,
             state=JobState.RUNNING,
@@ -686,7 +700,9 @@ class TransferQueue:
                 item_created=job.item_created and spec.item_id == job.item_id,
                 ask_about_warnings=self.ask_about_warnings,
             )
-            if spec.direction is Direction.UPLOAD and spec.source_url:
+            if spec.direction is Direction.COPY:
+                self._run_copy(job, ctx)
+            elif spec.direction is Direction.UPLOAD and spec.source_url:
                 run_pull(ctx)  # the server fetches the bytes (Import from URL)
             elif spec.direction is Direction.UPLOAD and spec.fanout_targets:
                 run_fanout(ctx, self._connector)  # one file into several items, read once
@@ -723,7 +739,7 @@ class TransferQueue:
                 if outcome is JobState.PAUSED:
                     current = self._paused(current, running)
                 if isinstance(error, NotConnected):
-                    self._not_connected(current)
+                    self._not_connected(current, error)
                 elif login_refused:
                     self._login_refused(current)
                 elif disconnected and outcome is JobState.PAUSED and not self._closing:
@@ -731,6 +747,8 @@ class TransferQueue:
                     current = self._release(current, keep_item=True)
                     if account_key(current.spec.server) in self._no_login:
                         self._wait_for_login(current)
+                    elif _copy_target(current.spec) in self._no_login:
+                        self._wait_for_login(current, current.spec.copy_target)
                 elif self._closing and outcome is JobState.PAUSED:
                     current = self._update(current, state=JobState.QUEUED)  # runs on next start
                     # nobody keeps its session alive once this process ends: end it rather
@@ -758,7 +776,7 @@ class TransferQueue:
     def _paused(self, job: JobSnapshot, running: _Running | None) -> JobSnapshot:
         """A paused upload shows what it really keeps: the files sent whole (a partly sent one
         starts again from 0, and the row says so), not the percentage it had reached."""
-        if job.spec.direction is not Direction.UPLOAD or job.spec.source_url:
+        if job.spec.direction is Direction.DOWNLOAD or job.spec.source_url:
             return job  # (an import's server goes on pulling while the job is paused)
         done = dict(running.file_done) if running is not None else {}
         sent = running.files_sent if running is not None else set()
@@ -772,9 +790,9 @@ class TransferQueue:
         )
 
     def _keep_paused_session(self, job: JobSnapshot) -> None:
-        if job.spec.direction is Direction.UPLOAD and job.session_id:
+        if job.spec.direction in (Direction.UPLOAD, Direction.COPY) and job.session_id:
             self._stop_keeper(job.id)
-            server = job.spec.server
+            server = job.spec.copy_target  # an upload's own server
             self._keepers[job.id] = _SessionKeeper(
                 lambda: self._connector(server),
                 job.session_id,
@@ -782,9 +800,74 @@ class TransferQueue:
                 self.retry_policy.keep_alive_max,
             )
 
+    # --- copies: two servers per job ----------------------------------------------------------
+
+    def _run_copy(self, job: JobSnapshot, ctx: WorkflowContext) -> None:
+        """A copy runs with a client for each server (one when both are the same account);
+        the target item and update session an earlier run left are taken up again."""
+        spec = ctx.spec
+        target = spec.copy_target
+        client = ctx.client
+        if _copy_target(spec) is not None:
+            try:
+                client = self._connector(target)
+            except NotConnected as exc:
+                exc.server = target  # type: ignore[attr-defined]  # the login to wait for
+                raise
+            self._perform_cleanups(client, target)
+        if spec.target_item_id is None and job.item_id:  # created by an earlier run
+            spec = dataclasses.replace(spec, target_item_id=job.item_id)
+        ctx = dataclasses.replace(
+            ctx,
+            spec=spec,
+            resume_session=owned_session(job),
+            item_created=job.item_created and spec.target_item_id == job.item_id,
+        )
+        run_copy(ctx, client)
+
+    def _release_copy(self, job: JobSnapshot, keep_item: bool) -> JobSnapshot:
+        """`_release` for a copy: its update session and item on the target, its download
+        session on the source."""
+        target = job.spec.copy_target
+        work: list[tuple[ServerRef, CleanupKind, str]] = []
+        if job.session_id:
+            work.append((target, CleanupKind.UPDATE_SESSION, job.session_id))
+        if job.source_session_id:
+            work.append((job.spec.server, CleanupKind.DOWNLOAD_SESSION, job.source_session_id))
+        drop_item = job.item_created and job.item_id and not keep_item
+        if drop_item:
+            work.append((target, CleanupKind.ITEM, job.item_id or ""))
+        if not work:
+            return job
+        for server, kind, ident in work:
+            self._store.add_cleanup(server, kind.value, ident)
+        if job.id in self._jobs:
+            job = self._update(job, session_id=None, source_session_id=None)
+            if drop_item:
+                job = self._update(job, item_id=None, item_created=False)
+        for server in {account_key(s): s for s, _, _ in work}.values():
+            self.perform_cleanups(server)
+        return job
+
+    def _clean_stale_source(self, client: ContentLibraryClient, job: JobSnapshot) -> None:
+        """A copy's download session recorded by an earlier run: ended before this one."""
+        stale = None if job.state.finished else job.source_session_id
+        if not stale:
+            return
+        if not end_session(client.download_sessions, stale, None):
+            raise TransferError(
+                f"the session {stale} left by an earlier run could not be ended; "
+                "retry when the server is reachable"
+            )
+        with self._lock:
+            self._update(self._jobs[job.id], source_session_id=None)
+
     def _clean_stale_session(self, client: ContentLibraryClient, job: JobSnapshot) -> None:
         """A download session recorded by an earlier run (crash, kill): end it so nothing
         stays ACTIVE. (An upload's is handed to the workflow, which reuses it if it can.)"""
+        if job.spec.direction is Direction.COPY:  # its source session; the target's is reused
+            self._clean_stale_source(client, job)
+            return
         stale = owned_session(job)
         if not stale:
             return
@@ -810,6 +893,8 @@ class TransferQueue:
         if failure is FailureKind.INTERNAL:
             title = INTERNAL_ERROR_TITLE  # escaped the engine's own errors: a bug (logged)
         verification = verdict(job.files) if state is JobState.DONE else job.verification
+        # a finished copy keeps saying which path it took and why
+        kept = state is JobState.DONE and job.spec.direction is Direction.COPY
         job = self._update(
             job,
             state=state,
@@ -820,7 +905,7 @@ class TransferQueue:
             finished_at=time.time(),
             verification=verification,
             speed=0.0,
-            note="",
+            note=job.note if kept else "",
             decision=None,
         )
         if state is not JobState.DONE:
@@ -876,6 +961,14 @@ class TransferQueue:
                 listener(job)
             except Exception:
                 log.exception("a queue listener failed")
+
+
+def _copy_target(spec: JobSpec) -> tuple[str, str] | None:
+    """The account of a copy's target when it is another than the job's own."""
+    if spec.direction is not Direction.COPY or spec.target_server is None:
+        return None
+    key = account_key(spec.target_server)
+    return None if key == account_key(spec.server) else key
 
 
 class _QueueReporter:
@@ -995,7 +1088,11 @@ class _QueueReporter:
             if self._job_id in self._queue._jobs:
                 job = self._job()
                 spec = job.spec
-                if created or not spec.item_name:  # the name really used: "big-2g (2)"
+                if spec.direction is Direction.COPY:  # the job's item is the copy's target
+                    if created or not spec.target_item_name:
+                        name = item_name or spec.target_item_name
+                        spec = dataclasses.replace(spec, target_item_name=name)
+                elif created or not spec.item_name:  # the name really used: "big-2g (2)"
                     spec = dataclasses.replace(spec, item_name=item_name or spec.item_name)
                 ours = created if created or not item_id else job.item_created
                 self._queue._update(job, item_id=item_id or None, spec=spec, item_created=ours)
@@ -1005,8 +1102,15 @@ class _QueueReporter:
             if self._job_id in self._queue._jobs and self._job().note != text:
                 self._queue._update(self._job(), note=text)
 
-    def cleanup_later(self, kind: CleanupKind, target: str) -> None:
-        self._queue._store.add_cleanup(self._server, kind.value, target)
+    def cleanup_later(
+        self, kind: CleanupKind, target: str, server: ServerRef | None = None
+    ) -> None:
+        self._queue._store.add_cleanup(server or self._server, kind.value, target)
+
+    def source_session(self, session_id: str | None) -> None:
+        with self._queue._lock:
+            if self._job_id in self._queue._jobs:
+                self._queue._update(self._job(), source_session_id=session_id)
 
     def destination(self, path: str) -> None:
         queue = self._queue

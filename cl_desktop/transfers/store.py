@@ -90,6 +90,7 @@ _JOB_COLUMNS = (
     "started_at",
     "finished_at",
     "files",
+    "source_session_id",
 )
 
 # Columns added after the first release, with their definitions: added to older databases.
@@ -100,6 +101,7 @@ _ADDED_COLUMNS = {
     # the job's files as its last run listed them: a restarted job's row names them as before
     # ("demo-vm.ovf (+1)", not "all files") until it runs again
     "files": "TEXT NOT NULL DEFAULT ''",
+    "source_session_id": "TEXT",
 }
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
@@ -144,8 +145,17 @@ def run_upload(ctx: WorkflowContext) -> None:
         report.note(note)
     created = ctx.item_created or not ctx.spec.item_id  # by this run or an earlier one
     item_id = resolve_item(ctx)
-    try:
+    with drop_if_left_empty(ctx, item_id, created):
         _upload_into(ctx, item_id, files, note)
+
+
+@contextmanager
+def drop_if_left_empty(ctx: WorkflowContext, item_id: str, created: bool) -> Iterator[None]:
+    """Around filling `item_id`: an item the job `created` is deleted when the filling ends
+    without filling it (not on a pause, which keeps it for the resume, nor when the login is
+    lost, which a new login continues)."""
+    try:
+        yield
     except Interrupted as stop:
         if created and not stop.pause:  # a paused job keeps its item for the resume
             drop_empty_item(ctx.client, item_id, ctx.report)
@@ -185,10 +195,36 @@ def _upload_into(
     report.item(item_id, item_name)
 
     control.check()
-    session_id, received = _open_session(ctx, item_id, files)
+    session_id, (digests, transient) = fill_session(
+        ctx, item_id, files, lambda sid, received: _send_files(ctx, sid, files, received, note)
+    )
+
+    report.phase(Phase.VERIFYING)
+    stored = {f.name: f for f in with_retries(control, lambda: client.item_files.list(item_id))}
+    for f in files:
+        if f.name not in stored and f.name in transient:
+            # .mf/.cert are consumed by the server (keep_in_storage false) and not kept
+            report.file_done(f.name, Verification.CONSUMED, None, session_id)
+            continue
+        verification, checksum = verify_upload(f, stored.get(f.name), digests[f.name])
+        report.file_done(f.name, verification, checksum, session_id)
+
+
+def fill_session(
+    ctx: WorkflowContext,
+    item_id: str,
+    files: Sequence[LocalFile],
+    send: Callable[[str, dict[str, UpdateFileInfo]], T],
+) -> tuple[str, T]:
+    """Open the item's update session (or reuse an earlier run's, with the `files` it holds
+    whole: only their names and sizes are read), `send(session id, received)` the files into
+    it, finish and delete it: (the session's id, what `send` returned). A session the server
+    lost is replaced and everything sent again; every way out but a pause ends the session."""
+    report = ctx.report
+    session_id, received = _open_session(ctx, item_id, list(files))
     for replacement in range(SESSION_REPLACEMENTS + 1):
         try:
-            digests, transient = _send_files(ctx, session_id, files, received, note)
+            result = send(session_id, received)
             report.phase(Phase.FINISHING)
             _finish_session(ctx, session_id)
             break
@@ -211,16 +247,22 @@ def _upload_into(
             _end_session(ctx, session_id, describe(exc)[1])
             raise
     _delete_session(ctx, session_id)
+    return session_id, result
 
-    report.phase(Phase.VERIFYING)
-    stored = {f.name: f for f in with_retries(control, lambda: client.item_files.list(item_id))}
-    for f in files:
-        if f.name not in stored and f.name in transient:
-            # .mf/.cert are consumed by the server (keep_in_storage false) and not kept
-            report.file_done(f.name, Verification.CONSUMED, None, session_id)
-            continue
-        verification, checksum = verify_upload(f, stored.get(f.name), digests[f.name])
-        report.file_done(f.name, verification, checksum, session_id)
+
+def update_keep_alive(ctx: WorkflowContext, session_id: str) -> KeepAlive:
+    """The keep-alive of an update session (with the same retries as every call: a server
+    restart must not end the job), from the session's expiry and progress."""
+    client, control = ctx.client, ctx.control
+    session = with_retries(control, lambda: client.update_sessions.get(session_id))
+    return KeepAlive(
+        lambda p: with_retries(
+            control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
+        ),
+        session.expiration_time,
+        max_interval=control.policy.keep_alive_max,
+        progress=session.client_progress or 0,
+    )
 
 
 # How a job's error says RESOURCE_BUSY (the window offers to end the holding session).
@@ -342,17 +384,8 @@ def _send_files(
     session; each PUT with its own retries, stall watch and progress); returns ({name: sha1
     hex hashed while streaming}, the names the server will not keep in storage). `note` is
     the job's standing note (what a "sent again" note gives way to)."""
-    client, control, report = ctx.client, ctx.control, ctx.report
-    session = with_retries(control, lambda: client.update_sessions.get(session_id))
-    keep_alive = KeepAlive(  # with the same retries as every call: a restart must not end it
-        lambda p: with_retries(
-            control, lambda: client.update_sessions.keep_alive(session_id, client_progress=p)
-        ),
-        session.expiration_time,
-        max_interval=control.policy.keep_alive_max,
-        progress=session.client_progress or 0,
-    )
-    sent = _SentBytes(sum(f.size for f in files), keep_alive)
+    control, report = ctx.control, ctx.report
+    sent = _SentBytes(sum(f.size for f in files), update_keep_alive(ctx, session_id))
     report.files([FileProgress(f.name, f.size, f.size if f.name in received else 0) for f in files])
     digests: dict[str, str] = {}
     transient: set[str] = set()

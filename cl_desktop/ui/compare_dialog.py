@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from cl_desktop.api.models import ItemModel
-from cl_desktop.services.compare import CopyUnavailable, LibraryComparer
+from cl_desktop.services.compare import LibraryComparer
 from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.transfers.compare import ItemComparison, ItemStatus, LibraryComparison
 from cl_desktop.transfers.jobs import ServerRef
@@ -205,10 +205,6 @@ class CompareDialog(QDialog):
         if self._compared is None:
             return
         a, b, result = self._compared
-        try:
-            count = self._comparer.queue_copy(a.key, b.key, result.of(status))
-        except CopyUnavailable as exc:
-            self.status.setText(str(exc))
-            return
+        count = self._comparer.queue_copy(a.key, b.key, result.of(status))
         self.status.setText(self.tr("{n} copy jobs queued; compare again once they are done.")
                             .format(n=count))  # fmt: skip

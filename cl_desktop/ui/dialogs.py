@@ -27,6 +27,7 @@ from cl_desktop.services.connections import CertificateChange, CertificateDetail
 from cl_desktop.services.errors import ErrorInfo, ErrorKind
 
 from .connect_dialog import ask_login
+from .copying import CopyTarget, ask_copy_target
 from .download_dialog import DownloadChoice, DownloadQuestion, ask_download_options
 from .import_dialog import ImportRequest, ImportTarget, accept_source_certificate, ask_import_url
 from .quit_prompt import QuitChoice, ask_quit
@@ -246,4 +247,8 @@ class Prompts:
     # uploading into an item that has files of the same names: the lines name them
     confirm_replace: Callable[[QWidget | None, str, str, Sequence[str]], bool] = field(
         default=confirm_replace
+    )
+    # Copy to...: the library (of any connected server) to copy the items into
+    ask_copy_target: Callable[[QWidget | None, str, Sequence[CopyTarget]], CopyTarget | None] = (
+        field(default=ask_copy_target)
     )

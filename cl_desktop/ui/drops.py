@@ -54,6 +54,7 @@ class FileDrops:
         locate: Callable[[QPoint], DropSpot | None],
         dropped: Callable[[Any, list[str]], None],
         enabled: Callable[[], bool] = lambda: True,
+        payload: Callable[[QMimeData], Any] = local_paths,  # what a drag brings (falsy: none)
     ) -> None:
         view.setAcceptDrops(True)
         view.viewport().setAcceptDrops(True)
@@ -62,10 +63,11 @@ class FileDrops:
         self._locate = locate
         self._dropped = dropped
         self._enabled = enabled
+        self._payload = payload
         self._highlight: QRect | None = None
 
-    def _spot(self, mime: QMimeData, pos: QPoint) -> tuple[DropSpot | None, list[str]]:
-        paths = local_paths(mime) if self._enabled() else []
+    def _spot(self, mime: QMimeData, pos: QPoint) -> tuple[DropSpot | None, Any]:
+        paths = self._payload(mime) if self._enabled() else []
         return (self._locate(pos) if paths else None), paths
 
     def _set_highlight(self, rect: QRect | None) -> None:
@@ -73,7 +75,7 @@ class FileDrops:
         self._view.viewport().update()
 
     def enter(self, event: QDragEnterEvent) -> None:
-        if self._enabled() and local_paths(event.mimeData()):
+        if self._enabled() and self._payload(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()

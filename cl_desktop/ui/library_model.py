@@ -55,7 +55,10 @@ class LibraryTreeModel(QStandardItemModel):
             node.setEditable(False)
             node.setData(lib.id, LibraryIdRole)
             node.setData(server, ServerRole)
-            tip = self.tr("{type} library {id}; drop files to create new items")
+            tip = self.tr(
+                "{type} library {id}; drop files to create new items, or items from the table "
+                "to copy them here"
+            )
             node.setToolTip(tip.format(type=lib.type or "", id=lib.id))
             node.setIcon(self._library_icon)
             root.appendRow(node)

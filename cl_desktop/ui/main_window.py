@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -41,6 +41,7 @@ from cl_desktop.transfers.ownership import account_key
 
 from . import format as fmt
 from .actions import add_actions, make_action
+from .copying import DraggedItems, copy_targets, items_mime
 from .details import DetailPanes
 from .dialogs import Prompts
 from .item_model import UPLOADING, ItemFilterProxy, ItemTableModel, item_of
@@ -270,6 +271,13 @@ class MainWindow(QMainWindow):
         keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
         comma = QKeySequence("Ctrl+,")
         self.settings_action.setShortcuts([*keys, *([] if comma in keys else [comma])])
+        self.copy_to_action = make_action(
+            self,
+            self.tr("Cop&y to..."),
+            self.copy_selected_items,
+            icon="copy-to",
+            tip=self.tr("Copy the selected items into a library of any connected server"),
+        )
         self.import_url_action = make_action(
             self,
             self.tr("Import from UR&L..."),
@@ -287,6 +295,7 @@ class MainWindow(QMainWindow):
         self.library_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.library_tree.customContextMenuRequested.connect(self._library_menu)
         self.library_tree.files_dropped.connect(self.drop_on_library)
+        self.library_tree.items_dropped.connect(self.drop_items_on_library)
         self.library_tree.selectionModel().currentChanged.connect(self._on_library_current)
 
         self.item_model = ItemTableModel(self)
@@ -300,6 +309,7 @@ class MainWindow(QMainWindow):
         self.item_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.item_view.customContextMenuRequested.connect(self._item_menu)
         self.item_view.files_dropped.connect(self.drop_on_items)
+        self.item_view.drag_items = self._drag_selected_items
         self.item_view.doubleClicked.connect(lambda _: self.download_selected_items())
         self.item_view.selectionModel().currentRowChanged.connect(self._on_item_current)
         self.item_view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
@@ -398,6 +408,7 @@ class MainWindow(QMainWindow):
                 None,
                 self.download_action,
                 self.download_files_action,
+                self.copy_to_action,
                 None,
                 self.copy_id_action,
             ],
@@ -1090,6 +1101,44 @@ class MainWindow(QMainWindow):
         ]
         self.controller.download_items(items)
 
+    def _items_selected(self) -> list[ItemModel]:
+        """The selected items, else the current one."""
+        return [item for item in self.selected_items() if item.id] or [
+            item for item in [self.current_item()] if item is not None and item.id
+        ]
+
+    def copy_selected_items(self) -> None:
+        """Copy to...: the selected items into a library of any connected server."""
+        items, server, library_id = self._items_selected(), self._server, self.library_id
+        if not items or server is None or library_id is None:
+            return
+        what = (
+            self.tr("\u201c{name}\u201d").format(name=items[0].name)
+            if len(items) == 1
+            else self.tr("{count} items").format(count=len(items))
+        )
+        target = self.prompts.ask_copy_target(self, what, copy_targets(self.library_model))
+        if target is not None:
+            self.controller.copy_items(server, library_id, items, target.server, target.library_id)
+
+    def _drag_selected_items(self) -> QMimeData | None:
+        items, server, library_id = self._items_selected(), self._server, self.library_id
+        if not items or server is None or library_id is None:
+            return None
+        return items_mime(server, library_id, items)
+
+    def drop_items_on_library(
+        self, server: ServerRef, library_id: str, dragged: DraggedItems
+    ) -> None:
+        """Items dragged from the item table onto a library of the tree: copied there."""
+        same = account_key(server) == account_key(dragged.server)
+        if same and library_id == dragged.library_id:
+            self.show_status(self.tr("The items are in that library already."), error=True)
+            return
+        self.controller.copy_items(
+            dragged.server, dragged.library_id, dragged.models(), server, library_id
+        )
+
     def download_selected_files(self) -> None:
         item = self.current_item()
         if item is not None:
@@ -1098,6 +1147,12 @@ class MainWindow(QMainWindow):
     def _shows_library_of(self, job: JobSnapshot) -> bool:
         """Whether the item table lists the library `job` uploads into."""
         spec = job.spec
+        if spec.direction is Direction.COPY:  # a copy into the library shown
+            return (
+                spec.target_library_id == self.library_id
+                and self._server is not None
+                and account_key(spec.copy_target) == account_key(self._server)
+            )
         return (
             spec.direction is Direction.UPLOAD
             and spec.library_id == self.library_id
@@ -1175,6 +1230,9 @@ class MainWindow(QMainWindow):
             connected and has_item and bool(self.details.selected_file_names())
         )
         self.copy_id_action.setEnabled(has_item)
+        self.copy_to_action.setEnabled(
+            connected and self.library_id is not None and bool(self.selected_items() or has_item)
+        )
         self.import_url_action.setEnabled(connected and self.library_id is not None)
         self.manager.update_actions(connected)
 
@@ -1184,6 +1242,7 @@ class MainWindow(QMainWindow):
             menu,
             [
                 self.download_action,
+                self.copy_to_action,
                 self.upload_action,
                 self.upload_new_action,
                 self.import_url_action,

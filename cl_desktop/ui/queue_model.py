@@ -24,6 +24,7 @@ from cl_desktop.transfers.jobs import (
     FileProgress,
     HistoryRecord,
     JobSnapshot,
+    JobSpec,
     JobState,
     Phase,
     ServerRef,
@@ -71,6 +72,7 @@ IMPORT = str(QT_TRANSLATE_NOOP("QueueModel", "Import"))  # from a URL: the serve
 DIRECTION_LABELS: dict[str, str] = {
     Direction.UPLOAD: str(QT_TRANSLATE_NOOP("QueueModel", "Upload")),
     Direction.DOWNLOAD: str(QT_TRANSLATE_NOOP("QueueModel", "Download")),
+    Direction.COPY: str(QT_TRANSLATE_NOOP("QueueModel", "Copy")),  # between libraries or servers
 }
 STATE_LABELS: dict[str, str] = {
     JobState.QUEUED: str(QT_TRANSLATE_NOOP("QueueModel", "Queued")),
@@ -123,8 +125,18 @@ def _label(labels: Mapping[str, str], value: str, fallback: str) -> str:
 
 
 def direction_label(value: str) -> str:
-    """ "Upload", "Download" (as translated)."""
+    """ "Upload", "Download", "Copy" (as translated)."""
     return _label(DIRECTION_LABELS, value, value.capitalize())
+
+
+def copy_label(spec: JobSpec) -> str:
+    """A copy's item cell: "web -> web (2)", "... on admin@vc2" for another server."""
+    name = spec.item_name or spec.item_id or ""
+    into = spec.target_item_name or spec.target_item_id or name
+    if spec.target_server is None:
+        return QCoreApplication.translate(CONTEXT, "{name} -> {into}").format(name=name, into=into)
+    text = QCoreApplication.translate(CONTEXT, "{name} -> {into} on {server}")
+    return text.format(name=name, into=into, server=spec.target_server.label)
 
 
 def verification_label(value: str) -> str:
@@ -243,6 +255,7 @@ class QueueModel(QStandardItemModel):
         self._icons = {
             Direction.UPLOAD: action_icon("upload"),
             Direction.DOWNLOAD: action_icon("download"),
+            Direction.COPY: action_icon("copy-to"),
         }
 
     # --- content ---------------------------------------------------------------------------
@@ -366,6 +379,8 @@ def _display(snap: JobSnapshot, column: int) -> str:
         return direction_label(snap.spec.direction)
     if column == SERVER:
         return snap.spec.server.label
+    if column == ITEM and snap.spec.direction is Direction.COPY:
+        return copy_label(snap.spec)
     if column == ITEM:
         return snap.spec.item_name or snap.spec.item_id or snap.item_id or ""
     if column == FILE:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, Qt, Signal
-from PySide6.QtGui import QPainter, QPaintEvent
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QMimeData, QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QDrag, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTreeView, QWidget
 
 from cl_desktop.transfers.jobs import ServerRef
 
 from .colors import error_color
-from .drops import DropSpot, FileDrops, TakesFileDrops
+from .copying import DraggedItems, dragged_items
+from .drops import DropSpot, FileDrops, TakesFileDrops, local_paths
 from .item_model import item_of
 from .library_model import LibraryIdRole, ServerRole
 
@@ -57,6 +61,18 @@ class ItemTableView(TakesFileDrops, QTableView):
         self._drops = FileDrops(
             self, self._drop_spot, self.files_dropped.emit, lambda: self.drops_enabled
         )
+        # the selected items may be dragged onto a library of the tree (a copy); the window
+        # says what a drag carries (None: nothing to drag)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.drag_items: Callable[[], QMimeData | None] = lambda: None
+
+    def startDrag(self, supportedActions: Qt.DropAction) -> None:
+        mime = self.drag_items()
+        if mime is not None:
+            drag = QDrag(self)
+            drag.setMimeData(mime)
+            drag.exec(Qt.DropAction.CopyAction)
 
     def set_placeholder(self, text: str, error: bool = False) -> None:
         self._placeholder, self._placeholder_is_error = text, error
@@ -99,19 +115,22 @@ class ItemTableView(TakesFileDrops, QTableView):
 
 
 class LibraryTreeView(TakesFileDrops, QTreeView):
-    """Servers -> libraries. Files dropped on a library become new items in it.
+    """Servers -> libraries. Files dropped on a library become new items in it; items dragged
+    from the item table are copied into it.
 
     Signals:
         files_dropped(ServerRef, str library_id, list[str])
+        items_dropped(ServerRef, str library_id, DraggedItems)
     """
 
     files_dropped = Signal(object, str, list)
+    items_dropped = Signal(object, str, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderHidden(True)
         self.setUniformRowHeights(True)
-        self._drops = FileDrops(self, self._drop_spot, self._dropped)
+        self._drops = FileDrops(self, self._drop_spot, self._dropped, payload=_files_or_items)
 
     def _drop_spot(self, pos: QPoint) -> DropSpot | None:
         index = self.indexAt(pos)
@@ -120,9 +139,17 @@ class LibraryTreeView(TakesFileDrops, QTreeView):
             return None
         return DropSpot((index.data(ServerRole), str(library_id)), self.visualRect(index))
 
-    def _dropped(self, target: tuple[ServerRef, str], paths: list[str]) -> None:
-        self.files_dropped.emit(*target, paths)
+    def _dropped(self, target: tuple[ServerRef, str], payload: Any) -> None:
+        if isinstance(payload, DraggedItems):
+            self.items_dropped.emit(*target, payload)
+        else:
+            self.files_dropped.emit(*target, payload)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         self._drops.paint()
+
+
+def _files_or_items(mime: QMimeData) -> DraggedItems | list[str] | None:
+    """What a drag brings the tree: items of the item table, or local files."""
+    return dragged_items(mime) or local_paths(mime)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,15 @@ from cl_desktop.transfers.jobs import (
     Verification,
 )
 from cl_desktop.transfers.policy import RetryPolicy
+from cl_desktop.transfers.store import JobStore
 from tests.support.accounts import SIM_PASSWORD, SIM_READONLY_USER
 from tests.support.api import active_sessions
-from tests.support.cli import cli
+from tests.support.cli import cl_transfer, cli
 from tests.support.fault_proxy import DATA_PREFIX, FaultProxy
 from tests.support.files import make_file
 from tests.support.items import put_item, stored_checksum
 from tests.support.ova import template_members, write_ova
+from tests.support.servers import SimulatorServer
 from tests.support.uploads import sim_queue, total_received
 from tests.support.waiting import wait_until
 
@@ -48,7 +51,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.done: list[tuple[str, Verification, str | None]] = []
         self.rows: list[str] = []
-        self.cleanups: list[tuple[CleanupKind, str]] = []
+        self.cleanups: list[tuple[CleanupKind, str, ServerRef | None]] = []
 
     def phase(self, phase: Phase, note: str = "") -> None: ...
     def files(self, files: list[FileProgress]) -> None:
@@ -64,8 +67,9 @@ class Recorder:
     def session(self, session_id: str | None) -> None: ...
     def item(self, item_id: str, item_name: str, created: bool = False) -> None: ...
     def note(self, text: str) -> None: ...
-    def cleanup_later(self, kind: CleanupKind, target: str) -> None:
-        self.cleanups.append((kind, target))
+    def cleanup_later(self, kind: CleanupKind, target: str, server: ServerRef | None = None
+                      ) -> None:  # fmt: skip
+        self.cleanups.append((kind, target, server))
 
     def destination(self, path: str) -> None: ...
 
@@ -309,3 +313,51 @@ def test_cli_fanout_to_two_servers(sim_service: Any, sim_service_b: Any, tmp_pat
     assert missing.returncode == 4, missing.stderr
     usage = cli(sim_service.base_url, "fanout", str(source))
     assert usage.returncode == 2 and "at least one" in usage.stderr
+
+
+def test_a_targets_cleanup_is_recorded_for_the_targets_own_server() -> None:
+    """What a target on another server could not end or delete is remembered for that server
+    (the queue cleans it up when that server is reachable), not dropped."""
+    report = Recorder()
+    other = ServerRef("https://b.example", "v")
+    target = fanout._TargetReporter(report, "v@b.example Library/x", other)
+    target.cleanup_later(CleanupKind.UPDATE_SESSION, "session-1")
+    target.cleanup_later(CleanupKind.ITEM, "item-1")
+    assert report.cleanups == [
+        (CleanupKind.UPDATE_SESSION, "session-1", other),
+        (CleanupKind.ITEM, "item-1", other),
+    ]
+
+
+def test_resume_logs_in_to_a_fanout_targets_other_account_with_cl_to_password(
+    sim_service: Any, tmp_path: Path
+) -> None:
+    """A fan-out left in the store (its process ended) is resumed by `cl-transfer resume`:
+    its own server with CL_PASSWORD, a target's other account with CL_TO_PASSWORD."""
+    source = make_file(tmp_path / "agent.msi", MiB, seed=8)
+    sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+    db = str(tmp_path / "q.sqlite")
+    with (
+        SimulatorServer(tmp_path / "b", users={"other": "other-secret"}) as service_b,
+        ContentLibraryClient(service_b.base_url, "other", "other-secret") as b,
+    ):
+        library_b = b.libraries.list()[0]
+        own = ServerRef(sim_service.base_url, "admin")
+        targets = (
+            FanoutTarget(own, sim_service.default_library_id, None, "agent"),
+            FanoutTarget(ServerRef(service_b.base_url, "other"), library_b, None, "agent"),
+        )
+        spec = JobSpec(Direction.UPLOAD, own, sim_service.default_library_id,
+                           item_name="agent", paths=(str(source),),
+                           fanout_targets=targets)  # fmt: skip
+        store = JobStore(db)
+        store.insert(spec, 10, time.time())
+        store.close()
+        resumed = cl_transfer("--queue-db", db, "--json", "resume",
+                                  extra_env={"CL_TO_PASSWORD": "other-secret"})  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr
+        (job,) = json.loads(resumed.stdout)
+        assert job["state"] == "done" and job["verification"] == "verified"
+        assert stored_checksum(b, library_b, "agent") == sha1
+    a = connector(own)
+    assert stored_checksum(a, sim_service.default_library_id, "agent") == sha1
