@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from cl_desktop.transfers.jobs import Direction, JobSnapshot, JobSpec, JobState, ServerRef
 from cl_desktop.ui import icons
 from cl_desktop.ui.actions import make_action
-from cl_desktop.ui.queue_model import DIRECTION, QueueModel
+from cl_desktop.ui.queue_model import DIRECTION, ITEM, QueueModel
 from tests.support.gui import FakePrompts, build_app, close_app
 
 
@@ -125,6 +125,23 @@ def test_queue_direction_icons_are_the_upload_and_download_arrows(qtbot: QtBot) 
     up_ink = {c.name() for c in _ink(up.pixmap(QSize(24, 24)).toImage())}
     down_ink = {c.name() for c in _ink(down.pixmap(QSize(24, 24)).toImage())}
     assert "#2e9d57" in up_ink and "#2f74c0" in down_ink
+
+
+def test_a_copy_row_has_its_own_icon_label_and_target(qtbot: QtBot) -> None:
+    """A copy is neither an upload nor a download: its own arrow (not Copy item ID's pages),
+    "Copy", and where it goes in the item cell."""
+    server, other = ServerRef("https://vc.example", "user"), ServerRef("https://vc2", "v")
+    model = QueueModel()
+    for job_id, target in ((1, None), (2, other)):
+        spec = JobSpec(Direction.COPY, server, "lib", item_id="i", item_name="web",
+                       target_server=target, target_library_id="lib2")  # fmt: skip
+        model.update_job(JobSnapshot(job_id, spec, JobState.QUEUED))
+    icon = model.index(0, DIRECTION).data(Qt.ItemDataRole.DecorationRole)
+    assert icon.cacheKey() == icons.action_icon("copy-to").cacheKey()
+    assert icon.cacheKey() != icons.action_icon("copy").cacheKey()
+    assert model.index(0, DIRECTION).data() == "Copy"
+    assert model.index(0, ITEM).data() == "web -> web"
+    assert model.index(1, ITEM).data() == "web -> web on v@vc2"
 
 
 def test_a_shared_icon_changed_by_its_user_keeps_drawing(qapp: QGuiApplication) -> None:
