@@ -26,6 +26,7 @@ from cl_desktop.services.errors import ErrorInfo
 from cl_desktop.transfers.compare import ItemComparison, ItemStatus, LibraryComparison
 from cl_desktop.transfers.jobs import ServerRef
 
+from . import format as fmt
 from .library_model import LibraryIdRole, LibraryTreeModel, ServerRole
 
 
@@ -181,7 +182,7 @@ class CompareDialog(QDialog):
     def _side(self, model: ItemModel | None) -> str:
         if model is None:
             return "-"
-        size = self.locale().formattedDataSize(model.size) if model.size is not None else "?"
+        size = fmt.size(model.size) if model.size is not None else "?"  # as the item table
         version = model.content_version or "?"
         return self.tr("{size}, version {version}").format(size=size, version=version)
 
@@ -206,5 +207,8 @@ class CompareDialog(QDialog):
             return
         a, b, result = self._compared
         count = self._comparer.queue_copy(a.key, b.key, result.of(status))
+        # queued once: a second click would copy them again ("NAME (2)"); Compare re-enables
+        button = self.copy_missing_button if status is ItemStatus.ONLY_A else None
+        (button or self.update_changed_button).setEnabled(False)
         self.status.setText(self.tr("{n} copy jobs queued; compare again once they are done.")
                             .format(n=count))  # fmt: skip

@@ -22,6 +22,7 @@ from cl_desktop.transfers.jobs import (
     Verification,
 )
 from cl_desktop.transfers.store import JobStore
+from cl_desktop.ui import format as fmt
 from cl_desktop.ui.compare_dialog import CompareDialog, LibraryEntry, connected_libraries
 from tests.support.accounts import SIM_PASSWORD, SIM_USER, MemoryKeyring
 from tests.support.files import make_file
@@ -74,12 +75,16 @@ def test_compare_two_servers_libraries_and_sync(
     assert (status, side_b) == ("only in A", "-") and "version" in side_a
     assert shown["changed"][1] == "changed" and shown["changed"][4].startswith("disk.img: SHA1")
     assert shown["same"][1] == "same"
+    assert shown["same"][2].startswith(fmt.size(3000) + ",")  # sizes as the item table shows
     assert "1 only in A, 0 only in B, 1 changed, 1 the same" in dialog.status.text()
     assert dialog.copy_missing_button.isEnabled() and dialog.update_changed_button.isEnabled()
 
     dialog.copy_missing_button.click()
     dialog.update_changed_button.click()
     assert "copy jobs queued" in dialog.status.text()
+    # queued once: a second click would copy them again under "NAME (2)"
+    assert not dialog.copy_missing_button.isEnabled()
+    assert not dialog.update_changed_button.isEnabled()
     jobs = wait_jobs(qtbot, gui, 2, JobState.DONE, timeout=60000)  # copies through the engine
     assert {j.spec.direction for j in jobs} == {Direction.COPY}
     assert all(j.verification is Verification.VERIFIED for j in jobs)
