@@ -347,6 +347,8 @@ class MainWindow(QMainWindow):
         self.right_splitter.addWidget(self.details)
         self.right_splitter.setStretchFactor(0, 3)
         self.right_splitter.setStretchFactor(1, 2)
+        # 3:2 from the start too: the details scroll, so their size hint alone is small
+        self.right_splitter.setSizes([300, 200])
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(self.library_tree)

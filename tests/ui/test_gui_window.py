@@ -525,3 +525,15 @@ def test_an_items_long_summary_does_not_claim_the_item_lists_height(
     QApplication.processEvents()
     form_needs = window.details.summary_form.minimumSizeHint().height()
     assert window.details.minimumSizeHint().height() < form_needs  # it scrolls instead
+
+
+def test_the_details_get_their_share_of_the_height_on_a_first_start(
+    qtbot: QtBot, gui: Application
+) -> None:
+    """No saved layout: items and details share the height 3:2 (the details scroll, so their
+    size hint alone would leave them a few rows)."""
+    window = gui.window
+    window.show()
+    QApplication.processEvents()
+    items, details = window.right_splitter.sizes()
+    assert details >= 0.3 * (items + details), (items, details)
