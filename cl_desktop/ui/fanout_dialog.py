@@ -32,6 +32,8 @@ class FanoutDialog(QDialog):
     def __init__(self, entries: list[LibraryEntry], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Upload to several libraries"))
+        # wide enough for "Library (user@server:port)" without cutting the server off
+        self.resize(self.fontMetrics().averageCharWidth() * 90, self.sizeHint().height())
         self._entries = list(entries)
         self.file_edit = QLineEdit()
         self.file_edit.textChanged.connect(self._file_changed)
