@@ -17,11 +17,18 @@ The whole fan-out is one job (`JobSpec.fanout_targets`): the read is shared only
 targets run at the same moment, which the queue guarantees for one job and not for several
 (its parallel limit, one upload per item), and one cancel or pause stops every target. A
 paused fan-out ends its sessions and starts again from the beginning when resumed.
+
+Each target a run verified is recorded in the job (`JobSpec.fanout_sent`: its item and that
+item's content version, and the local files' sizes and times); a retry or resume skips it
+while both are unchanged, and sends to it again when either changed. A target whose server
+could not be reached when the job was made (`library_id` empty: only its library's name is
+known) finds its library by name when it runs, or fails alone.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -45,7 +52,17 @@ from .errors import (
     describe,
 )
 from .hashing import BackgroundHasher
-from .jobs import FanoutTarget, FileProgress, JobSpec, Phase, ServerRef, Verification, verdict
+from .jobs import (
+    FanoutSent,
+    FanoutTarget,
+    FileProgress,
+    JobSnapshot,
+    JobSpec,
+    Phase,
+    ServerRef,
+    Verification,
+    verdict,
+)
 from .ovf import LocalFile
 from .upload import (
     _changed,
@@ -75,6 +92,7 @@ HASH_DEPTH = 8  # the hasher's queue (BackgroundHasher's default)
 
 KNOWN_ERRORS = (errors.ContentLibraryError, LocalError)  # a target's failure that is no bug
 Connector = Callable[[ServerRef], ContentLibraryClient]
+OnSent = Callable[[FanoutSent], None]  # a target verified: kept in the job for a retry
 
 
 class _LetGo(Exception):
@@ -325,6 +343,8 @@ class TargetOutcome:
     error: BaseException | None = None
     own_bytes: int = 0  # read from the file by this target itself (behind, or sent again)
     fell_behind: bool = False
+    item_id: str = ""
+    skipped: bool = False  # verified by an earlier run and unchanged since: not sent again
 
 
 @dataclass
@@ -401,10 +421,12 @@ def run_fanout(
     *,
     window: int = WINDOW,
     start_wait: float | None = None,
+    on_sent: OnSent | None = None,
 ) -> FanoutResult:
     """Upload the spec's file (or template: an .ovf with its files, an .ova's members) into
-    every `fanout_targets` item; raises when any target failed (after all have ended),
-    naming each."""
+    every `fanout_targets` item, but those `fanout_sent` says an earlier run verified and that
+    did not change since; raises when any target failed (after all have ended), naming each.
+    `on_sent` hears of each target verified, before its row says so."""
     spec, report = ctx.spec, ctx.report
     report.phase(Phase.CHECKING)
     files, notes = collect_upload_plan(spec.paths)
@@ -419,11 +441,22 @@ def run_fanout(
     report.files([FileProgress(label, total) for label in labels])
     readers = [SharedReader(f, len(targets), window, start_wait) for f in files]
     outcomes = [TargetOutcome(t, label) for t, label in zip(targets, labels, strict=True)]
+    stamp = source_stamp(spec.paths)
+    sent = {s.index: s for s in spec.fanout_sent if s.source == stamp}
     report.phase(Phase.TRANSFERRING)
     try:
         with ThreadPoolExecutor(len(targets), thread_name_prefix="fanout") as pool:
             futures = [
-                pool.submit(_run_target, ctx, connector, outcome, files, readers, index)
+                pool.submit(
+                    _run_target,
+                    ctx,
+                    connector,
+                    outcome,
+                    files,
+                    readers,
+                    index,
+                    _Sent(sent.get(index), stamp, on_sent),
+                )
                 for index, outcome in enumerate(outcomes)
             ]
             for outcome, future in zip(outcomes, futures, strict=True):
@@ -442,6 +475,43 @@ def run_fanout(
     )
     _raise_failures(outcomes)
     return result
+
+
+def fanout_history(job: JobSnapshot, label: str) -> dict[str, str]:
+    """A fan-out's history record of the target `label`: its server, library and item, and
+    whether this run skipped it (verified by an earlier one, unchanged since)."""
+    targets = job.spec.fanout_targets
+    labels = fanout_labels(targets)
+    if label not in labels:
+        return {}
+    index = labels.index(label)
+    target = targets[index]
+    sent = next((s for s in job.spec.fanout_sent if s.index == index), None)
+    extra = {
+        "target_server": target.server.url,
+        "target_user": target.server.username,
+        "target_library_id": target.library_id,
+        "target_item_id": sent.item_id if sent else (target.item_id or ""),
+    }
+    if sent is not None and sent.attempt < job.attempts:
+        extra["skipped"] = f"verified by run {sent.attempt} and unchanged since"
+    return extra
+
+
+def source_stamp(paths: tuple[str, ...]) -> str:
+    """The local files as they are now (sizes and modification times): a target verified
+    with other ones is sent again."""
+    stats = [os.stat(p) for p in paths]
+    return ";".join(f"{st.st_size}:{st.st_mtime_ns}" for st in stats)
+
+
+@dataclass
+class _Sent:
+    """One target's record from an earlier run (None: none), and where to record this one's."""
+
+    earlier: FanoutSent | None
+    stamp: str
+    on_sent: OnSent | None
 
 
 def _early(f: LocalFile) -> bool:
@@ -472,11 +542,21 @@ def _run_target(
     files: list[LocalFile],
     readers: list[SharedReader],
     index: int,
+    sent: _Sent,
 ) -> None:
     try:
         target = outcome.target
         same_server = target.server == ctx.spec.server
         client = ctx.client if same_server else _connected(connector, target.server, ctx)
+        if _unchanged(client, ctx.control, sent.earlier):
+            assert sent.earlier is not None
+            outcome.skipped, outcome.item_id = True, sent.earlier.item_id
+            outcome.verification = Verification(sent.earlier.verification)
+            log.info("fan-out to %s: verified by an earlier run, unchanged", outcome.label)
+            ctx.report.file_done(outcome.label, outcome.verification, None, "")
+            return
+        if not target.library_id:  # its server was unreachable when the job was made
+            target = replace(target, library_id=_library_named(client, target))
         own_spec = JobSpec(
             ctx.spec.direction,
             target.server,
@@ -490,13 +570,38 @@ def _run_target(
         tctx = replace(
             ctx, client=client, spec=own_spec, report=report, client_token=new_client_token()
         )
-        _upload_target(tctx, report, outcome, files, readers, index)
+        _upload_target(tctx, report, outcome, files, readers, index, sent)
     except BaseException as exc:
         log.info("fan-out to %s failed: %s", outcome.label, exc)
         raise
     finally:
         for reader in readers:  # the files it will not send: the reader waits for it no more
             reader.windows[index].leave()
+
+
+def _unchanged(
+    client: ContentLibraryClient, control: JobControl, earlier: FanoutSent | None
+) -> bool:
+    """Whether the item an earlier run verified still holds that content (its version)."""
+    if earlier is None or not earlier.content_version:
+        return False
+    try:
+        item = with_retries(control, lambda: client.items.get(earlier.item_id))
+    except (errors.NotFound, errors.InvalidArgument):
+        return False  # deleted since: made again
+    return item.content_version == earlier.content_version
+
+
+def _library_named(client: ContentLibraryClient, target: FanoutTarget) -> str:
+    """The id of the target's library, by its name (case-insensitive, as the CLI finds it)."""
+    name = target.library_name.lower()
+    found = [m.id for m in client.libraries.list_models() if (m.name or "").lower() == name]
+    if not found or not found[0]:
+        raise errors.NotFound(
+            f"no library named {target.library_name!r} on {target.server.label}",
+            operation="find library",
+        )
+    return found[0]
 
 
 def _connected(
@@ -522,6 +627,7 @@ def _upload_target(
     files: list[LocalFile],
     readers: list[SharedReader],
     index: int,
+    sent: _Sent,
 ) -> None:
     client, control = ctx.client, ctx.control
     spec = ctx.spec
@@ -563,6 +669,12 @@ def _upload_target(
             verification, checksum = verify_upload(f, stored.get(f.name), sha1s[f.name])
             verified.append(FileProgress(f.name, f.size, f.size, verification, checksum))
         outcome.verification = verdict(verified)
+        outcome.item_id = item_id
+        if sent.on_sent is not None:  # kept before the row says done: a retry skips it
+            version = _content_version(client, item_id)
+            sent.on_sent(
+                FanoutSent(index, item_id, version, sent.stamp, outcome.verification.value)
+            )
         # the row's checksum: the file's, when the target got one file
         single = verified[0].checksum if len(verified) == 1 else None
         report.file_done(files[0].name, outcome.verification, single, session_id)
@@ -574,6 +686,15 @@ def _upload_target(
                 log.warning("could not remove the empty item %s now: %s", item_id, exc)
                 report.cleanup_later(CleanupKind.ITEM, item_id)
         raise
+
+
+def _content_version(client: ContentLibraryClient, item_id: str) -> str:
+    """The item's content version now ("" when it cannot be read: a retry sends again)."""
+    try:
+        return client.items.get(item_id).content_version or ""
+    except errors.ContentLibraryError as exc:
+        log.info("could not read the content version of %s: %s", item_id, exc)
+        return ""
 
 
 def _send(

@@ -138,6 +138,20 @@ class FanoutTarget:
 
 
 @dataclass(frozen=True)
+class FanoutSent:
+    """A fan-out target (`index` into `fanout_targets`) that a run verified: its item, that
+    item's content version afterwards, and the local file(s) as they were sent (`source`:
+    sizes and modification times). A retry skips the target while both are unchanged."""
+
+    index: int
+    item_id: str
+    content_version: str
+    source: str
+    verification: str = "verified"
+    attempt: int = 0  # the job's run that sent it: a later run that skipped it has another
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """What the user asked for.
 
@@ -179,6 +193,8 @@ class JobSpec:
     # fan-out: the one file of `paths` into each of these (the job's own server, library and
     # item are those of the first); read and hashed once for all of them
     fanout_targets: tuple[FanoutTarget, ...] = ()
+    # fan-out: the targets verified by a run (kept: a retry does not send to them again)
+    fanout_sent: tuple[FanoutSent, ...] = ()
 
     @property
     def is_pull(self) -> bool:
@@ -200,6 +216,7 @@ class JobSpec:
             FanoutTarget(**{**t, "server": ServerRef(**t["server"])})
             for t in raw.get("fanout_targets", ())
         )
+        raw["fanout_sent"] = tuple(FanoutSent(**t) for t in raw.get("fanout_sent", ()))
         if raw.get("target_server"):
             raw["target_server"] = ServerRef(**raw["target_server"])
         return cls(**raw)

@@ -40,10 +40,11 @@ from .errors import (
     describe,
     failure_kind,
 )
-from .fanout import run_fanout
+from .fanout import fanout_history, run_fanout
 from .jobs import (
     Direction,
     FailureKind,
+    FanoutSent,
     FileProgress,
     HistoryRecord,
     JobSnapshot,
@@ -97,6 +98,8 @@ def _history_extra(job: JobSnapshot, file: FileProgress | None) -> dict[str, str
     extra = {"source_url": job.spec.source_url} if job.spec.source_url else {}
     if file is not None and job.spec.direction is Direction.DOWNLOAD and job.spec.target:
         extra["path"] = local_path(job.spec, file.name, len(job.files))
+    if file is not None and job.spec.fanout_targets:  # which target, and whether skipped
+        extra.update(fanout_history(job, file.name))
     if job.spec.direction is Direction.COPY:  # where the copy went (item_id is the target's)
         extra["source_item_id"] = job.spec.item_id or ""
         extra["target_server"] = job.spec.copy_target.url
@@ -705,7 +708,8 @@ class TransferQueue:
             elif spec.direction is Direction.UPLOAD and spec.source_url:
                 run_pull(ctx)  # the server fetches the bytes (Import from URL)
             elif spec.direction is Direction.UPLOAD and spec.fanout_targets:
-                run_fanout(ctx, self._connector)  # one file into several items, read once
+                # one file into several items, read once; each verified target kept
+                run_fanout(ctx, self._connector, on_sent=lambda s: self._fanout_sent(job_id, s))
             elif spec.direction is Direction.UPLOAD:
                 run_upload(ctx)
             else:
@@ -824,6 +828,18 @@ class TransferQueue:
             item_created=job.item_created and spec.target_item_id == job.item_id,
         )
         run_copy(ctx, client)
+
+    def _fanout_sent(self, job_id: int, sent: FanoutSent) -> None:
+        """A fan-out target was verified: kept in the job's spec, so a retry skips it."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            sent = dataclasses.replace(sent, attempt=job.attempts)
+            earlier = tuple(s for s in job.spec.fanout_sent if s.index != sent.index)
+            spec = dataclasses.replace(job.spec, fanout_sent=(*earlier, sent))
+            self._store.save_spec(job_id, spec)
+            self._update(job, persist=False, spec=spec)
 
     def _release_copy(self, job: JobSnapshot, keep_item: bool) -> JobSnapshot:
         """`_release` for a copy: its update session and item on the target, its download

@@ -19,6 +19,7 @@ from cl_desktop.transfers.control import JobControl
 from cl_desktop.transfers.errors import IntegrityError
 from cl_desktop.transfers.jobs import (
     Direction,
+    FanoutSent,
     FanoutTarget,
     FileProgress,
     JobSpec,
@@ -361,3 +362,58 @@ def test_resume_logs_in_to_a_fanout_targets_other_account_with_cl_to_password(
         assert stored_checksum(b, library_b, "agent") == sha1
     a = connector(own)
     assert stored_checksum(a, sim_service.default_library_id, "agent") == sha1
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["unchanged", "changed since"])
+def test_a_retry_does_not_send_again_to_targets_verified_before(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path, changed: bool
+) -> None:
+    """A fails, B fails on a damaged byte: the retry sends to B only, A's item (its content
+    version) untouched; unless A's item changed since, then A is sent again too."""
+    source = make_file(tmp_path / "x.bin", 2 * MiB, seed=4)
+    sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+    a = connector(ServerRef(sim_service.base_url, "admin"))
+    lib_a = sim_service.default_library_id
+    targets = (
+        FanoutTarget(ServerRef(sim_service.base_url, "admin"), lib_a, None, "x"),
+        FanoutTarget(ServerRef(sim_service_b.base_url, "admin"),
+                     sim_service_b.default_library_id, None, "x"),
+    )  # fmt: skip
+    spec = JobSpec(Direction.UPLOAD, targets[0].server, lib_a, item_name="x",
+                   paths=(str(source),), fanout_targets=targets)  # fmt: skip
+    sim_service_b.faults.corrupt_upload(at_byte=MiB + 5)  # B's first PUT: one flipped byte
+    with sim_queue(tmp_path / "q.sqlite") as queue:
+        job_id = queue.add(spec)
+        first = queue.wait(job_id, 60)
+        assert first.state is JobState.FAILED and targets[1].label in first.error_message
+        (item_a,) = a.items.find(name="x", library_id=lib_a)
+        if changed:  # someone put other content into A's item since
+            put_item(a, lib_a, "x", {"x.bin": b"other content"})
+        version = a.items.get(item_a).content_version
+        queue.retry(job_id)
+        again = queue.wait(job_id, 60)
+        history = [r for r in queue.history() if r.job_id == job_id and r.outcome == "done"]
+    assert again.state is JobState.DONE and again.verification is Verification.VERIFIED
+    assert stored_checksum(a, lib_a, "x") == sha1
+    b = connector(ServerRef(sim_service_b.base_url, "admin"))
+    assert stored_checksum(b, sim_service_b.default_library_id, "x") == sha1
+    sent_again = a.items.get(item_a).content_version != version
+    assert sent_again is changed
+    # the stored job knows both targets' items; the retry's history says A was skipped
+    stored = {s.index: s for s in JobStore(tmp_path / "q.sqlite").load()[0].spec.fanout_sent}
+    assert stored[0].item_id == item_a and set(stored) == {0, 1}
+    retry_a = [r for r in history if r.file == targets[0].label][-1]
+    assert ("skipped" in retry_a.extra) is not changed
+    assert retry_a.extra["target_item_id"] == item_a
+    assert active_sessions(a) == [] and active_sessions(b) == []
+
+
+def test_a_fanout_job_stored_before_its_targets_were_recorded_loads() -> None:
+    target = FanoutTarget(ServerRef("https://b", "v"), "lib", None, "n", "L")
+    spec = JobSpec(Direction.UPLOAD, ServerRef("https://a", "u"), "lib-a", paths=("/f",),
+                   fanout_targets=(target,),
+                   fanout_sent=(FanoutSent(0, "item", "3", "1:2", "verified", 1),))  # fmt: skip
+    assert JobSpec.from_json(spec.to_json()) == spec
+    old = json.loads(spec.to_json())
+    del old["fanout_sent"]
+    assert JobSpec.from_json(json.dumps(old)).fanout_sent == ()
