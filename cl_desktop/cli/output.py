@@ -57,7 +57,42 @@ def job_summary(job: JobSnapshot) -> dict[str, Any]:
         "target": job.spec.target or None,  # a download's file, folder or .ova
         **(_copy_summary(job) if job.spec.target_library_id else {}),
         "paths": local_paths(job),  # the local files a download wrote
+        **(_fanout_summary(job) if job.spec.fanout_targets else {}),
     }
+
+
+def _fanout_targets(job: JobSnapshot) -> list[dict[str, Any]]:
+    """Each fan-out target (a row of the job's `files`): where it is, its item and outcome
+    (verified..., "skipped" when an earlier run verified it and it did not change, else the
+    job's state)."""
+    sent = {s.index: s for s in job.spec.fanout_sent}
+    rows = []
+    for index, (target, row) in enumerate(zip(job.spec.fanout_targets, job.files, strict=False)):
+        record = sent.get(index)
+        if record is not None and record.attempt < job.attempts:
+            outcome = "skipped"
+        elif row.verification is not None:
+            outcome = row.verification.value
+        else:
+            outcome = "failed" if job.state is JobState.FAILED else job.state.value
+        rows.append(
+            {
+                **dataclasses.asdict(row),
+                "server": target.server.url,
+                "user": target.server.username,
+                "library_id": target.library_id or None,
+                "library": target.library_name or None,
+                "item_id": (record.item_id if record else None) or target.item_id,
+                "item": target.item_name,
+                "outcome": outcome,
+            }
+        )
+    return rows
+
+
+def _fanout_summary(job: JobSnapshot) -> dict[str, Any]:
+    """A fan-out's files are its targets; its bytes the file's once (not once per target)."""
+    return {"files": _fanout_targets(job), "bytes": job.files[0].size if job.files else 0}
 
 
 def _copy_summary(job: JobSnapshot) -> dict[str, Any]:
@@ -79,6 +114,8 @@ def job_line(job: JobSnapshot) -> str:
     if job.spec.target_library_id:  # a copy: where it went
         name = job.spec.title
     base = f"job {job.id}: {job.spec.direction.value} {name}: {job.state.value}"
+    if job.spec.fanout_targets:
+        return _fanout_line(job, base)
     if job.state is JobState.DONE and job.verification is Verification.SKIPPED:
         return f"{base}: skipped, {job.spec.target} exists"
     if job.state is JobState.DONE:
@@ -86,6 +123,29 @@ def job_line(job: JobSnapshot) -> str:
         how = f"; {job.note}" if job.spec.target_library_id and job.note else ""
         return f"{base} ({job.bytes_done:,} bytes, {job.verification}{how}){where}"
     return f"{base}: {job.error_title}: {job.error_message}" if job.error_message else base
+
+
+def _fanout_line(job: JobSnapshot, base: str) -> str:
+    """The job's line, then one line per target: where, its outcome, the bytes it holds."""
+    size = job.files[0].size if job.files else 0
+    targets = _fanout_targets(job)
+    ok = [t for t in targets if t["outcome"] not in ("failed", job.state.value)]
+    head = f"{base} ({size:,} bytes to {len(ok)} of {len(targets)} libraries)"
+    if job.state is JobState.DONE:
+        head = f"{base} ({size:,} bytes to {len(targets)} libraries, {job.verification})"
+    elif job.error_message:
+        head += f": {job.error_title}: {job.error_message}"
+    lines = [head]
+    for t in targets:
+        item = f", item {t['item_id']}" if t["item_id"] else ""
+        if t["outcome"] == "skipped":
+            what = "skipped: verified by an earlier run, unchanged since"
+        elif t["outcome"] in ("failed", job.state.value):
+            what = t["outcome"]
+        else:
+            what = f"{t['outcome']}, {t['size']:,} bytes"
+        lines.append(f"  {t['name']}: {what}{item}")
+    return "\n".join(lines)
 
 
 def jsonable(value: Any) -> Any:

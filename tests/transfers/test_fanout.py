@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -362,6 +363,76 @@ def test_resume_logs_in_to_a_fanout_targets_other_account_with_cl_to_password(
         assert stored_checksum(b, library_b, "agent") == sha1
     a = connector(own)
     assert stored_checksum(a, sim_service.default_library_id, "agent") == sha1
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed): its connections are refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_cli_a_target_server_not_reached_fails_alone_and_the_result_lists_each_target(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path
+) -> None:
+    """A --to-server that refuses connections does not stop the command before the job: its
+    target fails alone, with its reason; the others are verified; exit 1. The result lists
+    each target with its server, library, item and outcome, and the file's bytes once."""
+    source = make_file(tmp_path / "small.iso", 300_000, seed=6)
+    sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+    down = f"http://127.0.0.1:{closed_port()}"
+    db = str(tmp_path / "q.sqlite")
+    done = cli(sim_service.base_url, "--queue-db", db, "--json", "fanout", str(source),
+               "Local library/f2", "--to-server", sim_service_b.base_url, "Local library/f2",
+               "--to-server", down, "DR/f2", extra_env={"CL_TO_PASSWORD": "secret"})  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (job,) = json.loads(done.stdout)
+    assert job["state"] == "failed" and "1 of 3 targets failed" in job["error"]
+    assert down.removeprefix("http://") in job["error"] and "refused" in job["error"].lower()
+    assert job["bytes"] == 300_000  # the file's, once
+    a = connector(ServerRef(sim_service.base_url, "admin"))
+    b = connector(ServerRef(sim_service_b.base_url, "admin"))
+    assert stored_checksum(a, sim_service.default_library_id, "f2") == sha1
+    assert stored_checksum(b, sim_service_b.default_library_id, "f2") == sha1
+    rows = job["files"]
+    assert [r["outcome"] for r in rows] == ["verified", "verified", "failed"]
+    assert [r["server"] for r in rows] == [sim_service.base_url, sim_service_b.base_url, down]
+    assert [r["library"] for r in rows] == ["Local library", "Local library", "DR"]
+    (item_a,) = a.items.find(name="f2", library_id=sim_service.default_library_id)
+    (item_b,) = b.items.find(name="f2", library_id=sim_service_b.default_library_id)
+    assert [r["item_id"] for r in rows] == [item_a, item_b, None]
+    assert rows[1]["library_id"] == sim_service_b.default_library_id
+
+    # the same as text: one line per target, the file's bytes to each
+    text = cli(sim_service.base_url, "--queue-db", db, "fanout", str(source),
+               "Local library/f3", "--to-server", sim_service_b.base_url, "Local library/f3",
+               extra_env={"CL_TO_PASSWORD": "secret"})  # fmt: skip
+    assert text.returncode == 0, text.stderr
+    head, *lines = text.stdout.strip().splitlines()
+    assert "300,000 bytes to 2 libraries, verified" in head and "600,000" not in head
+    assert len(lines) == 2 and all("verified, 300,000 bytes, item " in line for line in lines)
+    assert "Local library/f3" in lines[0] and sim_service_b.base_url.split("//")[1] in lines[1]
+
+
+def test_cli_a_target_whose_login_is_refused_fails_alone(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "agent.msi", MiB, seed=9)
+    sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+    done = cli(sim_service.base_url, "--queue-db", str(tmp_path / "q.sqlite"), "--json",
+               "fanout", str(source), "Local library/agent",
+               "--to-server", sim_service_b.base_url, "Local library/agent",
+               extra_env={"CL_TO_PASSWORD": "not the password"})  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (job,) = json.loads(done.stdout)
+    assert "1 of 2 targets failed" in job["error"]
+    assert sim_service_b.base_url.split("//")[1] in job["error"]
+    assert "password" in job["error"].lower()
+    assert [r["outcome"] for r in job["files"]] == ["verified", "failed"]
+    a = connector(ServerRef(sim_service.base_url, "admin"))
+    assert stored_checksum(a, sim_service.default_library_id, "agent") == sha1
+    b = connector(ServerRef(sim_service_b.base_url, "admin"))
+    assert not b.items.find(name="agent", library_id=sim_service_b.default_library_id)
 
 
 @pytest.mark.parametrize("changed", [False, True], ids=["unchanged", "changed since"])
