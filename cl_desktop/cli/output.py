@@ -92,7 +92,7 @@ def _fanout_targets(job: JobSnapshot) -> list[dict[str, Any]]:
 
 def _fanout_summary(job: JobSnapshot) -> dict[str, Any]:
     """A fan-out's files are its targets; its bytes the file's once (not once per target)."""
-    return {"files": _fanout_targets(job), "bytes": job.files[0].size if job.files else 0}
+    return {"files": _fanout_targets(job), "bytes": max((f.done for f in job.files), default=0)}
 
 
 def _copy_summary(job: JobSnapshot) -> dict[str, Any]:

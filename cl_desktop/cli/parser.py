@@ -272,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
         "created; LIBRARY/ names it after the file): those after FILE on --server, those "
         "after each --to-server on that server (as --to-user). The file is read and hashed "
         "once for all; a slow or failing target does not hold up the others, and fails "
-        "alone with its reason. Put the --to-server groups last.",
+        "alone with its reason (a --to-server not reached or refusing the login too): exit 1 "
+        "when any target failed. retry sends only to the targets not verified before. Put "
+        "the --to-server groups last.",
     )
     fan.add_argument("file", help="the local file, .ovf template (with its files) or .ova")
     fan.add_argument("targets", nargs="*", metavar="LIBRARY/ITEM", help="items on --server to fill")

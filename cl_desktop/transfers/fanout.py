@@ -466,6 +466,11 @@ def run_fanout(
             reader.stop()
     for index, outcome in enumerate(outcomes):
         outcome.fell_behind = any(r.windows[index].fell_behind for r in readers)
+    skipped = [o.label for o in outcomes if o.skipped]
+    if skipped:  # the row says so (the history records too)
+        report.note(
+            f"verified by an earlier run and unchanged, not sent again: {', '.join(skipped)}"
+        )
     result = FanoutResult(sum(r.bytes_read for r in readers), outcomes)
     log.info(
         "fan-out of %s: read %d bytes once; %s",

@@ -911,6 +911,8 @@ class TransferQueue:
         verification = verdict(job.files) if state is JobState.DONE else job.verification
         # a finished copy keeps saying which path it took and why
         kept = state is JobState.DONE and job.spec.direction is Direction.COPY
+        # a fan-out that skipped targets verified by an earlier run says which
+        kept = kept or any(s.attempt < job.attempts for s in job.spec.fanout_sent)
         job = self._update(
             job,
             state=state,

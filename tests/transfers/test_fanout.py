@@ -475,6 +475,7 @@ def test_a_retry_does_not_send_again_to_targets_verified_before(
     assert stored[0].item_id == item_a and set(stored) == {0, 1}
     retry_a = [r for r in history if r.file == targets[0].label][-1]
     assert ("skipped" in retry_a.extra) is not changed
+    assert (targets[0].label in again.note) is not changed  # the row says it was not sent
     assert retry_a.extra["target_item_id"] == item_a
     assert active_sessions(a) == [] and active_sessions(b) == []
 
