@@ -434,6 +434,18 @@ def test_cli_a_target_whose_login_is_refused_fails_alone(
     b = connector(ServerRef(sim_service_b.base_url, "admin"))
     assert not b.items.find(name="agent", library_id=sim_service_b.default_library_id)
 
+    # retried with the right password: B is sent, A (verified, unchanged) is not
+    (item_a,) = a.items.find(name="agent", library_id=sim_service.default_library_id)
+    version = a.items.get(item_a).content_version
+    again = cl_transfer("--queue-db", str(tmp_path / "q.sqlite"), "retry", str(job["job"]),
+                        extra_env={"CL_TO_PASSWORD": "secret"})  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    head, line_a, line_b = again.stdout.strip().splitlines()
+    assert "done" in head and "skipped: verified by an earlier run" in line_a
+    assert f"item {item_a}" in line_a and "verified, 1,048,576 bytes" in line_b
+    assert a.items.get(item_a).content_version == version
+    assert stored_checksum(b, sim_service_b.default_library_id, "agent") == sha1
+
 
 @pytest.mark.parametrize("changed", [False, True], ids=["unchanged", "changed since"])
 def test_a_retry_does_not_send_again_to_targets_verified_before(
