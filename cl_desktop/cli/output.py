@@ -115,7 +115,7 @@ def job_line(job: JobSnapshot) -> str:
         name = job.spec.title
     base = f"job {job.id}: {job.spec.direction.value} {name}: {job.state.value}"
     if job.spec.fanout_targets:
-        return _fanout_line(job, base)
+        return _fanout_line(job)
     if job.state is JobState.DONE and job.verification is Verification.SKIPPED:
         return f"{base}: skipped, {job.spec.target} exists"
     if job.state is JobState.DONE:
@@ -125,8 +125,9 @@ def job_line(job: JobSnapshot) -> str:
     return f"{base}: {job.error_title}: {job.error_message}" if job.error_message else base
 
 
-def _fanout_line(job: JobSnapshot, base: str) -> str:
+def _fanout_line(job: JobSnapshot) -> str:
     """The job's line, then one line per target: where, its outcome, the bytes it holds."""
+    base = f"job {job.id}: {job.spec.direction.value} {job.spec.title}: {job.state.value}"
     size = job.files[0].size if job.files else 0
     targets = _fanout_targets(job)
     ok = [t for t in targets if t["outcome"] not in ("failed", job.state.value)]
