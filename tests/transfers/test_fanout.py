@@ -17,7 +17,7 @@ from cl_desktop.api import ContentLibraryClient
 from cl_desktop.transfers import fanout
 from cl_desktop.transfers.context import CleanupKind, WorkflowContext
 from cl_desktop.transfers.control import JobControl
-from cl_desktop.transfers.errors import IntegrityError
+from cl_desktop.transfers.errors import IntegrityError, TransferError
 from cl_desktop.transfers.jobs import (
     Direction,
     FanoutSent,
@@ -501,3 +501,26 @@ def test_a_fanout_job_stored_before_its_targets_were_recorded_loads() -> None:
     old = json.loads(spec.to_json())
     del old["fanout_sent"]
     assert JobSpec.from_json(json.dumps(old)).fanout_sent == ()
+
+
+def test_a_target_known_by_its_library_name_only_finds_it_when_it_runs(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path
+) -> None:
+    """A target the CLI made while its server was down has its library's name, no id: a
+    retry once the server is back finds the library by name; an unknown name fails alone."""
+    source = make_file(tmp_path / "x.bin", MiB)
+    sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+    report = Recorder()
+    b_ref = ServerRef(sim_service_b.base_url, "admin")
+    targets = [
+        FanoutTarget(ServerRef(sim_service.base_url, "admin"), sim_service.default_library_id,
+                     None, "x"),
+        FanoutTarget(b_ref, "", None, "x", "local LIBRARY"),  # (names match case-insensitively)
+        FanoutTarget(b_ref, "", None, "y", "No such library"),
+    ]  # fmt: skip
+    with pytest.raises(TransferError) as failed:
+        fanout.run_fanout(fanout_context(source, targets, report), connector, start_wait=5)
+    assert "1 of 3 targets failed" in str(failed.value)
+    assert "No such library" in str(failed.value) and targets[2].label in str(failed.value)
+    b = connector(b_ref)
+    assert stored_checksum(b, sim_service_b.default_library_id, "x") == sha1
