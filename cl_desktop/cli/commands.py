@@ -596,6 +596,11 @@ class Cli:
         job = self._adopt(self.args.job_id)
         from cl_desktop.transfers.context import end_session
 
+        if job.spec.direction is Direction.COPY:
+            # its target (the session and the item it made there) logs in as a destination,
+            # with CL_TO_PASSWORD, now: not on the cleaner's thread, where a refusal goes unseen
+            for other in self._other_accounts_of([job]):
+                self.client_for(other)
         if job.session_id:  # left by a run that was killed: end it, as the queue would
             copy = job.spec.direction is Direction.COPY  # its update session on the target
             client = self.client_for(job.spec.copy_target if copy else job.spec.server)

@@ -5,6 +5,10 @@ copy), into an existing item, and the exit codes of what goes wrong."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,8 @@ from tests.support.cli import cl_transfer, cli
 from tests.support.files import make_file
 from tests.support.servers import SimulatorServer
 from tests.support.tls import ServedCert
+from tests.support.uploads import bytes_received, sessions_of
+from tests.support.waiting import wait_until
 
 OTHER, OTHER_PASSWORD = "other", "other-secret"
 
@@ -166,3 +172,43 @@ def test_to_ca_file_trusts_the_destination_of_copy_fanout_and_compare(
     assert missing.returncode == 2 and "--to-ca-file" in missing.stderr
     alone = cli(url, "copy", "Local library/c", *trusted, "Local library")
     assert alone.returncode == 2 and "--to-ca-file needs --to-server" in alone.stderr
+
+
+def test_remove_of_an_interrupted_copy_deletes_the_item_it_made_on_the_target(
+    sim_service: Any, target: Any, tmp_path: Path
+) -> None:
+    """Ctrl-C mid-copy leaves the job paused with the (empty) item it made on the target;
+    `remove` deletes that item there, logging in to the target with CL_TO_PASSWORD."""
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "big.iso", 6_000_000, seed=8)
+    assert cli(url, "--queue-db", db, "upload", "Local library/big", str(source),
+               "--create").returncode == 0  # fmt: skip
+    env = {**os.environ, "CL_PASSWORD": "secret", "CL_TO_PASSWORD": OTHER_PASSWORD}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cl_desktop.cli", "--server", url, "--user", "admin",
+         "--queue-db", db, "--limit", "0.5", "copy", "Local library/big",
+         "--to-server", target.base_url, "--to-user", OTHER, "Local library/big4"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: any(bytes_received(target, s) > 100_000 for s in sessions_of(target)),
+            60,
+            "the copy moving bytes",
+        )
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library") == {"big4": []}
+    [job] = JobStore(db).load()[1:]
+    removed = cl_transfer("--queue-db", db, "remove", str(job.id),
+                          extra_env={"CL_TO_PASSWORD": OTHER_PASSWORD})  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    assert checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library") == {}
+    with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
+        assert active_sessions(c) == []
