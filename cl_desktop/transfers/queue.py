@@ -97,11 +97,22 @@ def _history_extra(job: JobSnapshot, file: FileProgress | None) -> dict[str, str
     extra = {"source_url": job.spec.source_url} if job.spec.source_url else {}
     if file is not None and job.spec.direction is Direction.DOWNLOAD and job.spec.target:
         extra["path"] = local_path(job.spec, file.name, len(job.files))
-    if job.spec.direction is Direction.COPY:  # where the copy went (item_id is the target's)
+    if job.spec.direction is Direction.COPY:  # where the copy went (the record's ids: source)
         extra["source_item_id"] = job.spec.item_id or ""
         extra["target_server"] = job.spec.copy_target.url
+        extra["target_user"] = job.spec.copy_target.username
         extra["target_library_id"] = job.spec.target_library_id
+        extra["target_item_id"] = job.item_id or job.spec.target_item_id or ""
+        extra["target_item_name"] = job.spec.target_item_name
     return extra
+
+
+def _record_item_id(job: JobSnapshot) -> str:
+    """The item the record's server and library hold: a copy's source (its target's item is
+    in the extras), else the job's item."""
+    if job.spec.direction is Direction.COPY:
+        return job.spec.item_id or ""
+    return job.item_id or job.spec.item_id or ""
 
 
 class _Running:
@@ -928,7 +939,7 @@ class TransferQueue:
                 user=job.spec.server.username,
                 direction=job.spec.direction.value,
                 library_id=job.spec.library_id,
-                item_id=job.item_id or job.spec.item_id or "",
+                item_id=_record_item_id(job),
                 item_name=job.spec.item_name,
                 session_id=session_id or job.session_id or "",
                 file=file.name if file else ", ".join(f.name for f in job.files),
@@ -1092,6 +1103,8 @@ class _QueueReporter:
                     if created or not spec.target_item_name:
                         name = item_name or spec.target_item_name
                         spec = dataclasses.replace(spec, target_item_name=name)
+                    if spec != job.spec:  # kept: `jobs` and the history say where it went
+                        self._queue._store.save_spec(job.id, spec)
                 elif created or not spec.item_name:  # the name really used: "big-2g (2)"
                     spec = dataclasses.replace(spec, item_name=item_name or spec.item_name)
                 ours = created if created or not item_id else job.item_created

@@ -212,3 +212,44 @@ def test_remove_of_an_interrupted_copy_deletes_the_item_it_made_on_the_target(
     assert checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library") == {}
     with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
         assert active_sessions(c) == []
+
+
+def test_a_copys_job_and_history_say_where_it_went(
+    sim_service: Any, target: Any, tmp_path: Path
+) -> None:
+    """A copy into a library (the name picked by the run: "w (2)") is listed by `jobs` and
+    `history` with its target's server, library and item; the record's own ids are the
+    source's, not a mix of both servers."""
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "w.iso", 200_000, seed=9)
+    assert cli(url, "--queue-db", db, "upload", "Local library/w", str(source),
+               "--create").returncode == 0  # fmt: skip
+    with ContentLibraryClient(url, "admin", "secret") as c:
+        library = c.libraries.list()[0]
+        source_id = c.items.find(name="w", library_id=library)[0]
+    with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
+        target_library = c.libraries.list()[0]
+        c.items.create(target_library, "w", type="iso")  # taken: the copy is "w (2)"
+    env = {"CL_TO_PASSWORD": OTHER_PASSWORD}
+    done = cli(url, "--queue-db", db, "copy", "Local library/w", "--to-server", target.base_url,
+               "--to-user", OTHER, "Local library", extra_env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
+        copied_id = c.items.find(name="w (2)", library_id=target_library)[0]
+
+    jobs = cl_transfer("--queue-db", db, "--json", "jobs")
+    row = json.loads(jobs.stdout)[-1]
+    assert (row["item_id"], row["item"]) == (source_id, "w")
+    assert (row["target_item_id"], row["target_item"]) == (copied_id, "w (2)")
+    assert row["target_library_id"] == target_library
+    text = cl_transfer("--queue-db", db, "jobs").stdout.splitlines()[-1]
+    assert f"w -> w (2) on {OTHER}@" in text
+
+    history = cl_transfer("--queue-db", db, "--json", "history")
+    [record] = [r for r in json.loads(history.stdout) if r["direction"] == "copy"]
+    assert (record["server"], record["library_id"], record["item_id"]) == (
+        url, library, source_id)  # fmt: skip
+    assert (record["target_server"], record["target_user"]) == (target.base_url, OTHER)
+    assert (record["target_library_id"], record["target_item_id"]) == (target_library, copied_id)
+    lines = cl_transfer("--queue-db", db, "history").stdout.splitlines()
+    assert [line for line in lines if f"-> w (2) on {target.base_url}" in line]
