@@ -253,3 +253,21 @@ def test_a_copys_job_and_history_say_where_it_went(
     assert (record["target_library_id"], record["target_item_id"]) == (target_library, copied_id)
     lines = cl_transfer("--queue-db", db, "history").stdout.splitlines()
     assert [line for line in lines if f"-> w (2) on {target.base_url}" in line]
+
+
+def test_copy_onto_itself_or_into_another_type_is_refused(sim_service: Any, tmp_path: Path) -> None:
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "s.iso", 100_000, seed=10)
+    assert cli(url, "--queue-db", db, "upload", "Local library/s", str(source),
+               "--create").returncode == 0  # fmt: skip
+    with ContentLibraryClient(url, "admin", "secret") as c:
+        c.items.create(c.libraries.list()[0], "tpl", type="ovf")
+    before = checksums(url, "admin", "secret", "Local library")
+    itself = cli(url, "--queue-db", db, "copy", "Local library/s", "Local library/s")
+    assert itself.returncode == 1, itself.stderr
+    assert "Cannot copy there: the target item 's'" in itself.stdout
+    assert "is the item being copied" in itself.stdout
+    other = cli(url, "--queue-db", db, "copy", "Local library/s", "Local library/tpl")
+    assert other.returncode == 1, other.stderr
+    assert "of type iso" in other.stdout and "of type ovf" in other.stdout
+    assert checksums(url, "admin", "secret", "Local library") == before
