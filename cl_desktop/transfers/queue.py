@@ -40,7 +40,7 @@ from .errors import (
     describe,
     failure_kind,
 )
-from .fanout import run_fanout
+from .fanout import fanout_labels, run_fanout
 from .jobs import (
     Direction,
     FailureKind,
@@ -113,6 +113,18 @@ def _record_item_id(job: JobSnapshot) -> str:
     if job.spec.direction is Direction.COPY:
         return job.spec.item_id or ""
     return job.item_id or job.spec.item_id or ""
+
+
+def _record_place(job: JobSnapshot, file: FileProgress | None) -> tuple[ServerRef, str, str, str]:
+    """(server, library id, item id, item name) of a history record: a fan-out's file row is
+    one target's (its rows are named by `fanout_labels`), anything else the job's."""
+    spec = job.spec
+    if file is not None and spec.fanout_targets:
+        labels = fanout_labels(spec.fanout_targets)
+        for target, label in zip(spec.fanout_targets, labels, strict=True):
+            if label == file.name:  # (the id of an item the fan-out made is not kept)
+                return target.server, target.library_id, target.item_id or "", target.item_name
+    return spec.server, spec.library_id, _record_item_id(job), spec.item_name
 
 
 class _Running:
@@ -932,15 +944,16 @@ class TransferQueue:
         session_id: str = "",
     ) -> None:
         started = job.started_at or job.created_at
+        server, library_id, item_id, item_name = _record_place(job, file)
         self._store.add_history(
             HistoryRecord(
                 job_id=job.id,
-                server=job.spec.server.url,
-                user=job.spec.server.username,
+                server=server.url,
+                user=server.username,
                 direction=job.spec.direction.value,
-                library_id=job.spec.library_id,
-                item_id=_record_item_id(job),
-                item_name=job.spec.item_name,
+                library_id=library_id,
+                item_id=item_id,
+                item_name=item_name,
                 session_id=session_id or job.session_id or "",
                 file=file.name if file else ", ".join(f.name for f in job.files),
                 bytes=file.size if file else job.bytes_done,
