@@ -273,8 +273,8 @@ def _remove_stale(tctx: WorkflowContext, session_id: str, stale: list[str]) -> N
             with_retries(
                 tctx.control, partial(client.update_session_files.remove, session_id, name)
             )
-        except errors.InvalidArgument:
-            pass  # removed already, in this session's earlier run
+        except (errors.InvalidArgument, errors.NotFound):
+            pass  # removed already by an earlier run (a lost session shows at the next call)
     if stale:  # vcsim ends the whole session on a remove: say so instead of going round
         try:
             with_retries(tctx.control, lambda: client.update_sessions.get(session_id))

@@ -479,3 +479,38 @@ def test_a_copy_onto_itself_is_refused(
     with client(a) as c:
         assert c.items.get(item_id).content_version == before  # not streamed into itself
         assert active_sessions(c) == []
+
+
+def test_a_paused_copy_into_an_existing_item_still_removes_its_extra_files(
+    sim_service: Any, sim_service_b: Any, queue: TransferQueue, tmp_path: Path
+) -> None:
+    """Resumed into the update session of its first run (which removed the extra file
+    already), the copy ends with the source's files only."""
+    a, b = sim_service.base_url, sim_service_b.base_url
+    lib_a, lib_b = sim_service.default_library_id, sim_service_b.default_library_id
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+    item_id = upload(queue, a, lib_a, make_file(tmp_path / "a" / "p.bin", 3_000_000, seed=6))
+    stale = upload(
+        queue,
+        b,
+        lib_b,
+        make_file(tmp_path / "b" / "p.bin", 100_000, seed=7),
+        make_file(tmp_path / "b" / "extra.iso", 100_000, seed=8),
+    )
+    queue.bandwidth_limit = 1_000_000
+    spec = copy_spec(
+        ServerRef(a, SIM_USER), lib_a, item_id, ServerRef(b, SIM_USER), lib_b, target_item_id=stale
+    )
+    job_id = queue.add(spec)
+    wait_until(lambda: queue.snapshot(job_id).bytes_done > 200_000, 60, "bytes moving")
+    queue.pause(job_id)
+    wait_until(lambda: queue.snapshot(job_id).state is JobState.PAUSED, 30, "paused")
+    assert queue.snapshot(job_id).session_id  # the session that removed extra.iso is kept
+    queue.bandwidth_limit = None
+    queue.resume(job_id)
+    job = queue.wait(job_id, 60)
+    assert job.state is JobState.DONE, job.error_message
+    with client(a) as ca, client(b) as cb:
+        assert files_of(cb, stale) == files_of(ca, item_id)
+    assert no_session_left(a, b)
