@@ -18,6 +18,7 @@ from cl_desktop.transfers.jobs import (
     Direction,
     Existing,
     FailureKind,
+    HistoryRecord,
     JobSnapshot,
     JobSpec,
     JobState,
@@ -596,6 +597,11 @@ class Cli:
         job = self._adopt(self.args.job_id)
         from cl_desktop.transfers.context import end_session
 
+        if job.spec.direction is Direction.COPY:
+            # its target (the session and the item it made there) logs in as a destination,
+            # with CL_TO_PASSWORD, now: not on the cleaner's thread, where a refusal goes unseen
+            for other in self._other_accounts_of([job]):
+                self.client_for(other)
         if job.session_id:  # left by a run that was killed: end it, as the queue would
             copy = job.spec.direction is Direction.COPY  # its update session on the target
             client = self.client_for(job.spec.copy_target if copy else job.spec.server)
@@ -634,9 +640,10 @@ class Cli:
                 state += " (its process ended; `resume` continues it)"
             progress = f"{job.fraction:.0%}" if job.bytes_total else "-"
             error = f"  {job.error_title}: {job.error_message}" if job.error_message else ""
+            copy = job.spec.direction is Direction.COPY  # and where it went
             lines.append(
                 f"{job.id:>5}  {job.spec.direction.value:8} {state:12} {progress:>5}  "
-                f"{job.spec.item_name}{error}"
+                f"{job.spec.title if copy else job.spec.item_name}{error}"
             )
         self.out(rows, "\n".join(lines) or "no jobs")
         return EXIT_OK
@@ -672,13 +679,14 @@ class Cli:
             return EXIT_OK
         records = store.history()  # every server's: the audit trail, as the export
         # a download's record names the local file it wrote (recorded since that was kept)
-        rows = [{**jsonable(r), "path": r.extra.get("path")} for r in records]
+        rows = [{**jsonable(r), "path": r.extra.get("path"), **_copy_target(r)} for r in records]
         self.out(
             rows,
             "\n".join(
                 f"{r.started_at}  {r.direction:8} {r.outcome:8} {r.bytes:>12}  {r.item_name}/"
                 f"{r.file}  {r.verification}  {r.error}"
                 + (f" -> {r.extra['path']}" if r.extra.get("path") else "")
+                + _copy_target_words(r)
                 for r in records
             )
             or "no history",
@@ -699,6 +707,24 @@ class Cli:
         if FailureKind.INTEGRITY in kinds:
             return EXIT_INTEGRITY
         return EXIT_FAILED
+
+
+# A copy's history record: its server, library and item are the source's; these, where it went.
+_COPY_TARGET = ("target_server", "target_user", "target_library_id", "target_item_id")
+
+
+def _copy_target(record: HistoryRecord) -> dict[str, str | None]:
+    if record.direction != Direction.COPY.value:
+        return {}
+    return {key: record.extra.get(key) or None for key in _COPY_TARGET}
+
+
+def _copy_target_words(record: HistoryRecord) -> str:
+    """ " -> ITEM on SERVER" for a copy's history line."""
+    if record.direction != Direction.COPY.value or not record.extra.get("target_server"):
+        return ""
+    into = record.extra.get("target_item_name") or record.extra.get("target_item_id") or "?"
+    return f" -> {into} on {record.extra['target_server']}"
 
 
 def _account(ref: ServerRef) -> tuple[str, str]:

@@ -41,11 +41,12 @@ class ProgressLine:
 def job_summary(job: JobSnapshot) -> dict[str, Any]:
     from cl_desktop.transfers.download import local_paths  # the engine: not at every start
 
+    copy = bool(job.spec.target_library_id)  # its ids are the source's; target_* where it went
     return {
         "job": job.id,
         "direction": job.spec.direction.value,
         "state": job.state.value,
-        "item_id": job.item_id or job.spec.item_id,
+        "item_id": job.spec.item_id if copy else job.item_id or job.spec.item_id,
         "item": job.spec.item_name,
         "bytes": job.bytes_done,
         "verification": job.verification.value if job.verification else None,
@@ -96,7 +97,7 @@ def _fanout_summary(job: JobSnapshot) -> dict[str, Any]:
 
 
 def _copy_summary(job: JobSnapshot) -> dict[str, Any]:
-    """A copy's target: server, library, item (its id is the job's `item_id`), and the path
+    """A copy's target: server, library, item (id and name), and the path
     the bytes took (the server's own copy, or streamed through this computer, and why)."""
     target = job.spec.target_server or job.spec.server
     return {
@@ -104,6 +105,7 @@ def _copy_summary(job: JobSnapshot) -> dict[str, Any]:
         "target_server": target.url,
         "target_user": target.username,
         "target_library_id": job.spec.target_library_id,
+        "target_item_id": job.item_id or job.spec.target_item_id,
         "target_item": job.spec.target_item_name or None,
         "note": job.note or None,
     }

@@ -21,6 +21,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from typing import BinaryIO, TypeVar, cast
 
 from cl_desktop.api import (
@@ -83,6 +84,14 @@ def copy_order(files: list[CopyFile]) -> list[CopyFile]:
     return first + [f for f in files if f not in first and f not in last] + last
 
 
+class CopyRefused(TransferError):
+    """A copy that must not run (onto itself, into an item of another type): refused before
+    any session or item is made."""
+
+    title = "Cannot copy there"
+    hint = "Nothing was changed; copy into a new item (give only the library) or another item."
+
+
 def same_account(ctx: WorkflowContext) -> bool:
     spec = ctx.spec
     return account_key(spec.copy_target) == account_key(spec.server)
@@ -100,6 +109,8 @@ def run_copy(ctx: WorkflowContext, target: ContentLibraryClient) -> None:
     files = copy_order([CopyFile(f.name, f.size or 0, f.checksum_info) for f in listed])
     if not files:
         raise TransferError(f"the item {item.name or source_id} has no files to copy")
+    if spec.target_item_id and not ctx.item_created:  # an existing item is to be updated
+        _refuse_unfit_target(ctx, target, item)
     if not ctx.resume_session:
         report.files([FileProgress(f.name, f.size) for f in files])
     tctx = dataclasses.replace(
@@ -118,8 +129,31 @@ def run_copy(ctx: WorkflowContext, target: ContentLibraryClient) -> None:
             return
         why += f": the server refused to copy the item itself ({refused})"
     report.note(why)
-    _stream_copy(ctx, tctx, item, files, why)
+    why = _stream_copy(ctx, tctx, item, files, why)
     report.note(why)  # a retry's note may have replaced it meanwhile
+
+
+def _refuse_unfit_target(
+    ctx: WorkflowContext, target: ContentLibraryClient, item: ItemModel
+) -> None:
+    """A copy onto the source item itself would only stream it back into itself, and one into
+    an item of another type (an ISO into an OVF template) would leave a mix of both."""
+    spec = ctx.spec
+    target_id = spec.target_item_id or ""
+    name = item.name or spec.item_name or spec.item_id or ""
+    if same_account(ctx) and target_id == spec.item_id:
+        raise CopyRefused(
+            f"the target item {name!r} on {spec.copy_target.label} is the item being copied; "
+            "a copy onto itself would change nothing."
+        )
+    existing = with_retries(ctx.control, lambda: target.items.get(target_id))
+    theirs, ours = (existing.type or "").lower(), (item.type or "").lower()
+    if theirs and ours and theirs != ours:
+        raise CopyRefused(
+            f"{name!r} is an item of type {ours} and the target {existing.name or target_id!r} "
+            f"one of type {theirs}; a copy keeps the item's type, it cannot turn one into "
+            "the other."
+        )
 
 
 def _target_name(tctx: WorkflowContext, item: ItemModel) -> str:
@@ -207,18 +241,57 @@ def _resolve_target_item(tctx: WorkflowContext, item: ItemModel) -> str:
 
 def _stream_copy(
     ctx: WorkflowContext, tctx: WorkflowContext, item: ItemModel, files: list[CopyFile], why: str
-) -> None:
+) -> str:
+    """Stream the files into the target item: the row's note, with the files removed."""
     created = ctx.item_created or not ctx.spec.target_item_id
     item_id = _resolve_target_item(tctx, item)
     if not created:
         name = tctx.spec.target_item_name or tctx.client.items.get(item_id).name or item_id
         tctx.report.item(item_id, name)
+    stale = _stale_files(tctx, item_id, files)
+    if stale:
+        why += f"; removes {', '.join(stale)} from the target item (not in the source)"
+        tctx.report.note(why)
     with drop_if_left_empty(tctx, item_id, created):
-        _copy_into(ctx, tctx, item_id, files, why)
+        _copy_into(ctx, tctx, item_id, files, why, stale)
+    return why
+
+
+def _stale_files(tctx: WorkflowContext, item_id: str, files: list[CopyFile]) -> list[str]:
+    """The target item's files the source does not have: the copy removes them, so that the
+    target holds the source's files and no others."""
+    wanted = {f.name for f in files}
+    held = with_retries(tctx.control, lambda: tctx.client.item_files.list(item_id))
+    return sorted(f.name for f in held if f.name and f.name not in wanted)
+
+
+def _remove_stale(tctx: WorkflowContext, session_id: str, stale: list[str]) -> None:
+    """Remove `stale` files in the target's update session (done when it completes)."""
+    client = tctx.client
+    for name in stale:
+        try:
+            with_retries(
+                tctx.control, partial(client.update_session_files.remove, session_id, name)
+            )
+        except (errors.InvalidArgument, errors.NotFound):
+            pass  # removed already by an earlier run (a lost session shows at the next call)
+    if stale:  # vcsim ends the whole session on a remove: say so instead of going round
+        try:
+            with_retries(tctx.control, lambda: client.update_sessions.get(session_id))
+        except errors.NotFound as exc:
+            raise TransferError(
+                f"the target server ended the update session when asked to remove "
+                f"{', '.join(stale)} from the item; it cannot remove an item's files."
+            ) from exc
 
 
 def _copy_into(
-    ctx: WorkflowContext, tctx: WorkflowContext, item_id: str, files: list[CopyFile], why: str
+    ctx: WorkflowContext,
+    tctx: WorkflowContext,
+    item_id: str,
+    files: list[CopyFile],
+    why: str,
+    stale: list[str],
 ) -> None:
     report = ctx.report
     token = str(uuid.uuid5(uuid.NAMESPACE_URL, ctx.client_token + "/source"))
@@ -228,7 +301,7 @@ def _copy_into(
     live = _LiveSession(sctx, ctx.spec.item_id or "")
     try:
         live.start()
-        session_id, digests = _update_target(sctx, tctx, live, item_id, files, why)
+        session_id, digests = _update_target(sctx, tctx, live, item_id, files, why, stale)
     except Interrupted:
         if live.id:
             _end_download(sctx, live.id, None)
@@ -251,16 +324,17 @@ def _update_target(
     item_id: str,
     files: list[CopyFile],
     why: str,
+    stale: list[str],
 ) -> tuple[str, dict[str, str]]:
-    """The target's update session, filled from the source and completed: (its id, the
-    SHA-1 of each file streamed by this run)."""
+    """The target's update session, filled from the source (the `stale` files removed) and
+    completed: (its id, the SHA-1 of each file streamed by this run)."""
     sized = cast(list[LocalFile], files)  # the session helpers read only name and size
-    return fill_session(
-        tctx,
-        item_id,
-        sized,
-        lambda sid, received: _send_files(sctx, tctx, live, sid, files, received, why),
-    )
+
+    def send(sid: str, received: dict[str, UpdateFileInfo]) -> dict[str, str]:
+        _remove_stale(tctx, sid, stale)
+        return _send_files(sctx, tctx, live, sid, files, received, why)
+
+    return fill_session(tctx, item_id, sized, send)
 
 
 def _send_files(

@@ -40,7 +40,7 @@ from .errors import (
     describe,
     failure_kind,
 )
-from .fanout import fanout_history, run_fanout
+from .fanout import fanout_history, fanout_labels, run_fanout
 from .jobs import (
     Direction,
     FailureKind,
@@ -100,11 +100,34 @@ def _history_extra(job: JobSnapshot, file: FileProgress | None) -> dict[str, str
         extra["path"] = local_path(job.spec, file.name, len(job.files))
     if file is not None and job.spec.fanout_targets:  # which target, and whether skipped
         extra.update(fanout_history(job, file.name))
-    if job.spec.direction is Direction.COPY:  # where the copy went (item_id is the target's)
+    if job.spec.direction is Direction.COPY:  # where the copy went (the record's ids: source)
         extra["source_item_id"] = job.spec.item_id or ""
         extra["target_server"] = job.spec.copy_target.url
+        extra["target_user"] = job.spec.copy_target.username
         extra["target_library_id"] = job.spec.target_library_id
+        extra["target_item_id"] = job.item_id or job.spec.target_item_id or ""
+        extra["target_item_name"] = job.spec.target_item_name
     return extra
+
+
+def _record_item_id(job: JobSnapshot) -> str:
+    """The item the record's server and library hold: a copy's source (its target's item is
+    in the extras), else the job's item."""
+    if job.spec.direction is Direction.COPY:
+        return job.spec.item_id or ""
+    return job.item_id or job.spec.item_id or ""
+
+
+def _record_place(job: JobSnapshot, file: FileProgress | None) -> tuple[ServerRef, str, str, str]:
+    """(server, library id, item id, item name) of a history record: a fan-out's file row is
+    one target's (its rows are named by `fanout_labels`), anything else the job's."""
+    spec = job.spec
+    if file is not None and spec.fanout_targets:
+        labels = fanout_labels(spec.fanout_targets)
+        for target, label in zip(spec.fanout_targets, labels, strict=True):
+            if label == file.name:  # (the id of an item the fan-out made is not kept)
+                return target.server, target.library_id, target.item_id or "", target.item_name
+    return spec.server, spec.library_id, _record_item_id(job), spec.item_name
 
 
 class _Running:
@@ -939,15 +962,16 @@ class TransferQueue:
         session_id: str = "",
     ) -> None:
         started = job.started_at or job.created_at
+        server, library_id, item_id, item_name = _record_place(job, file)
         self._store.add_history(
             HistoryRecord(
                 job_id=job.id,
-                server=job.spec.server.url,
-                user=job.spec.server.username,
+                server=server.url,
+                user=server.username,
                 direction=job.spec.direction.value,
-                library_id=job.spec.library_id,
-                item_id=job.item_id or job.spec.item_id or "",
-                item_name=job.spec.item_name,
+                library_id=library_id,
+                item_id=item_id,
+                item_name=item_name,
                 session_id=session_id or job.session_id or "",
                 file=file.name if file else ", ".join(f.name for f in job.files),
                 bytes=file.size if file else job.bytes_done,
@@ -1110,6 +1134,8 @@ class _QueueReporter:
                     if created or not spec.target_item_name:
                         name = item_name or spec.target_item_name
                         spec = dataclasses.replace(spec, target_item_name=name)
+                    if spec != job.spec:  # kept: `jobs` and the history say where it went
+                        self._queue._store.save_spec(job.id, spec)
                 elif created or not spec.item_name:  # the name really used: "big-2g (2)"
                     spec = dataclasses.replace(spec, item_name=item_name or spec.item_name)
                 ours = created if created or not item_id else job.item_created

@@ -5,6 +5,10 @@ copy), into an existing item, and the exit codes of what goes wrong."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,8 @@ from tests.support.cli import cl_transfer, cli
 from tests.support.files import make_file
 from tests.support.servers import SimulatorServer
 from tests.support.tls import ServedCert
+from tests.support.uploads import bytes_received, sessions_of
+from tests.support.waiting import wait_until
 
 OTHER, OTHER_PASSWORD = "other", "other-secret"
 
@@ -166,3 +172,102 @@ def test_to_ca_file_trusts_the_destination_of_copy_fanout_and_compare(
     assert missing.returncode == 2 and "--to-ca-file" in missing.stderr
     alone = cli(url, "copy", "Local library/c", *trusted, "Local library")
     assert alone.returncode == 2 and "--to-ca-file needs --to-server" in alone.stderr
+
+
+def test_remove_of_an_interrupted_copy_deletes_the_item_it_made_on_the_target(
+    sim_service: Any, target: Any, tmp_path: Path
+) -> None:
+    """Ctrl-C mid-copy leaves the job paused with the (empty) item it made on the target;
+    `remove` deletes that item there, logging in to the target with CL_TO_PASSWORD."""
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "big.iso", 6_000_000, seed=8)
+    assert cli(url, "--queue-db", db, "upload", "Local library/big", str(source),
+               "--create").returncode == 0  # fmt: skip
+    env = {**os.environ, "CL_PASSWORD": "secret", "CL_TO_PASSWORD": OTHER_PASSWORD}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cl_desktop.cli", "--server", url, "--user", "admin",
+         "--queue-db", db, "--limit", "0.5", "copy", "Local library/big",
+         "--to-server", target.base_url, "--to-user", OTHER, "Local library/big4"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: any(bytes_received(target, s) > 100_000 for s in sessions_of(target)),
+            60,
+            "the copy moving bytes",
+        )
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library") == {"big4": []}
+    [job] = JobStore(db).load()[1:]
+    removed = cl_transfer("--queue-db", db, "remove", str(job.id),
+                          extra_env={"CL_TO_PASSWORD": OTHER_PASSWORD})  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    assert checksums(target.base_url, OTHER, OTHER_PASSWORD, "Local library") == {}
+    with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
+        assert active_sessions(c) == []
+
+
+def test_a_copys_job_and_history_say_where_it_went(
+    sim_service: Any, target: Any, tmp_path: Path
+) -> None:
+    """A copy into a library (the name picked by the run: "w (2)") is listed by `jobs` and
+    `history` with its target's server, library and item; the record's own ids are the
+    source's, not a mix of both servers."""
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "w.iso", 200_000, seed=9)
+    assert cli(url, "--queue-db", db, "upload", "Local library/w", str(source),
+               "--create").returncode == 0  # fmt: skip
+    with ContentLibraryClient(url, "admin", "secret") as c:
+        library = c.libraries.list()[0]
+        source_id = c.items.find(name="w", library_id=library)[0]
+    with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
+        target_library = c.libraries.list()[0]
+        c.items.create(target_library, "w", type="iso")  # taken: the copy is "w (2)"
+    env = {"CL_TO_PASSWORD": OTHER_PASSWORD}
+    done = cli(url, "--queue-db", db, "copy", "Local library/w", "--to-server", target.base_url,
+               "--to-user", OTHER, "Local library", extra_env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with ContentLibraryClient(target.base_url, OTHER, OTHER_PASSWORD) as c:
+        copied_id = c.items.find(name="w (2)", library_id=target_library)[0]
+
+    jobs = cl_transfer("--queue-db", db, "--json", "jobs")
+    row = json.loads(jobs.stdout)[-1]
+    assert (row["item_id"], row["item"]) == (source_id, "w")
+    assert (row["target_item_id"], row["target_item"]) == (copied_id, "w (2)")
+    assert row["target_library_id"] == target_library
+    text = cl_transfer("--queue-db", db, "jobs").stdout.splitlines()[-1]
+    assert f"w -> w (2) on {OTHER}@" in text
+
+    history = cl_transfer("--queue-db", db, "--json", "history")
+    [record] = [r for r in json.loads(history.stdout) if r["direction"] == "copy"]
+    assert (record["server"], record["library_id"], record["item_id"]) == (
+        url, library, source_id)  # fmt: skip
+    assert (record["target_server"], record["target_user"]) == (target.base_url, OTHER)
+    assert (record["target_library_id"], record["target_item_id"]) == (target_library, copied_id)
+    lines = cl_transfer("--queue-db", db, "history").stdout.splitlines()
+    assert [line for line in lines if f"-> w (2) on {target.base_url}" in line]
+
+
+def test_copy_onto_itself_or_into_another_type_is_refused(sim_service: Any, tmp_path: Path) -> None:
+    url, db = sim_service.base_url, str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "s.iso", 100_000, seed=10)
+    assert cli(url, "--queue-db", db, "upload", "Local library/s", str(source),
+               "--create").returncode == 0  # fmt: skip
+    with ContentLibraryClient(url, "admin", "secret") as c:
+        c.items.create(c.libraries.list()[0], "tpl", type="ovf")
+    before = checksums(url, "admin", "secret", "Local library")
+    itself = cli(url, "--queue-db", db, "copy", "Local library/s", "Local library/s")
+    assert itself.returncode == 1, itself.stderr
+    assert "Cannot copy there: the target item 's'" in itself.stdout
+    assert "is the item being copied" in itself.stdout
+    other = cli(url, "--queue-db", db, "copy", "Local library/s", "Local library/tpl")
+    assert other.returncode == 1, other.stderr
+    assert "of type iso" in other.stdout and "of type ovf" in other.stdout
+    assert checksums(url, "admin", "secret", "Local library") == before

@@ -173,3 +173,22 @@ def test_jobs_lists_progress_and_errors_as_text(sim_service: Any, tmp_path: Path
     (line,) = cli(url, "--queue-db", db, "jobs", password="not-needed").stdout.splitlines()
     assert line.split()[:3] == ["1", "upload", "failed"]
     assert "Files not ready" in line and "is not a regular file" in line
+
+
+def test_a_fanouts_history_rows_name_each_targets_server_and_library(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path
+) -> None:
+    """Each target's row of a fan-out's history is that target's server and library, not the
+    first target's for all."""
+    db = str(tmp_path / "q.sqlite")
+    source = make_file(tmp_path / "f.iso", 200_000, seed=21)
+    done = cli(sim_service.base_url, "--queue-db", db, "fanout", str(source), "Local library/f",
+               "--to-server", sim_service_b.base_url, "Local library/f",
+               extra_env={"CL_TO_PASSWORD": "secret"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    history = cli(sim_service.base_url, "--queue-db", db, "--json", "history")
+    rows = [r for r in json.loads(history.stdout) if r["outcome"] == "done"]
+    assert sorted((r["server"], r["library_id"], r["item_name"]) for r in rows) == sorted([
+        (sim_service.base_url, sim_service.default_library_id, "f"),
+        (sim_service_b.base_url, sim_service_b.default_library_id, "f"),
+    ])  # fmt: skip

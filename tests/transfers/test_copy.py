@@ -402,3 +402,115 @@ def test_disconnecting_a_copys_target_stops_it_until_that_login_is_back(
     with client(b) as cb:
         assert list(items_named(cb, lib_b)) == ["s.bin"]  # into the item it had made
     assert no_session_left(a, b)
+
+
+@pytest.mark.parametrize("dialect", ["api", "rest"])
+def test_a_copy_into_an_existing_item_leaves_only_the_sources_files(
+    sim_service: Any, sim_service_b: Any, tmp_path: Path, dialect: Any
+) -> None:
+    """The target item had a file the source has not: the copy removes it in the same update
+    session, so the target holds exactly the source's files (a compare finds nothing)."""
+    a, b = sim_service.base_url, sim_service_b.base_url
+    lib_a, lib_b = sim_service.default_library_id, sim_service_b.default_library_id
+    queue = TransferQueue(
+        JobStore(tmp_path / "q.sqlite"),
+        lambda ref: ContentLibraryClient(ref.url, SIM_USER, SIM_PASSWORD, dialect=dialect),
+        progress_interval=0.02,
+    )
+    queue.start()
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+    try:
+        item_id = upload(queue, a, lib_a, make_file(tmp_path / "a" / "web.bin", 300_000, seed=1))
+        stale = upload(
+            queue,
+            b,
+            lib_b,
+            make_file(tmp_path / "b" / "web.bin", 200_000, seed=2),
+            make_file(tmp_path / "b" / "small.iso", 100_000, seed=3),
+        )
+        ref_a, ref_b = ServerRef(a, SIM_USER), ServerRef(b, SIM_USER)
+        spec = copy_spec(ref_a, lib_a, item_id, ref_b, lib_b, target_item_id=stale)
+        job = queue.wait(queue.add(spec), 60)
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.DONE, job.error_message
+    assert job.verification is Verification.VERIFIED
+    assert "removes small.iso from the target item" in job.note
+    with client(a) as ca, client(b) as cb:
+        assert files_of(cb, stale) == files_of(ca, item_id)
+    assert no_session_left(a, b)
+
+
+def test_a_copy_onto_an_item_of_another_type_is_refused(
+    sim_service: Any, sim_service_b: Any, queue: TransferQueue, tmp_path: Path
+) -> None:
+    a, b = sim_service.base_url, sim_service_b.base_url
+    lib_a, lib_b = sim_service.default_library_id, sim_service_b.default_library_id
+    iso = upload(queue, a, lib_a, make_file(tmp_path / "small.iso", 100_000, seed=4))
+    template = upload(queue, b, lib_b, make_template(tmp_path / "tpl"))
+    with client(b) as cb:
+        before = files_of(cb, template)
+    spec = copy_spec(
+        ServerRef(a, SIM_USER), lib_a, iso, ServerRef(b, SIM_USER), lib_b, target_item_id=template
+    )
+    job = queue.wait(queue.add(spec), 60)
+    assert job.state is JobState.FAILED
+    assert job.error_title == "Cannot copy there"
+    assert "of type iso" in job.error_message and "of type ovf" in job.error_message
+    assert job.session_id is None and job.source_session_id is None
+    with client(b) as cb:
+        assert files_of(cb, template) == before  # untouched
+    assert no_session_left(a, b)
+
+
+def test_a_copy_onto_itself_is_refused(
+    sim_service: Any, queue: TransferQueue, tmp_path: Path
+) -> None:
+    a, lib = sim_service.base_url, sim_service.default_library_id
+    item_id = upload(queue, a, lib, make_file(tmp_path / "same.iso", 100_000, seed=5))
+    with client(a) as c:
+        before = c.items.get(item_id).content_version
+    ref = ServerRef(a, SIM_USER)
+    job = queue.wait(queue.add(copy_spec(ref, lib, item_id, None, lib, target_item_id=item_id)), 60)
+    assert job.state is JobState.FAILED
+    assert job.error_title == "Cannot copy there"
+    assert "is the item being copied" in job.error_message
+    with client(a) as c:
+        assert c.items.get(item_id).content_version == before  # not streamed into itself
+        assert active_sessions(c) == []
+
+
+def test_a_paused_copy_into_an_existing_item_still_removes_its_extra_files(
+    sim_service: Any, sim_service_b: Any, queue: TransferQueue, tmp_path: Path
+) -> None:
+    """Resumed into the update session of its first run (which removed the extra file
+    already), the copy ends with the source's files only."""
+    a, b = sim_service.base_url, sim_service_b.base_url
+    lib_a, lib_b = sim_service.default_library_id, sim_service_b.default_library_id
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+    item_id = upload(queue, a, lib_a, make_file(tmp_path / "a" / "p.bin", 3_000_000, seed=6))
+    stale = upload(
+        queue,
+        b,
+        lib_b,
+        make_file(tmp_path / "b" / "p.bin", 100_000, seed=7),
+        make_file(tmp_path / "b" / "extra.iso", 100_000, seed=8),
+    )
+    queue.bandwidth_limit = 1_000_000
+    spec = copy_spec(
+        ServerRef(a, SIM_USER), lib_a, item_id, ServerRef(b, SIM_USER), lib_b, target_item_id=stale
+    )
+    job_id = queue.add(spec)
+    wait_until(lambda: queue.snapshot(job_id).bytes_done > 200_000, 60, "bytes moving")
+    queue.pause(job_id)
+    wait_until(lambda: queue.snapshot(job_id).state is JobState.PAUSED, 30, "paused")
+    assert queue.snapshot(job_id).session_id  # the session that removed extra.iso is kept
+    queue.bandwidth_limit = None
+    queue.resume(job_id)
+    job = queue.wait(job_id, 60)
+    assert job.state is JobState.DONE, job.error_message
+    with client(a) as ca, client(b) as cb:
+        assert files_of(cb, stale) == files_of(ca, item_id)
+    assert no_session_left(a, b)
