@@ -22,10 +22,11 @@ def run_fanout_command(cli: Cli) -> int:
     path = Path(args.file).resolve()
     name = item_name_for(path.name)
     targets = [_target(cli, cli.server, cli.client, ref, name) for ref in args.targets]
-    for server, *refs in args.to_servers:
+    for group in args.to_servers:  # destination.ToServerGroup: its own --to-user, --to-ca-file
+        server, *refs = group
         if not refs:
             raise UsageError(f"--to-server {server}: name at least one LIBRARY/ITEM after it")
-        ref_b, client_b = destination_login(cli, server)
+        ref_b, client_b = destination_login(cli, server, group)
         targets += [_target(cli, ref_b, client_b, ref, name) for ref in refs]
     if not targets:
         raise UsageError("name at least one LIBRARY/ITEM to upload into")
