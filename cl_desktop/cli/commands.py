@@ -75,6 +75,21 @@ class NoSuchSession(ContentLibraryError):
     hint = "`cl-transfer sessions` lists the sessions of this user."
 
 
+class NoSuchName(ContentLibraryError):
+    """A library or item named on the command line that its server does not have (exit 4):
+    a typo more likely than a deletion, so the hint says where the names are listed."""
+
+    title = "Not found"
+
+    def __init__(self, message: str, *, operation: str = "", lister: str = "") -> None:
+        super().__init__(message, operation=operation)
+        self.lister = lister
+
+    @property
+    def command_line_message(self) -> str:
+        return self._with_hint(f"Check the name: `{self.lister}` lists them.")
+
+
 class Cli:
     def __init__(self, args: argparse.Namespace) -> None:
         apply_preferences(args)  # --parallel, --limit, --keep-alive not given: the Settings'
@@ -185,8 +200,22 @@ class Cli:
 
     # --- addressing -----------------------------------------------------------------------
 
-    def library_id(self, ref: str, client: ContentLibraryClient | None = None) -> str:
-        """The library named or numbered `ref` on --server (or on `client`'s server)."""
+    def _where(self, client: ContentLibraryClient, side: str) -> str:
+        """'on [SIDE ]URL': the server a name was looked up on, and which of the command's
+        it is (copy: 'the source server', 'the target server'; compare: 'server B')."""
+        return f"on {side + ' ' if side else ''}{client.server}"
+
+    def _lister(self, client: ContentLibraryClient, command: str) -> str:
+        """The command that lists the names `client`'s account sees."""
+        if (client.server, client.username) == (self.url, self.server.username):
+            return f"cl-transfer {command}"
+        return f"cl-transfer --server {client.server} --user {client.username} {command}"
+
+    def library_id(
+        self, ref: str, client: ContentLibraryClient | None = None, side: str = ""
+    ) -> str:
+        """The library named or numbered `ref` on --server (or on `client`'s server; `side`
+        names that server in the error, see `_where`)."""
         client = client or self.client
         try:
             return client.libraries.get(ref).id or ref
@@ -198,14 +227,18 @@ class Cli:
             if (m.name or "").lower() == ref.lower() and m.id
         ]
         if not found:
-            raise errors.NotFound(f"no library named {ref!r}", operation="find library")
+            raise NoSuchName(
+                f"no library named {ref!r}",
+                operation=self._where(client, side),
+                lister=self._lister(client, "libraries"),
+            )
         return found[0]
 
     def item_ref(
-        self, ref: str, client: ContentLibraryClient | None = None
+        self, ref: str, client: ContentLibraryClient | None = None, side: str = ""
     ) -> tuple[str, str | None, str]:
         """LIBRARY/ITEM -> (library id, item id or None if missing, item name), on --server
-        (or on `client`'s server)."""
+        (or on `client`'s server, which `side` names in errors)."""
         client = client or self.client
         if "/" not in ref:
             try:
@@ -214,7 +247,7 @@ class Cli:
             except (errors.NotFound, errors.InvalidArgument):
                 raise UsageError(f"{ref!r}: address items as LIBRARY/ITEM, or by id") from None
         library_ref, item_ref = ref.split("/", 1)
-        library_id = self.library_id(library_ref, client)
+        library_id = self.library_id(library_ref, client, side)
         for item_id in client.items.list(library_id):
             if item_id == item_ref:
                 return library_id, item_id, item_ref
@@ -223,10 +256,14 @@ class Cli:
             return library_id, ids[0], item_ref
         return library_id, None, item_ref
 
-    def existing_item(self, ref: str) -> tuple[str, str, str]:
-        library_id, item_id, name = self.item_ref(ref)
+    def existing_item(self, ref: str, side: str = "") -> tuple[str, str, str]:
+        library_id, item_id, name = self.item_ref(ref, side=side)
         if item_id is None:
-            raise errors.NotFound(f"no item {ref!r}", operation="find item")
+            raise NoSuchName(
+                f"no item {ref!r}",
+                operation=self._where(self.client, side),
+                lister=self._lister(self.client, f"items {ref.split('/', 1)[0]!r}"),
+            )
         return library_id, item_id, name
 
     # --- commands -------------------------------------------------------------------------
@@ -493,12 +530,12 @@ class Cli:
         return self._run_new(spec)
 
     def cmd_copy(self) -> int:
-        library_id, item_id, name = self.existing_item(self.args.item)
+        library_id, item_id, name = self.existing_item(self.args.item, "the source server")
         to, target = destination_login(self, self.args.to_server)  # CL_TO_PASSWORD's account
         library_ref, _, item_ref = self.args.destination.partition("/")
         if not library_ref:
             raise UsageError(f"{self.args.destination!r}: give the target as LIBRARY[/ITEM]")
-        target_library = self.library_id(library_ref, target)
+        target_library = self.library_id(library_ref, target, "the target server")
         target_item: str | None = None
         if item_ref:  # an existing item of that name is updated, else one is made so named
             found = [

@@ -72,13 +72,13 @@ def exit_code_for(exc: BaseException) -> int:
     from cl_desktop.transfers.errors import IntegrityError, LocalError
     from cl_desktop.transfers.queue import JobClaimed
 
-    from .commands import NoSuchFile, NoSuchJob, NoSuchSession
+    from .commands import NoSuchFile, NoSuchJob, NoSuchName, NoSuchSession
 
     # Most specific first: the first class the error is an instance of gives the code.
     by_type: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
         (TlsTrustError, EXIT_TLS),
         ((errors.Unauthenticated, errors.Unauthorized, NoPassword), EXIT_AUTH),
-        ((errors.NotFound, NoSuchJob, NoSuchFile, NoSuchSession), EXIT_NOT_FOUND),
+        ((errors.NotFound, NoSuchJob, NoSuchFile, NoSuchSession, NoSuchName), EXIT_NOT_FOUND),
         (IntegrityError, EXIT_INTEGRITY),
         (UsageError, EXIT_USAGE),
         (JobClaimed, EXIT_IN_USE),

@@ -118,7 +118,7 @@ def test_any_engine_error_is_one_line_with_its_exit_code(
     code, out, err = cli_in_process(tmp_path, "--server", sim_service.base_url, "libraries")
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "error: Internal server error: list: the library service fell over Try again; if it "
+        "error: Internal server error: list: the library service fell over. Try again; if it "
         "persists, check the vCenter Content Library service logs."
     ]
     assert sim_service.backend.logins == {}
