@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from cl_desktop import paths
 from cl_desktop.api import ContentLibraryError, errors
 from cl_desktop.api.addresses import normalize_server
+from cl_desktop.transfers.errors import describe
 from cl_desktop.transfers.folders import folder_upload
 from cl_desktop.transfers.jobs import (
     Direction,
@@ -32,7 +33,9 @@ from .errors import (
     EXIT_INTERNAL,
     EXIT_OK,
     INTERNAL_ERROR,
+    NoPassword,
     UsageError,
+    exit_code_for,
 )
 from .output import job_line, job_summary, jsonable, note
 from .parser import apply_preferences, retry_policy
@@ -565,39 +568,91 @@ class Cli:
         return self._wait([queue.add(spec)])
 
     def cmd_resume(self) -> int:
-        """Run the unfinished jobs (of --server and --user, when given) no live process owns,
-        each as the account its job names."""
+        """Run the unfinished jobs (of --server and --user, when given; only those numbered,
+        when given) no live process owns, each as the account its job names.
+
+        Every account logs in first; a job whose accounts (its own, a copy's or fan-out's
+        targets) cannot log in stays queued, and an error line per account names its jobs.
+        The others run; the exit code is then that of the first login that failed."""
         store = self.store()
-        unfinished = [j for j in store.load() if self._mine(j.spec) and not j.state.finished]
+        unfinished = self._unfinished(store.load())
         runnable = [j for j in unfinished if not store.claimed_elsewhere(j.id)]
         unclean = [ref for _, ref, _, _ in store.cleanups() if self._mine_ref(ref)]
         # every account logs in now, before any job starts: a password is asked for (or
         # missing) here, once per account, not on a worker's thread
         others = self._other_accounts_of(runnable)  # copies' and fan-outs' targets too
+        refused: dict[tuple[str, str], BaseException] = {}
         for ref in dict.fromkeys([j.spec.server for j in runnable] + others + unclean):
-            self.client_for(ref)
+            try:
+                self.client_for(ref)
+            except (ContentLibraryError, NoPassword) as exc:  # its jobs wait, not the others'
+                refused.setdefault(_account(ref), exc)
+        left = [j for j in runnable if any(a in refused for a in _accounts_of(j.spec))]
+        for account, error in refused.items():
+            title, message = describe(error, command_line=True)
+            jobs = [f"job {j.id} ({j.spec.direction.value} {j.spec.item_name})" for j in left
+                    if account in _accounts_of(j.spec)]  # fmt: skip
+            if jobs:
+                waiting = f"Left queued for {account[1]} on {account[0]}: {', '.join(jobs)}."
+                message = f"{message.rstrip('.')}. {waiting}"
+            print(f"error: {title}: {message}", file=sys.stderr)
+        from cl_desktop.transfers.queue import JobClaimed
+
         queue = self._queue()
-        queue.start(accept=self._mine)
-        for ref in dict.fromkeys(unclean):  # sessions and empty items left unreachable
-            queue.perform_cleanups(ref)
+        ids = []
+        for job in runnable:
+            if job in left:
+                continue
+            try:
+                taken = queue.adopt(job.id)
+            except JobClaimed:  # taken by another process since
+                continue
+            if not taken.state.finished:
+                ids.append(job.id)
+        queue.start(accept=lambda _spec: False)  # runs the jobs adopted
+        for ref in dict.fromkeys(r for r in unclean if _account(r) not in refused):
+            queue.perform_cleanups(ref)  # sessions and empty items left unreachable
         if unclean:
             queue.wait_cleanups(60)
-        ids = []
-        for job in queue.jobs():
-            if job.state is JobState.PAUSED:
-                queue.resume(job.id)
-            if not job.state.finished:
-                ids.append(job.id)
+        for job_id in ids:
+            if queue.snapshot(job_id).state is JobState.PAUSED:
+                queue.resume(job_id)
         in_use = [j.id for j in unfinished if store.claimed_elsewhere(j.id)]
         if in_use:
             note(f"left alone, in use by another process: job {', '.join(map(str, in_use))}")
+        first_refused = exit_code_for(next(iter(refused.values()))) if refused else EXIT_OK
         if not ids:
-            self.out([], "nothing to resume")
-            return EXIT_OK
+            if not refused or self.args.json:
+                self.out([], "nothing to resume")
+            return first_refused
         for job_id in ids:
             job = queue.snapshot(job_id)
             note(f"resuming job {job_id}: {job.spec.direction.value} {job.spec.item_name}")
-        return self._wait(ids)
+        code = self._wait(ids)
+        return first_refused or code
+
+    def _unfinished(self, jobs: list[JobSnapshot]) -> list[JobSnapshot]:
+        """The unfinished jobs `resume` acts on: of --server and --user when given, and the
+        jobs numbered on the command line when given (each must be one of those)."""
+        wanted = dict.fromkeys(self.args.job_ids)
+        by_id = {j.id: j for j in jobs}
+        for job_id in wanted:
+            job = by_id.get(job_id)
+            if job is None:
+                raise NoSuchJob(f"no job {job_id} in {self._store_path()}")
+            if not self._mine(job.spec):
+                raise UsageError(
+                    f"job {job_id} belongs to {job.spec.server.username} on "
+                    f"{job.spec.server.url}; give that --server and --user, or neither"
+                )
+            if job.state.finished:
+                again = "" if job.state is JobState.DONE else "; `retry` runs it again"
+                raise UsageError(f"job {job_id} is {job.state.value}{again}")
+        return [
+            j
+            for j in jobs
+            if self._mine(j.spec) and not j.state.finished and (not wanted or j.id in wanted)
+        ]
 
     def _adopt(self, job_id: int) -> JobSnapshot:
         """Take one persisted job (of --server and --user, when given) into the queue (not
@@ -740,3 +795,9 @@ class Cli:
 
 def _account(ref: ServerRef) -> tuple[str, str]:
     return normalize_server(ref.url), ref.username
+
+
+def _accounts_of(spec: JobSpec) -> set[tuple[str, str]]:
+    """Every account a job logs in to: its own, a copy's target's, its fan-out targets'."""
+    refs = [spec.server, *([spec.target_server] if spec.target_server else [])]
+    return {_account(r) for r in refs + [t.server for t in spec.fanout_targets]}

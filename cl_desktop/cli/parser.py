@@ -226,10 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="failed from cl-transfer",
         help="with fail: the reason the server records (default: %(default)s)",
     )
-    sub.add_parser(
+    resume = sub.add_parser(
         "resume",
         help="finish the unfinished jobs no other process is running (of every server, or "
         "of --server and --user), each logging in as the user its job names",
+        description="Every account the jobs need logs in first. A job whose server cannot "
+        "be reached, or whose login is refused, stays queued (an error line names the jobs "
+        "of each such account); the others run, and the exit code is then that of the first "
+        "login that failed.",
+    )
+    resume.add_argument(
+        "job_ids", type=int, nargs="*", metavar="ID", help="only these jobs (see `jobs`)"
     )
     sub.add_parser("jobs", help="the persisted jobs (of every server, or of --server/--user)")
     retry = sub.add_parser("retry", help="run a failed or canceled job again, to its end")

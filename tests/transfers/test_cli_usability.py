@@ -99,7 +99,8 @@ def test_a_job_store_command_without_password_for_its_jobs_exits_3(
     assert resumed.stderr == (
         f"error: No password: no password for admin on {sim_service.base_url}: set "
         "CL_PASSWORD, store the password in the keyring (service 'cl-desktop', entry "
-        f"'admin@http://{where}'), or run on a terminal to be asked for it\n"
+        f"'admin@http://{where}'), or run on a terminal to be asked for it. Left queued for "
+        f"admin on {sim_service.base_url}: job 1 (upload a).\n"
     )
     assert sim_service.backend.logins == {}
     with ContentLibraryClient(sim_service.base_url, "admin", "secret") as client:
