@@ -22,8 +22,8 @@ def add_destination_options(command: argparse.ArgumentParser, server_help: str) 
     """--to-user and --to-ca-file (and, unless the command adds its own, --to-server)."""
     command.add_argument(
         "--to-user",
-        help="the user name on --to-server (default: --user); its password from "
-        f"{TO_PASSWORD}, the keyring or a prompt",
+        help="the user name on --to-server, or on --server without it (default: --user); "
+        f"its password from {TO_PASSWORD}, the keyring or a prompt",
     )
     command.add_argument(
         "--to-ca-file",

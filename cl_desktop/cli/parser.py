@@ -286,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload one file or template into several items (libraries, servers), reading it once",
         description="FILE goes into every LIBRARY/ITEM named (an item that does not exist is "
         "created; LIBRARY/ names it after the file): those after FILE on --server, those "
-        "after each --to-server on that server (as --to-user). The file is read and hashed "
+        "after each --to-server on that server (as the --to-user after it, else one before "
+        "any --to-server, else --user). The file is read and hashed "
         "once for all; a slow or failing target does not hold up the others, and fails "
         "alone with its reason. Put the --to-server groups last.",
     )
