@@ -53,6 +53,6 @@ def _target(
 ) -> FanoutTarget:
     if ref.endswith("/"):  # LIBRARY/: an item named after the file
         ref += file_item
-    library_id, item_id, item_name = cli.item_ref(ref, client)
+    library_id, item_id, item_name = cli.item_ref(ref, client, "the target server")
     library_name = client.libraries.get(library_id).name or library_id
     return FanoutTarget(server, library_id, item_id, item_name or file_item, library_name)

@@ -47,6 +47,9 @@ def test_copy_and_compare_name_the_side_and_server_of_a_missing_name(
     compared = error_line(cli(a, "compare", "Local library", "--to-server", b, "Nope",
                               extra_env=TO))  # fmt: skip
     assert f"on server B {b}: no library named 'Nope'. Check the name" in compared
+    fanned = error_line(cli(a, "--queue-db", db, "fanout", str(source), "Local library/f",
+                            "--to-server", b, "Nope/f", extra_env=TO))  # fmt: skip
+    assert f"on the target server {b}: no library named 'Nope'. Check the name" in fanned
 
 
 def test_a_hint_after_a_detail_without_a_full_stop_starts_a_sentence() -> None:
