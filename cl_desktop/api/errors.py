@@ -42,7 +42,12 @@ class DescribedError(Exception):
 
     def _with_hint(self, hint: str) -> str:
         text = f"{self.operation}: {self.detail}" if self.operation else self.detail
-        return f"{text} {hint}".strip() if hint else text
+        if not hint:
+            return text
+        text = text.rstrip()
+        if text and text[-1] not in ".!?":  # the detail is a clause; the hint a sentence
+            text += "."
+        return f"{text} {hint}".strip()
 
 
 class ContentLibraryError(DescribedError):

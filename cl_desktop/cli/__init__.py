@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_PIPE,
+    EXIT_USAGE,
     INTERNAL_ERROR,
     NoPassword,
     UsageError,
@@ -45,9 +47,12 @@ def __getattr__(name: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # --help, --version and usage errors end here
+    try:
+        args = parser.parse_args(argv)  # --help and --version end here
+    except UsageError as exc:  # the grammar's errors (parser.CliParser.error) look like ours
+        as_json = "--json" in (sys.argv[1:] if argv is None else argv)
+        return _report(UsageError.title, str(exc), as_json, EXIT_USAGE)
     # Only now what the commands need (the engine, logging): the lines above stay quick.
-    import json
     import logging
     import traceback
 
@@ -57,7 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .commands import Cli
     from .interrupts import Interrupts
-    from .output import note
 
     # The terminal shows what it always did; cl-transfer.log in the log dir gets INFO too.
     verbose = logging.DEBUG if args.verbose else logging.WARNING
@@ -72,16 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli: Cli | None = None
         try:
             cli = Cli(args)
-            return cli.run()
+            code = cli.run()
+            sys.stdout.flush()  # a closed stdout fails here, not in Python's flush at exit
+            return code
         except KeyboardInterrupt:
-            note("interrupted; `cl-transfer resume` continues unfinished jobs")
-            return EXIT_INTERRUPTED
+            message = "`cl-transfer resume` continues the unfinished jobs."
+            return _report("Interrupted", message, args.json, EXIT_INTERRUPTED)
+        except BrokenPipeError:  # stdout's reader left (`| head`): not an error of ours
+            return _stdout_closed()
         except (ContentLibraryError, LocalError, UsageError, NoPassword, OSError) as exc:
             title, message = describe(exc, command_line=True)
-            if args.json:
-                print(json.dumps({"error": title, "message": message}))
-            print(f"error: {title}: {message}", file=sys.stderr)
-            return exit_code_for(exc)
+            return _report(title, message, args.json, exit_code_for(exc))
         except Exception:
             print(f"cl-transfer: {INTERNAL_ERROR}", file=sys.stderr)
             print(logs.redact(traceback.format_exc()), end="", file=sys.stderr)
@@ -91,3 +96,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             interrupts.disarm()  # ending sessions and the login must not be cut short
             if cli is not None:
                 cli.close()
+
+
+def _report(title: str, message: str, as_json: bool, code: int) -> int:
+    """An error as the one documented line on stderr (and, with --json, as JSON on stdout)."""
+    if as_json:
+        import json
+
+        try:
+            print(json.dumps({"error": title, "message": message}), flush=True)
+        except BrokenPipeError:
+            _stdout_closed()
+    print(f"error: {title}: {message}", file=sys.stderr)
+    return code
+
+
+def _stdout_closed() -> int:
+    """stdout's reader closed it (`cl-transfer history | head -1`): what is left unwritten
+    goes to /dev/null, so that Python's own flush at exit fails neither (as the Python
+    documentation on SIGPIPE advises), and the exit code is a pipe-killed command's."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from cl_desktop import paths
 from cl_desktop.api import ContentLibraryError, errors
 from cl_desktop.api.addresses import normalize_server
+from cl_desktop.transfers.errors import describe
 from cl_desktop.transfers.folders import folder_upload
 from cl_desktop.transfers.jobs import (
     Direction,
@@ -33,7 +34,9 @@ from .errors import (
     EXIT_INTERNAL,
     EXIT_OK,
     INTERNAL_ERROR,
+    NoPassword,
     UsageError,
+    exit_code_for,
 )
 from .output import job_line, job_summary, jsonable, note
 from .parser import apply_preferences, retry_policy
@@ -74,6 +77,21 @@ class NoSuchSession(ContentLibraryError):
 
     title = "No such session"
     hint = "`cl-transfer sessions` lists the sessions of this user."
+
+
+class NoSuchName(ContentLibraryError):
+    """A library or item named on the command line that its server does not have (exit 4):
+    a typo more likely than a deletion, so the hint says where the names are listed."""
+
+    title = "Not found"
+
+    def __init__(self, message: str, *, operation: str = "", lister: str = "") -> None:
+        super().__init__(message, operation=operation)
+        self.lister = lister
+
+    @property
+    def command_line_message(self) -> str:
+        return self._with_hint(f"Check the name: `{self.lister}` lists them.")
 
 
 class Cli:
@@ -186,8 +204,22 @@ class Cli:
 
     # --- addressing -----------------------------------------------------------------------
 
-    def library_id(self, ref: str, client: ContentLibraryClient | None = None) -> str:
-        """The library named or numbered `ref` on --server (or on `client`'s server)."""
+    def _where(self, client: ContentLibraryClient, side: str) -> str:
+        """'on [SIDE ]URL': the server a name was looked up on, and which of the command's
+        it is (copy: 'the source server', 'the target server'; compare: 'server B')."""
+        return f"on {side + ' ' if side else ''}{client.server}"
+
+    def _lister(self, client: ContentLibraryClient, command: str) -> str:
+        """The command that lists the names `client`'s account sees."""
+        if (client.server, client.username) == (self.url, self.server.username):
+            return f"cl-transfer {command}"
+        return f"cl-transfer --server {client.server} --user {client.username} {command}"
+
+    def library_id(
+        self, ref: str, client: ContentLibraryClient | None = None, side: str = ""
+    ) -> str:
+        """The library named or numbered `ref` on --server (or on `client`'s server; `side`
+        names that server in the error, see `_where`)."""
         client = client or self.client
         try:
             return client.libraries.get(ref).id or ref
@@ -199,14 +231,18 @@ class Cli:
             if (m.name or "").lower() == ref.lower() and m.id
         ]
         if not found:
-            raise errors.NotFound(f"no library named {ref!r}", operation="find library")
+            raise NoSuchName(
+                f"no library named {ref!r}",
+                operation=self._where(client, side),
+                lister=self._lister(client, "libraries"),
+            )
         return found[0]
 
     def item_ref(
-        self, ref: str, client: ContentLibraryClient | None = None
+        self, ref: str, client: ContentLibraryClient | None = None, side: str = ""
     ) -> tuple[str, str | None, str]:
         """LIBRARY/ITEM -> (library id, item id or None if missing, item name), on --server
-        (or on `client`'s server)."""
+        (or on `client`'s server, which `side` names in errors)."""
         client = client or self.client
         if "/" not in ref:
             try:
@@ -215,7 +251,7 @@ class Cli:
             except (errors.NotFound, errors.InvalidArgument):
                 raise UsageError(f"{ref!r}: address items as LIBRARY/ITEM, or by id") from None
         library_ref, item_ref = ref.split("/", 1)
-        library_id = self.library_id(library_ref, client)
+        library_id = self.library_id(library_ref, client, side)
         for item_id in client.items.list(library_id):
             if item_id == item_ref:
                 return library_id, item_id, item_ref
@@ -224,10 +260,14 @@ class Cli:
             return library_id, ids[0], item_ref
         return library_id, None, item_ref
 
-    def existing_item(self, ref: str) -> tuple[str, str, str]:
-        library_id, item_id, name = self.item_ref(ref)
+    def existing_item(self, ref: str, side: str = "") -> tuple[str, str, str]:
+        library_id, item_id, name = self.item_ref(ref, side=side)
         if item_id is None:
-            raise errors.NotFound(f"no item {ref!r}", operation="find item")
+            raise NoSuchName(
+                f"no item {ref!r}",
+                operation=self._where(self.client, side),
+                lister=self._lister(self.client, f"items {ref.split('/', 1)[0]!r}"),
+            )
         return library_id, item_id, name
 
     # --- commands -------------------------------------------------------------------------
@@ -494,12 +534,12 @@ class Cli:
         return self._run_new(spec)
 
     def cmd_copy(self) -> int:
-        library_id, item_id, name = self.existing_item(self.args.item)
+        library_id, item_id, name = self.existing_item(self.args.item, "the source server")
         to, target = destination_login(self, self.args.to_server)  # CL_TO_PASSWORD's account
         library_ref, _, item_ref = self.args.destination.partition("/")
         if not library_ref:
             raise UsageError(f"{self.args.destination!r}: give the target as LIBRARY[/ITEM]")
-        target_library = self.library_id(library_ref, target)
+        target_library = self.library_id(library_ref, target, "the target server")
         target_item: str | None = None
         if item_ref:  # an existing item of that name is updated, else one is made so named
             found = [
@@ -529,39 +569,91 @@ class Cli:
         return self._wait([queue.add(spec)])
 
     def cmd_resume(self) -> int:
-        """Run the unfinished jobs (of --server and --user, when given) no live process owns,
-        each as the account its job names."""
+        """Run the unfinished jobs (of --server and --user, when given; only those numbered,
+        when given) no live process owns, each as the account its job names.
+
+        Every account logs in first; a job whose accounts (its own, a copy's or fan-out's
+        targets) cannot log in stays queued, and an error line per account names its jobs.
+        The others run; the exit code is then that of the first login that failed."""
         store = self.store()
-        unfinished = [j for j in store.load() if self._mine(j.spec) and not j.state.finished]
+        unfinished = self._unfinished(store.load())
         runnable = [j for j in unfinished if not store.claimed_elsewhere(j.id)]
         unclean = [ref for _, ref, _, _ in store.cleanups() if self._mine_ref(ref)]
         # every account logs in now, before any job starts: a password is asked for (or
         # missing) here, once per account, not on a worker's thread
         others = self._other_accounts_of(runnable)  # copies' and fan-outs' targets too
+        refused: dict[tuple[str, str], BaseException] = {}
         for ref in dict.fromkeys([j.spec.server for j in runnable] + others + unclean):
-            self.client_for(ref)
+            try:
+                self.client_for(ref)
+            except (ContentLibraryError, NoPassword) as exc:  # its jobs wait, not the others'
+                refused.setdefault(_account(ref), exc)
+        left = [j for j in runnable if any(a in refused for a in _accounts_of(j.spec))]
+        for account, error in refused.items():
+            title, message = describe(error, command_line=True)
+            jobs = [f"job {j.id} ({j.spec.direction.value} {j.spec.item_name})" for j in left
+                    if account in _accounts_of(j.spec)]  # fmt: skip
+            if jobs:
+                waiting = f"Left queued for {account[1]} on {account[0]}: {', '.join(jobs)}."
+                message = f"{message.rstrip('.')}. {waiting}"
+            print(f"error: {title}: {message}", file=sys.stderr)
+        from cl_desktop.transfers.queue import JobClaimed
+
         queue = self._queue()
-        queue.start(accept=self._mine)
-        for ref in dict.fromkeys(unclean):  # sessions and empty items left unreachable
-            queue.perform_cleanups(ref)
+        ids = []
+        for job in runnable:
+            if job in left:
+                continue
+            try:
+                taken = queue.adopt(job.id)
+            except JobClaimed:  # taken by another process since
+                continue
+            if not taken.state.finished:
+                ids.append(job.id)
+        queue.start(accept=lambda _spec: False)  # runs the jobs adopted
+        for ref in dict.fromkeys(r for r in unclean if _account(r) not in refused):
+            queue.perform_cleanups(ref)  # sessions and empty items left unreachable
         if unclean:
             queue.wait_cleanups(60)
-        ids = []
-        for job in queue.jobs():
-            if job.state is JobState.PAUSED:
-                queue.resume(job.id)
-            if not job.state.finished:
-                ids.append(job.id)
+        for job_id in ids:
+            if queue.snapshot(job_id).state is JobState.PAUSED:
+                queue.resume(job_id)
         in_use = [j.id for j in unfinished if store.claimed_elsewhere(j.id)]
         if in_use:
             note(f"left alone, in use by another process: job {', '.join(map(str, in_use))}")
+        first_refused = exit_code_for(next(iter(refused.values()))) if refused else EXIT_OK
         if not ids:
-            self.out([], "nothing to resume")
-            return EXIT_OK
+            if not refused or self.args.json:
+                self.out([], "nothing to resume")
+            return first_refused
         for job_id in ids:
             job = queue.snapshot(job_id)
             note(f"resuming job {job_id}: {job.spec.direction.value} {job.spec.item_name}")
-        return self._wait(ids)
+        code = self._wait(ids)
+        return first_refused or code
+
+    def _unfinished(self, jobs: list[JobSnapshot]) -> list[JobSnapshot]:
+        """The unfinished jobs `resume` acts on: of --server and --user when given, and the
+        jobs numbered on the command line when given (each must be one of those)."""
+        wanted = dict.fromkeys(self.args.job_ids)
+        by_id = {j.id: j for j in jobs}
+        for job_id in wanted:
+            job = by_id.get(job_id)
+            if job is None:
+                raise NoSuchJob(f"no job {job_id} in {self._store_path()}")
+            if not self._mine(job.spec):
+                raise UsageError(
+                    f"job {job_id} belongs to {job.spec.server.username} on "
+                    f"{job.spec.server.url}; give that --server and --user, or neither"
+                )
+            if job.state.finished:
+                again = "" if job.state is JobState.DONE else "; `retry` runs it again"
+                raise UsageError(f"job {job_id} is {job.state.value}{again}")
+        return [
+            j
+            for j in jobs
+            if self._mine(j.spec) and not j.state.finished and (not wanted or j.id in wanted)
+        ]
 
     def _adopt(self, job_id: int) -> JobSnapshot:
         """Take one persisted job (of --server and --user, when given) into the queue (not
@@ -729,3 +821,9 @@ def _copy_target_words(record: HistoryRecord) -> str:
 
 def _account(ref: ServerRef) -> tuple[str, str]:
     return normalize_server(ref.url), ref.username
+
+
+def _accounts_of(spec: JobSpec) -> set[tuple[str, str]]:
+    """Every account a job logs in to: its own, a copy's target's, its fan-out targets'."""
+    refs = [spec.server, *([spec.target_server] if spec.target_server else [])]
+    return {_account(r) for r in refs + [t.server for t in spec.fanout_targets]}

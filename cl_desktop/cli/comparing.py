@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 def run_compare(cli: Cli) -> int:
     args = cli.args
-    library_a = cli.library_id(args.library)
+    library_a = cli.library_id(args.library, side="server A")
     ref_b, client_b = destination_login(cli, args.to_server)
-    library_b = cli.library_id(args.library2, client_b)
+    library_b = cli.library_id(args.library2, client_b, "server B")
     result = compare_libraries(cli.client, library_a, client_b, library_b)
     a_label = f"{cli.server.label} {args.library}"
     b_label = f"{ref_b.label} {args.library2}"

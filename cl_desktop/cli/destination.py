@@ -22,8 +22,8 @@ def add_destination_options(command: argparse.ArgumentParser, server_help: str) 
     """--to-user and --to-ca-file (and, unless the command adds its own, --to-server)."""
     command.add_argument(
         "--to-user",
-        help="the user name on --to-server (default: --user); its password from "
-        f"{TO_PASSWORD}, the keyring or a prompt",
+        help="the user name on --to-server, or on --server without it (default: --user); "
+        f"its password from {TO_PASSWORD}, the keyring or a prompt",
     )
     command.add_argument(
         "--to-ca-file",
@@ -34,25 +34,38 @@ def add_destination_options(command: argparse.ArgumentParser, server_help: str) 
         command.add_argument("--to-server", help=server_help)
 
 
-def destination_ref(args: argparse.Namespace, source: ServerRef, server: str | None) -> ServerRef:
-    """The account on `server` (the source's own server when None): --to-user, else --user.
-    Another server's trust is --to-ca-file, else the trust store the window shares (the
-    source's --ca-file/--pin-sha256 are the source's); the source's own server keeps them."""
-    ca_file = args.to_ca_file
+class ToServerGroup(list[str]):
+    """One of fanout's `--to-server SERVER LIBRARY/ITEM ... [--to-user V] [--to-ca-file F]`:
+    [SERVER, LIBRARY/ITEM, ...], with the --to-user and --to-ca-file given after it."""
+
+    to_user: str | None = None
+    to_ca_file: str | None = None
+
+
+def destination_ref(
+    args: argparse.Namespace,
+    source: ServerRef,
+    server: str | None,
+    group: ToServerGroup | None = None,
+) -> ServerRef:
+    """The account on `server` (the source's own server when None): --to-user (the group's
+    first), else --user. Another server's trust is --to-ca-file, else the trust store the
+    window shares (the source's --ca-file/--pin-sha256 are the source's); the source's own
+    server keeps them."""
+    to_user = (group.to_user if group else None) or args.to_user
+    ca_file = (group.to_ca_file if group else None) or args.to_ca_file
     if ca_file and not Path(ca_file).is_file():
         problem = "is not a file" if Path(ca_file).exists() else "no such file"
         raise UsageError(f"--to-ca-file {ca_file}: {problem}")
     if not server:
-        if args.to_user and args.to_user != source.username:
-            raise UsageError("--to-user needs --to-server")
         if ca_file:
             raise UsageError("--to-ca-file needs --to-server")
-        return source
+        server = source.url  # --to-user alone: another account on --server, as the help says
     try:
         url = normalize_server(server)
     except ValueError as exc:
         raise UsageError(f"--to-server: {exc}") from None
-    user = args.to_user or source.username
+    user = to_user or source.username
     if url != normalize_server(source.url):
         return ServerRef(url, user, source.dialect, ca_file)
     if user == source.username:
@@ -69,9 +82,11 @@ class _Cli(Protocol):  # commands.Cli (not imported: commands imports the parser
     def client_for(self, ref: ServerRef) -> ContentLibraryClient: ...
 
 
-def destination_login(cli: _Cli, server: str | None) -> tuple[ServerRef, ContentLibraryClient]:
+def destination_login(
+    cli: _Cli, server: str | None, group: ToServerGroup | None = None
+) -> tuple[ServerRef, ContentLibraryClient]:
     """The destination's account, logged in (its password read from CL_TO_PASSWORD first)."""
-    ref = destination_ref(cli.args, cli.server, server)
+    ref = destination_ref(cli.args, cli.server, server, group)
     if ref != cli.server:
         cli.destinations.add((normalize_server(ref.url), ref.username))
     return ref, cli.client_for(ref)

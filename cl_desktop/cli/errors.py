@@ -11,6 +11,9 @@ EXIT_LOCAL, EXIT_IN_USE = 7, 8
 EXIT_DIFFERENT = 9
 EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+# stdout's reader closed it (`| head`): what a shell reports for a command SIGPIPE killed,
+# so that `set -o pipefail` treats cl-transfer as it treats any other such command
+EXIT_PIPE = 141  # 128 + SIGPIPE
 # What each code means, for --help and the README (tests/transfers/test_cli_help.py compares).
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_OK, "success"),
@@ -25,6 +28,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_DIFFERENT, "compare: the two libraries differ"),
     (EXIT_INTERNAL, "internal error: a bug in cl_desktop (it prints a traceback; report it)"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C or SIGTERM); `resume` continues"),
+    (EXIT_PIPE, "stdout was closed before all was written (a reader such as `head` ended)"),
 )
 INTERNAL_ERROR = "internal error (this is a bug in cl_desktop, please report it)"
 
@@ -68,13 +72,13 @@ def exit_code_for(exc: BaseException) -> int:
     from cl_desktop.transfers.errors import IntegrityError, LocalError
     from cl_desktop.transfers.queue import JobClaimed
 
-    from .commands import NoSuchFile, NoSuchJob, NoSuchSession
+    from .commands import NoSuchFile, NoSuchJob, NoSuchName, NoSuchSession
 
     # Most specific first: the first class the error is an instance of gives the code.
     by_type: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
         (TlsTrustError, EXIT_TLS),
         ((errors.Unauthenticated, errors.Unauthorized, NoPassword), EXIT_AUTH),
-        ((errors.NotFound, NoSuchJob, NoSuchFile, NoSuchSession), EXIT_NOT_FOUND),
+        ((errors.NotFound, NoSuchJob, NoSuchFile, NoSuchSession, NoSuchName), EXIT_NOT_FOUND),
         (IntegrityError, EXIT_INTEGRITY),
         (UsageError, EXIT_USAGE),
         (JobClaimed, EXIT_IN_USE),

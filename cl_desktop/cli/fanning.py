@@ -36,13 +36,14 @@ def run_fanout_command(cli: Cli) -> int:
     path = Path(args.file).resolve()
     name = item_name_for(path.name)
     targets = [_target(cli, cli.server, cli.client, ref, name) for ref in args.targets]
-    for server, *refs in args.to_servers:
+    for group in args.to_servers:  # destination.ToServerGroup: its own --to-user, --to-ca-file
+        server, *refs = group
         if not refs:
             raise UsageError(f"--to-server {server}: name at least one LIBRARY/ITEM after it")
         try:
-            ref_b, client_b = destination_login(cli, server)
+            ref_b, client_b = destination_login(cli, server, group)
         except _UNREACHABLE as exc:
-            ref_b = destination_ref(cli.args, cli.server, server)
+            ref_b = destination_ref(cli.args, cli.server, server, group)
             title, message = describe(exc, command_line=True)
             note(f"{ref_b.label}: {title}: {message} Its targets fail; the others go on.")
             targets += [_unreached(ref_b, ref, name) for ref in refs]
@@ -75,7 +76,7 @@ def _target(
 ) -> FanoutTarget:
     if ref.endswith("/"):  # LIBRARY/: an item named after the file
         ref += file_item
-    library_id, item_id, item_name = cli.item_ref(ref, client)
+    library_id, item_id, item_name = cli.item_ref(ref, client, "the target server")
     library_name = client.libraries.get(library_id).name or library_id
     return FanoutTarget(server, library_id, item_id, item_name or file_item, library_name)
 

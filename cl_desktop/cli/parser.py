@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from cl_desktop import __version__
 from cl_desktop.transfers.jobs import WARNING_WORDS, Existing
 from cl_desktop.transfers.policy import RetryPolicy
 
-from .destination import add_destination_options
-from .errors import EXIT_DIFFERENT, help_epilog
+from .destination import ToServerGroup, add_destination_options
+from .errors import EXIT_DIFFERENT, UsageError, help_epilog
 
 # The RetryPolicy settings a command may change: (flag, field, type, metavar, help).
 _PATIENCE_FLAGS: tuple[tuple[str, str, type[int] | type[float], str, str], ...] = (
@@ -64,8 +64,17 @@ def retry_policy(args: argparse.Namespace) -> RetryPolicy:
     return RetryPolicy(**fields)
 
 
+class CliParser(argparse.ArgumentParser):
+    """argparse, its errors raised as UsageError: `main` prints them as every other error,
+    the one line "error: Usage: ..." (exit 2), not argparse's usage dump. The commands'
+    parsers are of this class too (add_subparsers makes them of the parser's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (`{self.prog} --help` shows the usage)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="cl-transfer",
         description="Move files in and out of vSphere Content Library.",
         epilog=help_epilog(),
@@ -217,10 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="failed from cl-transfer",
         help="with fail: the reason the server records (default: %(default)s)",
     )
-    sub.add_parser(
+    resume = sub.add_parser(
         "resume",
         help="finish the unfinished jobs no other process is running (of every server, or "
         "of --server and --user), each logging in as the user its job names",
+        description="Every account the jobs need logs in first. A job whose server cannot "
+        "be reached, or whose login is refused, stays queued (an error line names the jobs "
+        "of each such account); the others run, and the exit code is then that of the first "
+        "login that failed.",
+    )
+    resume.add_argument(
+        "job_ids", type=int, nargs="*", metavar="ID", help="only these jobs (see `jobs`)"
     )
     sub.add_parser("jobs", help="the persisted jobs (of every server, or of --server/--user)")
     retry = sub.add_parser("retry", help="run a failed or canceled job again, to its end")
@@ -270,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload one file or template into several items (libraries, servers), reading it once",
         description="FILE goes into every LIBRARY/ITEM named (an item that does not exist is "
         "created; LIBRARY/ names it after the file): those after FILE on --server, those "
-        "after each --to-server on that server (as --to-user). The file is read and hashed "
+        "after each --to-server on that server (as the --to-user after it, else one before "
+        "any --to-server, else --user). The file is read and hashed "
         "once for all; a slow or failing target does not hold up the others, and fails "
         "alone with its reason (a --to-server not reached or refusing the login too): exit 1 "
         "when any target failed. retry sends only to the targets not verified before. Put "
@@ -280,15 +297,53 @@ def build_parser() -> argparse.ArgumentParser:
     fan.add_argument("targets", nargs="*", metavar="LIBRARY/ITEM", help="items on --server to fill")
     fan.add_argument(
         "--to-server",
-        action="append",
+        action=_StartGroup,
         nargs="+",
         default=[],
         dest="to_servers",
         metavar=("SERVER", "LIBRARY/ITEM"),
         help="another server and its items (repeatable)",
     )
-    add_destination_options(fan, "")
+    fan.add_argument(
+        "--to-user",
+        action=_GroupOption,
+        nargs="+",
+        metavar=("USER", "LIBRARY/ITEM"),
+        help="the user on the --to-server it follows (before any: on each; default: --user); "
+        "its password from CL_TO_PASSWORD, the keyring or a prompt",
+    )
+    fan.add_argument(
+        "--to-ca-file",
+        action=_GroupOption,
+        nargs="+",
+        metavar=("PEM", "LIBRARY/ITEM"),
+        help="PEM file of the CA that signed the certificate of the --to-server it follows "
+        "(before any: of each; default: the pin trusted in the window or with cl-transfer trust)",
+    )
     return parser
+
+
+class _StartGroup(argparse.Action):
+    """--to-server SERVER [LIBRARY/ITEM ...]: a new group."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        setattr(namespace, self.dest, [*getattr(namespace, self.dest), ToServerGroup(values)])
+
+
+class _GroupOption(argparse.Action):
+    """--to-user/--to-ca-file VALUE [LIBRARY/ITEM ...] of fanout: of the --to-server group it
+    follows (before any: of every group), and the items after it are that group's (before
+    any, --server's). So `--to-server B --to-user V LIB/ITEM` reads as written."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        value, *refs = values
+        groups = namespace.to_servers
+        if groups:
+            setattr(groups[-1], self.dest, value)
+            groups[-1].extend(refs)
+        else:
+            setattr(namespace, self.dest, value)
+            namespace.targets = [*(namespace.targets or []), *refs]
 
 
 def add_ignore_warning_option(command: argparse.ArgumentParser) -> None:

@@ -3,6 +3,8 @@ traceback, and then says it is one."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,10 @@ import pytest
 
 import cl_desktop.cli as cli_module
 from cl_desktop.api import errors
+from cl_desktop.cli.errors import EXIT_PIPE
 from cl_desktop.transfers import queue as queue_module
+from cl_desktop.transfers.jobs import HistoryRecord
+from cl_desktop.transfers.store import JobStore
 from tests.support.cli import cli
 from tests.support.files import make_file
 
@@ -113,7 +118,7 @@ def test_any_engine_error_is_one_line_with_its_exit_code(
     code, out, err = cli_in_process(tmp_path, "--server", sim_service.base_url, "libraries")
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "error: Internal server error: list: the library service fell over Try again; if it "
+        "error: Internal server error: list: the library service fell over. Try again; if it "
         "persists, check the vCenter Content Library service logs."
     ]
     assert sim_service.backend.logins == {}
@@ -183,3 +188,28 @@ def test_exit_codes_follow_the_error_type_not_its_title() -> None:
     ]
     assert [exit_code_for(exc) for exc, _ in cases] == [code for _, code in cases]
     assert not isinstance(LocalError("x"), errors.ContentLibraryError)
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+def test_a_reader_closing_stdout_is_no_traceback(tmp_path: Path, as_json: bool) -> None:
+    """`cl-transfer history | head -1`: the reader reads one line and leaves; the rest of the
+    output (far more than a pipe holds) has nowhere to go. Exit 141, as a command SIGPIPE
+    killed, and nothing on stderr."""
+    db = tmp_path / "q.sqlite"
+    store = JobStore(db)
+    for n in range(3000):
+        store.add_history(HistoryRecord(
+            n, "https://vc.example", "admin", "upload", "lib", f"item-{n}", f"item {n}", "s",
+            "f.iso", n, "c" * 40, "verified", "2026-12-07T16:00:00", 1.0, "done"))  # fmt: skip
+    store.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cl_desktop.cli", "--queue-db", str(db),
+         *(["--json"] if as_json else []), "history"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == EXIT_PIPE, err
+    assert err == ""

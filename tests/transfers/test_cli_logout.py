@@ -45,7 +45,7 @@ def test_a_signal_ends_the_session_and_the_job_resumes(
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130, err
-    assert "interrupted; `cl-transfer resume` continues" in err and "Traceback" not in err
+    assert "error: Interrupted: `cl-transfer resume` continues" in err and "Traceback" not in err
     assert sessions_of(sim_service) == {}  # not left ACTIVE
     with sim_service.backend.lock:
         assert session_id not in sim_service.backend.update_sessions  # ended, then deleted

@@ -99,7 +99,8 @@ def test_a_job_store_command_without_password_for_its_jobs_exits_3(
     assert resumed.stderr == (
         f"error: No password: no password for admin on {sim_service.base_url}: set "
         "CL_PASSWORD, store the password in the keyring (service 'cl-desktop', entry "
-        f"'admin@http://{where}'), or run on a terminal to be asked for it\n"
+        f"'admin@http://{where}'), or run on a terminal to be asked for it. Left queued for "
+        f"admin on {sim_service.base_url}: job 1 (upload a).\n"
     )
     assert sim_service.backend.logins == {}
     with ContentLibraryClient(sim_service.base_url, "admin", "secret") as client:
@@ -144,7 +145,7 @@ def test_a_file_the_item_does_not_have_is_exit_4(sim_service: Any, tmp_path: Pat
     assert result.returncode == 4, result.stderr
     assert result.stderr == (
         "error: No such file: download: Local library/x has no file 'nope.bin' (it has "
-        "one.bin) `cl-transfer files LIBRARY/ITEM` lists the item's files.\n"
+        "one.bin). `cl-transfer files LIBRARY/ITEM` lists the item's files.\n"
     )
     assert not out.exists() and sim_service.backend.download_sessions == {}
     jobs = cli(url, "--queue-db", db, "--json", "jobs")
@@ -184,7 +185,10 @@ def test_cli_errors_name_no_window_controls(
         assert not GUI_WORDS.search(said), (name, said)
     busy = "job 1: upload held: failed: Transfer failed: start upload: another update session"
     assert busy in runs["busy"].stdout and holder in runs["busy"].stdout
-    assert "It may have been deleted or expired." in runs["no item"].stderr
+    # a name looked up: a typo's hint, where the names are listed
+    assert (
+        "Check the name: `cl-transfer items 'Local library'` lists them." in runs["no item"].stderr
+    )
     # the same errors in the window keep its words
     from cl_desktop.api import errors
 

@@ -8,6 +8,7 @@ from typing import Any
 from cl_desktop.api import ContentLibraryClient
 from cl_desktop.cli.errors import EXIT_DIFFERENT
 from cl_desktop.transfers.compare import ItemStatus, compare_libraries
+from tests.support.accounts import SIM_READONLY_USER
 from tests.support.cli import cli
 from tests.support.items import put_item
 
@@ -102,5 +103,11 @@ def test_cli_compare_two_libraries_of_one_server(sim_service: Any) -> None:
     result = cli(sim_service.base_url, "compare", "Local library", "Other")
     assert result.returncode == EXIT_DIFFERENT, result.stderr
     assert "> only here  (only in B)" in result.stdout
-    usage = cli(sim_service.base_url, "compare", "Local library", "Other", "--to-user", "bob")
-    assert usage.returncode == 2 and "--to-user needs --to-server" in usage.stderr
+    # --to-user alone: the same server as another user (--to-server defaults to --server)
+    reader = cli(sim_service.base_url, "--json", "compare", "Local library", "Other",
+                 "--to-user", SIM_READONLY_USER,
+                 extra_env={"CL_TO_PASSWORD": "secret"})  # fmt: skip
+    assert reader.returncode == EXIT_DIFFERENT, reader.stderr
+    sides = json.loads(reader.stdout)
+    assert (sides["a"]["user"], sides["b"]["user"]) == ("admin", SIM_READONLY_USER)
+    assert sides["b"]["server"] == sides["a"]["server"]
