@@ -217,10 +217,14 @@ class HelpMenu:
             window,
             QCoreApplication.translate("HelpMenu", "Show &log"),
             self.show_log,
+            icon="log",
             tip=QCoreApplication.translate("HelpMenu", "Open the application's log file"),
         )
         self.about_action = make_action(
-            window, QCoreApplication.translate("HelpMenu", "&About cl_desktop"), self.show_about
+            window,
+            QCoreApplication.translate("HelpMenu", "&About cl_desktop"),
+            self.show_about,
+            icon="about",
         )
         self.menu = window.menuBar().addMenu(QCoreApplication.translate("HelpMenu", "&Help"))
         add_actions(self.menu, [self.guide_action, self.log_action, None, self.about_action])

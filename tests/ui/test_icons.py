@@ -105,6 +105,9 @@ def test_every_toolbar_and_window_action_has_an_icon(
             "retry": dock.retry_action,
             "remove": dock.remove_action,
             "sessions": window.sessions_action,
+            "settings": window.settings_action,
+            "about": app.help.about_action,
+            "log": app.help.log_action,
         }
         for name, action in named.items():
             assert action.icon().cacheKey() == icons.action_icon(name).cacheKey(), name
