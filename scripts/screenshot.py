@@ -53,6 +53,8 @@ def main() -> int:
             confirm=lambda *_: True,
             ask_directory=lambda *_: str(downloads),
             show_error=lambda _parent, error: print(error.text, file=sys.stderr),
+            # the template as loose files, as remembered (the dialog would wait for a click)
+            ask_download_options=lambda _parent, question: question.initial,
         )
         app = Application(AppConfig(demo=True, data_dir=work / "data"), prompts=prompts)
         window = app.window

@@ -60,12 +60,12 @@ QUEUE_WIDTHS = {
     SERVER: 16,
     ITEM: 15,
     FILE: 20,
-    SIZE: 10,
+    SIZE: 11,  # "100.7 MB"
     PROGRESS: 12,
     SPEED: 13,  # "200.0 kB/s"
     ETA: 13,  # "3 min 05 s"
     STATE: 17,
-    VERIFICATION: 12,
+    VERIFICATION: 15,  # its title, in the header's bold font
 }
 
 # Which job states each queue command applies to (the queue asks JobState the same).

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QApplication, QStyle
 from pytestqt.qtbot import QtBot
 
@@ -16,7 +17,7 @@ from cl_desktop.app import Application
 from cl_desktop.transfers.jobs import JobState
 from cl_desktop.ui import format as fmt
 from cl_desktop.ui.colors import error_color
-from cl_desktop.ui.queue_model import ETA, FILE, SPEED
+from cl_desktop.ui.queue_model import ETA, FILE, SIZE, SPEED
 from tests.support.files import make_file
 from tests.support.gui import (
     FakePrompts,
@@ -107,12 +108,20 @@ def test_every_queue_column_is_on_screen(qtbot: QtBot, gui: Application, width: 
         right = left + header.sectionSize(section)
         title = view.model().headerData(section, Qt.Orientation.Horizontal)
         assert left >= 0 and right <= visible, f"{title} at {left}..{right} of {visible}"
-        # and none is too narrow to be read: at least its title's width
-        assert header.sectionSize(section) >= header.fontMetrics().horizontalAdvance(title)
-    # a transfer's speed and time left fit whole (seen cut as "200...B/s" in the demo)
+        # and none is too narrow to be read: its title whole, in the bold the header shows
+        # when a row is selected (seen cut as "/erificatior" in the screenshot)
+        bold = QFont(header.font())
+        bold.setBold(True)
+        needed = QFontMetrics(bold).horizontalAdvance(title) + 8
+        assert header.sectionSize(section) >= needed, f"{title}: {header.sectionSize(section)}"
+    # a size, a speed and a time left fit whole (seen cut as "200...B/s" in the demo)
     cell_font = view.fontMetrics()
     padding = 2 * view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 4
-    for column, text in ((SPEED, fmt.speed(200_000)), (ETA, fmt.duration(185))):
+    for column, text in (
+        (SIZE, fmt.size(100_700_000)),
+        (SPEED, fmt.speed(200_000)),
+        (ETA, fmt.duration(185)),
+    ):
         needed = cell_font.horizontalAdvance(text) + padding
         assert header.sectionSize(column) >= needed, f"{text!r} in {header.sectionSize(column)}"
 
