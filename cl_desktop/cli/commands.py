@@ -26,6 +26,7 @@ from cl_desktop.transfers.jobs import (
     ServerRef,
 )
 from cl_desktop.transfers.naming import item_name_for
+from cl_desktop.transfers.ownership import copy_job
 
 from .destination import TO_PASSWORD, destination_login
 from .errors import (
@@ -546,16 +547,8 @@ class Cli:
                 m for m in target.items.list_models(target_library) if item_ref in (m.id, m.name)
             ]
             target_item = found[0].id if found else None
-        spec = JobSpec(
-            Direction.COPY,
-            self.server,
-            library_id,
-            item_id=item_id,
-            item_name=name,
-            target_server=None if to == self.server else to,
-            target_library_id=target_library,
-            target_item_id=target_item,
-            target_item_name=item_ref,
+        spec = copy_job(
+            self.server, library_id, item_id, name, to, target_library, target_item, item_ref
         )
         return self._run_new(spec)
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from PySide6.QtCore import QObject
 
 from cl_desktop.transfers.compare import ItemComparison, LibraryComparison, compare_libraries
-from cl_desktop.transfers.jobs import Direction, JobSpec, ServerRef
-from cl_desktop.transfers.ownership import account_key
+from cl_desktop.transfers.jobs import JobSpec, ServerRef
+from cl_desktop.transfers.ownership import copy_job
 
 from .connection import Connector
 from .tasks import BackgroundTasks, Failure
@@ -62,15 +62,13 @@ class LibraryComparer(QObject):
 def copy_spec(a: tuple[ServerRef, str], b: tuple[ServerRef, str], row: ItemComparison) -> JobSpec:
     """The copy job of one compared row: A's item into B's item of its name (or a new one)."""
     assert row.a is not None
-    same = account_key(a[0]) == account_key(b[0])  # one account: the server's own copy first
-    return JobSpec(
-        Direction.COPY,
+    return copy_job(
         a[0],
         a[1],
-        item_id=row.a.id,
-        item_name=row.a.name or "",
-        target_server=None if same else b[0],
-        target_library_id=b[1],
-        target_item_id=row.b.id if row.b is not None else None,
-        target_item_name=row.name,
+        row.a.id,
+        row.a.name or "",
+        b[0],
+        b[1],
+        row.b.id if row.b is not None else None,
+        row.name,
     )

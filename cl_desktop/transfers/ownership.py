@@ -14,7 +14,7 @@ from typing import Protocol
 
 from cl_desktop.api import normalize_server
 
-from .jobs import Direction, JobSnapshot
+from .jobs import Direction, JobSnapshot, JobSpec, ServerRef
 
 
 class Account(Protocol):
@@ -27,6 +27,32 @@ class Account(Protocol):
 def account_key(server: Account) -> tuple[str, str]:
     """Which login a job needs: the server and user (anything with `url` and `username`)."""
     return normalize_server(server.url), server.username
+
+
+def copy_job(
+    source: ServerRef,
+    library_id: str,
+    item_id: str | None,
+    item_name: str,
+    target: ServerRef,
+    target_library_id: str,
+    target_item_id: str | None = None,
+    target_item_name: str = "",
+) -> JobSpec:
+    """A copy job: `target_server` only when the target is another account, so that a copy
+    within one account tries the server's own copy first (one rule for window and CLI)."""
+    same = account_key(source) == account_key(target)
+    return JobSpec(
+        Direction.COPY,
+        source,
+        library_id,
+        item_id=item_id,
+        item_name=item_name,
+        target_server=None if same else target,
+        target_library_id=target_library_id,
+        target_item_id=target_item_id,
+        target_item_name=target_item_name,
+    )
 
 
 def owned_session(job: JobSnapshot) -> str | None:

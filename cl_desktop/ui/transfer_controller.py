@@ -33,9 +33,9 @@ from cl_desktop.services.sources import (
 )
 from cl_desktop.services.tasks import BackgroundTasks
 from cl_desktop.services.transfers import TransferService
-from cl_desktop.transfers.jobs import Direction, Existing, JobSpec, ServerRef
+from cl_desktop.transfers.jobs import Existing, JobSpec, ServerRef
 from cl_desktop.transfers.naming import UnsafeNameError, safe_local_name
-from cl_desktop.transfers.ownership import account_key
+from cl_desktop.transfers.ownership import copy_job
 
 from . import format as fmt
 from .dialogs import Prompts
@@ -313,18 +313,9 @@ class TransferController(QObject):
     ) -> None:
         """Each of `items` (of `library_id` on `source`) copied into `target_library_id` on
         `target`: one queued job per item, keeping its name ("NAME (2)" on a clash)."""
-        same = account_key(source) == account_key(target)
         self._add_jobs(
             [
-                JobSpec(
-                    Direction.COPY,
-                    source,
-                    library_id,
-                    item_id=item.id,
-                    item_name=item.name or "",
-                    target_server=None if same else target,
-                    target_library_id=target_library_id,
-                )
+                copy_job(source, library_id, item.id, item.name or "", target, target_library_id)
                 for item in items
                 if item.id
             ]
