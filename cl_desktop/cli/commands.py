@@ -462,7 +462,7 @@ class Cli:
             unique_name=self.args.unique_name,
             ignore_warnings=tuple(dict.fromkeys(self.args.ignore_warnings)),
         )
-        return self._run_new(spec)
+        return self.run_new(spec)
 
     def _upload_paths(self) -> tuple[tuple[str, ...], str]:
         """The files to upload, a folder standing for the template inside it or its loose
@@ -508,7 +508,7 @@ class Cli:
             unique_name=unique,
             ignore_warnings=tuple(dict.fromkeys(self.args.ignore_warnings)),
         )
-        return self._run_new(spec)
+        return self.run_new(spec)
 
     def cmd_download(self) -> int:
         library_id, item_id, name = self.existing_item(self.args.item)
@@ -532,7 +532,7 @@ class Cli:
             as_ova=self.args.ova,
             existing=Existing(self.args.existing),
         )
-        return self._run_new(spec)
+        return self.run_new(spec)
 
     def cmd_copy(self) -> int:
         library_id, item_id, name = self.existing_item(self.args.item, "the source server")
@@ -550,12 +550,9 @@ class Cli:
         spec = copy_job(
             self.server, library_id, item_id, name, to, target_library, target_item, item_ref
         )
-        return self._run_new(spec)
+        return self.run_new(spec)
 
     def run_new(self, spec: JobSpec) -> int:
-        return self._run_new(spec)
-
-    def _run_new(self, spec: JobSpec) -> int:
         """Run only the job this command adds: other persisted jobs are left to `resume`."""
         queue = self._queue()
         queue.start(accept=lambda _spec: False)
